@@ -1,0 +1,125 @@
+"""Colour spaces: sRGB <-> CIELAB (D65) and sRGB <-> OkLab, in pure numpy.
+
+All functions take and return arrays whose last axis holds the three channels. RGB is either
+``uint8`` (0..255) or float (0..255); the working spaces are ``float32``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Space = Literal["rgb", "lab", "oklab"]
+SPACES: tuple[str, ...] = ("rgb", "lab", "oklab")
+
+_RGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+
+# OkLab (Björn Ottosson, 2020): linear sRGB -> LMS -> cube root -> Lab.
+_OK_M1 = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ]
+)
+_OK_M2 = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ]
+)
+_OK_M1_INV = np.linalg.inv(_OK_M1)
+_OK_M2_INV = np.linalg.inv(_OK_M2)
+# OkLab's L runs 0..1; scaled by 100 so that distances read like CIELAB's and thresholds carry over.
+_OK_SCALE = 100.0
+
+
+def _srgb_to_linear(rgb: NDArray) -> NDArray[np.float64]:
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR_LUT = _srgb_to_linear(np.arange(256))
+
+
+def _linear(rgb: NDArray) -> NDArray[np.float64]:
+    if rgb.dtype == np.uint8:
+        return _LINEAR_LUT[rgb]
+    return _srgb_to_linear(rgb)
+
+
+def _linear_to_srgb(lin: NDArray) -> NDArray[np.float64]:
+    lin = np.clip(lin, 0.0, 1.0)
+    c = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+    return c * 255.0
+
+
+def rgb_to_lab(rgb: NDArray) -> NDArray[np.float32]:
+    """sRGB (..., 3) -> CIELAB (..., 3) float32, D65 white."""
+    xyz = _linear(rgb) @ _RGB_TO_XYZ.T / _WHITE_D65
+    eps, kappa = 216 / 24389, 24389 / 27
+    f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
+    lab = np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+        axis=-1,
+    )
+    return lab.astype(np.float32)
+
+
+def lab_to_rgb(lab: NDArray) -> NDArray[np.float64]:
+    """CIELAB (..., 3) -> sRGB float (..., 3) in 0..255 (clipped to the gamut)."""
+    lab = np.asarray(lab, dtype=np.float64)
+    fy = (lab[..., 0] + 16) / 116
+    fx = fy + lab[..., 1] / 500
+    fz = fy - lab[..., 2] / 200
+    f = np.stack([fx, fy, fz], axis=-1)
+    eps, kappa = 216 / 24389, 24389 / 27
+    xyz = np.where(f**3 > eps, f**3, (116 * f - 16) / kappa) * _WHITE_D65
+    return _linear_to_srgb(xyz @ _XYZ_TO_RGB.T)
+
+
+def rgb_to_oklab(rgb: NDArray) -> NDArray[np.float32]:
+    """sRGB (..., 3) -> OkLab (..., 3) float32, L scaled to 0..100."""
+    lms = np.cbrt(_linear(rgb) @ _OK_M1.T)
+    return (lms @ _OK_M2.T * _OK_SCALE).astype(np.float32)
+
+
+def oklab_to_rgb(lab: NDArray) -> NDArray[np.float64]:
+    """OkLab (..., 3), L in 0..100 -> sRGB float (..., 3) in 0..255 (clipped)."""
+    lms = (np.asarray(lab, dtype=np.float64) / _OK_SCALE) @ _OK_M2_INV.T
+    return _linear_to_srgb(lms**3 @ _OK_M1_INV.T)
+
+
+def to_space(rgb: NDArray, space: Space) -> NDArray[np.float32]:
+    """Convert sRGB colours (..., 3) into the working ``space``."""
+    if space == "rgb":
+        return np.asarray(rgb, dtype=np.float32)
+    if space == "lab":
+        return rgb_to_lab(rgb)
+    if space == "oklab":
+        return rgb_to_oklab(rgb)
+    raise ValueError(f"unknown colour space {space!r}")
+
+
+def from_space(values: NDArray, space: Space) -> NDArray[np.uint8]:
+    """Convert working-space colours (..., 3) back to sRGB ``uint8`` (rounded, clipped)."""
+    if space == "rgb":
+        rgb = np.asarray(values, dtype=np.float64)
+    elif space == "lab":
+        rgb = lab_to_rgb(values)
+    elif space == "oklab":
+        rgb = oklab_to_rgb(values)
+    else:
+        raise ValueError(f"unknown colour space {space!r}")
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)

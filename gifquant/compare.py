@@ -1,0 +1,68 @@
+"""Side-by-side comparison frames: several palette images in one, each panel labelled.
+
+The panels keep their own palettes; the composed frame's palette is their concatenation plus black
+and white for the labels (and one transparent entry), so it must fit in 256 entries.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+from .frames import QuantizedFrame
+
+GAP = 2  # black pixels between panels
+LABEL_COLOURS = 2  # black, white
+
+
+def label_height(frame_height: int) -> int:
+    """Height of the label bar above the panels."""
+    return max(14, min(32, frame_height // 12))
+
+
+@lru_cache(maxsize=64)
+def _label_mask(text: str, width: int, height: int) -> NDArray[np.bool_]:
+    font = ImageFont.load_default(size=max(10, height - 2))
+    im = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(im).text((3, height // 2), text, fill=255, font=font, anchor="lm")
+    return np.asarray(im) >= 128
+
+
+def compose(panels: list[QuantizedFrame], labels: list[str]) -> QuantizedFrame:
+    """Put ``panels`` (same size) side by side under their ``labels``, as one palette frame."""
+    h, w = panels[0].indices.shape
+    bar = label_height(h)
+    n = len(panels)
+    width = n * w + (n - 1) * GAP
+    black, white = 0, 1
+    palettes = [np.array([[0, 0, 0], [255, 255, 255]], np.uint8)]
+    offset = LABEL_COLOURS
+    out = np.full((bar + h, width), black, dtype=np.uint16)
+    any_transparent = False
+    offsets = []
+    for p in panels:
+        offsets.append(offset)
+        palettes.append(p.palette)
+        offset += len(p.palette)
+    transparent = offset
+    if offset + 1 > 256:
+        raise ValueError(f"the panels need {offset + 1} palette entries, more than 256")
+    for i, (p, text) in enumerate(zip(panels, labels, strict=True)):
+        x = i * (w + GAP)
+        idx = p.indices.astype(np.uint16) + offsets[i]
+        if p.transparent is not None:
+            hole = p.indices == p.transparent
+            if hole.any():
+                any_transparent = True
+                idx[hole] = transparent
+        out[bar:, x : x + w] = idx
+        out[:bar, x : x + w][_label_mask(text, w, bar)] = white
+    palette = np.concatenate(palettes)
+    if any_transparent:
+        palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
+    return QuantizedFrame(
+        out.astype(np.uint8), palette, transparent if any_transparent else None, panels[0].duration
+    )

@@ -1,0 +1,65 @@
+"""Values passed between the stages: source frames in, quantized frames out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    rgba : ndarray of shape (height, width, 4), uint8, fully composited
+    duration : display time in seconds
+    """
+
+    rgba: NDArray[np.uint8]
+    duration: float
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What a reader knows about a clip before the frames arrive.
+
+    loop : GIF loop count (0 = forever, None = play once), carried to GIF output
+    fps : nominal frame rate (video sources), or None
+    n_frames : frame count when the container tells it cheaply, else None
+    """
+
+    width: int
+    height: int
+    loop: int | None = 0
+    fps: float | None = None
+    n_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class QuantizedFrame:
+    """A palette image.
+
+    indices : ndarray of shape (height, width), uint8, each < len(palette)
+    palette : ndarray of shape (n_colours, 3), uint8 sRGB, 1 <= n_colours <= 256
+    transparent : palette index that stands for a transparent pixel, or None
+    duration : display time in seconds
+    """
+
+    indices: NDArray[np.uint8]
+    palette: NDArray[np.uint8]
+    transparent: int | None
+    duration: float
+
+    def rgb(self) -> NDArray[np.uint8]:
+        """The decoded colours, shape (height, width, 3)."""
+        return self.palette[self.indices]
+
+    def rgba(self) -> NDArray[np.uint8]:
+        """The decoded colours with alpha, shape (height, width, 4)."""
+        out = np.empty(self.indices.shape + (4,), dtype=np.uint8)
+        out[..., :3] = self.palette[self.indices]
+        out[..., 3] = 255
+        if self.transparent is not None:
+            out[self.indices == self.transparent] = 0
+        return out

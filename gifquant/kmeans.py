@@ -1,0 +1,270 @@
+"""Weighted k-means (L2, means) and k-medians (L1, per-channel weighted medians).
+
+The points are the colours of one frame's histogram, each with a weight (its pixel count), so one
+iteration costs O(n_colours * k) instead of O(n_pixels * k). Pure numpy: no I/O, no printing.
+
+``kmeans`` checks its arguments and calls ``_lloyd``, which assumes valid input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Metric = Literal["euclidean", "manhattan"]
+Init = Literal["kmeans++", "random", "farthest"]
+METRICS: tuple[str, ...] = ("euclidean", "manhattan")
+INITS: tuple[str, ...] = ("kmeans++", "random", "farthest")
+
+# Rows per block when computing point-to-centre distances: bounds the temporary (rows, k) matrix.
+_BLOCK = 16384
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """Centres, labels and inertia returned together.
+
+    centers : ndarray of shape (n_clusters, n_features), float64
+    labels : ndarray of shape (n_samples,), int64, each < n_clusters
+    inertia : weighted sum of squared L2 distances (euclidean) or of L1 distances (manhattan)
+    n_iter : Lloyd iterations run
+    inertia_history : inertia after each assignment step, non-increasing
+    """
+
+    centers: NDArray[np.float64]
+    labels: NDArray[np.int64]
+    inertia: float
+    n_iter: int
+    inertia_history: tuple[float, ...]
+
+
+def distances(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.float64]:
+    """Distances from each point to each centre: shape (n_samples, n_clusters).
+
+    Squared L2 for ``euclidean`` (what k-means minimises), L1 for ``manhattan``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
+    if metric == "euclidean":
+        d = (x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]
+        return np.maximum(d, 0.0, out=d)
+    out = np.abs(x[:, None, 0] - c[None, :, 0])
+    for ch in range(1, x.shape[1]):
+        out += np.abs(x[:, None, ch] - c[None, :, ch])
+    return out
+
+
+def assign(
+    x: NDArray, centers: NDArray, metric: Metric
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Nearest centre of each point and the distance to it (squared for euclidean), blockwise."""
+    n = len(x)
+    labels = np.empty(n, dtype=np.int64)
+    best = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _BLOCK):
+        d = distances(x[start : start + _BLOCK], centers, metric)
+        lab = d.argmin(1)
+        labels[start : start + _BLOCK] = lab
+        best[start : start + _BLOCK] = d[np.arange(len(lab)), lab]
+    return labels, best
+
+
+def weighted_medians(
+    x: NDArray, w: NDArray, labels: NDArray, k: int
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Per-channel weighted median of each cluster: (centres (k, n_features), mask (k,))."""
+    totals = np.bincount(labels, weights=w, minlength=k)
+    present = totals > 0
+    out = np.zeros((k, x.shape[1]), dtype=np.float64)
+    ids = np.flatnonzero(present)
+    before = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
+    counts = np.bincount(labels, minlength=k)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    for ch in range(x.shape[1]):
+        order = np.lexsort((x[:, ch], labels))
+        cw = np.cumsum(w[order])
+        # The median of cluster j is the first value whose cumulative weight reaches half its total.
+        pos = np.searchsorted(cw, before[ids] + totals[ids] / 2.0, side="left")
+        pos = np.clip(pos, first[ids], first[ids] + counts[ids] - 1)
+        out[ids, ch] = x[order[pos], ch]
+    return out, present
+
+
+def _update(
+    x: NDArray, w: NDArray, labels: NDArray, centers: NDArray, metric: Metric
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    k = len(centers)
+    if metric == "manhattan":
+        new, present = weighted_medians(x, w, labels, k)
+    else:
+        totals = np.bincount(labels, weights=w, minlength=k)
+        present = totals > 0
+        new = np.zeros_like(centers)
+        for ch in range(x.shape[1]):
+            new[:, ch] = np.bincount(labels, weights=w * x[:, ch], minlength=k)
+        new[present] /= totals[present, None]
+    new[~present] = centers[~present]
+    return new, present
+
+
+def _reseed_empty(
+    x: NDArray, w: NDArray, centers: NDArray, empty: NDArray, dist: NDArray
+) -> NDArray[np.float64]:
+    """Move each empty centre onto one of the worst-served points (largest weighted distance)."""
+    worst = np.argsort(-(w * dist), kind="stable")
+    taken = {tuple(c) for c in centers[~empty]}
+    ids = np.flatnonzero(empty)
+    j = 0
+    for idx in worst:
+        if j == len(ids):
+            break
+        p = tuple(x[idx])
+        if p in taken:
+            continue
+        centers[ids[j]] = x[idx]
+        taken.add(p)
+        j += 1
+    return centers
+
+
+def _lloyd(
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    centers: NDArray[np.float64],
+    *,
+    metric: Metric,
+    max_iter: int,
+    tol: float,
+) -> KMeansResult:
+    """Lloyd iterations from ``centers``; input assumed valid (see ``kmeans``)."""
+    centers = centers.copy()
+    labels, dist = assign(x, centers, metric)
+    history = [float(w @ dist)]
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+        new, present = _update(x, w, labels, centers, metric)
+        if not present.all():
+            new = _reseed_empty(x, w, new, ~present, dist)
+        shift = np.abs(new - centers).max()
+        centers = new
+        labels, dist = assign(x, centers, metric)
+        history.append(float(w @ dist))
+        if shift <= tol:
+            break
+    return KMeansResult(centers, labels, history[-1], n_iter, tuple(history))
+
+
+def init_centers(
+    x: NDArray,
+    w: NDArray,
+    k: int,
+    *,
+    method: Init,
+    metric: Metric,
+    rng: np.random.Generator,
+    deterministic_first: bool = False,
+) -> NDArray[np.float64]:
+    """Choose ``k`` starting centres among the points ``x`` (n_samples >= k, weights ``w`` > 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    p = w / w.sum()
+    n = len(x)
+    if method == "random":
+        return x[rng.choice(n, size=k, replace=False, p=p)].copy()
+    first = int(np.argmax(w)) if deterministic_first else int(rng.choice(n, p=p))
+    centers = np.empty((k, x.shape[1]), dtype=np.float64)
+    centers[0] = x[first]
+    closest = distances(x, centers[:1], metric)[:, 0]
+    trials = 2 + int(math.log(k)) if method == "kmeans++" else 1
+    for i in range(1, k):
+        if method == "farthest":
+            best = int(np.argmax(closest))
+            centers[i] = x[best]
+            closest = np.minimum(closest, distances(x, centers[i : i + 1], metric)[:, 0])
+            continue
+        pot = w * closest
+        total = pot.sum()
+        if total <= 0:  # every point already coincides with a centre
+            rest = np.flatnonzero(closest >= 0)
+            centers[i] = x[rest[i % len(rest)]]
+            continue
+        cand = np.searchsorted(np.cumsum(pot), rng.random(trials) * total)
+        cand = np.minimum(cand, n - 1)
+        d = np.minimum(closest[:, None], distances(x, x[cand], metric))
+        best = int(np.argmin(w @ d))
+        centers[i] = x[cand[best]]
+        closest = d[:, best]
+    return centers
+
+
+def kmeans(
+    x: NDArray,
+    k: int,
+    *,
+    weights: NDArray | None = None,
+    metric: Metric = "euclidean",
+    init: Init | NDArray = "kmeans++",
+    n_init: int = 1,
+    max_iter: int = 50,
+    tol: float = 1e-3,
+    rng: np.random.Generator | int | None = None,
+) -> KMeansResult:
+    """Weighted k-means (``euclidean``) or k-medians (``manhattan``).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, n_features)
+    k : number of clusters, >= 1. With fewer distinct points than ``k`` every point is a centre.
+    weights : ndarray of shape (n_samples,), > 0, or None for all ones
+    init : ``kmeans++``, ``random``, ``farthest`` or an ndarray of starting centres (k, n_features);
+        an array is a warm start, so ``n_init`` is ignored
+    n_init : restarts for a named ``init``; the lowest inertia wins
+    tol : stop when no centre moves more than this (max abs coordinate change)
+    rng : Generator or seed, for deterministic runs
+
+    Returns
+    -------
+    KMeansResult
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError("x must be a non-empty 2-D array")
+    if not 1 <= k:
+        raise ValueError("k must be >= 1")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(x),) or (w <= 0).any():
+        raise ValueError("weights must be positive, one per sample")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(init, np.ndarray):
+        start = np.asarray(init, dtype=np.float64)
+        if start.ndim != 2 or start.shape[1] != x.shape[1]:
+            raise ValueError("init centres must have shape (k, n_features)")
+        return _lloyd(x, w, start, metric=metric, max_iter=max_iter, tol=tol)
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}")
+    distinct = np.unique(x, axis=0)
+    if len(distinct) <= k:
+        labels, dist = assign(x, distinct, metric)
+        inertia = float(w @ dist)
+        return KMeansResult(distinct, labels, inertia, 0, (inertia,))
+    best: KMeansResult | None = None
+    for run in range(max(1, n_init)):
+        start = init_centers(
+            x,
+            w,
+            k,
+            method=init,
+            metric=metric,
+            rng=rng,
+            deterministic_first=run == 0 and init == "farthest",
+        )
+        res = _lloyd(x, w, start, metric=metric, max_iter=max_iter, tol=tol)
+        if best is None or res.inertia < best.inertia:
+            best = res
+    assert best is not None
+    return best

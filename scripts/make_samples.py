@@ -1,0 +1,61 @@
+"""Generate the bundled sample clip(s) in samples/: small synthetic animations, made from scratch.
+
+    python scripts/make_samples.py
+
+shapes.gif: a static gradient background, a bouncing disc, a rotating square and a bar that
+slowly changes colour; 36 frames of 128x96 at 20 fps, each frame with its own 256-colour palette.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gifquant.frames import QuantizedFrame  # noqa: E402
+from gifquant.io.gif import GifWriter  # noqa: E402
+
+W, H, N, FPS = 128, 96, 36, 20
+
+
+def shapes_frame(t: int) -> np.ndarray:
+    """Frame ``t`` of the shapes animation as (H, W, 3) uint8."""
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    img = np.stack([40 + 120 * x / W, 60 + 80 * y / H, 150 - 60 * x / W], axis=-1)
+    cx = 20 + (W - 40) * abs(math.sin(t * math.pi / N))
+    cy = 24 + 40 * abs(math.cos(t * 2 * math.pi / N))
+    cv2.circle(img, (int(cx), int(cy)), 13, (235, 200, 40), -1, lineType=cv2.LINE_AA)
+    box = cv2.boxPoints(((88, 62), (28, 28), t * 360 / N)).astype(np.int32)
+    cv2.fillPoly(img, [box], (200, 40, 60), lineType=cv2.LINE_AA)
+    hue = (t / N) * 120
+    bar = cv2.cvtColor(np.uint8([[[hue, 200, 220]]]), cv2.COLOR_HSV2RGB)[0, 0]
+    img[H - 14 : H - 4, 8:60] = bar
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_gif(path: Path, frames, fps: int) -> None:
+    with open(path, "wb") as f:
+        w = GifWriter(f, W, H, loop=0)
+        for rgb in frames:
+            q = Image.fromarray(rgb).quantize(
+                256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+            )
+            pal = np.asarray(q.getpalette()[: 3 * 256], np.uint8).reshape(-1, 3)
+            w.write(QuantizedFrame(np.asarray(q), pal, None, 1 / fps))
+        w.close()
+
+
+def main() -> None:
+    out = Path(__file__).resolve().parents[1] / "samples"
+    out.mkdir(exist_ok=True)
+    write_gif(out / "shapes.gif", (shapes_frame(t) for t in range(N)), FPS)
+    print(f"wrote {out / 'shapes.gif'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny generated clips, and the shared corpus when it is present."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from gifquant.frames import QuantizedFrame
+from gifquant.io.gif import GifWriter
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def corpus_file(name: str) -> Path:
+    """Path of a corpus file, skipping the test when the corpus is absent."""
+    p = CORPUS / name
+    if not p.exists():
+        pytest.skip(f"corpus file {name} not present")
+    return p
+
+
+def moving_clip(n: int = 12, h: int = 40, w: int = 56, seed: int = 0) -> list[np.ndarray]:
+    """RGB frames: a static background of colour blocks with grain, and a disc moving across."""
+    rng = np.random.default_rng(seed)
+    base = np.zeros((h, w, 3), np.float32)
+    blocks = rng.integers(30, 225, size=(3, 4, 3))
+    for i in range(3):
+        for j in range(4):
+            base[i * h // 3 : (i + 1) * h // 3, j * w // 4 : (j + 1) * w // 4] = blocks[i, j]
+    yy, xx = np.mgrid[0:h, 0:w]
+    base += 10 * np.sin(xx / 5.0)[..., None]  # gradients inside the blocks
+    base += rng.normal(0, 3, size=base.shape)  # grain, fixed over time
+    frames = []
+    for t in range(n):
+        img = base.copy()
+        cx, cy = 6 + t * (w - 12) / max(1, n - 1), h / 2
+        img[(xx - cx) ** 2 + (yy - cy) ** 2 < 36] = (250, 240, 30)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    return frames
+
+
+def write_gif(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    duration: float = 0.05,
+    loop=0,
+    alpha: list[np.ndarray] | None = None,
+) -> Path:
+    """Write RGB frames as a GIF (each frame its own 255/256-colour palette, no dithering)."""
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as f:
+        wr = GifWriter(f, w, h, loop=loop)
+        for i, rgb in enumerate(frames):
+            q = Image.fromarray(rgb).quantize(255, dither=Image.Dither.NONE)
+            pal = np.asarray(q.getpalette()[: 3 * 255], np.uint8).reshape(-1, 3)
+            idx = np.asarray(q).copy()
+            transparent = None
+            if alpha is not None:
+                transparent = len(pal)
+                pal = np.concatenate([pal, np.zeros((1, 3), np.uint8)])
+                idx[~alpha[i]] = transparent
+            wr.write(QuantizedFrame(idx, pal, transparent, duration))
+        wr.close()
+    return path
+
+
+def read_gif(path) -> tuple[list[np.ndarray], list[int], int | None]:
+    """Decode a GIF: (RGBA frames, durations in ms, loop count or None)."""
+    data = Path(path).read_bytes() if not isinstance(path, bytes) else path
+    im = Image.open(io.BytesIO(data))
+    frames, durs = [], []
+    for fr in ImageSequence.Iterator(im):
+        frames.append(np.asarray(fr.convert("RGBA")).copy())
+        durs.append(fr.info.get("duration", 0))
+    return frames, durs, im.info.get("loop")
+
+
+@pytest.fixture
+def clip_gif(tmp_path) -> Path:
+    return write_gif(tmp_path / "clip.gif", moving_clip())

@@ -1,0 +1,54 @@
+"""The real corpus (skipped when ../shared/corpus is absent)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CORPUS, corpus_file, read_gif
+
+from gifquant.cli import main
+from gifquant.pipeline import run as run_clip
+from gifquant.quantize import QuantizeOptions
+
+
+class _Null:
+    def write(self, frame) -> None:
+        pass
+
+
+@pytest.mark.parametrize("name", ["newtonscradle.gif", "people-detection.gif"])
+def test_seeded_flicker_ten_times_lower_than_random(name):
+    from gifquant.io.streams import open_input
+
+    path = str(corpus_file(name))
+    reports = {}
+    for seeded in (True, False):
+        with open_input(path) as reader:
+            reports[seeded] = run_clip(reader, _Null(), QuantizeOptions(k=4, seeded=seeded))
+    s, r = reports[True].meter, reports[False].meter
+    assert s.flicker * 10 <= r.flicker, (s.flicker, r.flicker)
+    assert s.mean_de <= r.mean_de * 1.05, (s.mean_de, r.mean_de)
+
+
+EDGE = sorted(p.name for p in (CORPUS / "edge").glob("*.gif")) if (CORPUS / "edge").exists() else []
+REFUSED = {"zero_width.gif", "decompression_bomb.gif"}
+
+
+@pytest.mark.parametrize("name", [n for n in EDGE if n not in REFUSED])
+def test_edge_gifs_convert_keeping_frames_delays_and_loop(name, tmp_path):
+    src = corpus_file(f"edge/{name}")
+    out = tmp_path / "o.gif"
+    assert main([str(src), str(out), "-k", "4", "-q"]) == 0
+    sf, sd, sl = read_gif(src)
+    of, od, ol = read_gif(out)
+    assert len(of) == len(sf)
+    assert [round((d or 0) / 10) for d in sd] == [round(d / 10) for d in od]
+    assert ol == sl
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_edge_gifs_refused_cleanly(name, tmp_path, capsys):
+    src = corpus_file(f"edge/{name}")
+    assert main([str(src), str(tmp_path / "o.gif")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gifquant: error:") and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.gif").exists()
