@@ -22,6 +22,7 @@ from .io.streams import (
 from .kmeans import INITS, METRICS
 from .pipeline import parse_panels, run
 from .quantize import QuantizeOptions
+from .remap import DITHERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +51,18 @@ def _nonneg_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not v >= 0:
         raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+    return v
+
+
+def _scene_threshold(text: str) -> float | None:
+    if text.lower() in ("off", "none"):
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'off'") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]")
     return v
 
 
@@ -127,6 +140,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed: the same seed gives the same output (default 0)",
     )
     p.add_argument(
+        "--palette-hysteresis",
+        type=_nonneg_float,
+        default=2.0,
+        metavar="DE",
+        help="a palette entry's colour changes only once its centroid moved more than "
+        "this (CIE76 dE; 0 = off; default 2.0)",
+    )
+    p.add_argument(
+        "--pixel-hysteresis",
+        type=_nonneg_float,
+        default=2.0,
+        metavar="DE",
+        help="a pixel whose source changed less than this (dE) since it was painted "
+        "keeps its colour unless an entry is clearly closer (0 = off; default 2.0)",
+    )
+    p.add_argument(
+        "--scene-threshold",
+        type=_scene_threshold,
+        default=0.5,
+        metavar="T",
+        help="colour-histogram distance (0..1) that counts as a scene cut and "
+        "re-initialises the palette; 'off' to never (default 0.5)",
+    )
+    p.add_argument(
+        "--no-delta",
+        dest="delta",
+        action="store_false",
+        help="write every GIF frame in full (default: only what changed, the rest "
+        "transparent; full frames also mean at most K colours on screen)",
+    )
+    p.add_argument(
+        "--merge-duplicates",
+        action="store_true",
+        help="fold a frame that changes nothing into the previous frame's delay "
+        "(the frame count drops)",
+    )
+    p.add_argument(
+        "--dither",
+        choices=DITHERS,
+        default="none",
+        help="none (default), bayer or blue-noise (ordered, fixed in screen space), "
+        "floyd-steinberg (error diffusion on changed pixels only)",
+    )
+    p.add_argument(
+        "--dither-strength",
+        type=_nonneg_float,
+        default=1.0,
+        help="dither amplitude, 1.0 = one palette step (default 1.0)",
+    )
+    p.add_argument(
         "-f",
         "--format",
         dest="fmt",
@@ -174,6 +237,12 @@ def _run(args: argparse.Namespace) -> int:
         max_iter=args.max_iter,
         tol=args.tol,
         seed=args.seed,
+        palette_hysteresis=args.palette_hysteresis,
+        pixel_hysteresis=args.pixel_hysteresis,
+        scene_threshold=args.scene_threshold,
+        delta=args.delta,
+        dither=args.dither,
+        dither_strength=args.dither_strength,
     )
     fmt = output_format(args.output, args.fmt)
     check_paths(args.input, args.output, overwrite=args.overwrite)
@@ -192,7 +261,9 @@ def _run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(open_input(args.input, max_pixels=args.max_pixels))
         info = reader.info
-        sink = stack.enter_context(open_output(args.output, fmt, info))
+        sink = stack.enter_context(
+            open_output(args.output, fmt, info, merge_duplicates=args.merge_duplicates)
+        )
         compare_sink = None
         if panels is not None:
             from .compare import GAP, label_height
@@ -231,6 +302,10 @@ def _run(args: argparse.Namespace) -> int:
             f"flicker {report.meter.flicker:.3f}, {report.seconds:.2f} s ({fps:.1f} fps)",
             file=sys.stderr,
         )
+        if report.cuts:
+            shown = ", ".join(str(c) for c in report.cuts[:20])
+            more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
+            print(f"  {len(report.cuts)} scene cuts at frames {shown}{more}", file=sys.stderr)
         for label, meter in report.panel_meters.items():
             print(
                 f"  compare {label}: mean dE {meter.mean_de:.2f}, flicker {meter.flicker:.3f}",
@@ -262,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except MemoryError:
         print("gifquant: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"gifquant: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     finally:
         if old is not None:

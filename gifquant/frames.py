@@ -44,20 +44,30 @@ class QuantizedFrame:
     palette : ndarray of shape (n_colours, 3), uint8 sRGB, 1 <= n_colours <= 256
     transparent : palette index that stands for a transparent pixel, or None
     duration : display time in seconds
+    delta : the transparent index means "unchanged: what is on screen stays", not "see-through"
+    screen : with ``delta``, ndarray (height, width, 3) uint8 of what is on screen after the frame
     """
 
     indices: NDArray[np.uint8]
     palette: NDArray[np.uint8]
     transparent: int | None
     duration: float
+    delta: bool = False
+    screen: NDArray[np.uint8] | None = None
 
     def rgb(self) -> NDArray[np.uint8]:
-        """The decoded colours, shape (height, width, 3)."""
+        """What the viewer sees, shape (height, width, 3)."""
+        if self.screen is not None:
+            return self.screen
         return self.palette[self.indices]
 
     def rgba(self) -> NDArray[np.uint8]:
-        """The decoded colours with alpha, shape (height, width, 4)."""
+        """What the viewer sees with alpha, shape (height, width, 4)."""
         out = np.empty(self.indices.shape + (4,), dtype=np.uint8)
+        if self.screen is not None:
+            out[..., :3] = self.screen
+            out[..., 3] = 255
+            return out
         out[..., :3] = self.palette[self.indices]
         out[..., 3] = 255
         if self.transparent is not None:

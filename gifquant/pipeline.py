@@ -35,7 +35,7 @@ class RunReport:
     seconds: float = 0.0
     meter: QualityMeter = field(default_factory=QualityMeter)
     panel_meters: dict[str, QualityMeter] = field(default_factory=dict)
-    reseeds: list[int] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)
 
 
 def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
@@ -114,8 +114,8 @@ def run(
     for i, fr in enumerate(frames):
         res = main_q.quantize(fr.rgba, fr.duration)
         sink.write(res.frame)
-        if res.reseeded:
-            report.reseeds.append(i)
+        if res.cut:
+            report.cuts.append(i)
         if measure:
             _measure(report.meter, fr, res.frame)
         if panel_qs:
@@ -126,7 +126,9 @@ def run(
                 out.append(r.frame)
                 if p.label in report.panel_meters and measure:
                     _measure(report.panel_meters[p.label], fr, r.frame)
-            compare_sink.write(compare.compose(out, [p.label for p, _ in panel_qs]))
+            compare_sink.write(
+                compare.compose(out, [p.label for p, _ in panel_qs], first=report.n_frames == 0)
+            )
         report.n_frames += 1
         if on_frame is not None:
             on_frame(i)

@@ -10,14 +10,24 @@ the nearest centre of its true colour.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import Space, from_space, to_space
+from .colour import Space, from_space, rgb_to_lab, to_space
 from .frames import QuantizedFrame
-from .kmeans import Init, Metric, _lloyd, distances, kmeans
+from .kmeans import Init, Metric, _lloyd, assign, distances, kmeans
+from .remap import (
+    DITHERS,
+    dither_offsets,
+    floyd_steinberg,
+    keep_mask,
+    match_slots,
+    nearest,
+    stable_palette,
+)
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096
@@ -25,7 +35,15 @@ _EXACT_FIT_LIMIT = 4096
 
 @dataclass(frozen=True)
 class QuantizeOptions:
-    """Settings of the temporal quantizer (see the CLI for what each means to a user)."""
+    """Settings of the temporal quantizer (see the CLI for what each means to a user).
+
+    palette_hysteresis, pixel_hysteresis : thresholds in dE (0 switches each off)
+    scene_threshold : total-variation distance (0..1) between consecutive frames' colour
+        histograms above which a frame is a scene cut and is initialised afresh; None: never
+    delta : the output keeps what is on screen where a pixel does not change (GIF delta frames)
+    screen_keep : with ``delta``, a still pixel keeps its on-screen colour even after its slot's
+        colour changed (fewer bytes, but more than K colours can show); else it keeps its slot
+    """
 
     k: int = 16
     seeded: bool = True
@@ -39,12 +57,23 @@ class QuantizeOptions:
     fit_bits: int = 5
     refine_iter: int = 2
     alpha_threshold: int = 128
+    palette_hysteresis: float = 2.0
+    pixel_hysteresis: float = 2.0
+    scene_threshold: float | None = 0.5
+    delta: bool = True
+    screen_keep: bool = True
+    dither: str = "none"
+    dither_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.k <= 256:
             raise ValueError("k must be between 1 and 256")
         if not 1 <= self.fit_bits <= 8:
             raise ValueError("fit_bits must be between 1 and 8")
+        if self.dither not in DITHERS:
+            raise ValueError(f"unknown dither {self.dither!r}")
+        if self.palette_hysteresis < 0 or self.pixel_hysteresis < 0:
+            raise ValueError("hysteresis thresholds must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -69,10 +98,10 @@ class FrameResult:
 
     frame: QuantizedFrame
     source: DistinctColours
-    labels: NDArray[np.int64]  # palette index of each distinct colour
     inertia: float
     n_iter: int
     reseeded: bool
+    cut: bool = False
 
 
 def distinct_colours(rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
@@ -115,96 +144,268 @@ def _extend_centers(
     return np.asarray(out, dtype=np.float64)
 
 
+def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.float64]:
+    """Normalised 4-bit-per-channel colour histogram (4096,) for scene-cut detection."""
+    c = colours.astype(np.int64) >> 4
+    h = np.bincount((c[:, 0] << 8) | (c[:, 1] << 4) | c[:, 2], weights=counts, minlength=4096)
+    return h / max(1.0, h.sum())
+
+
+@dataclass
+class _Screen:
+    """What the viewer sees, per pixel (flattened), and the source each pixel was painted from."""
+
+    rgb: NDArray[np.uint8]  # (n, 3)
+    lab: NDArray[np.float32]  # (n, 3)
+    reference: NDArray[np.float32]  # (n, 3) source Lab when the pixel was last painted
+    indices: NDArray[np.int64]  # (n,) palette slot that painted it
+    shape: tuple[int, int]
+
+
 @dataclass
 class TemporalQuantizer:
     """Quantizes frames one after another, carrying the centres from frame to frame.
 
     With ``options.seeded`` each frame starts from the previous frame's centres, so colours that
-    persist keep their palette entry; otherwise every frame is initialised afresh (the flickering
-    baseline).
+    persist keep their palette slot, and the hysteresis of ``remap`` keeps still pixels still.
+    Otherwise every frame is initialised afresh and assigned plainly (the flickering baseline).
+    ``cuts`` lists the frames detected as scene cuts.
     """
 
     options: QuantizeOptions
+    cuts: list[int] = field(default_factory=list)
     _centers: NDArray[np.float64] | None = field(default=None, init=False)
+    _display: NDArray[np.uint8] | None = field(default=None, init=False)
+    _hist: NDArray[np.float64] | None = field(default=None, init=False)
+    _screen: _Screen | None = field(default=None, init=False)
+    _mean_inertia: float | None = field(default=None, init=False)
     _n_frames: int = field(default=0, init=False)
+
+    def _fit(
+        self, src: DistinctColours, exact: NDArray, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], float, int]:
+        """Centres for this frame: seeded from the last frame's unless ``fresh``."""
+        opt = self.options
+        weights = src.counts.astype(np.float64)
+        if len(src.colours) <= _EXACT_FIT_LIMIT:
+            fit_x, fit_w = exact, weights
+        else:
+            means, fit_w = colour_histogram(src.colours, src.counts, opt.fit_bits)
+            fit_x = to_space(means, opt.space).astype(np.float64)
+        rng = np.random.default_rng([opt.seed, frame_no])
+
+        def fresh_fit(n_init: int):
+            return kmeans(
+                fit_x,
+                k,
+                weights=fit_w,
+                metric=opt.metric,
+                init=opt.init,
+                n_init=n_init,
+                max_iter=opt.max_iter,
+                tol=opt.tol,
+                rng=rng,
+            )
+
+        if fresh or self._centers is None:
+            res = fresh_fit(opt.n_init)
+        else:
+            start = self._centers
+            if len(start) > k:
+                start = start[:k]
+            elif len(start) < k:
+                start = _extend_centers(fit_x, fit_w, start, k, opt.metric)
+            res = kmeans(
+                fit_x,
+                k,
+                weights=fit_w,
+                metric=opt.metric,
+                init=start,
+                max_iter=opt.max_iter,
+                tol=opt.tol,
+            )
+            # A seeded start can sit in a worse optimum than a fresh one (a new object came in):
+            # when the error per pixel jumps, try a fresh start too and keep the better.
+            per_px = res.inertia / fit_w.sum()
+            if self._mean_inertia is not None and per_px > 1.25 * self._mean_inertia + 1e-9:
+                alt = fresh_fit(1)
+                if alt.inertia < 0.9 * res.inertia and len(alt.centers) == len(res.centers):
+                    perm = match_slots(res.centers, alt.centers)
+                    res = dataclasses.replace(alt, centers=alt.centers[perm])
+        # Refine on the exact colours, so the centres are those of a full k-means on the frame.
+        fine = _lloyd(
+            exact, weights, res.centers, metric=opt.metric, max_iter=opt.refine_iter, tol=opt.tol
+        )
+        return fine.centers, fine.inertia, res.n_iter + fine.n_iter
 
     def quantize(self, rgba: NDArray[np.uint8], duration: float = 0.1) -> FrameResult:
         """Quantize one (height, width, 4) uint8 frame."""
         opt = self.options
+        h, w = rgba.shape[:2]
         src = distinct_colours(rgba, opt.alpha_threshold)
         has_alpha = not src.opaque.all()
-        k = min(opt.k, 255) if has_alpha else opt.k
+        temporal = opt.seeded
+        delta = opt.delta and not has_alpha
+        k = min(opt.k, 255) if (has_alpha or delta) else opt.k
         frame_no = self._n_frames
         self._n_frames += 1
-        reseeded = False
-        if len(src.colours) == 0:
-            indices = np.zeros(rgba.shape[:2], dtype=np.uint8)
+        if len(src.colours) == 0:  # fully transparent frame
+            self._screen = None
+            indices = np.zeros((h, w), dtype=np.uint8)
             frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
-            return FrameResult(frame, src, np.zeros(0, np.int64), 0.0, 0, False)
+            return FrameResult(frame, src, 0.0, 0, False)
+
+        hist = scene_histogram(src.colours, src.counts)
+        cut = (
+            temporal
+            and opt.scene_threshold is not None
+            and self._hist is not None
+            and 0.5 * float(np.abs(hist - self._hist).sum()) > opt.scene_threshold
+        )
+        self._hist = hist
+        if cut:
+            self.cuts.append(frame_no)
+            self._screen = None
 
         exact = to_space(src.colours, opt.space).astype(np.float64)
-        weights = src.counts.astype(np.float64)
+        lab = exact.astype(np.float32) if opt.space == "lab" else rgb_to_lab(src.colours)
+        fresh = not temporal or cut or self._centers is None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
-            centers = exact
-            labels = np.arange(len(exact))
-            inertia, n_iter = 0.0, 0
+            centers, inertia, n_iter = exact, 0.0, 0
         else:
-            if len(src.colours) <= _EXACT_FIT_LIMIT:
-                fit_x, fit_w = exact, weights
-            else:
-                means, fit_w = colour_histogram(src.colours, src.counts, opt.fit_bits)
-                fit_x = to_space(means, opt.space).astype(np.float64)
-            rng = np.random.default_rng([opt.seed, frame_no])
-            if opt.seeded and self._centers is not None:
-                start = self._centers
-                if len(start) > k:
-                    start = start[:k]
-                elif len(start) < k:
-                    start = _extend_centers(fit_x, fit_w, start, k, opt.metric)
-                res = kmeans(
-                    fit_x,
-                    k,
-                    weights=fit_w,
-                    metric=opt.metric,
-                    init=start,
-                    max_iter=opt.max_iter,
-                    tol=opt.tol,
-                )
-            else:
-                reseeded = True
-                res = kmeans(
-                    fit_x,
-                    k,
-                    weights=fit_w,
-                    metric=opt.metric,
-                    init=opt.init,
-                    n_init=opt.n_init,
-                    max_iter=opt.max_iter,
-                    tol=opt.tol,
-                    rng=rng,
-                )
-            # Refine on the exact colours; _lloyd ends on an exact nearest-centre assignment.
-            fine = _lloyd(
-                exact,
-                weights,
-                res.centers,
-                metric=opt.metric,
-                max_iter=opt.refine_iter,
-                tol=opt.tol,
-            )
-            centers, labels = fine.centers, fine.labels
-            inertia, n_iter = fine.inertia, res.n_iter + fine.n_iter
-        if len(centers) >= k or self._centers is None or not opt.seeded:
+            centers, inertia, n_iter = self._fit(src, exact, k, fresh, frame_no)
+            self._mean_inertia = inertia / src.counts.sum()
+        if fresh and temporal and self._centers is not None and len(self._centers) == len(centers):
+            centers = centers[match_slots(self._centers, centers)]
+        if len(centers) >= k or self._centers is None or not temporal:
             self._centers = centers
-        palette = from_space(centers, opt.space)
-        transparent = None
-        if has_alpha:
+
+        target = from_space(centers, opt.space)
+        display = target
+        if (
+            temporal
+            and not cut
+            and self._display is not None
+            and len(self._display) == len(target)
+            and opt.palette_hysteresis > 0
+        ):
+            repaint = stable_palette(
+                rgb_to_lab(self._display), rgb_to_lab(target), opt.palette_hysteresis
+            )
+            display = np.where(repaint[:, None], target, self._display)
+        self._display = display
+        display_lab = rgb_to_lab(display)
+        display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
+
+        cand = self._assign(src, exact, display_ws, h, w)
+        frame = self._remap(
+            src,
+            lab[src.inverse],
+            cand,
+            display,
+            display_lab,
+            duration,
+            keep=temporal and opt.pixel_hysteresis > 0 and not has_alpha,
+            delta=delta,
+        )
+        return FrameResult(frame, src, inertia, n_iter, fresh, cut)
+
+    def _assign(
+        self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
+    ) -> NDArray[np.int64]:
+        """Palette slot of each opaque pixel (flattened): nearest, or dithered."""
+        opt = self.options
+        if opt.dither == "none" or len(display_ws) < 2:
+            labels, _ = assign(exact, display_ws.astype(np.float64), opt.metric)
+            return labels[src.inverse]
+        # Dither amplitude: the typical gap between neighbouring palette entries.
+        d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
+        np.fill_diagonal(d, np.inf)
+        spacing = float(np.median(d.min(1))) * opt.dither_strength
+        full = np.zeros((h * w, 3), np.float32)
+        opaque = src.opaque.reshape(-1)
+        full[opaque] = exact[src.inverse]
+        if opt.dither == "floyd-steinberg":
+            active = np.ones(h * w, dtype=bool)
+            scr = self._screen
+            if scr is not None and scr.shape == (h, w) and scr.indices.max() < len(display_ws):
+                src_lab = rgb_to_lab(src.colours)[src.inverse]
+                moved = np.sqrt(((src_lab - scr.reference[opaque]) ** 2).sum(1))
+                active[opaque] = moved >= max(opt.pixel_hysteresis, 1e-6)
+            idx = floyd_steinberg(
+                full.reshape(h, w, 3), display_ws, active.reshape(h, w), opt.dither_strength
+            ).reshape(-1)
+            if not active.all():
+                # Still pixels keep the slot they were dithered to: the pattern stays put.
+                idx[~active] = scr.indices[~active]
+            return idx[opaque]
+        offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
+        return nearest(full[opaque] + (offsets * spacing)[:, None], display_ws)
+
+    def _remap(
+        self,
+        src: DistinctColours,
+        src_lab: NDArray[np.float32],
+        cand: NDArray[np.int64],
+        display: NDArray[np.uint8],
+        display_lab: NDArray[np.float32],
+        duration: float,
+        *,
+        keep: bool,
+        delta: bool,
+    ) -> QuantizedFrame:
+        """Apply pixel hysteresis to the candidate slots and build the output frame.
+
+        src_lab : (n_opaque, 3) source Lab per pixel; cand : (n_opaque,) nearest slot per pixel.
+        With ``screen_keep`` a kept pixel keeps the colour on screen (it may come from an earlier
+        palette: delta frames leave it untouched); otherwise it keeps its slot in the current
+        palette, so the screen never shows more than K colours.
+        """
+        opt = self.options
+        h, w = src.opaque.shape
+        scr = self._screen if self._screen is not None and self._screen.shape == (h, w) else None
+        # Slots only carry over while the palette keeps its size (it shrinks when a frame has
+        # fewer colours than K).
+        if keep and scr is not None and scr.indices.max(initial=0) < len(display):
+            screen_level = delta and opt.screen_keep
+            before = scr.lab if screen_level else display_lab[scr.indices]
+            kept = keep_mask(
+                src_lab, scr.reference, before, display_lab[cand], opt.pixel_hysteresis
+            )
+            if screen_level:
+                rgb = np.where(kept[:, None], scr.rgb, display[cand])
+                lab = np.where(kept[:, None], scr.lab, display_lab[cand])
+            else:
+                cand = np.where(kept, scr.indices, cand)
+                rgb, lab = display[cand], display_lab[cand]
+            reference = np.where(kept[:, None], scr.reference, src_lab)
+        else:
+            rgb, lab, reference = display[cand], display_lab[cand], src_lab
+        previous = scr.rgb if (delta and scr is not None) else None
+        self._screen = _Screen(rgb, lab, reference, cand, (h, w)) if (keep or delta) else None
+
+        palette = display
+        if delta:
             transparent = len(palette)
             palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
-            indices = np.full(rgba.shape[:2], transparent, dtype=np.uint8)
-            indices[src.opaque] = labels[src.inverse]
-        else:
-            indices = labels[src.inverse].astype(np.uint8).reshape(rgba.shape[:2])
-        frame = QuantizedFrame(indices, palette, transparent, duration)
-        return FrameResult(frame, src, labels, inertia, n_iter, reseeded)
+            if previous is None:
+                indices = cand
+            else:  # what is already on screen is not written again
+                changed = (rgb != previous).any(1)
+                indices = np.where(changed, cand, transparent)
+            return QuantizedFrame(
+                indices.astype(np.uint8).reshape(h, w),
+                palette,
+                transparent,
+                duration,
+                delta=True,
+                screen=rgb.reshape(h, w, 3),
+            )
+        if src.opaque.all():
+            return QuantizedFrame(cand.astype(np.uint8).reshape(h, w), palette, None, duration)
+        transparent = len(palette)
+        palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
+        indices = np.full((h, w), transparent, dtype=np.uint8)
+        indices[src.opaque] = cand
+        return QuantizedFrame(indices, palette, transparent, duration)

@@ -52,21 +52,40 @@ def write_gif(
     loop=0,
     alpha: list[np.ndarray] | None = None,
 ) -> Path:
-    """Write RGB frames as a GIF (each frame its own 255/256-colour palette, no dithering)."""
+    """Write RGB frames as a GIF with one 255-colour palette for the clip (so pixels that stand
+    still in ``frames`` stand still in the GIF), no dithering."""
     h, w = frames[0].shape[:2]
+    frames = [np.ascontiguousarray(f[..., :3]) for f in frames]
+    sheet = Image.fromarray(np.concatenate(frames[:64], axis=0))
+    ref = sheet.quantize(255, dither=Image.Dither.NONE)
+    pal = np.asarray(ref.getpalette()[: 3 * 255], np.uint8).reshape(-1, 3)
     with open(path, "wb") as f:
         wr = GifWriter(f, w, h, loop=loop)
         for i, rgb in enumerate(frames):
-            q = Image.fromarray(rgb).quantize(255, dither=Image.Dither.NONE)
-            pal = np.asarray(q.getpalette()[: 3 * 255], np.uint8).reshape(-1, 3)
-            idx = np.asarray(q).copy()
-            transparent = None
+            idx = np.asarray(Image.fromarray(rgb).quantize(palette=ref, dither=Image.Dither.NONE))
+            idx = idx.copy()
+            p, transparent = pal, None
             if alpha is not None:
                 transparent = len(pal)
-                pal = np.concatenate([pal, np.zeros((1, 3), np.uint8)])
+                p = np.concatenate([pal, np.zeros((1, 3), np.uint8)])
                 idx[~alpha[i]] = transparent
-            wr.write(QuantizedFrame(idx, pal, transparent, duration))
+            wr.write(QuantizedFrame(idx, p, transparent, duration))
         wr.close()
+    return path
+
+
+def write_apng(path: Path, frames: list[np.ndarray], *, duration: float = 0.05) -> Path:
+    """Write RGB frames losslessly as an animated PNG (for sources with more than 256 colours)."""
+    ims = [Image.fromarray(np.ascontiguousarray(f[..., :3])) for f in frames]
+    ims[0].save(
+        path,
+        save_all=True,
+        append_images=ims[1:],
+        duration=int(duration * 1000),
+        loop=0,
+        disposal=0,
+        blend=0,
+    )
     return path
 
 
@@ -84,3 +103,38 @@ def read_gif(path) -> tuple[list[np.ndarray], list[int], int | None]:
 @pytest.fixture
 def clip_gif(tmp_path) -> Path:
     return write_gif(tmp_path / "clip.gif", moving_clip())
+
+
+def gif_blocks(path) -> list[dict]:
+    """The image blocks of a GIF: rectangle, local table, disposal, delay, transparency."""
+    data = Path(path).read_bytes()
+    pos = 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0)
+    out, gce = [], {}
+
+    def skip(p):
+        while data[p]:
+            p += data[p] + 1
+        return p + 1
+
+    while data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            if data[pos + 1] == 0xF9:
+                flags = data[pos + 3]
+                gce = {
+                    "disposal": (flags >> 2) & 7,
+                    "delay": data[pos + 4] | data[pos + 5] << 8,
+                    "transparent": data[pos + 6] if flags & 1 else None,
+                }
+            pos = skip(pos + 2)
+        else:
+            left, top, w, h = (
+                int.from_bytes(data[pos + i : pos + i + 2], "little") for i in (1, 3, 5, 7)
+            )
+            flags = data[pos + 9]
+            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0)
+            out.append(
+                {"left": left, "top": top, "w": w, "h": h, "local_table": bool(flags & 0x80), **gce}
+            )
+            gce = {}
+            pos = skip(pos + 1)
+    return out

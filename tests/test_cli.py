@@ -28,6 +28,16 @@ def clip_metrics(src_gif, out_gif) -> QualityMeter:
     return m
 
 
+def painted_colours_per_frame(path) -> list[int]:
+    """Distinct colours among the pixels each frame paints (those that differ from the last)."""
+    frames, _, _ = read_gif(path)
+    out = [len(np.unique(frames[0][..., :3].reshape(-1, 3), axis=0))]
+    for prev, cur in zip(frames, frames[1:], strict=False):
+        changed = np.any(prev != cur, -1)
+        out.append(len(np.unique(cur[changed][:, :3], axis=0)))
+    return out
+
+
 def colours_per_frame(path) -> list[int]:
     frames, _, _ = read_gif(path)
     return [len(np.unique(f[..., :3].reshape(-1, 3), axis=0)) for f in frames]
@@ -38,7 +48,12 @@ def test_seeded_run_keeps_frames_timing_and_k(clip_gif, tmp_path, capsys):
     assert run(clip_gif, out, "-k", "4", "--seeded") == 0
     frames, durs, loop = read_gif(out)
     assert len(frames) == 12 and durs == [50] * 12 and loop == 0
-    assert max(colours_per_frame(out)) <= 4
+    # Each frame paints with at most 4 colours (pixels that did not change keep theirs) ...
+    assert max(painted_colours_per_frame(out)) <= 4
+    # ... and with full frames, at most 4 colours are on screen.
+    full = tmp_path / "full.gif"
+    assert run(clip_gif, full, "-k", "4", "--no-delta", "-q") == 0
+    assert max(colours_per_frame(full)) <= 4
     err = capsys.readouterr().err
     assert "12 frames" in err and "flicker" in err
 
@@ -56,7 +71,9 @@ def test_seeded_flickers_far_less_than_random(clip_gif, tmp_path):
 @pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
 def test_metrics_and_spaces(clip_gif, tmp_path, metric, space):
     out = tmp_path / "o.gif"
-    assert run(clip_gif, out, "-k", "6", "--metric", metric, "--space", space, "-q") == 0
+    assert (
+        run(clip_gif, out, "-k", "6", "--metric", metric, "--space", space, "-q", "--no-delta") == 0
+    )
     assert len(read_gif(out)[0]) == 12
     assert max(colours_per_frame(out)) <= 6
     coarse = tmp_path / "c.gif"
@@ -257,3 +274,24 @@ def test_bundled_sample_converts(tmp_path):
     out = tmp_path / "o.gif"
     assert run(SAMPLES / "shapes.gif", out, "-k", "4", "--seeded", "-q") == 0
     assert len(read_gif(out)[0]) == len(read_gif(SAMPLES / "shapes.gif")[0])
+
+
+def test_gif_writer_uses_the_global_table_when_the_palette_repeats(tmp_path):
+    from conftest import gif_blocks
+
+    from gifquant.frames import QuantizedFrame
+    from gifquant.io.gif import GifWriter
+
+    pal = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], np.uint8)
+    other = pal[::-1].copy()
+    idx = np.array([[0, 1], [2, 1]], np.uint8)
+    path = tmp_path / "w.gif"
+    with open(path, "wb") as f:
+        w = GifWriter(f, 2, 2, loop=None)
+        for p in (pal, pal, other, pal):
+            w.write(QuantizedFrame(idx, p, None, 0.1))
+        w.close()
+    assert [b["local_table"] for b in gif_blocks(path)] == [False, False, True, False]
+    frames, durs, loop = read_gif(path)
+    assert loop is None and durs == [100] * 4
+    np.testing.assert_array_equal(frames[2][..., :3], other[idx])

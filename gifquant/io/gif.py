@@ -7,6 +7,7 @@ behind our back (Pillow's multi-frame saver does all three and keeps every frame
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 from typing import BinaryIO
@@ -82,18 +83,32 @@ class GifWriter:
     """Write a GIF frame by frame to a binary file.
 
     loop : NETSCAPE loop count (0 = forever) or None for no loop extension (play once)
+    merge_duplicates : a delta frame that changes nothing extends the previous frame's delay
+        instead of being written (the frame count then drops); off by default
+
+    Delta frames (``QuantizedFrame.delta``) are cropped to the rectangle that changed and drawn
+    over the previous frame. The first frame's palette becomes the global colour table; a later
+    frame carries its own table only when its palette differs from it.
     """
 
-    def __init__(self, f: BinaryIO, width: int, height: int, *, loop: int | None = 0) -> None:
+    def __init__(
+        self,
+        f: BinaryIO,
+        width: int,
+        height: int,
+        *,
+        loop: int | None = 0,
+        merge_duplicates: bool = False,
+    ) -> None:
         self._f = f
         self.width, self.height = width, height
+        self.loop = loop
+        self.merge_duplicates = merge_duplicates
         self._clock = 0.0  # source time at the end of the last frame, seconds
         self._written_cs = 0  # centiseconds written so far
         self.n_frames = 0
-        self._pending: tuple[QuantizedFrame, int, int, int | None] | None = None
-        f.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0))
-        if loop is not None:
-            f.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00")
+        self._global: bytes | None = None
+        self._pending: list | None = None  # [frame, left, top, disposal, duration]
 
     def _delay_cs(self, duration: float) -> int:
         # Round the running total, not each frame, so the clip's length stays within 1 cs.
@@ -114,31 +129,65 @@ class GifWriter:
         """Append a frame; ``frame.indices`` may be a sub-rectangle placed at (left, top).
 
         ``disposal=None`` picks it from the next frame: a frame is cleared before the next one
-        only when the next one has transparent pixels (which must show through, not show this
-        frame). So the writer holds one frame back.
+        only when the next one is a full frame with transparent pixels (which must show through,
+        not show this frame). So the writer holds one frame back.
         """
+        if frame.delta and frame.transparent is not None:
+            changed = frame.indices != frame.transparent
+            if not changed.any():
+                if self.merge_duplicates and self._pending is not None:
+                    self._pending[4] += frame.duration
+                    return
+                frame = dataclasses.replace(frame, indices=frame.indices[:1, :1])
+            else:
+                rows = np.flatnonzero(changed.any(1))
+                cols = np.flatnonzero(changed.any(0))
+                top, left = top + int(rows[0]), left + int(cols[0])
+                frame = dataclasses.replace(
+                    frame, indices=frame.indices[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+                )
         if self._pending is not None:
             self._flush(frame)
-        self._pending = (frame, left, top, disposal)
+        self._pending = [frame, left, top, disposal, frame.duration]
+
+    def _header(self, table: bytes) -> None:
+        self._global = table
+        n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
+        self._f.write(
+            b"GIF89a"
+            + struct.pack("<HHBBB", self.width, self.height, 0x80 | (n_bits << 4) | n_bits, 0, 0)
+            + table
+        )
+        if self.loop is not None:
+            self._f.write(
+                b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", self.loop) + b"\x00"
+            )
 
     def _flush(self, following: QuantizedFrame | None) -> None:
         assert self._pending is not None
-        frame, left, top, disposal = self._pending
+        frame, left, top, disposal, duration = self._pending
         self._pending = None
         if disposal is None:
             clear = (
                 following is not None
+                and not following.delta
                 and following.transparent is not None
                 and bool((following.indices == following.transparent).any())
             )
             disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
         h, w = frame.indices.shape
         table, image, trans = encode_frame(frame.indices, frame.palette, frame.transparent)
-        delay = self._delay_cs(frame.duration)
+        if self._global is None:
+            self._header(table)
+        delay = self._delay_cs(duration)
         packed = (disposal << 2) | (1 if trans is not None else 0)
         gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay, trans or 0) + b"\x00"
-        n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
-        desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0x80 | n_bits)
+        if table == self._global:
+            desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0)
+            table = b""
+        else:
+            n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
+            desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0x80 | n_bits)
         self._f.write(gce + desc + table + image)
         self.n_frames += 1
 
@@ -146,5 +195,7 @@ class GifWriter:
         """Write the last frame and the trailer."""
         if self._pending is not None:
             self._flush(None)
+        if self._global is None:  # no frame at all: still a valid (empty) GIF
+            self._header(b"\x00" * 6)
         self._f.write(b"\x3b")
         self._f.flush()

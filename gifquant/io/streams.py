@@ -75,8 +75,8 @@ def open_input(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[R
 class GifSink:
     """A GIF written to a binary file, frame by frame."""
 
-    def __init__(self, f, info: ClipInfo, width: int, height: int) -> None:
-        self._writer = GifWriter(f, width, height, loop=info.loop)
+    def __init__(self, f, info: ClipInfo, width: int, height: int, **opts) -> None:
+        self._writer = GifWriter(f, width, height, loop=info.loop, **opts)
 
     def write(self, frame: QuantizedFrame) -> None:
         self._writer.write(frame)
@@ -87,18 +87,24 @@ class GifSink:
 
 @contextlib.contextmanager
 def open_output(
-    path: str, fmt: str, info: ClipInfo, *, width: int | None = None, height: int | None = None
+    path: str,
+    fmt: str,
+    info: ClipInfo,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    merge_duplicates: bool = False,
 ) -> Iterator[Sink]:
     """Open an output sink; a file appears at ``path`` only if the block succeeds."""
     width = info.width if width is None else width
     height = info.height if height is None else height
     if path == "-":
-        sink = GifSink(sys.stdout.buffer, info, width, height)
+        sink = GifSink(sys.stdout.buffer, info, width, height, merge_duplicates=merge_duplicates)
         yield sink
         sink.close()
         return
     with atomic_file(path) as f:
-        sink = GifSink(f, info, width, height)
+        sink = GifSink(f, info, width, height, merge_duplicates=merge_duplicates)
         yield sink
         sink.close()
 

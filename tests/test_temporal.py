@@ -1,0 +1,228 @@
+"""Stability mechanisms, each shown doing its job on generated clips: palette and pixel
+hysteresis, scene cuts, stable slots, delta frames, screen-fixed dithering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import gif_blocks, moving_clip, read_gif, write_apng, write_gif
+
+from gifquant.cli import main
+from gifquant.colour import rgb_to_lab
+from gifquant.metrics import QualityMeter
+from gifquant.quantize import QuantizeOptions, TemporalQuantizer
+from gifquant.remap import bayer_matrix, blue_noise, match_slots
+
+PLAIN = ["--palette-hysteresis", "0", "--pixel-hysteresis", "0", "--scene-threshold", "off"]
+
+
+def run(*argv) -> int:
+    return main([str(a) for a in argv])
+
+
+def noisy_clip(n: int = 10, h: int = 36, w: int = 48, amp: float = 1.0) -> list[np.ndarray]:
+    """A smooth gradient with sub-visible noise (+-amp levels) that changes every frame."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([60 + 150 * xx / w, 80 + 100 * yy / h, 200 - 120 * xx / w], -1)
+    return [
+        np.clip(np.rint(base + rng.uniform(-amp, amp, base.shape)), 0, 255).astype(np.uint8)
+        for _ in range(n)
+    ]
+
+
+def measure(src_frames, out_path) -> QualityMeter:
+    out, _, _ = read_gif(out_path)
+    m = QualityMeter()
+    for a, b in zip(src_frames, out, strict=True):
+        m.update(a[..., :3], b[..., :3])
+    return m
+
+
+def test_static_background_is_written_once(tmp_path):
+    src = write_gif(tmp_path / "s.gif", moving_clip(10, h=60, w=80))
+    frames = read_gif(src)[0]
+    out = tmp_path / "o.gif"
+    assert run(src, out, "-k", "16", "-q") == 0
+    got, _, _ = read_gif(out)
+    # The background (where the source never changes) shows identical bytes in every frame.
+    still = np.all([np.all(f == frames[0], -1) for f in frames], axis=0)
+    for g in got[1:]:
+        np.testing.assert_array_equal(g[still], got[0][still])
+    # Later frames are small rectangles around the moving disc, not full frames.
+    blocks = gif_blocks(out)
+    assert len(blocks) == 10
+    assert blocks[0]["w"] * blocks[0]["h"] == 60 * 80
+    for b in blocks[1:]:
+        assert b["w"] * b["h"] < 0.2 * 60 * 80 and b["disposal"] == 1
+
+
+def test_moving_object_leaves_no_trail(tmp_path):
+    src = write_gif(tmp_path / "s.gif", moving_clip(12, h=40, w=80))
+    frames = read_gif(src)[0]
+    out = tmp_path / "o.gif"
+    assert run(src, out, "-k", "16", "-q") == 0
+    got, _, _ = read_gif(out)
+    for f, g in zip(frames, got, strict=True):
+        background = np.all(f == frames[0], -1)
+        # Wherever the disc has been and gone, the output is the background's output again.
+        np.testing.assert_array_equal(g[background], got[0][background])
+        disc = np.all(np.abs(f[..., :3].astype(int) - (250, 240, 30)) < 8, -1)
+        assert len(np.unique(g[disc], axis=0)) == 1  # the disc is painted in one piece
+
+
+def test_hysteresis_off_equals_plain_seeded_run(tmp_path):
+    frames = noisy_clip(8, amp=3)
+    src = write_gif(tmp_path / "s.gif", frames)
+    a, b = tmp_path / "a.gif", tmp_path / "b.gif"
+    assert run(src, a, "-k", "6", "-q", *PLAIN) == 0
+    assert run(src, b, "-k", "6", "-q", *PLAIN, "--no-delta") == 0
+    ga, gb = read_gif(a)[0], read_gif(b)[0]
+    for x, y in zip(ga, gb, strict=True):
+        np.testing.assert_array_equal(x, y)  # delta encoding is lossless
+    # And each pixel is exactly the nearest palette colour of its source: nothing held back.
+    opts = QuantizeOptions(
+        k=6, palette_hysteresis=0, pixel_hysteresis=0, scene_threshold=None, delta=False
+    )
+    q = TemporalQuantizer(opts)
+    srcs = read_gif(src)[0]
+    for f, g in zip(srcs, ga, strict=True):
+        res = q.quantize(f)
+        pal = rgb_to_lab(res.frame.palette)
+        lab = rgb_to_lab(f[..., :3].reshape(-1, 3))
+        best = ((lab[:, None, :] - pal[None]) ** 2).sum(-1).min(1)
+        got = ((lab - rgb_to_lab(g[..., :3].reshape(-1, 3))) ** 2).sum(-1)
+        np.testing.assert_allclose(got, best, rtol=1e-4, atol=1e-3)
+
+
+def test_pixel_and_palette_hysteresis_remove_noise_flicker(tmp_path):
+    src = write_gif(tmp_path / "s.gif", noisy_clip(10, amp=1.5))
+    frames = read_gif(src)[0]
+    hyst, plain = tmp_path / "h.gif", tmp_path / "p.gif"
+    assert run(src, hyst, "-k", "8", "-q") == 0
+    assert run(src, plain, "-k", "8", "-q", *PLAIN) == 0
+    mh, mp = measure(frames, hyst), measure(frames, plain)
+    assert mp.flicker > 0.05
+    assert mh.flicker < mp.flicker / 4
+    assert mh.mean_de < mp.mean_de + 1.0
+    assert hyst.stat().st_size < plain.stat().st_size
+
+
+def test_palette_hysteresis_holds_colours_through_slow_drift():
+    # The whole picture brightens by 1/4 level a frame: centroids drift, colours should not.
+    base = noisy_clip(1, amp=0)[0].astype(np.float32)
+    opts = QuantizeOptions(k=6, pixel_hysteresis=0)
+    q_h, q_0 = (
+        TemporalQuantizer(opts),
+        TemporalQuantizer(QuantizeOptions(k=6, pixel_hysteresis=0, palette_hysteresis=0)),
+    )
+    pal_h, pal_0 = [], []
+    for t in range(12):
+        rgb = np.clip(base + t * 0.25, 0, 255).astype(np.uint8)
+        rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+        pal_h.append(q_h.quantize(rgba).frame.palette.tobytes())
+        pal_0.append(q_0.quantize(rgba).frame.palette.tobytes())
+    assert len(set(pal_h)) < len(set(pal_0))
+    assert len(set(pal_h)) <= 3
+
+
+def test_hard_cut_reseeds(tmp_path, capsys):
+    a = moving_clip(5, seed=1)
+    b = [255 - f[:, ::-1] for f in moving_clip(5, seed=2)]
+    b = [np.roll(f, 1, axis=2) for f in b]  # different colours altogether
+    src = write_gif(tmp_path / "s.gif", a + b)
+    a, b = read_gif(src)[0][:5], read_gif(src)[0][5:]
+    out = tmp_path / "o.gif"
+    assert run(src, out, "-k", "6") == 0
+    assert "1 scene cuts at frames 5" in capsys.readouterr().err
+    q = TemporalQuantizer(QuantizeOptions(k=6))
+    for f in read_gif(src)[0]:
+        q.quantize(f)
+    assert q.cuts == [5]
+    # After the cut, the palette fits the new scene as well as a fresh start would.
+    m_cut = measure(a + b, out).frame_de[5]
+    fresh = tmp_path / "f.gif"
+    assert run(write_gif(tmp_path / "b.gif", b), fresh, "-k", "6", "-q") == 0
+    assert m_cut <= measure(b, fresh).frame_de[0] * 1.05 + 0.1
+    # With cut detection off, the old palette is dragged across: no cut reported.
+    assert run(src, tmp_path / "n.gif", "-k", "6", "--scene-threshold", "off") == 0
+    assert "scene cuts" not in capsys.readouterr().err
+
+
+def test_stable_slots_after_a_fresh_start():
+    old = np.array([[0, 0, 0], [50, 0, 0], [100, 0, 0]], float)
+    new = np.array([[101, 1, 0], [1, 0, 0], [49, 2, 0]], float)
+    perm = match_slots(old, new)
+    np.testing.assert_array_equal(new[perm].round(-1), old.round(-1))
+    assert sorted(perm.tolist()) == [0, 1, 2]
+
+
+def test_merge_duplicates_folds_still_frames(tmp_path):
+    f0 = moving_clip(1)[0]
+    frames = [f0, f0, f0, moving_clip(3)[2]]
+    src = write_gif(tmp_path / "s.gif", frames, duration=0.1)
+    kept, merged = tmp_path / "k.gif", tmp_path / "m.gif"
+    assert run(src, kept, "-k", "4", "-q") == 0
+    assert run(src, merged, "-k", "4", "-q", "--merge-duplicates") == 0
+    _, dk, _ = read_gif(kept)
+    _, dm, _ = read_gif(merged)
+    assert len(dk) == 4 and len(dm) == 2
+    assert sum(dk) == sum(dm) == 400
+
+
+@pytest.mark.parametrize("dither", ["bayer", "blue-noise", "floyd-steinberg"])
+def test_dither_is_fixed_in_screen_space(tmp_path, dither):
+    src = write_gif(tmp_path / "s.gif", moving_clip(6, h=40, w=64))
+    frames = read_gif(src)[0]
+    plain, dith = tmp_path / "p.gif", tmp_path / "d.gif"
+    assert run(src, plain, "-k", "4", "-q") == 0
+    assert run(src, dith, "-k", "4", "-q", "--dither", dither, "--dither-strength", "1") == 0
+    gp, gd = read_gif(plain)[0], read_gif(dith)[0]
+    assert len(gd) == 6
+
+    # Dithering mixes entries: more local variation than plain nearest-colour.
+    def busy(g):
+        return float(np.mean(np.any(g[:, 1:, :3] != g[:, :-1, :3], -1)))
+
+    assert busy(gd[0]) > busy(gp[0])
+    # The pattern does not crawl: where the source stood still, the output (nearly) did too.
+    still = np.all([np.all(f == frames[0], -1) for f in frames], axis=0)
+    for g in gd[1:]:
+        assert np.mean(np.any(g[still] != gd[0][still], -1)) < 0.05
+    m = measure(frames, dith)
+    assert m.flicker < 0.5
+
+
+def test_dither_patterns_are_balanced():
+    for tile in (bayer_matrix(8), blue_noise(64)):
+        assert abs(float(tile.mean())) < 1e-3 and -0.5 < tile.min() and tile.max() < 0.5
+        assert len(np.unique(tile)) == tile.size
+
+
+def test_k256_mechanisms(tmp_path):
+    # A 256-colour frame: delta frames, stable background and hysteresis hold at K=256 too.
+    rng = np.random.default_rng(3)
+    h, w = 48, 64
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).astype(np.float32)
+    frames = []
+    for t in range(6):
+        img = base + rng.uniform(-1, 1, base.shape)  # sub-visible noise
+        img[10:20, 5 + 8 * t : 15 + 8 * t] = (255, 255, 255)
+        frames.append(np.clip(np.rint(img), 0, 255).astype(np.uint8))
+    src = write_apng(tmp_path / "s.png", frames)
+    out, plain = tmp_path / "o.gif", tmp_path / "p.gif"
+    assert run(src, out, "-k", "256", "-q") == 0
+    assert run(src, plain, "-k", "256", "-q", *PLAIN) == 0
+    m, mp = measure(frames, out), measure(frames, plain)
+    assert m.mean_de < mp.mean_de + 0.5 and m.flicker <= mp.flicker and m.flicker < 0.06
+    assert len(gif_blocks(out)) == 6
+    box = np.zeros((h, w), bool)
+    box[8:22] = True  # the rows the white box moves along
+
+    def churn(path):  # share of pixels outside the box that change from frame to frame
+        g = read_gif(path)[0]
+        return max(np.mean(np.any(a != b, -1)[~box]) for a, b in zip(g, g[1:], strict=False))
+
+    assert churn(out) < 0.05 and churn(out) < churn(plain) / 5  # the noisy rest stays put
+    assert out.stat().st_size < plain.stat().st_size
