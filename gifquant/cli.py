@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -339,11 +340,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
+    """``--scale -1:240`` as ffmpeg users write it: argparse would take -1:240 for an option."""
+    out = [str(a) for a in argv]
+    for i in range(len(out) - 1):
+        if out[i] == "--scale" and re.match(r"-\d+[:x]", out[i + 1]):
+            out[i : i + 2] = [f"--scale={out[i + 1]}"]
+            break
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 usage or input error)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_glue_negative_scale(sys.argv[1:] if argv is None else argv))
     except GifquantError as exc:
         print(f"gifquant: error: {exc}", file=sys.stderr)
         return exc.exit_code
