@@ -120,6 +120,8 @@ class VideoReader:
             err = self._proc.stderr_text()
         finally:
             self.close()
+        if rc == 0 and n == 0 and self._start > 0 and not _decode_errors(err):
+            return  # sought past the end: no frames, the caller says so
         if rc != 0 or n == 0:
             why = last_error(err) or (f"ffmpeg exited with {rc}" if rc else "no frames")
             raise GifquantError(f"{self._name}: broken or truncated video at frame {n}: {why}")
