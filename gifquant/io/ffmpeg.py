@@ -38,7 +38,7 @@ def ffmpeg_exe() -> str:
 class VideoProbe:
     """What ``ffmpeg -i`` says about a file's first video stream.
 
-    width, height : size of the decoded frames, after ffmpeg's autorotation
+    width, height : size of the frames as shown: square pixels, after ffmpeg's autorotation
     fps : frame rate (the stream's fps, else tbr), or None
     duration : seconds, or None
     matrix : YCbCr matrix for the scale filter (bt601, bt709, ...), None for RGB sources
@@ -94,9 +94,12 @@ def parse_probe(stderr: str) -> VideoProbe | None:
         width = height = 0
         fps = None
         for p in parts[1:]:
-            sm = re.match(r"(\d+)x(\d+)", p)
+            sm = re.match(r"(\d+)x(\d+)(?: \[SAR (\d+):(\d+))?", p)
             if sm and not width:
                 width, height = int(sm[1]), int(sm[2])
+                if sm[3] and int(sm[3]) > 0 and int(sm[4]) > 0 and sm[3] != sm[4]:
+                    # Non-square pixels: decode to the shape players show.
+                    width = max(1, round(width * int(sm[3]) / int(sm[4])))
             fm2 = re.match(r"([\d.]+)(k?) (fps|tbr)$", p)
             if fm2 and (fps is None or fm2[3] == "fps"):
                 v = float(fm2[1]) * (1000 if fm2[2] else 1)
