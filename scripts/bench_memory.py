@@ -9,6 +9,7 @@ are summed by polling /proc (Linux), and ru_maxrss of the largest process is sho
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -80,8 +81,6 @@ def _measure_fresh(extra: list[str], clip: Path, out: Path) -> tuple[int, int, f
         text=True,
         check=True,
     )
-    import json
-
     peak, maxrss, seconds = json.loads(r.stdout.strip().splitlines()[-1])
     return peak, maxrss, seconds
 

@@ -6,7 +6,7 @@ import contextlib
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import GifquantError
@@ -160,7 +160,11 @@ def last_error(text: str) -> str:
 
 
 class FfmpegProcess:
-    """A running ffmpeg child. Its stderr goes to a temporary file (no pipe to fill and block)."""
+    """A running ffmpeg child. Its stderr goes to a temporary file (no pipe to fill and block).
+
+    The owner calls ``close()`` on every exit path (readers and writers do it in their own
+    ``close``/``abort``, which the I/O context managers call): the child is killed and reaped.
+    """
 
     def __init__(self, args: Sequence[str], *, stdin=None, stdout=None) -> None:
         self._err = tempfile.TemporaryFile()
@@ -202,13 +206,3 @@ class FfmpegProcess:
     def close(self) -> None:
         self.kill()
         self._err.close()
-
-
-@contextlib.contextmanager
-def run_ffmpeg(args: Sequence[str], *, stdin=None, stdout=None) -> Iterator[FfmpegProcess]:
-    """Run ffmpeg with ``args`` for the block; on any exit path it is killed and reaped."""
-    proc = FfmpegProcess(args, stdin=stdin, stdout=stdout)
-    try:
-        yield proc
-    finally:
-        proc.close()
