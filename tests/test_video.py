@@ -557,3 +557,16 @@ def test_corpus_cockatoo_trim(tmp_path):
     assert run(src, out, "-k", "4", "--ss", "1", "--t", "2", "--scale", "160:-1", "-q") == 0
     n = len(video_frames(out))
     assert abs(n - 40) <= 1
+
+
+def test_encoder_failure_leaves_nothing(tmp_path):
+    from gifquant.errors import GifquantError
+    from gifquant.frames import ClipInfo
+    from gifquant.io.streams import open_output
+
+    out = tmp_path / "o.mp4"
+    frame = QuantizedFrame(np.zeros((1, 1), np.uint8), np.zeros((1, 3), np.uint8), None, 0.05)
+    with pytest.raises(GifquantError, match="ffmpeg could not encode"):
+        with open_output(str(out), "mp4", ClipInfo(0, 1, fps=20.0)) as sink:  # no such size
+            sink.write(frame)
+    assert os.listdir(tmp_path) == []
