@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,6 +25,8 @@ from .kmeans import INITS, METRICS
 from .pipeline import parse_panels, run
 from .quantize import QuantizeOptions
 from .remap import DITHERS
+from .resize import parse_scale
+from .timeline import TimelineOptions, apply_timeline
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,13 +70,68 @@ def _scene_threshold(text: str) -> float | None:
     return v
 
 
+def _time(positive: bool):
+    """Seconds in ffmpeg's syntax: ``[[HH:]MM:]SS[.frac]`` or a number with s/ms/us."""
+
+    def parse(text: str) -> float:
+        t = text.strip()
+        try:
+            if ":" in t:
+                parts = t.split(":")
+                if len(parts) > 3 or any(p == "" for p in parts):
+                    raise ValueError
+                v = 0.0
+                for p in parts:
+                    v = v * 60 + float(p)
+            else:
+                unit = 1.0
+                for suffix, mul in (("ms", 1e-3), ("us", 1e-6), ("s", 1.0)):
+                    if t.endswith(suffix):
+                        t, unit = t[: -len(suffix)], mul
+                        break
+                v = float(t) * unit
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a time (seconds, or [HH:]MM:SS[.frac])"
+            ) from None
+        if not (v >= 0 and v < 1e9) or (positive and v == 0):
+            raise argparse.ArgumentTypeError(f"{text} must be {'> 0' if positive else '>= 0'}")
+        return v
+
+    return parse
+
+
+def _rate(text: str) -> float:
+    """A frame rate: a number or a fraction like 30000/1001."""
+    try:
+        if "/" in text:
+            num, den = text.split("/")
+            v = float(num) / float(den)
+        else:
+            v = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a frame rate (e.g. 12 or 30000/1001)"
+        ) from None
+    if not 0.01 <= v <= 1000:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0.01..1000 frames per second")
+    return v
+
+
+def _scale(text: str) -> tuple[int, int]:
+    try:
+        return parse_scale(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="gifquant",
-        description="Re-encode an animated GIF (or image) with K colours per frame, seeding each "
-        "frame's k-means from the previous one so the colours do not flicker.",
+        description="Re-encode an animated GIF, image or video with K colours per frame, seeding "
+        "each frame's k-means from the previous one so the colours do not flicker.",
     )
-    p.add_argument("input", help="input GIF or image, or - for stdin")
+    p.add_argument("input", help="input GIF, image or video, or - for stdin (y4m or GIF)")
     p.add_argument("output", help="output file, or - for stdout (needs -f)")
     p.add_argument(
         "-k",
@@ -196,6 +255,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
     )
+    tl = p.add_argument_group("cutting and resampling (ffmpeg's meanings)")
+    tl.add_argument("--ss", type=_time(False), default=0.0, metavar="T", help="start at T seconds")
+    tl.add_argument("--t", type=_time(True), default=None, metavar="T", help="keep T seconds")
+    tl.add_argument(
+        "--frames", type=_positive_int(1), default=None, metavar="N", help="write at most N frames"
+    )
+    tl.add_argument(
+        "--fps",
+        type=_rate,
+        default=None,
+        metavar="F",
+        help="resample to F frames per second (frames dropped or repeated, timing kept)",
+    )
+    tl.add_argument(
+        "--scale",
+        type=_scale,
+        default=None,
+        metavar="W:H",
+        help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
+    )
     p.add_argument(
         "--compare", metavar="PATH", help="also write a side-by-side comparison animation (GIF)"
     )
@@ -258,9 +337,26 @@ def _run(args: argparse.Namespace) -> int:
             raise GifquantError(f"--panels: {exc}") from None
 
     show_bar = not args.quiet and (args.progress or sys.stderr.isatty())
+    timeline = TimelineOptions(
+        ss=args.ss, t=args.t, frames=args.frames, fps=args.fps, scale=args.scale
+    )
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(open_input(args.input, max_pixels=args.max_pixels))
-        info = reader.info
+        reader = stack.enter_context(
+            open_input(args.input, max_pixels=args.max_pixels, start=args.ss)
+        )
+        timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
+        info, frames = apply_timeline(reader, reader.info, timeline)
+        if info.width * info.height > args.max_pixels:
+            raise GifquantError(
+                f"--scale: {info.width}x{info.height} is over the limit of {args.max_pixels} "
+                "pixels per frame (--max-pixels)"
+            )
+        if fmt == "gif" and info.fps and info.fps > 50 and not args.quiet:
+            print(
+                f"gifquant: note: {info.fps:g} fps needs GIF delays under 2 cs, which browsers "
+                "slow down to 10 cs; --fps 25 plays at the right speed",
+                file=sys.stderr,
+            )
         sink = stack.enter_context(
             open_output(args.output, fmt, info, merge_duplicates=args.merge_duplicates)
         )
@@ -286,7 +382,7 @@ def _run(args: argparse.Namespace) -> int:
                 tqdm(total=info.n_frames, unit="frame", file=sys.stderr, leave=False)
             )
         report = run(
-            reader,
+            frames,
             sink,
             options,
             compare_sink=compare_sink,
@@ -294,6 +390,11 @@ def _run(args: argparse.Namespace) -> int:
             on_frame=(lambda i: bar.update(1)) if bar is not None else None,
             measure=not args.quiet,
         )
+        if report.n_frames == 0:  # raised inside the block, so no output file is left
+            raise GifquantError(
+                f"{args.input}: no frames in the requested range (--ss {args.ss:g}"
+                + (f" --t {args.t:g})" if args.t is not None else ")")
+            )
     if not args.quiet:
         fps = report.n_frames / report.seconds if report.seconds else 0.0
         print(
@@ -314,11 +415,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
+    """``--scale -1:240`` as ffmpeg users write it: argparse would take -1:240 for an option."""
+    out = [str(a) for a in argv]
+    for i in range(len(out) - 1):
+        if out[i] == "--scale" and re.match(r"-\d+[:x]", out[i + 1]):
+            out[i : i + 2] = [f"--scale={out[i + 1]}"]
+            break
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 usage or input error)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_glue_negative_scale(sys.argv[1:] if argv is None else argv))
     except GifquantError as exc:
         print(f"gifquant: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -333,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gifquant: interrupted; no output written", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader of our stdout went away: stop quietly
+        _silence_stdout()
         return 1
     except MemoryError:
         print("gifquant: error: out of memory", file=sys.stderr)
@@ -344,6 +456,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
 
 
 def _main_thread() -> bool:

@@ -33,6 +33,8 @@ class ImageReader:
     Use as a context manager; ``info`` is known once it is open.
     """
 
+    seeked = 0.0  # it cannot seek: a trim starts from the first frame
+
     def __init__(self, source: str | BinaryIO, *, name: str, max_pixels: int) -> None:
         self._name = name
         try:

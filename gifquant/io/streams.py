@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Protocol
 
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
-from .atomic import atomic_file
+from .atomic import atomic_dir, atomic_file, atomic_path
 from .gif import GifWriter
 from .image import ImageReader
+from .png import PngSequenceWriter
+from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
+from .y4m import MAGIC, Y4mReader, Y4mWriter
 
-OUTPUT_FORMATS: tuple[str, ...] = ("gif",)
+OUTPUT_FORMATS: tuple[str, ...] = ("gif", "mp4", "webm", "y4m", "png")
+STDOUT_FORMATS: tuple[str, ...] = ("gif", "y4m", "mp4", "webm")
 DEFAULT_MAX_PIXELS = 64_000_000  # per frame: 8000x8000; a bomb GIF claims billions
+_IMAGE_MAGIC = (b"GIF87a", b"GIF89a", b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 
 
 class Reader(Protocol):
     info: ClipInfo
+    seeked: float  # seconds of the requested start the reader has already skipped
 
     def __iter__(self) -> Iterator[Frame]: ...
 
@@ -32,44 +39,101 @@ class Sink(Protocol):
 def output_format(path: str, fmt: str | None) -> str:
     """The output format: ``fmt`` when given, else from the extension."""
     if fmt is not None:
+        fmt = fmt.lower()
         if fmt not in OUTPUT_FORMATS:
             raise GifquantError(
                 f"unknown output format {fmt!r} (-f): choose from {', '.join(OUTPUT_FORMATS)}"
             )
-        return fmt
-    if path == "-":
+    elif path == "-":
         raise GifquantError("writing to stdout needs -f FORMAT")
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    if ext not in OUTPUT_FORMATS:
-        raise GifquantError(
-            f"{path}: cannot tell the output format from the extension; use -f "
-            f"({', '.join(OUTPUT_FORMATS)})"
-        )
-    return ext
+    else:
+        ext = os.path.splitext(path)[1].lower().lstrip(".")
+        ext = {"yuv4mpeg": "y4m"}.get(ext, ext)
+        if ext not in OUTPUT_FORMATS:
+            raise GifquantError(
+                f"{path}: cannot tell the output format from the extension; use -f "
+                f"({', '.join(OUTPUT_FORMATS)})"
+            )
+        fmt = ext
+    if path == "-" and fmt not in STDOUT_FORMATS:
+        raise GifquantError(f"-f {fmt} cannot go to stdout; give a folder name")
+    return fmt
+
+
+def _kind(head: bytes) -> str:
+    """What a file is from its first bytes: y4m, image (Pillow) or video (ffmpeg)."""
+    if head.startswith(MAGIC):
+        return "y4m"
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    return "video"
 
 
 @contextlib.contextmanager
-def open_input(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Reader]:
-    """Open ``path`` (or ``-`` for stdin) as a frame reader."""
+def open_input(
+    path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, start: float = 0.0
+) -> Iterator[Reader]:
+    """Open ``path`` (or ``-`` for stdin) as a frame reader.
+
+    A video reader seeks to ``start`` itself (its ``seeked`` says so); other readers leave the
+    trim to the caller. Stdin is streamed when it is y4m, else spooled to a temporary file.
+    """
     if path == "-":
-        data = sys.stdin.buffer.read()
-        if not data:
-            raise GifquantError("stdin: empty input")
-        source: str | io.BytesIO = io.BytesIO(data)
-        name = "stdin"
+        with _open_stdin(max_pixels, start) as reader:
+            yield reader
+        return
+    if not os.path.exists(path):
+        raise GifquantError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise GifquantError(f"{path}: is a directory")
+    if not os.access(path, os.R_OK):
+        raise GifquantError(f"{path}: permission denied")
+    if os.path.getsize(path) == 0:
+        raise GifquantError(f"{path}: empty file")
+    with open(path, "rb") as f:
+        head = f.read(16)
+        if _kind(head) == "y4m":
+            f.seek(0)
+            with Y4mReader(f, name=path, max_pixels=max_pixels) as reader:
+                yield reader
+            return
+    with _open_file(path, path, head, max_pixels, start) as reader:
+        yield reader
+
+
+@contextlib.contextmanager
+def _open_file(source, name: str, head: bytes, max_pixels: int, start: float) -> Iterator[Reader]:
+    if _kind(head) == "image":
+        reader: Reader = ImageReader(source, name=name, max_pixels=max_pixels)
     else:
-        if not os.path.exists(path):
-            raise GifquantError(f"{path}: no such file")
-        if os.path.isdir(path):
-            raise GifquantError(f"{path}: is a directory")
-        if not os.access(path, os.R_OK):
-            raise GifquantError(f"{path}: permission denied")
-        if os.path.getsize(path) == 0:
-            raise GifquantError(f"{path}: empty file")
-        source, name = path, path
-    reader = ImageReader(source, name=name, max_pixels=max_pixels)
+        reader = VideoReader(source, name=name, max_pixels=max_pixels, start=start)
     with reader:
         yield reader
+
+
+@contextlib.contextmanager
+def _open_stdin(max_pixels: int, start: float) -> Iterator[Reader]:
+    stdin = sys.stdin.buffer
+    if sys.stdin.isatty():
+        raise GifquantError("stdin is a terminal; pipe a GIF, video or y4m stream into it")
+    head = stdin.read(len(MAGIC))
+    if not head:
+        raise GifquantError("stdin: empty input")
+    if head == MAGIC:
+        with Y4mReader(stdin, name="stdin", max_pixels=max_pixels, head=head) as reader:
+            yield reader
+        return
+    # Anything else may need seeking (GIF frame count, mp4 index): spool it to disk, not memory.
+    with tempfile.NamedTemporaryFile(prefix="gifquant-stdin-") as spool:
+        spool.write(head)
+        shutil.copyfileobj(stdin, spool, 1 << 20)
+        spool.flush()
+        spool.seek(0)
+        head = spool.read(16)
+        spool.seek(0)
+        source = spool if _kind(head) == "image" else spool.name
+        with _open_file(source, "stdin", head, max_pixels, start) as reader:
+            yield reader
 
 
 class GifSink:
@@ -85,6 +149,33 @@ class GifSink:
         self._writer.close()
 
 
+class _LazyRate:
+    """A constant-rate sink that picks its rate from the first frame when the source has none
+    (GIF: 1 / the first delay, kept within 5..50 fps), then opens the real writer."""
+
+    def __init__(self, open_writer, fps: float | None) -> None:
+        self._open = open_writer
+        self._fps = fps
+        self.writer = None
+
+    def write(self, frame: QuantizedFrame) -> None:
+        if self.writer is None:
+            fps = self._fps
+            if fps is None:
+                d = frame.duration if frame.duration > 0 else GIF_ZERO_DELAY
+                fps = 1.0 / d if 5.0 <= 1.0 / d <= 50.0 else 25.0
+            self.writer = self._open(fps)
+        self.writer.write(frame)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def abort(self) -> None:
+        if self.writer is not None and hasattr(self.writer, "abort"):
+            self.writer.abort()
+
+
 @contextlib.contextmanager
 def open_output(
     path: str,
@@ -95,16 +186,44 @@ def open_output(
     height: int | None = None,
     merge_duplicates: bool = False,
 ) -> Iterator[Sink]:
-    """Open an output sink; a file appears at ``path`` only if the block succeeds."""
+    """Open an output sink; a file appears at ``path`` only if the block succeeds.
+
+    Writers receive QuantizedFrames; video formats run at ``info.fps`` (or a rate picked from
+    the first frame's duration when the source has none).
+    """
     width = info.width if width is None else width
     height = info.height if height is None else height
-    if path == "-":
-        sink = GifSink(sys.stdout.buffer, info, width, height, merge_duplicates=merge_duplicates)
-        yield sink
-        sink.close()
+    if fmt == "png":
+        with atomic_dir(path) as folder:
+            sink = PngSequenceWriter(folder)
+            yield sink
+            sink.close()
         return
-    with atomic_file(path) as f:
-        sink = GifSink(f, info, width, height, merge_duplicates=merge_duplicates)
+    if fmt in ("mp4", "webm"):
+        if path == "-":
+            sys.stdout.flush()
+            target, stdout = "pipe:1", sys.stdout.buffer
+            stdout.flush()
+        else:
+            target, stdout = None, None
+        with contextlib.ExitStack() as stack:
+            if target is None:
+                target = stack.enter_context(atomic_path(path))
+            sink = _LazyRate(
+                lambda fps: VideoWriter(target, fmt, width, height, fps, stdout=stdout), info.fps
+            )
+            try:
+                yield sink
+                sink.close()
+            finally:
+                sink.abort()  # kill ffmpeg before the temporary file goes (no-op once closed)
+        return
+    with contextlib.ExitStack() as stack:
+        f = sys.stdout.buffer if path == "-" else stack.enter_context(atomic_file(path))
+        if fmt == "y4m":
+            sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
+        else:
+            sink = GifSink(f, info, width, height, merge_duplicates=merge_duplicates)
         yield sink
         sink.close()
 

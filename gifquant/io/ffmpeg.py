@@ -1,0 +1,208 @@
+"""The bundled ffmpeg binary: find it, probe a file, run it as a child that is always reaped."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import GifquantError
+
+# ffmpeg colourspace tags -> the names the scale filter's in_color_matrix takes.
+_MATRICES = {
+    "bt709": "bt709",
+    "bt470bg": "bt601",
+    "smpte170m": "bt601",
+    "bt601": "bt601",
+    "fcc": "fcc",
+    "smpte240m": "smpte240m",
+    "bt2020nc": "bt2020",
+    "bt2020c": "bt2020",
+}
+
+
+def ffmpeg_exe() -> str:
+    """Path of imageio-ffmpeg's bundled ffmpeg (never a system one, so behaviour is pinned)."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        raise GifquantError(f"ffmpeg is not available: {exc}", exit_code=1) from None
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What ``ffmpeg -i`` says about a file's first video stream.
+
+    width, height : size of the frames as shown: square pixels, after ffmpeg's autorotation
+    fps : frame rate (the stream's fps, else tbr), or None
+    duration : seconds, or None
+    matrix : YCbCr matrix for the scale filter (bt601, bt709, ...), None for RGB sources
+    full_range : True when the YCbCr samples use 0..255 (pc/jpeg range)
+    """
+
+    width: int
+    height: int
+    fps: float | None
+    duration: float | None
+    pix_fmt: str
+    matrix: str | None
+    full_range: bool
+    rotation: float = 0.0
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses or brackets."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def parse_probe(stderr: str) -> VideoProbe | None:
+    """Parse the stream description ``ffmpeg -i FILE`` prints; None when there is no video."""
+    lines = stderr.splitlines()
+    duration = None
+    m = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", stderr)
+    if m:
+        duration = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    for i, line in enumerate(lines):
+        m = re.search(r"Stream #\S+.*?: Video: (.*)$", line)
+        if not m:
+            continue
+        if "(attached pic)" in line:  # cover art in audio files is not a clip
+            continue
+        parts = _split_top(m[1])
+        if len(parts) < 2:
+            continue
+        fm = re.match(r"(\w+)(?:\((.*)\))?", parts[1])
+        pix_fmt = fm[1] if fm else ""
+        tags = [t.strip() for t in (fm[2] or "").split(",")] if fm else []
+        width = height = 0
+        fps = None
+        for p in parts[1:]:
+            sm = re.match(r"(\d+)x(\d+)(?: \[SAR (\d+):(\d+))?", p)
+            if sm and not width:
+                width, height = int(sm[1]), int(sm[2])
+                if sm[3] and int(sm[3]) > 0 and int(sm[4]) > 0 and sm[3] != sm[4]:
+                    # Non-square pixels: decode to the shape players show.
+                    width = max(1, round(width * int(sm[3]) / int(sm[4])))
+            fm2 = re.match(r"([\d.]+)(k?) (fps|tbr)$", p)
+            if fm2 and (fps is None or fm2[3] == "fps"):
+                v = float(fm2[1]) * (1000 if fm2[2] else 1)
+                if v > 0 and (fps is None or fm2[3] == "fps"):
+                    fps = v
+        # Side data (rotation) follows the stream line, until the next stream.
+        rotation = 0.0
+        for nxt in lines[i + 1 :]:
+            if "Stream #" in nxt:
+                break
+            rm = re.search(r"rotation of (-?[\d.]+) degrees", nxt)
+            if rm:
+                rotation = float(rm[1])
+        if round(rotation) % 180 == 90:
+            width, height = height, width
+        is_yuv = pix_fmt.startswith(("yuv", "nv", "p0", "p2", "p4", "gray", "y2", "uyv", "yuyv"))
+        full_range = pix_fmt.startswith("yuvj") or "pc" in tags
+        matrix = None
+        if is_yuv:
+            for t in tags:
+                name = t.split("/")[0]
+                if name in _MATRICES:
+                    matrix = _MATRICES[name]
+                    break
+            else:
+                # Untagged: HD is BT.709, SD is BT.601, as players assume.
+                matrix = "bt709" if width >= 1280 or height > 576 else "bt601"
+        return VideoProbe(width, height, fps, duration, pix_fmt, matrix, full_range, rotation)
+    return None
+
+
+def probe(path: str) -> tuple[VideoProbe | None, str]:
+    """Run ``ffmpeg -i path``; return the first video stream (or None) and ffmpeg's last line."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+        timeout=60,
+    )
+    text = proc.stderr.decode("utf-8", "replace")
+    return parse_probe(text), last_error(text)
+
+
+def last_error(text: str) -> str:
+    """The most telling line of ffmpeg's stderr, without the ``[demuxer @ 0x...]`` prefix."""
+    lines = [
+        re.sub(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*", "", ln).strip()
+        for ln in text.splitlines()
+        if ln.strip()
+    ]
+    lines = [ln for ln in lines if ln and "output file must be specified" not in ln]
+    for ln in lines:
+        if re.search(r"invalid|error|not found|corrupt|truncat", ln, re.I):
+            return ln
+    return lines[-1] if lines else ""
+
+
+class FfmpegProcess:
+    """A running ffmpeg child. Its stderr goes to a temporary file (no pipe to fill and block).
+
+    The owner calls ``close()`` on every exit path (readers and writers do it in their own
+    ``close``/``abort``, which the I/O context managers call): the child is killed and reaped.
+    """
+
+    def __init__(self, args: Sequence[str], *, stdin=None, stdout=None) -> None:
+        self._err = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=self._err,
+                bufsize=0,
+            )
+        except OSError as exc:
+            self._err.close()
+            raise GifquantError(f"cannot run ffmpeg: {exc}", exit_code=1) from None
+
+    def stderr_text(self) -> str:
+        self._err.seek(0)
+        return self._err.read(65536).decode("utf-8", "replace")
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Close our end of its pipes and wait for it; returns its exit code."""
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """Stop it now and reap it (no zombie left behind)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        self.proc.wait()
+
+    def close(self) -> None:
+        self.kill()
+        self._err.close()
