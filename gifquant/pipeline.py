@@ -16,7 +16,7 @@ from .colour import SPACES
 from .frames import Frame, QuantizedFrame
 from .kmeans import METRICS
 from .metrics import QualityMeter
-from .quantize import QuantizeOptions, TemporalQuantizer
+from .quantize import FrameResult, QuantizeOptions, TemporalQuantizer
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def run(
         if res.cut:
             report.cuts.append(i)
         if measure:
-            _measure(report.meter, fr, res.frame)
+            _measure(report.meter, fr, res)
         if panel_qs:
             out: list[QuantizedFrame] = []
             for p, q in panel_qs:
@@ -125,7 +125,7 @@ def run(
                 r = res if p.options == options else q.quantize(fr.rgba, fr.duration)
                 out.append(r.frame)
                 if p.label in report.panel_meters and measure:
-                    _measure(report.panel_meters[p.label], fr, r.frame)
+                    _measure(report.panel_meters[p.label], fr, r)
             compare_sink.write(
                 compare.compose(out, [p.label for p, _ in panel_qs], first=report.n_frames == 0)
             )
@@ -136,6 +136,12 @@ def run(
     return report
 
 
-def _measure(meter: QualityMeter, fr: Frame, out: QuantizedFrame) -> None:
+def _measure(meter: QualityMeter, fr: Frame, res: FrameResult) -> None:
+    if res.screen_lab is not None and res.source_lab is not None:
+        # The quantizer already holds both sides in Lab: no second colour conversion.
+        h, w = res.frame.indices.shape
+        src = res.source_lab[res.source.inverse].reshape(h, w, 3)
+        meter.update_lab(src, res.screen_lab.reshape(h, w, 3).copy())
+        return
     mask = fr.rgba[..., 3] >= 128
-    meter.update(fr.rgba[..., :3], out.rgb(), mask)
+    meter.update(fr.rgba[..., :3], res.frame.rgb(), mask)

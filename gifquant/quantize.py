@@ -102,6 +102,8 @@ class FrameResult:
     n_iter: int
     reseeded: bool
     cut: bool = False
+    source_lab: NDArray[np.float32] | None = None  # (n_distinct, 3) Lab of source.colours
+    screen_lab: NDArray[np.float32] | None = None  # (height * width, 3) Lab on screen, if tracked
 
 
 def distinct_colours(rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
@@ -151,13 +153,25 @@ def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.f
     return h / max(1.0, h.sum())
 
 
+def pack(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
+    """(..., 3) uint8 colours as (...,) uint32 0xRRGGBB."""
+    return (
+        (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    )
+
+
+def unpack(packed: NDArray[np.uint32]) -> NDArray[np.uint8]:
+    """(...,) uint32 0xRRGGBB as (..., 3) uint8 colours."""
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], -1).astype(np.uint8)
+
+
 @dataclass
 class _Screen:
-    """What the viewer sees, per pixel (flattened), and the source each pixel was painted from."""
+    """What the viewer sees, per pixel (flattened, fully opaque frames), and what painted it."""
 
-    rgb: NDArray[np.uint8]  # (n, 3)
-    lab: NDArray[np.float32]  # (n, 3)
-    reference: NDArray[np.float32]  # (n, 3) source Lab when the pixel was last painted
+    packed: NDArray[np.uint32]  # (n,) colour on screen
+    lab: NDArray[np.float32]  # (n, 3) its Lab
+    reference: NDArray[np.uint32]  # (n,) source colour when the pixel was last painted
     indices: NDArray[np.int64]  # (n,) palette slot that painted it
     shape: tuple[int, int]
 
@@ -299,9 +313,9 @@ class TemporalQuantizer:
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
 
         cand = self._assign(src, exact, display_ws, h, w)
-        frame = self._remap(
+        frame, screen_lab = self._remap(
             src,
-            lab[src.inverse],
+            lab,
             cand,
             display,
             display_lab,
@@ -309,7 +323,7 @@ class TemporalQuantizer:
             keep=temporal and opt.pixel_hysteresis > 0 and not has_alpha,
             delta=delta,
         )
-        return FrameResult(frame, src, inertia, n_iter, fresh, cut)
+        return FrameResult(frame, src, inertia, n_iter, fresh, cut, lab, screen_lab)
 
     def _assign(
         self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
@@ -331,7 +345,8 @@ class TemporalQuantizer:
             scr = self._screen
             if scr is not None and scr.shape == (h, w) and scr.indices.max() < len(display_ws):
                 src_lab = rgb_to_lab(src.colours)[src.inverse]
-                moved = np.sqrt(((src_lab - scr.reference[opaque]) ** 2).sum(1))
+                ref_lab = rgb_to_lab(unpack(scr.reference))
+                moved = np.sqrt(((src_lab - ref_lab[opaque]) ** 2).sum(1))
                 active[opaque] = moved >= max(opt.pixel_hysteresis, 1e-6)
             idx = floyd_steinberg(
                 full.reshape(h, w, 3), display_ws, active.reshape(h, w), opt.dither_strength
@@ -346,7 +361,7 @@ class TemporalQuantizer:
     def _remap(
         self,
         src: DistinctColours,
-        src_lab: NDArray[np.float32],
+        lab: NDArray[np.float32],
         cand: NDArray[np.int64],
         display: NDArray[np.uint8],
         display_lab: NDArray[np.float32],
@@ -354,58 +369,104 @@ class TemporalQuantizer:
         *,
         keep: bool,
         delta: bool,
-    ) -> QuantizedFrame:
+    ) -> tuple[QuantizedFrame, NDArray[np.float32] | None]:
         """Apply pixel hysteresis to the candidate slots and build the output frame.
 
-        src_lab : (n_opaque, 3) source Lab per pixel; cand : (n_opaque,) nearest slot per pixel.
+        lab : (n_distinct, 3) Lab of the distinct colours; cand : (n_opaque,) slot per pixel.
         With ``screen_keep`` a kept pixel keeps the colour on screen (it may come from an earlier
         palette: delta frames leave it untouched); otherwise it keeps its slot in the current
-        palette, so the screen never shows more than K colours.
+        palette, so the screen never shows more than K colours. Only pixels whose candidate
+        differs from the screen are examined, so a still frame costs a few integer passes.
+        Returns the frame and the Lab of the screen (n, 3) when the screen is tracked.
         """
         opt = self.options
         h, w = src.opaque.shape
-        scr = self._screen if self._screen is not None and self._screen.shape == (h, w) else None
-        # Slots only carry over while the palette keeps its size (it shrinks when a frame has
-        # fewer colours than K).
-        if keep and scr is not None and scr.indices.max(initial=0) < len(display):
+        track = keep or delta
+        if not track or not src.opaque.all():
+            self._screen = None
+            return self._plain_frame(src, cand, display, duration), None
+        src_packed = pack(src.colours)[src.inverse]
+        display_packed = pack(display)
+        cand_packed = display_packed[cand]
+        scr = self._screen
+        if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
+            # Nothing usable on screen: paint everything.
+            self._screen = _Screen(cand_packed, display_lab[cand], src_packed, cand, (h, w))
+            frame = self._plain_frame(src, cand, display, duration, delta=delta)
+            return frame, self._screen.lab
+        differs = np.flatnonzero(cand_packed != scr.packed)
+        slots = cand
+        if keep and len(differs):
+            s_src = lab[src.inverse[differs]]
+            s_ref = rgb_to_lab(unpack(scr.reference[differs]))
             screen_level = delta and opt.screen_keep
-            before = scr.lab if screen_level else display_lab[scr.indices]
+            s_before = scr.lab[differs] if screen_level else display_lab[scr.indices[differs]]
             kept = keep_mask(
-                src_lab, scr.reference, before, display_lab[cand], opt.pixel_hysteresis
+                s_src, s_ref, s_before, display_lab[cand[differs]], opt.pixel_hysteresis
             )
+            held = differs[kept]
             if screen_level:
-                rgb = np.where(kept[:, None], scr.rgb, display[cand])
-                lab = np.where(kept[:, None], scr.lab, display_lab[cand])
-            else:
-                cand = np.where(kept, scr.indices, cand)
-                rgb, lab = display[cand], display_lab[cand]
-            reference = np.where(kept[:, None], scr.reference, src_lab)
+                paint = differs[~kept]
+            else:  # a held pixel keeps its slot, whose colour may itself have moved
+                slots = cand.copy()
+                slots[held] = scr.indices[held]
+                moved = display_packed[slots[held]] != scr.packed[held]
+                paint = np.concatenate([differs[~kept], held[moved]])
+                held = held[~moved]
         else:
-            rgb, lab, reference = display[cand], display_lab[cand], src_lab
-        previous = scr.rgb if (delta and scr is not None) else None
-        self._screen = _Screen(rgb, lab, reference, cand, (h, w)) if (keep or delta) else None
-
-        palette = display
+            held = differs[:0]
+            paint = differs
+        # Re-anchor every pixel that is not held: its source is what it now shows.
+        hold = np.zeros(h * w, dtype=bool)
+        hold[held] = True
+        np.copyto(scr.reference, src_packed, where=~hold)
+        new_slots = slots[paint]
+        scr.packed[paint] = display_packed[new_slots]
+        scr.lab[paint] = display_lab[new_slots]
+        scr.indices = np.where(hold, scr.indices, slots)
         if delta:
-            transparent = len(palette)
-            palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
-            if previous is None:
-                indices = cand
-            else:  # what is already on screen is not written again
-                changed = (rgb != previous).any(1)
-                indices = np.where(changed, cand, transparent)
-            return QuantizedFrame(
-                indices.astype(np.uint8).reshape(h, w),
+            transparent = len(display)
+            palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
+            indices = np.full(h * w, transparent, dtype=np.uint8)
+            indices[paint] = new_slots
+            frame = QuantizedFrame(
+                indices.reshape(h, w),
                 palette,
                 transparent,
                 duration,
                 delta=True,
-                screen=rgb.reshape(h, w, 3),
+                screen=unpack(scr.packed).reshape(h, w, 3),
             )
-        if src.opaque.all():
-            return QuantizedFrame(cand.astype(np.uint8).reshape(h, w), palette, None, duration)
-        transparent = len(palette)
-        palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
+        else:
+            frame = QuantizedFrame(
+                scr.indices.astype(np.uint8).reshape(h, w), display, None, duration
+            )
+        return frame, scr.lab
+
+    def _plain_frame(
+        self,
+        src: DistinctColours,
+        cand: NDArray[np.int64],
+        display: NDArray[np.uint8],
+        duration: float,
+        *,
+        delta: bool = False,
+    ) -> QuantizedFrame:
+        """Every pixel painted with its candidate slot (transparent ones with their own entry)."""
+        h, w = src.opaque.shape
+        if src.opaque.all() and not delta:
+            return QuantizedFrame(cand.astype(np.uint8).reshape(h, w), display, None, duration)
+        transparent = len(display)
+        palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
         indices = np.full((h, w), transparent, dtype=np.uint8)
         indices[src.opaque] = cand
+        if delta:
+            return QuantizedFrame(
+                indices,
+                palette,
+                transparent,
+                duration,
+                delta=True,
+                screen=display[cand].reshape(h, w, 3),
+            )
         return QuantizedFrame(indices, palette, transparent, duration)
