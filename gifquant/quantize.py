@@ -170,8 +170,9 @@ class _Screen:
     """What the viewer sees, per pixel (flattened, fully opaque frames), and what painted it."""
 
     packed: NDArray[np.uint32]  # (n,) colour on screen
+    rgb: NDArray[np.uint8]  # (n, 3) the same colour
     lab: NDArray[np.float32]  # (n, 3) its Lab
-    reference: NDArray[np.uint32]  # (n,) source colour when the pixel was last painted
+    reference: NDArray[np.float32]  # (n, 3) source Lab when the pixel was last painted
     indices: NDArray[np.int64]  # (n,) palette slot that painted it
     shape: tuple[int, int]
 
@@ -332,7 +333,7 @@ class TemporalQuantizer:
         opt = self.options
         if opt.dither == "none" or len(display_ws) < 2:
             labels, _ = assign(exact, display_ws.astype(np.float64), opt.metric)
-            return labels[src.inverse]
+            return labels.astype(np.uint8)[src.inverse]
         # Dither amplitude: the typical gap between neighbouring palette entries.
         d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
         np.fill_diagonal(d, np.inf)
@@ -345,8 +346,7 @@ class TemporalQuantizer:
             scr = self._screen
             if scr is not None and scr.shape == (h, w) and scr.indices.max() < len(display_ws):
                 src_lab = rgb_to_lab(src.colours)[src.inverse]
-                ref_lab = rgb_to_lab(unpack(scr.reference))
-                moved = np.sqrt(((src_lab - ref_lab[opaque]) ** 2).sum(1))
+                moved = np.sqrt(((src_lab - scr.reference[opaque]) ** 2).sum(1))
                 active[opaque] = moved >= max(opt.pixel_hysteresis, 1e-6)
             idx = floyd_steinberg(
                 full.reshape(h, w, 3), display_ws, active.reshape(h, w), opt.dither_strength
@@ -354,9 +354,9 @@ class TemporalQuantizer:
             if not active.all():
                 # Still pixels keep the slot they were dithered to: the pattern stays put.
                 idx[~active] = scr.indices[~active]
-            return idx[opaque]
+            return idx[opaque].astype(np.uint8)
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
-        return nearest(full[opaque] + (offsets * spacing)[:, None], display_ws)
+        return nearest(full[opaque] + (offsets * spacing)[:, None], display_ws).astype(np.uint8)
 
     def _remap(
         self,
@@ -385,45 +385,47 @@ class TemporalQuantizer:
         if not track or not src.opaque.all():
             self._screen = None
             return self._plain_frame(src, cand, display, duration), None
-        src_packed = pack(src.colours)[src.inverse]
+        src_lab = lab[src.inverse]
         display_packed = pack(display)
         cand_packed = display_packed[cand]
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
             # Nothing usable on screen: paint everything.
-            self._screen = _Screen(cand_packed, display_lab[cand], src_packed, cand, (h, w))
+            self._screen = _Screen(
+                cand_packed, display[cand], display_lab[cand], src_lab, cand, (h, w)
+            )
             frame = self._plain_frame(src, cand, display, duration, delta=delta)
             return frame, self._screen.lab
         differs = np.flatnonzero(cand_packed != scr.packed)
         slots = cand
+        held = differs[:0]
+        paint = differs
         if keep and len(differs):
-            s_src = lab[src.inverse[differs]]
-            s_ref = rgb_to_lab(unpack(scr.reference[differs]))
+            s_src = src_lab[differs]
+            s_ref = scr.reference[differs]
             screen_level = delta and opt.screen_keep
             s_before = scr.lab[differs] if screen_level else display_lab[scr.indices[differs]]
             kept = keep_mask(
                 s_src, s_ref, s_before, display_lab[cand[differs]], opt.pixel_hysteresis
             )
             held = differs[kept]
-            if screen_level:
-                paint = differs[~kept]
-            else:  # a held pixel keeps its slot, whose colour may itself have moved
-                slots = cand.copy()
+            paint = differs[~kept]
+            if not screen_level:  # a held pixel keeps its slot, whose colour may have moved
                 slots[held] = scr.indices[held]
                 moved = display_packed[slots[held]] != scr.packed[held]
-                paint = np.concatenate([differs[~kept], held[moved]])
+                paint = np.concatenate([paint, held[moved]])
                 held = held[~moved]
-        else:
-            held = differs[:0]
-            paint = differs
-        # Re-anchor every pixel that is not held: its source is what it now shows.
-        hold = np.zeros(h * w, dtype=bool)
-        hold[held] = True
-        np.copyto(scr.reference, src_packed, where=~hold)
+        # Every pixel not held is re-anchored: its source is what it now shows. (Swapping in
+        # this frame's arrays and restoring the few held pixels beats a masked copy.)
+        old_ref, old_slots = scr.reference[held], scr.indices[held]
+        scr.reference = src_lab
+        scr.reference[held] = old_ref
+        scr.indices = slots
+        scr.indices[held] = old_slots
         new_slots = slots[paint]
         scr.packed[paint] = display_packed[new_slots]
+        scr.rgb[paint] = display[new_slots]
         scr.lab[paint] = display_lab[new_slots]
-        scr.indices = np.where(hold, scr.indices, slots)
         if delta:
             transparent = len(display)
             palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
@@ -435,7 +437,7 @@ class TemporalQuantizer:
                 transparent,
                 duration,
                 delta=True,
-                screen=unpack(scr.packed).reshape(h, w, 3),
+                screen=scr.rgb.reshape(h, w, 3).copy(),
             )
         else:
             frame = QuantizedFrame(
