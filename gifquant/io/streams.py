@@ -12,11 +12,11 @@ from typing import Protocol
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from .atomic import atomic_file
+from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter
 from .image import ImageReader
 
 OUTPUT_FORMATS: tuple[str, ...] = ("gif",)
-DEFAULT_MAX_PIXELS = 64_000_000  # per frame: 8000x8000; a bomb GIF claims billions
 
 
 class Reader(Protocol):
@@ -49,8 +49,13 @@ def output_format(path: str, fmt: str | None) -> str:
 
 
 @contextlib.contextmanager
-def open_input(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Reader]:
-    """Open ``path`` (or ``-`` for stdin) as a frame reader."""
+def open_input(
+    path: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_clip_pixels: int = DEFAULT_MAX_CLIP_PIXELS,
+) -> Iterator[Reader]:
+    """Open ``path`` (or ``-`` for stdin) as a frame reader (pixel budgets: see io.budget)."""
     if path == "-":
         data = sys.stdin.buffer.read()
         if not data:
@@ -67,7 +72,7 @@ def open_input(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[R
         if os.path.getsize(path) == 0:
             raise GifquantError(f"{path}: empty file")
         source, name = path, path
-    reader = ImageReader(source, name=name, max_pixels=max_pixels)
+    reader = ImageReader(source, name=name, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels)
     with reader:
         yield reader
 
@@ -112,6 +117,8 @@ def check_paths(inp: str, out: str, *, overwrite: bool) -> None:
             raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
     if inp != "-" and os.path.realpath(inp) == os.path.realpath(out):
         raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
+    if os.path.isdir(out):
+        raise GifquantError(f"{out}: is a directory")
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise GifquantError(f"{out}: output folder {parent} does not exist")
