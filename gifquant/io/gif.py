@@ -82,10 +82,23 @@ class GifWriter:
     """Write a GIF frame by frame to a binary file.
 
     loop : NETSCAPE loop count (0 = forever) or None for no loop extension (play once)
+    always_transparent : give every frame a transparent index (an unused extra palette entry
+        when the frame has none and room is left). Decoders such as Pillow decide from the
+        first frame whether the clip has alpha, and clear disposed frames to transparent only
+        when the frame has a transparent index; ffmpeg and browsers do both regardless.
     """
 
-    def __init__(self, f: BinaryIO, width: int, height: int, *, loop: int | None = 0) -> None:
+    def __init__(
+        self,
+        f: BinaryIO,
+        width: int,
+        height: int,
+        *,
+        loop: int | None = 0,
+        always_transparent: bool = False,
+    ) -> None:
         self._f = f
+        self._always_transparent = always_transparent
         self.width, self.height = width, height
         self._clock = 0.0  # source time at the end of the last frame, seconds
         self._written_cs = 0  # centiseconds written so far
@@ -133,7 +146,11 @@ class GifWriter:
             )
             disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
         h, w = frame.indices.shape
-        table, image, trans = encode_frame(frame.indices, frame.palette, frame.transparent)
+        palette, transparent = frame.palette, frame.transparent
+        if self._always_transparent and transparent is None and len(palette) < 256:
+            transparent = len(palette)
+            palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+        table, image, trans = encode_frame(frame.indices, palette, transparent)
         delay = self._delay_cs(frame.duration)
         packed = (disposal << 2) | (1 if trans is not None else 0)
         gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay, trans or 0) + b"\x00"

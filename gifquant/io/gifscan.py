@@ -99,13 +99,14 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                     _skip_sub_blocks(f)
             elif tag == b",":
                 x0, y0, w, h, fl = struct.unpack("<HHHHB", _read(f, 9))
+                # Before the data: a bomb that is also cut short is reported as a bomb.
+                canvas_w, canvas_h = max(canvas_w, x0 + w), max(canvas_h, y0 + h)
+                if (w == 0 or h == 0) and zero is None:
+                    zero = n_frames
                 if fl & 0x80:
                     _read(f, 3 << ((fl & 7) + 1))
                 _read(f, 1)  # LZW minimum code size
                 _skip_sub_blocks(f)
-                if (w == 0 or h == 0) and zero is None:
-                    zero = n_frames
-                canvas_w, canvas_h = max(canvas_w, x0 + w), max(canvas_h, y0 + h)
                 n_frames += 1
             # Any other byte: Pillow skips it, and so do we.
     except _Truncated:

@@ -167,18 +167,19 @@ def _check_layout(name: str, layout: GifLayout, *, max_pixels: int, max_clip_pix
         raise GifquantError(f"{name}: zero-size image ({layout.width}x{layout.height})")
     if layout.zero_size_frame is not None:
         raise GifquantError(f"{name}: frame {layout.zero_size_frame} has zero width or height")
+    check_budget(
+        name,
+        layout.canvas_width,
+        layout.canvas_height,
+        max(1, layout.n_frames),
+        max_pixels=max_pixels,
+        max_clip_pixels=max_clip_pixels,
+    )
     if layout.truncated:
+        # Refused rather than cut short: a clip missing its end is not what the user asked for.
         raise GifquantError(
             f"{name}: truncated file: it ends inside frame {layout.n_frames} "
             f"(after {layout.n_frames} complete frames)"
         )
     if layout.n_frames == 0:
         raise GifquantError(f"{name}: no frames")
-    check_budget(
-        name,
-        layout.canvas_width,
-        layout.canvas_height,
-        layout.n_frames,
-        max_pixels=max_pixels,
-        max_clip_pixels=max_clip_pixels,
-    )

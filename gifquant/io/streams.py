@@ -81,7 +81,9 @@ class GifSink:
     """A GIF written to a binary file, frame by frame."""
 
     def __init__(self, f, info: ClipInfo, width: int, height: int) -> None:
-        self._writer = GifWriter(f, width, height, loop=info.loop)
+        self._writer = GifWriter(
+            f, width, height, loop=info.loop, always_transparent=info.transparency
+        )
 
     def write(self, frame: QuantizedFrame) -> None:
         self._writer.write(frame)
