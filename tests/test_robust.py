@@ -234,6 +234,17 @@ def test_output_folder_not_writable(clip4, tmp_path, capsys, monkeypatch):
     assert listing(ro) == []
 
 
+def test_temporary_file_cannot_be_created(clip4, tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def refuse(*a, **kw):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    assert run(clip4, tmp_path / "o.gif") == 2
+    assert_clean_error(capsys, "cannot write in", "Read-only file system")
+
+
 def test_output_equal_to_input_by_any_spelling(clip4, tmp_path, capsys, monkeypatch):
     before = clip4.read_bytes()
     (tmp_path / "sub").mkdir()
