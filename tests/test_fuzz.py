@@ -38,6 +38,7 @@ def test_mutated_gifs_convert_or_fail_cleanly(tmp_path, capsys):
     seeds = fuzz.seed_files()
     old = signal.signal(signal.SIGALRM, _alarm)
     outcomes = {"convert": 0, "clean": 0}
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     try:
         for i in range(N_MUTATIONS):
             name, base = seeds[int(rng.integers(0, len(seeds)))]
@@ -68,5 +69,7 @@ def test_mutated_gifs_convert_or_fail_cleanly(tmp_path, capsys):
                 outcomes["clean"] += 1
     finally:
         signal.signal(signal.SIGALRM, old)
+    if fds is not None:  # every reader and writer closed its file, whatever happened
+        assert len(os.listdir("/proc/self/fd")) == fds
     # The mutations must exercise both ways out, or the test proves little.
     assert outcomes["convert"] >= 5 and outcomes["clean"] >= 5, outcomes

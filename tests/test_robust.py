@@ -196,6 +196,29 @@ def test_max_clip_pixels_budget_and_zero_for_no_limit(clip4, tmp_path, capsys):
     assert_clean_error(capsys, "--max-clip-pixels")
 
 
+def test_clip_budget_exceeded_mid_stream_leaves_no_output(clip4, tmp_path, capsys, monkeypatch):
+    # Readers that cannot count up front stop as soon as the decoded total is over the budget.
+    from gifquant.io import image
+
+    monkeypatch.setattr(image, "_check_layout", lambda *a, **kw: None)
+    out = tmp_path / "o.gif"
+    out.write_bytes(b"keep me")
+    assert run(clip4, out, "-y", "--max-clip-pixels", str(3 * 320 - 1)) == 2
+    assert_clean_error(capsys, "at frame 2", "--max-clip-pixels")
+    assert listing(tmp_path) == ["clip.gif", "o.gif"] and out.read_bytes() == b"keep me"
+
+
+def test_truncated_gif_on_stdin(clip4, tmp_path):
+    data = clip4.read_bytes()
+    cmd = [sys.executable, "-m", "gifquant", "-", str(tmp_path / "o.gif"), "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(cmd, input=data[: len(data) // 2], capture_output=True, env=env)
+    assert r.returncode == 2 and r.stderr.startswith(b"gifquant: error:")
+    assert len(r.stderr.strip().splitlines()) == 1 and listing(tmp_path) == ["clip.gif"]
+    r = subprocess.run(cmd, input=data, capture_output=True, env=env)
+    assert r.returncode == 0 and len(read_gif(tmp_path / "o.gif")[0]) == 4
+
+
 def test_limit_clip_stops_a_stream_once_over_budget():
     pulled = []
 
