@@ -171,6 +171,14 @@ def test_huge_frame_with_tiny_data_refused(tmp_path, capsys):
     assert_clean_error(capsys, "--max-pixels", "decompression bomb")
 
 
+def test_png_over_the_frame_budget(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("L", (300, 200)).save(tmp_path / "big.png")
+    assert run(tmp_path / "big.png", tmp_path / "o.gif", "--max-pixels", "50000") == 2
+    assert_clean_error(capsys, "300x200 = 60000 pixels", "--max-pixels")
+
+
 def test_max_pixels_is_the_per_frame_budget(clip4, tmp_path, capsys):
     assert run(clip4, tmp_path / "o.gif", "--max-pixels", "319") == 2
     assert_clean_error(capsys, "20x16 = 320 pixels")

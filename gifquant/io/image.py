@@ -101,6 +101,8 @@ class ImageReader:
         if layout is not None:
             n_frames = layout.n_frames
         else:
+            # The frame size first: counting frames may mean parsing the whole file.
+            check_budget(self._name, w, h, 1, max_pixels=self._max_pixels, max_clip_pixels=0)
             try:
                 n_frames = int(getattr(self._im, "n_frames", 1))
             except _DECODE_ERRORS as exc:
