@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import re
 import signal
 import sys
@@ -13,7 +14,9 @@ from collections.abc import Sequence
 from . import __version__
 from .colour import SPACES
 from .errors import GifquantError
+from .io.budget import limit_clip
 from .io.streams import (
+    DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
     OUTPUT_FORMATS,
     check_paths,
@@ -290,7 +293,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
     )
-    p.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
+    p.add_argument(
+        "--max-clip-pixels",
+        type=_positive_int(0),
+        default=DEFAULT_MAX_CLIP_PIXELS,
+        help="refuse clips that decode to more pixels than this in all, 0 for no limit "
+        f"(default {DEFAULT_MAX_CLIP_PIXELS})",
+    )
+    ow = p.add_mutually_exclusive_group()
+    ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
+    ow.add_argument(
+        "-n",
+        "--no-overwrite",
+        action="store_true",
+        help="never overwrite an existing output, and do not ask (without -y or -n gifquant "
+        "asks when stdin is a terminal and refuses otherwise)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument(
         "--progress",
@@ -301,8 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _sigterm(signum, frame):  # turn SIGTERM into the same clean-up path as Ctrl-C
-    raise KeyboardInterrupt
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, taking the same clean-up path as Ctrl-C."""
+
+
+def _sigterm(signum, frame):
+    raise _Terminated
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -324,13 +346,13 @@ def _run(args: argparse.Namespace) -> int:
         dither_strength=args.dither_strength,
     )
     fmt = output_format(args.output, args.fmt)
-    check_paths(args.input, args.output, overwrite=args.overwrite)
+    _check_output(args.input, args.output, args)
     panels = None
     if args.compare:
         if args.compare == "-" or args.compare == args.output:
             raise GifquantError("--compare needs its own file path")
         output_format(args.compare, "gif" if args.compare.lower().endswith(".gif") else None)
-        check_paths(args.input, args.compare, overwrite=args.overwrite)
+        _check_output(args.input, args.compare, args)
         try:
             panels = parse_panels(args.panels, options)
         except ValueError as exc:
@@ -342,10 +364,16 @@ def _run(args: argparse.Namespace) -> int:
     )
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
-            open_input(args.input, max_pixels=args.max_pixels, start=args.ss)
+            open_input(
+                args.input,
+                max_pixels=args.max_pixels,
+                max_clip_pixels=args.max_clip_pixels,
+                start=args.ss,
+            )
         )
         timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
-        info, frames = apply_timeline(reader, reader.info, timeline)
+        decoded = limit_clip(reader, name=args.input, max_clip_pixels=args.max_clip_pixels)
+        info, frames = apply_timeline(decoded, reader.info, timeline)
         if info.width * info.height > args.max_pixels:
             raise GifquantError(
                 f"--scale: {info.width}x{info.height} is over the limit of {args.max_pixels} "
@@ -425,8 +453,24 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _check_output(inp: str, out: str, args: argparse.Namespace) -> None:
+    """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
+    check_paths(inp, out, overwrite=True)  # the input, a missing or read-only folder
+    if out == "-" or not os.path.lexists(out) or args.overwrite:
+        return
+    if args.no_overwrite:
+        raise GifquantError(f"{out}: already exists; not overwriting (-n)")
+    if inp == "-" or not sys.stdin.isatty():
+        raise GifquantError(f"{out}: already exists (use -y to overwrite)")
+    print(f"File '{out}' already exists. Overwrite? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise GifquantError(f"{out}: already exists; not overwriting")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 usage or input error)."""
+    """Run the command line; returns the exit code (0 ok, 1 other failure, 2 usage or input
+    error, 130 interrupted, 143 terminated)."""
     parser = build_parser()
     try:
         args = parser.parse_args(_glue_negative_scale(sys.argv[1:] if argv is None else argv))
@@ -441,11 +485,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GifquantError as exc:
         print(f"gifquant: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("gifquant: interrupted; no output written", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, _Terminated) else 130
     except BrokenPipeError:  # the reader of our stdout went away: stop quietly
         _silence_stdout()
+        return 1
+    except OSError as exc:  # disk full, output vanished mid-run: say so in one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gifquant: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except MemoryError:
         print("gifquant: error: out of memory", file=sys.stderr)

@@ -27,6 +27,8 @@ class ClipInfo:
     loop : GIF loop count (0 = forever, None = play once), carried to GIF output
     fps : nominal frame rate (video sources), or None
     n_frames : frame count when the container tells it cheaply, else None
+    transparency : the source may have transparent pixels (GIF output then gives every frame
+        a transparent index, so decoders that judge by the first frame keep the alpha)
     """
 
     width: int
@@ -34,6 +36,7 @@ class ClipInfo:
     loop: int | None = 0
     fps: float | None = None
     n_frames: int | None = None
+    transparency: bool = False
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ class TemporalQuantizer:
         has_alpha = not src.opaque.all()
         temporal = opt.seeded
         delta = opt.delta and not has_alpha
-        k = min(opt.k, 255) if (has_alpha or delta) else opt.k
+        k = min(opt.k, 255) if has_alpha else opt.k
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame
@@ -427,10 +427,18 @@ class TemporalQuantizer:
         scr.rgb[paint] = display[new_slots]
         scr.lab[paint] = display_lab[new_slots]
         if delta:
-            transparent = len(display)
-            palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
-            indices = np.full(h * w, transparent, dtype=np.uint8)
-            indices[paint] = new_slots
+            palette, transparent = display, self._spare_slot(display, new_slots)
+            if transparent is None:
+                # All 256 entries are painted with: no index is left to mean "unchanged", so
+                # the frame is written in full (what is on screen from older palettes goes).
+                scr.packed, scr.rgb, scr.lab = cand_packed, display[slots], display_lab[slots]
+                scr.reference = src_lab
+                indices = slots
+            else:
+                if transparent == len(display):
+                    palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
+                indices = np.full(h * w, transparent, dtype=np.uint8)
+                indices[paint] = new_slots
             frame = QuantizedFrame(
                 indices.reshape(h, w),
                 palette,
@@ -445,6 +453,17 @@ class TemporalQuantizer:
             )
         return frame, scr.lab
 
+    @staticmethod
+    def _spare_slot(display: NDArray[np.uint8], painted: NDArray) -> int | None:
+        """An index free to mean "unchanged": one past the palette, or at K=256 a slot no
+        painted pixel uses; None when every one of the 256 is in use."""
+        if len(display) < 256:
+            return len(display)
+        used = np.zeros(256, dtype=bool)
+        used[painted] = True
+        free = np.flatnonzero(~used)
+        return int(free[-1]) if len(free) else None
+
     def _plain_frame(
         self,
         src: DistinctColours,
@@ -456,8 +475,11 @@ class TemporalQuantizer:
     ) -> QuantizedFrame:
         """Every pixel painted with its candidate slot (transparent ones with their own entry)."""
         h, w = src.opaque.shape
-        if src.opaque.all() and not delta:
-            return QuantizedFrame(cand.astype(np.uint8).reshape(h, w), display, None, duration)
+        if src.opaque.all():
+            # A first frame paints every pixel: no index needs to mean transparent.
+            screen = display[cand].reshape(h, w, 3) if delta else None
+            indices = cand.astype(np.uint8).reshape(h, w)
+            return QuantizedFrame(indices, display, None, duration, delta=delta, screen=screen)
         transparent = len(display)
         palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
         indices = np.full((h, w), transparent, dtype=np.uint8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,30 @@ def read_gif(path) -> tuple[list[np.ndarray], list[int], int | None]:
         frames.append(np.asarray(fr.convert("RGBA")).copy())
         durs.append(fr.info.get("duration", 0))
     return frames, durs, im.info.get("loop")
+
+
+def ffmpeg_rgba(path: Path, width: int, height: int) -> np.ndarray:
+    """Decode with the bundled ffmpeg, every frame as stored: shape (n, height, width, 4)."""
+    ffmpeg = pytest.importorskip("imageio_ffmpeg").get_ffmpeg_exe()
+    r = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-fps_mode", "passthrough"]
+        + ["-f", "rawvideo", "-pix_fmt", "rgba", "-"],
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(r.stdout, np.uint8).reshape(-1, height, width, 4)
+
+
+def assert_decoders_agree(path: Path) -> None:
+    """Pillow and ffmpeg see the same frames: alpha exactly, colours where opaque."""
+    pil, _, _ = read_gif(path)
+    h, w = pil[0].shape[:2]
+    ff = ffmpeg_rgba(path, w, h)
+    assert len(ff) == len(pil)
+    for i, (a, b) in enumerate(zip(pil, ff, strict=True)):
+        opaque = a[..., 3] >= 128
+        np.testing.assert_array_equal(opaque, b[..., 3] >= 128, err_msg=f"alpha, frame {i}")
+        np.testing.assert_array_equal(a[opaque, :3], b[opaque, :3], err_msg=f"rgb, frame {i}")
 
 
 @pytest.fixture

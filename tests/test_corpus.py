@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from conftest import CORPUS, corpus_file, read_gif
+from conftest import CORPUS, assert_decoders_agree, corpus_file, read_gif
 
 from gifquant.cli import main
 from gifquant.pipeline import run as run_clip
@@ -43,6 +44,23 @@ def test_edge_gifs_convert_keeping_frames_delays_and_loop(name, tmp_path):
     assert len(of) == len(sf)
     assert [round((d or 0) / 10) for d in sd] == [round(d / 10) for d in od]
     assert ol == sl
+
+
+@pytest.mark.parametrize("name", [n for n in EDGE if n not in REFUSED])
+def test_edge_gifs_at_256_colours_look_like_the_source_to_pillow_and_ffmpeg(name, tmp_path):
+    # Every edge file has at most 256 colours a frame once composited, so -k 256 is lossless:
+    # disposal, interlace, offsets, transparency and local palettes all read and written right.
+    src = corpus_file(f"edge/{name}")
+    out = tmp_path / "o.gif"
+    assert main([str(src), str(out), "-k", "256", "-q"]) == 0
+    source, _, _ = read_gif(src)
+    got, _, _ = read_gif(out)
+    for i, (a, b) in enumerate(zip(source, got, strict=True)):
+        a = a[: b.shape[0], : b.shape[1]]  # Pillow grows the canvas for out-of-bounds frames
+        opaque = a[..., 3] >= 128
+        np.testing.assert_array_equal(opaque, b[..., 3] >= 128, err_msg=f"alpha, frame {i}")
+        np.testing.assert_array_equal(a[opaque, :3], b[opaque, :3], err_msg=f"rgb, frame {i}")
+    assert_decoders_agree(out)
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from ..errors import GifquantError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -24,9 +26,12 @@ def atomic_file(path: str) -> Iterator[BinaryIO]:
     ``path`` is left untouched.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory
+        )
+    except OSError as exc:  # read-only or full file system, folder gone
+        raise GifquantError(f"{path}: cannot write in {directory}: {exc.strerror}") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:

@@ -89,6 +89,11 @@ class GifWriter:
     Delta frames (``QuantizedFrame.delta``) are cropped to the rectangle that changed and drawn
     over the previous frame. The first frame's palette becomes the global colour table; a later
     frame carries its own table only when its palette differs from it.
+
+    always_transparent : give every frame a transparent index (an unused extra palette entry
+        when the frame has none and room is left). Decoders such as Pillow decide from the
+        first frame whether the clip has alpha, and clear disposed frames to transparent only
+        when the frame has a transparent index; ffmpeg and browsers do both regardless.
     """
 
     def __init__(
@@ -99,8 +104,10 @@ class GifWriter:
         *,
         loop: int | None = 0,
         merge_duplicates: bool = False,
+        always_transparent: bool = False,
     ) -> None:
         self._f = f
+        self._always_transparent = always_transparent
         self.width, self.height = width, height
         self.loop = loop
         self.merge_duplicates = merge_duplicates
@@ -132,23 +139,24 @@ class GifWriter:
         only when the next one is a full frame with transparent pixels (which must show through,
         not show this frame). So the writer holds one frame back.
         """
-        if frame.delta and frame.transparent is not None:
-            changed = frame.indices != frame.transparent
-            if not changed.any():
-                if self.merge_duplicates and self._pending is not None:
-                    self._pending[4] += frame.duration
-                    return
-                frame = dataclasses.replace(frame, indices=frame.indices[:1, :1])
-            else:
-                rows = np.flatnonzero(changed.any(1))
-                cols = np.flatnonzero(changed.any(0))
-                top, left = top + int(rows[0]), left + int(cols[0])
-                frame = dataclasses.replace(
-                    frame, indices=frame.indices[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-                )
+        if frame.delta and frame.transparent is not None and self.merge_duplicates:
+            if self._pending is not None and not (frame.indices != frame.transparent).any():
+                self._pending[4] += frame.duration
+                return
         if self._pending is not None:
             self._flush(frame)
         self._pending = [frame, left, top, disposal, frame.duration]
+
+    @staticmethod
+    def _crop(frame: QuantizedFrame, left: int, top: int) -> tuple[QuantizedFrame, int, int]:
+        """A delta frame cut down to the rectangle that changed (1x1 when nothing did)."""
+        changed = frame.indices != frame.transparent
+        if not changed.any():
+            return dataclasses.replace(frame, indices=frame.indices[:1, :1]), left, top
+        rows = np.flatnonzero(changed.any(1))
+        cols = np.flatnonzero(changed.any(0))
+        indices = frame.indices[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        return dataclasses.replace(frame, indices=indices), left + int(cols[0]), top + int(rows[0])
 
     def _header(self, table: bytes) -> None:
         self._global = table
@@ -167,16 +175,25 @@ class GifWriter:
         assert self._pending is not None
         frame, left, top, disposal, duration = self._pending
         self._pending = None
+        # A full frame with see-through pixels must not show this one through them.
+        clear = (
+            following is not None
+            and not following.delta
+            and following.transparent is not None
+            and bool((following.indices == following.transparent).any())
+        )
         if disposal is None:
-            clear = (
-                following is not None
-                and not following.delta
-                and following.transparent is not None
-                and bool((following.indices == following.transparent).any())
-            )
             disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
+        if frame.delta and frame.transparent is not None and not clear:
+            # Cropped to what changed; a frame that must be cleared keeps the whole canvas
+            # (its unchanged pixels are transparent anyway), as disposal clears its rectangle.
+            frame, left, top = self._crop(frame, left, top)
         h, w = frame.indices.shape
-        table, image, trans = encode_frame(frame.indices, frame.palette, frame.transparent)
+        palette, transparent = frame.palette, frame.transparent
+        if self._always_transparent and transparent is None and len(palette) < 256:
+            transparent = len(palette)
+            palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+        table, image, trans = encode_frame(frame.indices, palette, transparent)
         if self._global is None:
             self._header(table)
         delay = self._delay_cs(duration)

@@ -13,6 +13,7 @@ from typing import Protocol
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from .atomic import atomic_dir, atomic_file, atomic_path
+from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter
 from .image import ImageReader
 from .png import PngSequenceWriter
@@ -21,7 +22,6 @@ from .y4m import MAGIC, Y4mReader, Y4mWriter
 
 OUTPUT_FORMATS: tuple[str, ...] = ("gif", "mp4", "webm", "y4m", "png")
 STDOUT_FORMATS: tuple[str, ...] = ("gif", "y4m", "mp4", "webm")
-DEFAULT_MAX_PIXELS = 64_000_000  # per frame: 8000x8000; a bomb GIF claims billions
 _IMAGE_MAGIC = (b"GIF87a", b"GIF89a", b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 
 
@@ -71,15 +71,19 @@ def _kind(head: bytes) -> str:
 
 @contextlib.contextmanager
 def open_input(
-    path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, start: float = 0.0
+    path: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_clip_pixels: int = DEFAULT_MAX_CLIP_PIXELS,
+    start: float = 0.0,
 ) -> Iterator[Reader]:
-    """Open ``path`` (or ``-`` for stdin) as a frame reader.
+    """Open ``path`` (or ``-`` for stdin) as a frame reader (pixel budgets: see io.budget).
 
     A video reader seeks to ``start`` itself (its ``seeked`` says so); other readers leave the
     trim to the caller. Stdin is streamed when it is y4m, else spooled to a temporary file.
     """
     if path == "-":
-        with _open_stdin(max_pixels, start) as reader:
+        with _open_stdin(max_pixels, start, max_clip_pixels) as reader:
             yield reader
         return
     if not os.path.exists(path):
@@ -97,14 +101,18 @@ def open_input(
             with Y4mReader(f, name=path, max_pixels=max_pixels) as reader:
                 yield reader
             return
-    with _open_file(path, path, head, max_pixels, start) as reader:
+    with _open_file(path, path, head, max_pixels, start, max_clip_pixels) as reader:
         yield reader
 
 
 @contextlib.contextmanager
-def _open_file(source, name: str, head: bytes, max_pixels: int, start: float) -> Iterator[Reader]:
+def _open_file(
+    source, name: str, head: bytes, max_pixels: int, start: float, max_clip_pixels: int = 0
+) -> Iterator[Reader]:
     if _kind(head) == "image":
-        reader: Reader = ImageReader(source, name=name, max_pixels=max_pixels)
+        reader: Reader = ImageReader(
+            source, name=name, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels
+        )
     else:
         reader = VideoReader(source, name=name, max_pixels=max_pixels, start=start)
     with reader:
@@ -112,7 +120,7 @@ def _open_file(source, name: str, head: bytes, max_pixels: int, start: float) ->
 
 
 @contextlib.contextmanager
-def _open_stdin(max_pixels: int, start: float) -> Iterator[Reader]:
+def _open_stdin(max_pixels: int, start: float, max_clip_pixels: int = 0) -> Iterator[Reader]:
     stdin = sys.stdin.buffer
     if sys.stdin.isatty():
         raise GifquantError("stdin is a terminal; pipe a GIF, video or y4m stream into it")
@@ -132,7 +140,7 @@ def _open_stdin(max_pixels: int, start: float) -> Iterator[Reader]:
         head = spool.read(16)
         spool.seek(0)
         source = spool if _kind(head) == "image" else spool.name
-        with _open_file(source, "stdin", head, max_pixels, start) as reader:
+        with _open_file(source, "stdin", head, max_pixels, start, max_clip_pixels) as reader:
             yield reader
 
 
@@ -140,7 +148,9 @@ class GifSink:
     """A GIF written to a binary file, frame by frame."""
 
     def __init__(self, f, info: ClipInfo, width: int, height: int, **opts) -> None:
-        self._writer = GifWriter(f, width, height, loop=info.loop, **opts)
+        self._writer = GifWriter(
+            f, width, height, loop=info.loop, always_transparent=info.transparency, **opts
+        )
 
     def write(self, frame: QuantizedFrame) -> None:
         self._writer.write(frame)
@@ -237,6 +247,8 @@ def check_paths(inp: str, out: str, *, overwrite: bool) -> None:
             raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
     if inp != "-" and os.path.realpath(inp) == os.path.realpath(out):
         raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
+    if os.path.isdir(out):
+        raise GifquantError(f"{out}: is a directory")
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise GifquantError(f"{out}: output folder {parent} does not exist")

@@ -1,0 +1,49 @@
+"""Pixel budgets: refuse decompression bombs before decoding them, and cap a whole clip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..errors import GifquantError
+from ..frames import Frame
+
+DEFAULT_MAX_PIXELS = 64_000_000  # per frame: 8000x8000; a bomb GIF claims billions
+# Per clip: about 20 minutes of 640x480 at 25 fps; a bomb repeats a huge frame many times.
+DEFAULT_MAX_CLIP_PIXELS = 10_000_000_000
+
+
+def check_budget(
+    name: str, width: int, height: int, n_frames: int, *, max_pixels: int, max_clip_pixels: int
+) -> None:
+    """Refuse a clip whose frames (as decoded: ``width`` x ``height``) are over the budgets.
+
+    ``max_clip_pixels`` 0 means no limit for the whole clip.
+    """
+    if width * height > max_pixels:
+        raise GifquantError(
+            f"{name}: {width}x{height} = {width * height} pixels per frame is over the limit of "
+            f"{max_pixels} (--max-pixels); refusing a possible decompression bomb"
+        )
+    total = width * height * n_frames
+    if max_clip_pixels and total > max_clip_pixels:
+        raise GifquantError(
+            f"{name}: {n_frames} frames of {width}x{height} = {total} pixels is over the limit of "
+            f"{max_clip_pixels} for a clip (--max-clip-pixels); refusing a possible "
+            "decompression bomb"
+        )
+
+
+def limit_clip(frames: Iterable[Frame], *, name: str, max_clip_pixels: int) -> Iterator[Frame]:
+    """Pass frames through, refusing once more than ``max_clip_pixels`` have been decoded.
+
+    For readers that cannot tell the clip's size up front (video, stdin); 0 means no limit.
+    """
+    total = 0
+    for n, frame in enumerate(frames):
+        total += frame.rgba.shape[0] * frame.rgba.shape[1]
+        if max_clip_pixels and total > max_clip_pixels:
+            raise GifquantError(
+                f"{name}: over {max_clip_pixels} decoded pixels at frame {n} "
+                "(--max-clip-pixels); refusing a possible decompression bomb"
+            )
+        yield frame

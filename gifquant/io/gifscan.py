@@ -1,0 +1,114 @@
+"""Walk a GIF's block structure without decoding it: frame count, sizes, truncation.
+
+Pillow grows its canvas to hold frames drawn out of bounds and decodes whatever a frame
+descriptor claims, so the pixel budgets must be checked on the structure before any pixel is
+decoded. The walk skips LZW data sub-block by sub-block (a few hundred thousand reads for a
+100 MB file) and is as lenient as Pillow about stray bytes between blocks.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+GIF_MAGIC = (b"GIF87a", b"GIF89a")
+
+
+@dataclass(frozen=True)
+class GifLayout:
+    """What the block structure of a GIF says.
+
+    width, height : logical screen size
+    canvas_width, canvas_height : the screen grown to hold every frame (what Pillow allocates)
+    n_frames : complete frames (image descriptor and its whole sub-block chain)
+    transparency : some graphic control extension sets a transparent index
+    truncated : the file ends inside a block (not merely without a trailer)
+    zero_size_frame : index of the first frame with zero width or height, or None
+    """
+
+    width: int
+    height: int
+    canvas_width: int
+    canvas_height: int
+    n_frames: int
+    transparency: bool
+    truncated: bool
+    zero_size_frame: int | None
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _read(f: BinaryIO, n: int) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise _Truncated
+    return data
+
+
+def _skip_sub_blocks(f: BinaryIO) -> None:
+    while True:
+        size = _read(f, 1)[0]
+        if size == 0:
+            return
+        _read(f, size)
+
+
+def is_gif(head: bytes) -> bool:
+    """Whether the first bytes of a file are a GIF signature."""
+    return head[:6] in GIF_MAGIC
+
+
+def scan_gif(f: BinaryIO) -> GifLayout:
+    """Walk a GIF from the start of ``f`` (which must begin with a GIF signature).
+
+    Raises ValueError when even the header (signature, screen descriptor, global colour table)
+    is incomplete; every later truncation is reported in ``truncated``.
+    """
+    try:
+        head = _read(f, 13)
+    except _Truncated:
+        raise ValueError("the GIF header is incomplete") from None
+    if not is_gif(head):
+        raise ValueError("not a GIF")
+    width, height, flags = struct.unpack("<HHB", head[6:11])
+    try:
+        if flags & 0x80:
+            _read(f, 3 << ((flags & 7) + 1))
+    except _Truncated:
+        raise ValueError("the GIF global colour table is incomplete") from None
+    canvas_w, canvas_h = width, height
+    n_frames = 0
+    transparency = False
+    zero = None
+    truncated = False
+    try:
+        while True:
+            tag = f.read(1)
+            if not tag or tag == b";":
+                break  # a missing trailer after complete frames is common and harmless
+            if tag == b"!":
+                label = _read(f, 1)[0]
+                size = _read(f, 1)[0]
+                block = _read(f, size)
+                if label == 0xF9 and size >= 4 and block[0] & 1:
+                    transparency = True
+                if size:
+                    _skip_sub_blocks(f)
+            elif tag == b",":
+                x0, y0, w, h, fl = struct.unpack("<HHHHB", _read(f, 9))
+                # Before the data: a bomb that is also cut short is reported as a bomb.
+                canvas_w, canvas_h = max(canvas_w, x0 + w), max(canvas_h, y0 + h)
+                if (w == 0 or h == 0) and zero is None:
+                    zero = n_frames
+                if fl & 0x80:
+                    _read(f, 3 << ((fl & 7) + 1))
+                _read(f, 1)  # LZW minimum code size
+                _skip_sub_blocks(f)
+                n_frames += 1
+            # Any other byte: Pillow skips it, and so do we.
+    except _Truncated:
+        truncated = True
+    return GifLayout(width, height, canvas_w, canvas_h, n_frames, transparency, truncated, zero)
