@@ -17,6 +17,7 @@ from .frames import Frame, QuantizedFrame
 from .kmeans import METRICS
 from .metrics import QualityMeter
 from .quantize import FrameResult, QuantizeOptions, TemporalQuantizer
+from .remap import take_rows
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult) -> None:
     if res.screen_lab is not None and res.source_lab is not None:
         # The quantizer already holds both sides in Lab: no second colour conversion.
         h, w = res.frame.indices.shape
-        src = res.source_lab[res.source.inverse].reshape(h, w, 3)
+        src = take_rows(res.source_lab, res.source.inverse).reshape(h, w, 3)
         meter.update_lab(src, res.screen_lab.reshape(h, w, 3).copy())
         return
     mask = fr.rgba[..., 3] >= 128

@@ -27,6 +27,7 @@ from .remap import (
     match_slots,
     nearest,
     stable_palette,
+    take_rows,
 )
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
@@ -385,14 +386,19 @@ class TemporalQuantizer:
         if not track or not src.opaque.all():
             self._screen = None
             return self._plain_frame(src, cand, display, duration), None
-        src_lab = lab[src.inverse]
+        src_lab = take_rows(lab, src.inverse)
         display_packed = pack(display)
         cand_packed = display_packed[cand]
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
             # Nothing usable on screen: paint everything.
             self._screen = _Screen(
-                cand_packed, display[cand], display_lab[cand], src_lab, cand, (h, w)
+                cand_packed,
+                take_rows(display, cand),
+                take_rows(display_lab, cand),
+                src_lab,
+                cand,
+                (h, w),
             )
             frame = self._plain_frame(src, cand, display, duration, delta=delta)
             return frame, self._screen.lab
@@ -431,7 +437,8 @@ class TemporalQuantizer:
             if transparent is None:
                 # All 256 entries are painted with: no index is left to mean "unchanged", so
                 # the frame is written in full (what is on screen from older palettes goes).
-                scr.packed, scr.rgb, scr.lab = cand_packed, display[slots], display_lab[slots]
+                scr.packed = cand_packed
+                scr.rgb, scr.lab = take_rows(display, slots), take_rows(display_lab, slots)
                 scr.reference = src_lab
                 indices = slots
             else:
