@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import compare
 from .colour import SPACES
 from .frames import Frame, QuantizedFrame
 from .kmeans import METRICS
 from .metrics import QualityMeter
-from .quantize import FrameResult, QuantizeOptions, TemporalQuantizer
-from .remap import take_rows
+from .quantize import FrameResult, QuantizeOptions, TemporalQuantizer, as_items, from_items
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,8 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult) -> None:
     if res.screen_lab is not None and res.source_lab is not None:
         # The quantizer already holds both sides in Lab: no second colour conversion.
         h, w = res.frame.indices.shape
-        src = take_rows(res.source_lab, res.source.inverse).reshape(h, w, 3)
-        meter.update_lab(src, res.screen_lab.reshape(h, w, 3).copy())
+        src = from_items(np.take(as_items(res.source_lab), res.source.inverse)).reshape(h, w, 4)
+        meter.update_lab(src, res.screen_lab.reshape(h, w, 4).copy())
         return
     mask = fr.rgba[..., 3] >= 128
     meter.update(fr.rgba[..., :3], res.frame.rgb(), mask)

@@ -11,6 +11,7 @@ the nearest centre of its true colour.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,6 @@ from .remap import (
     match_slots,
     nearest,
     stable_palette,
-    take_rows,
 )
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
@@ -104,7 +104,8 @@ class FrameResult:
     reseeded: bool
     cut: bool = False
     source_lab: NDArray[np.float32] | None = None  # (n_distinct, 3) Lab of source.colours
-    screen_lab: NDArray[np.float32] | None = None  # (height * width, 3) Lab on screen, if tracked
+    # Lab on screen when it is tracked: (height * width, 4), the 4th column zero.
+    screen_lab: NDArray[np.float32] | None = None
 
 
 def distinct_colours(rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
@@ -162,8 +163,22 @@ def pack(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
 
 
 def unpack(packed: NDArray[np.uint32]) -> NDArray[np.uint8]:
-    """(...,) uint32 0xRRGGBB as (..., 3) uint8 colours."""
+    """(...,) uint32 0xRRGGBB as (..., 3) uint8 colours (a new array)."""
+    if sys.byteorder == "little":  # the bytes are B, G, R, 0
+        return np.ascontiguousarray(packed.view(np.uint8).reshape(packed.shape + (4,))[..., 2::-1])
     return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], -1).astype(np.uint8)
+
+
+def as_items(lab: NDArray) -> NDArray[np.complex128]:
+    """(n, 3) Lab as (n,) 16-byte items: float32 L, a, b and a zero, viewed as complex128."""
+    wide = np.zeros((len(lab), 4), dtype=np.float32)
+    wide[:, :3] = lab
+    return wide.view(np.complex128).reshape(len(lab))
+
+
+def from_items(items: NDArray[np.complex128]) -> NDArray[np.float32]:
+    """The (n, 4) float32 view of ``as_items`` output: Lab and a zero, fit for distances."""
+    return items.view(np.float32).reshape(len(items), 4)
 
 
 @dataclass
@@ -171,9 +186,8 @@ class _Screen:
     """What the viewer sees, per pixel (flattened, fully opaque frames), and what painted it."""
 
     packed: NDArray[np.uint32]  # (n,) colour on screen
-    rgb: NDArray[np.uint8]  # (n, 3) the same colour
-    lab: NDArray[np.float32]  # (n, 3) its Lab
-    reference: NDArray[np.float32]  # (n, 3) source Lab when the pixel was last painted
+    lab: NDArray[np.complex128]  # (n,) its Lab, as items (see ``as_items``)
+    reference: NDArray[np.complex128]  # (n,) source Lab when the pixel was last painted
     indices: NDArray[np.int64]  # (n,) palette slot that painted it
     shape: tuple[int, int]
 
@@ -347,7 +361,7 @@ class TemporalQuantizer:
             scr = self._screen
             if scr is not None and scr.shape == (h, w) and scr.indices.max() < len(display_ws):
                 src_lab = rgb_to_lab(src.colours)[src.inverse]
-                moved = np.sqrt(((src_lab - scr.reference[opaque]) ** 2).sum(1))
+                moved = np.sqrt(((src_lab - from_items(scr.reference)[opaque, :3]) ** 2).sum(1))
                 active[opaque] = moved >= max(opt.pixel_hysteresis, 1e-6)
             idx = floyd_steinberg(
                 full.reshape(h, w, 3), display_ws, active.reshape(h, w), opt.dither_strength
@@ -386,33 +400,33 @@ class TemporalQuantizer:
         if not track or not src.opaque.all():
             self._screen = None
             return self._plain_frame(src, cand, display, duration), None
-        src_lab = take_rows(lab, src.inverse)
+        # Per-pixel Lab lives as one 16-byte item a pixel (Lab + a zero): gathers and scatters
+        # of single items are far faster than of rows, and distances are unchanged.
+        lab_items = as_items(lab)
+        display_items = as_items(display_lab)
+        src_items = np.take(lab_items, src.inverse)
         display_packed = pack(display)
-        cand_packed = display_packed[cand]
+        cand_packed = np.take(display_packed, cand)
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
             # Nothing usable on screen: paint everything.
-            self._screen = _Screen(
-                cand_packed,
-                take_rows(display, cand),
-                take_rows(display_lab, cand),
-                src_lab,
-                cand,
-                (h, w),
-            )
+            scr = _Screen(cand_packed, np.take(display_items, cand), src_items, cand, (h, w))
+            self._screen = scr
             frame = self._plain_frame(src, cand, display, duration, delta=delta)
-            return frame, self._screen.lab
+            return frame, from_items(scr.lab)
         differs = np.flatnonzero(cand_packed != scr.packed)
         slots = cand
         held = differs[:0]
         paint = differs
         if keep and len(differs):
-            s_src = src_lab[differs]
-            s_ref = scr.reference[differs]
             screen_level = delta and opt.screen_keep
-            s_before = scr.lab[differs] if screen_level else display_lab[scr.indices[differs]]
+            before = scr.lab[differs] if screen_level else display_items[scr.indices[differs]]
             kept = keep_mask(
-                s_src, s_ref, s_before, display_lab[cand[differs]], opt.pixel_hysteresis
+                from_items(src_items[differs]),
+                from_items(scr.reference[differs]),
+                from_items(before),
+                from_items(display_items[cand[differs]]),
+                opt.pixel_hysteresis,
             )
             held = differs[kept]
             paint = differs[~kept]
@@ -424,22 +438,20 @@ class TemporalQuantizer:
         # Every pixel not held is re-anchored: its source is what it now shows. (Swapping in
         # this frame's arrays and restoring the few held pixels beats a masked copy.)
         old_ref, old_slots = scr.reference[held], scr.indices[held]
-        scr.reference = src_lab
+        scr.reference = src_items
         scr.reference[held] = old_ref
         scr.indices = slots
         scr.indices[held] = old_slots
         new_slots = slots[paint]
         scr.packed[paint] = display_packed[new_slots]
-        scr.rgb[paint] = display[new_slots]
-        scr.lab[paint] = display_lab[new_slots]
+        scr.lab[paint] = display_items[new_slots]
         if delta:
             palette, transparent = display, self._spare_slot(display, new_slots)
             if transparent is None:
                 # All 256 entries are painted with: no index is left to mean "unchanged", so
                 # the frame is written in full (what is on screen from older palettes goes).
-                scr.packed = cand_packed
-                scr.rgb, scr.lab = take_rows(display, slots), take_rows(display_lab, slots)
-                scr.reference = src_lab
+                scr.packed, scr.lab = cand_packed, np.take(display_items, slots)
+                scr.reference = src_items
                 indices = slots
             else:
                 if transparent == len(display):
@@ -452,13 +464,13 @@ class TemporalQuantizer:
                 transparent,
                 duration,
                 delta=True,
-                screen=scr.rgb.reshape(h, w, 3).copy(),
+                screen=unpack(scr.packed).reshape(h, w, 3),
             )
         else:
             frame = QuantizedFrame(
                 scr.indices.astype(np.uint8).reshape(h, w), display, None, duration
             )
-        return frame, scr.lab
+        return frame, from_items(scr.lab)
 
     @staticmethod
     def _spare_slot(display: NDArray[np.uint8], painted: NDArray) -> int | None:
