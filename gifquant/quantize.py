@@ -496,7 +496,7 @@ class TemporalQuantizer:
         h, w = src.opaque.shape
         if src.opaque.all():
             # A first frame paints every pixel: no index needs to mean transparent.
-            screen = display[cand].reshape(h, w, 3) if delta else None
+            screen = unpack(np.take(pack(display), cand)).reshape(h, w, 3) if delta else None
             indices = cand.astype(np.uint8).reshape(h, w)
             return QuantizedFrame(indices, display, None, duration, delta=delta, screen=screen)
         transparent = len(display)

@@ -75,10 +75,13 @@ def keep_mask(
     screen's own error (where errors are large, as with few colours, a small gain is not worth
     a change). All arrays (n, 3).
     """
-    still = delta_e(source_lab, reference_lab) < threshold
-    on_screen = delta_e(source_lab, screen_lab)
-    margin = on_screen - delta_e(source_lab, candidate_lab)
-    return still & (margin < np.maximum(threshold, on_screen / 4))
+    keep = delta_e(source_lab, reference_lab) < threshold
+    idx = np.flatnonzero(keep)  # only pixels that stood still can keep anything
+    src = source_lab[idx]
+    on_screen = delta_e(src, screen_lab[idx])
+    margin = on_screen - delta_e(src, candidate_lab[idx])
+    keep[idx] = margin < np.maximum(threshold, on_screen / 4)
+    return keep
 
 
 @lru_cache(maxsize=4)
