@@ -20,8 +20,12 @@ Init = Literal["kmeans++", "random", "farthest"]
 METRICS: tuple[str, ...] = ("euclidean", "manhattan")
 INITS: tuple[str, ...] = ("kmeans++", "random", "farthest")
 
-# Rows per block when computing point-to-centre distances: bounds the temporary (rows, k) matrix.
-_BLOCK = 16384
+# Entries of the temporary (rows, k) distance block: keeps it in cache (~2 MB of float64).
+_BLOCK_ENTRIES = 1 << 18
+
+
+def _block_rows(k: int) -> int:
+    return max(256, _BLOCK_ENTRIES // max(k, 1))
 
 
 @dataclass(frozen=True)
@@ -53,24 +57,48 @@ def distances(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.float6
         d = (x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]
         return np.maximum(d, 0.0, out=d)
     out = np.abs(x[:, None, 0] - c[None, :, 0])
+    buf = np.empty_like(out)
     for ch in range(1, x.shape[1]):
-        out += np.abs(x[:, None, ch] - c[None, :, ch])
+        np.subtract(x[:, None, ch], c[None, :, ch], out=buf)
+        out += np.abs(buf, out=buf)
     return out
 
 
 def assign(
     x: NDArray, centers: NDArray, metric: Metric
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Nearest centre of each point and the distance to it (squared for euclidean), blockwise."""
+    """Nearest centre of each point and the distance to it (squared for euclidean), blockwise.
+
+    Returns labels (n_samples,) int64 and distances (n_samples,) float64; the distance is
+    recomputed directly from the point and its centre, so it is exact (0 for a point on a centre).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
     n = len(x)
     labels = np.empty(n, dtype=np.int64)
-    best = np.empty(n, dtype=np.float64)
-    for start in range(0, n, _BLOCK):
-        d = distances(x[start : start + _BLOCK], centers, metric)
-        lab = d.argmin(1)
-        labels[start : start + _BLOCK] = lab
-        best[start : start + _BLOCK] = d[np.arange(len(lab)), lab]
-    return labels, best
+    rows = _block_rows(len(c))
+    if metric == "euclidean":
+        # argmin |x - c|^2 = argmin (|c|^2 - 2 x.c): one matrix product per block, no |x|^2.
+        ct = -2.0 * c.T
+        cc = (c * c).sum(1)
+        for start in range(0, n, rows):
+            d = x[start : start + rows] @ ct
+            d += cc
+            labels[start : start + rows] = d.argmin(1)
+        diff = x - c[labels]
+        return labels, np.einsum("ij,ij->i", diff, diff)
+    acc = np.empty((min(rows, n), len(c)))
+    buf = np.empty_like(acc)
+    for start in range(0, n, rows):
+        xb = x[start : start + rows]
+        a, b = acc[: len(xb)], buf[: len(xb)]
+        np.subtract(xb[:, 0:1], c[:, 0], out=a)
+        np.abs(a, out=a)
+        for ch in range(1, x.shape[1]):
+            np.subtract(xb[:, ch : ch + 1], c[:, ch], out=b)
+            a += np.abs(b, out=b)
+        labels[start : start + rows] = a.argmin(1)
+    return labels, np.abs(x - c[labels]).sum(1)
 
 
 def weighted_medians(
@@ -179,6 +207,15 @@ def init_centers(
     centers[0] = x[first]
     closest = distances(x, centers[:1], metric)[:, 0]
     trials = 2 + int(math.log(k)) if method == "kmeans++" else 1
+    if method == "kmeans++" and metric == "euclidean":
+        # Rows (x, 1, |x|^2) against (-2c, |c|^2, 1): every candidate's squared distances in one
+        # matrix product, laid out (trials, n_samples) so the row ops run over contiguous memory.
+        aug = np.empty((x.shape[1] + 2, n))
+        aug[:-2] = x.T
+        aug[-2] = 1.0
+        aug[-1] = (x * x).sum(1)
+        caug = np.empty((trials, x.shape[1] + 2))
+        caug[:, -1] = 1.0
     for i in range(1, k):
         if method == "farthest":
             best = int(np.argmax(closest))
@@ -186,18 +223,52 @@ def init_centers(
             closest = np.minimum(closest, distances(x, centers[i : i + 1], metric)[:, 0])
             continue
         pot = w * closest
-        total = pot.sum()
+        cand, total = _sample_by_weight(pot, rng.random(trials))
         if total <= 0:  # every point already coincides with a centre
             rest = np.flatnonzero(closest >= 0)
             centers[i] = x[rest[i % len(rest)]]
             continue
-        cand = np.searchsorted(np.cumsum(pot), rng.random(trials) * total)
-        cand = np.minimum(cand, n - 1)
-        d = np.minimum(closest[:, None], distances(x, x[cand], metric))
-        best = int(np.argmin(w @ d))
-        centers[i] = x[cand[best]]
-        closest = d[:, best]
+        c = x[cand]
+        if metric == "euclidean":
+            caug[:, :-2] = -2.0 * c
+            caug[:, -2] = (c * c).sum(1)
+            d = caug @ aug
+            np.minimum(d, closest, out=d)
+            best = int(np.argmin(d @ w))
+            closest = np.maximum(d[best], 0.0)  # rounding may dip a hair below 0
+        else:
+            d = np.minimum(distances(x, c, metric), closest[:, None]).T
+            best = int(np.argmin(d @ w))
+            closest = d[best]
+        centers[i] = c[best]
     return centers
+
+
+# Points per block when sampling by weight: a cumulative sum over block totals, then one block.
+_SAMPLE_BLOCK = 256
+
+
+def _sample_by_weight(pot: NDArray, u: NDArray) -> tuple[NDArray[np.intp], float]:
+    """Indices drawn with probability proportional to ``pot`` (n,) >= 0, one per ``u`` in [0, 1).
+
+    Inverse CDF in two levels (block totals, then within the block), which avoids a cumulative
+    sum over all points on every k-means++ round. Returns (indices, total weight).
+    """
+    n = len(pot)
+    nb = -(-n // _SAMPLE_BLOCK)
+    padded = np.zeros(nb * _SAMPLE_BLOCK)
+    padded[:n] = pot
+    blocks = padded.reshape(nb, _SAMPLE_BLOCK)
+    sums = blocks.sum(1)
+    cum = np.cumsum(sums)
+    total = float(cum[-1])
+    target = u * total
+    blk = np.minimum(np.searchsorted(cum, target), nb - 1)
+    within = np.cumsum(blocks[blk], axis=1)
+    rest = target - (cum[blk] - sums[blk])
+    pos = (within < rest[:, None]).sum(1)
+    idx = blk * _SAMPLE_BLOCK + np.minimum(pos, _SAMPLE_BLOCK - 1)
+    return np.minimum(idx, n - 1), total
 
 
 def kmeans(
