@@ -20,8 +20,10 @@ Init = Literal["kmeans++", "random", "farthest"]
 METRICS: tuple[str, ...] = ("euclidean", "manhattan")
 INITS: tuple[str, ...] = ("kmeans++", "random", "farthest")
 
-# Entries of the temporary (rows, k) distance block: keeps it in cache (~2 MB of float64).
-_BLOCK_ENTRIES = 1 << 18
+# Entries of one (rows, k) distance block. Small enough to stay in cache, and to keep each matrix
+# product under OpenBLAS's threading threshold: its threads cost 5-15x more CPU than they save on
+# these skinny products, and far more when the machine is busy.
+_BLOCK_ENTRIES = 1 << 15
 
 
 def _block_rows(k: int) -> int:
@@ -54,7 +56,13 @@ def distances(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.float6
     x = np.asarray(x, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
     if metric == "euclidean":
-        d = (x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]
+        d = np.empty((len(x), len(c)))
+        rows = _block_rows(len(c))
+        for start in range(0, len(x), rows):
+            np.matmul(x[start : start + rows], c.T, out=d[start : start + rows])
+        d *= -2.0
+        d += (x * x).sum(1)[:, None]
+        d += (c * c).sum(1)[None, :]
         return np.maximum(d, 0.0, out=d)
     out = np.abs(x[:, None, 0] - c[None, :, 0])
     buf = np.empty_like(out)
@@ -208,14 +216,9 @@ def init_centers(
     closest = distances(x, centers[:1], metric)[:, 0]
     trials = 2 + int(math.log(k)) if method == "kmeans++" else 1
     if method == "kmeans++" and metric == "euclidean":
-        # Rows (x, 1, |x|^2) against (-2c, |c|^2, 1): every candidate's squared distances in one
-        # matrix product, laid out (trials, n_samples) so the row ops run over contiguous memory.
-        aug = np.empty((x.shape[1] + 2, n))
-        aug[:-2] = x.T
-        aug[-2] = 1.0
-        aug[-1] = (x * x).sum(1)
-        caug = np.empty((trials, x.shape[1] + 2))
-        caug[:, -1] = 1.0
+        return _kmeanspp_euclidean(
+            x, np.asarray(w, dtype=np.float64), centers, closest, trials, rng
+        )
     for i in range(1, k):
         if method == "farthest":
             best = int(np.argmax(closest))
@@ -229,18 +232,58 @@ def init_centers(
             centers[i] = x[rest[i % len(rest)]]
             continue
         c = x[cand]
-        if metric == "euclidean":
-            caug[:, :-2] = -2.0 * c
-            caug[:, -2] = (c * c).sum(1)
-            d = caug @ aug
-            np.minimum(d, closest, out=d)
-            best = int(np.argmin(d @ w))
-            closest = np.maximum(d[best], 0.0)  # rounding may dip a hair below 0
-        else:
-            d = np.minimum(distances(x, c, metric), closest[:, None]).T
-            best = int(np.argmin(d @ w))
-            closest = d[best]
+        d = np.minimum(distances(x, c, metric), closest[:, None]).T
+        best = int(np.argmin(d @ w))
+        closest = d[best]
         centers[i] = c[best]
+    return centers
+
+
+def _kmeanspp_euclidean(
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    centers: NDArray[np.float64],
+    closest: NDArray[np.float64],
+    trials: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Greedy k-means++ from ``centers[0]``; fills ``centers`` (k, n_features) and returns it.
+
+    Sampling uses exact float64 distances; only the choice among a round's candidates is scored
+    in float32 (a one-matrix-product pass that is 2-3x cheaper), so a different pick needs two
+    candidates whose potentials tie to ~1e-6.
+    """
+    n, f = x.shape
+    k = len(centers)
+    # Rows (x, 1, |x|^2) against (-2c, |c|^2, 1): all candidates' squared distances in one matrix
+    # product, (trials, n_samples). Centred first so float32 loses little to cancellation.
+    xc = x - x.mean(0)
+    aug = np.empty((f + 2, n), dtype=np.float32)
+    aug[:f] = xc.T
+    aug[f] = 1.0
+    aug[f + 1] = (xc * xc).sum(1)
+    caug = np.empty((trials, f + 2), dtype=np.float32)
+    caug[:, f + 1] = 1.0
+    cols = _block_rows(trials)
+    d = np.empty((trials, n), dtype=np.float32)
+    w32 = w.astype(np.float32)
+    for i in range(1, k):
+        pot = w * closest
+        cand, total = _sample_by_weight(pot, rng.random(trials))
+        if total <= 0:  # every point already coincides with a centre
+            rest = np.flatnonzero(closest >= 0)
+            centers[i] = x[rest[i % len(rest)]]
+            continue
+        c = xc[cand]
+        caug[:, :f] = -2.0 * c
+        caug[:, f] = (c * c).sum(1)
+        for start in range(0, n, cols):
+            np.matmul(caug, aug[:, start : start + cols], out=d[:, start : start + cols])
+        np.minimum(d, closest.astype(np.float32), out=d)
+        best = int(np.argmin(d @ w32))
+        centers[i] = x[cand[best]]
+        diff = x - centers[i]
+        np.minimum(closest, np.einsum("ij,ij->i", diff, diff), out=closest)
     return centers
 
 
