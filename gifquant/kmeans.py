@@ -30,6 +30,11 @@ def _block_rows(k: int) -> int:
     return max(256, _BLOCK_ENTRIES // max(k, 1))
 
 
+def _wsum(w: NDArray, d: NDArray) -> float:
+    """``w @ d`` without BLAS: OpenBLAS threads its dot product above 10k points, at a cost."""
+    return float(np.einsum("i,i->", w, d))
+
+
 @dataclass(frozen=True)
 class KMeansResult:
     """Centres, labels and inertia returned together.
@@ -179,7 +184,7 @@ def _lloyd(
     """Lloyd iterations from ``centers``; input assumed valid (see ``kmeans``)."""
     centers = centers.copy()
     labels, dist = assign(x, centers, metric)
-    history = [float(w @ dist)]
+    history = [_wsum(w, dist)]
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         new, present = _update(x, w, labels, centers, metric)
@@ -188,7 +193,7 @@ def _lloyd(
         shift = np.abs(new - centers).max()
         centers = new
         labels, dist = assign(x, centers, metric)
-        history.append(float(w @ dist))
+        history.append(_wsum(w, dist))
         if shift <= tol:
             break
     return KMeansResult(centers, labels, history[-1], n_iter, tuple(history))
@@ -364,7 +369,7 @@ def kmeans(
     distinct = np.unique(x, axis=0)
     if len(distinct) <= k:
         labels, dist = assign(x, distinct, metric)
-        inertia = float(w @ dist)
+        inertia = _wsum(w, dist)
         return KMeansResult(distinct, labels, inertia, 0, (inertia,))
     best: KMeansResult | None = None
     for run in range(max(1, n_init)):
