@@ -28,7 +28,7 @@ def _squared_de(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
     # Channel by channel on one temporary: a third of the memory traffic of (d * d).sum(-1).
     d = np.subtract(lab_a, lab_b, dtype=np.float32)
     np.multiply(d, d, out=d)
-    s = d[..., 0] + d[..., 1]
+    s = np.add(d[..., 0], d[..., 1], out=np.empty(d.shape[:-1], dtype=np.float32))
     s += d[..., 2]
     return s
 
