@@ -120,7 +120,6 @@ def run(
             panel_qs.append((p, TemporalQuantizer(opts)))
             if p.options is not None:
                 report.panel_meters[p.label] = QualityMeter()
-    measured = [(report.meter, options)] if measure else []
 
     def quantize(fr: Frame) -> tuple[Frame, FrameResult, list[FrameResult]]:
         res = main_q.quantize(fr.rgba, fr.duration)
@@ -130,18 +129,22 @@ def run(
         ]
         return fr, res, others
 
-    def emit(item: tuple[Frame, FrameResult, list[FrameResult]]) -> None:
-        fr, res, others = item
+    def write(item: tuple[Frame, FrameResult, list[FrameResult]]) -> None:
+        _, res, others = item
         sink.write(res.frame)
-        for meter, opts in measured:
-            _measure(meter, fr, res, opts)
         if panel_qs:
-            for (p, q), r in zip(panel_qs, others, strict=True):
-                if p.label in report.panel_meters and measure:
-                    _measure(report.panel_meters[p.label], fr, r, q.options)
             compare_sink.write(
                 compare.compose([r.frame for r in others], [p.label for p, _ in panel_qs])
             )
+
+    def meter(item: tuple[Frame, FrameResult, list[FrameResult]]) -> None:
+        fr, res, others = item
+        if not measure:
+            return
+        _measure(report.meter, fr, res, options)
+        for (p, q), r in zip(panel_qs, others, strict=True):
+            if p.label in report.panel_meters:
+                _measure(report.panel_meters[p.label], fr, r, q.options)
 
     def done(i: int, res: FrameResult) -> None:
         if res.reseeded:
@@ -153,13 +156,20 @@ def run(
     if not threads:
         for i, fr in enumerate(frames):
             item = quantize(fr)
-            emit(item)
+            write(item)
+            meter(item)
             done(i, item[1])
     else:
-        with _Prefetch(frames, _QUEUE_FRAMES) as reader, _Drain(emit, _QUEUE_FRAMES) as writer:
+        # Four stages, each in its own thread: read -> quantize (here) -> write, and -> measure.
+        with contextlib.ExitStack() as stack:
+            reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES))
+            writer = stack.enter_context(_Drain(write, _QUEUE_FRAMES))
+            meters = stack.enter_context(_Drain(meter, _QUEUE_FRAMES)) if measure else None
             for i, fr in enumerate(reader):
                 item = quantize(fr)
                 writer.put(item)
+                if meters is not None:
+                    meters.put(item)
                 done(i, item[1])
     report.seconds = time.perf_counter() - start
     return report
