@@ -196,14 +196,14 @@ def stages(name: str, frames: list[np.ndarray], k: int) -> None:
             ),
         )
     )
-    if hasattr(metrics, "measure_frame"):
+    if hasattr(metrics.QualityMeter, "update_indexed"):
         meter2 = metrics.QualityMeter()
-        rows.append(
-            (
-                "metrics.measure_frame",
-                per_frame(lambda i: metrics.measure_frame(meter2, qres[i]), n),
-            )
-        )
+
+        def indexed(i: int) -> None:
+            s, f = qres[i].source, qres[i].frame
+            meter2.update_indexed(s.colours, s.inverse, s.opaque, f.indices, f.palette)
+
+        rows.append(("QualityMeter.update_indexed", per_frame(indexed, n)))
     rows.append(
         (
             "encode_frame",
