@@ -45,6 +45,20 @@ _OK_M2_INV = np.linalg.inv(_OK_M2)
 _OK_SCALE = 100.0
 
 
+# Rows per matrix product: keeps OpenBLAS single-threaded, whose threads cost more than they save
+# on (n, 3) x (3, 3) products and keep spinning, stealing the other core from the pipeline.
+_ROWS = 8192
+
+
+def _mul(x: NDArray, m: NDArray) -> NDArray[np.float64]:
+    """``x @ m.T`` for colours x (..., 3) and a (3, 3) matrix, in row blocks."""
+    flat = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
+    out = np.empty((len(flat), m.shape[0]))
+    for start in range(0, len(flat), _ROWS):
+        np.matmul(flat[start : start + _ROWS], m.T, out=out[start : start + _ROWS])
+    return out.reshape(x.shape[:-1] + (m.shape[0],))
+
+
 def _srgb_to_linear(rgb: NDArray) -> NDArray[np.float64]:
     c = np.asarray(rgb, dtype=np.float64) / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -67,7 +81,7 @@ def _linear_to_srgb(lin: NDArray) -> NDArray[np.float64]:
 
 def rgb_to_lab(rgb: NDArray) -> NDArray[np.float32]:
     """sRGB (..., 3) -> CIELAB (..., 3) float32, D65 white."""
-    xyz = _linear(rgb) @ _RGB_TO_XYZ.T / _WHITE_D65
+    xyz = _mul(_linear(rgb), _RGB_TO_XYZ) / _WHITE_D65
     eps, kappa = 216 / 24389, 24389 / 27
     f = np.where(xyz > eps, np.cbrt(xyz), (kappa * xyz + 16) / 116)
     lab = np.stack(
@@ -86,19 +100,19 @@ def lab_to_rgb(lab: NDArray) -> NDArray[np.float64]:
     f = np.stack([fx, fy, fz], axis=-1)
     eps, kappa = 216 / 24389, 24389 / 27
     xyz = np.where(f**3 > eps, f**3, (116 * f - 16) / kappa) * _WHITE_D65
-    return _linear_to_srgb(xyz @ _XYZ_TO_RGB.T)
+    return _linear_to_srgb(_mul(xyz, _XYZ_TO_RGB))
 
 
 def rgb_to_oklab(rgb: NDArray) -> NDArray[np.float32]:
     """sRGB (..., 3) -> OkLab (..., 3) float32, L scaled to 0..100."""
-    lms = np.cbrt(_linear(rgb) @ _OK_M1.T)
-    return (lms @ _OK_M2.T * _OK_SCALE).astype(np.float32)
+    lms = np.cbrt(_mul(_linear(rgb), _OK_M1))
+    return (_mul(lms, _OK_M2) * _OK_SCALE).astype(np.float32)
 
 
 def oklab_to_rgb(lab: NDArray) -> NDArray[np.float64]:
     """OkLab (..., 3), L in 0..100 -> sRGB float (..., 3) in 0..255 (clipped)."""
-    lms = (np.asarray(lab, dtype=np.float64) / _OK_SCALE) @ _OK_M2_INV.T
-    return _linear_to_srgb(lms**3 @ _OK_M1_INV.T)
+    lms = _mul(np.asarray(lab, dtype=np.float64) / _OK_SCALE, _OK_M2_INV)
+    return _linear_to_srgb(_mul(lms**3, _OK_M1_INV))
 
 
 def to_space(rgb: NDArray, space: Space) -> NDArray[np.float32]:

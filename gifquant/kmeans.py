@@ -20,8 +20,19 @@ Init = Literal["kmeans++", "random", "farthest"]
 METRICS: tuple[str, ...] = ("euclidean", "manhattan")
 INITS: tuple[str, ...] = ("kmeans++", "random", "farthest")
 
-# Rows per block when computing point-to-centre distances: bounds the temporary (rows, k) matrix.
-_BLOCK = 16384
+# Entries of one (rows, k) distance block. Small enough to stay in cache, and to keep each matrix
+# product under OpenBLAS's threading threshold: its threads cost 5-15x more CPU than they save on
+# these skinny products, and far more when the machine is busy.
+_BLOCK_ENTRIES = 1 << 15
+
+
+def _block_rows(k: int) -> int:
+    return max(256, _BLOCK_ENTRIES // max(k, 1))
+
+
+def _wsum(w: NDArray, d: NDArray) -> float:
+    """``w @ d`` without BLAS: OpenBLAS threads its dot product above 10k points, at a cost."""
+    return float(np.einsum("i,i->", w, d))
 
 
 @dataclass(frozen=True)
@@ -50,27 +61,57 @@ def distances(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.float6
     x = np.asarray(x, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
     if metric == "euclidean":
-        d = (x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]
+        d = np.empty((len(x), len(c)))
+        rows = _block_rows(len(c))
+        for start in range(0, len(x), rows):
+            np.matmul(x[start : start + rows], c.T, out=d[start : start + rows])
+        d *= -2.0
+        d += (x * x).sum(1)[:, None]
+        d += (c * c).sum(1)[None, :]
         return np.maximum(d, 0.0, out=d)
     out = np.abs(x[:, None, 0] - c[None, :, 0])
+    buf = np.empty_like(out)
     for ch in range(1, x.shape[1]):
-        out += np.abs(x[:, None, ch] - c[None, :, ch])
+        np.subtract(x[:, None, ch], c[None, :, ch], out=buf)
+        out += np.abs(buf, out=buf)
     return out
 
 
 def assign(
     x: NDArray, centers: NDArray, metric: Metric
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Nearest centre of each point and the distance to it (squared for euclidean), blockwise."""
+    """Nearest centre of each point and the distance to it (squared for euclidean), blockwise.
+
+    Returns labels (n_samples,) int64 and distances (n_samples,) float64; the distance is
+    recomputed directly from the point and its centre, so it is exact (0 for a point on a centre).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
     n = len(x)
     labels = np.empty(n, dtype=np.int64)
-    best = np.empty(n, dtype=np.float64)
-    for start in range(0, n, _BLOCK):
-        d = distances(x[start : start + _BLOCK], centers, metric)
-        lab = d.argmin(1)
-        labels[start : start + _BLOCK] = lab
-        best[start : start + _BLOCK] = d[np.arange(len(lab)), lab]
-    return labels, best
+    rows = _block_rows(len(c))
+    if metric == "euclidean":
+        # argmin |x - c|^2 = argmin (|c|^2 - 2 x.c): one matrix product per block, no |x|^2.
+        ct = -2.0 * c.T
+        cc = (c * c).sum(1)
+        for start in range(0, n, rows):
+            d = x[start : start + rows] @ ct
+            d += cc
+            labels[start : start + rows] = d.argmin(1)
+        diff = x - c[labels]
+        return labels, np.einsum("ij,ij->i", diff, diff)
+    acc = np.empty((min(rows, n), len(c)))
+    buf = np.empty_like(acc)
+    for start in range(0, n, rows):
+        xb = x[start : start + rows]
+        a, b = acc[: len(xb)], buf[: len(xb)]
+        np.subtract(xb[:, 0:1], c[:, 0], out=a)
+        np.abs(a, out=a)
+        for ch in range(1, x.shape[1]):
+            np.subtract(xb[:, ch : ch + 1], c[:, ch], out=b)
+            a += np.abs(b, out=b)
+        labels[start : start + rows] = a.argmin(1)
+    return labels, np.abs(x - c[labels]).sum(1)
 
 
 def weighted_medians(
@@ -143,7 +184,7 @@ def _lloyd(
     """Lloyd iterations from ``centers``; input assumed valid (see ``kmeans``)."""
     centers = centers.copy()
     labels, dist = assign(x, centers, metric)
-    history = [float(w @ dist)]
+    history = [_wsum(w, dist)]
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         new, present = _update(x, w, labels, centers, metric)
@@ -152,7 +193,7 @@ def _lloyd(
         shift = np.abs(new - centers).max()
         centers = new
         labels, dist = assign(x, centers, metric)
-        history.append(float(w @ dist))
+        history.append(_wsum(w, dist))
         if shift <= tol:
             break
     return KMeansResult(centers, labels, history[-1], n_iter, tuple(history))
@@ -179,6 +220,10 @@ def init_centers(
     centers[0] = x[first]
     closest = distances(x, centers[:1], metric)[:, 0]
     trials = 2 + int(math.log(k)) if method == "kmeans++" else 1
+    if method == "kmeans++" and metric == "euclidean":
+        return _kmeanspp_euclidean(
+            x, np.asarray(w, dtype=np.float64), centers, closest, trials, rng
+        )
     for i in range(1, k):
         if method == "farthest":
             best = int(np.argmax(closest))
@@ -186,18 +231,92 @@ def init_centers(
             closest = np.minimum(closest, distances(x, centers[i : i + 1], metric)[:, 0])
             continue
         pot = w * closest
-        total = pot.sum()
+        cand, total = _sample_by_weight(pot, rng.random(trials))
         if total <= 0:  # every point already coincides with a centre
             rest = np.flatnonzero(closest >= 0)
             centers[i] = x[rest[i % len(rest)]]
             continue
-        cand = np.searchsorted(np.cumsum(pot), rng.random(trials) * total)
-        cand = np.minimum(cand, n - 1)
-        d = np.minimum(closest[:, None], distances(x, x[cand], metric))
-        best = int(np.argmin(w @ d))
-        centers[i] = x[cand[best]]
-        closest = d[:, best]
+        c = x[cand]
+        d = np.minimum(distances(x, c, metric), closest[:, None]).T
+        best = int(np.argmin(d @ w))
+        closest = d[best]
+        centers[i] = c[best]
     return centers
+
+
+def _kmeanspp_euclidean(
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    centers: NDArray[np.float64],
+    closest: NDArray[np.float64],
+    trials: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Greedy k-means++ from ``centers[0]``; fills ``centers`` (k, n_features) and returns it.
+
+    Sampling uses exact float64 distances; only the choice among a round's candidates is scored
+    in float32 (a one-matrix-product pass that is 2-3x cheaper), so a different pick needs two
+    candidates whose potentials tie to ~1e-6.
+    """
+    n, f = x.shape
+    k = len(centers)
+    # Rows (x, 1, |x|^2) against (-2c, |c|^2, 1): all candidates' squared distances in one matrix
+    # product, (trials, n_samples). Centred first so float32 loses little to cancellation.
+    xc = x - x.mean(0)
+    aug = np.empty((f + 2, n), dtype=np.float32)
+    aug[:f] = xc.T
+    aug[f] = 1.0
+    aug[f + 1] = (xc * xc).sum(1)
+    caug = np.empty((trials, f + 2), dtype=np.float32)
+    caug[:, f + 1] = 1.0
+    cols = _block_rows(trials)
+    d = np.empty((trials, n), dtype=np.float32)
+    w32 = w.astype(np.float32)
+    for i in range(1, k):
+        pot = w * closest
+        cand, total = _sample_by_weight(pot, rng.random(trials))
+        if total <= 0:  # every point already coincides with a centre
+            rest = np.flatnonzero(closest >= 0)
+            centers[i] = x[rest[i % len(rest)]]
+            continue
+        c = xc[cand]
+        caug[:, :f] = -2.0 * c
+        caug[:, f] = (c * c).sum(1)
+        for start in range(0, n, cols):
+            np.matmul(caug, aug[:, start : start + cols], out=d[:, start : start + cols])
+        np.minimum(d, closest.astype(np.float32), out=d)
+        best = int(np.argmin(d @ w32))
+        centers[i] = x[cand[best]]
+        diff = x - centers[i]
+        np.minimum(closest, np.einsum("ij,ij->i", diff, diff), out=closest)
+    return centers
+
+
+# Points per block when sampling by weight: a cumulative sum over block totals, then one block.
+_SAMPLE_BLOCK = 256
+
+
+def _sample_by_weight(pot: NDArray, u: NDArray) -> tuple[NDArray[np.intp], float]:
+    """Indices drawn with probability proportional to ``pot`` (n,) >= 0, one per ``u`` in [0, 1).
+
+    Inverse CDF in two levels (block totals, then within the block), which avoids a cumulative
+    sum over all points on every k-means++ round. Returns (indices, total weight).
+    """
+    n = len(pot)
+    nb = -(-n // _SAMPLE_BLOCK)
+    padded = np.zeros(nb * _SAMPLE_BLOCK)
+    padded[:n] = pot
+    blocks = padded.reshape(nb, _SAMPLE_BLOCK)
+    sums = blocks.sum(1)
+    cum = np.cumsum(sums)
+    total = float(cum[-1])
+    target = u * total
+    blk = np.minimum(np.searchsorted(cum, target), nb - 1)
+    within = np.cumsum(blocks[blk], axis=1)
+    rest = target - (cum[blk] - sums[blk])
+    pos = (within < rest[:, None]).sum(1)
+    idx = blk * _SAMPLE_BLOCK + np.minimum(pos, _SAMPLE_BLOCK - 1)
+    return np.minimum(idx, n - 1), total
 
 
 def kmeans(
@@ -250,7 +369,7 @@ def kmeans(
     distinct = np.unique(x, axis=0)
     if len(distinct) <= k:
         labels, dist = assign(x, distinct, metric)
-        inertia = float(w @ dist)
+        inertia = _wsum(w, dist)
         return KMeansResult(distinct, labels, inertia, 0, (inertia,))
     best: KMeansResult | None = None
     for run in range(max(1, n_init)):

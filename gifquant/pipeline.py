@@ -6,16 +6,19 @@ progress goes to a callback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import compare
 from .colour import SPACES
-from .frames import Frame, QuantizedFrame
+from .frames import Frame
 from .kmeans import METRICS
 from .metrics import QualityMeter
 from .quantize import FrameResult, QuantizeOptions, TemporalQuantizer, as_items, from_items
@@ -101,8 +104,14 @@ def run(
     panels: list[Panel] | None = None,
     on_frame: Callable[[int], None] | None = None,
     measure: bool = True,
+    threads: bool = True,
 ) -> RunReport:
-    """Quantize ``frames`` into ``sink`` (and the comparison into ``compare_sink``)."""
+    """Quantize ``frames`` into ``sink`` (and the comparison into ``compare_sink``).
+
+    With ``threads`` the frames are read one thread ahead and written (encoded, measured) one
+    thread behind the quantizer, through short queues: frame order is kept, at most a few frames
+    are in flight, and an exception in either thread is raised here.
+    """
     report = RunReport()
     start = time.perf_counter()
     main_q = TemporalQuantizer(options)
@@ -113,37 +122,211 @@ def run(
             panel_qs.append((p, TemporalQuantizer(opts)))
             if p.options is not None:
                 report.panel_meters[p.label] = QualityMeter()
-    for i, fr in enumerate(frames):
-        res = main_q.quantize(fr.rgba, fr.duration)
+
+    def snapshot(res: FrameResult) -> FrameResult:
+        # The screen's Lab is the quantizer's live state: the meter thread needs this frame's.
+        if measure and res.screen_lab is not None:
+            return dataclasses.replace(res, screen_lab=res.screen_lab.copy())
+        return res
+
+    def quantize(i: int, fr: Frame) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
+        res = snapshot(main_q.quantize(fr.rgba, fr.duration))
+        # The panel matching the main run reuses its result rather than computing it twice.
+        others = [
+            res if p.options == options else snapshot(q.quantize(fr.rgba, fr.duration))
+            for p, q in panel_qs
+        ]
+        return i, fr, res, others
+
+    def write(item: tuple[int, Frame, FrameResult, list[FrameResult]]) -> None:
+        i, _, res, others = item
         sink.write(res.frame)
+        if panel_qs:
+            labels = [p.label for p, _ in panel_qs]
+            compare_sink.write(compare.compose([r.frame for r in others], labels, first=i == 0))
+
+    def meter(item: tuple[int, Frame, FrameResult, list[FrameResult]]) -> None:
+        _, fr, res, others = item
+        if not measure:
+            return
+        _measure(report.meter, fr, res, options)
+        for (p, q), r in zip(panel_qs, others, strict=True):
+            if p.label in report.panel_meters:
+                _measure(report.panel_meters[p.label], fr, r, q.options)
+
+    def done(i: int, res: FrameResult) -> None:
         if res.cut:
             report.cuts.append(i)
-        if measure:
-            _measure(report.meter, fr, res)
-        if panel_qs:
-            out: list[QuantizedFrame] = []
-            for p, q in panel_qs:
-                # The panel matching the main run reuses its result rather than computing it twice.
-                r = res if p.options == options else q.quantize(fr.rgba, fr.duration)
-                out.append(r.frame)
-                if p.label in report.panel_meters and measure:
-                    _measure(report.panel_meters[p.label], fr, r)
-            compare_sink.write(
-                compare.compose(out, [p.label for p, _ in panel_qs], first=report.n_frames == 0)
-            )
         report.n_frames += 1
         if on_frame is not None:
             on_frame(i)
+
+    if not threads:
+        for i, fr in enumerate(frames):
+            item = quantize(i, fr)
+            write(item)
+            meter(item)
+            done(i, item[2])
+    else:
+        # Four stages, each in its own thread: read -> quantize (here) -> write, and -> measure.
+        with contextlib.ExitStack() as stack:
+            reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES))
+            writer = stack.enter_context(_Drain(write, _QUEUE_FRAMES))
+            meters = stack.enter_context(_Drain(meter, _QUEUE_FRAMES)) if measure else None
+            for i, fr in enumerate(reader):
+                item = quantize(i, fr)
+                writer.put(item)
+                if meters is not None:
+                    meters.put(item)
+                done(i, item[2])
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _measure(meter: QualityMeter, fr: Frame, res: FrameResult) -> None:
+# Frames in flight per queue between threads: enough to smooth the stages, bounded memory.
+_QUEUE_FRAMES = 2
+# How often a blocked thread looks whether the run was stopped, seconds.
+_POLL = 0.1
+_END = object()
+
+
+class _Prefetch:
+    """Iterate ``frames`` in a background thread, ``maxsize`` items ahead; re-raise its errors.
+
+    Leaving the context stops the thread after the frame it is reading; the source iterator is
+    closed in that thread (a generator must be closed by the thread that runs it).
+    """
+
+    def __init__(self, frames: Iterable, maxsize: int) -> None:
+        self._frames = frames
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="gifquant-read", daemon=True)
+
+    def __enter__(self) -> _Prefetch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            self._empty()  # unblock a pending put
+            self._thread.join(_POLL)
+
+    def _empty(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self) -> None:
+        it = iter(self._frames)
+        try:
+            for fr in it:
+                if not self._put((fr, None)):
+                    return
+            self._put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            self._put((_END, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    def __iter__(self) -> Iterator:
+        while True:
+            item, exc = self._queue.get()
+            if exc is not None:
+                raise exc
+            if item is _END:
+                return
+            yield item
+
+
+class _Drain:
+    """Hand items to ``work`` in a background thread, in order, through a bounded queue.
+
+    ``put`` raises the thread's error once it has failed; leaving the context without an error
+    waits for every item to be done and raises the thread's error, if any.
+    """
+
+    def __init__(self, work: Callable[[object], None], maxsize: int) -> None:
+        self._work_fn = work
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="gifquant-write", daemon=True)
+
+    def __enter__(self) -> _Drain:
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self._error is not None:
+                continue  # failed: keep draining so the producer never blocks
+            try:
+                self._work_fn(item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the producing thread
+                self._error = exc
+
+    def put(self, item: object) -> None:
+        self._raise()
+        while True:
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            # Failing or interrupted: drop what is queued and stop as soon as the current item
+            # is done; its outcome no longer matters.
+            self._error = self._error or exc
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+        while True:
+            try:
+                self._queue.put(_END, timeout=_POLL)
+                break
+            except queue.Full:
+                continue
+        while self._thread.is_alive():
+            self._thread.join(_POLL)
+        if exc_type is None:
+            self._raise()
+
+
+def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: QuantizeOptions) -> None:
     if res.screen_lab is not None and res.source_lab is not None:
-        # The quantizer already holds both sides in Lab: no second colour conversion.
+        # The quantizer holds both sides in Lab (the screen, for delta frames, may show older
+        # palettes than this frame's): no second colour conversion.
         h, w = res.frame.indices.shape
         src = from_items(np.take(as_items(res.source_lab), res.source.inverse)).reshape(h, w, 4)
-        meter.update_lab(src, res.screen_lab.reshape(h, w, 4).copy())
+        meter.update_lab(src, res.screen_lab.reshape(h, w, 4))
         return
     mask = fr.rgba[..., 3] >= 128
-    meter.update(fr.rgba[..., :3], res.frame.rgb(), mask)
+    src = res.source
+    out = res.frame
+    if options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
+        # The quantizer already split the source into distinct colours over the same mask.
+        meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
+    else:
+        meter.update(fr.rgba[..., :3], out.rgb(), mask)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,28 +109,129 @@ class FrameResult:
     screen_lab: NDArray[np.float32] | None = None
 
 
+def pack_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
+    """Each pixel of an (..., 3) or (..., 4) uint8 image as one integer ``r << 16 | g << 8 | b``.
+
+    Returns a flat (n_pixels,) uint32 array; sorting it sorts the colours as (r, g, b) tuples.
+    """
+    if rgb.shape[-1] == 4 and rgb.dtype == np.uint8:
+        # Four bytes per pixel: reinterpret as one word and move the bytes in one pass.
+        words = np.ascontiguousarray(rgb).reshape(-1).view(np.uint32)
+        if sys.byteorder == "little":  # word = a << 24 | b << 16 | g << 8 | r
+            key = words.byteswap()
+            key >>= 8
+            return key
+        return words >> 8
+    flat = rgb.reshape(-1, rgb.shape[-1])
+    key = flat[:, 0].astype(np.uint32) << 16
+    key |= flat[:, 1].astype(np.uint32) << 8
+    key |= flat[:, 2]
+    return key
+
+
+def unpack_rgb(key: NDArray) -> NDArray[np.uint8]:
+    """Inverse of ``pack_rgb``: (...,) integers -> (..., 3) uint8 colours (a new array)."""
+    key = np.asarray(key, dtype=np.uint32)
+    if sys.byteorder == "little":  # the bytes of each word are b, g, r, 0
+        return np.ascontiguousarray(key.view(np.uint8).reshape(key.shape + (4,))[..., 2::-1])
+    out = np.empty(key.shape + (3,), dtype=np.uint8)
+    out[..., 0] = key >> 16
+    out[..., 1] = key >> 8
+    out[..., 2] = key
+    return out
+
+
+class ColourIndexer:
+    """Finds the distinct colours of frames, one frame after another, without an argsort.
+
+    Sorting the packed colours (not arg-sorting them) gives the distinct colours and their counts;
+    a 2^24-entry slot table, reused from frame to frame, then maps every pixel to its colour's
+    index. Only the table entries of a frame's colours are written and read, so the table is never
+    cleared. Not thread-safe: one indexer per thread.
+
+    Results equal ``np.unique(packed, return_inverse=True, return_counts=True)``.
+    """
+
+    def __init__(self) -> None:
+        self._slot: NDArray[np.int32] | None = None
+
+    def distinct(self, rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
+        """Split a (height, width, 4) uint8 frame into its distinct opaque colours."""
+        opaque = rgba[..., 3] >= alpha_threshold
+        key = pack_rgb(rgba)
+        if not opaque.all():
+            key = key[opaque.reshape(-1)]
+        colours, counts, inverse = self.index(key)
+        return DistinctColours(colours, counts, inverse, opaque)
+
+    def index(
+        self, key: NDArray[np.uint32]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
+        """Distinct colours of packed pixels ``key`` (n,): (colours (m, 3) uint8 in sorted
+        order, counts (m,) int64, inverse (n,) int64 with ``colours[inverse]`` the pixels)."""
+        if len(key) == 0:
+            return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        ordered = np.sort(key)
+        first = np.empty(len(ordered), dtype=bool)
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        uniq = ordered[starts]
+        counts = np.diff(starts, append=len(ordered))
+        if self._slot is None:
+            # Pages are only touched where colours occur; unwritten entries are never read.
+            self._slot = np.empty(1 << 24, dtype=np.int32)
+        self._slot[uniq] = np.arange(len(uniq), dtype=np.int32)
+        inverse = np.take(self._slot, key).astype(np.int64)
+        return unpack_rgb(uniq), counts.astype(np.int64), inverse
+
+
+_INDEXERS = threading.local()
+
+
+def shared_indexer() -> ColourIndexer:
+    """The calling thread's ``ColourIndexer`` (created on first use, kept for the thread's life)."""
+    ix = getattr(_INDEXERS, "indexer", None)
+    if ix is None:
+        ix = _INDEXERS.indexer = ColourIndexer()
+    return ix
+
+
 def distinct_colours(rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
-    """Split a (height, width, 4) frame into its distinct opaque colours."""
-    opaque = rgba[..., 3] >= alpha_threshold
-    rgb = rgba[..., :3][opaque] if not opaque.all() else rgba[..., :3].reshape(-1, 3)
-    packed = (rgb[:, 0].astype(np.uint32) << 16) | (rgb[:, 1].astype(np.uint32) << 8) | rgb[:, 2]
-    uniq, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
-    colours = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1)
-    return DistinctColours(colours.astype(np.uint8), counts, inverse.reshape(-1), opaque)
+    """Split a (height, width, 4) frame into its distinct opaque colours (sorted as (r, g, b))."""
+    return shared_indexer().distinct(rgba, alpha_threshold)
+
+
+# Above this many histogram bins (bits per channel > 6) a sort beats dense per-bin arrays.
+_DENSE_HISTOGRAM_BINS = 1 << 18
 
 
 def colour_histogram(
     colours: NDArray[np.uint8], counts: NDArray, bits: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Bin colours at ``bits`` per channel: (mean colour of each non-empty bin, its pixel count)."""
+    """Bin colours at ``bits`` per channel: (mean colour of each non-empty bin, its pixel count).
+
+    Bins come in increasing order of ``r_bin << 2 bits | g_bin << bits | b_bin``.
+    """
     shift = 8 - bits
     c = colours.astype(np.int64) >> shift
     bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
-    ids, inv = np.unique(bins, return_inverse=True)
-    w = np.bincount(inv, weights=counts, minlength=len(ids))
+    counts = np.asarray(counts, dtype=np.float64)
+    n_bins = 1 << (3 * bits)
+    if n_bins <= _DENSE_HISTOGRAM_BINS:
+        dense = np.bincount(bins, weights=counts, minlength=n_bins)
+        ids = np.flatnonzero(dense)
+        inv, m, w = bins, n_bins, dense
+    else:
+        ids, inv = np.unique(bins, return_inverse=True)
+        m = len(ids)
+        w = np.bincount(inv, weights=counts, minlength=m)
+        ids = np.arange(m)
     means = np.empty((len(ids), 3))
     for ch in range(3):
-        means[:, ch] = np.bincount(inv, weights=counts * colours[:, ch], minlength=len(ids)) / w
+        means[:, ch] = np.bincount(inv, weights=counts * colours[:, ch], minlength=m)[ids]
+    w = w[ids]
+    means /= w[:, None]
     return means, w
 
 
@@ -153,20 +255,6 @@ def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.f
     c = colours.astype(np.int64) >> 4
     h = np.bincount((c[:, 0] << 8) | (c[:, 1] << 4) | c[:, 2], weights=counts, minlength=4096)
     return h / max(1.0, h.sum())
-
-
-def pack(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
-    """(..., 3) uint8 colours as (...,) uint32 0xRRGGBB."""
-    return (
-        (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    )
-
-
-def unpack(packed: NDArray[np.uint32]) -> NDArray[np.uint8]:
-    """(...,) uint32 0xRRGGBB as (..., 3) uint8 colours (a new array)."""
-    if sys.byteorder == "little":  # the bytes are B, G, R, 0
-        return np.ascontiguousarray(packed.view(np.uint8).reshape(packed.shape + (4,))[..., 2::-1])
-    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], -1).astype(np.uint8)
 
 
 def as_items(lab: NDArray) -> NDArray[np.complex128]:
@@ -405,7 +493,7 @@ class TemporalQuantizer:
         lab_items = as_items(lab)
         display_items = as_items(display_lab)
         src_items = np.take(lab_items, src.inverse)
-        display_packed = pack(display)
+        display_packed = pack_rgb(display)
         cand_packed = np.take(display_packed, cand)
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
@@ -464,7 +552,7 @@ class TemporalQuantizer:
                 transparent,
                 duration,
                 delta=True,
-                screen=unpack(scr.packed).reshape(h, w, 3),
+                screen=unpack_rgb(scr.packed).reshape(h, w, 3),
             )
         else:
             frame = QuantizedFrame(
@@ -496,7 +584,9 @@ class TemporalQuantizer:
         h, w = src.opaque.shape
         if src.opaque.all():
             # A first frame paints every pixel: no index needs to mean transparent.
-            screen = unpack(np.take(pack(display), cand)).reshape(h, w, 3) if delta else None
+            screen = (
+                unpack_rgb(np.take(pack_rgb(display), cand)).reshape(h, w, 3) if delta else None
+            )
             indices = cand.astype(np.uint8).reshape(h, w)
             return QuantizedFrame(indices, display, None, duration, delta=delta, screen=screen)
         transparent = len(display)
