@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from .colour import Space, from_space, rgb_to_lab, to_space
 from .frames import QuantizedFrame
-from .kmeans import Init, Metric, _lloyd, assign, distances, kmeans
+from .kmeans import Init, Metric, _update, assign, distances, kmeans
 from .remap import (
     DITHERS,
     dither_offsets,
@@ -57,7 +57,7 @@ class QuantizeOptions:
     tol: float = 1e-3
     seed: int = 0
     fit_bits: int = 5
-    refine_iter: int = 2
+    refine_iter: int = 1
     alpha_threshold: int = 128
     palette_hysteresis: float = 2.0
     pixel_hysteresis: float = 2.0
@@ -350,11 +350,15 @@ class TemporalQuantizer:
                 if alt.inertia < 0.9 * res.inertia and len(alt.centers) == len(res.centers):
                     perm = match_slots(res.centers, alt.centers)
                     res = dataclasses.replace(alt, centers=alt.centers[perm])
-        # Refine on the exact colours, so the centres are those of a full k-means on the frame.
-        fine = _lloyd(
-            exact, weights, res.centers, metric=opt.metric, max_iter=opt.refine_iter, tol=opt.tol
-        )
-        return fine.centers, fine.inertia, res.n_iter + fine.n_iter
+        # Refine on the exact colours, so the centres are those of a full k-means on the frame:
+        # each step assigns every distinct colour and moves each centre to its exact mean
+        # (median). The final nearest-colour pass comes after the palette hysteresis.
+        centers, inertia = res.centers, res.inertia
+        for _ in range(opt.refine_iter):
+            labels, dist = assign(exact, centers, opt.metric)
+            inertia = float(np.einsum("i,i->", weights, dist))
+            centers, _ = _update(exact, weights, labels, centers, opt.metric)
+        return centers, inertia, res.n_iter + opt.refine_iter
 
     def quantize(self, rgba: NDArray[np.uint8], duration: float = 0.1) -> FrameResult:
         """Quantize one (height, width, 4) uint8 frame."""
