@@ -49,6 +49,7 @@ class QuantizedFrame:
     duration : display time in seconds
     delta : the transparent index means "unchanged: what is on screen stays", not "see-through"
     screen : with ``delta``, ndarray (height, width, 3) uint8 of what is on screen after the frame
+    screen_packed : or the same as (height, width) uint32 0xRRGGBB words, unpacked on demand
     """
 
     indices: NDArray[np.uint8]
@@ -57,18 +58,22 @@ class QuantizedFrame:
     duration: float
     delta: bool = False
     screen: NDArray[np.uint8] | None = None
+    screen_packed: NDArray[np.uint32] | None = None
 
     def rgb(self) -> NDArray[np.uint8]:
         """What the viewer sees, shape (height, width, 3)."""
         if self.screen is not None:
             return self.screen
+        if self.screen_packed is not None:
+            p = self.screen_packed
+            return np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], -1).astype(np.uint8)
         return self.palette[self.indices]
 
     def rgba(self) -> NDArray[np.uint8]:
         """What the viewer sees with alpha, shape (height, width, 4)."""
         out = np.empty(self.indices.shape + (4,), dtype=np.uint8)
-        if self.screen is not None:
-            out[..., :3] = self.screen
+        if self.screen is not None or self.screen_packed is not None:
+            out[..., :3] = self.rgb()
             out[..., 3] = 255
             return out
         out[..., :3] = self.palette[self.indices]

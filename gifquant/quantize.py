@@ -310,7 +310,6 @@ class TemporalQuantizer:
         else:
             means, fit_w = colour_histogram(src.colours, src.counts, opt.fit_bits)
             fit_x = to_space(means, opt.space).astype(np.float64)
-        rng = np.random.default_rng([opt.seed, frame_no])
 
         def fresh_fit(n_init: int):
             return kmeans(
@@ -322,7 +321,7 @@ class TemporalQuantizer:
                 n_init=n_init,
                 max_iter=opt.max_iter,
                 tol=opt.tol,
-                rng=rng,
+                rng=np.random.default_rng([opt.seed, frame_no]),
             )
 
         if fresh or self._centers is None:
@@ -517,7 +516,7 @@ class TemporalQuantizer:
                 from_items(src_items[differs]),
                 from_items(scr.reference[differs]),
                 from_items(before),
-                from_items(display_items[cand[differs]]),
+                from_items(np.take(display_items, np.take(cand, differs))),
                 opt.pixel_hysteresis,
             )
             held = differs[kept]
@@ -556,7 +555,7 @@ class TemporalQuantizer:
                 transparent,
                 duration,
                 delta=True,
-                screen=unpack_rgb(scr.packed).reshape(h, w, 3),
+                screen_packed=scr.packed.reshape(h, w).copy(),
             )
         else:
             frame = QuantizedFrame(
