@@ -27,7 +27,6 @@ from .remap import (
     floyd_steinberg,
     keep_mask,
     match_slots,
-    nearest,
     stable_palette,
 )
 
@@ -462,7 +461,8 @@ class TemporalQuantizer:
                 idx[~active] = scr.indices[~active]
             return idx[opaque].astype(np.uint8)
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
-        return nearest(full[opaque] + (offsets * spacing)[:, None], display_ws).astype(np.uint8)
+        values = full[opaque] + (offsets * spacing)[:, None]
+        return assign(values, display_ws, "euclidean")[0].astype(np.uint8)
 
     def _remap(
         self,

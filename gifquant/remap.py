@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from .kmeans import assign
+
 DITHERS: tuple[str, ...] = ("none", "bayer", "blue-noise", "floyd-steinberg")
 
 
@@ -124,17 +126,6 @@ def dither_offsets(kind: str, height: int, width: int) -> NDArray[np.float32] | 
     return np.tile(tile, reps)[:height, :width]
 
 
-def nearest(values: NDArray, palette: NDArray) -> NDArray[np.int64]:
-    """Index of the nearest palette entry (L2) for each row of ``values`` (n, c), blockwise."""
-    out = np.empty(len(values), dtype=np.int64)
-    p = palette.astype(np.float32)
-    pp = (p * p).sum(1)
-    for s in range(0, len(values), 65536):
-        v = values[s : s + 65536].astype(np.float32)
-        out[s : s + 65536] = (pp[None, :] - 2 * v @ p.T).argmin(1)
-    return out
-
-
 def floyd_steinberg(
     values: NDArray, palette: NDArray, active: NDArray[np.bool_], strength: float = 1.0
 ) -> NDArray[np.int64]:
@@ -154,7 +145,7 @@ def floyd_steinberg(
         ys = ys_all[(t - 2 * ys_all >= 0) & (t - 2 * ys_all < w)]
         xs = t - 2 * ys
         v = work[ys, xs]
-        idx = nearest(v, pal)
+        idx, _ = assign(v, pal, "euclidean")
         out[ys, xs] = idx
         err = (v - pal[idx]) * strength
         err[~active[ys, xs]] = 0
