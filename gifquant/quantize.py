@@ -23,6 +23,7 @@ from .frames import QuantizedFrame
 from .kmeans import Init, Metric, _update, assign, distances, kmeans
 from .remap import (
     DITHERS,
+    delta_e,
     dither_offsets,
     floyd_steinberg,
     keep_mask,
@@ -511,12 +512,22 @@ class TemporalQuantizer:
         paint = differs
         if keep and len(differs):
             screen_level = delta and opt.screen_keep
-            before = scr.lab[differs] if screen_level else display_items[scr.indices[differs]]
-            kept = keep_mask(
-                from_items(src_items[differs]),
-                from_items(scr.reference[differs]),
+            # Only pixels whose source stood still since they were painted can keep anything.
+            src_d = from_items(np.take(src_items, differs))
+            ref_d = from_items(np.take(scr.reference, differs))
+            maybe = np.flatnonzero(delta_e(src_d, ref_d) < opt.pixel_hysteresis)
+            at = np.take(differs, maybe)
+            before = (
+                np.take(scr.lab, at)
+                if screen_level
+                else np.take(display_items, np.take(scr.indices, at))
+            )
+            kept = np.zeros(len(differs), dtype=bool)
+            kept[maybe] = keep_mask(
+                np.take(src_d, maybe, axis=0),
+                np.take(ref_d, maybe, axis=0),
                 from_items(before),
-                from_items(np.take(display_items, np.take(cand, differs))),
+                from_items(np.take(display_items, np.take(cand, at))),
                 opt.pixel_hysteresis,
             )
             held = differs[kept]

@@ -79,9 +79,9 @@ def keep_mask(
     """
     keep = delta_e(source_lab, reference_lab) < threshold
     idx = np.flatnonzero(keep)  # only pixels that stood still can keep anything
-    src = source_lab[idx]
-    on_screen = delta_e(src, screen_lab[idx])
-    margin = on_screen - delta_e(src, candidate_lab[idx])
+    src = np.take(source_lab, idx, axis=0)
+    on_screen = delta_e(src, np.take(screen_lab, idx, axis=0))
+    margin = on_screen - delta_e(src, np.take(candidate_lab, idx, axis=0))
     keep[idx] = margin < np.maximum(threshold, on_screen / 4)
     return keep
 
