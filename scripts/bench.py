@@ -374,16 +374,15 @@ def gifquant_cmd(inp: Path, out: Path, k: int, extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "gifquant", str(inp), str(out), "-k", str(k), "-q", "-y", *extra]
 
 
-def gifquant_reads(path: Path) -> bool:
-    """Whether gifquant's own reader opens ``path`` and yields a first frame (in-process probe)."""
+def gifquant_first_frame(path: Path) -> np.ndarray | None:
+    """The first frame as gifquant's own reader gives it (in-process), None when it can't read."""
     try:
         from gifquant.io.streams import open_input
 
         with open_input(str(path)) as reader:
-            next(iter(reader))
-        return True
+            return np.asarray(next(iter(reader)).rgba)
     except Exception:
-        return False
+        return None
 
 
 def gifquant_input(bench: Bench, prep: Prepared) -> Path:
@@ -392,7 +391,15 @@ def gifquant_input(bench: Bench, prep: Prepared) -> Path:
     if prep._gifquant_input is not None:
         return prep._gifquant_input
     path = prep.input
-    if not gifquant_reads(path):
+    first = gifquant_first_frame(path)
+    if first is not None and prep.clip.is_video:
+        src = next(iter_source(bench, path, True, prep.width, prep.height))[0]
+        same = first.shape[:2] == src.shape[:2] and np.array_equal(first[..., :3], src)
+        bench.notes.append(
+            f"{prep.clip.key}: gifquant reads {path.name} itself; its first frame "
+            + ("is identical to the source" if same else "DIFFERS from the source RGB")
+        )
+    if first is None:
         apng = prep.tmp / f"{prep.clip.key}.apng"
         cmd = bench.ff("-i", str(prep.input), "-f", "apng", "-plays", "0", "-pix_fmt", "rgb24")
         subprocess.run([*cmd, str(apng)], check=True)
@@ -1110,6 +1117,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _load() -> str:
+    # Other jobs on the machine skew wall times; the load average says how much.
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.naive_sklearn:
@@ -1120,6 +1132,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sections = list(SECTIONS) if args.section == "all" else [args.section]
     print(f"gifquant {gifquant.__version__} from {Path(gifquant.__file__).parent}", flush=True)
+    print(f"machine: {os.cpu_count()} cores, load average {_load()} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="gifquant-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         for name in sections:
@@ -1128,7 +1141,8 @@ def main(argv: list[str] | None = None) -> int:
                 lines = SECTIONS[name](bench)
             except Exception as exc:  # one broken section must not hide the others
                 lines = [f"== {name} ==", f"section failed: {type(exc).__name__}: {exc}"]
-            lines.append(f"({name} section took {time.perf_counter() - t0:.0f} s)")
+            took = time.perf_counter() - t0
+            lines.append(f"({name} section took {took:.0f} s; load average {_load()})")
             print("\n".join(lines) + "\n", flush=True)
         if bench.notes:
             print("notes:\n" + "\n".join(f"- {n}" for n in dict.fromkeys(bench.notes)))
