@@ -28,6 +28,7 @@ import cProfile
 import importlib
 import inspect
 import io
+import itertools
 import json
 import os
 import pkgutil
@@ -149,12 +150,8 @@ class Bench:
             return None
         d = self.tmp / key
         d.mkdir(exist_ok=True)
-        if clip.is_video:
-            inp = d / f"{key}.mkv"
-            cut = ["-frames:v", str(clip.frames)] if clip.frames else []
-            # Lossless RGB: every tool (and the metrics) sees exactly the same pixels.
-            cmd = self.ff("-i", str(clip.path), *cut, "-an", "-c:v", "ffv1", "-pix_fmt", "bgr0")
-            subprocess.run([*cmd, str(inp)], check=True)
+        if clip.is_video and clip.frames:
+            inp = self._cut_video(clip, d)
         else:
             inp = clip.path
         w, h, fps = probe(self.ffmpeg, inp)
@@ -162,6 +159,33 @@ class Bench:
         prep = Prepared(clip, inp, w, h, fps, n, d)
         self._prepared[key] = prep
         return prep
+
+    def _cut_video(self, clip: Clip, d: Path) -> Path:
+        """The first ``clip.frames`` frames as a file every tool reads.
+
+        A stream copy (no re-encoding: the very frames of the original, decoded as fast) when it
+        decodes to exactly those frames; else a lossless FFV1 cut in RGB.
+        """
+        assert clip.frames
+        cut = ["-i", str(clip.path), "-frames:v", str(clip.frames), "-an"]
+        copy = d / f"{clip.key}{clip.path.suffix}"
+        subprocess.run([*self.ff(*cut, "-c:v", "copy"), str(copy)], check=True)
+        w, h, _ = probe(self.ffmpeg, clip.path)
+        want = iter_ffmpeg_rgb(self.ffmpeg, clip.path, w, h)
+        got = iter_ffmpeg_rgb(self.ffmpeg, copy, w, h)
+        pairs = zip(itertools.islice(want, clip.frames), got, strict=False)
+        n_same = sum(np.array_equal(a, b) for a, b in pairs)
+        n_got = sum(1 for _ in iter_ffmpeg_rgb(self.ffmpeg, copy, w, h))
+        if n_same == n_got == clip.frames:
+            self.notes.append(f"{clip.key}: stream copy of the first {clip.frames} frames")
+            return copy
+        ffv1 = d / f"{clip.key}.mkv"
+        subprocess.run([*self.ff(*cut, "-c:v", "ffv1", "-pix_fmt", "bgr0"), str(ffv1)], check=True)
+        self.notes.append(
+            f"{clip.key}: stream copy decoded to {n_same}/{n_got} matching frames; lossless "
+            f"FFV1 RGB cut of the first {clip.frames} frames instead"
+        )
+        return ffv1
 
 
 def find_ffmpeg(override: str | None) -> tuple[str, str]:
@@ -339,6 +363,7 @@ class Run:
     tool: str
     seconds: float = float("nan")
     rss_mb: float = float("nan")
+    cpu: float = float("nan")
     bytes: int = 0
     ok: bool = True
     error: str = ""
@@ -347,10 +372,17 @@ class Run:
     note: str = ""
 
 
-def run_timed(
-    cmd: list[str], *, env: dict[str, str] | None = None
-) -> tuple[float, float, int, str]:
-    """Run ``cmd``; (wall seconds, peak RSS MB of its process tree's largest, exit code, stderr)."""
+@dataclass
+class Timed:
+    seconds: float  # wall
+    cpu: float  # user + system of the process tree
+    rss_mb: float  # peak RSS of the tree's largest process
+    returncode: int
+    stderr: str
+
+
+def run_timed(cmd: list[str], *, env: dict[str, str] | None = None) -> Timed:
+    """Run ``cmd`` from the repo root; wall and CPU time, peak RSS (wait4's rusage) and stderr."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(
@@ -361,7 +393,11 @@ def run_timed(
         p.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         text = err.read().decode(errors="replace").strip()
-    return dt, ru.ru_maxrss / 1024.0, p.returncode, text
+    return Timed(dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, p.returncode, text)
+
+
+def _failed(t: Timed) -> str:
+    return (t.stderr.splitlines() or ["no message"])[-1][:120] + f" (exit {t.returncode})"
 
 
 def gifquant_env() -> dict[str, str]:
@@ -432,10 +468,10 @@ def run_tool(
     run = Run(tool, out=out)
     try:
         cmd = build(out)
-        run.seconds, run.rss_mb, rc, err = run_timed(cmd, env=env)
-        if rc != 0 or not out.exists():
-            run.ok = False
-            run.error = (err.splitlines() or [f"exit {rc}"])[-1][:120] + f" (exit {rc})"
+        t = run_timed(cmd, env=env)
+        run.seconds, run.cpu, run.rss_mb = t.seconds, t.cpu, t.rss_mb
+        if t.returncode != 0 or not out.exists():
+            run.ok, run.error = False, _failed(t)
             return run
         run.bytes = out.stat().st_size
         if quality:
@@ -531,7 +567,7 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def run_row(clip: str, r: Run, verdict: str = "") -> list[str]:
     if not r.ok:
-        return [clip, r.tool, "ERROR", r.error, "", "", "", "", ""]
+        return [clip, r.tool, "ERROR", r.error] + [""] * (len(RUN_HEADERS) - 4)
     q = r.quality
     return [
         clip,
@@ -540,13 +576,14 @@ def run_row(clip: str, r: Run, verdict: str = "") -> list[str]:
         fmt(q.flicker if q else None, ".3f"),
         f"{r.bytes / 1000:.0f}",
         fmt(r.seconds, ".2f"),
+        fmt(r.cpu, ".2f"),
         fmt(r.rss_mb, ".0f"),
         f"{q.frames}/{q.source_frames}" if q else "-",
         " ".join(x for x in (verdict, r.note) if x),
     ]
 
 
-RUN_HEADERS = ["clip", "tool", "dE", "flicker", "KB", "s", "RSS MB", "frames", "target"]
+RUN_HEADERS = ["clip", "tool", "dE", "flicker", "KB", "s", "cpu s", "RSS MB", "frames", "target"]
 
 
 def verdict(
@@ -675,39 +712,43 @@ def speed_section(bench: Bench) -> list[str]:
         runs.update(naive)
 
     med: dict[str, float] = {}
+    med_cpu: dict[str, float] = {}
+    headers = ["tool", "median s", "range", "runs", "fps", "cpu s", "peak RSS MB", "note"]
     rows = []
     for name, rs in runs.items():
         ok = [r for r in rs if r.ok]
+        med[name] = _median([r.seconds for r in ok])
+        med_cpu[name] = _median([r.cpu for r in ok])
         if not ok:
-            rows.append([name, "ERROR", rs[0].error if rs else "", "", "", "", ""])
-            med[name] = float("nan")
+            rows.append([name, "ERROR", rs[0].error if rs else ""] + [""] * (len(headers) - 3))
             continue
         secs = [r.seconds for r in ok]
-        m = _median(secs)
-        n_frames = prep.n_frames
-        note = ok[0].note
-        med[name] = m
         rows.append(
             [
                 name,
-                fmt(m, ".2f"),
+                fmt(med[name], ".2f"),
                 f"{min(secs):.2f}..{max(secs):.2f}",
                 str(len(ok)),
-                fmt(n_frames / m, ".1f"),
+                fmt(prep.n_frames / med[name], ".1f"),
+                fmt(med_cpu[name], ".2f"),
                 fmt(max(r.rss_mb for r in ok), ".0f"),
-                note,
+                ok[0].note,
             ]
         )
-    lines += table(["tool", "median s", "range", "runs", "fps", "peak RSS MB", "note"], rows)
+    lines += table(headers, rows)
 
-    def ratio(a: str, b: str) -> float:
-        return med.get(a, float("nan")) / med.get(b, float("nan"))
+    def ratio(a: str, b: str, m: dict[str, float] = med) -> float:
+        return m.get(a, float("nan")) / m.get(b, float("nan"))
 
     r_ff = ratio("gifquant k=16", "ffmpeg global k=16")
     r_sk = ratio("sklearn naive k=16", "gifquant k=16")
     r64 = ratio("gifquant k=64", "gifquant k=16")
     r256 = ratio("gifquant k=256", "gifquant k=16")
-    lines.append(f"gifquant/ffmpeg (k=16): {fmt(r_ff, '.2f')}x   (target <= 1.0)")
+    r_ff_cpu = ratio("gifquant k=16", "ffmpeg global k=16", med_cpu)
+    lines.append(
+        f"gifquant/ffmpeg (k=16): {fmt(r_ff, '.2f')}x wall (target <= 1.0); "
+        f"{fmt(r_ff_cpu, '.2f')}x CPU time"
+    )
     lines.append(f"sklearn/gifquant (k=16): {fmt(r_sk, '.1f')}x   (target >= 20)")
     lines.append(f"gifquant k=64/k=16: {fmt(r64, '.2f')}x, k=256/k=16: {fmt(r256, '.2f')}x (<= 2)")
     lines += stage_lines(bench, prep)
@@ -715,10 +756,12 @@ def speed_section(bench: Bench) -> list[str]:
         lines += profile_lines(bench, prep)
     bench.results["speed"] = {
         "median_seconds": med,
+        "median_cpu_seconds": med_cpu,
         "runs": {k: [run_json(r) for r in v] for k, v in runs.items()},
         "ratios": {
             "gifquant/ffmpeg": r_ff,
             "sklearn/gifquant": r_sk,
+            "gifquant/ffmpeg cpu": r_ff_cpu,
             "k64/k16": r64,
             "k256/k16": r256,
         },
@@ -741,14 +784,19 @@ def naive_sklearn_runs(bench: Bench, prep: Prepared, args) -> dict[str, list[Run
         cmd += ["--size", f"{prep.width}x{prep.height}", "--ffmpeg", bench.ffmpeg]
         r = Run("sklearn naive k=16", out=out)
         try:
-            r.seconds, r.rss_mb, rc, err = run_timed(cmd)
-            if rc != 0:
-                r.ok, r.error = False, (err.splitlines() or [f"exit {rc}"])[-1][:120]
+            t = run_timed(cmd)
+            r.seconds, r.cpu, r.rss_mb = t.seconds, t.cpu, t.rss_mb
+            if t.returncode != 0:
+                r.ok, r.error = False, _failed(t)
+            elif n < prep.n_frames:
+                # Scale the per-frame part only; start-up (imports) is paid once.
+                per_frame = json.loads(Path(f"{out}.json").read_text())["per_frame_s"]
+                scale = prep.n_frames / n
+                r.note = f"{n} frames in {r.seconds:.1f} s, per-frame part extrapolated"
+                r.seconds += per_frame * n * (scale - 1)
+                r.cpu *= scale
         except Exception as exc:
             r.ok, r.error = False, f"{type(exc).__name__}: {exc}"[:120]
-        if r.ok and n < prep.n_frames:
-            r.note = f"{n} frames, {r.seconds:.1f} s, extrapolated x{prep.n_frames / n:g}"
-            r.seconds *= prep.n_frames / n
         rs.append(r)
     return {"sklearn naive k=16": rs}
 
@@ -761,6 +809,7 @@ def naive_sklearn(inp: Path, out: Path, n: int, k: int, size: str, ffmpeg: str) 
     w, h = (int(v) for v in size.split("x"))
     frames = []
     centers = None
+    t0 = time.perf_counter()
     for i, rgb in enumerate(iter_ffmpeg_rgb(ffmpeg, inp, w, h)):
         if i >= n:
             break
@@ -774,6 +823,8 @@ def naive_sklearn(inp: Path, out: Path, n: int, k: int, size: str, ffmpeg: str) 
         im.putpalette(pal.tobytes())
         frames.append(im)
     frames[0].save(out, save_all=True, append_images=frames[1:], duration=50, loop=0)
+    per_frame = (time.perf_counter() - t0) / max(1, len(frames))
+    Path(f"{out}.json").write_text(json.dumps({"per_frame_s": per_frame}))
 
 
 # Stages of the per-frame profile: which gifquant functions each stage's time is spent in.
