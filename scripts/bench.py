@@ -66,7 +66,6 @@ FFMPEG_PER_FRAME = (
 PLAIN_OFF = (
     ("--palette-hysteresis", "0"),
     ("--pixel-hysteresis", "0"),
-    ("--scene-threshold", "0"),
     ("--dither", "none"),
     ("--no-delta", None),
 )
@@ -640,6 +639,8 @@ def quality_section(bench: Bench) -> list[str]:
             "gifquant plain seeded: no stability options in this build, so plain = defaults "
             "(row skipped)"
         )
+    else:
+        lines.append(f"gifquant plain = gifquant {' '.join(plain)}")
     rows, data, passes = [], {}, []
     for key in selected(bench, QUALITY_CLIPS):
         prep = bench.prepare(key)
@@ -1005,6 +1006,13 @@ def instrument(clock: StageClock) -> Iterator[dict[str, list[str]]]:
                     ):
                         func_stage[id(fn)] = (stage, fn)
                         found[stage].append(f"{m.__name__}:{fname}")
+                    elif inspect.isclass(fn) and fn.__module__ == m.__name__ and name_pat != "*":
+                        # methods by name pattern too, e.g. TemporalQuantizer._pixel_hysteresis
+                        for meth, mfn in list(vars(fn).items()):
+                            if inspect.isfunction(mfn) and _match(name_pat, meth):
+                                patches.append((fn, meth, mfn))
+                                setattr(fn, meth, clock.wrap(stage, mfn))
+                                found[stage].append(f"{m.__name__}:{fname}.{meth}")
     # Replace each function wherever a gifquant module holds it (``from .x import f`` copies).
     for stage, fn in func_stage.values():
         w = clock.wrap(stage, fn)
@@ -1192,7 +1200,11 @@ def main(argv: list[str] | None = None) -> int:
     import gifquant
 
     sections = list(SECTIONS) if args.section == "all" else [args.section]
-    print(f"gifquant {gifquant.__version__} from {Path(gifquant.__file__).parent}", flush=True)
+    rev = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    where = Path(gifquant.__file__).parent
+    print(f"gifquant {gifquant.__version__} ({rev or 'no git'}) from {where}", flush=True)
     print(f"machine: {os.cpu_count()} cores, load average {_load()} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="gifquant-bench-") as tmp:
         bench = Bench(args, Path(tmp))

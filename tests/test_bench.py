@@ -58,3 +58,16 @@ def test_a_missing_output_frame_is_counted(bench, tmp_path):
     output = (rgba[..., :3] for i, rgba in enumerate(bench.iter_pillow_rgba(gif)) if i < 4)
     q = bench.measure_frames(source, output)
     assert (q.frames, q.source_frames) == (4, 5)
+
+
+def test_stage_clock_sees_the_pipeline_and_puts_it_back(bench, tmp_path):
+    from gifquant import cli, quantize
+
+    gif = write_gif(tmp_path / "clip.gif", moving_clip(n=4))
+    before = quantize.TemporalQuantizer.quantize
+    clock = bench.StageClock()
+    with bench.instrument(clock) as found:
+        assert cli.main([str(gif), str(tmp_path / "out.gif"), "-k", "4", "-q"]) == 0
+    assert quantize.TemporalQuantizer.quantize is before
+    for stage in ("decode", "fit", "encode"):
+        assert found[stage] and clock.calls.get(stage, 0) > 0
