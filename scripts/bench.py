@@ -380,19 +380,46 @@ class Timed:
     stderr: str
 
 
+# Runs the command and reports its rusage. A child's ru_maxrss starts at the RSS of the process
+# that forked it (Linux keeps the pre-exec high-water mark), so the bench (hundreds of MB) must not
+# fork the tools itself: this tiny isolated interpreter does, and its floor is ~10 MB.
+_RUSAGE_WRAPPER = (
+    "import os,sys\n"
+    "pid=os.fork()\n"
+    "if pid==0:\n"
+    " os.execvp(sys.argv[2],sys.argv[2:])\n"
+    "_,st,ru=os.wait4(pid,0)\n"
+    "open(sys.argv[1],'w').write('%d %r %r'%(ru.ru_maxrss,ru.ru_utime,ru.ru_stime))\n"
+    "sys.exit(os.waitstatus_to_exitcode(st))\n"
+)
+
+
 def run_timed(cmd: list[str], *, env: dict[str, str] | None = None) -> Timed:
-    """Run ``cmd`` from the repo root; wall and CPU time, peak RSS (wait4's rusage) and stderr."""
-    with tempfile.TemporaryFile() as err:
+    """Run ``cmd`` from the repo root; wall and CPU time, peak RSS and stderr.
+
+    Wall time is taken here (it includes ~20 ms of wrapper start-up, alike for every tool).
+    """
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as d:
+        usage = Path(d) / "rusage"
+        wrapped = [sys.executable, "-I", "-S", "-c", _RUSAGE_WRAPPER, str(usage), *cmd]
         t0 = time.perf_counter()
-        p = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=REPO, env=env, stdin=subprocess.DEVNULL
+        p = subprocess.run(
+            wrapped,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
-        _, status, ru = os.wait4(p.pid, 0)
         dt = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         text = err.read().decode(errors="replace").strip()
-    return Timed(dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, p.returncode, text)
+        try:
+            maxrss, utime, stime = usage.read_text().split()
+            cpu, rss = float(utime) + float(stime), int(maxrss) / 1024.0
+        except (OSError, ValueError):  # the command could not be started
+            cpu = rss = float("nan")
+    return Timed(dt, cpu, rss, p.returncode, text)
 
 
 def _failed(t: Timed) -> str:
