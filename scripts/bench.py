@@ -1,0 +1,1258 @@
+"""Benchmark gifquant against ffmpeg, gifski and a naive scikit-learn warm start.
+
+    python scripts/bench.py [--section quality|speed|k256|memory|all] [--clips NAME ...]
+                            [--repeat N] [--quick] [--profile] [--json PATH]
+
+Sections (the issues they measure):
+  quality  k=16: gifquant defaults vs ffmpeg global and per-frame palettes (issue 4)
+  speed    k=16 wall time vs ffmpeg and naive scikit-learn, k=64/k=256, per-stage ms (issue 5)
+  k256     k=256: gifquant vs gifski vs ffmpeg global (issue 7)
+  memory   scripts/bench_memory.py when present
+
+Every tool reads the same input file. Video clips are first cut to a lossless RGB intermediate
+(FFV1 in .mkv, bgr0) so every tool sees the same RGB frames; the metrics use those frames as the
+source. Outputs are decoded with Pillow (checked against ffmpeg's decoder on an ffmpeg-written
+GIF; ffmpeg's decoder is used instead when they disagree). Metrics are gifquant.metrics
+(mean CIE76 dE vs source; flicker over pixels whose source changed < 1 dE).
+
+gifquant runs as ``python -m gifquant`` from the repo root (PYTHONPATH=repo root), so the code of
+the checkout is what is measured. Peak RSS is the child's ru_maxrss from wait4 (the largest
+process of its tree). Corpus: ../shared/corpus from the repo root; absent clips are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import importlib
+import inspect
+import io
+import itertools
+import json
+import os
+import pkgutil
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+sys.path.insert(0, str(REPO))
+
+from gifquant.metrics import QualityMeter  # noqa: E402
+
+Image.MAX_IMAGE_PIXELS = None
+
+FFMPEG_GLOBAL = (
+    "split[a][b];[a]palettegen=max_colors={k}:stats_mode=full[p];[b][p]paletteuse=dither=none"
+)
+FFMPEG_PER_FRAME = (
+    "split[a][b];[a]palettegen=max_colors={k}:stats_mode=single[p];"
+    "[b][p]paletteuse=new=1:dither=none"
+)
+# Options switching gifquant's stability features off when its CLI has them: the plain run.
+PLAIN_OFF = (
+    ("--palette-hysteresis", "0"),
+    ("--pixel-hysteresis", "0"),
+    ("--dither", "none"),
+    ("--no-delta", None),
+)
+NAIVE_QUICK_FRAMES = 10
+
+
+# --------------------------------------------------------------------------------------------
+# clips
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A corpus clip; ``frames`` limits a video to its first frames."""
+
+    key: str
+    file: str
+    frames: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return CORPUS / self.file
+
+    @property
+    def is_video(self) -> bool:
+        return self.path.suffix.lower() not in (".gif", ".png", ".apng", ".webp")
+
+
+CLIPS = {
+    c.key: c
+    for c in (
+        Clip("newtonscradle", "newtonscradle.gif"),
+        Clip("people-detection", "people-detection.gif"),
+        Clip("classroom", "classroom.gif"),
+        Clip("cockatoo60", "cockatoo.mp4", 60),
+        Clip("realshort", "realshort.mp4"),
+    )
+}
+QUALITY_CLIPS = ("newtonscradle", "people-detection", "classroom", "cockatoo60")
+SPEED_CLIP = "cockatoo60"
+K256_CLIPS = ("cockatoo60", "realshort")
+
+
+@dataclass
+class Prepared:
+    """A clip ready to feed the tools: ``input`` is the file every tool reads."""
+
+    clip: Clip
+    input: Path
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    tmp: Path
+    _gifquant_input: Path | None = None
+    _pngs: list[Path] | None = None
+
+
+class Bench:
+    """Tools, temp folder and options shared by the sections."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.ffmpeg, self.ffmpeg_note = find_ffmpeg(args.ffmpeg)
+        self.gifski = find_gifski(args.gifski)
+        self.decoder = "pillow"
+        self.decoder_checked = False
+        self.notes: list[str] = []
+        self._prepared: dict[str, Prepared] = {}
+        self.results: dict[str, object] = {}
+
+    def ff(self, *args: str) -> list[str]:
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", *args]
+
+    def prepare(self, key: str) -> Prepared | None:
+        """The clip's shared input (None when the corpus file is absent)."""
+        if key in self._prepared:
+            return self._prepared[key]
+        clip = CLIPS[key]
+        if not clip.path.exists():
+            return None
+        d = self.tmp / key
+        d.mkdir(exist_ok=True)
+        if clip.is_video and clip.frames:
+            inp = self._cut_video(clip, d)
+        else:
+            inp = clip.path
+        w, h, fps = probe(self.ffmpeg, inp)
+        n = sum(1 for _ in iter_source(self, inp, clip.is_video, w, h))
+        prep = Prepared(clip, inp, w, h, fps, n, d)
+        self._prepared[key] = prep
+        return prep
+
+    def _cut_video(self, clip: Clip, d: Path) -> Path:
+        """The first ``clip.frames`` frames as a file every tool reads.
+
+        A stream copy (no re-encoding: the very frames of the original, decoded as fast) when it
+        decodes to exactly those frames; else a lossless FFV1 cut in RGB.
+        """
+        assert clip.frames
+        cut = ["-i", str(clip.path), "-frames:v", str(clip.frames), "-an"]
+        copy = d / f"{clip.key}{clip.path.suffix}"
+        subprocess.run([*self.ff(*cut, "-c:v", "copy"), str(copy)], check=True)
+        w, h, _ = probe(self.ffmpeg, clip.path)
+        want = iter_ffmpeg_rgb(self.ffmpeg, clip.path, w, h)
+        got = iter_ffmpeg_rgb(self.ffmpeg, copy, w, h)
+        pairs = zip(itertools.islice(want, clip.frames), got, strict=False)
+        n_same = sum(np.array_equal(a, b) for a, b in pairs)
+        n_got = sum(1 for _ in iter_ffmpeg_rgb(self.ffmpeg, copy, w, h))
+        if n_same == n_got == clip.frames:
+            self.notes.append(f"{clip.key}: stream copy of the first {clip.frames} frames")
+            return copy
+        ffv1 = d / f"{clip.key}.mkv"
+        subprocess.run([*self.ff(*cut, "-c:v", "ffv1", "-pix_fmt", "bgr0"), str(ffv1)], check=True)
+        self.notes.append(
+            f"{clip.key}: stream copy decoded to {n_same}/{n_got} matching frames; lossless "
+            f"FFV1 RGB cut of the first {clip.frames} frames instead"
+        )
+        return ffv1
+
+
+def find_ffmpeg(override: str | None) -> tuple[str, str]:
+    """ffmpeg on PATH when present, else imageio-ffmpeg's; with a note saying which."""
+    if override:
+        exe, where = override, "--ffmpeg"
+    elif shutil.which("ffmpeg"):
+        exe, where = shutil.which("ffmpeg") or "ffmpeg", "PATH"
+    else:
+        import imageio_ffmpeg
+
+        exe, where = imageio_ffmpeg.get_ffmpeg_exe(), "bundled imageio-ffmpeg"
+    try:
+        out = subprocess.run([exe, "-version"], capture_output=True, text=True).stdout
+        version = out.split("\n", 1)[0].split(" Copyright")[0]
+    except OSError as exc:
+        version = f"not runnable: {exc}"
+    return exe, f"{exe} ({where}; {version})"
+
+
+def find_gifski(override: str | None) -> str | None:
+    """gifski from --gifski, $GIFSKI or PATH; None when absent or not runnable."""
+    for cand in (override, os.environ.get("GIFSKI"), shutil.which("gifski")):
+        if cand and os.path.exists(cand):
+            try:
+                subprocess.run([cand, "--version"], capture_output=True, check=True)
+                return cand
+            except (OSError, subprocess.CalledProcessError):
+                continue
+    return None
+
+
+def probe(ffmpeg: str, path: Path) -> tuple[int, int, float]:
+    """(width, height, fps) of a clip, from ffmpeg's stream line (fps 0 when unknown)."""
+    if path.suffix.lower() == ".gif":
+        with Image.open(path) as im:
+            ms = im.info.get("duration") or 100
+            return im.size[0], im.size[1], 1000.0 / ms
+    err = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    for line in err.stderr.splitlines():
+        if "Video:" in line:
+            w = h = 0
+            fps = 0.0
+            for tok in line.replace(",", " ").split():
+                if "x" in tok and tok.split("x")[0].isdigit() and tok.split("x")[1].isdigit():
+                    w, h = (int(v) for v in tok.split("x"))
+            parts = line.split(",")
+            for p in parts:
+                p = p.strip()
+                if p.endswith(" fps"):
+                    fps = float(p[:-4])
+            return w, h, fps
+    raise RuntimeError(f"{path}: ffmpeg found no video stream")
+
+
+# --------------------------------------------------------------------------------------------
+# decoding and metrics
+
+
+def iter_ffmpeg_rgb(
+    ffmpeg: str, path: Path, w: int, h: int, pix_fmt: str = "rgb24"
+) -> Iterator[np.ndarray]:
+    """Frames of ``path`` decoded by ffmpeg as (h, w, 3 or 4) uint8, streamed."""
+    ch = 4 if pix_fmt == "rgba" else 3
+    cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-fps_mode", "passthrough"]
+    cmd += ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    size = w * h * ch
+    try:
+        assert p.stdout is not None
+        while True:
+            buf = p.stdout.read(size)
+            if len(buf) < size:
+                break
+            yield np.frombuffer(buf, np.uint8).reshape(h, w, ch)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def iter_pillow_rgba(path: Path) -> Iterator[np.ndarray]:
+    """Frames of an image file composited by Pillow, (h, w, 4) uint8."""
+    with Image.open(path) as im:
+        for fr in ImageSequence.Iterator(im):
+            yield np.asarray(fr.convert("RGBA"))
+
+
+def iter_source(
+    bench: Bench, path: Path, is_video: bool, w: int, h: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Source frames as (rgb, mask of opaque pixels or None when all are)."""
+    if is_video:
+        for rgb in iter_ffmpeg_rgb(bench.ffmpeg, path, w, h):
+            yield rgb, None
+        return
+    for rgba in iter_pillow_rgba(path):
+        opaque = rgba[..., 3] >= 128
+        yield rgba[..., :3], None if opaque.all() else opaque
+
+
+def iter_output(bench: Bench, path: Path, w: int, h: int) -> Iterator[np.ndarray]:
+    """RGB frames of an output GIF with the decoder in use (Pillow unless it disagreed)."""
+    if bench.decoder == "ffmpeg":
+        for rgba in iter_ffmpeg_rgb(bench.ffmpeg, path, w, h, "rgba"):
+            yield rgba[..., :3]
+    else:
+        for rgba in iter_pillow_rgba(path):
+            yield rgba[..., :3]
+
+
+@dataclass
+class Quality:
+    de: float
+    flicker: float
+    frames: int
+    source_frames: int
+
+
+def measure_frames(
+    source: Iterator[tuple[np.ndarray, np.ndarray | None]], output: Iterator[np.ndarray]
+) -> Quality:
+    """dE and flicker of ``output`` frames against ``source`` frames, streamed in lockstep."""
+    meter = QualityMeter()
+    n_src = n_out = 0
+    src_it, out_it = iter(source), iter(output)
+    while True:
+        s = next(src_it, None)
+        o = next(out_it, None)
+        if s is None and o is None:
+            break
+        n_src += s is not None
+        n_out += o is not None
+        if s is None or o is None:
+            continue  # frame counts differ: count the rest, measure the common frames
+        if o.shape != s[0].shape:
+            raise ValueError(f"output frame is {o.shape[:2]}, source {s[0].shape[:2]}")
+        meter.update(s[0], o, s[1])
+    return Quality(meter.mean_de, meter.flicker, n_out, n_src)
+
+
+def measure(bench: Bench, prep: Prepared, out: Path) -> Quality:
+    src = iter_source(bench, prep.input, prep.clip.is_video, prep.width, prep.height)
+    return measure_frames(src, iter_output(bench, out, prep.width, prep.height))
+
+
+def check_decoder(bench: Bench, gif: Path, w: int, h: int) -> str:
+    """Compare Pillow's and ffmpeg's decoding of an ffmpeg-written GIF; switch when they differ."""
+    pil = iter_pillow_rgba(gif)
+    ff = iter_ffmpeg_rgb(bench.ffmpeg, gif, w, h, "rgba")
+    n = worst = 0
+    n_pil = n_ff = 0
+    for a, b in zip(pil, ff, strict=False):
+        n += 1
+        worst = max(worst, int(np.abs(a[..., :3].astype(int) - b[..., :3].astype(int)).max()))
+    n_pil = sum(1 for _ in iter_pillow_rgba(gif))
+    n_ff = sum(1 for _ in iter_ffmpeg_rgb(bench.ffmpeg, gif, w, h, "rgba"))
+    bench.decoder_checked = True
+    if worst == 0 and n_pil == n_ff:
+        return f"decoder check: Pillow == ffmpeg on {gif.name} ({n_pil} frames, identical RGB)"
+    bench.decoder = "ffmpeg"
+    return (
+        f"decoder check: Pillow != ffmpeg on {gif.name} (frames {n_pil} vs {n_ff}, max RGB diff "
+        f"{worst}); outputs are decoded with ffmpeg"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# running tools
+
+
+@dataclass
+class Run:
+    """One timed tool run."""
+
+    tool: str
+    seconds: float = float("nan")
+    rss_mb: float = float("nan")
+    cpu: float = float("nan")
+    bytes: int = 0
+    ok: bool = True
+    error: str = ""
+    quality: Quality | None = None
+    out: Path | None = None
+    note: str = ""
+
+
+@dataclass
+class Timed:
+    seconds: float  # wall
+    cpu: float  # user + system of the process tree
+    rss_mb: float  # peak RSS of the tree's largest process
+    returncode: int
+    stderr: str
+
+
+# Runs the command and reports its rusage. A child's ru_maxrss starts at the RSS of the process
+# that forked it (Linux keeps the pre-exec high-water mark), so the bench (hundreds of MB) must not
+# fork the tools itself: this tiny isolated interpreter does, and its floor is ~10 MB.
+_RUSAGE_WRAPPER = (
+    "import os,sys\n"
+    "pid=os.fork()\n"
+    "if pid==0:\n"
+    " os.execvp(sys.argv[2],sys.argv[2:])\n"
+    "_,st,ru=os.wait4(pid,0)\n"
+    "open(sys.argv[1],'w').write('%d %r %r'%(ru.ru_maxrss,ru.ru_utime,ru.ru_stime))\n"
+    "sys.exit(os.waitstatus_to_exitcode(st))\n"
+)
+
+
+def run_timed(cmd: list[str], *, env: dict[str, str] | None = None) -> Timed:
+    """Run ``cmd`` from the repo root; wall and CPU time, peak RSS and stderr.
+
+    Wall time is taken here (it includes ~20 ms of wrapper start-up, alike for every tool).
+    """
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as d:
+        usage = Path(d) / "rusage"
+        wrapped = [sys.executable, "-I", "-S", "-c", _RUSAGE_WRAPPER, str(usage), *cmd]
+        t0 = time.perf_counter()
+        p = subprocess.run(
+            wrapped,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        dt = time.perf_counter() - t0
+        err.seek(0)
+        text = err.read().decode(errors="replace").strip()
+        try:
+            maxrss, utime, stime = usage.read_text().split()
+            cpu, rss = float(utime) + float(stime), int(maxrss) / 1024.0
+        except (OSError, ValueError):  # the command could not be started
+            cpu = rss = float("nan")
+    return Timed(dt, cpu, rss, p.returncode, text)
+
+
+def _failed(t: Timed) -> str:
+    return (t.stderr.splitlines() or ["no message"])[-1][:120] + f" (exit {t.returncode})"
+
+
+def gifquant_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if "PYTHONPATH" in env else "")
+    return env
+
+
+def gifquant_cmd(inp: Path, out: Path, k: int, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "gifquant", str(inp), str(out), "-k", str(k), "-q", "-y", *extra]
+
+
+def gifquant_first_frame(path: Path) -> np.ndarray | None:
+    """The first frame as gifquant's own reader gives it (in-process), None when it can't read."""
+    try:
+        from gifquant.io.streams import open_input
+
+        with open_input(str(path)) as reader:
+            return np.asarray(next(iter(reader)).rgba)
+    except Exception:
+        return None
+
+
+def gifquant_input(bench: Bench, prep: Prepared) -> Path:
+    """The file gifquant reads for this clip: the shared input when gifquant can read it, else a
+    lossless APNG of the same frames (made once by ffmpeg; Pillow's APNG reader composites it)."""
+    if prep._gifquant_input is not None:
+        return prep._gifquant_input
+    path = prep.input
+    first = gifquant_first_frame(path)
+    if first is not None and prep.clip.is_video:
+        src = next(iter_source(bench, path, True, prep.width, prep.height))[0]
+        same = first.shape[:2] == src.shape[:2] and np.array_equal(first[..., :3], src)
+        bench.notes.append(
+            f"{prep.clip.key}: gifquant reads {path.name} itself; its first frame "
+            + ("is identical to the source" if same else "DIFFERS from the source RGB")
+        )
+    if first is None:
+        apng = prep.tmp / f"{prep.clip.key}.apng"
+        cmd = bench.ff("-i", str(prep.input), "-f", "apng", "-plays", "0", "-pix_fmt", "rgb24")
+        subprocess.run([*cmd, str(apng)], check=True)
+        src = iter_source(bench, prep.input, True, prep.width, prep.height)
+        same = all(
+            np.array_equal(s[0], a[..., :3])
+            for s, a in zip(src, iter_pillow_rgba(apng), strict=False)
+        )
+        bench.notes.append(
+            f"{prep.clip.key}: gifquant cannot read {path.suffix}; it reads a lossless APNG of the "
+            f"same frames ({'identical RGB' if same else 'RGB DIFFERS from the source!'})"
+        )
+        path = apng
+    prep._gifquant_input = path
+    return path
+
+
+def run_tool(
+    bench: Bench,
+    prep: Prepared,
+    tool: str,
+    build: Callable[[Path], list[str]],
+    *,
+    env: dict[str, str] | None = None,
+    quality: bool = True,
+    tag: str = "",
+) -> Run:
+    """Run one tool writing ``out.gif`` for ``prep``; errors land in the Run, not in a crash."""
+    out = prep.tmp / f"{tool.replace(' ', '_').replace('/', '_')}{tag}.gif"
+    run = Run(tool, out=out)
+    try:
+        cmd = build(out)
+        t = run_timed(cmd, env=env)
+        run.seconds, run.cpu, run.rss_mb = t.seconds, t.cpu, t.rss_mb
+        if t.returncode != 0 or not out.exists():
+            run.ok, run.error = False, _failed(t)
+            return run
+        run.bytes = out.stat().st_size
+        if quality:
+            run.quality = measure(bench, prep, out)
+            if run.quality.frames != run.quality.source_frames:
+                run.note = f"FRAMES {run.quality.frames}/{run.quality.source_frames}"
+    except Exception as exc:  # a failing tool is a table row, not a crashed benchmark
+        run.ok = False
+        run.error = f"{type(exc).__name__}: {exc}"[:140]
+    return run
+
+
+def ffmpeg_build(bench: Bench, prep: Prepared, k: int, per_frame: bool) -> Callable[[Path], list]:
+    graph = (FFMPEG_PER_FRAME if per_frame else FFMPEG_GLOBAL).format(k=k)
+
+    def build(out: Path) -> list[str]:
+        args = ("-i", str(prep.input), "-vf", graph, "-fps_mode", "passthrough", str(out))
+        return bench.ff(*args)
+
+    return build
+
+
+def gifquant_build(
+    bench: Bench, prep: Prepared, k: int, extra: list[str] | None = None
+) -> Callable[[Path], list]:
+    def build(out: Path) -> list[str]:
+        return gifquant_cmd(gifquant_input(bench, prep), out, k, list(extra or []))
+
+    return build
+
+
+def gifski_build(bench: Bench, prep: Prepared) -> Callable[[Path], list]:
+    def build(out: Path) -> list[str]:
+        if prep._pngs is None:
+            d = prep.tmp / "png"
+            d.mkdir(exist_ok=True)
+            cmd = bench.ff("-i", str(prep.input), "-fps_mode", "passthrough", "-pix_fmt", "rgb24")
+            subprocess.run([*cmd, str(d / "f%05d.png")], check=True)
+            prep._pngs = sorted(d.glob("f*.png"))
+        assert bench.gifski is not None
+        return [
+            bench.gifski,
+            "-q",
+            "-W",
+            str(prep.width),
+            "-H",
+            str(prep.height),
+            "--fps",
+            f"{prep.fps:g}",
+            "-o",
+            str(out),
+            *map(str, prep._pngs),
+        ]
+
+    return build
+
+
+def plain_seeded_args() -> list[str] | None:
+    """Options turning gifquant's stability features off (None when its CLI has none of them)."""
+    try:
+        helptext = subprocess.run(
+            [sys.executable, "-m", "gifquant", "--help"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=gifquant_env(),
+        ).stdout
+    except OSError:
+        return None
+    args: list[str] = []
+    for flag, value in PLAIN_OFF:
+        if flag in helptext:
+            args += [flag] if value is None else [flag, value]
+    return ["--seeded", *args] if args else None
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+
+
+def fmt(v: float, spec: str) -> str:
+    return "-" if v is None or v != v else format(v, spec)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    out = [line, "  ".join("-" * w for w in widths)]
+    for r in rows:
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return out
+
+
+def run_row(clip: str, r: Run, verdict: str = "") -> list[str]:
+    if not r.ok:
+        return [clip, r.tool, "ERROR", r.error] + [""] * (len(RUN_HEADERS) - 4)
+    q = r.quality
+    return [
+        clip,
+        r.tool,
+        fmt(q.de if q else None, ".2f"),
+        fmt(q.flicker if q else None, ".3f"),
+        f"{r.bytes / 1000:.0f}",
+        fmt(r.seconds, ".2f"),
+        fmt(r.cpu, ".2f"),
+        fmt(r.rss_mb, ".0f"),
+        f"{q.frames}/{q.source_frames}" if q else "-",
+        " ".join(x for x in (verdict, r.note) if x),
+    ]
+
+
+RUN_HEADERS = ["clip", "tool", "dE", "flicker", "KB", "s", "cpu s", "RSS MB", "frames", "target"]
+
+
+def verdict(
+    r: Run, de_refs: list[Run], flicker_ref: Run | None, bytes_ref: Run | None
+) -> tuple[str, bool | None]:
+    """PASS/FAIL of ``r`` against the target: dE <= min(de_refs), flicker <= flicker_ref or
+    <= 0.06, bytes <= bytes_ref. Refs that failed are left out (and said so)."""
+    if not r.ok or r.quality is None:
+        return "n/a", None
+    fails, missing = [], []
+    des = [x.quality.de for x in de_refs if x.ok and x.quality]
+    if len(des) < len(de_refs):
+        missing.append("dE ref")
+    if des and r.quality.de > min(des) + 1e-9:
+        fails.append("dE")
+    if flicker_ref is not None and flicker_ref.ok and flicker_ref.quality:
+        if r.quality.flicker > max(flicker_ref.quality.flicker, 0.06) + 1e-9:
+            fails.append("flicker")
+    elif r.quality.flicker > 0.06:
+        fails.append("flicker")
+    if bytes_ref is not None and bytes_ref.ok:
+        if r.bytes > bytes_ref.bytes:
+            fails.append("bytes")
+    else:
+        missing.append("bytes ref")
+    if r.quality.frames != r.quality.source_frames:
+        fails.append("frames")
+    text = "PASS" if not fails else "FAIL(" + ",".join(fails) + ")"
+    if missing:
+        text += " [no " + ", ".join(missing) + "]"
+    return text, not fails
+
+
+def run_json(r: Run) -> dict:
+    d = asdict(r)
+    d["out"] = None
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+
+
+def selected(bench: Bench, keys: tuple[str, ...]) -> list[str]:
+    want = bench.args.clips
+    return [k for k in keys if not want or k in want or CLIPS[k].file in want]
+
+
+def quality_section(bench: Bench) -> list[str]:
+    lines = ["== quality (issue 4): k=16, dither none ==", f"ffmpeg: {bench.ffmpeg_note}"]
+    plain = plain_seeded_args()
+    if plain is None:
+        lines.append(
+            "gifquant plain seeded: no stability options in this build, so plain = defaults "
+            "(row skipped)"
+        )
+    else:
+        lines.append(f"gifquant plain = gifquant {' '.join(plain)}")
+    rows, data, passes = [], {}, []
+    for key in selected(bench, QUALITY_CLIPS):
+        prep = bench.prepare(key)
+        if prep is None:
+            lines.append(f"{key}: {CLIPS[key].file} absent, skipped")
+            continue
+        ff_g = run_tool(bench, prep, "ffmpeg global", ffmpeg_build(bench, prep, 16, False))
+        if not bench.decoder_checked and ff_g.ok:
+            lines.append(check_decoder(bench, ff_g.out, prep.width, prep.height))
+            if bench.decoder == "ffmpeg":
+                ff_g.quality = measure(bench, prep, ff_g.out)
+        ff_f = run_tool(bench, prep, "ffmpeg per-frame", ffmpeg_build(bench, prep, 16, True))
+        gq = run_tool(bench, prep, "gifquant", gifquant_build(bench, prep, 16))
+        gq_r = run_tool(
+            bench, prep, "gifquant --random", gifquant_build(bench, prep, 16, ["--random"])
+        )
+        runs = [gq, ff_g, ff_f, gq_r]
+        if plain is not None:
+            runs.append(
+                run_tool(bench, prep, "gifquant plain", gifquant_build(bench, prep, 16, plain))
+            )
+        v, ok = verdict(gq, [ff_g, ff_f], ff_g, ff_g)
+        passes.append(ok)
+        for r in runs:
+            rows.append(run_row(key, r, v if r is gq else ""))
+        data[key] = {r.tool: run_json(r) | {"verdict": v if r is gq else None} for r in runs}
+    lines += table(RUN_HEADERS, rows)
+    lines.append(
+        "target: gifquant dE <= min(ffmpeg global, per-frame), flicker <= ffmpeg global or "
+        "<= 0.06, bytes <= ffmpeg global"
+    )
+    if passes:
+        lines.append(f"quality target: {sum(p is True for p in passes)}/{len(passes)} clips PASS")
+    bench.results["quality"] = data
+    return lines
+
+
+def _median(xs: list[float]) -> float:
+    xs = [x for x in xs if x == x]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def speed_section(bench: Bench) -> list[str]:
+    lines = ["== speed (issue 5): first 60 frames of cockatoo.mp4 (1280x720) =="]
+    if SPEED_CLIP not in selected(bench, (SPEED_CLIP,)):
+        return lines + [f"{SPEED_CLIP} not among --clips; skipped"]
+    prep = bench.prepare(SPEED_CLIP)
+    if prep is None:
+        return lines + ["cockatoo.mp4 absent; skipped"]
+    args = bench.args
+    repeat = args.repeat if args.repeat else (1 if args.quick else 3)
+    lines.append(f"ffmpeg: {bench.ffmpeg_note}")
+    lines.append(
+        f"input: {gifquant_input(bench, prep).name} for gifquant, {prep.input.name} for ffmpeg"
+    )
+    tools: list[tuple[str, Callable[[Path], list], dict | None]] = [
+        ("gifquant k=16", gifquant_build(bench, prep, 16), gifquant_env()),
+        ("ffmpeg global k=16", ffmpeg_build(bench, prep, 16, False), None),
+        ("gifquant k=64", gifquant_build(bench, prep, 64), gifquant_env()),
+        ("gifquant k=256", gifquant_build(bench, prep, 256), gifquant_env()),
+    ]
+    runs: dict[str, list[Run]] = {t[0]: [] for t in tools}
+    for i in range(repeat):  # alternated, so drift in machine load hits every tool alike
+        for name, build, env in tools:
+            runs[name].append(
+                run_tool(bench, prep, name, build, env=env, quality=False, tag=str(i))
+            )
+    naive = naive_sklearn_runs(bench, prep, args)
+    if naive is not None:
+        runs.update(naive)
+
+    med: dict[str, float] = {}
+    med_cpu: dict[str, float] = {}
+    headers = ["tool", "median s", "range", "runs", "fps", "cpu s", "peak RSS MB", "note"]
+    rows = []
+    for name, rs in runs.items():
+        ok = [r for r in rs if r.ok]
+        med[name] = _median([r.seconds for r in ok])
+        med_cpu[name] = _median([r.cpu for r in ok])
+        if not ok:
+            rows.append([name, "ERROR", rs[0].error if rs else ""] + [""] * (len(headers) - 3))
+            continue
+        secs = [r.seconds for r in ok]
+        rows.append(
+            [
+                name,
+                fmt(med[name], ".2f"),
+                f"{min(secs):.2f}..{max(secs):.2f}",
+                str(len(ok)),
+                fmt(prep.n_frames / med[name], ".1f"),
+                fmt(med_cpu[name], ".2f"),
+                fmt(max(r.rss_mb for r in ok), ".0f"),
+                ok[0].note,
+            ]
+        )
+    lines += table(headers, rows)
+
+    def ratio(a: str, b: str, m: dict[str, float] = med) -> float:
+        return m.get(a, float("nan")) / m.get(b, float("nan"))
+
+    r_ff = ratio("gifquant k=16", "ffmpeg global k=16")
+    r_sk = ratio("sklearn naive k=16", "gifquant k=16")
+    r64 = ratio("gifquant k=64", "gifquant k=16")
+    r256 = ratio("gifquant k=256", "gifquant k=16")
+    r_ff_cpu = ratio("gifquant k=16", "ffmpeg global k=16", med_cpu)
+    lines.append(
+        f"gifquant/ffmpeg (k=16): {fmt(r_ff, '.2f')}x wall (target <= 1.0); "
+        f"{fmt(r_ff_cpu, '.2f')}x CPU time"
+    )
+    lines.append(f"sklearn/gifquant (k=16): {fmt(r_sk, '.1f')}x   (target >= 20)")
+    lines.append(f"gifquant k=64/k=16: {fmt(r64, '.2f')}x, k=256/k=16: {fmt(r256, '.2f')}x (<= 2)")
+    lines += stage_lines(bench, prep)
+    if args.profile:
+        lines += profile_lines(bench, prep)
+    bench.results["speed"] = {
+        "median_seconds": med,
+        "median_cpu_seconds": med_cpu,
+        "runs": {k: [run_json(r) for r in v] for k, v in runs.items()},
+        "ratios": {
+            "gifquant/ffmpeg": r_ff,
+            "sklearn/gifquant": r_sk,
+            "gifquant/ffmpeg cpu": r_ff_cpu,
+            "k64/k16": r64,
+            "k256/k16": r256,
+        },
+    }
+    return lines
+
+
+def naive_sklearn_runs(bench: Bench, prep: Prepared, args) -> dict[str, list[Run]] | None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        bench.notes.append("scikit-learn not installed: naive baseline skipped")
+        return None
+    n = NAIVE_QUICK_FRAMES if args.quick else prep.n_frames
+    rs = []
+    for i in range(args.repeat_sklearn):
+        out = prep.tmp / f"sklearn{i}.gif"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--naive-sklearn"]
+        cmd += [str(prep.input), str(out), "--naive-frames", str(n), "-k", "16"]
+        cmd += ["--size", f"{prep.width}x{prep.height}", "--ffmpeg", bench.ffmpeg]
+        r = Run("sklearn naive k=16", out=out)
+        try:
+            t = run_timed(cmd)
+            r.seconds, r.cpu, r.rss_mb = t.seconds, t.cpu, t.rss_mb
+            if t.returncode != 0:
+                r.ok, r.error = False, _failed(t)
+            elif n < prep.n_frames:
+                # Start-up and the cold first frame (k-means++) are paid once; the warm-started
+                # frames and the GIF writing scale with the frame count.
+                side = json.loads(Path(f"{out}.json").read_text())
+                warm = side["frame_s"][1:] or side["frame_s"]
+                extra = prep.n_frames - n
+                add = statistics.mean(warm) * extra + side["save_s"] * extra / n
+                r.note = (
+                    f"{n} frames in {r.seconds:.1f} s (first {side['frame_s'][0]:.1f} s), "
+                    f"extrapolated to {prep.n_frames}"
+                )
+                r.cpu *= (r.seconds + add) / r.seconds
+                r.seconds += add
+        except Exception as exc:
+            r.ok, r.error = False, f"{type(exc).__name__}: {exc}"[:120]
+        rs.append(r)
+    return {"sklearn naive k=16": rs}
+
+
+def naive_sklearn(inp: Path, out: Path, n: int, k: int, size: str, ffmpeg: str) -> None:
+    """The naive baseline of issue 5: warm-started MiniBatchKMeans per frame on all RGB pixels,
+    then predict, then Pillow writes the GIF."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    w, h = (int(v) for v in size.split("x"))
+    frames = []
+    frame_s = []
+    centers = None
+    t0 = time.perf_counter()
+    for i, rgb in enumerate(iter_ffmpeg_rgb(ffmpeg, inp, w, h)):
+        if i >= n:
+            break
+        x = rgb.reshape(-1, 3).astype(np.float32)
+        init = centers if centers is not None else "k-means++"
+        km = MiniBatchKMeans(n_clusters=k, init=init, n_init=1, random_state=0).fit(x)
+        centers = km.cluster_centers_
+        labels = km.predict(x).astype(np.uint8).reshape(h, w)
+        im = Image.fromarray(labels, "P")
+        pal = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
+        im.putpalette(pal.tobytes())
+        frames.append(im)
+        t1 = time.perf_counter()
+        frame_s.append(t1 - t0)
+        t0 = t1
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=50, loop=0)
+    side = {"frame_s": frame_s, "save_s": time.perf_counter() - t0}
+    Path(f"{out}.json").write_text(json.dumps(side))
+
+
+# Stages of the per-frame profile: which gifquant functions each stage's time is spent in.
+# "module:function" or "module:Class.method"; names that don't exist (yet) are skipped, and a
+# stage with none reports n/a. Time is exclusive: a wrapped call inside another counts once,
+# for the inner stage. Readers/writers in gifquant.io are found by class name.
+STAGES: dict[str, tuple[str, ...]] = {
+    "decode": ("<readers>",),
+    "histogram": (
+        "gifquant.quantize:distinct_colours",
+        "gifquant.quantize:colour_histogram",
+        "gifquant.histogram:*",
+    ),
+    "colour space": ("gifquant.colour:*",),
+    "fit": (
+        "gifquant.kmeans:kmeans",
+        "gifquant.kmeans:_lloyd",
+        "gifquant.kmeans:init_centers",
+        "gifquant.quantize:_extend_centers",
+        "gifquant.quantize:refine*",
+        "gifquant.quantize:fit*",
+    ),
+    "assign": ("gifquant.remap:*", "gifquant.quantize:TemporalQuantizer.quantize"),
+    "hysteresis": (
+        "gifquant.hysteresis:*",
+        "gifquant.temporal:*",
+        "gifquant.slots:*",
+        "gifquant.scene:*",
+        "gifquant.*:*hysteresis*",
+        "gifquant.*:*scene*",
+        "gifquant.*:*match_slots*",
+    ),
+    "dither": ("gifquant.dither:*",),
+    "encode": ("gifquant.io.gif:encode_frame", "gifquant.io.lzw:*", "gifquant.lzw:*"),
+    "write": ("<writers>",),
+}
+STAGE_NOTES = {
+    "assign": "incl. the quantizer's own glue (labels -> pixels)",
+    "write": "container, delta crop, disposal (minus encode)",
+}
+
+
+class StageClock:
+    """Exclusive wall time per stage, per thread, summed over threads."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        stack = self._local.__dict__.setdefault("stack", [])
+        frame = [0.0]  # time spent in nested stages
+        stack.append(frame)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            stack.pop()
+            if stack:
+                stack[-1][0] += dt
+            with self._lock:
+                self.totals[name] = self.totals.get(name, 0.0) + dt - frame[0]
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+    def wrap(self, name: str, fn: Callable, iterate: bool = False) -> Callable:
+        clock = self
+
+        if iterate:
+
+            def wrapped_iter(*a, **kw):
+                with clock.stage(name):
+                    it = iter(fn(*a, **kw))
+                while True:
+                    with clock.stage(name):
+                        try:
+                            item = next(it)
+                        except StopIteration:
+                            return
+                    yield item
+
+            wrapped_iter.__wrapped__ = fn  # type: ignore[attr-defined]
+            return wrapped_iter
+
+        def wrapped(*a, **kw):
+            with clock.stage(name):
+                return fn(*a, **kw)
+
+        wrapped.__wrapped__ = fn  # type: ignore[attr-defined]
+        return wrapped
+
+
+def _gifquant_modules() -> list:
+    import gifquant
+
+    mods = [gifquant]
+    for info in pkgutil.walk_packages(gifquant.__path__, "gifquant."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            mods.append(importlib.import_module(info.name))
+        except Exception:
+            continue
+    return mods
+
+
+def _match(pattern: str, name: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+@contextlib.contextmanager
+def instrument(clock: StageClock) -> Iterator[dict[str, list[str]]]:
+    """Wrap gifquant's stage functions with ``clock`` for the duration of the block.
+
+    Yields the targets found for each stage.
+    """
+    mods = _gifquant_modules()
+    found: dict[str, list[str]] = {s: [] for s in STAGES}
+    patches: list[tuple[object, str, object]] = []  # (owner, attribute, original)
+    func_stage: dict[int, tuple[str, Callable]] = {}
+    for stage, targets in STAGES.items():
+        for target in targets:
+            if target in ("<readers>", "<writers>"):
+                suffix = "Reader" if target == "<readers>" else "Writer"
+                methods = ("__iter__",) if suffix == "Reader" else ("write", "_flush", "close")
+                for m in mods:
+                    if not m.__name__.startswith("gifquant.io"):
+                        continue
+                    for cname, cls in vars(m).items():
+                        if (
+                            inspect.isclass(cls)
+                            and cname.endswith(suffix)
+                            and cls.__module__ == m.__name__
+                        ):
+                            for meth in methods:
+                                if meth in vars(cls):
+                                    patches.append((cls, meth, vars(cls)[meth]))
+                                    setattr(
+                                        cls,
+                                        meth,
+                                        clock.wrap(stage, vars(cls)[meth], meth == "__iter__"),
+                                    )
+                                    found[stage].append(f"{m.__name__}:{cname}.{meth}")
+                continue
+            mod_pat, _, name_pat = target.partition(":")
+            for m in mods:
+                if not _match(mod_pat, m.__name__):
+                    continue
+                if "." in name_pat:
+                    cname, meth = name_pat.split(".", 1)
+                    cls = vars(m).get(cname)
+                    if inspect.isclass(cls) and meth in vars(cls):
+                        patches.append((cls, meth, vars(cls)[meth]))
+                        setattr(cls, meth, clock.wrap(stage, vars(cls)[meth]))
+                        found[stage].append(f"{m.__name__}:{name_pat}")
+                    continue
+                for fname, fn in list(vars(m).items()):
+                    if (
+                        inspect.isfunction(fn)
+                        and fn.__module__ == m.__name__
+                        and _match(name_pat, fname)
+                        and id(fn) not in func_stage
+                    ):
+                        func_stage[id(fn)] = (stage, fn)
+                        found[stage].append(f"{m.__name__}:{fname}")
+                    elif inspect.isclass(fn) and fn.__module__ == m.__name__ and name_pat != "*":
+                        # methods by name pattern too, e.g. TemporalQuantizer._pixel_hysteresis
+                        for meth, mfn in list(vars(fn).items()):
+                            if inspect.isfunction(mfn) and _match(name_pat, meth):
+                                patches.append((fn, meth, mfn))
+                                setattr(fn, meth, clock.wrap(stage, mfn))
+                                found[stage].append(f"{m.__name__}:{fname}.{meth}")
+    # Replace each function wherever a gifquant module holds it (``from .x import f`` copies).
+    for stage, fn in func_stage.values():
+        w = clock.wrap(stage, fn)
+        for m in mods:
+            for attr, val in list(vars(m).items()):
+                if val is fn:
+                    patches.append((m, attr, val))
+                    setattr(m, attr, w)
+    try:
+        yield found
+    finally:
+        for owner, attr, orig in reversed(patches):
+            setattr(owner, attr, orig)
+
+
+def stage_lines(bench: Bench, prep: Prepared) -> list[str]:
+    """Per-stage ms per frame of one in-process gifquant run (k=16, defaults)."""
+    from gifquant import cli
+
+    inp = gifquant_input(bench, prep)
+    out = prep.tmp / "stages.gif"
+    clock = StageClock()
+    try:
+        with instrument(clock) as found:
+            t0 = time.perf_counter()
+            rc = cli.main([str(inp), str(out), "-k", "16", "-q", "-y"])
+            wall = time.perf_counter() - t0
+    except Exception as exc:
+        return [f"per-stage timing failed: {type(exc).__name__}: {exc}"]
+    if rc != 0:
+        return [f"per-stage timing: gifquant exited {rc}"]
+    n = prep.n_frames
+    rows = []
+    total = 0.0
+    for stage in STAGES:
+        if not found[stage]:
+            rows.append([stage, "n/a", "", "not in this build"])
+            continue
+        t = clock.totals.get(stage, 0.0)
+        total += t
+        rows.append(
+            [stage, f"{1000 * t / n:.1f}", f"{100 * t / wall:.0f}%", STAGE_NOTES.get(stage, "")]
+        )
+    rows.append(
+        [
+            "other",
+            f"{1000 * (wall - total) / n:.1f}",
+            f"{100 * (wall - total) / wall:.0f}%",
+            "python, argparse, imports, glue",
+        ]
+    )
+    rows.append(
+        [
+            "total (in-process)",
+            f"{1000 * wall / n:.1f}",
+            "100%",
+            f"{wall:.2f} s, {n / wall:.1f} fps",
+        ]
+    )
+    lines = [f"per-stage ms/frame, in-process gifquant k=16 defaults, {n} frames:"]
+    lines += table(["stage", "ms/frame", "share", "note"], rows)
+    lines.append(
+        "(exclusive wall time per stage, summed over threads: stages that overlap in "
+        "threads can add up to more than the wall time)"
+    )
+    bench.results["stages_ms_per_frame"] = {
+        s: (1000 * clock.totals.get(s, 0.0) / n if found[s] else None) for s in STAGES
+    } | {"wall_s": wall}
+    return lines
+
+
+def profile_lines(bench: Bench, prep: Prepared) -> list[str]:
+    """cProfile top 15 (cumulative) of one in-process gifquant run, k=16 defaults."""
+    from gifquant import cli
+
+    out = prep.tmp / "profile.gif"
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        cli.main([str(gifquant_input(bench, prep)), str(out), "-k", "16", "-q", "-y"])
+    finally:
+        prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(15)
+    body = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    return ["cProfile, gifquant k=16 (top 15 cumulative):", *body]
+
+
+def k256_section(bench: Bench) -> list[str]:
+    lines = ["== k256 (issue 7): gifquant -k 256 vs gifski vs ffmpeg global =="]
+    lines.append(f"ffmpeg: {bench.ffmpeg_note}")
+    if bench.gifski is None:
+        lines.append("gifski: not found (PATH, --gifski or $GIFSKI); its rows are skipped")
+    else:
+        lines.append(f"gifski: {bench.gifski} (time excludes extracting the PNG frames)")
+    rows, data = [], {}
+    for key in selected(bench, K256_CLIPS):
+        prep = bench.prepare(key)
+        if prep is None:
+            lines.append(f"{key}: {CLIPS[key].file} absent, skipped")
+            continue
+        gq = run_tool(bench, prep, "gifquant -k 256", gifquant_build(bench, prep, 256))
+        ff = run_tool(bench, prep, "ffmpeg global 256", ffmpeg_build(bench, prep, 256, False))
+        if not bench.decoder_checked and ff.ok:
+            lines.append(check_decoder(bench, ff.out, prep.width, prep.height))
+        runs = [gq, ff]
+        gs = None
+        if bench.gifski is not None:
+            gs = run_tool(bench, prep, "gifski", gifski_build(bench, prep))
+            runs.append(gs)
+        v, _ = verdict(gq, [r for r in (gs, ff) if r is not None], gs, gs)
+        for r in runs:
+            rows.append(run_row(key, r, v if r is gq else ""))
+        data[key] = {r.tool: run_json(r) for r in runs} | {"verdict": v}
+    lines += table(RUN_HEADERS, rows)
+    lines.append(
+        "target: gifquant dE <= min(gifski, ffmpeg global), flicker <= gifski or <= 0.06, "
+        "bytes <= gifski"
+    )
+    bench.results["k256"] = data
+    return lines
+
+
+def memory_section(bench: Bench) -> list[str]:
+    lines = ["== memory =="]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import bench_memory
+    except ImportError:
+        return lines + ["scripts/bench_memory.py not present yet; memory section skipped"]
+    try:
+        return lines + list(bench_memory.memory_section(CORPUS))
+    except Exception as exc:
+        return lines + [f"memory section failed: {type(exc).__name__}: {exc}"]
+
+
+SECTIONS = {
+    "quality": quality_section,
+    "speed": speed_section,
+    "k256": k256_section,
+    "memory": memory_section,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--section", choices=[*SECTIONS, "all"], default="all")
+    p.add_argument("--clips", nargs="+", help=f"only these clips ({', '.join(CLIPS)})")
+    p.add_argument(
+        "--repeat", type=int, default=0, help="runs per fast tool (default 3, --quick 1)"
+    )
+    p.add_argument("--repeat-sklearn", type=int, default=1, help="runs of the naive baseline")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"naive sklearn on {NAIVE_QUICK_FRAMES} frames, extrapolated; fast tools run once",
+    )
+    p.add_argument("--profile", action="store_true", help="cProfile top 15 of a gifquant run")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--ffmpeg", help="ffmpeg binary (default: PATH, else imageio-ffmpeg's)")
+    p.add_argument("--gifski", help="gifski binary (default: $GIFSKI, else PATH)")
+    # internal: the naive baseline runs in its own process, timed like the other tools
+    p.add_argument("--naive-sklearn", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    p.add_argument("--naive-frames", type=int, default=60, help=argparse.SUPPRESS)
+    p.add_argument("-k", type=int, default=16, help=argparse.SUPPRESS)
+    p.add_argument("--size", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def _load() -> str:
+    # Other jobs on the machine skew wall times; the load average says how much.
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.naive_sklearn:
+        inp, out = args.naive_sklearn
+        naive_sklearn(Path(inp), Path(out), args.naive_frames, args.k, args.size, args.ffmpeg)
+        return 0
+    import gifquant
+
+    sections = list(SECTIONS) if args.section == "all" else [args.section]
+    rev = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    where = Path(gifquant.__file__).parent
+    print(f"gifquant {gifquant.__version__} ({rev or 'no git'}) from {where}", flush=True)
+    print(f"machine: {os.cpu_count()} cores, load average {_load()} at start", flush=True)
+    with tempfile.TemporaryDirectory(prefix="gifquant-bench-") as tmp:
+        bench = Bench(args, Path(tmp))
+        for name in sections:
+            t0 = time.perf_counter()
+            try:
+                lines = SECTIONS[name](bench)
+            except Exception as exc:  # one broken section must not hide the others
+                lines = [f"== {name} ==", f"section failed: {type(exc).__name__}: {exc}"]
+            took = time.perf_counter() - t0
+            lines.append(f"({name} section took {took:.0f} s; load average {_load()})")
+            print("\n".join(lines) + "\n", flush=True)
+        if bench.notes:
+            print("notes:\n" + "\n".join(f"- {n}" for n in dict.fromkeys(bench.notes)))
+        if args.json:
+            bench.results["notes"] = list(dict.fromkeys(bench.notes))
+            bench.results["ffmpeg"] = bench.ffmpeg_note
+            bench.results["gifski"] = bench.gifski
+            Path(args.json).write_text(json.dumps(bench.results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
