@@ -23,7 +23,6 @@ from .frames import QuantizedFrame
 from .kmeans import Init, Metric, _update, assign, distances, kmeans
 from .remap import (
     DITHERS,
-    delta_e,
     dither_offsets,
     floyd_steinberg,
     keep_mask,
@@ -512,22 +511,16 @@ class TemporalQuantizer:
         paint = differs
         if keep and len(differs):
             screen_level = delta and opt.screen_keep
-            # Only pixels whose source stood still since they were painted can keep anything.
-            src_d = from_items(np.take(src_items, differs))
-            ref_d = from_items(np.take(scr.reference, differs))
-            maybe = np.flatnonzero(delta_e(src_d, ref_d) < opt.pixel_hysteresis)
-            at = np.take(differs, maybe)
             before = (
-                np.take(scr.lab, at)
+                np.take(scr.lab, differs)
                 if screen_level
-                else np.take(display_items, np.take(scr.indices, at))
+                else np.take(display_items, np.take(scr.indices, differs))
             )
-            kept = np.zeros(len(differs), dtype=bool)
-            kept[maybe] = keep_mask(
-                np.take(src_d, maybe, axis=0),
-                np.take(ref_d, maybe, axis=0),
+            kept = keep_mask(
+                from_items(np.take(src_items, differs)),
+                from_items(np.take(scr.reference, differs)),
                 from_items(before),
-                from_items(np.take(display_items, np.take(cand, at))),
+                from_items(np.take(display_items, np.take(cand, differs))),
                 opt.pixel_hysteresis,
             )
             held = differs[kept]
@@ -545,21 +538,17 @@ class TemporalQuantizer:
         scr.indices = slots
         scr.indices[held] = old_slots
         new_slots = slots[paint]
+        if delta and len(display) == 256 and len(paint):
+            new_slots = self._free_a_slot(new_slots, np.take(src_items, paint), display_items)
+            slots[paint] = new_slots
         scr.packed[paint] = display_packed[new_slots]
         scr.lab[paint] = display_items[new_slots]
         if delta:
             palette, transparent = display, self._spare_slot(display, new_slots)
-            if transparent is None:
-                # All 256 entries are painted with: no index is left to mean "unchanged", so
-                # the frame is written in full (what is on screen from older palettes goes).
-                scr.packed, scr.lab = cand_packed, np.take(display_items, slots)
-                scr.reference = src_items
-                indices = slots
-            else:
-                if transparent == len(display):
-                    palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
-                indices = np.full(h * w, transparent, dtype=np.uint8)
-                indices[paint] = new_slots
+            if transparent == len(display):
+                palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
+            indices = np.full(h * w, transparent, dtype=np.uint8)
+            indices[paint] = new_slots
             frame = QuantizedFrame(
                 indices.reshape(h, w),
                 palette,
@@ -575,15 +564,33 @@ class TemporalQuantizer:
         return frame, from_items(scr.lab)
 
     @staticmethod
-    def _spare_slot(display: NDArray[np.uint8], painted: NDArray) -> int | None:
+    def _spare_slot(display: NDArray[np.uint8], painted: NDArray) -> int:
         """An index free to mean "unchanged": one past the palette, or at K=256 a slot no
-        painted pixel uses; None when every one of the 256 is in use."""
+        painted pixel uses (``_free_a_slot`` makes sure there is one)."""
         if len(display) < 256:
             return len(display)
-        used = np.zeros(256, dtype=bool)
-        used[painted] = True
-        free = np.flatnonzero(~used)
-        return int(free[-1]) if len(free) else None
+        return int(np.flatnonzero(np.bincount(painted, minlength=256) == 0)[-1])
+
+    def _free_a_slot(
+        self, slots: NDArray, source_items: NDArray, display_items: NDArray
+    ) -> NDArray:
+        """At K=256 every entry may be painted with, leaving no index to mean "unchanged": the
+        least used one's pixels then move to their next-nearest entry (a small loss on a few
+        pixels, instead of repainting the whole frame)."""
+        counts = np.bincount(slots, minlength=256)
+        if (counts == 0).any():
+            return slots
+        j = int(np.argmin(counts))
+        moved = np.flatnonzero(slots == j)
+        others = np.delete(np.arange(256), j)
+        near, _ = assign(
+            from_items(source_items[moved])[:, :3].astype(np.float64),
+            from_items(display_items[others])[:, :3].astype(np.float64),
+            "euclidean",
+        )
+        slots = slots.copy()
+        slots[moved] = others[near]
+        return slots
 
     def _plain_frame(
         self,

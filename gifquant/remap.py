@@ -75,7 +75,7 @@ def keep_mask(
     (``reference_lab``) and the best palette entry (``candidate_lab``) is not clearly closer to
     the source than the screen is: by less than ``threshold`` dE, or than a quarter of the
     screen's own error (where errors are large, as with few colours, a small gain is not worth
-    a change). All arrays (n, 3).
+    a change). All arrays (n, c).
     """
     keep = delta_e(source_lab, reference_lab) < threshold
     idx = np.flatnonzero(keep)  # only pixels that stood still can keep anything

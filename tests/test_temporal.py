@@ -226,3 +226,22 @@ def test_k256_mechanisms(tmp_path):
 
     assert churn(out) < 0.05 and churn(out) < churn(plain) / 5  # the noisy rest stays put
     assert out.stat().st_size < plain.stat().st_size
+
+
+def test_k256_frame_painting_with_every_entry_stays_a_delta_frame(tmp_path):
+    # 256 colours, all of them repainted in frame 1: one entry is given up for the frame (its
+    # few pixels take their next-nearest colour) so "unchanged" still has an index.
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, (256, 3)).astype(np.uint8)
+    idx0 = np.arange(64 * 64).reshape(64, 64) % 256
+    idx1 = idx0.copy()
+    idx1[:16] = np.roll(idx0[:16], 1, axis=1)  # top quarter changes, using all 256 colours
+    src = write_apng(tmp_path / "s.png", [colours[idx0], colours[idx1]])
+    out = tmp_path / "o.gif"
+    assert run(src, out, "-k", "256", "-q") == 0
+    blocks = gif_blocks(out)
+    assert blocks[1]["transparent"] is not None and blocks[1]["h"] <= 16
+    got = read_gif(out)[0]
+    np.testing.assert_array_equal(got[0][..., :3], colours[idx0])  # lossless first frame
+    wrong = np.any(got[1][..., :3] != colours[idx1], -1)
+    assert wrong[16:].sum() == 0 and 0 < wrong.sum() <= 16  # only the given-up entry's pixels
