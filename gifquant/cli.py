@@ -15,6 +15,7 @@ from . import __version__
 from .colour import SPACES
 from .errors import GifquantError
 from .io.budget import limit_clip
+from .io.image import ImageReader
 from .io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
@@ -296,9 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-clip-pixels",
         type=_positive_int(0),
-        default=DEFAULT_MAX_CLIP_PIXELS,
+        default=None,
         help="refuse clips that decode to more pixels than this in all, 0 for no limit "
-        f"(default {DEFAULT_MAX_CLIP_PIXELS})",
+        f"(default {DEFAULT_MAX_CLIP_PIXELS} for GIFs and images, where a few bytes can claim "
+        "that many; no limit for video, whose length is its own)",
     )
     ow = p.add_mutually_exclusive_group()
     ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
@@ -367,12 +369,13 @@ def _run(args: argparse.Namespace) -> int:
             open_input(
                 args.input,
                 max_pixels=args.max_pixels,
-                max_clip_pixels=args.max_clip_pixels,
+                max_clip_pixels=_clip_budget(args, image=True),
                 start=args.ss,
             )
         )
         timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
-        decoded = limit_clip(reader, name=args.input, max_clip_pixels=args.max_clip_pixels)
+        budget = _clip_budget(args, image=isinstance(reader, ImageReader))
+        decoded = limit_clip(reader, name=args.input, max_clip_pixels=budget)
         info, frames = apply_timeline(decoded, reader.info, timeline)
         if info.width * info.height > args.max_pixels:
             raise GifquantError(
@@ -451,6 +454,13 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
             out[i : i + 2] = [f"--scale={out[i + 1]}"]
             break
     return out
+
+
+def _clip_budget(args: argparse.Namespace, *, image: bool) -> int:
+    """--max-clip-pixels as given, else the default for images (GIF bombs) and none for video."""
+    if args.max_clip_pixels is not None:
+        return args.max_clip_pixels
+    return DEFAULT_MAX_CLIP_PIXELS if image else 0
 
 
 def _check_output(inp: str, out: str, args: argparse.Namespace) -> None:
