@@ -205,10 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--palette-hysteresis",
         type=_nonneg_float,
-        default=2.0,
+        default=3.0,
         metavar="DE",
         help="a palette entry's colour changes only once its centroid moved more than "
-        "this (CIE76 dE; 0 = off; default 2.0)",
+        "this (CIE76 dE; 0 = off; default 3.0)",
     )
     p.add_argument(
         "--pixel-hysteresis",

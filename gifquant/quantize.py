@@ -58,7 +58,7 @@ class QuantizeOptions:
     fit_bits: int = 5
     refine_iter: int = 1
     alpha_threshold: int = 128
-    palette_hysteresis: float = 2.0
+    palette_hysteresis: float = 3.0
     pixel_hysteresis: float = 2.0
     scene_threshold: float | None = 0.5
     delta: bool = True
