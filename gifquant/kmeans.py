@@ -230,11 +230,9 @@ def init_centers(
             centers[i] = x[best]
             closest = np.minimum(closest, distances(x, centers[i : i + 1], metric)[:, 0])
             continue
-        pot = w * closest
-        cand, total = _sample_by_weight(pot, rng.random(trials))
-        if total <= 0:  # every point already coincides with a centre
-            rest = np.flatnonzero(closest >= 0)
-            centers[i] = x[rest[i % len(rest)]]
+        cand = _candidates(w, closest, trials, rng)
+        if cand is None:  # every point already coincides with a centre
+            centers[i] = x[i % len(x)]
             continue
         c = x[cand]
         d = np.minimum(distances(x, c, metric), closest[:, None]).T
@@ -242,6 +240,14 @@ def init_centers(
         closest = d[best]
         centers[i] = c[best]
     return centers
+
+
+def _candidates(
+    w: NDArray, closest: NDArray, trials: int, rng: np.random.Generator
+) -> NDArray | None:
+    """k-means++ candidates drawn with probability ``w * closest``; None when that is all 0."""
+    cand, total = _sample_by_weight(w * closest, rng.random(trials))
+    return cand if total > 0 else None
 
 
 def _kmeanspp_euclidean(
@@ -273,11 +279,9 @@ def _kmeanspp_euclidean(
     d = np.empty((trials, n), dtype=np.float32)
     w32 = w.astype(np.float32)
     for i in range(1, k):
-        pot = w * closest
-        cand, total = _sample_by_weight(pot, rng.random(trials))
-        if total <= 0:  # every point already coincides with a centre
-            rest = np.flatnonzero(closest >= 0)
-            centers[i] = x[rest[i % len(rest)]]
+        cand = _candidates(w, closest, trials, rng)
+        if cand is None:  # every point already coincides with a centre
+            centers[i] = x[i % len(x)]
             continue
         c = xc[cand]
         caug[:, :f] = -2.0 * c
