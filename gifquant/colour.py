@@ -6,6 +6,7 @@ All functions take and return arrays whose last axis holds the three channels. R
 
 from __future__ import annotations
 
+import sys
 from typing import Literal
 
 import numpy as np
@@ -137,3 +138,35 @@ def from_space(values: NDArray, space: Space) -> NDArray[np.uint8]:
     else:
         raise ValueError(f"unknown colour space {space!r}")
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def pack_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
+    """Each pixel of an (..., 3) or (..., 4) uint8 image as one integer ``r << 16 | g << 8 | b``.
+
+    Returns a flat (n_pixels,) uint32 array; sorting it sorts the colours as (r, g, b) tuples.
+    """
+    if rgb.shape[-1] == 4 and rgb.dtype == np.uint8:
+        # Four bytes per pixel: reinterpret as one word and move the bytes in one pass.
+        words = np.ascontiguousarray(rgb).reshape(-1).view(np.uint32)
+        if sys.byteorder == "little":  # word = a << 24 | b << 16 | g << 8 | r
+            key = words.byteswap()
+            key >>= 8
+            return key
+        return words >> 8
+    flat = rgb.reshape(-1, rgb.shape[-1])
+    key = flat[:, 0].astype(np.uint32) << 16
+    key |= flat[:, 1].astype(np.uint32) << 8
+    key |= flat[:, 2]
+    return key
+
+
+def unpack_rgb(key: NDArray) -> NDArray[np.uint8]:
+    """Inverse of ``pack_rgb``: (...,) integers -> (..., 3) uint8 colours (a new array)."""
+    key = np.asarray(key, dtype=np.uint32)
+    if sys.byteorder == "little":  # the bytes of each word are b, g, r, 0
+        return np.ascontiguousarray(key.view(np.uint8).reshape(key.shape + (4,))[..., 2::-1])
+    out = np.empty(key.shape + (3,), dtype=np.uint8)
+    out[..., 0] = key >> 16
+    out[..., 1] = key >> 8
+    out[..., 2] = key
+    return out

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .colour import unpack_rgb
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -65,8 +67,7 @@ class QuantizedFrame:
         if self.screen is not None:
             return self.screen
         if self.screen_packed is not None:
-            p = self.screen_packed
-            return np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], -1).astype(np.uint8)
+            return unpack_rgb(self.screen_packed)
         return self.palette[self.indices]
 
     def rgba(self) -> NDArray[np.uint8]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import rgb_to_lab
-from .quantize import pack_rgb, shared_indexer
+from .colour import pack_rgb, rgb_to_lab
+from .quantize import shared_indexer
 
 STILL_DE = 1.0
 

@@ -11,14 +11,13 @@ the nearest centre of its true colour.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import Space, from_space, rgb_to_lab, to_space
+from .colour import Space, from_space, pack_rgb, rgb_to_lab, to_space, unpack_rgb
 from .frames import QuantizedFrame
 from .kmeans import Init, Metric, _update, assign, distances, kmeans
 from .remap import (
@@ -106,38 +105,6 @@ class FrameResult:
     source_lab: NDArray[np.float32] | None = None  # (n_distinct, 3) Lab of source.colours
     # Lab on screen when it is tracked: (height * width, 4), the 4th column zero.
     screen_lab: NDArray[np.float32] | None = None
-
-
-def pack_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
-    """Each pixel of an (..., 3) or (..., 4) uint8 image as one integer ``r << 16 | g << 8 | b``.
-
-    Returns a flat (n_pixels,) uint32 array; sorting it sorts the colours as (r, g, b) tuples.
-    """
-    if rgb.shape[-1] == 4 and rgb.dtype == np.uint8:
-        # Four bytes per pixel: reinterpret as one word and move the bytes in one pass.
-        words = np.ascontiguousarray(rgb).reshape(-1).view(np.uint32)
-        if sys.byteorder == "little":  # word = a << 24 | b << 16 | g << 8 | r
-            key = words.byteswap()
-            key >>= 8
-            return key
-        return words >> 8
-    flat = rgb.reshape(-1, rgb.shape[-1])
-    key = flat[:, 0].astype(np.uint32) << 16
-    key |= flat[:, 1].astype(np.uint32) << 8
-    key |= flat[:, 2]
-    return key
-
-
-def unpack_rgb(key: NDArray) -> NDArray[np.uint8]:
-    """Inverse of ``pack_rgb``: (...,) integers -> (..., 3) uint8 colours (a new array)."""
-    key = np.asarray(key, dtype=np.uint32)
-    if sys.byteorder == "little":  # the bytes of each word are b, g, r, 0
-        return np.ascontiguousarray(key.view(np.uint8).reshape(key.shape + (4,))[..., 2::-1])
-    out = np.empty(key.shape + (3,), dtype=np.uint8)
-    out[..., 0] = key >> 16
-    out[..., 1] = key >> 8
-    out[..., 2] = key
-    return out
 
 
 class ColourIndexer:

@@ -155,20 +155,3 @@ def floyd_steinberg(
             ok[ok] &= active[yy[ok], xx[ok]]  # still pixels neither spread nor receive error
             work[yy[ok], xx[ok]] += err[ok] * wt
     return out
-
-
-def take_rows(table: NDArray, idx: NDArray) -> NDArray:
-    """``table[idx]`` for a (n, 3) float32 or uint8 table and a large index array, fast.
-
-    numpy's fancy indexing of rows is an order of magnitude slower than ``np.take`` of single
-    items, so each row is padded to one 16-byte (float32) or 4-byte (uint8) item first.
-    Returns a contiguous (len(idx), 3) array.
-    """
-    n, c = table.shape
-    if c != 3 or table.dtype not in (np.float32, np.uint8):
-        return table[idx]
-    wide = np.zeros((n, 4), dtype=table.dtype)
-    wide[:, :3] = table
-    item = np.complex128 if table.dtype == np.float32 else np.uint32
-    out = np.take(wide.view(item).reshape(n), idx)
-    return np.ascontiguousarray(out.view(table.dtype).reshape(len(idx), 4)[:, :3])
