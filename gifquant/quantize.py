@@ -470,7 +470,9 @@ class TemporalQuantizer:
             # Nothing usable on screen: paint everything.
             scr = _Screen(cand_packed, np.take(display_items, cand), src_items, cand, (h, w))
             self._screen = scr
-            frame = self._plain_frame(src, cand, display, duration, delta=delta)
+            # The screen's words change in place later: the frame keeps its own copy.
+            painted = cand_packed.copy() if delta else None
+            frame = self._plain_frame(src, cand, display, duration, screen_packed=painted)
             return frame, from_items(scr.lab)
         differs = np.flatnonzero(cand_packed != scr.packed)
         slots = cand
@@ -566,28 +568,29 @@ class TemporalQuantizer:
         display: NDArray[np.uint8],
         duration: float,
         *,
-        delta: bool = False,
+        screen_packed: NDArray[np.uint32] | None = None,
     ) -> QuantizedFrame:
-        """Every pixel painted with its candidate slot (transparent ones with their own entry)."""
+        """Every pixel painted with its candidate slot (transparent ones with their own entry).
+
+        ``screen_packed`` (fully opaque frames only): the painted colours, making it a delta
+        frame that starts the screen.
+        """
         h, w = src.opaque.shape
         if src.opaque.all():
             # A first frame paints every pixel: no index needs to mean transparent.
-            screen = (
-                unpack_rgb(np.take(pack_rgb(display), cand)).reshape(h, w, 3) if delta else None
-            )
             indices = cand.astype(np.uint8).reshape(h, w)
-            return QuantizedFrame(indices, display, None, duration, delta=delta, screen=screen)
+            if screen_packed is None:
+                return QuantizedFrame(indices, display, None, duration)
+            return QuantizedFrame(
+                indices,
+                display,
+                None,
+                duration,
+                delta=True,
+                screen_packed=screen_packed.reshape(h, w),
+            )
         transparent = len(display)
         palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
         indices = np.full((h, w), transparent, dtype=np.uint8)
         indices[src.opaque] = cand
-        if delta:
-            return QuantizedFrame(
-                indices,
-                palette,
-                transparent,
-                duration,
-                delta=True,
-                screen=display[cand].reshape(h, w, 3),
-            )
         return QuantizedFrame(indices, palette, transparent, duration)
