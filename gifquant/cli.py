@@ -465,7 +465,7 @@ def _clip_budget(args: argparse.Namespace, *, image: bool) -> int:
 
 def _check_output(inp: str, out: str, args: argparse.Namespace) -> None:
     """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
-    check_paths(inp, out, overwrite=True)  # the input, a missing or read-only folder
+    check_paths(inp, out)  # the input, a folder, a missing or read-only folder
     if out == "-" or not os.path.lexists(out) or args.overwrite:
         return
     if args.no_overwrite:

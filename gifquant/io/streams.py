@@ -238,8 +238,11 @@ def open_output(
         sink.close()
 
 
-def check_paths(inp: str, out: str, *, overwrite: bool) -> None:
-    """Refuse an output that is the input, sits in a missing folder, or exists without -y."""
+def check_paths(inp: str, out: str) -> None:
+    """Refuse an output that is the input, a folder, or in a missing or read-only folder.
+
+    Whether an existing output may be replaced (-y, -n, asking) is the CLI's decision.
+    """
     if out == "-":
         return
     if inp != "-" and os.path.exists(out) and os.path.exists(inp):
@@ -254,5 +257,3 @@ def check_paths(inp: str, out: str, *, overwrite: bool) -> None:
         raise GifquantError(f"{out}: output folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise GifquantError(f"{out}: output folder {parent} is not writable")
-    if os.path.lexists(out) and not overwrite:
-        raise GifquantError(f"{out}: already exists (use -y to overwrite)")
