@@ -10,12 +10,17 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
-from typing import BinaryIO
+from collections import deque
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from ..frames import QuantizedFrame
+
+if TYPE_CHECKING:
+    from .lzw import LzwWorker
 
 # GIF disposal methods (graphic control extension).
 DISPOSE_NONE = 1  # leave the frame in place: the next frame draws over it
@@ -94,6 +99,8 @@ class GifWriter:
         when the frame has none and room is left). Decoders such as Pillow decide from the
         first frame whether the clip has alpha, and clear disposed frames to transparent only
         when the frame has a transparent index; ffmpeg and browsers do both regardless.
+    encoder : an ``LzwWorker`` that encodes frames in another process while the caller goes
+        on; frames are still written in order, at most ``in_flight`` of them pending.
     """
 
     def __init__(
@@ -105,8 +112,14 @@ class GifWriter:
         loop: int | None = 0,
         merge_duplicates: bool = False,
         always_transparent: bool = False,
+        encoder: LzwWorker | None = None,
+        in_flight: int = 3,
     ) -> None:
         self._f = f
+        self._encoder = encoder
+        self._in_flight = max(1, in_flight)
+        # Frames handed to the encoder, oldest first: (future or result, where and how to show it).
+        self._encoding: deque[tuple[Future | tuple, tuple]] = deque()
         self._always_transparent = always_transparent
         self.width, self.height = width, height
         self.loop = loop
@@ -193,25 +206,43 @@ class GifWriter:
         if self._always_transparent and transparent is None and len(palette) < 256:
             transparent = len(palette)
             palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
-        table, image, trans = encode_frame(frame.indices, palette, transparent)
-        if self._global is None:
-            self._header(table)
         delay = self._delay_cs(duration)
-        packed = (disposal << 2) | (1 if trans is not None else 0)
-        gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay, trans or 0) + b"\x00"
-        if table == self._global:
-            desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0)
-            table = b""
-        else:
-            n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
-            desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0x80 | n_bits)
-        self._f.write(gce + desc + table + image)
-        self.n_frames += 1
+        args = (frame.indices, palette, transparent)
+        job = self._encoder.encode(*args) if self._encoder else encode_frame(*args)
+        self._encoding.append((job, (left, top, w, h, disposal, delay)))
+        self._emit(len(self._encoding) - self._in_flight)
+
+    def _emit(self, at_least: int) -> None:
+        """Write encoded frames in order: ``at_least`` of them (waiting if need be), then any
+        that are ready."""
+        while self._encoding:
+            job, (left, top, w, h, disposal, delay) = self._encoding[0]
+            if isinstance(job, Future):
+                if at_least <= 0 and not job.done():
+                    return
+                table, image, trans = job.result()
+            else:
+                table, image, trans = job
+            self._encoding.popleft()
+            at_least -= 1
+            if self._global is None:
+                self._header(table)
+            packed = (disposal << 2) | (1 if trans is not None else 0)
+            gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay, trans or 0) + b"\x00"
+            if table == self._global:
+                desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0)
+                table = b""
+            else:
+                n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
+                desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0x80 | n_bits)
+            self._f.write(gce + desc + table + image)
+            self.n_frames += 1
 
     def close(self) -> None:
         """Write the last frame and the trailer."""
         if self._pending is not None:
             self._flush(None)
+        self._emit(len(self._encoding))
         if self._global is None:  # no frame at all: still a valid (empty) GIF
             self._header(b"\x00" * 6)
         self._f.write(b"\x3b")

@@ -16,6 +16,7 @@ from .atomic import atomic_dir, atomic_file, atomic_path
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter
 from .image import ImageReader
+from .lzw import lzw_worker
 from .png import PngSequenceWriter
 from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
 from .y4m import MAGIC, Y4mReader, Y4mWriter
@@ -233,7 +234,10 @@ def open_output(
         if fmt == "y4m":
             sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
         else:
-            sink = GifSink(f, info, width, height, merge_duplicates=merge_duplicates)
+            encoder = stack.enter_context(lzw_worker(width, height))
+            sink = GifSink(
+                f, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
+            )
         yield sink
         sink.close()
 
