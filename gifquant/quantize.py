@@ -22,10 +22,11 @@ from .frames import QuantizedFrame
 from .kmeans import Init, Metric, _update, assign, distances, kmeans
 from .remap import (
     DITHERS,
+    clearly_better,
     dither_offsets,
     floyd_steinberg,
-    keep_mask,
     match_slots,
+    moved_less,
     stable_palette,
 )
 
@@ -237,13 +238,52 @@ def from_items(items: NDArray[np.complex128]) -> NDArray[np.float32]:
 
 @dataclass
 class _Screen:
-    """What the viewer sees, per pixel (flattened, fully opaque frames), and what painted it."""
+    """What the viewer sees, per pixel (flattened, fully opaque frames), and what painted it.
+
+    A pixel's reference is the source Lab it had when it was last re-anchored: the last frame's
+    source for every pixel but the held ones, which keep theirs in ``held_ref``. So the state
+    is the last frame's distinct colours and index rather than a per-pixel copy of them.
+    """
 
     packed: NDArray[np.uint32]  # (n,) colour on screen
     lab: NDArray[np.complex128]  # (n,) its Lab, as items (see ``as_items``)
-    reference: NDArray[np.complex128]  # (n,) source Lab when the pixel was last painted
     indices: NDArray[np.int64]  # (n,) palette slot that painted it
     shape: tuple[int, int]
+    last_lab: NDArray[np.complex128]  # (m,) the last frame's distinct colours' Lab, as items
+    last_inverse: NDArray[np.int64]  # (n,) each pixel's index into ``last_lab``
+    held: NDArray[np.bool_] | None = None  # (n,) pixels whose reference is older
+    held_ref: NDArray[np.complex128] | None = None  # (n,) their reference (where ``held``)
+
+    def reference(self, idx: NDArray | None = None) -> NDArray[np.complex128]:
+        """The reference Lab items of pixels ``idx`` (all pixels when None)."""
+        inv = self.last_inverse if idx is None else np.take(self.last_inverse, idx)
+        ref = np.take(self.last_lab, inv)
+        if self.held is not None:
+            held = self.held if idx is None else np.take(self.held, idx)
+            where = np.flatnonzero(held)
+            if len(where):
+                pixels = where if idx is None else np.take(idx, where)
+                ref[where] = np.take(self.held_ref, pixels)
+        return ref
+
+    def re_anchor(
+        self,
+        lab_items: NDArray[np.complex128],
+        inverse: NDArray[np.int64],
+        held: NDArray,
+        held_ref: NDArray[np.complex128],
+    ) -> None:
+        """Every pixel but ``held`` now refers to this frame's source; ``held`` pixels keep
+        ``held_ref``."""
+        self.last_lab, self.last_inverse = lab_items, inverse
+        if len(held) == 0:
+            self.held = None
+            return
+        if self.held_ref is None:
+            self.held_ref = np.empty(len(inverse), dtype=np.complex128)
+        self.held = np.zeros(len(inverse), dtype=bool)
+        self.held[held] = True
+        self.held_ref[held] = held_ref
 
 
 @dataclass
@@ -418,7 +458,7 @@ class TemporalQuantizer:
             scr = self._screen
             if scr is not None and scr.shape == (h, w) and scr.indices.max() < len(display_ws):
                 src_lab = rgb_to_lab(src.colours)[src.inverse]
-                moved = np.sqrt(((src_lab - from_items(scr.reference)[opaque, :3]) ** 2).sum(1))
+                moved = np.sqrt(((src_lab - from_items(scr.reference())[opaque, :3]) ** 2).sum(1))
                 active[opaque] = moved >= max(opt.pixel_hysteresis, 1e-6)
             idx = floyd_steinberg(
                 full.reshape(h, w, 3), display_ws, active.reshape(h, w), opt.dither_strength
@@ -462,13 +502,14 @@ class TemporalQuantizer:
         # of single items are far faster than of rows, and distances are unchanged.
         lab_items = as_items(lab)
         display_items = as_items(display_lab)
-        src_items = np.take(lab_items, src.inverse)
         display_packed = pack_rgb(display)
         cand_packed = np.take(display_packed, cand)
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
             # Nothing usable on screen: paint everything.
-            scr = _Screen(cand_packed, np.take(display_items, cand), src_items, cand, (h, w))
+            scr = _Screen(
+                cand_packed, np.take(display_items, cand), cand, (h, w), lab_items, src.inverse
+            )
             self._screen = scr
             # The screen's words change in place later: the frame keeps its own copy.
             painted = cand_packed.copy() if delta else None
@@ -477,38 +518,52 @@ class TemporalQuantizer:
         differs = np.flatnonzero(cand_packed != scr.packed)
         slots = cand
         held = differs[:0]
+        held_ref = lab_items[:0]
         paint = differs
         if keep and len(differs):
             screen_level = delta and opt.screen_keep
+            # Only pixels whose source stood still can keep anything: test that first, then
+            # gather the screen and the candidate for those few.
+            ref = scr.reference(differs)
+            still = np.flatnonzero(
+                moved_less(
+                    from_items(np.take(lab_items, np.take(src.inverse, differs))),
+                    from_items(ref),
+                    opt.pixel_hysteresis,
+                )
+            )
+            quiet = differs[still]
             before = (
-                np.take(scr.lab, differs)
+                np.take(scr.lab, quiet)
                 if screen_level
-                else np.take(display_items, np.take(scr.indices, differs))
+                else np.take(display_items, np.take(scr.indices, quiet))
             )
-            kept = keep_mask(
-                from_items(np.take(src_items, differs)),
-                from_items(np.take(scr.reference, differs)),
-                from_items(before),
-                from_items(np.take(display_items, np.take(cand, differs))),
-                opt.pixel_hysteresis,
-            )
-            held = differs[kept]
-            paint = differs[~kept]
+            kept = still[
+                ~clearly_better(
+                    from_items(np.take(lab_items, np.take(src.inverse, quiet))),
+                    from_items(before),
+                    from_items(np.take(display_items, np.take(cand, quiet))),
+                    opt.pixel_hysteresis,
+                )
+            ]
+            keep_it = np.zeros(len(differs), dtype=bool)
+            keep_it[kept] = True
+            held, held_ref = differs[kept], ref[kept]
+            paint = differs[~keep_it]
             if not screen_level:  # a held pixel keeps its slot, whose colour may have moved
                 slots[held] = scr.indices[held]
                 moved = display_packed[slots[held]] != scr.packed[held]
                 paint = np.concatenate([paint, held[moved]])
-                held = held[~moved]
-        # Every pixel not held is re-anchored: its source is what it now shows. (Swapping in
-        # this frame's arrays and restoring the few held pixels beats a masked copy.)
-        old_ref, old_slots = scr.reference[held], scr.indices[held]
-        scr.reference = src_items
-        scr.reference[held] = old_ref
+                held, held_ref = held[~moved], held_ref[~moved]
+        # Every pixel not held is re-anchored: its source is what it now shows.
+        scr.re_anchor(lab_items, src.inverse, held, held_ref)
+        old_slots = scr.indices[held]
         scr.indices = slots
         scr.indices[held] = old_slots
         new_slots = slots[paint]
         if delta and len(display) == 256 and len(paint):
-            new_slots = self._free_a_slot(new_slots, np.take(src_items, paint), display_items)
+            paint_lab = np.take(lab_items, np.take(src.inverse, paint))
+            new_slots = self._free_a_slot(new_slots, paint_lab, display_items)
             slots[paint] = new_slots
         scr.packed[paint] = display_packed[new_slots]
         scr.lab[paint] = display_items[new_slots]

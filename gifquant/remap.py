@@ -7,8 +7,8 @@ keeps what is already on screen:
   once the centroid has moved more than a threshold (dE), so sub-visible drift repaints nothing;
 - **stable slots** (``match_slots``): after a fresh initialisation the new centroids take the slots
   of the old ones they are closest to, so unchanged colours keep unchanged indices;
-- **pixel hysteresis** (``keep_mask``): a pixel whose source hardly changed since it was last
-  painted keeps its colour unless a palette entry is clearly closer;
+- **pixel hysteresis** (``moved_less``, ``clearly_better``): a pixel whose source hardly changed
+  since it was last painted keeps its colour unless a palette entry is clearly closer;
 - **dithering** (``dither_offsets``, ``floyd_steinberg``): ordered and blue-noise patterns are
   fixed in screen space, so a still area gets the same pattern every frame and nothing crawls.
 """
@@ -62,28 +62,23 @@ def stable_palette(
     return delta_e(displayed_lab, target_lab) > threshold
 
 
-def keep_mask(
-    source_lab: NDArray,
-    reference_lab: NDArray,
-    screen_lab: NDArray,
-    candidate_lab: NDArray,
-    threshold: float,
-) -> NDArray[np.bool_]:
-    """Pixels that keep their on-screen colour.
+def moved_less(source_lab: NDArray, reference_lab: NDArray, threshold: float) -> NDArray[np.bool_]:
+    """Pixels whose source moved less than ``threshold`` dE since they were last painted
+    (``reference_lab``): the only ones that may keep their on-screen colour. Arrays (n, c)."""
+    d = np.asarray(source_lab, np.float32) - np.asarray(reference_lab, np.float32)
+    return np.einsum("...i,...i->...", d, d) < np.float32(threshold) ** 2
 
-    A pixel keeps it when its source moved less than ``threshold`` dE since it was last painted
-    (``reference_lab``) and the best palette entry (``candidate_lab``) is not clearly closer to
-    the source than the screen is: by less than ``threshold`` dE, or than a quarter of the
-    screen's own error (where errors are large, as with few colours, a small gain is not worth
-    a change). All arrays (n, c).
-    """
-    keep = delta_e(source_lab, reference_lab) < threshold
-    idx = np.flatnonzero(keep)  # only pixels that stood still can keep anything
-    src = np.take(source_lab, idx, axis=0)
-    on_screen = delta_e(src, np.take(screen_lab, idx, axis=0))
-    margin = on_screen - delta_e(src, np.take(candidate_lab, idx, axis=0))
-    keep[idx] = margin < np.maximum(threshold, on_screen / 4)
-    return keep
+
+def clearly_better(
+    source_lab: NDArray, screen_lab: NDArray, candidate_lab: NDArray, threshold: float
+) -> NDArray[np.bool_]:
+    """Pixels for which the best palette entry (``candidate_lab``) is clearly closer to the
+    source than the colour on screen: by at least ``threshold`` dE and a quarter of the
+    screen's own error (where errors are large, as with few colours, a small gain is not
+    worth a change). Arrays (n, c)."""
+    on_screen = delta_e(source_lab, screen_lab)
+    margin = on_screen - delta_e(source_lab, candidate_lab)
+    return margin >= np.maximum(threshold, on_screen / 4)
 
 
 @lru_cache(maxsize=4)
