@@ -21,7 +21,15 @@ from .colour import SPACES
 from .frames import Frame
 from .kmeans import METRICS
 from .metrics import QualityMeter
-from .quantize import FrameResult, QuantizeOptions, TemporalQuantizer, as_items, from_items
+from .quantize import (
+    FrameColours,
+    FrameResult,
+    QuantizeOptions,
+    TemporalQuantizer,
+    as_items,
+    frame_colours,
+    from_items,
+)
 
 
 @dataclass(frozen=True)
@@ -129,13 +137,24 @@ def run(
             return dataclasses.replace(res, screen_lab=res.screen_lab.copy())
         return res
 
-    def quantize(i: int, fr: Frame) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
-        res = snapshot(main_q.quantize(fr.rgba, fr.duration))
+    def prepare(fr: Frame) -> tuple[Frame, FrameColours]:
+        # Frame-local work, done by the reader thread while the quantizer works on the last frame.
+        return fr, frame_colours(fr.rgba, options)
+
+    def quantize(
+        i: int, fr: Frame, fc: FrameColours | None = None
+    ) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
+        fc = frame_colours(fr.rgba, options) if fc is None else fc
+        res = snapshot(main_q.quantize(fr.rgba, fr.duration, prepared=fc))
+
+        def panel(q: TemporalQuantizer) -> FrameResult:
+            # Panels share the frame's distinct colours; what depends on their options is theirs.
+            same = q.options.alpha_threshold == options.alpha_threshold
+            mine = frame_colours(fr.rgba, q.options, fc.source if same else None)
+            return snapshot(q.quantize(fr.rgba, fr.duration, prepared=mine))
+
         # The panel matching the main run reuses its result rather than computing it twice.
-        others = [
-            res if p.options == options else snapshot(q.quantize(fr.rgba, fr.duration))
-            for p, q in panel_qs
-        ]
+        others = [res if p.options == options else panel(q) for p, q in panel_qs]
         return i, fr, res, others
 
     def write(item: tuple[int, Frame, FrameResult, list[FrameResult]]) -> None:
@@ -170,11 +189,11 @@ def run(
     else:
         # Four stages, each in its own thread: read -> quantize (here) -> write, and -> measure.
         with contextlib.ExitStack() as stack:
-            reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES))
+            reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, prepare))
             writer = stack.enter_context(_Drain(write, _QUEUE_FRAMES))
             meters = stack.enter_context(_Drain(meter, _QUEUE_FRAMES)) if measure else None
-            for i, fr in enumerate(reader):
-                item = quantize(i, fr)
+            for i, (fr, src) in enumerate(reader):
+                item = quantize(i, fr, src)
                 writer.put(item)
                 if meters is not None:
                     meters.put(item)
@@ -191,14 +210,16 @@ _END = object()
 
 
 class _Prefetch:
-    """Iterate ``frames`` in a background thread, ``maxsize`` items ahead; re-raise its errors.
+    """Iterate ``prepare(frame)`` for ``frames`` in a background thread, ``maxsize`` items ahead;
+    re-raise its errors.
 
     Leaving the context stops the thread after the frame it is reading; the source iterator is
     closed in that thread (a generator must be closed by the thread that runs it).
     """
 
-    def __init__(self, frames: Iterable, maxsize: int) -> None:
+    def __init__(self, frames: Iterable, maxsize: int, prepare: Callable = lambda x: x) -> None:
         self._frames = frames
+        self._prepare = prepare
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="gifquant-read", daemon=True)
@@ -231,7 +252,7 @@ class _Prefetch:
         it = iter(self._frames)
         try:
             for fr in it:
-                if not self._put((fr, None)):
+                if not self._put((self._prepare(fr), None)):
                     return
             self._put((_END, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread

@@ -169,6 +169,41 @@ def distinct_colours(rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> Dis
     return shared_indexer().distinct(rgba, alpha_threshold)
 
 
+@dataclass(frozen=True)
+class FrameColours:
+    """What the quantizer needs of a frame that does not depend on earlier frames.
+
+    source : the distinct colours; exact : (m, 3) float64, them in the working space;
+    lab : (m, 3) float32, them in CIELAB; scene : their ``scene_histogram``;
+    fit_x, fit_w : the points (working space) and weights the k-means runs on
+    """
+
+    source: DistinctColours
+    exact: NDArray[np.float64]
+    lab: NDArray[np.float32]
+    scene: NDArray[np.float64]
+    fit_x: NDArray[np.float64]
+    fit_w: NDArray[np.float64]
+
+
+def frame_colours(
+    rgba: NDArray[np.uint8], options: QuantizeOptions, source: DistinctColours | None = None
+) -> FrameColours:
+    """The frame-local part of quantizing a (height, width, 4) frame under ``options``
+    (``source``: its distinct colours, when already known)."""
+    src = distinct_colours(rgba, options.alpha_threshold) if source is None else source
+    exact = to_space(src.colours, options.space).astype(np.float64)
+    lab = exact.astype(np.float32) if options.space == "lab" else rgb_to_lab(src.colours)
+    weights = src.counts.astype(np.float64)
+    if len(src.colours) <= _EXACT_FIT_LIMIT:
+        fit_x, fit_w = exact, weights
+    else:
+        means, fit_w = colour_histogram(src.colours, src.counts, options.fit_bits)
+        fit_x = to_space(means, options.space).astype(np.float64)
+    scene = scene_histogram(src.colours, src.counts) if len(src.colours) else np.zeros(4096)
+    return FrameColours(src, exact, lab, scene, fit_x, fit_w)
+
+
 # Above this many histogram bins (bits per channel > 6) a sort beats dense per-bin arrays.
 _DENSE_HISTOGRAM_BINS = 1 << 18
 
@@ -306,16 +341,12 @@ class TemporalQuantizer:
     _n_frames: int = field(default=0, init=False)
 
     def _fit(
-        self, src: DistinctColours, exact: NDArray, k: int, fresh: bool, frame_no: int
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
     ) -> tuple[NDArray[np.float64], float, int]:
         """Centres for this frame: seeded from the last frame's unless ``fresh``."""
         opt = self.options
-        weights = src.counts.astype(np.float64)
-        if len(src.colours) <= _EXACT_FIT_LIMIT:
-            fit_x, fit_w = exact, weights
-        else:
-            means, fit_w = colour_histogram(src.colours, src.counts, opt.fit_bits)
-            fit_x = to_space(means, opt.space).astype(np.float64)
+        exact, fit_x, fit_w = fc.exact, fc.fit_x, fc.fit_w
+        weights = fc.source.counts.astype(np.float64)
 
         def fresh_fit(n_init: int):
             return kmeans(
@@ -365,11 +396,22 @@ class TemporalQuantizer:
             centers, _ = _update(exact, weights, labels, centers, opt.metric)
         return centers, inertia, res.n_iter + opt.refine_iter
 
-    def quantize(self, rgba: NDArray[np.uint8], duration: float = 0.1) -> FrameResult:
-        """Quantize one (height, width, 4) uint8 frame."""
+    def quantize(
+        self,
+        rgba: NDArray[np.uint8],
+        duration: float = 0.1,
+        *,
+        prepared: FrameColours | None = None,
+    ) -> FrameResult:
+        """Quantize one (height, width, 4) uint8 frame.
+
+        prepared : the frame's ``frame_colours`` under these options, when the caller already
+            has them (e.g. computed in another thread)
+        """
         opt = self.options
         h, w = rgba.shape[:2]
-        src = distinct_colours(rgba, opt.alpha_threshold)
+        fc = frame_colours(rgba, opt) if prepared is None else prepared
+        src = fc.source
         has_alpha = not src.opaque.all()
         temporal = opt.seeded
         delta = opt.delta and not has_alpha
@@ -382,7 +424,7 @@ class TemporalQuantizer:
             frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
             return FrameResult(frame, src, 0.0, 0, False)
 
-        hist = scene_histogram(src.colours, src.counts)
+        hist = fc.scene
         cut = (
             temporal
             and opt.scene_threshold is not None
@@ -394,14 +436,13 @@ class TemporalQuantizer:
             self.cuts.append(frame_no)
             self._screen = None
 
-        exact = to_space(src.colours, opt.space).astype(np.float64)
-        lab = exact.astype(np.float32) if opt.space == "lab" else rgb_to_lab(src.colours)
+        exact, lab = fc.exact, fc.lab
         fresh = not temporal or cut or self._centers is None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
             centers, inertia, n_iter = exact, 0.0, 0
         else:
-            centers, inertia, n_iter = self._fit(src, exact, k, fresh, frame_no)
+            centers, inertia, n_iter = self._fit(fc, k, fresh, frame_no)
             self._mean_inertia = inertia / src.counts.sum()
         if fresh and temporal and self._centers is not None and len(self._centers) == len(centers):
             centers = centers[match_slots(self._centers, centers)]
