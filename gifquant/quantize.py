@@ -124,9 +124,11 @@ class ColourIndexer:
 
     def distinct(self, rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
         """Split a (height, width, 4) uint8 frame into its distinct opaque colours."""
-        opaque = rgba[..., 3] >= alpha_threshold
         key = pack_rgb(rgba)
-        if not opaque.all():
+        if alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
+            opaque = np.ones(rgba.shape[:2], dtype=bool)  # one pass over alpha, no mask
+        else:
+            opaque = rgba[..., 3] >= alpha_threshold
             key = key[opaque.reshape(-1)]
         colours, counts, inverse = self.index(key)
         return DistinctColours(colours, counts, inverse, opaque)
@@ -466,11 +468,12 @@ class TemporalQuantizer:
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
 
-        cand = self._assign(src, exact, display_ws, h, w)
+        cand, labels = self._assign(src, exact, display_ws, h, w)
         frame, screen_lab = self._remap(
             src,
             lab,
             cand,
+            labels,
             display,
             display_lab,
             duration,
@@ -481,12 +484,14 @@ class TemporalQuantizer:
 
     def _assign(
         self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
-    ) -> NDArray[np.int64]:
-        """Palette slot of each opaque pixel (flattened): nearest, or dithered."""
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
+        """Palette slot of each opaque pixel (flattened): nearest, or dithered; and, when it is
+        the nearest, the slot of each distinct colour (else None)."""
         opt = self.options
         if opt.dither == "none" or len(display_ws) < 2:
             labels, _ = assign(exact, display_ws.astype(np.float64), opt.metric)
-            return labels.astype(np.uint8)[src.inverse]
+            labels = labels.astype(np.uint8)
+            return labels[src.inverse], labels
         # Dither amplitude: the typical gap between neighbouring palette entries.
         d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
         np.fill_diagonal(d, np.inf)
@@ -507,16 +512,17 @@ class TemporalQuantizer:
             if not active.all():
                 # Still pixels keep the slot they were dithered to: the pattern stays put.
                 idx[~active] = scr.indices[~active]
-            return idx[opaque].astype(np.uint8)
+            return idx[opaque].astype(np.uint8), None
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
-        return assign(values, display_ws, "euclidean")[0].astype(np.uint8)
+        return assign(values, display_ws, "euclidean")[0].astype(np.uint8), None
 
     def _remap(
         self,
         src: DistinctColours,
         lab: NDArray[np.float32],
-        cand: NDArray[np.int64],
+        cand: NDArray[np.uint8],
+        labels: NDArray[np.uint8] | None,
         display: NDArray[np.uint8],
         display_lab: NDArray[np.float32],
         duration: float,
@@ -526,7 +532,8 @@ class TemporalQuantizer:
     ) -> tuple[QuantizedFrame, NDArray[np.float32] | None]:
         """Apply pixel hysteresis to the candidate slots and build the output frame.
 
-        lab : (n_distinct, 3) Lab of the distinct colours; cand : (n_opaque,) slot per pixel.
+        lab : (n_distinct, 3) Lab of the distinct colours; cand : (n_opaque,) slot per pixel;
+        labels : (n_distinct,) slot per distinct colour, when cand follows from it (no dither).
         With ``screen_keep`` a kept pixel keeps the colour on screen (it may come from an earlier
         palette: delta frames leave it untouched); otherwise it keeps its slot in the current
         palette, so the screen never shows more than K colours. Only pixels whose candidate
@@ -544,7 +551,11 @@ class TemporalQuantizer:
         lab_items = as_items(lab)
         display_items = as_items(display_lab)
         display_packed = pack_rgb(display)
-        cand_packed = np.take(display_packed, cand)
+        # Through the distinct colours when each has one slot: a gather by int64 indices.
+        cand_packed = np.take(
+            display_packed if labels is None else display_packed[labels],
+            cand if labels is None else src.inverse,
+        )
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
             # Nothing usable on screen: paint everything.
