@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import compare
-from .colour import SPACES
+from .colour import SPACES, rgb_to_lab
 from .frames import Frame
 from .kmeans import METRICS
 from .metrics import QualityMeter
@@ -29,6 +29,7 @@ from .quantize import (
     as_items,
     frame_colours,
     from_items,
+    shared_indexer,
 )
 
 
@@ -131,12 +132,6 @@ def run(
             if p.options is not None:
                 report.panel_meters[p.label] = QualityMeter()
 
-    def snapshot(res: FrameResult) -> FrameResult:
-        # The screen's Lab is the quantizer's live state: the meter thread needs this frame's.
-        if measure and res.screen_lab is not None:
-            return dataclasses.replace(res, screen_lab=res.screen_lab.copy())
-        return res
-
     def prepare(fr: Frame) -> tuple[Frame, FrameColours]:
         # Frame-local work, done by the reader thread while the quantizer works on the last frame.
         return fr, frame_colours(fr.rgba, options)
@@ -145,13 +140,13 @@ def run(
         i: int, fr: Frame, fc: FrameColours | None = None
     ) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
         fc = frame_colours(fr.rgba, options) if fc is None else fc
-        res = snapshot(main_q.quantize(fr.rgba, fr.duration, prepared=fc))
+        res = main_q.quantize(fr.rgba, fr.duration, prepared=fc)
 
         def panel(q: TemporalQuantizer) -> FrameResult:
             # Panels share the frame's distinct colours; what depends on their options is theirs.
             same = q.options.alpha_threshold == options.alpha_threshold
             mine = frame_colours(fr.rgba, q.options, fc.source if same else None)
-            return snapshot(q.quantize(fr.rgba, fr.duration, prepared=mine))
+            return q.quantize(fr.rgba, fr.duration, prepared=mine)
 
         # The panel matching the main run reuses its result rather than computing it twice.
         others = [res if p.options == options else panel(q) for p, q in panel_qs]
@@ -336,16 +331,18 @@ class _Drain:
 
 
 def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: QuantizeOptions) -> None:
-    if res.screen_lab is not None and res.source_lab is not None:
-        # The quantizer holds both sides in Lab (the screen, for delta frames, may show older
-        # palettes than this frame's): no second colour conversion.
-        h, w = res.frame.indices.shape
+    out = res.frame
+    if out.delta and out.screen_packed is not None and res.source_lab is not None:
+        # A delta frame's screen may show older palettes than this frame's: measure what is on
+        # screen, through its few distinct colours; the source's Lab the quantizer has.
+        h, w = out.screen_packed.shape
         src = from_items(np.take(as_items(res.source_lab), res.source.inverse)).reshape(h, w, 4)
-        meter.update_lab(src, res.screen_lab.reshape(h, w, 4))
+        colours, _, inverse = shared_indexer().index(out.screen_packed.reshape(-1))
+        screen = from_items(np.take(as_items(rgb_to_lab(colours)), inverse)).reshape(h, w, 4)
+        meter.update_lab(src, screen)
         return
     mask = fr.rgba[..., 3] >= 128
     src = res.source
-    out = res.frame
     if options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
         # The quantizer already split the source into distinct colours over the same mask.
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)

@@ -30,6 +30,8 @@ from .remap import (
     stable_palette,
 )
 
+# Above this many remembered screen colours, those no longer on screen are forgotten.
+_SHOWN_LIMIT = 4096
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096
 
@@ -104,8 +106,6 @@ class FrameResult:
     reseeded: bool
     cut: bool = False
     source_lab: NDArray[np.float32] | None = None  # (n_distinct, 3) Lab of source.colours
-    # Lab on screen when it is tracked: (height * width, 4), the 4th column zero.
-    screen_lab: NDArray[np.float32] | None = None
 
 
 class ColourIndexer:
@@ -283,13 +283,32 @@ class _Screen:
     """
 
     packed: NDArray[np.uint32]  # (n,) colour on screen
-    lab: NDArray[np.complex128]  # (n,) its Lab, as items (see ``as_items``)
     indices: NDArray[np.int64]  # (n,) palette slot that painted it
     shape: tuple[int, int]
     last_lab: NDArray[np.complex128]  # (m,) the last frame's distinct colours' Lab, as items
     last_inverse: NDArray[np.int64]  # (n,) each pixel's index into ``last_lab``
     held: NDArray[np.bool_] | None = None  # (n,) pixels whose reference is older
     held_ref: NDArray[np.complex128] | None = None  # (n,) their reference (where ``held``)
+    # Every colour painted since the screen was reset (sorted) and its Lab, as items: the Lab of
+    # what is on screen, looked up for the few pixels that need it.
+    shown: NDArray[np.uint32] = field(default_factory=lambda: np.zeros(0, np.uint32))
+    shown_lab: NDArray[np.complex128] = field(default_factory=lambda: np.zeros(0, np.complex128))
+
+    def screen_lab(self, idx: NDArray) -> NDArray[np.complex128]:
+        """Lab items of the colours on screen at pixels ``idx``."""
+        return np.take(self.shown_lab, np.searchsorted(self.shown, np.take(self.packed, idx)))
+
+    def remember(self, packed: NDArray[np.uint32], items: NDArray[np.complex128]) -> None:
+        """Add colours (a palette) to ``shown``; forget those no longer on screen when the
+        table has grown large."""
+        colours = np.concatenate([self.shown, packed])
+        labs = np.concatenate([self.shown_lab, items])
+        colours, first = np.unique(colours, return_index=True)
+        self.shown, self.shown_lab = colours, labs[first]
+        if len(self.shown) > _SHOWN_LIMIT:
+            on_screen = np.unique(self.packed)
+            self.shown_lab = np.take(self.shown_lab, np.searchsorted(self.shown, on_screen))
+            self.shown = on_screen
 
     def reference(self, idx: NDArray | None = None) -> NDArray[np.complex128]:
         """The reference Lab items of pixels ``idx`` (all pixels when None)."""
@@ -469,7 +488,7 @@ class TemporalQuantizer:
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
 
         cand, labels = self._assign(src, exact, display_ws, h, w)
-        frame, screen_lab = self._remap(
+        frame = self._remap(
             src,
             lab,
             cand,
@@ -480,7 +499,7 @@ class TemporalQuantizer:
             keep=temporal and opt.pixel_hysteresis > 0 and not has_alpha,
             delta=delta,
         )
-        return FrameResult(frame, src, inertia, n_iter, fresh, cut, lab, screen_lab)
+        return FrameResult(frame, src, inertia, n_iter, fresh, cut, lab)
 
     def _assign(
         self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
@@ -529,7 +548,7 @@ class TemporalQuantizer:
         *,
         keep: bool,
         delta: bool,
-    ) -> tuple[QuantizedFrame, NDArray[np.float32] | None]:
+    ) -> QuantizedFrame:
         """Apply pixel hysteresis to the candidate slots and build the output frame.
 
         lab : (n_distinct, 3) Lab of the distinct colours; cand : (n_opaque,) slot per pixel;
@@ -538,14 +557,13 @@ class TemporalQuantizer:
         palette: delta frames leave it untouched); otherwise it keeps its slot in the current
         palette, so the screen never shows more than K colours. Only pixels whose candidate
         differs from the screen are examined, so a still frame costs a few integer passes.
-        Returns the frame and the Lab of the screen (n, 3) when the screen is tracked.
         """
         opt = self.options
         h, w = src.opaque.shape
         track = keep or delta
         if not track or not src.opaque.all():
             self._screen = None
-            return self._plain_frame(src, cand, display, duration), None
+            return self._plain_frame(src, cand, display, duration)
         # Per-pixel Lab lives as one 16-byte item a pixel (Lab + a zero): gathers and scatters
         # of single items are far faster than of rows, and distances are unchanged.
         lab_items = as_items(lab)
@@ -559,14 +577,13 @@ class TemporalQuantizer:
         scr = self._screen
         if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
             # Nothing usable on screen: paint everything.
-            scr = _Screen(
-                cand_packed, np.take(display_items, cand), cand, (h, w), lab_items, src.inverse
-            )
+            scr = _Screen(cand_packed, cand, (h, w), lab_items, src.inverse)
+            scr.remember(display_packed, display_items)
             self._screen = scr
             # The screen's words change in place later: the frame keeps its own copy.
             painted = cand_packed.copy() if delta else None
             frame = self._plain_frame(src, cand, display, duration, screen_packed=painted)
-            return frame, from_items(scr.lab)
+            return frame
         differs = np.flatnonzero(cand_packed != scr.packed)
         slots = cand
         held = differs[:0]
@@ -586,7 +603,7 @@ class TemporalQuantizer:
             )
             quiet = differs[still]
             before = (
-                np.take(scr.lab, quiet)
+                scr.screen_lab(quiet)
                 if screen_level
                 else np.take(display_items, np.take(scr.indices, quiet))
             )
@@ -618,7 +635,7 @@ class TemporalQuantizer:
             new_slots = self._free_a_slot(new_slots, paint_lab, display_items)
             slots[paint] = new_slots
         scr.packed[paint] = display_packed[new_slots]
-        scr.lab[paint] = display_items[new_slots]
+        scr.remember(display_packed, display_items)
         if delta:
             palette, transparent = display, self._spare_slot(display, new_slots)
             if transparent == len(display):
@@ -637,7 +654,7 @@ class TemporalQuantizer:
             frame = QuantizedFrame(
                 scr.indices.astype(np.uint8).reshape(h, w), display, None, duration
             )
-        return frame, from_items(scr.lab)
+        return frame
 
     @staticmethod
     def _spare_slot(display: NDArray[np.uint8], painted: NDArray) -> int:
