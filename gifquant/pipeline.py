@@ -185,6 +185,9 @@ def run(
         # Four stages, each in its own thread: read -> quantize (here) -> write, and -> measure.
         with contextlib.ExitStack() as stack:
             reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, prepare))
+            # While the reader thread starts the decoder and prepares the first frame, load
+            # what the first fit needs (numpy.random is imported on first use).
+            np.random.default_rng(0)
             writer = stack.enter_context(_Drain(write, _QUEUE_FRAMES))
             meters = stack.enter_context(_Drain(meter, _QUEUE_FRAMES)) if measure else None
             for i, (fr, src) in enumerate(reader):

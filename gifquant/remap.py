@@ -64,9 +64,9 @@ def stable_palette(
 
 def moved_less(source_lab: NDArray, reference_lab: NDArray, threshold: float) -> NDArray[np.bool_]:
     """Pixels whose source moved less than ``threshold`` dE since they were last painted
-    (``reference_lab``): the only ones that may keep their on-screen colour. Arrays (n, c)."""
+    (``reference_lab``): the only ones that may keep their on-screen colour. Arrays (n, c), 2-D."""
     d = np.asarray(source_lab, np.float32) - np.asarray(reference_lab, np.float32)
-    return np.einsum("...i,...i->...", d, d) < np.float32(threshold) ** 2
+    return np.einsum("ij,ij->i", d, d) < np.float32(threshold) ** 2
 
 
 def clearly_better(

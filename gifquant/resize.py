@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -53,6 +52,8 @@ def resize_rgba(rgba: NDArray[np.uint8], width: int, height: int) -> NDArray[np.
     h0, w0 = rgba.shape[:2]
     if (h0, w0) == (height, width):
         return rgba
+    import cv2  # here, not at the top: most runs never resize, and cv2 takes ~25 ms to import
+
     shrink = width * height < w0 * h0
     interp = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
     alpha = rgba[..., 3]

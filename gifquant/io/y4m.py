@@ -10,7 +10,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import BinaryIO
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -123,6 +122,8 @@ class Y4mReader:
         w, h = self.info.width, self.info.height
         if (self._sx, self._sy) == (1, 1):
             return c
+        import cv2  # here: only y4m input with subsampled chroma needs it (~25 ms to import)
+
         # Upsample to the even-padded size, then crop, so sample j stays over pixels 2j, 2j+1.
         full = cv2.resize(
             c, (self._cw * self._sx, self._ch * self._sy), interpolation=cv2.INTER_LINEAR
