@@ -8,16 +8,15 @@ behind our back (Pillow's multi-frame saver does all three and keeps every frame
 from __future__ import annotations
 
 import dataclasses
-import io
 import struct
 from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-from PIL import Image
 
 from ..frames import QuantizedFrame
+from .gifenc import encode_image
 
 if TYPE_CHECKING:
     from .lzw import LzwWorker
@@ -27,61 +26,13 @@ DISPOSE_NONE = 1  # leave the frame in place: the next frame draws over it
 DISPOSE_BACKGROUND = 2  # clear the frame's rectangle to transparent
 
 
-def _sub_blocks(data: bytes, pos: int) -> int:
-    """Skip a chain of data sub-blocks starting at ``pos``; return the position after it."""
-    while True:
-        size = data[pos]
-        pos += 1
-        if size == 0:
-            return pos
-        pos += size
-
-
 def encode_frame(
     indices: np.ndarray, palette: np.ndarray, transparent: int | None
 ) -> tuple[bytes, bytes, int | None]:
-    """LZW-encode one palette image with Pillow.
-
-    Returns (colour table bytes, image data: LZW minimum code size + sub-blocks, transparent index
-    as Pillow wrote it). The colour table is whatever Pillow wrote, so indices and table agree
-    even if Pillow reorders entries.
-    """
+    """LZW-encode one (height, width) uint8 palette image with Pillow (see ``encode_image``)."""
     h, w = indices.shape
-    im = Image.frombuffer("P", (w, h), np.ascontiguousarray(indices), "raw", "P", 0, 1)
-    im.putpalette(palette.astype(np.uint8).tobytes(), "RGB")
-    buf = io.BytesIO()
-    params = {"optimize": False, "interlace": False}
-    if transparent is not None:
-        params["transparency"] = int(transparent)
-    im.save(buf, "GIF", **params)
-    data = buf.getvalue()
-    pos = 13
-    flags = data[10]
-    table = b""
-    if flags & 0x80:
-        size = 3 << ((flags & 7) + 1)
-        table = data[pos : pos + size]
-        pos += size
-    trans_out = None
-    while True:
-        tag = data[pos]
-        if tag == 0x21:
-            label = data[pos + 1]
-            if label == 0xF9 and data[pos + 3] & 1:
-                trans_out = data[pos + 6]
-            pos = _sub_blocks(data, pos + 2)
-        elif tag == 0x2C:
-            flags = data[pos + 9]
-            pos += 10
-            if flags & 0x80:
-                size = 3 << ((flags & 7) + 1)
-                table = data[pos : pos + size]
-                pos += size
-            start = pos
-            pos = _sub_blocks(data, pos + 1)
-            return table, data[start:pos], trans_out
-        else:  # pragma: no cover - Pillow always writes an image
-            raise RuntimeError("unexpected block in Pillow's GIF output")
+    data = np.ascontiguousarray(indices, dtype=np.uint8).data
+    return encode_image(data, w, h, palette.astype(np.uint8).tobytes(), transparent)
 
 
 class GifWriter:

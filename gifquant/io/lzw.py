@@ -2,33 +2,25 @@
 
 Pillow's encoder holds the GIL, so in a thread it would stall the quantizer; a process runs it
 on the other core. The parent sends frames through a pipe and gets the encoded blocks back in
-order; a small thread in the parent does the blocking pipe I/O. Run as
-``python -m gifquant.io.lzw`` it is the worker.
-
-Request: ``<IIHh`` (width, height, palette entries, transparent index or -1), the indices
-(height * width bytes), the palette (entries * 3 bytes). Reply: ``<iIh`` (colour table length,
-or -1 for an error, image data length, transparent index or -1), then the bytes.
+order (the protocol and the worker's loop are in ``gifenc.py``); a small thread in the parent
+does the blocking pipe I/O.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import signal
-import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-_REQUEST = struct.Struct("<IIHh")
-_REPLY = struct.Struct("<iIh")
+from . import gifenc
+from .gifenc import REPLY, REQUEST, read_exact
+
 # Frames at least this large are worth a worker process (its start costs ~0.2 s of CPU).
 WORKER_PIXELS = 1 << 18
 _STOP = object()
@@ -38,28 +30,19 @@ class WorkerError(RuntimeError):
     """The worker process failed or went away."""
 
 
-def _read_exact(f: BinaryIO, n: int) -> bytes:
-    data = f.read(n)
-    if data is None or len(data) != n:
-        raise EOFError
-    return data
-
-
 class LzwWorker:
     """Encodes frames in a child process; ``encode`` returns a Future of
     ``encode_frame``'s result. Use as a context manager: leaving it normally waits for the
     frames sent, leaving it on an error stops the worker at once."""
 
     def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parent.parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # Run by path, so the worker imports Pillow only: not numpy, not the gifquant package.
+        # (-P: its folder does not go on sys.path, where a module could shadow another.)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "gifquant.io.lzw"],
+            [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), gifenc.__file__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
         )
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="gifquant-lzw", daemon=True)
@@ -97,15 +80,15 @@ class LzwWorker:
         h, w = indices.shape
         pal = np.ascontiguousarray(palette, np.uint8)
         t = -1 if transparent is None else int(transparent)
-        p.stdin.write(_REQUEST.pack(w, h, len(pal), t))
+        p.stdin.write(REQUEST.pack(w, h, len(pal), t))
         p.stdin.write(indices.data)
         p.stdin.write(pal.data)
         p.stdin.flush()
-        n_table, n_image, trans = _REPLY.unpack(_read_exact(p.stdout, _REPLY.size))
+        n_table, n_image, trans = REPLY.unpack(read_exact(p.stdout, REPLY.size))
         if n_table < 0:
-            raise WorkerError(_read_exact(p.stdout, n_image).decode("utf-8", "replace"))
-        table = _read_exact(p.stdout, n_table)
-        image = _read_exact(p.stdout, n_image)
+            raise WorkerError(read_exact(p.stdout, n_image).decode("utf-8", "replace"))
+        table = read_exact(p.stdout, n_table)
+        image = read_exact(p.stdout, n_image)
         return table, image, None if trans < 0 else trans
 
     def close(self, *, wait: bool = True) -> None:
@@ -142,34 +125,3 @@ def lzw_worker(width: int, height: int) -> Iterator[LzwWorker | None]:
         return
     with worker:
         yield worker
-
-
-def _serve_requests(inp: BinaryIO, out: BinaryIO) -> None:
-    from .gif import encode_frame
-
-    while True:
-        head = inp.read(_REQUEST.size)
-        if not head:
-            return
-        if len(head) != _REQUEST.size:
-            raise EOFError
-        w, h, n, t = _REQUEST.unpack(head)
-        indices = np.frombuffer(_read_exact(inp, w * h), np.uint8).reshape(h, w)
-        palette = np.frombuffer(_read_exact(inp, 3 * n), np.uint8).reshape(n, 3)
-        try:
-            table, image, trans = encode_frame(indices, palette, None if t < 0 else t)
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-            msg = f"{type(exc).__name__}: {exc}".encode()
-            out.write(_REPLY.pack(-1, len(msg), -1) + msg)
-        else:
-            out.write(_REPLY.pack(len(table), len(image), -1 if trans is None else trans))
-            out.write(table)
-            out.write(image)
-        out.flush()
-
-
-if __name__ == "__main__":
-    # Ctrl-C reaches the whole process group: the parent handles it and stops this worker.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(EOFError, BrokenPipeError):
-        _serve_requests(sys.stdin.buffer, sys.stdout.buffer)

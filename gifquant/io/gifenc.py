@@ -1,0 +1,117 @@
+"""One palette image to GIF blocks with Pillow's LZW encoder; and the encoder process's loop.
+
+This module imports neither numpy nor the rest of gifquant, so the encoder process it runs as
+(``python path/to/gifenc.py``, see ``lzw.py``) starts in a fraction of the time.
+
+Request: ``REQUEST`` (width, height, palette entries, transparent index or -1), the indices
+(height * width bytes), the palette (entries * 3 bytes). Reply: ``REPLY`` (colour table length,
+or -1 for an error, image data length, transparent index or -1), then the bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import struct
+import sys
+from typing import BinaryIO
+
+from PIL import Image
+
+REQUEST = struct.Struct("<IIHh")
+REPLY = struct.Struct("<iIh")
+
+
+def _sub_blocks(data: bytes, pos: int) -> int:
+    """Skip a chain of data sub-blocks starting at ``pos``; return the position after it."""
+    while True:
+        size = data[pos]
+        pos += 1
+        if size == 0:
+            return pos
+        pos += size
+
+
+def encode_image(
+    indices: bytes | memoryview, width: int, height: int, palette: bytes, transparent: int | None
+) -> tuple[bytes, bytes, int | None]:
+    """LZW-encode one palette image (``indices``: height * width bytes, row-major) with Pillow.
+
+    Returns (colour table bytes, image data: LZW minimum code size + sub-blocks, transparent index
+    as Pillow wrote it). The colour table is whatever Pillow wrote, so indices and table agree
+    even if Pillow reorders entries.
+    """
+    im = Image.frombuffer("P", (width, height), indices, "raw", "P", 0, 1)
+    im.putpalette(palette, "RGB")
+    buf = io.BytesIO()
+    params = {"optimize": False, "interlace": False}
+    if transparent is not None:
+        params["transparency"] = int(transparent)
+    im.save(buf, "GIF", **params)
+    data = buf.getvalue()
+    pos = 13
+    flags = data[10]
+    table = b""
+    if flags & 0x80:
+        size = 3 << ((flags & 7) + 1)
+        table = data[pos : pos + size]
+        pos += size
+    trans_out = None
+    while True:
+        tag = data[pos]
+        if tag == 0x21:
+            label = data[pos + 1]
+            if label == 0xF9 and data[pos + 3] & 1:
+                trans_out = data[pos + 6]
+            pos = _sub_blocks(data, pos + 2)
+        elif tag == 0x2C:
+            flags = data[pos + 9]
+            pos += 10
+            if flags & 0x80:
+                size = 3 << ((flags & 7) + 1)
+                table = data[pos : pos + size]
+                pos += size
+            start = pos
+            pos = _sub_blocks(data, pos + 1)
+            return table, data[start:pos], trans_out
+        else:  # pragma: no cover - Pillow always writes an image
+            raise RuntimeError("unexpected block in Pillow's GIF output")
+
+
+def read_exact(f: BinaryIO, n: int) -> bytes:
+    """``n`` bytes from ``f``; EOFError when it ends first."""
+    data = f.read(n)
+    if data is None or len(data) != n:
+        raise EOFError
+    return data
+
+
+def serve(inp: BinaryIO, out: BinaryIO) -> None:
+    """Answer requests from ``inp`` on ``out`` until ``inp`` ends."""
+    while True:
+        head = inp.read(REQUEST.size)
+        if not head:
+            return
+        if len(head) != REQUEST.size:
+            raise EOFError
+        w, h, n, t = REQUEST.unpack(head)
+        indices = read_exact(inp, w * h)
+        palette = read_exact(inp, 3 * n)
+        try:
+            table, image, trans = encode_image(indices, w, h, palette, None if t < 0 else t)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            msg = f"{type(exc).__name__}: {exc}".encode()
+            out.write(REPLY.pack(-1, len(msg), -1) + msg)
+        else:
+            out.write(REPLY.pack(len(table), len(image), -1 if trans is None else trans))
+            out.write(table)
+            out.write(image)
+        out.flush()
+
+
+if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group: the parent handles it and stops this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(EOFError, BrokenPipeError):
+        serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,74 @@
+"""The GIF encoder process: same bytes as encoding in-process, errors surface, nothing is left."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from conftest import moving_clip, write_apng
+
+from gifquant.cli import main
+from gifquant.io import lzw
+from gifquant.io.gif import encode_frame
+from gifquant.io.lzw import LzwWorker, WorkerError, lzw_worker
+
+
+def _frame(h: int, w: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    idx = (rng.integers(0, k, (h, w)) // 2 * 2 + (np.arange(w) // 9) % 2).astype(np.uint8)
+    return idx, rng.integers(0, 256, (k, 3)).astype(np.uint8)
+
+
+def test_worker_encodes_exactly_as_in_process():
+    with LzwWorker() as worker:
+        jobs = []
+        for seed, (h, w, k, t) in enumerate([(7, 5, 4, None), (300, 200, 16, 15), (1, 1, 2, 0)]):
+            idx, pal = _frame(h, w, k, seed)
+            jobs.append((worker.encode(idx, pal, t), encode_frame(idx, pal, t)))
+        # A view that is not contiguous is sent as its own copy.
+        idx, pal = _frame(40, 60, 8, 9)
+        jobs.append((worker.encode(idx[:, ::2], pal, None), encode_frame(idx[:, ::2], pal, None)))
+        for fut, expected in jobs:
+            assert fut.result(timeout=60) == expected
+
+
+def test_worker_reports_a_bad_frame_and_keeps_going():
+    with LzwWorker() as worker:
+        idx, pal = _frame(4, 4, 4, 0)
+        bad = worker.encode(idx, np.zeros((300, 3), np.uint8), None)  # more than 256 entries
+        good = worker.encode(idx, pal, None)
+        with pytest.raises(WorkerError, match="palette"):
+            bad.result(timeout=60)
+        assert good.result(timeout=60) == encode_frame(idx, pal, None)
+
+
+def test_a_dead_worker_fails_the_frames_not_the_caller():
+    worker = LzwWorker()
+    worker._proc.kill()
+    worker._proc.wait()
+    idx, pal = _frame(8, 8, 4, 1)
+    fut = worker.encode(idx, pal, None)
+    with pytest.raises(WorkerError, match="encoder process stopped"):
+        fut.result(timeout=60)
+    worker.close()
+
+
+def test_small_frames_get_no_worker():
+    with lzw_worker(100, 100) as w:
+        assert w is None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_cli_output_is_the_same_with_and_without_the_worker(tmp_path, monkeypatch):
+    frames = [np.kron(f, np.ones((12, 12, 1), np.uint8)) for f in moving_clip(4)]  # 480x672
+    assert frames[0].shape[0] * frames[0].shape[1] >= lzw.WORKER_PIXELS
+    src = write_apng(tmp_path / "big.png", frames)
+    fds = len(os.listdir("/proc/self/fd"))
+    with_worker, inline = tmp_path / "a.gif", tmp_path / "b.gif"
+    assert main([str(src), str(with_worker), "-k", "8", "-q"]) == 0
+    assert len(os.listdir("/proc/self/fd")) == fds  # the pipes to the worker are closed
+    monkeypatch.setattr(lzw, "WORKER_PIXELS", 1 << 40)
+    assert main([str(src), str(inline), "-k", "8", "-q"]) == 0
+    assert with_worker.read_bytes() == inline.read_bytes()
