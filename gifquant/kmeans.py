@@ -91,13 +91,16 @@ def assign(
     labels = np.empty(n, dtype=np.int64)
     rows = _block_rows(len(c))
     if metric == "euclidean":
-        # argmin |x - c|^2 = argmin (|c|^2 - 2 x.c): one matrix product per block, no |x|^2.
-        ct = -2.0 * c.T
-        cc = (c * c).sum(1)
+        # argmin |x - c|^2 = argmin (|c|^2 - 2 x.c): with a column of ones on x and |c|^2 as a
+        # row under -2c, one matrix product per block gives it, with no pass to add |c|^2.
+        xa = np.empty((n, x.shape[1] + 1))
+        xa[:, :-1] = x
+        xa[:, -1] = 1.0
+        ca = np.empty((x.shape[1] + 1, len(c)))
+        ca[:-1] = -2.0 * c.T
+        ca[-1] = (c * c).sum(1)
         for start in range(0, n, rows):
-            d = x[start : start + rows] @ ct
-            d += cc
-            labels[start : start + rows] = d.argmin(1)
+            labels[start : start + rows] = (xa[start : start + rows] @ ca).argmin(1)
         diff = x - c[labels]
         return labels, np.einsum("ij,ij->i", diff, diff)
     acc = np.empty((min(rows, n), len(c)))
