@@ -630,7 +630,8 @@ class TemporalQuantizer:
         scr.indices = slots
         scr.indices[held] = old_slots
         new_slots = slots[paint]
-        if delta and len(display) == 256 and len(paint):
+        if delta and len(display) == 256 and np.bincount(new_slots, minlength=256).all():
+            # Every entry is painted with: none is left to mean "unchanged" (see _free_a_slot).
             paint_lab = np.take(lab_items, np.take(src.inverse, paint))
             new_slots = self._free_a_slot(new_slots, paint_lab, display_items)
             slots[paint] = new_slots
