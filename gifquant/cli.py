@@ -9,7 +9,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from . import __version__
 from .colour import SPACES
@@ -331,8 +332,25 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, taking the same clean-up path as Ctrl-C."""
 
 
+# Set by the SIGTERM handler. The exception it raises can be lost when the signal lands inside
+# C code that swallows errors (e.g. a numpy submodule being imported), so every frame also
+# checks the flag.
+_terminated = threading.Event()
+
+
 def _sigterm(signum, frame):
+    _terminated.set()
     raise _Terminated
+
+
+def _after_frame(bar) -> Callable[[int], None]:
+    def step(i: int) -> None:
+        if bar is not None:
+            bar.update(1)
+        if _terminated.is_set():
+            raise _Terminated
+
+    return step
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -424,7 +442,7 @@ def _run(args: argparse.Namespace) -> int:
             options,
             compare_sink=compare_sink,
             panels=panels,
-            on_frame=(lambda i: bar.update(1)) if bar is not None else None,
+            on_frame=_after_frame(bar),
             measure=args.stats and not args.quiet,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
@@ -500,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
+    _terminated.clear()
     old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
     try:
         return _run(args)

@@ -441,6 +441,29 @@ def test_sigterm_mid_run_leaves_nothing_behind(tmp_path):
     assert listing(tmp_path) == ["long.gif", "o.gif"] and out.read_bytes() == b"keep me"
 
 
+def test_sigterm_whose_exception_is_lost_still_stops_the_run(tmp_path, capsys, monkeypatch):
+    # A signal landing in C code that swallows errors (numpy importing a submodule) loses the
+    # handler's exception; the flag it sets stops the run at the next frame anyway.
+    from gifquant import cli
+
+    monkeypatch.setattr(cli, "_sigterm", lambda signum, frame: cli._terminated.set())
+    src = write_gif(tmp_path / "clip.gif", moving_clip(30))
+    out = tmp_path / "o.gif"
+    calls = []
+
+    def on_frame(i: int) -> None:
+        calls.append(i)
+        if i == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    real = cli._after_frame
+    monkeypatch.setattr(cli, "_after_frame", lambda bar: lambda i: (on_frame(i), real(bar)(i)))
+    assert main([str(src), str(out), "-k", "4"]) == 143
+    assert calls[-1] == 2 or calls[-1] == 3  # stopped at once, not after 30 frames
+    assert "interrupted" in capsys.readouterr().err
+    assert listing(tmp_path) == ["clip.gif"]
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
