@@ -283,7 +283,7 @@ class _Screen:
     """
 
     packed: NDArray[np.uint32]  # (n,) colour on screen
-    indices: NDArray[np.int64]  # (n,) palette slot that painted it
+    indices: NDArray[np.uint8] | None  # (n,) palette slot that painted it, when kept
     shape: tuple[int, int]
     last_lab: NDArray[np.complex128]  # (m,) the last frame's distinct colours' Lab, as items
     last_inverse: NDArray[np.int64]  # (n,) each pixel's index into ``last_lab``
@@ -503,14 +503,13 @@ class TemporalQuantizer:
 
     def _assign(
         self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
-    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
-        """Palette slot of each opaque pixel (flattened): nearest, or dithered; and, when it is
-        the nearest, the slot of each distinct colour (else None)."""
+    ) -> tuple[NDArray[np.uint8] | None, NDArray[np.uint8] | None]:
+        """Palette slot of each opaque pixel (flattened) when dithered, else None; and the slot
+        of each distinct colour (its nearest entry) when not dithered, else None."""
         opt = self.options
         if opt.dither == "none" or len(display_ws) < 2:
             labels, _ = assign(exact, display_ws.astype(np.float64), opt.metric)
-            labels = labels.astype(np.uint8)
-            return labels[src.inverse], labels
+            return None, labels.astype(np.uint8)
         # Dither amplitude: the typical gap between neighbouring palette entries.
         d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
         np.fill_diagonal(d, np.inf)
@@ -521,7 +520,12 @@ class TemporalQuantizer:
         if opt.dither == "floyd-steinberg":
             active = np.ones(h * w, dtype=bool)
             scr = self._screen
-            if scr is not None and scr.shape == (h, w) and scr.indices.max() < len(display_ws):
+            if (
+                scr is not None
+                and scr.shape == (h, w)
+                and scr.indices is not None
+                and scr.indices.max() < len(display_ws)
+            ):
                 src_lab = rgb_to_lab(src.colours)[src.inverse]
                 moved = np.sqrt(((src_lab - from_items(scr.reference())[opaque, :3]) ** 2).sum(1))
                 active[opaque] = moved >= max(opt.pixel_hysteresis, 1e-6)
@@ -540,7 +544,7 @@ class TemporalQuantizer:
         self,
         src: DistinctColours,
         lab: NDArray[np.float32],
-        cand: NDArray[np.uint8],
+        cand: NDArray[np.uint8] | None,
         labels: NDArray[np.uint8] | None,
         display: NDArray[np.uint8],
         display_lab: NDArray[np.float32],
@@ -551,8 +555,8 @@ class TemporalQuantizer:
     ) -> QuantizedFrame:
         """Apply pixel hysteresis to the candidate slots and build the output frame.
 
-        lab : (n_distinct, 3) Lab of the distinct colours; cand : (n_opaque,) slot per pixel;
-        labels : (n_distinct,) slot per distinct colour, when cand follows from it (no dither).
+        lab : (n_distinct, 3) Lab of the distinct colours; cand : (n_opaque,) slot per pixel, or
+        None when it follows from labels : (n_distinct,) slot per distinct colour (no dither).
         With ``screen_keep`` a kept pixel keeps the colour on screen (it may come from an earlier
         palette: delta frames leave it untouched); otherwise it keeps its slot in the current
         palette, so the screen never shows more than K colours. Only pixels whose candidate
@@ -561,6 +565,11 @@ class TemporalQuantizer:
         opt = self.options
         h, w = src.opaque.shape
         track = keep or delta
+        # With the screen kept as colours, per-pixel slots are only needed for the few pixels
+        # examined or painted: they are gathered through the distinct colours then.
+        lazy = cand is None and delta and opt.screen_keep and track and src.opaque.all()
+        if cand is None and not lazy:
+            cand = labels[src.inverse]
         if not track or not src.opaque.all():
             self._screen = None
             return self._plain_frame(src, cand, display, duration)
@@ -574,9 +583,19 @@ class TemporalQuantizer:
             display_packed if labels is None else display_packed[labels],
             cand if labels is None else src.inverse,
         )
+
+        def slots_at(idx: NDArray) -> NDArray[np.uint8]:
+            return np.take(labels, np.take(src.inverse, idx)) if cand is None else cand[idx]
+
         scr = self._screen
-        if scr is None or scr.shape != (h, w) or scr.indices.max() >= len(display):
+        if (
+            scr is None
+            or scr.shape != (h, w)
+            or (scr.indices is not None and scr.indices.max() >= len(display))
+        ):
             # Nothing usable on screen: paint everything.
+            if cand is None:
+                cand = labels[src.inverse]
             scr = _Screen(cand_packed, cand, (h, w), lab_items, src.inverse)
             scr.remember(display_packed, display_items)
             self._screen = scr
@@ -585,7 +604,6 @@ class TemporalQuantizer:
             frame = self._plain_frame(src, cand, display, duration, screen_packed=painted)
             return frame
         differs = np.flatnonzero(cand_packed != scr.packed)
-        slots = cand
         held = differs[:0]
         held_ref = lab_items[:0]
         paint = differs
@@ -611,7 +629,7 @@ class TemporalQuantizer:
                 ~clearly_better(
                     from_items(np.take(lab_items, np.take(src.inverse, quiet))),
                     from_items(before),
-                    from_items(np.take(display_items, np.take(cand, quiet))),
+                    from_items(np.take(display_items, slots_at(quiet))),
                     opt.pixel_hysteresis,
                 )
             ]
@@ -620,21 +638,25 @@ class TemporalQuantizer:
             held, held_ref = differs[kept], ref[kept]
             paint = differs[~keep_it]
             if not screen_level:  # a held pixel keeps its slot, whose colour may have moved
-                slots[held] = scr.indices[held]
-                moved = display_packed[slots[held]] != scr.packed[held]
+                cand[held] = scr.indices[held]
+                moved = display_packed[cand[held]] != scr.packed[held]
                 paint = np.concatenate([paint, held[moved]])
                 held, held_ref = held[~moved], held_ref[~moved]
         # Every pixel not held is re-anchored: its source is what it now shows.
         scr.re_anchor(lab_items, src.inverse, held, held_ref)
-        old_slots = scr.indices[held]
-        scr.indices = slots
-        scr.indices[held] = old_slots
-        new_slots = slots[paint]
+        if cand is None:
+            scr.indices = None  # not kept: the screen is its colours
+        else:
+            old_slots = scr.indices[held]
+            scr.indices = cand
+            scr.indices[held] = old_slots
+        new_slots = slots_at(paint)
         if delta and len(display) == 256 and np.bincount(new_slots, minlength=256).all():
             # Every entry is painted with: none is left to mean "unchanged" (see _free_a_slot).
             paint_lab = np.take(lab_items, np.take(src.inverse, paint))
             new_slots = self._free_a_slot(new_slots, paint_lab, display_items)
-            slots[paint] = new_slots
+            if cand is not None:
+                cand[paint] = new_slots
         scr.packed[paint] = display_packed[new_slots]
         scr.remember(display_packed, display_items)
         if delta:
