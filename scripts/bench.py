@@ -23,22 +23,17 @@ process of its tree). Corpus: ../shared/corpus from the repo root; absent clips 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
-import importlib
-import inspect
 import io
 import itertools
 import json
 import os
-import pkgutil
 import pstats
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -800,7 +795,7 @@ def speed_section(bench: Bench) -> list[str]:
     )
     lines.append(f"sklearn/gifquant (k=16): {fmt(r_sk, '.1f')}x   (target >= 20)")
     lines.append(f"gifquant k=64/k=16: {fmt(r64, '.2f')}x, k=256/k=16: {fmt(r256, '.2f')}x (<= 2)")
-    lines += stage_lines(bench, prep)
+    lines += stage_lines(bench, prep, med.get("gifquant k=16"))
     if args.profile:
         lines += profile_lines(bench, prep)
     bench.results["speed"] = {
@@ -886,249 +881,122 @@ def naive_sklearn(inp: Path, out: Path, n: int, k: int, size: str, ffmpeg: str) 
     Path(f"{out}.json").write_text(json.dumps(side))
 
 
-# Stages of the per-frame profile: which gifquant functions each stage's time is spent in.
-# "module:function" or "module:Class.method"; names that don't exist (yet) are skipped, and a
-# stage with none reports n/a. Time is exclusive: a wrapped call inside another counts once,
-# for the inner stage. Readers/writers in gifquant.io are found by class name.
-STAGES: dict[str, tuple[str, ...]] = {
-    "decode": ("<readers>",),
-    "histogram": (
-        "gifquant.quantize:distinct_colours",
-        "gifquant.quantize:colour_histogram",
-        "gifquant.histogram:*",
-    ),
-    "colour space": ("gifquant.colour:*",),
-    "fit": (
-        "gifquant.kmeans:kmeans",
-        "gifquant.kmeans:_lloyd",
-        "gifquant.kmeans:init_centers",
-        "gifquant.quantize:_extend_centers",
-        "gifquant.quantize:refine*",
-        "gifquant.quantize:fit*",
-    ),
-    "assign": ("gifquant.remap:*", "gifquant.quantize:TemporalQuantizer.quantize"),
-    "hysteresis": (
-        "gifquant.hysteresis:*",
-        "gifquant.temporal:*",
-        "gifquant.slots:*",
-        "gifquant.scene:*",
-        "gifquant.*:*hysteresis*",
-        "gifquant.*:*scene*",
-        "gifquant.*:*match_slots*",
-    ),
-    "dither": ("gifquant.dither:*",),
-    "encode": ("gifquant.io.gif:encode_frame", "gifquant.io.lzw:*", "gifquant.lzw:*"),
-    "write": ("<writers>",),
+# Where each stage runs in the real pipeline (see gifquant/pipeline.py and io/lzw.py).
+STAGE_WHERE = {
+    "decode": "ffmpeg process + reader thread (pipe read)",
+    "distinct colours": "reader thread",
+    "colour space": "reader thread (Lab of the distinct colours, fit histogram)",
+    "fit": "main thread (seeded k-means + refine on the exact colours)",
+    "palette": "main thread (scene cut, palette hysteresis, stable slots)",
+    "assign": "main thread (nearest entry of each distinct colour)",
+    "hysteresis": "main thread (pixel hysteresis, delta frame, screen state)",
+    "encode": "encoder process (Pillow LZW)",
+    "write": "writer thread (crop, container)",
 }
-STAGE_NOTES = {
-    "assign": "incl. the quantizer's own glue (labels -> pixels)",
-    "write": "container, delta crop, disposal (minus encode)",
-}
+READER = ("distinct colours", "colour space")
+MAIN = ("fit", "palette", "assign", "hysteresis")
 
 
-class StageClock:
-    """Exclusive wall time per stage, per thread, summed over threads."""
-
-    def __init__(self) -> None:
-        self.totals: dict[str, float] = {}
-        self.calls: dict[str, int] = {}
-        self._local = threading.local()
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def stage(self, name: str):
-        stack = self._local.__dict__.setdefault("stack", [])
-        frame = [0.0]  # time spent in nested stages
-        stack.append(frame)
-        t0 = time.perf_counter()
+def _timed(fn: Callable, into: list[float]) -> Callable:
+    def wrapped(*a, **kw):
+        t0 = time.thread_time()
         try:
-            yield
+            return fn(*a, **kw)
         finally:
-            dt = time.perf_counter() - t0
-            stack.pop()
-            if stack:
-                stack[-1][0] += dt
-            with self._lock:
-                self.totals[name] = self.totals.get(name, 0.0) + dt - frame[0]
-                self.calls[name] = self.calls.get(name, 0) + 1
+            into.append(time.thread_time() - t0)
 
-    def wrap(self, name: str, fn: Callable, iterate: bool = False) -> Callable:
-        clock = self
-
-        if iterate:
-
-            def wrapped_iter(*a, **kw):
-                with clock.stage(name):
-                    it = iter(fn(*a, **kw))
-                while True:
-                    with clock.stage(name):
-                        try:
-                            item = next(it)
-                        except StopIteration:
-                            return
-                    yield item
-
-            wrapped_iter.__wrapped__ = fn  # type: ignore[attr-defined]
-            return wrapped_iter
-
-        def wrapped(*a, **kw):
-            with clock.stage(name):
-                return fn(*a, **kw)
-
-        wrapped.__wrapped__ = fn  # type: ignore[attr-defined]
-        return wrapped
+    return wrapped
 
 
-def _gifquant_modules() -> list:
-    import gifquant
+def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
+    """CPU seconds per frame of each stage, every stage run one after another in this thread
+    (so they add up, and other threads' load does not count), with gifquant's defaults."""
+    import resource
 
-    mods = [gifquant]
-    for info in pkgutil.walk_packages(gifquant.__path__, "gifquant."):
-        if info.name.endswith("__main__"):
-            continue
-        try:
-            mods.append(importlib.import_module(info.name))
-        except Exception:
-            continue
-    return mods
+    from gifquant.io import gif as gifmod
+    from gifquant.io.video import VideoReader
+    from gifquant.quantize import QuantizeOptions, TemporalQuantizer, frame_colours, shared_indexer
 
+    times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
+    frames = []
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child0 = children.ru_utime + children.ru_stime
+    with VideoReader(str(path), name=path.name, max_pixels=1 << 40) as reader:
+        it = iter(reader)
+        while True:
+            t0 = time.thread_time()
+            fr = next(it, None)
+            times["decode"].append(time.thread_time() - t0)
+            if fr is None:
+                times["decode"].pop()
+                break
+            frames.append((fr.rgba.copy(), fr.duration))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ffmpeg_s = children.ru_utime + children.ru_stime - child0
+    n = len(frames)
+    times["decode"] = [t + ffmpeg_s / max(n, 1) for t in times["decode"]]
 
-def _match(pattern: str, name: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(name, pattern)
-
-
-@contextlib.contextmanager
-def instrument(clock: StageClock) -> Iterator[dict[str, list[str]]]:
-    """Wrap gifquant's stage functions with ``clock`` for the duration of the block.
-
-    Yields the targets found for each stage.
-    """
-    mods = _gifquant_modules()
-    found: dict[str, list[str]] = {s: [] for s in STAGES}
-    patches: list[tuple[object, str, object]] = []  # (owner, attribute, original)
-    func_stage: dict[int, tuple[str, Callable]] = {}
-    for stage, targets in STAGES.items():
-        for target in targets:
-            if target in ("<readers>", "<writers>"):
-                suffix = "Reader" if target == "<readers>" else "Writer"
-                methods = ("__iter__",) if suffix == "Reader" else ("write", "_flush", "close")
-                for m in mods:
-                    if not m.__name__.startswith("gifquant.io"):
-                        continue
-                    for cname, cls in vars(m).items():
-                        if (
-                            inspect.isclass(cls)
-                            and cname.endswith(suffix)
-                            and cls.__module__ == m.__name__
-                        ):
-                            for meth in methods:
-                                if meth in vars(cls):
-                                    patches.append((cls, meth, vars(cls)[meth]))
-                                    setattr(
-                                        cls,
-                                        meth,
-                                        clock.wrap(stage, vars(cls)[meth], meth == "__iter__"),
-                                    )
-                                    found[stage].append(f"{m.__name__}:{cname}.{meth}")
-                continue
-            mod_pat, _, name_pat = target.partition(":")
-            for m in mods:
-                if not _match(mod_pat, m.__name__):
-                    continue
-                if "." in name_pat:
-                    cname, meth = name_pat.split(".", 1)
-                    cls = vars(m).get(cname)
-                    if inspect.isclass(cls) and meth in vars(cls):
-                        patches.append((cls, meth, vars(cls)[meth]))
-                        setattr(cls, meth, clock.wrap(stage, vars(cls)[meth]))
-                        found[stage].append(f"{m.__name__}:{name_pat}")
-                    continue
-                for fname, fn in list(vars(m).items()):
-                    if (
-                        inspect.isfunction(fn)
-                        and fn.__module__ == m.__name__
-                        and _match(name_pat, fname)
-                        and id(fn) not in func_stage
-                    ):
-                        func_stage[id(fn)] = (stage, fn)
-                        found[stage].append(f"{m.__name__}:{fname}")
-                    elif inspect.isclass(fn) and fn.__module__ == m.__name__ and name_pat != "*":
-                        # methods by name pattern too, e.g. TemporalQuantizer._pixel_hysteresis
-                        for meth, mfn in list(vars(fn).items()):
-                            if inspect.isfunction(mfn) and _match(name_pat, meth):
-                                patches.append((fn, meth, mfn))
-                                setattr(fn, meth, clock.wrap(stage, mfn))
-                                found[stage].append(f"{m.__name__}:{fname}.{meth}")
-    # Replace each function wherever a gifquant module holds it (``from .x import f`` copies).
-    for stage, fn in func_stage.values():
-        w = clock.wrap(stage, fn)
-        for m in mods:
-            for attr, val in list(vars(m).items()):
-                if val is fn:
-                    patches.append((m, attr, val))
-                    setattr(m, attr, w)
+    opt = QuantizeOptions(k=k)
+    tq = TemporalQuantizer(opt)
+    for name, attr in (("fit", "_fit"), ("assign", "_assign"), ("hysteresis", "_remap")):
+        setattr(tq, attr, _timed(getattr(tq, attr), times[name]))
+    encode_frame = gifmod.encode_frame
+    gifmod.encode_frame = _timed(encode_frame, times["encode"])
     try:
-        yield found
+        writer = gifmod.GifWriter(io.BytesIO(), frames[0][0].shape[1], frames[0][0].shape[0])
+        indexer = shared_indexer()
+        for rgba, duration in frames:
+            t0 = time.thread_time()
+            src = indexer.distinct(rgba, opt.alpha_threshold)
+            t1 = time.thread_time()
+            fc = frame_colours(rgba, opt, src)
+            t2 = time.thread_time()
+            res = tq.quantize(rgba, duration, prepared=fc)
+            t3 = time.thread_time()
+            writer.write(res.frame)
+            t4 = time.thread_time()
+            times["distinct colours"].append(t1 - t0)
+            times["colour space"].append(t2 - t1)
+            inner = times["fit"][-1:] + times["assign"][-1:] + times["hysteresis"][-1:]
+            times["palette"].append(t3 - t2 - sum(inner))
+            times["write"].append(t4 - t3)
+        t0 = time.thread_time()
+        writer.close()
+        times["write"].append(time.thread_time() - t0)
     finally:
-        for owner, attr, orig in reversed(patches):
-            setattr(owner, attr, orig)
+        gifmod.encode_frame = encode_frame
+    # The writer's time includes the encoding it called: keep the container's own share.
+    times["write"] = [max(0.0, sum(times["write"]) - sum(times["encode"])) / n] * n
+    return times, n
 
 
-def stage_lines(bench: Bench, prep: Prepared) -> list[str]:
-    """Per-stage ms per frame of one in-process gifquant run (k=16, defaults)."""
-    from gifquant import cli
-
-    inp = gifquant_input(bench, prep)
-    out = prep.tmp / "stages.gif"
-    clock = StageClock()
+def stage_lines(bench: Bench, prep: Prepared, wall_s: float | None = None) -> list[str]:
+    """Per-stage ms per frame (k=16, defaults) and which thread or process runs each stage."""
     try:
-        with instrument(clock) as found:
-            t0 = time.perf_counter()
-            rc = cli.main([str(inp), str(out), "-k", "16", "-q", "-y"])
-            wall = time.perf_counter() - t0
+        times, n = stage_times(gifquant_input(bench, prep))
     except Exception as exc:
         return [f"per-stage timing failed: {type(exc).__name__}: {exc}"]
-    if rc != 0:
-        return [f"per-stage timing: gifquant exited {rc}"]
-    n = prep.n_frames
-    rows = []
-    total = 0.0
-    for stage in STAGES:
-        if not found[stage]:
-            rows.append([stage, "n/a", "", "not in this build"])
-            continue
-        t = clock.totals.get(stage, 0.0)
-        total += t
-        rows.append(
-            [stage, f"{1000 * t / n:.1f}", f"{100 * t / wall:.0f}%", STAGE_NOTES.get(stage, "")]
-        )
-    rows.append(
-        [
-            "other",
-            f"{1000 * (wall - total) / n:.1f}",
-            f"{100 * (wall - total) / wall:.0f}%",
-            "python, argparse, imports, glue",
-        ]
-    )
-    rows.append(
-        [
-            "total (in-process)",
-            f"{1000 * wall / n:.1f}",
-            "100%",
-            f"{wall:.2f} s, {n / wall:.1f} fps",
-        ]
-    )
-    lines = [f"per-stage ms/frame, in-process gifquant k=16 defaults, {n} frames:"]
-    lines += table(["stage", "ms/frame", "share", "note"], rows)
+    ms = {name: 1000 * sum(v) / n for name, v in times.items()}
+    total = sum(ms.values())
+    rows = [
+        [name, f"{ms[name]:.1f}", f"{100 * ms[name] / total:.0f}%", STAGE_WHERE[name]]
+        for name in STAGE_WHERE
+    ]
+    rows.append(["all stages", f"{total:.1f}", "100%", f"{1000 / total:.1f} fps on one core"])
+    lines = [f"per-stage CPU ms/frame, gifquant k=16 defaults, {n} frames, one stage at a time:"]
+    lines += table(["stage", "ms/frame", "share", "runs in"], rows)
+    main = sum(ms[s] for s in MAIN)
+    other = total - main
     lines.append(
-        "(exclusive wall time per stage, summed over threads: stages that overlap in "
-        "threads can add up to more than the wall time)"
+        f"main thread {main:.1f} ms/frame; everything else {other:.1f} ms/frame, on the other "
+        "core (reader thread, writer thread, ffmpeg and encoder processes)"
     )
-    bench.results["stages_ms_per_frame"] = {
-        s: (1000 * clock.totals.get(s, 0.0) / n if found[s] else None) for s in STAGES
-    } | {"wall_s": wall}
+    if wall_s:
+        lines.append(
+            f"pipeline wall time above: {1000 * wall_s / n:.1f} ms/frame "
+            f"({prep.n_frames / wall_s:.1f} fps, start-up included)"
+        )
+    bench.results["stages_ms_per_frame"] = ms
     return lines
 
 

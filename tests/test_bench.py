@@ -60,14 +60,23 @@ def test_a_missing_output_frame_is_counted(bench, tmp_path):
     assert (q.frames, q.source_frames) == (4, 5)
 
 
-def test_stage_clock_sees_the_pipeline_and_puts_it_back(bench, tmp_path):
-    from gifquant import cli, quantize
+def test_stage_times_cover_every_frame_and_put_the_quantizer_back(bench, tmp_path):
+    import subprocess
 
-    gif = write_gif(tmp_path / "clip.gif", moving_clip(n=4))
-    before = quantize.TemporalQuantizer.quantize
-    clock = bench.StageClock()
-    with bench.instrument(clock) as found:
-        assert cli.main([str(gif), str(tmp_path / "out.gif"), "-k", "4", "-q"]) == 0
-    assert quantize.TemporalQuantizer.quantize is before
-    for stage in ("decode", "fit", "encode"):
-        assert found[stage] and clock.calls.get(stage, 0) > 0
+    import imageio_ffmpeg
+
+    from gifquant.io import gif
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i"]
+        + ["testsrc2=s=64x48:r=10", "-frames:v", "6", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )
+    before = gif.encode_frame
+    times, n = bench.stage_times(clip, k=4)
+    assert n == 6 and gif.encode_frame is before
+    assert set(times) == set(bench.STAGE_WHERE)
+    for stage, per_frame in times.items():
+        assert len(per_frame) == 6 and all(t >= 0 for t in per_frame), stage
+    assert sum(times["fit"]) > 0 and sum(times["encode"]) > 0
