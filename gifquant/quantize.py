@@ -607,17 +607,16 @@ class TemporalQuantizer:
         held = differs[:0]
         held_ref = lab_items[:0]
         paint = differs
+        new_slots = None
         if keep and len(differs):
             screen_level = delta and opt.screen_keep
             # Only pixels whose source stood still can keep anything: test that first, then
             # gather the screen and the candidate for those few.
             ref = scr.reference(differs)
+            colour_of = np.take(src.inverse, differs)  # each examined pixel's distinct colour
+            source = np.take(lab_items, colour_of)
             still = np.flatnonzero(
-                moved_less(
-                    from_items(np.take(lab_items, np.take(src.inverse, differs))),
-                    from_items(ref),
-                    opt.pixel_hysteresis,
-                )
+                moved_less(from_items(source), from_items(ref), opt.pixel_hysteresis)
             )
             quiet = differs[still]
             before = (
@@ -627,16 +626,18 @@ class TemporalQuantizer:
             )
             kept = still[
                 ~clearly_better(
-                    from_items(np.take(lab_items, np.take(src.inverse, quiet))),
+                    from_items(source[still]),
                     from_items(before),
                     from_items(np.take(display_items, slots_at(quiet))),
                     opt.pixel_hysteresis,
                 )
             ]
-            keep_it = np.zeros(len(differs), dtype=bool)
-            keep_it[kept] = True
             held, held_ref = differs[kept], ref[kept]
-            paint = differs[~keep_it]
+            painted = np.ones(len(differs), dtype=bool)
+            painted[kept] = False
+            paint = differs[painted]
+            if cand is None:  # their slots, from the colours already gathered
+                new_slots = np.take(labels, colour_of[painted])
             if not screen_level:  # a held pixel keeps its slot, whose colour may have moved
                 cand[held] = scr.indices[held]
                 moved = display_packed[cand[held]] != scr.packed[held]
@@ -650,7 +651,8 @@ class TemporalQuantizer:
             old_slots = scr.indices[held]
             scr.indices = cand
             scr.indices[held] = old_slots
-        new_slots = slots_at(paint)
+        if new_slots is None:
+            new_slots = slots_at(paint)
         if delta and len(display) == 256 and np.bincount(new_slots, minlength=256).all():
             # Every entry is painted with: none is left to mean "unchanged" (see _free_a_slot).
             paint_lab = np.take(lab_items, np.take(src.inverse, paint))
