@@ -23,6 +23,7 @@ from .kmeans import METRICS
 from .metrics import QualityMeter
 from .quantize import (
     FrameColours,
+    FramePlan,
     FrameResult,
     QuantizeOptions,
     TemporalQuantizer,
@@ -136,11 +137,18 @@ def run(
         # Frame-local work, done by the reader thread while the quantizer works on the last frame.
         return fr, frame_colours(fr.rgba, options)
 
+    def plan(item: tuple[Frame, FrameColours]) -> tuple[Frame, FrameColours, FramePlan]:
+        # The main run's palette, decided in its own thread while the last frame is painted.
+        fr, fc = item
+        return fr, fc, main_q.plan(fr.rgba, prepared=fc)
+
     def quantize(
-        i: int, fr: Frame, fc: FrameColours | None = None
+        i: int, fr: Frame, fc: FrameColours | None = None, planned: FramePlan | None = None
     ) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
         fc = frame_colours(fr.rgba, options) if fc is None else fc
-        res = main_q.quantize(fr.rgba, fr.duration, prepared=fc)
+        if planned is None:
+            planned = main_q.plan(fr.rgba, prepared=fc)
+        res = main_q.paint(planned, fr.duration)
 
         def panel(q: TemporalQuantizer) -> FrameResult:
             # Panels share the frame's distinct colours; what depends on their options is theirs.
@@ -182,16 +190,17 @@ def run(
             meter(item)
             done(i, item[2])
     else:
-        # Four stages, each in its own thread: read -> quantize (here) -> write, and -> measure.
+        # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
         with contextlib.ExitStack() as stack:
             reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, prepare))
+            planner = stack.enter_context(_Prefetch(reader, _QUEUE_FRAMES, plan))
             # While the reader thread starts the decoder and prepares the first frame, load
             # what the first fit needs (numpy.random is imported on first use).
             np.random.default_rng(0)
             writer = stack.enter_context(_Drain(write, _QUEUE_FRAMES))
             meters = stack.enter_context(_Drain(meter, _QUEUE_FRAMES)) if measure else None
-            for i, (fr, src) in enumerate(reader):
-                item = quantize(i, fr, src)
+            for i, (fr, fc, planned) in enumerate(planner):
+                item = quantize(i, fr, fc, planned)
                 writer.put(item)
                 if meters is not None:
                     meters.put(item)
@@ -218,6 +227,8 @@ class _Prefetch:
     def __init__(self, frames: Iterable, maxsize: int, prepare: Callable = lambda x: x) -> None:
         self._frames = frames
         self._prepare = prepare
+        # A stage fed by another one stops it too, so that neither waits on the other.
+        self._upstream = frames if isinstance(frames, _Prefetch) else None
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="gifquant-read", daemon=True)
@@ -228,6 +239,8 @@ class _Prefetch:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        if self._upstream is not None:
+            self._upstream._stop.set()
         while self._thread.is_alive():
             self._empty()  # unblock a pending put
             self._thread.join(_POLL)
@@ -263,7 +276,12 @@ class _Prefetch:
 
     def __iter__(self) -> Iterator:
         while True:
-            item, exc = self._queue.get()
+            try:
+                item, exc = self._queue.get(timeout=_POLL)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return  # stopped from downstream: nothing more will come
+                continue
             if exc is not None:
                 raise exc
             if item is _END:

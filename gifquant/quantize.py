@@ -108,6 +108,28 @@ class FrameResult:
     source_lab: NDArray[np.float32] | None = None  # (n_distinct, 3) Lab of source.colours
 
 
+@dataclass(frozen=True)
+class FramePlan:
+    """A frame's palette as ``TemporalQuantizer.plan`` decided it: what ``paint`` needs.
+
+    display : (k, 3) uint8 palette (None for a fully transparent frame), with its Lab and
+    working-space coordinates; labels : (n_distinct,) nearest entry of each distinct colour
+    (None when dithering, which ``paint`` does per pixel).
+    """
+
+    colours: FrameColours
+    shape: tuple[int, int]
+    has_alpha: bool
+    display: NDArray[np.uint8] | None
+    display_lab: NDArray[np.float32] | None
+    display_ws: NDArray | None
+    labels: NDArray[np.uint8] | None
+    inertia: float
+    n_iter: int
+    fresh: bool
+    cut: bool = False
+
+
 class ColourIndexer:
     """Finds the distinct colours of frames, one frame after another, without an argsort.
 
@@ -424,26 +446,28 @@ class TemporalQuantizer:
         *,
         prepared: FrameColours | None = None,
     ) -> FrameResult:
-        """Quantize one (height, width, 4) uint8 frame.
+        """Quantize one (height, width, 4) uint8 frame: ``paint(plan(...))``.
 
         prepared : the frame's ``frame_colours`` under these options, when the caller already
             has them (e.g. computed in another thread)
         """
+        return self.paint(self.plan(rgba, prepared=prepared), duration)
+
+    def plan(self, rgba: NDArray[np.uint8], *, prepared: FrameColours | None = None) -> FramePlan:
+        """Decide a frame's palette from the frames planned before it (scene cut, seeded fit,
+        palette hysteresis, each distinct colour's nearest entry). Touches none of the state
+        ``paint`` uses, so frame n+1 can be planned while frame n is painted."""
         opt = self.options
         h, w = rgba.shape[:2]
         fc = frame_colours(rgba, opt) if prepared is None else prepared
         src = fc.source
         has_alpha = not src.opaque.all()
         temporal = opt.seeded
-        delta = opt.delta and not has_alpha
         k = min(opt.k, 255) if has_alpha else opt.k
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame
-            self._screen = None
-            indices = np.zeros((h, w), dtype=np.uint8)
-            frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
-            return FrameResult(frame, src, 0.0, 0, False)
+            return FramePlan(fc, (h, w), has_alpha, None, None, None, None, 0.0, 0, False)
 
         hist = fc.scene
         cut = (
@@ -455,9 +479,8 @@ class TemporalQuantizer:
         self._hist = hist
         if cut:
             self.cuts.append(frame_no)
-            self._screen = None
 
-        exact, lab = fc.exact, fc.lab
+        exact = fc.exact
         fresh = not temporal or cut or self._centers is None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
@@ -486,30 +509,57 @@ class TemporalQuantizer:
         self._display = display
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-
-        cand, labels = self._assign(src, exact, display_ws, h, w)
-        frame = self._remap(
-            src,
-            lab,
-            cand,
-            labels,
+        labels = None
+        if opt.dither == "none" or len(display_ws) < 2:
+            labels = assign(exact, display_ws.astype(np.float64), opt.metric)[0].astype(np.uint8)
+        return FramePlan(
+            fc,
+            (h, w),
+            has_alpha,
             display,
             display_lab,
-            duration,
-            keep=temporal and opt.pixel_hysteresis > 0 and not has_alpha,
-            delta=delta,
+            display_ws,
+            labels,
+            inertia,
+            n_iter,
+            fresh,
+            cut,
         )
-        return FrameResult(frame, src, inertia, n_iter, fresh, cut, lab)
 
-    def _assign(
-        self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
-    ) -> tuple[NDArray[np.uint8] | None, NDArray[np.uint8] | None]:
-        """Palette slot of each opaque pixel (flattened) when dithered, else None; and the slot
-        of each distinct colour (its nearest entry) when not dithered, else None."""
+    def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
+        """Draw a planned frame: each pixel's entry (dithered if asked), the pixel hysteresis
+        against what is on screen, the delta frame. Frames must be painted in planning order."""
         opt = self.options
-        if opt.dither == "none" or len(display_ws) < 2:
-            labels, _ = assign(exact, display_ws.astype(np.float64), opt.metric)
-            return None, labels.astype(np.uint8)
+        fc, src = plan.colours, plan.colours.source
+        h, w = plan.shape
+        if plan.display is None:  # fully transparent frame
+            self._screen = None
+            indices = np.zeros((h, w), dtype=np.uint8)
+            frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
+            return FrameResult(frame, src, 0.0, 0, False)
+        if plan.cut:
+            self._screen = None
+        cand, labels = None, plan.labels
+        if labels is None:
+            cand = self._dither(src, fc.exact, plan.display_ws, h, w)
+        frame = self._remap(
+            src,
+            fc.lab,
+            cand,
+            labels,
+            plan.display,
+            plan.display_lab,
+            duration,
+            keep=opt.seeded and opt.pixel_hysteresis > 0 and not plan.has_alpha,
+            delta=opt.delta and not plan.has_alpha,
+        )
+        return FrameResult(frame, src, plan.inertia, plan.n_iter, plan.fresh, plan.cut, fc.lab)
+
+    def _dither(
+        self, src: DistinctColours, exact: NDArray, display_ws: NDArray, h: int, w: int
+    ) -> NDArray[np.uint8]:
+        """Palette slot of each opaque pixel (flattened), dithered."""
+        opt = self.options
         # Dither amplitude: the typical gap between neighbouring palette entries.
         d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
         np.fill_diagonal(d, np.inf)
@@ -535,10 +585,10 @@ class TemporalQuantizer:
             if not active.all():
                 # Still pixels keep the slot they were dithered to: the pattern stays put.
                 idx[~active] = scr.indices[~active]
-            return idx[opaque].astype(np.uint8), None
+            return idx[opaque].astype(np.uint8)
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
-        return assign(values, display_ws, "euclidean")[0].astype(np.uint8), None
+        return assign(values, display_ws, "euclidean")[0].astype(np.uint8)
 
     def _remap(
         self,

@@ -886,15 +886,14 @@ STAGE_WHERE = {
     "decode": "ffmpeg process + reader thread (pipe read)",
     "distinct colours": "reader thread",
     "colour space": "reader thread (Lab of the distinct colours, fit histogram)",
-    "fit": "main thread (seeded k-means + refine on the exact colours)",
-    "palette": "main thread (scene cut, palette hysteresis, stable slots)",
-    "assign": "main thread (nearest entry of each distinct colour)",
+    "fit": "planner thread (seeded k-means + refine on the exact colours)",
+    "palette": "planner thread (scene cut, palette hysteresis, stable slots)",
+    "assign": "planner thread (nearest entry of each distinct colour)",
     "hysteresis": "main thread (pixel hysteresis, delta frame, screen state)",
     "encode": "encoder process (Pillow LZW)",
     "write": "writer thread (crop, container)",
 }
-READER = ("distinct colours", "colour space")
-MAIN = ("fit", "palette", "assign", "hysteresis")
+MAIN = ("hysteresis",)
 
 
 def _timed(fn: Callable, into: list[float]) -> Callable:
@@ -915,6 +914,7 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
 
     from gifquant.io import gif as gifmod
     from gifquant.io.video import VideoReader
+    from gifquant.kmeans import assign
     from gifquant.quantize import QuantizeOptions, TemporalQuantizer, frame_colours, shared_indexer
 
     times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
@@ -938,8 +938,11 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
 
     opt = QuantizeOptions(k=k)
     tq = TemporalQuantizer(opt)
-    for name, attr in (("fit", "_fit"), ("assign", "_assign"), ("hysteresis", "_remap")):
-        setattr(tq, attr, _timed(getattr(tq, attr), times[name]))
+    planning: list[float] = []
+    fits: list[float] = []  # one per call (a frame with <= k colours has none)
+    tq._fit = _timed(tq._fit, fits)
+    tq.plan = _timed(tq.plan, planning)
+    tq.paint = _timed(tq.paint, times["hysteresis"])
     encode_frame = gifmod.encode_frame
     gifmod.encode_frame = _timed(encode_frame, times["encode"])
     try:
@@ -951,14 +954,21 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
             t1 = time.thread_time()
             fc = frame_colours(rgba, opt, src)
             t2 = time.thread_time()
-            res = tq.quantize(rgba, duration, prepared=fc)
+            n_fits = len(fits)
+            planned = tq.plan(rgba, prepared=fc)
+            res = tq.paint(planned, duration)
             t3 = time.thread_time()
             writer.write(res.frame)
             t4 = time.thread_time()
+            # The plan ends with each distinct colour's nearest entry: timed again on its own.
+            t5 = time.thread_time()
+            if planned.display_ws is not None and len(src.colours) > 0:
+                assign(fc.exact, planned.display_ws.astype(np.float64), opt.metric)
+            times["assign"].append(time.thread_time() - t5)
             times["distinct colours"].append(t1 - t0)
             times["colour space"].append(t2 - t1)
-            inner = times["fit"][-1:] + times["assign"][-1:] + times["hysteresis"][-1:]
-            times["palette"].append(t3 - t2 - sum(inner))
+            times["fit"].append(sum(fits[n_fits:]))
+            times["palette"].append(max(0.0, planning[-1] - times["fit"][-1] - times["assign"][-1]))
             times["write"].append(t4 - t3)
         t0 = time.thread_time()
         writer.close()
@@ -988,8 +998,8 @@ def stage_lines(bench: Bench, prep: Prepared, wall_s: float | None = None) -> li
     main = sum(ms[s] for s in MAIN)
     other = total - main
     lines.append(
-        f"main thread {main:.1f} ms/frame; everything else {other:.1f} ms/frame, on the other "
-        "core (reader thread, writer thread, ffmpeg and encoder processes)"
+        f"main thread {main:.1f} ms/frame; everything else {other:.1f} ms/frame, on threads "
+        "and processes beside it (reader, planner, writer, ffmpeg, encoder)"
     )
     if wall_s:
         lines.append(

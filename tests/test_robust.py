@@ -363,16 +363,17 @@ def test_no_prompt_when_stdin_is_not_a_terminal(clip4, tmp_path, capsys, monkeyp
 def _interrupt_at(monkeypatch, n: int, exc: BaseException) -> None:
     from gifquant import pipeline
 
-    real = pipeline.TemporalQuantizer.quantize
+    # The main thread paints each planned frame: the failure strikes there, at frame n.
+    real = pipeline.TemporalQuantizer.paint
     calls = []
 
-    def quantize(self, *a, **kw):
+    def paint(self, *a, **kw):
         calls.append(1)
         if len(calls) == n:
             raise exc
         return real(self, *a, **kw)
 
-    monkeypatch.setattr(pipeline.TemporalQuantizer, "quantize", quantize)
+    monkeypatch.setattr(pipeline.TemporalQuantizer, "paint", paint)
 
 
 @pytest.mark.parametrize("existing", [False, True])
@@ -396,6 +397,30 @@ def test_unexpected_error_mid_run_leaves_nothing_behind(clip4, tmp_path, monkeyp
     err = capsys.readouterr().err.strip()
     assert err == "gifquant: internal error: RuntimeError: boom"
     assert listing(tmp_path) == ["clip.gif", "o.gif"] and out.read_bytes() == b"keep me"
+
+
+def test_error_while_planning_a_frame_is_one_line_and_leaves_nothing(
+    clip4, tmp_path, monkeypatch, capsys
+):
+    # Palettes are planned in their own thread, ahead of the main one: its errors come through.
+    from gifquant import pipeline
+
+    real = pipeline.TemporalQuantizer.plan
+    calls = []
+
+    def plan(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("planner broke")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(pipeline.TemporalQuantizer, "plan", plan)
+    out = tmp_path / "o.gif"
+    assert run(clip4, out, "-y") == 1
+    assert (
+        capsys.readouterr().err.strip() == "gifquant: internal error: RuntimeError: planner broke"
+    )
+    assert listing(tmp_path) == ["clip.gif"]
 
 
 def test_disk_error_mid_run_is_one_line_and_leaves_nothing(clip4, tmp_path, capsys, monkeypatch):
