@@ -120,14 +120,14 @@ class FramePlan:
     colours: FrameColours
     shape: tuple[int, int]
     has_alpha: bool
-    display: NDArray[np.uint8] | None
-    display_lab: NDArray[np.float32] | None
-    display_ws: NDArray | None
-    labels: NDArray[np.uint8] | None
     inertia: float
     n_iter: int
     fresh: bool
     cut: bool = False
+    display: NDArray[np.uint8] | None = None
+    display_lab: NDArray[np.float32] | None = None
+    display_ws: NDArray | None = None
+    labels: NDArray[np.uint8] | None = None
 
 
 class ColourIndexer:
@@ -467,7 +467,7 @@ class TemporalQuantizer:
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame
-            return FramePlan(fc, (h, w), has_alpha, None, None, None, None, 0.0, 0, False)
+            return FramePlan(fc, (h, w), has_alpha, inertia=0.0, n_iter=0, fresh=False)
 
         hist = fc.scene
         cut = (
@@ -516,14 +516,14 @@ class TemporalQuantizer:
             fc,
             (h, w),
             has_alpha,
-            display,
-            display_lab,
-            display_ws,
-            labels,
-            inertia,
-            n_iter,
-            fresh,
-            cut,
+            inertia=inertia,
+            n_iter=n_iter,
+            fresh=fresh,
+            cut=cut,
+            display=display,
+            display_lab=display_lab,
+            display_ws=display_ws,
+            labels=labels,
         )
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
