@@ -814,6 +814,9 @@ def speed_section(bench: Bench) -> list[str]:
 
 
 def naive_sklearn_runs(bench: Bench, prep: Prepared, args) -> dict[str, list[Run]] | None:
+    if args.repeat_sklearn <= 0:
+        bench.notes.append("--repeat-sklearn 0: naive baseline skipped")
+        return None
     try:
         import sklearn  # noqa: F401
     except ImportError:
@@ -1094,7 +1097,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--repeat", type=int, default=0, help="runs per fast tool (default 3, --quick 1)"
     )
-    p.add_argument("--repeat-sklearn", type=int, default=1, help="runs of the naive baseline")
+    p.add_argument(
+        "--repeat-sklearn", type=int, default=1, help="runs of the naive baseline (0: skip it)"
+    )
     p.add_argument(
         "--quick",
         action="store_true",
