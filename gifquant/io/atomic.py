@@ -18,24 +18,29 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_file(path: str) -> Iterator[BinaryIO]:
-    """Yield a binary file that becomes ``path`` when the block ends without an exception.
-
-    On any exception (KeyboardInterrupt included) the temporary file is removed and an existing
-    ``path`` is left untouched.
-    """
+def _temp_beside(path: str, make) -> str:
+    """A new temporary name (``make`` is ``tempfile.mkstemp`` or ``mkdtemp``) in ``path``'s
+    folder, hidden and ending in ``.part``; a folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory
-        )
+        made = make(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory)
     except OSError as exc:  # read-only or full file system, folder gone
         raise GifquantError(f"{path}: cannot write in {directory}: {exc.strerror}") from None
+    if isinstance(made, tuple):  # mkstemp: (fd, name)
+        os.close(made[0])
+        return made[1]
+    return made
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary file name beside ``path`` (for a child process to write) that becomes
+    ``path`` when the block ends without an exception, and is removed otherwise (on
+    KeyboardInterrupt too), leaving an existing ``path`` untouched."""
+    tmp = _temp_beside(path, tempfile.mkstemp)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            yield f
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -44,10 +49,17 @@ def atomic_file(path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
+def atomic_file(path: str) -> Iterator[BinaryIO]:
+    """Yield a binary file that becomes ``path`` when the block ends without an exception
+    (see ``atomic_path``)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        yield f
+
+
+@contextlib.contextmanager
 def atomic_dir(path: str) -> Iterator[str]:
     """Yield a temporary folder beside ``path`` that replaces ``path`` on success."""
-    parent = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=parent)
+    tmp = _temp_beside(path, tempfile.mkdtemp)
     try:
         yield tmp
         if os.path.isdir(path):
@@ -57,23 +69,4 @@ def atomic_dir(path: str) -> Iterator[str]:
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-    """Yield a temporary file name beside ``path`` (for a child process to write) that becomes
-    ``path`` when the block ends without an exception, and is removed otherwise."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory
-    )
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise
