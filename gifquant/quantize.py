@@ -94,6 +94,11 @@ class DistinctColours:
     inverse: NDArray[np.int64]
     opaque: NDArray[np.bool_]
 
+    @property
+    def all_opaque(self) -> bool:
+        """Every pixel is opaque (one index a pixel): no pass over ``opaque`` needed."""
+        return len(self.inverse) == self.opaque.size
+
 
 @dataclass(frozen=True)
 class FrameResult:
@@ -461,7 +466,7 @@ class TemporalQuantizer:
         h, w = rgba.shape[:2]
         fc = frame_colours(rgba, opt) if prepared is None else prepared
         src = fc.source
-        has_alpha = not src.opaque.all()
+        has_alpha = not src.all_opaque
         temporal = opt.seeded
         k = min(opt.k, 255) if has_alpha else opt.k
         frame_no = self._n_frames
@@ -617,10 +622,10 @@ class TemporalQuantizer:
         track = keep or delta
         # With the screen kept as colours, per-pixel slots are only needed for the few pixels
         # examined or painted: they are gathered through the distinct colours then.
-        lazy = cand is None and delta and opt.screen_keep and track and src.opaque.all()
+        lazy = cand is None and delta and opt.screen_keep and track and src.all_opaque
         if cand is None and not lazy:
             cand = labels[src.inverse]
-        if not track or not src.opaque.all():
+        if not track or not src.all_opaque:
             self._screen = None
             return self._plain_frame(src, cand, display, duration)
         # Per-pixel Lab lives as one 16-byte item a pixel (Lab + a zero): gathers and scatters
@@ -775,7 +780,7 @@ class TemporalQuantizer:
         frame that starts the screen.
         """
         h, w = src.opaque.shape
-        if src.opaque.all():
+        if src.all_opaque:
             # A first frame paints every pixel: no index needs to mean transparent.
             indices = cand.astype(np.uint8).reshape(h, w)
             if screen_packed is None:
