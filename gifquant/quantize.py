@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -708,16 +709,27 @@ class TemporalQuantizer:
             scr.indices[held] = old_slots
         if new_slots is None:
             new_slots = slots_at(paint)
-        if delta and len(display) == 256 and np.bincount(new_slots, minlength=256).all():
-            # Every entry is painted with: none is left to mean "unchanged" (see _free_a_slot).
-            paint_lab = np.take(lab_items, np.take(src.inverse, paint))
-            new_slots = self._free_a_slot(new_slots, paint_lab, display_items)
-            if cand is not None:
-                cand[paint] = new_slots
+        # The index that means "unchanged": one past the palette, or at K=256 a slot no painted
+        # pixel uses.
+        transparent = len(display)
+        if delta and len(display) == 256:
+            counts = np.bincount(new_slots, minlength=256)
+            if counts.all():
+                # Every entry is painted with: none is left to mean "unchanged".
+                new_slots, transparent = self._free_a_slot(
+                    new_slots,
+                    counts,
+                    lambda i: np.take(lab_items, np.take(src.inverse, paint[i])),
+                    display_items,
+                )
+                if cand is not None:
+                    cand[paint] = new_slots
+            else:
+                transparent = int(np.flatnonzero(counts == 0)[-1])
         scr.packed[paint] = display_packed[new_slots]
         scr.remember(display_packed, display_items)
         if delta:
-            palette, transparent = display, self._spare_slot(display, new_slots)
+            palette = display
             if transparent == len(display):
                 palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
             indices = np.full(h * w, transparent, dtype=np.uint8)
@@ -737,33 +749,28 @@ class TemporalQuantizer:
         return frame
 
     @staticmethod
-    def _spare_slot(display: NDArray[np.uint8], painted: NDArray) -> int:
-        """An index free to mean "unchanged": one past the palette, or at K=256 a slot no
-        painted pixel uses (``_free_a_slot`` makes sure there is one)."""
-        if len(display) < 256:
-            return len(display)
-        return int(np.flatnonzero(np.bincount(painted, minlength=256) == 0)[-1])
-
     def _free_a_slot(
-        self, slots: NDArray, source_items: NDArray, display_items: NDArray
-    ) -> NDArray:
+        slots: NDArray,
+        counts: NDArray,
+        source_items: Callable[[NDArray], NDArray],
+        display_items: NDArray,
+    ) -> tuple[NDArray, int]:
         """At K=256 every entry may be painted with, leaving no index to mean "unchanged": the
         least used one's pixels then move to their next-nearest entry (a small loss on a few
-        pixels, instead of repainting the whole frame)."""
-        counts = np.bincount(slots, minlength=256)
-        if (counts == 0).any():
-            return slots
+        pixels, instead of repainting the whole frame). ``counts``: the slots' bincount;
+        ``source_items(i)``: the source Lab items of pixels ``slots[i]``. Returns the new slots
+        and the freed one."""
         j = int(np.argmin(counts))
         moved = np.flatnonzero(slots == j)
         others = np.delete(np.arange(256), j)
         near, _ = assign(
-            from_items(source_items[moved])[:, :3].astype(np.float64),
+            from_items(source_items(moved))[:, :3].astype(np.float64),
             from_items(display_items[others])[:, :3].astype(np.float64),
             "euclidean",
         )
         slots = slots.copy()
         slots[moved] = others[near]
-        return slots
+        return slots, j
 
     def _plain_frame(
         self,

@@ -66,7 +66,12 @@ def moved_less(source_lab: NDArray, reference_lab: NDArray, threshold: float) ->
     """Pixels whose source moved less than ``threshold`` dE since they were last painted
     (``reference_lab``): the only ones that may keep their on-screen colour. Arrays (n, c), 2-D."""
     d = np.asarray(source_lab, np.float32) - np.asarray(reference_lab, np.float32)
-    return np.einsum("ij,ij->i", d, d) < np.float32(threshold) ** 2
+    d *= d
+    # Column by column, in the order einsum adds them: twice as fast on narrow rows.
+    sq = d[:, 0] + d[:, 1]
+    for j in range(2, d.shape[1]):
+        sq += d[:, j]
+    return sq < np.float32(threshold) ** 2
 
 
 def clearly_better(
