@@ -16,10 +16,12 @@ class Frame:
 
     rgba : ndarray of shape (height, width, 4), uint8, fully composited
     duration : display time in seconds
+    opaque : the reader knows every alpha is 255 (video); False: not known, look
     """
 
     rgba: NDArray[np.uint8]
     duration: float
+    opaque: bool = False
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def run(
 
     def prepare(fr: Frame) -> tuple[Frame, FrameColours]:
         # Frame-local work, done by the reader thread while the quantizer works on the last frame.
-        return fr, frame_colours(fr.rgba, options)
+        return fr, frame_colours(fr.rgba, options, opaque=fr.opaque)
 
     def plan(item: tuple[Frame, FrameColours]) -> tuple[Frame, FrameColours, FramePlan]:
         # The main run's palette, decided in its own thread while the last frame is painted.
@@ -145,7 +145,7 @@ def run(
     def quantize(
         i: int, fr: Frame, fc: FrameColours | None = None, planned: FramePlan | None = None
     ) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
-        fc = frame_colours(fr.rgba, options) if fc is None else fc
+        fc = frame_colours(fr.rgba, options, opaque=fr.opaque) if fc is None else fc
         if planned is None:
             planned = main_q.plan(fr.rgba, prepared=fc)
         res = main_q.paint(planned, fr.duration)
@@ -153,7 +153,7 @@ def run(
         def panel(q: TemporalQuantizer) -> FrameResult:
             # Panels share the frame's distinct colours; what depends on their options is theirs.
             same = q.options.alpha_threshold == options.alpha_threshold
-            mine = frame_colours(fr.rgba, q.options, fc.source if same else None)
+            mine = frame_colours(fr.rgba, q.options, fc.source if same else None, opaque=fr.opaque)
             return q.quantize(fr.rgba, fr.duration, prepared=mine)
 
         # The panel matching the main run reuses its result rather than computing it twice.

@@ -150,10 +150,13 @@ class ColourIndexer:
     def __init__(self) -> None:
         self._slot: NDArray[np.int32] | None = None
 
-    def distinct(self, rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
-        """Split a (height, width, 4) uint8 frame into its distinct opaque colours."""
+    def distinct(
+        self, rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+    ) -> DistinctColours:
+        """Split a (height, width, 4) uint8 frame into its distinct opaque colours (``opaque``:
+        every alpha is known to be 255, so it is not looked at)."""
         key = pack_rgb(rgba)
-        if alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
+        if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
             opaque = np.ones(rgba.shape[:2], dtype=bool)  # one pass over alpha, no mask
         else:
             opaque = rgba[..., 3] >= alpha_threshold
@@ -194,9 +197,12 @@ def shared_indexer() -> ColourIndexer:
     return ix
 
 
-def distinct_colours(rgba: NDArray[np.uint8], alpha_threshold: int = 128) -> DistinctColours:
-    """Split a (height, width, 4) frame into its distinct opaque colours (sorted as (r, g, b))."""
-    return shared_indexer().distinct(rgba, alpha_threshold)
+def distinct_colours(
+    rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+) -> DistinctColours:
+    """Split a (height, width, 4) frame into its distinct opaque colours (sorted as (r, g, b));
+    ``opaque``: every alpha is known to be 255."""
+    return shared_indexer().distinct(rgba, alpha_threshold, opaque=opaque)
 
 
 @dataclass(frozen=True)
@@ -217,11 +223,18 @@ class FrameColours:
 
 
 def frame_colours(
-    rgba: NDArray[np.uint8], options: QuantizeOptions, source: DistinctColours | None = None
+    rgba: NDArray[np.uint8],
+    options: QuantizeOptions,
+    source: DistinctColours | None = None,
+    *,
+    opaque: bool = False,
 ) -> FrameColours:
     """The frame-local part of quantizing a (height, width, 4) frame under ``options``
-    (``source``: its distinct colours, when already known)."""
-    src = distinct_colours(rgba, options.alpha_threshold) if source is None else source
+    (``source``: its distinct colours, when already known; ``opaque``: every alpha is known to
+    be 255)."""
+    if source is None:
+        source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
+    src = source
     exact = to_space(src.colours, options.space).astype(np.float64)
     lab = exact.astype(np.float32) if options.space == "lab" else rgb_to_lab(src.colours)
     weights = src.counts.astype(np.float64)

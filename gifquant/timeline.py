@@ -110,7 +110,7 @@ def resample(frames: Iterable[Frame], fps: float) -> Iterator[Frame]:
 
 def scale(frames: Iterable[Frame], width: int, height: int) -> Iterator[Frame]:
     for fr in frames:
-        yield Frame(resize_rgba(fr.rgba, width, height), fr.duration)
+        yield Frame(resize_rgba(fr.rgba, width, height), fr.duration, fr.opaque)
 
 
 def apply_timeline(

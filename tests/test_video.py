@@ -19,6 +19,7 @@ from conftest import corpus_file, moving_clip, read_gif, write_gif
 from gifquant.cli import main
 from gifquant.frames import Frame, QuantizedFrame
 from gifquant.io.ffmpeg import ffmpeg_exe, parse_probe
+from gifquant.io.image import ImageReader
 from gifquant.io.video import VideoReader
 from gifquant.io.y4m import Y4mReader, Y4mWriter, rate_fraction
 from gifquant.timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
@@ -584,3 +585,39 @@ def test_clip_pixel_budget_defaults_to_images_only(clip, tmp_path, monkeypatch, 
     assert "--max-clip-pixels" in capsys.readouterr().err
     assert run(clip, tmp_path / "w.gif", "-k", "4", "--max-clip-pixels", str(64 * 48 * 5)) == 2
     assert "--max-clip-pixels" in capsys.readouterr().err
+
+
+def test_video_and_y4m_frames_say_they_are_opaque_and_are(tmp_path):
+    # The flag lets the quantizer skip looking at alpha: it must never be set on a frame that
+    # has a transparent pixel, and scaling keeps it.
+    mp4 = make_testsrc(tmp_path / "a.mp4", n=3)
+    y4m = make_testsrc(tmp_path / "a.y4m", n=3)
+    frames = list(VideoReader(str(mp4), name="a.mp4", max_pixels=BIG))
+    with open(y4m, "rb") as f:
+        frames += list(Y4mReader(f, name="a.y4m", max_pixels=BIG))
+    info = VideoReader(str(mp4), name="a.mp4", max_pixels=BIG).info
+    _, scaled = apply_timeline(frames, info, TimelineOptions(fps=7, scale=(32, -1)))
+    scaled = list(scaled)
+    assert scaled[0].rgba.shape[:2] == (24, 32)
+    for fr in [*frames, *scaled]:
+        assert fr.opaque and (fr.rgba[..., 3] == 255).all()
+    gif = tmp_path / "t.gif"
+    write_gif(gif, moving_clip(2, 8, 8))
+    with ImageReader(str(gif), name="t.gif", max_pixels=BIG) as reader:
+        assert not any(fr.opaque for fr in reader)
+
+
+def test_ffmpeg_that_cannot_run_is_a_one_line_error(tmp_path):
+    # The bundled binary is trusted without a trial run; one that cannot run still fails cleanly.
+    mp4 = make_testsrc(tmp_path / "a.mp4", n=2)
+    bogus = tmp_path / "ffmpeg"
+    bogus.write_text("not a program\n")
+    bogus.chmod(0o755)
+    env = dict(child_env(), IMAGEIO_FFMPEG_EXE=str(bogus))
+    out = tmp_path / "o.gif"
+    p = subprocess.run(
+        gifquant_cmd(mp4, out, "-k", "4", "-q"), env=env, capture_output=True, text=True
+    )
+    assert p.returncode == 1
+    assert "cannot run ffmpeg" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert not out.exists()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import GifquantError
 
@@ -24,14 +27,32 @@ _MATRICES = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
-    """Path of imageio-ffmpeg's bundled ffmpeg (never a system one, so behaviour is pinned)."""
+    """Path of imageio-ffmpeg's bundled ffmpeg (never a system one, so behaviour is pinned), or
+    of the one ``IMAGEIO_FFMPEG_EXE`` names, as imageio-ffmpeg does."""
     try:
         import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as exc:
+    except ImportError as exc:
         raise GifquantError(f"ffmpeg is not available: {exc}", exit_code=1) from None
+    exe = os.environ.get("IMAGEIO_FFMPEG_EXE") or _bundled(imageio_ffmpeg.__file__)
+    if exe:
+        return exe
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:
+        raise GifquantError(f"ffmpeg is not available: {exc}", exit_code=1) from None
+
+
+def _bundled(package_file: str) -> str | None:
+    """The executable in imageio-ffmpeg's ``binaries`` folder, found without running it.
+
+    ``get_ffmpeg_exe`` runs ``ffmpeg -version`` to check the binary: one more process start per
+    run. A binary that cannot run fails at its first real run, with a one-line error.
+    """
+    folder = Path(package_file).parent / "binaries"
+    found = sorted(p for p in folder.glob("ffmpeg*") if p.is_file() and os.access(p, os.X_OK))
+    return str(found[0]) if len(found) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -133,14 +154,17 @@ def parse_probe(stderr: str) -> VideoProbe | None:
 
 def probe(path: str) -> tuple[VideoProbe | None, str]:
     """Run ``ffmpeg -i path``; return the first video stream (or None) and ffmpeg's last line."""
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        check=False,
-        timeout=60,
-    )
+    try:
+        proc = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=60,
+        )
+    except OSError as exc:
+        raise GifquantError(f"cannot run ffmpeg: {exc}", exit_code=1) from None
     text = proc.stderr.decode("utf-8", "replace")
     return parse_probe(text), last_error(text)
 

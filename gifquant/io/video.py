@@ -114,7 +114,7 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
-                yield Frame(np.frombuffer(buf, np.uint8).reshape(h, w, 4), duration)
+                yield Frame(np.frombuffer(buf, np.uint8).reshape(h, w, 4), duration, opaque=True)
                 n += 1
             rc = self._proc.wait(timeout=60)
             err = self._proc.stderr_text()

@@ -152,7 +152,7 @@ class Y4mReader:
                 raise GifquantError(
                     f"{self._name}: truncated y4m stream: frame {n} has {got} of {len(buf)} bytes"
                 )
-            yield Frame(self._rgba(view), 1.0 / self.fps)
+            yield Frame(self._rgba(view), 1.0 / self.fps, opaque=True)
             n += 1
         if n == 0:
             raise GifquantError(f"{self._name}: y4m stream has no frames")
