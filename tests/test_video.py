@@ -483,6 +483,10 @@ def test_ffmpeg_is_reaped_on_early_exit(clip):
         next(it)
         proc = r._proc.proc
     assert proc.returncode is not None  # killed and waited for: no zombie, no hang
+    # Opening starts ffmpeg (a head start on the first frame); leaving unread still reaps it.
+    with VideoReader(str(clip), name="c", max_pixels=BIG) as r:
+        proc = r._proc.proc
+    assert proc.returncode is not None
 
 
 # --- timeline, pure -----------------------------------------------------------------------------

@@ -53,7 +53,17 @@ class VideoReader:
         self.seeked = start  # the caller's trim starts after this
 
     def __enter__(self) -> VideoReader:
+        # Start decoding now: ffmpeg's start-up and first frame (~0.1 s) overlap the caller's
+        # own setting up (output, threads) instead of following it.
+        self.start()
         return self
+
+    def start(self) -> None:
+        """Start ffmpeg, if not running (iterating starts it too)."""
+        if self._proc is None:
+            self._proc = FfmpegProcess(
+                self.ffmpeg_args(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+            )
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -95,9 +105,7 @@ class VideoReader:
         w, h = self.info.width, self.info.height
         size = w * h * 4
         duration = 1.0 / self.info.fps
-        self._proc = FfmpegProcess(
-            self.ffmpeg_args(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
-        )
+        self.start()
         out = self._proc.proc.stdout
         n = 0
         try:
