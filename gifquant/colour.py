@@ -140,20 +140,29 @@ def from_space(values: NDArray, space: Space) -> NDArray[np.uint8]:
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
-def pack_rgb(rgb: NDArray[np.uint8]) -> NDArray[np.uint32]:
+def pack_rgb(rgb: NDArray[np.uint8], out: NDArray[np.uint32] | None = None) -> NDArray[np.uint32]:
     """Each pixel of an (..., 3) or (..., 4) uint8 image as one integer ``r << 16 | g << 8 | b``.
 
-    Returns a flat (n_pixels,) uint32 array; sorting it sorts the colours as (r, g, b) tuples.
+    Returns a flat (n_pixels,) uint32 array (``out``, when given); sorting it sorts the colours as
+    (r, g, b) tuples.
     """
     if rgb.shape[-1] == 4 and rgb.dtype == np.uint8:
-        # Four bytes per pixel: reinterpret as one word and move the bytes in one pass.
+        # Four bytes per pixel: reinterpret as one word and move the bytes.
         words = np.ascontiguousarray(rgb).reshape(-1).view(np.uint32)
         if sys.byteorder == "little":  # word = a << 24 | b << 16 | g << 8 | r
-            key = words.byteswap()
+            if out is None:
+                key = words.byteswap()
+            else:
+                key = out
+                np.copyto(key, words)
+                key.byteswap(inplace=True)
             key >>= 8
             return key
-        return words >> 8
+        return np.right_shift(words, 8, out=out)
     flat = rgb.reshape(-1, rgb.shape[-1])
+    if out is not None:
+        np.copyto(out, pack_rgb(rgb))
+        return out
     key = flat[:, 0].astype(np.uint32) << 16
     key |= flat[:, 1].astype(np.uint32) << 8
     key |= flat[:, 2]

@@ -149,13 +149,22 @@ class ColourIndexer:
 
     def __init__(self) -> None:
         self._slot: NDArray[np.int32] | None = None
+        # Per-pixel scratch arrays, kept from frame to frame: fresh ones of a few MB each would
+        # be page-faulted in again every frame (the allocator hands large blocks back to the OS).
+        self._scratch: dict[str, NDArray] = {}
+
+    def _buffer(self, name: str, n: int, dtype: type) -> NDArray:
+        buf = self._scratch.get(name)
+        if buf is None or len(buf) < n:
+            buf = self._scratch[name] = np.empty(n, dtype=dtype)
+        return buf[:n]
 
     def distinct(
         self, rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
     ) -> DistinctColours:
         """Split a (height, width, 4) uint8 frame into its distinct opaque colours (``opaque``:
         every alpha is known to be 255, so it is not looked at)."""
-        key = pack_rgb(rgba)
+        key = pack_rgb(rgba, out=self._buffer("key", rgba.shape[0] * rgba.shape[1], np.uint32))
         if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
             opaque = np.ones(rgba.shape[:2], dtype=bool)  # one pass over alpha, no mask
         else:
@@ -171,8 +180,10 @@ class ColourIndexer:
         order, counts (m,) int64, inverse (n,) int64 with ``colours[inverse]`` the pixels)."""
         if len(key) == 0:
             return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
-        ordered = np.sort(key)
-        first = np.empty(len(ordered), dtype=bool)
+        ordered = self._buffer("ordered", len(key), np.uint32)
+        np.copyto(ordered, key)
+        ordered.sort()
+        first = self._buffer("first", len(key), np.bool_)
         first[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
         starts = np.flatnonzero(first)
@@ -182,7 +193,8 @@ class ColourIndexer:
             # Pages are only touched where colours occur; unwritten entries are never read.
             self._slot = np.empty(1 << 24, dtype=np.int32)
         self._slot[uniq] = np.arange(len(uniq), dtype=np.int32)
-        inverse = np.take(self._slot, key).astype(np.int64)
+        inverse = np.take(self._slot, key, out=self._buffer("slots", len(key), np.int32))
+        inverse = inverse.astype(np.int64)
         return unpack_rgb(uniq), counts.astype(np.int64), inverse
 
 
