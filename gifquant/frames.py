@@ -70,12 +70,14 @@ class QuantizedFrame:
             return self.screen
         if self.screen_packed is not None:
             return unpack_rgb(self.screen_packed)
+        if self.delta:
+            raise ValueError("a delta frame made without its screen (export_screen=False)")
         return self.palette[self.indices]
 
     def rgba(self) -> NDArray[np.uint8]:
         """What the viewer sees with alpha, shape (height, width, 4)."""
         out = np.empty(self.indices.shape + (4,), dtype=np.uint8)
-        if self.screen is not None or self.screen_packed is not None:
+        if self.screen is not None or self.screen_packed is not None or self.delta:
             out[..., :3] = self.rgb()
             out[..., 3] = 255
             return out

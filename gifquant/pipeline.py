@@ -124,7 +124,9 @@ def run(
     """
     report = RunReport()
     start = time.perf_counter()
-    main_q = TemporalQuantizer(options)
+    # A sink that reads only the indices (GIF) spares the quantizer a copy of the screen a frame.
+    indices_only = getattr(sink, "reads_indices_only", False) and compare_sink is None
+    main_q = TemporalQuantizer(options, export_screen=not (indices_only and not measure))
     panel_qs: list[tuple[Panel, TemporalQuantizer]] = []
     if compare_sink is not None and panels:
         for p in panels:

@@ -413,6 +413,9 @@ class TemporalQuantizer:
     _screen: _Screen | None = field(default=None, init=False)
     _mean_inertia: float | None = field(default=None, init=False)
     _n_frames: int = field(default=0, init=False)
+    # Whether delta frames carry what is on screen (``QuantizedFrame.screen_packed``): video
+    # output, comparisons and metrics read it; a GIF writer needs only the indices.
+    export_screen: bool = field(default=True, kw_only=True)
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -765,7 +768,7 @@ class TemporalQuantizer:
                 transparent,
                 duration,
                 delta=True,
-                screen_packed=scr.packed.reshape(h, w).copy(),
+                screen_packed=scr.packed.reshape(h, w).copy() if self.export_screen else None,
             )
         else:
             frame = QuantizedFrame(

@@ -226,3 +226,25 @@ def test_threaded_run_closes_an_abandoned_generator():
     with pytest.raises(OSError):
         run(frames(), _Collect(fail_at=1), QuantizeOptions(k=4), threads=True)
     assert closed.is_set()
+
+
+def test_frames_without_the_screen_copy_are_the_same_frames():
+    # For GIF output the quantizer skips copying the screen into each delta frame; the frames
+    # written must not change, and asking such a frame for its picture is an error, not garbage.
+    from gifquant.quantize import TemporalQuantizer
+
+    clip = moving_clip(8, 30, 40)
+    opts = QuantizeOptions(k=4, seeded=True)
+    full, lean = TemporalQuantizer(opts), TemporalQuantizer(opts, export_screen=False)
+    deltas = 0
+    for rgb in clip:
+        rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+        a, b = full.quantize(rgba).frame, lean.quantize(rgba).frame
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.palette, b.palette)
+        assert (a.transparent, a.delta, a.duration) == (b.transparent, b.delta, b.duration)
+        if b.delta and b.screen_packed is None:
+            deltas += 1
+            with pytest.raises(ValueError, match="without its screen"):
+                b.rgb()
+    assert deltas >= 5

@@ -110,7 +110,7 @@ class VideoReader:
         n = 0
         try:
             while True:
-                buf = bytearray(size)
+                buf = np.empty(size, np.uint8)  # not zero-filled: every byte is read into
                 view = memoryview(buf)
                 got = 0
                 while got < size:
@@ -122,7 +122,7 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
-                yield Frame(np.frombuffer(buf, np.uint8).reshape(h, w, 4), duration, opaque=True)
+                yield Frame(buf.reshape(h, w, 4), duration, opaque=True)
                 n += 1
             rc = self._proc.wait(timeout=60)
             err = self._proc.stderr_text()
