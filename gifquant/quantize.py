@@ -120,7 +120,9 @@ class FramePlan:
 
     display : (k, 3) uint8 palette (None for a fully transparent frame), with its Lab and
     working-space coordinates; labels : (n_distinct,) nearest entry of each distinct colour
-    (None when dithering, which ``paint`` does per pixel).
+    (None when dithering, which ``paint`` does per pixel); cand_packed : (n_pixels,) the colour
+    each pixel gets from ``labels``, packed, when ``paint`` will track the screen (worked out here,
+    beside the painting of the frame before, rather than in it).
     """
 
     colours: FrameColours
@@ -134,6 +136,7 @@ class FramePlan:
     display_lab: NDArray[np.float32] | None = None
     display_ws: NDArray | None = None
     labels: NDArray[np.uint8] | None = None
+    cand_packed: NDArray[np.uint32] | None = None
 
 
 class ColourIndexer:
@@ -543,9 +546,11 @@ class TemporalQuantizer:
         self._display = display
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-        labels = None
+        labels = cand_packed = None
         if opt.dither == "none" or len(display_ws) < 2:
             labels = assign(exact, display_ws.astype(np.float64), opt.metric)[0].astype(np.uint8)
+            if self._tracks(has_alpha):
+                cand_packed = np.take(pack_rgb(display)[labels], src.inverse)
         return FramePlan(
             fc,
             (h, w),
@@ -558,7 +563,14 @@ class TemporalQuantizer:
             display_lab=display_lab,
             display_ws=display_ws,
             labels=labels,
+            cand_packed=cand_packed,
         )
+
+    def _tracks(self, has_alpha: bool) -> bool:
+        """Whether ``paint`` keeps the screen for a frame (pixel hysteresis or delta frames)."""
+        opt = self.options
+        keep = opt.seeded and opt.pixel_hysteresis > 0
+        return (keep or opt.delta) and not has_alpha
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked), the pixel hysteresis
@@ -586,6 +598,7 @@ class TemporalQuantizer:
             duration,
             keep=opt.seeded and opt.pixel_hysteresis > 0 and not plan.has_alpha,
             delta=opt.delta and not plan.has_alpha,
+            cand_packed=plan.cand_packed,
         )
         return FrameResult(frame, src, plan.inertia, plan.n_iter, plan.fresh, plan.cut, fc.lab)
 
@@ -636,6 +649,7 @@ class TemporalQuantizer:
         *,
         keep: bool,
         delta: bool,
+        cand_packed: NDArray[np.uint32] | None = None,
     ) -> QuantizedFrame:
         """Apply pixel hysteresis to the candidate slots and build the output frame.
 
@@ -662,11 +676,11 @@ class TemporalQuantizer:
         lab_items = as_items(lab)
         display_items = as_items(display_lab)
         display_packed = pack_rgb(display)
-        # Through the distinct colours when each has one slot: a gather by int64 indices.
-        cand_packed = np.take(
-            display_packed if labels is None else display_packed[labels],
-            cand if labels is None else src.inverse,
-        )
+        if cand_packed is None:  # (plans work it out when each distinct colour has one slot)
+            cand_packed = np.take(
+                display_packed if labels is None else display_packed[labels],
+                cand if labels is None else src.inverse,
+            )
 
         def slots_at(idx: NDArray) -> NDArray[np.uint8]:
             return np.take(labels, np.take(src.inverse, idx)) if cand is None else cand[idx]
