@@ -4,11 +4,20 @@ The public surface: the quantizer (``QuantizeOptions``, ``TemporalQuantizer``), 
 (``kmeans``), the metrics (``QualityMeter``) and the command line (``main``).
 """
 
-from ._version import __version__
-from .frames import ClipInfo, Frame, QuantizedFrame
-from .kmeans import KMeansResult, kmeans
-from .metrics import QualityMeter
-from .quantize import QuantizeOptions, TemporalQuantizer
+import sys as _sys
+
+from .io import prestart as _prestart
+
+# When this process is the gifquant command reading a video, ffmpeg starts now, beside the
+# imports below (~0.2 s); see io/prestart.py. Nothing happens for a program importing gifquant.
+if _prestart.is_command_line():
+    _prestart.begin(_sys.argv[1:])
+
+from ._version import __version__  # noqa: E402
+from .frames import ClipInfo, Frame, QuantizedFrame  # noqa: E402
+from .kmeans import KMeansResult, kmeans  # noqa: E402
+from .metrics import QualityMeter  # noqa: E402
+from .quantize import QuantizeOptions, TemporalQuantizer  # noqa: E402
 
 __all__ = [
     "__version__",

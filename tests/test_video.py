@@ -625,3 +625,89 @@ def test_ffmpeg_that_cannot_run_is_a_one_line_error(tmp_path):
     assert p.returncode == 1
     assert "cannot run ffmpeg" in p.stderr and p.stderr.count("\n") == 1, p.stderr
     assert not out.exists()
+
+
+# --- the command line's early start (io/prestart.py) ------------------------------------------
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text in cmd:
+                out.append(cmd)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list processes")
+@pytest.mark.parametrize("extra", [[], ["--ss", "0.1"], ["--scale", "320:-1"]])
+def test_command_line_early_start_gives_the_same_file(tmp_path, extra):
+    # `gifquant IN.mp4 OUT.gif` probes and starts ffmpeg and the encoder while importing; the
+    # reader adopts them only when they are what it would have started. Same bytes either way.
+    src = make_testsrc(tmp_path / "big.mp4", n=4, size="640x480")
+    early, late = tmp_path / "early.gif", tmp_path / "late.gif"
+    p = subprocess.run(
+        gifquant_cmd(src, early, "-k", "8", "-q", *extra), env=child_env(), capture_output=True
+    )
+    assert p.returncode == 0, p.stderr
+    assert run(src, late, "-k", "8", "-q", *extra) == 0  # in-process: nothing started early
+    assert early.read_bytes() == late.read_bytes()
+    assert not _processes_mentioning(str(src))
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list processes")
+def test_command_line_early_start_is_stopped_when_the_run_fails(tmp_path):
+    src = make_testsrc(tmp_path / "big.mp4", n=4, size="640x480")
+    out = tmp_path / "o.gif"
+    p = subprocess.run(
+        gifquant_cmd(src, out, "-k", "999"), env=child_env(), capture_output=True, text=True
+    )
+    assert p.returncode == 2 and "-k" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert not out.exists()
+    assert not _processes_mentioning(str(src))  # the decoder started early was stopped
+
+
+def test_command_line_is_recognised_only_as_the_gifquant_command(monkeypatch):
+    from gifquant.io import prestart
+
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/gifquant", "a.mp4", "b.gif"])
+    assert prestart.is_command_line()
+    monkeypatch.setattr(sys, "argv", ["-m", "a.mp4", "b.gif"])
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "gifquant", "a.mp4", "b.gif"])
+    assert prestart.is_command_line()
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "other", "a.mp4", "b.gif"])
+    assert not prestart.is_command_line()
+    monkeypatch.setattr(sys, "argv", ["myscript.py", "a.mp4", "b.gif"])
+    assert not prestart.is_command_line()
+
+
+def test_early_start_hands_over_the_decoder_and_encoder_it_guessed(tmp_path):
+    from gifquant.io import prestart
+    from gifquant.io.ffmpeg import decode_args, probe
+
+    src = make_testsrc(tmp_path / "big.mp4", n=2, size="640x480")
+    prestart.begin([str(src), str(tmp_path / "o.gif"), "-k", "4"])
+    try:
+        pr, _ = probe(str(src))  # the early probe's result
+        assert (pr.width, pr.height) == (640, 480)
+        args = decode_args(str(src), pr, 640, 480, 0.0)
+        assert prestart.take_decoder(decode_args(str(src), pr, 640, 480, 1.0)) is None
+        decoder = prestart.take_decoder(args)
+        worker = prestart.take_worker()
+        assert decoder is not None and worker is not None and worker.poll() is None
+        decoder.close()
+        worker.kill()
+        worker.wait()
+        for pipe in (worker.stdin, worker.stdout):
+            pipe.close()
+    finally:
+        prestart.stop()
+    # An image is not guessed at.
+    gif = write_gif(tmp_path / "t.gif", moving_clip(2, 8, 8))
+    prestart.begin([str(gif), str(tmp_path / "o2.gif")])
+    assert prestart.take_probe(str(gif)) is None and prestart.take_worker() is None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GifquantError
+from . import prestart
 
 # ffmpeg colourspace tags -> the names the scale filter's in_color_matrix takes.
 _MATRICES = {
@@ -153,7 +154,14 @@ def parse_probe(stderr: str) -> VideoProbe | None:
 
 
 def probe(path: str) -> tuple[VideoProbe | None, str]:
-    """Run ``ffmpeg -i path``; return the first video stream (or None) and ffmpeg's last line."""
+    """Run ``ffmpeg -i path`` (or take its result, when the command line started it early);
+    return the first video stream (or None) and ffmpeg's last line."""
+    early = prestart.take_probe(path)
+    return early if early is not None else run_probe(path)  # type: ignore[return-value]
+
+
+def run_probe(path: str) -> tuple[VideoProbe | None, str]:
+    """Run ``ffmpeg -i path``: the first video stream (or None) and ffmpeg's last line."""
     try:
         proc = subprocess.run(
             [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
@@ -167,6 +175,36 @@ def probe(path: str) -> tuple[VideoProbe | None, str]:
         raise GifquantError(f"cannot run ffmpeg: {exc}", exit_code=1) from None
     text = proc.stderr.decode("utf-8", "replace")
     return parse_probe(text), last_error(text)
+
+
+_SWS = "accurate_rnd+full_chroma_int"  # exact rounding; the default path is off by 1-2 units
+
+
+def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float) -> list[str]:
+    """ffmpeg's arguments to decode ``path``'s first video stream from ``start`` seconds to raw
+    RGBA frames of ``width`` x ``height`` on stdout, converted with the stream's matrix."""
+    scale = f"scale=w={width}:h={height}:flags={_SWS}"
+    if pr.matrix is not None:
+        rng = "full" if pr.full_range else "limited"
+        scale += f":in_color_matrix={pr.matrix}:in_range={rng}"
+    seek = ["-ss", f"{start:.6f}"] if start > 0 else []
+    return [
+        *seek,
+        "-i",
+        path,
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        f"{scale},format=rgba",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgba",
+        "pipe:1",
+    ]
 
 
 def last_error(text: str) -> str:

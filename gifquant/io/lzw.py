@@ -11,18 +11,17 @@ from __future__ import annotations
 import contextlib
 import queue
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 
 import numpy as np
 
-from . import gifenc
+from . import prestart
 from .gifenc import REPLY, REQUEST, read_exact
 
-# Frames at least this large are worth a worker process (its start costs ~0.2 s of CPU).
-WORKER_PIXELS = 1 << 18
+# Frames at least this large are worth a worker process (its start costs ~0.1 s of CPU).
+WORKER_PIXELS = prestart.WORKER_PIXELS
 _STOP = object()
 
 
@@ -37,13 +36,8 @@ class LzwWorker:
 
     def __init__(self) -> None:
         # Run by path, so the worker imports Pillow only: not numpy, not the gifquant package.
-        # (-P: its folder does not go on sys.path, where a module could shadow another.)
-        self._proc = subprocess.Popen(
-            [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), gifenc.__file__],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        # The command line may have started one while it was importing.
+        self._proc = prestart.take_worker() or prestart.spawn_worker()
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="gifquant-lzw", daemon=True)
         self._thread.start()

@@ -18,12 +18,12 @@ from .gif import GifWriter
 from .image import ImageReader
 from .lzw import lzw_worker
 from .png import PngSequenceWriter
+from .sniff import file_kind
 from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
 from .y4m import MAGIC, Y4mReader, Y4mWriter
 
 OUTPUT_FORMATS: tuple[str, ...] = ("gif", "mp4", "webm", "y4m", "png")
 STDOUT_FORMATS: tuple[str, ...] = ("gif", "y4m", "mp4", "webm")
-_IMAGE_MAGIC = (b"GIF87a", b"GIF89a", b"\x89PNG", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 
 
 class Reader(Protocol):
@@ -61,13 +61,7 @@ def output_format(path: str, fmt: str | None) -> str:
     return fmt
 
 
-def _kind(head: bytes) -> str:
-    """What a file is from its first bytes: y4m, image (Pillow) or video (ffmpeg)."""
-    if head.startswith(MAGIC):
-        return "y4m"
-    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-        return "image"
-    return "video"
+_kind = file_kind
 
 
 @contextlib.contextmanager

@@ -17,11 +17,11 @@ import numpy as np
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
-from .ffmpeg import FfmpegProcess, last_error, probe
+from . import prestart
+from .ffmpeg import _SWS, FfmpegProcess, decode_args, last_error, probe
 from .y4m import rate_fraction
 
 GIF_ZERO_DELAY = 0.1  # seconds a 0-delay GIF frame shows for, in browsers and in ffmpeg
-_SWS = "accurate_rnd+full_chroma_int"  # exact rounding; the default path is off by 1-2 units
 
 
 class VideoReader:
@@ -61,8 +61,11 @@ class VideoReader:
     def start(self) -> None:
         """Start ffmpeg, if not running (iterating starts it too)."""
         if self._proc is None:
-            self._proc = FfmpegProcess(
-                self.ffmpeg_args(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+            args = self.ffmpeg_args()
+            # The command line may have started this very decoder while it was importing.
+            early = prestart.take_decoder(args)
+            self._proc = early or FfmpegProcess(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
             )
 
     def __exit__(self, *exc: object) -> None:
@@ -75,31 +78,7 @@ class VideoReader:
             self._proc = None
 
     def ffmpeg_args(self) -> list[str]:
-        pr, w, h = self.probe, self.info.width, self.info.height
-        scale = f"scale=w={w}:h={h}:flags={_SWS}"
-        if pr.matrix is not None:
-            rng = "full" if pr.full_range else "limited"
-            scale += f":in_color_matrix={pr.matrix}:in_range={rng}"
-        args = []
-        if self._start > 0:
-            args += ["-ss", f"{self._start:.6f}"]
-        return [
-            *args,
-            "-i",
-            self._path,
-            "-map",
-            "0:v:0",
-            "-an",
-            "-sn",
-            "-dn",
-            "-vf",
-            f"{scale},format=rgba",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgba",
-            "pipe:1",
-        ]
+        return decode_args(self._path, self.probe, self.info.width, self.info.height, self._start)
 
     def __iter__(self) -> Iterator[Frame]:
         w, h = self.info.width, self.info.height

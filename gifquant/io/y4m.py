@@ -16,8 +16,9 @@ from numpy.typing import NDArray
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
+from .sniff import Y4M_MAGIC
 
-MAGIC = b"YUV4MPEG2"
+MAGIC = Y4M_MAGIC
 _MAX_LINE = 4096
 # BT.601 luma weights
 _KR, _KB = 0.299, 0.114
