@@ -891,7 +891,7 @@ STAGE_WHERE = {
     "distinct colours": "reader thread",
     "colour space": "reader thread (Lab of the distinct colours, fit histogram)",
     "fit": "planner thread (seeded k-means + refine on the exact colours)",
-    "palette": "planner thread (scene cut, palette hysteresis, stable slots)",
+    "palette": "planner thread (scene cut, palette hysteresis, each pixel's candidate)",
     "assign": "planner thread (nearest entry of each distinct colour)",
     "hysteresis": "main thread (pixel hysteresis, delta frame, screen state)",
     "encode": "encoder process (Pillow LZW)",
@@ -934,7 +934,7 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
             if fr is None:
                 times["decode"].pop()
                 break
-            frames.append((fr.rgba.copy(), fr.duration))
+            frames.append((fr.rgba.copy(), fr.duration, fr.opaque))
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     ffmpeg_s = children.ru_utime + children.ru_stime - child0
     n = len(frames)
@@ -952,9 +952,9 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
     try:
         writer = gifmod.GifWriter(io.BytesIO(), frames[0][0].shape[1], frames[0][0].shape[0])
         indexer = shared_indexer()
-        for rgba, duration in frames:
+        for rgba, duration, opaque in frames:
             t0 = time.thread_time()
-            src = indexer.distinct(rgba, opt.alpha_threshold)
+            src = indexer.distinct(rgba, opt.alpha_threshold, opaque=opaque)
             t1 = time.thread_time()
             fc = frame_colours(rgba, opt, src)
             t2 = time.thread_time()

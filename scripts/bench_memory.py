@@ -36,11 +36,19 @@ def _rss_kib(pid: int) -> int:
 
 
 def _children(pid: int) -> list[int]:
+    """Child processes of every thread of ``pid`` (ffmpeg is started from a worker thread)."""
+    out: list[int] = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
 
 
 def _tree_rss_kib(pid: int) -> int:

@@ -80,3 +80,29 @@ def test_stage_times_cover_every_frame_and_put_the_quantizer_back(bench, tmp_pat
     for stage, per_frame in times.items():
         assert len(per_frame) == 6 and all(t >= 0 for t in per_frame), stage
     assert sum(times["fit"]) > 0 and sum(times["encode"]) > 0
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_memory_bench_counts_processes_started_from_threads():
+    # ffmpeg is started from a worker thread: the memory section must still add its RSS.
+    import subprocess
+
+    spec = importlib.util.spec_from_file_location(
+        "gifquant_bench_memory", BENCH.parent / "bench_memory.py"
+    )
+    mem = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mem)
+    code = (
+        "import subprocess, sys, threading, time\n"
+        "t = threading.Thread(target=lambda: subprocess.run(['sleep', '3']))\n"
+        "t.start(); time.sleep(0.5); print('up', flush=True); t.join()\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "up"
+        kids = mem._children(p.pid)
+        assert len(kids) == 1
+        assert mem._tree_rss_kib(p.pid) > mem._rss_kib(p.pid)
+    finally:
+        p.kill()
+        p.wait()
