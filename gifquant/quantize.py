@@ -714,7 +714,7 @@ class TemporalQuantizer:
             colour_of = np.take(src.inverse, differs)  # each examined pixel's distinct colour
             source = np.take(lab_items, colour_of)
             still = np.flatnonzero(
-                moved_less(from_items(source), from_items(ref), opt.pixel_hysteresis)
+                moved_less(from_items(source), from_items(ref), opt.pixel_hysteresis, dims=3)
             )
             quiet = differs[still]
             before = (

@@ -62,14 +62,17 @@ def stable_palette(
     return delta_e(displayed_lab, target_lab) > threshold
 
 
-def moved_less(source_lab: NDArray, reference_lab: NDArray, threshold: float) -> NDArray[np.bool_]:
+def moved_less(
+    source_lab: NDArray, reference_lab: NDArray, threshold: float, *, dims: int | None = None
+) -> NDArray[np.bool_]:
     """Pixels whose source moved less than ``threshold`` dE since they were last painted
-    (``reference_lab``): the only ones that may keep their on-screen colour. Arrays (n, c), 2-D."""
+    (``reference_lab``): the only ones that may keep their on-screen colour. Arrays (n, c), 2-D;
+    ``dims``: only the first this many columns count (the rest are padding)."""
     d = np.asarray(source_lab, np.float32) - np.asarray(reference_lab, np.float32)
     d *= d
     # Column by column, in the order einsum adds them: twice as fast on narrow rows.
     sq = d[:, 0] + d[:, 1]
-    for j in range(2, d.shape[1]):
+    for j in range(2, d.shape[1] if dims is None else dims):
         sq += d[:, j]
     return sq < np.float32(threshold) ** 2
 

@@ -248,3 +248,17 @@ def test_frames_without_the_screen_copy_are_the_same_frames():
             with pytest.raises(ValueError, match="without its screen"):
                 b.rgb()
     assert deltas >= 5
+
+
+def test_moved_less_is_the_plain_distance_test():
+    from gifquant.remap import moved_less
+
+    rng = np.random.default_rng(5)
+    a = (rng.random((2000, 3)) * 100).astype(np.float32)
+    b = a + (rng.normal(size=(2000, 3)) * 2).astype(np.float32)
+    want = np.sqrt(((a.astype(np.float64) - b) ** 2).sum(1)) < 2.0
+    got = moved_less(a, b, 2.0)
+    assert (got != want).sum() <= 2 and 0.1 < want.mean() < 0.9  # float32 at the boundary
+    pad = np.zeros((2000, 1), np.float32)
+    padded = moved_less(np.hstack([a, pad]), np.hstack([b, pad + 9]), 2.0, dims=3)
+    np.testing.assert_array_equal(padded, got)
