@@ -722,11 +722,17 @@ class TemporalQuantizer:
                 if screen_level
                 else np.take(display_items, np.take(scr.indices, quiet))
             )
+            # Each examined pixel's slot, from the colours already gathered (one byte a pixel).
+            slot_of = np.take(labels, colour_of) if cand is None else None
             kept = still[
                 ~clearly_better(
                     from_items(source[still]),
                     from_items(before),
-                    from_items(np.take(display_items, slots_at(quiet))),
+                    from_items(
+                        np.take(
+                            display_items, slots_at(quiet) if cand is not None else slot_of[still]
+                        )
+                    ),
                     opt.pixel_hysteresis,
                 )
             ]
@@ -734,8 +740,8 @@ class TemporalQuantizer:
             painted = np.ones(len(differs), dtype=bool)
             painted[kept] = False
             paint = differs[painted]
-            if cand is None:  # their slots, from the colours already gathered
-                new_slots = np.take(labels, colour_of[painted])
+            if cand is None:
+                new_slots = slot_of[painted]
             if not screen_level:  # a held pixel keeps its slot, whose colour may have moved
                 cand[held] = scr.indices[held]
                 moved = display_packed[cand[held]] != scr.packed[held]
