@@ -151,7 +151,9 @@ class ColourIndexer:
     """
 
     def __init__(self) -> None:
-        self._slot: NDArray[np.int32] | None = None
+        # 16-bit slots while a frame has at most 65536 colours (half the memory to touch and
+        # gather from), 32-bit ones beyond; each table is made on first need.
+        self._slots: dict[type, NDArray] = {}
         # Per-pixel scratch arrays, kept from frame to frame: fresh ones of a few MB each would
         # be page-faulted in again every frame (the allocator hands large blocks back to the OS).
         self._scratch: dict[str, NDArray] = {}
@@ -192,11 +194,13 @@ class ColourIndexer:
         starts = np.flatnonzero(first)
         uniq = ordered[starts]
         counts = np.diff(starts, append=len(ordered))
-        if self._slot is None:
+        dtype = np.uint16 if len(uniq) <= 1 << 16 else np.int32
+        slot = self._slots.get(dtype)
+        if slot is None:
             # Pages are only touched where colours occur; unwritten entries are never read.
-            self._slot = np.empty(1 << 24, dtype=np.int32)
-        self._slot[uniq] = np.arange(len(uniq), dtype=np.int32)
-        inverse = np.take(self._slot, key, out=self._buffer("slots", len(key), np.int32))
+            slot = self._slots[dtype] = np.empty(1 << 24, dtype=dtype)
+        slot[uniq] = np.arange(len(uniq), dtype=dtype)
+        inverse = np.take(slot, key, out=self._buffer(f"slots{dtype.__name__}", len(key), dtype))
         inverse = inverse.astype(np.int64)
         return unpack_rgb(uniq), counts.astype(np.int64), inverse
 

@@ -262,3 +262,16 @@ def test_moved_less_is_the_plain_distance_test():
     pad = np.zeros((2000, 1), np.float32)
     padded = moved_less(np.hstack([a, pad]), np.hstack([b, pad + 9]), 2.0, dims=3)
     np.testing.assert_array_equal(padded, got)
+
+
+def test_indexer_switches_slot_width_past_65536_colours():
+    # Up to 65536 colours the slots are 16-bit, beyond 32-bit: results must not care.
+    rng = np.random.default_rng(9)
+    indexer = ColourIndexer()
+    for h, w in [(40, 40), (300, 300), (50, 60), (300, 300)]:
+        rgba = _random_frame(rng, h, w, 256, transparent=False)
+        got = indexer.distinct(rgba)
+        want = _unique_reference(rgba)
+        assert (len(got.colours) > 1 << 16) == (h == 300)
+        for a, b in zip((got.colours, got.counts, got.inverse), want[:3], strict=True):
+            np.testing.assert_array_equal(a, b)
