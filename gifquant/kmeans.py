@@ -85,6 +85,17 @@ def assign(
     Returns labels (n_samples,) int64 and distances (n_samples,) float64; the distance is
     recomputed directly from the point and its centre, so it is exact (0 for a point on a centre).
     """
+    labels = nearest(x, centers, metric)
+    x = np.asarray(x, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
+    if metric == "euclidean":
+        diff = x - c[labels]
+        return labels, np.einsum("ij,ij->i", diff, diff)
+    return labels, np.abs(x - c[labels]).sum(1)
+
+
+def nearest(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.int64]:
+    """Nearest centre of each point (``assign`` without the distances), blockwise."""
     x = np.asarray(x, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
     n = len(x)
@@ -101,8 +112,7 @@ def assign(
         ca[-1] = (c * c).sum(1)
         for start in range(0, n, rows):
             labels[start : start + rows] = (xa[start : start + rows] @ ca).argmin(1)
-        diff = x - c[labels]
-        return labels, np.einsum("ij,ij->i", diff, diff)
+        return labels
     acc = np.empty((min(rows, n), len(c)))
     buf = np.empty_like(acc)
     for start in range(0, n, rows):
@@ -114,7 +124,7 @@ def assign(
             np.subtract(xb[:, ch : ch + 1], c[:, ch], out=b)
             a += np.abs(b, out=b)
         labels[start : start + rows] = a.argmin(1)
-    return labels, np.abs(x - c[labels]).sum(1)
+    return labels
 
 
 def weighted_medians(

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from .colour import Space, from_space, pack_rgb, rgb_to_lab, to_space, unpack_rgb
 from .frames import QuantizedFrame
-from .kmeans import Init, Metric, _update, assign, distances, kmeans
+from .kmeans import Init, Metric, _update, assign, distances, kmeans, nearest
 from .remap import (
     DITHERS,
     clearly_better,
@@ -552,7 +552,7 @@ class TemporalQuantizer:
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
         labels = cand_packed = None
         if opt.dither == "none" or len(display_ws) < 2:
-            labels = assign(exact, display_ws.astype(np.float64), opt.metric)[0].astype(np.uint8)
+            labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
             if self._tracks(has_alpha):
                 cand_packed = np.take(pack_rgb(display)[labels], src.inverse)
         return FramePlan(
@@ -639,7 +639,7 @@ class TemporalQuantizer:
             return idx[opaque].astype(np.uint8)
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
-        return assign(values, display_ws, "euclidean")[0].astype(np.uint8)
+        return nearest(values, display_ws, "euclidean").astype(np.uint8)
 
     def _remap(
         self,

@@ -918,7 +918,7 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
 
     from gifquant.io import gif as gifmod
     from gifquant.io.video import VideoReader
-    from gifquant.kmeans import assign
+    from gifquant.kmeans import nearest
     from gifquant.quantize import QuantizeOptions, TemporalQuantizer, frame_colours, shared_indexer
 
     times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
@@ -967,7 +967,7 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
             # The plan ends with each distinct colour's nearest entry: timed again on its own.
             t5 = time.thread_time()
             if planned.display_ws is not None and len(src.colours) > 0:
-                assign(fc.exact, planned.display_ws.astype(np.float64), opt.metric)
+                nearest(fc.exact, planned.display_ws.astype(np.float64), opt.metric)
             times["assign"].append(time.thread_time() - t5)
             times["distinct colours"].append(t1 - t0)
             times["colour space"].append(t2 - t1)
