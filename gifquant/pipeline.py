@@ -195,7 +195,9 @@ def run(
         # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
         with contextlib.ExitStack() as stack:
             reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, prepare))
-            planner = stack.enter_context(_Prefetch(reader, _QUEUE_FRAMES, plan))
+            planner = stack.enter_context(
+                _Prefetch(reader, _QUEUE_FRAMES, plan, name="gifquant-plan")
+            )
             # While the reader thread starts the decoder and prepares the first frame, load
             # what the first fit needs (numpy.random is imported on first use).
             np.random.default_rng(0)
@@ -226,14 +228,21 @@ class _Prefetch:
     closed in that thread (a generator must be closed by the thread that runs it).
     """
 
-    def __init__(self, frames: Iterable, maxsize: int, prepare: Callable = lambda x: x) -> None:
+    def __init__(
+        self,
+        frames: Iterable,
+        maxsize: int,
+        prepare: Callable = lambda x: x,
+        *,
+        name: str = "gifquant-read",
+    ) -> None:
         self._frames = frames
         self._prepare = prepare
         # A stage fed by another one stops it too, so that neither waits on the other.
         self._upstream = frames if isinstance(frames, _Prefetch) else None
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="gifquant-read", daemon=True)
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
 
     def __enter__(self) -> _Prefetch:
         self._thread.start()

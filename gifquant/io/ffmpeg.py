@@ -177,13 +177,13 @@ def run_probe(path: str) -> tuple[VideoProbe | None, str]:
     return parse_probe(text), last_error(text)
 
 
-_SWS = "accurate_rnd+full_chroma_int"  # exact rounding; the default path is off by 1-2 units
+SWS_FLAGS = "accurate_rnd+full_chroma_int"  # exact rounding; the default path is off by 1-2 units
 
 
 def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float) -> list[str]:
     """ffmpeg's arguments to decode ``path``'s first video stream from ``start`` seconds to raw
     RGBA frames of ``width`` x ``height`` on stdout, converted with the stream's matrix."""
-    scale = f"scale=w={width}:h={height}:flags={_SWS}"
+    scale = f"scale=w={width}:h={height}:flags={SWS_FLAGS}"
     if pr.matrix is not None:
         rng = "full" if pr.full_range else "limited"
         scale += f":in_color_matrix={pr.matrix}:in_range={rng}"

@@ -59,7 +59,7 @@ def begin(argv: Sequence[str]) -> None:
                 return
     except OSError:
         return
-    opts = set(a.split("=")[0] for a in argv[2:] if a.startswith("-"))
+    opts = {a.split("=")[0] for a in argv[2:] if a.startswith("-")}
     decode = not (opts & {"--ss"})
     encode = out.lower().endswith(".gif") and not (opts & {"-f", "--format", "--scale"})
     _stopped = False
@@ -113,9 +113,9 @@ def spawn_worker() -> subprocess.Popen:
     )
 
 
-def _wait() -> None:
+def _wait(timeout: float | None = None) -> None:
     if _thread is not None and _thread is not threading.current_thread():
-        _thread.join()
+        _thread.join(timeout)
 
 
 def take_probe(path: str) -> tuple[object, str] | None:
@@ -147,8 +147,7 @@ def stop() -> None:
     """Stop and reap whatever was started and not adopted (at exit)."""
     global _stopped
     _stopped = True
-    if _thread is not None and _thread is not threading.current_thread():
-        _thread.join(timeout=5)
+    _wait(timeout=5)
     _stop_all()
 
 

@@ -18,9 +18,9 @@ from .gif import GifWriter
 from .image import ImageReader
 from .lzw import lzw_worker
 from .png import PngSequenceWriter
-from .sniff import file_kind
+from .sniff import Y4M_MAGIC, file_kind
 from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
-from .y4m import MAGIC, Y4mReader, Y4mWriter
+from .y4m import Y4mReader, Y4mWriter
 
 OUTPUT_FORMATS: tuple[str, ...] = ("gif", "mp4", "webm", "y4m", "png")
 STDOUT_FORMATS: tuple[str, ...] = ("gif", "y4m", "mp4", "webm")
@@ -61,9 +61,6 @@ def output_format(path: str, fmt: str | None) -> str:
     return fmt
 
 
-_kind = file_kind
-
-
 @contextlib.contextmanager
 def open_input(
     path: str,
@@ -91,7 +88,7 @@ def open_input(
         raise GifquantError(f"{path}: empty file")
     with open(path, "rb") as f:
         head = f.read(16)
-        if _kind(head) == "y4m":
+        if file_kind(head) == "y4m":
             f.seek(0)
             with Y4mReader(f, name=path, max_pixels=max_pixels) as reader:
                 yield reader
@@ -104,7 +101,7 @@ def open_input(
 def _open_file(
     source, name: str, head: bytes, max_pixels: int, start: float, max_clip_pixels: int = 0
 ) -> Iterator[Reader]:
-    if _kind(head) == "image":
+    if file_kind(head) == "image":
         reader: Reader = ImageReader(
             source, name=name, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels
         )
@@ -119,10 +116,10 @@ def _open_stdin(max_pixels: int, start: float, max_clip_pixels: int = 0) -> Iter
     stdin = sys.stdin.buffer
     if sys.stdin.isatty():
         raise GifquantError("stdin is a terminal; pipe a GIF, video or y4m stream into it")
-    head = stdin.read(len(MAGIC))
+    head = stdin.read(len(Y4M_MAGIC))
     if not head:
         raise GifquantError("stdin: empty input")
-    if head == MAGIC:
+    if head == Y4M_MAGIC:
         with Y4mReader(stdin, name="stdin", max_pixels=max_pixels, head=head) as reader:
             yield reader
         return
@@ -134,7 +131,7 @@ def _open_stdin(max_pixels: int, start: float, max_clip_pixels: int = 0) -> Iter
         spool.seek(0)
         head = spool.read(16)
         spool.seek(0)
-        source = spool if _kind(head) == "image" else spool.name
+        source = spool if file_kind(head) == "image" else spool.name
         with _open_file(source, "stdin", head, max_pixels, start, max_clip_pixels) as reader:
             yield reader
 

@@ -18,7 +18,7 @@ from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
 from . import prestart
-from .ffmpeg import _SWS, FfmpegProcess, decode_args, last_error, probe
+from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, last_error, probe
 from .y4m import rate_fraction
 
 GIF_ZERO_DELAY = 0.1  # seconds a 0-delay GIF frame shows for, in browsers and in ffmpeg
@@ -149,7 +149,7 @@ class VideoWriter:
         self.n_frames = 0
         rate = rate_fraction(fps)
         to_yuv = (
-            f"scale=out_color_matrix=bt709:out_range=tv:flags={_SWS},format=yuv420p,"
+            f"scale=out_color_matrix=bt709:out_range=tv:flags={SWS_FLAGS},format=yuv420p,"
             "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
         )
         if fmt == "mp4":

@@ -18,7 +18,6 @@ from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
 from .sniff import Y4M_MAGIC
 
-MAGIC = Y4M_MAGIC
 _MAX_LINE = 4096
 # BT.601 luma weights
 _KR, _KB = 0.299, 0.114
@@ -48,13 +47,13 @@ class Y4mReader:
         self._f = f
         self._name = name
         line = head + (f.readline(_MAX_LINE) if not head.endswith(b"\n") else b"")
-        if not line.startswith(MAGIC + b" ") or not line.endswith(b"\n"):
+        if not line.startswith(Y4M_MAGIC + b" ") or not line.endswith(b"\n"):
             raise GifquantError(f"{name}: bad y4m header (not 'YUV4MPEG2 W.. H.. ...')")
         width = height = 0
         fps = Fraction(25)
         chroma = "420jpeg"
         self.full_range = False
-        for tok in line[len(MAGIC) :].split():
+        for tok in line[len(Y4M_MAGIC) :].split():
             key, val = chr(tok[0]), tok[1:].decode("ascii", "replace")
             try:
                 if key == "W":
