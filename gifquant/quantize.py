@@ -229,13 +229,15 @@ class FrameColours:
     """What the quantizer needs of a frame that does not depend on earlier frames.
 
     source : the distinct colours; exact : (m, 3) float64, them in the working space;
-    lab : (m, 3) float32, them in CIELAB; scene : their ``scene_histogram``;
-    fit_x, fit_w : the points (working space) and weights the k-means runs on
+    lab : (m, 3) float32, them in CIELAB; weights : (m,) float64, their pixel counts;
+    scene : their ``scene_histogram``; fit_x, fit_w : the points (working space) and weights the
+    k-means runs on
     """
 
     source: DistinctColours
     exact: NDArray[np.float64]
     lab: NDArray[np.float32]
+    weights: NDArray[np.float64]
     scene: NDArray[np.float64]
     fit_x: NDArray[np.float64]
     fit_w: NDArray[np.float64]
@@ -263,7 +265,7 @@ def frame_colours(
         means, fit_w = colour_histogram(src.colours, src.counts, options.fit_bits)
         fit_x = to_space(means, options.space).astype(np.float64)
     scene = scene_histogram(src.colours, src.counts) if len(src.colours) else np.zeros(4096)
-    return FrameColours(src, exact, lab, scene, fit_x, fit_w)
+    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w)
 
 
 # Above this many histogram bins (bits per channel > 6) a sort beats dense per-bin arrays.
@@ -429,8 +431,7 @@ class TemporalQuantizer:
     ) -> tuple[NDArray[np.float64], float, int]:
         """Centres for this frame: seeded from the last frame's unless ``fresh``."""
         opt = self.options
-        exact, fit_x, fit_w = fc.exact, fc.fit_x, fc.fit_w
-        weights = fc.source.counts.astype(np.float64)
+        exact, weights, fit_x, fit_w = fc.exact, fc.weights, fc.fit_x, fc.fit_w
 
         def fresh_fit(n_init: int):
             return kmeans(
@@ -553,7 +554,7 @@ class TemporalQuantizer:
         labels = cand_packed = None
         if opt.dither == "none" or len(display_ws) < 2:
             labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            if self._tracks(has_alpha):
+            if any(self._modes(has_alpha)):
                 cand_packed = np.take(pack_rgb(display)[labels], src.inverse)
         return FramePlan(
             fc,
@@ -570,16 +571,16 @@ class TemporalQuantizer:
             cand_packed=cand_packed,
         )
 
-    def _tracks(self, has_alpha: bool) -> bool:
-        """Whether ``paint`` keeps the screen for a frame (pixel hysteresis or delta frames)."""
+    def _modes(self, has_alpha: bool) -> tuple[bool, bool]:
+        """(pixel hysteresis, delta frames) for a frame: either means ``paint`` keeps the
+        screen; a frame with alpha gets neither."""
         opt = self.options
-        keep = opt.seeded and opt.pixel_hysteresis > 0
-        return (keep or opt.delta) and not has_alpha
+        keep = opt.seeded and opt.pixel_hysteresis > 0 and not has_alpha
+        return keep, opt.delta and not has_alpha
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked), the pixel hysteresis
         against what is on screen, the delta frame. Frames must be painted in planning order."""
-        opt = self.options
         fc, src = plan.colours, plan.colours.source
         h, w = plan.shape
         if plan.display is None:  # fully transparent frame
@@ -590,6 +591,7 @@ class TemporalQuantizer:
         if plan.cut:
             self._screen = None
         cand, labels = None, plan.labels
+        keep, delta = self._modes(plan.has_alpha)
         if labels is None:
             cand = self._dither(src, fc.exact, plan.display_ws, h, w)
         frame = self._remap(
@@ -600,8 +602,8 @@ class TemporalQuantizer:
             plan.display,
             plan.display_lab,
             duration,
-            keep=opt.seeded and opt.pixel_hysteresis > 0 and not plan.has_alpha,
-            delta=opt.delta and not plan.has_alpha,
+            keep=keep,
+            delta=delta,
             cand_packed=plan.cand_packed,
         )
         return FrameResult(frame, src, plan.inertia, plan.n_iter, plan.fresh, plan.cut, fc.lab)
@@ -728,15 +730,12 @@ class TemporalQuantizer:
             )
             # Each examined pixel's slot, from the colours already gathered (one byte a pixel).
             slot_of = np.take(labels, colour_of) if cand is None else None
+            quiet_slots = cand[quiet] if slot_of is None else slot_of[still]
             kept = still[
                 ~clearly_better(
                     from_items(source[still]),
                     from_items(before),
-                    from_items(
-                        np.take(
-                            display_items, slots_at(quiet) if cand is not None else slot_of[still]
-                        )
-                    ),
+                    from_items(np.take(display_items, quiet_slots)),
                     opt.pixel_hysteresis,
                 )
             ]
