@@ -1,7 +1,19 @@
-"""Quality metrics: colour error (CIE76 dE) against the source, and flicker between frames.
+"""Quality metrics: colour error (CIE76 dE) against the source, flicker, incoherence, colours.
 
 flicker: the mean CIE76 change of the output between consecutive frames, over the pixels whose
 source changed by less than ``STILL_DE`` (1 dE): colour that moves where the picture stood still.
+
+incoherence: over the pixels whose source colour is exactly that of the previous frame, the share
+whose output is more than ``JND_DE`` (2.3 dE, CIE76) from the output most pixels of the same exact
+source colour got in that frame (the majority taken over all pixels of the frame); averaged over
+the frames that have such pixels. Any plain per-frame palette mapping scores 0; holding pixels at
+colours their peers no longer get raises it (dithering too, by design).
+
+colours on screen: the distinct output colours of a frame; ``colours_max`` is the most of any frame.
+
+Both follow the independent judge (``shared/tools/judge.py``), except that only the pixels a mask
+marks count: the judge composites transparent pixels over black, so on frames with transparency
+it sees black pixels (one more colour on screen, and more static pixels) that are not counted here.
 Pure numpy.
 """
 
@@ -12,16 +24,24 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import pack_rgb, rgb_to_lab
-from .quantize import shared_indexer
+from .colour import pack_rgb, rgb_to_lab, unpack_rgb
+from .distinct import shared_indexer
 
 STILL_DE = 1.0
+JND_DE = 2.3
+
+# Stands for a previous pixel that did not count: no 0xRRGGBB word equals it.
+_NOT_COUNTED = np.uint32(0xFF000000)
 
 
 def lab_image(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
     """CIELAB of an (..., 3) uint8 image, converting each distinct colour once."""
-    colours, _, inverse = shared_indexer().index(pack_rgb(rgb))
-    return np.take(rgb_to_lab(colours), inverse, axis=0).reshape(rgb.shape)
+    return _lab_of_packed(pack_rgb(rgb), rgb.shape)
+
+
+def _lab_of_packed(key: NDArray[np.uint32], shape: tuple[int, ...]) -> NDArray[np.float32]:
+    colours, _, inverse = shared_indexer().index(key)
+    return np.take(rgb_to_lab(colours), inverse, axis=0).reshape(shape)
 
 
 def _squared_de(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
@@ -39,14 +59,84 @@ def delta_e(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
     return np.sqrt(s, out=s)
 
 
+def frame_coherence(
+    source: NDArray[np.uint32], output: NDArray[np.uint32], static: NDArray[np.bool_] | None
+) -> tuple[float | None, int]:
+    """Incoherence and colours on screen of one frame.
+
+    source, output : ndarray of shape (n_pixels,), uint32 ``0xRRGGBB`` words of the counted pixels
+    static : ndarray of shape (n_pixels,), bool, the pixels whose source is exactly that of the
+        previous frame; None on a first frame
+
+    Returns (share of static pixels more than ``JND_DE`` from their source colour's majority
+    output, or None when no pixel is static; number of distinct output colours).
+    """
+    n_colours = _n_distinct(output)
+    n_static = 0 if static is None else int(np.count_nonzero(static))
+    if n_static == 0:
+        return None, n_colours
+    # One sort of source << 25 | output << 1 | static: pixels of a source colour are neighbours,
+    # within them those of one output, static ones last.
+    key = np.left_shift(source, 25, dtype=np.uint64)
+    key |= np.left_shift(output, 1, dtype=np.uint64)
+    key |= static
+    key.sort()
+    step = np.bitwise_xor(key[1:], key[:-1])
+    new_pair = step > 1
+    new_source = step >= 1 << 25
+    if np.count_nonzero(new_pair) == np.count_nonzero(new_source):
+        return 0.0, n_colours  # one output per source colour: a plain mapping
+    starts = np.flatnonzero(new_pair)
+    starts += 1
+    starts = np.concatenate(([0], starts))
+    # Pairs that share their source colour with another pair; the rest are their own majority.
+    shared = np.zeros(len(starts) + 1, dtype=bool)
+    shared[1:-1] = ~new_source[starts[1:] - 1]
+    shared[:-1] |= shared[1:]
+    sel = np.flatnonzero(shared[:-1])
+    begin = starts[sel]
+    end = np.append(starts, len(key))[sel + 1]
+    pair_n = end - begin
+    pair = key[begin] >> np.uint64(1)
+    out = (pair & np.uint64(0xFFFFFF)).astype(np.uint32)
+    new_group = np.concatenate(([True], (pair[1:] ^ pair[:-1]) >= 1 << 24))
+    group = np.cumsum(new_group) - 1
+    most = np.maximum.reduceat(pair_n, np.flatnonzero(new_group))
+    # Majority: the most pixels, ties to the lowest output word (as the judge's stable sort).
+    top = np.flatnonzero(pair_n == most[group])
+    first_top = np.concatenate(([True], group[top[1:]] != group[top[:-1]]))
+    major = out[top[first_top]][group]
+    odd = np.flatnonzero(out != major)
+    # A pair's static pixels are its last ones: from the first key with the static bit on.
+    first_static = np.searchsorted(key, (pair[odd] << np.uint64(1)) | np.uint64(1))
+    n_odd_static = end[odd] - first_static
+    odd, n_odd_static = odd[n_odd_static > 0], n_odd_static[n_odd_static > 0]
+    if len(odd) == 0:
+        return 0.0, n_colours
+    # Lab of the few colours involved only.
+    off = delta_e(rgb_to_lab(unpack_rgb(out[odd])), rgb_to_lab(unpack_rgb(major[odd]))) > JND_DE
+    return float(n_odd_static[off].sum()) / n_static, n_colours
+
+
+def _n_distinct(words: NDArray[np.uint32]) -> int:
+    if len(words) == 0:
+        return 0
+    ordered = np.sort(words)
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
+
+
 @dataclass
 class QualityMeter:
-    """Accumulates dE and flicker over a clip, frame by frame (two frames held at most)."""
+    """Accumulates dE and flicker (``update*``) and incoherence and colours on screen
+    (``observe``) over a clip, frame by frame (two frames held at most)."""
 
     frame_de: list[float] = field(default_factory=list)
+    frame_incoherence: list[float] = field(default_factory=list)
+    frame_colours: list[int] = field(default_factory=list)
     _flicker_sum: float = 0.0
     _flicker_n: int = 0
     _prev: tuple[NDArray, NDArray, NDArray] | None = None
+    _prev_source: NDArray[np.uint32] | None = None
 
     def update(
         self,
@@ -56,9 +146,53 @@ class QualityMeter:
     ) -> float:
         """Add one frame (both (height, width, 3) uint8); ``mask`` marks the pixels that count.
 
-        Returns the frame's mean dE.
+        Also observes the frame's incoherence and colours (``observe``). Returns its mean dE.
         """
-        return self.update_lab(lab_image(source_rgb), lab_image(output_rgb), mask)
+        source = pack_rgb(source_rgb).reshape(source_rgb.shape[:2])
+        output = pack_rgb(output_rgb).reshape(output_rgb.shape[:2])
+        self.observe(source, output, mask)
+        return self.update_lab(
+            _lab_of_packed(source.reshape(-1), source_rgb.shape),
+            _lab_of_packed(output.reshape(-1), output_rgb.shape),
+            mask,
+        )
+
+    def observe(
+        self,
+        source_packed: NDArray[np.uint32],
+        output_packed: NDArray[np.uint32],
+        mask: NDArray[np.bool_] | None = None,
+    ) -> float | None:
+        """Add one frame's incoherence and colours on screen.
+
+        source_packed, output_packed : ndarray of shape (height, width), uint32 ``0xRRGGBB``
+            words (``colour.pack_rgb``) of the source and the output as shown
+        mask : ndarray of shape (height, width), bool, the pixels that count (None: all); a
+            pixel is static when it counts in this frame and the previous one and its source
+            word is unchanged
+
+        Keeps the previous source frame only. Returns the frame's incoherence (None when no
+        pixel is static, as on a first frame).
+        """
+        src = source_packed.reshape(-1)
+        out = output_packed.reshape(-1)
+        counted = None if mask is None or mask.all() else mask.reshape(-1)
+        if counted is not None:
+            src, out = src[counted], out[counted]
+        prev = self._prev_source
+        static = None
+        if prev is not None and prev.shape == source_packed.shape:
+            prev = prev.reshape(-1)
+            static = (prev if counted is None else prev[counted]) == src
+        share, n_colours = frame_coherence(src, out, static)
+        if counted is None:
+            self._prev_source = np.array(source_packed, dtype=np.uint32)
+        else:
+            self._prev_source = np.where(mask, source_packed, _NOT_COUNTED).astype(np.uint32)
+        self.frame_colours.append(n_colours)
+        if share is not None:
+            self.frame_incoherence.append(share)
+        return share
 
     def update_indexed(
         self,
@@ -122,3 +256,13 @@ class QualityMeter:
     def flicker(self) -> float:
         """Mean output change (dE) over still source pixels of consecutive frames."""
         return self._flicker_sum / self._flicker_n if self._flicker_n else 0.0
+
+    @property
+    def incoherence(self) -> float:
+        """Mean incoherence over the observed frames with static pixels (0.0 if none)."""
+        return float(np.mean(self.frame_incoherence)) if self.frame_incoherence else 0.0
+
+    @property
+    def colours_max(self) -> int:
+        """Most distinct output colours on screen in any observed frame (0 if none)."""
+        return max(self.frame_colours, default=0)
