@@ -454,6 +454,8 @@ def _run(args: argparse.Namespace) -> int:
         fps = report.n_frames / report.seconds if report.seconds else 0.0
         quality = (
             f"mean dE {report.meter.mean_de:.2f}, flicker {report.meter.flicker:.3f}, "
+            f"incoherence {report.meter.incoherence:.4f}, "
+            f"colours on screen {report.meter.colours_max}, "
             if args.stats
             else ""
         )
@@ -469,7 +471,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {len(report.cuts)} scene cuts at frames {shown}{more}", file=sys.stderr)
         for label, meter in report.panel_meters.items() if args.stats else ():
             print(
-                f"  compare {label}: mean dE {meter.mean_de:.2f}, flicker {meter.flicker:.3f}",
+                f"  compare {label}: mean dE {meter.mean_de:.2f}, flicker {meter.flicker:.3f}, "
+                f"incoherence {meter.incoherence:.4f}, colours on screen {meter.colours_max}",
                 file=sys.stderr,
             )
     return 0
