@@ -1,7 +1,7 @@
 """Benchmark gifquant against ffmpeg, gifski and a naive scikit-learn warm start.
 
     python scripts/bench.py [--section quality|speed|k256|memory|all] [--clips NAME ...]
-                            [--repeat N] [--quick] [--profile] [--json PATH]
+                            [--repeat N] [--quick] [--profile] [--json PATH] [--judge PYTHON]
 
 Sections (the issues they measure):
   quality  k=16: gifquant defaults vs ffmpeg global and per-frame palettes (issue 4)
@@ -13,7 +13,10 @@ Every tool reads the same input file. Video clips are first cut to a lossless RG
 (FFV1 in .mkv, bgr0) so every tool sees the same RGB frames; the metrics use those frames as the
 source. Outputs are decoded with Pillow (checked against ffmpeg's decoder on an ffmpeg-written
 GIF; ffmpeg's decoder is used instead when they disagree). Metrics are gifquant.metrics
-(mean CIE76 dE vs source; flicker over pixels whose source changed < 1 dE).
+(mean CIE76 dE vs source; flicker over pixels whose source changed < 1 dE; incoherence, the share
+of exactly unchanged source pixels shown > 1 JND off their source colour's majority output; the
+most distinct colours on screen in a frame). With --judge PYTHON, every output is also scored by
+the independent ../shared/tools/judge.py, run by that interpreter on the file the tool read.
 
 gifquant runs as ``python -m gifquant`` from the repo root (PYTHONPATH=repo root), so the code of
 the checkout is what is measured. Peak RSS is the child's ru_maxrss from wait4 (the largest
@@ -45,6 +48,7 @@ from PIL import Image, ImageSequence
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+JUDGE = REPO.parent / "shared" / "tools" / "judge.py"
 sys.path.insert(0, str(REPO))
 
 from gifquant.metrics import QualityMeter  # noqa: E402
@@ -298,14 +302,19 @@ class Quality:
     flicker: float
     frames: int
     source_frames: int
+    incoherence: float = 0.0
+    colours_max: int = 0
+    source_transparent: bool = False  # some source pixels are transparent (not measured)
 
 
 def measure_frames(
     source: Iterator[tuple[np.ndarray, np.ndarray | None]], output: Iterator[np.ndarray]
 ) -> Quality:
-    """dE and flicker of ``output`` frames against ``source`` frames, streamed in lockstep."""
+    """dE, flicker, incoherence and colours on screen of ``output`` frames against ``source``
+    frames, streamed in lockstep."""
     meter = QualityMeter()
     n_src = n_out = 0
+    transparent = False
     src_it, out_it = iter(source), iter(output)
     while True:
         s = next(src_it, None)
@@ -318,8 +327,17 @@ def measure_frames(
             continue  # frame counts differ: count the rest, measure the common frames
         if o.shape != s[0].shape:
             raise ValueError(f"output frame is {o.shape[:2]}, source {s[0].shape[:2]}")
+        transparent |= s[1] is not None
         meter.update(s[0], o, s[1])
-    return Quality(meter.mean_de, meter.flicker, n_out, n_src)
+    return Quality(
+        meter.mean_de,
+        meter.flicker,
+        n_out,
+        n_src,
+        meter.incoherence,
+        meter.colours_max,
+        transparent,
+    )
 
 
 def measure(bench: Bench, prep: Prepared, out: Path) -> Quality:
@@ -366,6 +384,7 @@ class Run:
     quality: Quality | None = None
     out: Path | None = None
     note: str = ""
+    judge: dict | None = None  # judge.py's scores (--judge), or {"error": ...}
 
 
 @dataclass
@@ -511,10 +530,41 @@ def run_tool(
             run.quality = measure(bench, prep, out)
             if run.quality.frames != run.quality.source_frames:
                 run.note = f"FRAMES {run.quality.frames}/{run.quality.source_frames}"
+            if bench.args.judge:
+                run.judge = judge_scores(bench.args.judge, tool_input(prep, cmd), out)
     except Exception as exc:  # a failing tool is a table row, not a crashed benchmark
         run.ok = False
         run.error = f"{type(exc).__name__}: {exc}"[:140]
     return run
+
+
+def tool_input(prep: Prepared, cmd: list[str]) -> Path:
+    """The clip file on the tool's command line (gifquant may read its own copy), else the
+    shared input (gifski reads PNGs extracted from it)."""
+    known = {p for p in (prep.input, prep._gifquant_input, prep._gifquant_input_rgb) if p}
+    return next((Path(a) for a in cmd if Path(a) in known), prep.input)
+
+
+def judge_scores(python: str, source: Path, out: Path) -> dict:
+    """``python judge.py SOURCE OUTPUT``'s JSON; {"error": ...} when it fails. The judge is
+    independent of gifquant, so it runs in its own interpreter, never imported."""
+    if not JUDGE.exists():
+        return {"error": f"{JUDGE} absent"}
+    try:
+        p = subprocess.run(
+            [python, str(JUDGE), str(source), str(out)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:140]}
+    if p.returncode != 0:
+        return {"error": ((p.stderr.strip().splitlines() or ["no message"])[-1])[:140]}
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"error": f"no JSON on stdout: {p.stdout[:100]!r}"}
 
 
 def ffmpeg_build(bench: Bench, prep: Prepared, k: int, per_frame: bool) -> Callable[[Path], list]:
@@ -608,6 +658,8 @@ def run_row(clip: str, r: Run, verdict: str = "") -> list[str]:
         r.tool,
         fmt(q.de if q else None, ".2f"),
         fmt(q.flicker if q else None, ".3f"),
+        fmt(q.incoherence if q else None, ".4f"),
+        str(q.colours_max) if q else "-",
         f"{r.bytes / 1000:.0f}",
         fmt(r.seconds, ".2f"),
         fmt(r.cpu, ".2f"),
@@ -617,14 +669,60 @@ def run_row(clip: str, r: Run, verdict: str = "") -> list[str]:
     ]
 
 
-RUN_HEADERS = ["clip", "tool", "dE", "flicker", "KB", "s", "cpu s", "RSS MB", "frames", "target"]
+RUN_HEADERS = [
+    "clip",
+    "tool",
+    "dE",
+    "flicker",
+    "incoh.",
+    "colours",
+    "KB",
+    "s",
+    "cpu s",
+    "RSS MB",
+    "frames",
+    "target",
+]
+JUDGE_HEADERS = ["clip", "tool", "dE", "flicker", "incoh.", "colours", "frames"]
+MAX_INCOHERENCE = 0.002
+
+
+def judge_row(clip: str, r: Run) -> list[str]:
+    j = r.judge or {}
+    if "error" in j:
+        return [clip, r.tool, "ERROR", j["error"]] + [""] * (len(JUDGE_HEADERS) - 4)
+    return [
+        clip,
+        r.tool,
+        fmt(j.get("dE"), ".2f"),
+        fmt(j.get("flicker"), ".3f"),
+        fmt(j.get("incoherence"), ".4f"),
+        str(j.get("colours_max", "-")),
+        str(j.get("frames", "-")),
+    ]
+
+
+def judge_lines(clip_runs: list[tuple[str, Run]]) -> list[str]:
+    """The judge's table of the runs it scored (none without --judge)."""
+    rows = [judge_row(clip, r) for clip, r in clip_runs if r.ok and r.judge is not None]
+    if not rows:
+        return []
+    return [f"scored by {JUDGE.name} (independent; source = the file each tool read):"] + table(
+        JUDGE_HEADERS, rows
+    )
 
 
 def verdict(
-    r: Run, de_refs: list[Run], flicker_ref: Run | None, bytes_ref: Run | None
+    r: Run,
+    de_refs: list[Run],
+    flicker_ref: Run | None,
+    bytes_ref: Run | None,
+    k: int | None = None,
 ) -> tuple[str, bool | None]:
     """PASS/FAIL of ``r`` against the target: dE <= min(de_refs), flicker <= flicker_ref or
-    <= 0.06, bytes <= bytes_ref. Refs that failed are left out (and said so)."""
+    <= 0.06, bytes <= bytes_ref, incoherence <= ``MAX_INCOHERENCE`` and at most ``k`` colours on
+    screen (k + 1 when the source has transparency). Refs that failed are left out (and said
+    so)."""
     if not r.ok or r.quality is None:
         return "n/a", None
     fails, missing = [], []
@@ -643,6 +741,10 @@ def verdict(
             fails.append("bytes")
     else:
         missing.append("bytes ref")
+    if r.quality.incoherence > MAX_INCOHERENCE:
+        fails.append("incoherence")
+    if k is not None and r.quality.colours_max > k + r.quality.source_transparent:
+        fails.append("colours")
     if r.quality.frames != r.quality.source_frames:
         fails.append("frames")
     text = "PASS" if not fails else "FAIL(" + ",".join(fails) + ")"
@@ -676,7 +778,7 @@ def quality_section(bench: Bench) -> list[str]:
         )
     else:
         lines.append(f"gifquant plain = gifquant {' '.join(plain)}")
-    rows, data, passes = [], {}, []
+    rows, data, passes, judged = [], {}, [], []
     for key in selected(bench, QUALITY_CLIPS):
         prep = bench.prepare(key)
         if prep is None:
@@ -697,16 +799,19 @@ def quality_section(bench: Bench) -> list[str]:
             runs.append(
                 run_tool(bench, prep, "gifquant plain", gifquant_build(bench, prep, 16, plain))
             )
-        v, ok = verdict(gq, [ff_g, ff_f], ff_g, ff_g)
+        v, ok = verdict(gq, [ff_g, ff_f], ff_g, ff_g, k=16)
         passes.append(ok)
         for r in runs:
             rows.append(run_row(key, r, v if r is gq else ""))
+            judged.append((key, r))
         data[key] = {r.tool: run_json(r) | {"verdict": v if r is gq else None} for r in runs}
     lines += table(RUN_HEADERS, rows)
     lines.append(
         "target: gifquant dE <= min(ffmpeg global, per-frame), flicker <= ffmpeg global or "
-        "<= 0.06, bytes <= ffmpeg global"
+        f"<= 0.06, bytes <= ffmpeg global, incoherence <= {MAX_INCOHERENCE}, colours on screen "
+        "<= 16 (17 with transparency)"
     )
+    lines += judge_lines(judged)
     if passes:
         lines.append(f"quality target: {sum(p is True for p in passes)}/{len(passes)} clips PASS")
     bench.results["quality"] = data
@@ -916,10 +1021,11 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
     (so they add up, and other threads' load does not count), with gifquant's defaults."""
     import resource
 
+    from gifquant.distinct import frame_colours, shared_indexer
     from gifquant.io import gif as gifmod
     from gifquant.io.video import VideoReader
     from gifquant.kmeans import nearest
-    from gifquant.quantize import QuantizeOptions, TemporalQuantizer, frame_colours, shared_indexer
+    from gifquant.quantize import QuantizeOptions, TemporalQuantizer
 
     times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
     frames = []
@@ -1038,7 +1144,7 @@ def k256_section(bench: Bench) -> list[str]:
         lines.append("gifski: not found (PATH, --gifski or $GIFSKI); its rows are skipped")
     else:
         lines.append(f"gifski: {bench.gifski} (time excludes extracting the PNG frames)")
-    rows, data = [], {}
+    rows, data, judged = [], {}, []
     for key in selected(bench, K256_CLIPS):
         prep = bench.prepare(key)
         if prep is None:
@@ -1053,15 +1159,18 @@ def k256_section(bench: Bench) -> list[str]:
         if bench.gifski is not None:
             gs = run_tool(bench, prep, "gifski", gifski_build(bench, prep))
             runs.append(gs)
-        v, _ = verdict(gq, [r for r in (gs, ff) if r is not None], gs, gs)
+        v, _ = verdict(gq, [r for r in (gs, ff) if r is not None], gs, gs, k=256)
         for r in runs:
             rows.append(run_row(key, r, v if r is gq else ""))
+            judged.append((key, r))
         data[key] = {r.tool: run_json(r) for r in runs} | {"verdict": v}
     lines += table(RUN_HEADERS, rows)
     lines.append(
         "target: gifquant dE <= min(gifski, ffmpeg global), flicker <= gifski or <= 0.06, "
-        "bytes <= gifski"
+        f"bytes <= gifski, incoherence <= {MAX_INCOHERENCE}, colours on screen <= 256 (257 "
+        "with transparency)"
     )
+    lines += judge_lines(judged)
     bench.results["k256"] = data
     return lines
 
@@ -1110,6 +1219,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--ffmpeg", help="ffmpeg binary (default: PATH, else imageio-ffmpeg's)")
     p.add_argument("--gifski", help="gifski binary (default: $GIFSKI, else PATH)")
+    p.add_argument(
+        "--judge",
+        metavar="PYTHON",
+        help="also score every output with ../shared/tools/judge.py run by this interpreter "
+        "(one with numpy, opencv, imageio, av and Pillow)",
+    )
     # internal: the naive baseline runs in its own process, timed like the other tools
     p.add_argument("--naive-sklearn", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     p.add_argument("--naive-frames", type=int, default=60, help=argparse.SUPPRESS)

@@ -106,3 +106,51 @@ def test_memory_bench_counts_processes_started_from_threads():
     finally:
         p.kill()
         p.wait()
+
+
+def test_gif_against_itself_is_coherent_and_counts_its_colours(bench, tmp_path):
+    gif = write_gif(tmp_path / "clip.gif", few_colour_clip(4))
+    source = ((rgba[..., :3], None) for rgba in bench.iter_pillow_rgba(gif))
+    output = (rgba[..., :3] for rgba in bench.iter_pillow_rgba(gif))
+    q = bench.measure_frames(source, output)
+    assert (q.incoherence, q.colours_max, q.source_transparent) == (0.0, 3, False)
+
+
+def quality_run(bench, **quality) -> object:
+    q = bench.Quality(de=1.0, flicker=0.01, frames=5, source_frames=5)
+    for name, value in quality.items():
+        setattr(q, name, value)
+    return bench.Run("gifquant", bytes=100, quality=q)
+
+
+def test_verdict_fails_incoherence_and_colours_beyond_k(bench):
+    def check(**quality) -> str:
+        return bench.verdict(quality_run(bench, **quality), [], None, None, k=16)[0]
+
+    assert check(incoherence=0.001, colours_max=16).startswith("PASS")
+    assert check(incoherence=0.003).startswith("FAIL(incoherence)")
+    assert check(colours_max=17).startswith("FAIL(colours)")
+    assert check(colours_max=17, source_transparent=True).startswith("PASS")
+    assert check(colours_max=18, source_transparent=True).startswith("FAIL(colours)")
+
+
+def test_run_rows_fill_the_headers(bench):
+    assert len(bench.run_row("c", quality_run(bench))) == len(bench.RUN_HEADERS)
+    assert len(bench.run_row("c", bench.Run("x", ok=False, error="e"))) == len(bench.RUN_HEADERS)
+    r = quality_run(bench)
+    r.judge = {"dE": 1.0, "flicker": 0.0, "incoherence": 0.0, "colours_max": 3, "frames": "5/5"}
+    lines = bench.judge_lines([("c", r)])
+    assert len(lines) == 4 and lines[1].split() == bench.JUDGE_HEADERS
+
+
+def test_the_judge_scores_a_gif_against_itself(bench, tmp_path):
+    if not bench.JUDGE.exists():
+        pytest.skip("../shared/tools/judge.py not present")
+    judge_python = Path("/work/judgevenv/bin/python")
+    python = str(judge_python) if judge_python.exists() else sys.executable
+    gif = write_gif(tmp_path / "clip.gif", few_colour_clip(4))
+    scores = bench.judge_scores(python, gif, gif)
+    if "error" in scores and "ModuleNotFoundError" in scores["error"]:
+        pytest.skip(f"no judge interpreter: {scores['error']}")
+    assert scores["dE"] == 0.0 and scores["incoherence"] == 0.0 and scores["colours_max"] == 3
+    assert "error" in bench.judge_scores(python, gif, tmp_path / "missing.gif")
