@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from . import __version__
 from .colour import SPACES
+from .dither import DITHERS
 from .errors import GifquantError
 from .io.budget import limit_clip
 from .io.image import ImageReader
@@ -29,7 +30,6 @@ from .io.streams import (
 from .kmeans import INITS, METRICS
 from .pipeline import parse_panels, run
 from .quantize import QuantizeOptions
-from .remap import DITHERS
 from .resize import parse_scale
 from .timeline import TimelineOptions, apply_timeline
 
@@ -51,6 +51,13 @@ def _positive_int(lo: int, hi: int | None = None):
         return v
 
     return parse
+
+
+def _fraction(text: str) -> float:
+    value = _nonneg_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and less than 1, not {text!r}")
+    return value
 
 
 def _nonneg_float(text: str) -> float:
@@ -209,15 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         metavar="DE",
         help="a palette entry's colour changes only once its centroid moved more than "
-        "this (CIE76 dE; 0 = off; default 3.0)",
+        "this (CIE76 dE), or its cluster's spread if that is less (0 = off; default 3.0)",
     )
     p.add_argument(
-        "--pixel-hysteresis",
-        type=_nonneg_float,
-        default=2.0,
-        metavar="DE",
-        help="a pixel whose source changed less than this (dE) since it was painted "
-        "keeps its colour unless an entry is clearly closer (0 = off; default 2.0)",
+        "--palette-memory",
+        type=_fraction,
+        default=0.95,
+        metavar="M",
+        help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
+        "next frame (0..0.999), so the palette follows a change over about 1/(1-M) frames; "
+        "0 = a full k-means on every frame, seeded from the last (default 0.95)",
     )
     p.add_argument(
         "--scene-threshold",
@@ -365,7 +373,7 @@ def _run(args: argparse.Namespace) -> int:
         tol=args.tol,
         seed=args.seed,
         palette_hysteresis=args.palette_hysteresis,
-        pixel_hysteresis=args.pixel_hysteresis,
+        palette_memory=args.palette_memory,
         scene_threshold=args.scene_threshold,
         delta=args.delta,
         dither=args.dither,

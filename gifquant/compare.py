@@ -34,15 +34,14 @@ def _label_mask(text: str, width: int, height: int) -> NDArray[np.bool_]:
 def compose(panels: list[QuantizedFrame], labels: list[str], *, first: bool) -> QuantizedFrame:
     """Put ``panels`` (same size) side by side under their ``labels``, as one palette frame.
 
-    When every panel is a delta frame (or ``first``), so is the result: unchanged pixels stay
-    transparent and the label bar is drawn on the ``first`` frame only.
+    Unless ``first``, the result says what changed when every panel does (the label bar never
+    changes after the first frame).
     """
     h, w = panels[0].indices.shape
     bar = label_height(h)
     n = len(panels)
     width = n * w + (n - 1) * GAP
     black, white = 0, 1
-    delta = all(p.delta for p in panels)
     palettes = [np.array([[0, 0, 0], [255, 255, 255]], np.uint8)]
     offset = LABEL_COLOURS
     offsets = []
@@ -56,10 +55,10 @@ def compose(panels: list[QuantizedFrame], labels: list[str], *, first: bool) -> 
     transparent = offset
     if offset + 1 > 256:
         raise ValueError(f"the panels need {offset + 1} palette entries, more than 256")
-    fill = transparent if delta and not first else black
-    out = np.full((bar + h, width), fill, dtype=np.uint16)
-    any_transparent = delta
-    screens = []
+    out = np.full((bar + h, width), black, dtype=np.uint16)
+    tracked = not first and all(p.changed is not None for p in panels)
+    changed = np.zeros(out.shape, dtype=bool) if tracked else None
+    any_transparent = False
     for i, (p, text) in enumerate(zip(panels, labels, strict=True)):
         x = i * (w + GAP)
         idx = p.indices.astype(np.uint16) + offsets[i]
@@ -69,25 +68,16 @@ def compose(panels: list[QuantizedFrame], labels: list[str], *, first: bool) -> 
                 any_transparent = True
                 idx[hole] = transparent
         out[bar:, x : x + w] = idx
-        if fill == black:
-            out[:bar, x : x + w][_label_mask(text, w, bar)] = white
-        screens.append(p.rgb())
+        out[:bar, x : x + w][_label_mask(text, w, bar)] = white
+        if changed is not None:
+            changed[bar:, x : x + w] = p.changed
     palette = np.concatenate(palettes)
     if any_transparent:
         palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])
-    screen = None
-    if delta:
-        full = np.zeros((bar + h, width, 3), np.uint8)
-        for i, (scr, text) in enumerate(zip(screens, labels, strict=True)):
-            x = i * (w + GAP)
-            full[bar:, x : x + w] = scr
-            full[:bar, x : x + w][_label_mask(text, w, bar)] = 255
-        screen = full
     return QuantizedFrame(
         out.astype(np.uint8),
         palette,
         transparent if any_transparent else None,
         panels[0].duration,
-        delta=delta,
-        screen=screen,
+        changed=changed,
     )

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import unpack_rgb
-
 
 @dataclass(frozen=True)
 class Frame:
@@ -45,42 +43,31 @@ class ClipInfo:
 
 @dataclass(frozen=True)
 class QuantizedFrame:
-    """A palette image.
+    """A palette image: what the viewer sees is ``palette[indices]`` (and see-through where
+    ``indices == transparent``).
 
     indices : ndarray of shape (height, width), uint8, each < len(palette)
     palette : ndarray of shape (n_colours, 3), uint8 sRGB, 1 <= n_colours <= 256
-    transparent : palette index that stands for a transparent pixel, or None
+    transparent : palette index of see-through pixels, or None
     duration : display time in seconds
-    delta : the transparent index means "unchanged: what is on screen stays", not "see-through"
-    screen : with ``delta``, ndarray (height, width, 3) uint8 of what is on screen after the frame
-    screen_packed : or the same as (height, width) uint32 0xRRGGBB words, unpacked on demand
+    changed : ndarray of shape (height, width), bool: the pixels whose colour differs from the
+        previous frame's (a writer may leave the others as they are on screen); None: draw the
+        whole frame
     """
 
     indices: NDArray[np.uint8]
     palette: NDArray[np.uint8]
     transparent: int | None
     duration: float
-    delta: bool = False
-    screen: NDArray[np.uint8] | None = None
-    screen_packed: NDArray[np.uint32] | None = None
+    changed: NDArray[np.bool_] | None = None
 
     def rgb(self) -> NDArray[np.uint8]:
         """What the viewer sees, shape (height, width, 3)."""
-        if self.screen is not None:
-            return self.screen
-        if self.screen_packed is not None:
-            return unpack_rgb(self.screen_packed)
-        if self.delta:
-            raise ValueError("a delta frame made without its screen (export_screen=False)")
         return self.palette[self.indices]
 
     def rgba(self) -> NDArray[np.uint8]:
         """What the viewer sees with alpha, shape (height, width, 4)."""
         out = np.empty(self.indices.shape + (4,), dtype=np.uint8)
-        if self.screen is not None or self.screen_packed is not None or self.delta:
-            out[..., :3] = self.rgb()
-            out[..., 3] = 255
-            return out
         out[..., :3] = self.palette[self.indices]
         out[..., 3] = 255
         if self.transparent is not None:

@@ -17,20 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import compare
-from .colour import SPACES, rgb_to_lab
+from .colour import SPACES
+from .distinct import FrameColours, frame_colours
 from .frames import Frame
 from .kmeans import METRICS
 from .metrics import QualityMeter
 from .quantize import (
-    FrameColours,
     FramePlan,
     FrameResult,
     QuantizeOptions,
     TemporalQuantizer,
-    as_items,
-    frame_colours,
-    from_items,
-    shared_indexer,
 )
 
 
@@ -124,9 +120,7 @@ def run(
     """
     report = RunReport()
     start = time.perf_counter()
-    # A sink that reads only the indices (GIF) spares the quantizer a copy of the screen a frame.
-    indices_only = getattr(sink, "reads_indices_only", False) and compare_sink is None
-    main_q = TemporalQuantizer(options, export_screen=not (indices_only and not measure))
+    main_q = TemporalQuantizer(options)
     panel_qs: list[tuple[Panel, TemporalQuantizer]] = []
     if compare_sink is not None and panels:
         for p in panels:
@@ -364,15 +358,6 @@ class _Drain:
 
 def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: QuantizeOptions) -> None:
     out = res.frame
-    if out.delta and out.screen_packed is not None and res.source_lab is not None:
-        # A delta frame's screen may show older palettes than this frame's: measure what is on
-        # screen, through its few distinct colours; the source's Lab the quantizer has.
-        h, w = out.screen_packed.shape
-        src = from_items(np.take(as_items(res.source_lab), res.source.inverse)).reshape(h, w, 4)
-        colours, _, inverse = shared_indexer().index(out.screen_packed.reshape(-1))
-        screen = from_items(np.take(as_items(rgb_to_lab(colours)), inverse)).reshape(h, w, 4)
-        meter.update_lab(src, screen)
-        return
     mask = fr.rgba[..., 3] >= 128
     src = res.source
     if options.alpha_threshold == 128 and src.opaque.shape == mask.shape:

@@ -7,7 +7,6 @@ behind our back (Pillow's multi-frame saver does all three and keeps every frame
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections import deque
 from concurrent.futures import Future
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from ..colour import pack_rgb
 from ..frames import QuantizedFrame
 from .gifenc import encode_image
 
@@ -24,6 +24,70 @@ if TYPE_CHECKING:
 # GIF disposal methods (graphic control extension).
 DISPOSE_NONE = 1  # leave the frame in place: the next frame draws over it
 DISPOSE_BACKGROUND = 2  # clear the frame's rectangle to transparent
+
+
+def crop_changed(
+    indices: np.ndarray, changed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The rectangle of ``indices`` (h, w) holding every ``changed`` pixel (1x1 when none did):
+    (indices, changed, left, top) of that rectangle."""
+    rows = np.flatnonzero(changed.any(1))
+    if len(rows) == 0:
+        return indices[:1, :1], changed[:1, :1], 0, 0
+    cols = np.flatnonzero(changed.any(0))
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return indices[box], changed[box], int(cols[0]), int(rows[0])
+
+
+# Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
+# pixel in it is drawn whole: where most pixels change (camera footage) that gives longer LZW
+# runs; where few do (scattered noise) alternating with transparency costs more than it saves.
+_DENSE = 0.2
+
+
+def table_size(n: int) -> int:
+    """Entries of the GIF colour table that holds ``n`` colours (a power of two, 2..256)."""
+    return max(2, 1 << (n - 1).bit_length())
+
+
+def free_index(drawn: np.ndarray, n_colours: int) -> int | None:
+    """An index of a table of ``n_colours`` that no pixel in ``drawn`` (uint8) uses, preferring
+    one that does not make the table larger; None when every one of 256 is used."""
+    size = table_size(n_colours)
+    free = np.flatnonzero(np.bincount(drawn, minlength=size)[:size] == 0)
+    if len(free):
+        return int(free[-1])
+    return size if size < 256 else None
+
+
+def leave_unchanged(
+    indices: np.ndarray, changed: np.ndarray, palette: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """A delta frame: unchanged pixels become transparent (they keep what is on screen).
+
+    Where many pixels changed, a run of equal indices with a changed pixel in it is drawn
+    whole (an unchanged pixel's own index shows what is on screen too). The transparent index
+    is one no drawn pixel uses, inside the table's size when there is
+    one (a larger table costs a bit on every code). With all 256 entries drawn, the rectangle
+    is written with its own indices: every pixel's own index shows what is on screen too.
+    Returns (indices, palette, transparent index or None).
+    """
+    flat = indices.reshape(-1)
+    transparent = free_index(flat[changed.reshape(-1)], len(palette))
+    if transparent is None:
+        return indices, palette, None
+    if transparent >= len(palette):
+        pad = np.zeros((transparent + 1 - len(palette), 3), palette.dtype)
+        palette = np.concatenate([palette, pad])
+    drawn = changed.reshape(-1)
+    if drawn.mean() > _DENSE:
+        new_run = np.empty(len(flat), dtype=bool)
+        new_run[0] = True
+        np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
+        run = np.cumsum(new_run) - 1
+        drawn = (np.bincount(run, weights=drawn) > 0)[run]
+    out = np.where(drawn, flat, np.uint8(transparent)).astype(np.uint8)
+    return out.reshape(indices.shape), palette, transparent
 
 
 def encode_frame(
@@ -42,9 +106,10 @@ class GifWriter:
     merge_duplicates : a delta frame that changes nothing extends the previous frame's delay
         instead of being written (the frame count then drops); off by default
 
-    Delta frames (``QuantizedFrame.delta``) are cropped to the rectangle that changed and drawn
-    over the previous frame. The first frame's palette becomes the global colour table; a later
-    frame carries its own table only when its palette differs from it.
+    A frame that says what changed (``QuantizedFrame.changed``) is cropped to the rectangle
+    that changed and drawn over the previous frame, its unchanged pixels transparent. The
+    first frame's palette becomes the global colour table; a later frame carries a table of
+    its own (only the colours it draws) when the global one lacks one of them.
 
     always_transparent : give every frame a transparent index (an unused extra palette entry
         when the frame has none and room is left). Decoders such as Pillow decide from the
@@ -79,6 +144,8 @@ class GifWriter:
         self._written_cs = 0  # centiseconds written so far
         self.n_frames = 0
         self._global: bytes | None = None
+        # The global table's colours as given to the encoder.
+        self._global_palette: np.ndarray | None = None
         self._pending: list | None = None  # [frame, left, top, disposal, duration]
 
     def _delay_cs(self, duration: float) -> int:
@@ -103,24 +170,13 @@ class GifWriter:
         only when the next one is a full frame with transparent pixels (which must show through,
         not show this frame). So the writer holds one frame back.
         """
-        if frame.delta and frame.transparent is not None and self.merge_duplicates:
-            if self._pending is not None and not (frame.indices != frame.transparent).any():
+        if self.merge_duplicates and frame.changed is not None and not frame.changed.any():
+            if self._pending is not None:
                 self._pending[4] += frame.duration
                 return
         if self._pending is not None:
             self._flush(frame)
         self._pending = [frame, left, top, disposal, frame.duration]
-
-    @staticmethod
-    def _crop(frame: QuantizedFrame, left: int, top: int) -> tuple[QuantizedFrame, int, int]:
-        """A delta frame cut down to the rectangle that changed (1x1 when nothing did)."""
-        changed = frame.indices != frame.transparent
-        if not changed.any():
-            return dataclasses.replace(frame, indices=frame.indices[:1, :1]), left, top
-        rows = np.flatnonzero(changed.any(1))
-        cols = np.flatnonzero(changed.any(0))
-        indices = frame.indices[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        return dataclasses.replace(frame, indices=indices), left + int(cols[0]), top + int(rows[0])
 
     def _header(self, table: bytes) -> None:
         self._global = table
@@ -142,26 +198,146 @@ class GifWriter:
         # A full frame with see-through pixels must not show this one through them.
         clear = (
             following is not None
-            and not following.delta
+            and following.changed is None
             and following.transparent is not None
             and bool((following.indices == following.transparent).any())
         )
         if disposal is None:
             disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
-        if frame.delta and frame.transparent is not None and not clear:
-            # Cropped to what changed; a frame that must be cleared keeps the whole canvas
-            # (its unchanged pixels are transparent anyway), as disposal clears its rectangle.
-            frame, left, top = self._crop(frame, left, top)
-        h, w = frame.indices.shape
-        palette, transparent = frame.palette, frame.transparent
-        if self._always_transparent and transparent is None and len(palette) < 256:
+        indices, palette, transparent = frame.indices, frame.palette, frame.transparent
+        if frame.changed is not None and not clear and self._global_palette is not None:
+            # Only the rectangle that changed; a frame that must be cleared keeps the whole
+            # canvas, as disposal clears its rectangle.
+            indices, changed, dx, dy = crop_changed(indices, frame.changed)
+            left, top = left + dx, top + dy
+            indices, palette, transparent = leave_unchanged(indices, changed, palette)
+        elif self._always_transparent and transparent is None and len(palette) < 256:
             transparent = len(palette)
             palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+        indices, palette, transparent = self._table(indices, palette, transparent)
+        h, w = indices.shape
         delay = self._delay_cs(duration)
-        args = (frame.indices, palette, transparent)
+        args = (indices, palette, transparent)
         job = self._encoder.encode(*args) if self._encoder else encode_frame(*args)
         self._encoding.append((job, (left, top, w, h, disposal, delay)))
         self._emit(len(self._encoding) - self._in_flight)
+
+    def _table(
+        self, indices: np.ndarray, palette: np.ndarray, transparent: int | None
+    ) -> tuple[np.ndarray, np.ndarray, int | None]:
+        """The colour table a frame is written with: the first frame's becomes the global
+        table; a later frame uses it when it holds every colour the frame draws (and an entry
+        the frame does not draw, for its transparent index), and otherwise carries a local
+        table of only the colours it draws."""
+        if self._global_palette is None:
+            pad = np.zeros((table_size(len(palette)) - len(palette), 3), palette.dtype)
+            self._global_palette = np.concatenate([palette, pad])
+            return indices, self._global_palette, transparent
+        used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
+        if transparent is not None:
+            used = used[used != transparent]
+        keys = pack_rgb(palette[used])
+        g_keys = pack_rgb(self._global_palette)
+        order = np.argsort(g_keys, kind="stable")
+        pos = np.minimum(np.searchsorted(g_keys[order], keys), len(order) - 1)
+        lut = np.zeros(256, np.uint8)
+        if (g_keys[order][pos] == keys).all():
+            lut[used] = order[pos]
+            spare = None
+            if transparent is not None:
+                spare = free_index(lut[used], len(self._global_palette))
+            if transparent is None or (spare is not None and spare < len(self._global_palette)):
+                if transparent is not None:
+                    lut[transparent] = transparent = spare
+                return lut[indices], self._global_palette, transparent
+        lut[used] = np.arange(len(used))
+        table = palette[used]
+        if transparent is not None:
+            lut[transparent] = len(used)
+            table = np.concatenate([table, np.zeros((1, 3), palette.dtype)])
+            transparent = len(used)
+        return lut[indices], table, transparent
+
+    def _header(self, table: bytes) -> None:
+        self._global = table
+        n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
+        self._f.write(
+            b"GIF89a"
+            + struct.pack("<HHBBB", self.width, self.height, 0x80 | (n_bits << 4) | n_bits, 0, 0)
+            + table
+        )
+        if self.loop is not None:
+            self._f.write(
+                b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", self.loop) + b"\x00"
+            )
+
+    def _flush(self, following: QuantizedFrame | None) -> None:
+        assert self._pending is not None
+        frame, left, top, disposal, duration = self._pending
+        self._pending = None
+        # A full frame with see-through pixels must not show this one through them.
+        clear = (
+            following is not None
+            and following.changed is None
+            and following.transparent is not None
+            and bool((following.indices == following.transparent).any())
+        )
+        if disposal is None:
+            disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
+        indices, palette, transparent = frame.indices, frame.palette, frame.transparent
+        if frame.changed is not None and not clear and self._global_palette is not None:
+            # Only the rectangle that changed; a frame that must be cleared keeps the whole
+            # canvas, as disposal clears its rectangle.
+            indices, changed, dx, dy = crop_changed(indices, frame.changed)
+            left, top = left + dx, top + dy
+            indices, palette, transparent = leave_unchanged(indices, changed, palette)
+        elif self._always_transparent and transparent is None and len(palette) < 256:
+            transparent = len(palette)
+            palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+        indices, palette, transparent = self._table(indices, palette, transparent)
+        h, w = indices.shape
+        delay = self._delay_cs(duration)
+        args = (indices, palette, transparent)
+        job = self._encoder.encode(*args) if self._encoder else encode_frame(*args)
+        self._encoding.append((job, (left, top, w, h, disposal, delay)))
+        self._emit(len(self._encoding) - self._in_flight)
+
+    def _table(
+        self, indices: np.ndarray, palette: np.ndarray, transparent: int | None
+    ) -> tuple[np.ndarray, np.ndarray, int | None]:
+        """The colour table a frame is written with: the first frame's becomes the global
+        table (with a spare entry for transparency when there is room); a later frame uses it
+        when it holds every colour the frame draws, and otherwise carries a local table of only
+        those colours (never a repeat of a table it does not need)."""
+        if self._global_palette is None:
+            spare = transparent
+            if spare is None and len(palette) < 256:
+                spare = len(palette)
+                palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+            self._global_palette, self._global_spare = palette, spare
+            return indices, palette, transparent
+        used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
+        if transparent is not None:
+            used = used[used != transparent]
+        keys = pack_rgb(palette[used])
+        g_keys = pack_rgb(self._global_palette)
+        order = np.argsort(g_keys, kind="stable")
+        pos = np.minimum(np.searchsorted(g_keys[order], keys), len(order) - 1)
+        found = g_keys[order][pos] == keys
+        lut = np.zeros(256, np.uint8)
+        if found.all() and (transparent is None or self._global_spare is not None):
+            lut[used] = order[pos]
+            if transparent is not None:
+                lut[transparent] = self._global_spare
+                transparent = self._global_spare
+            return lut[indices], self._global_palette, transparent
+        lut[used] = np.arange(len(used))
+        table = palette[used]
+        if transparent is not None:
+            lut[transparent] = len(used)
+            table = np.concatenate([table, np.zeros((1, 3), palette.dtype)])
+            transparent = len(used)
+        return lut[indices], table, transparent
 
     def _emit(self, at_least: int) -> None:
         """Write encoded frames in order: ``at_least`` of them (waiting if need be), then any

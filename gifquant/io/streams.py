@@ -139,8 +139,6 @@ def _open_stdin(max_pixels: int, start: float, max_clip_pixels: int = 0) -> Iter
 class GifSink:
     """A GIF written to a binary file, frame by frame."""
 
-    reads_indices_only = True  # what is on screen after a delta frame is not needed
-
     def __init__(self, f, info: ClipInfo, width: int, height: int, **opts) -> None:
         self._writer = GifWriter(
             f, width, height, loop=info.loop, always_transparent=info.transparency, **opts

@@ -1,0 +1,213 @@
+"""A frame's distinct colours: what the quantizer needs of a frame that depends on no other frame.
+
+Pure numpy. Each frame is reduced to its distinct colours with pixel counts (a sort of the packed
+colours and a reused 2^24-entry slot table, no per-frame hashing), their coordinates in the working
+colour space and CIELAB, a coarser colour histogram for the fit and a scene histogram for cuts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .colour import pack_rgb, rgb_to_lab, to_space, unpack_rgb
+
+if TYPE_CHECKING:
+    from .quantize import QuantizeOptions
+
+# Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
+_EXACT_FIT_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class DistinctColours:
+    """The opaque pixels of a frame as distinct colours.
+
+    colours : ndarray of shape (n_distinct, 3), uint8
+    counts : ndarray of shape (n_distinct,), pixel count of each colour
+    inverse : ndarray of shape (n_opaque,), index into ``colours`` of each opaque pixel
+    opaque : ndarray of shape (height, width), bool
+    """
+
+    colours: NDArray[np.uint8]
+    counts: NDArray[np.int64]
+    inverse: NDArray[np.int64]
+    opaque: NDArray[np.bool_]
+
+    @property
+    def all_opaque(self) -> bool:
+        """Every pixel is opaque (one index a pixel): no pass over ``opaque`` needed."""
+        return len(self.inverse) == self.opaque.size
+
+
+class ColourIndexer:
+    """Finds the distinct colours of frames, one frame after another, without an argsort.
+
+    Sorting the packed colours (not arg-sorting them) gives the distinct colours and their counts;
+    a 2^24-entry slot table, reused from frame to frame, then maps every pixel to its colour's
+    index. Only the table entries of a frame's colours are written and read, so the table is never
+    cleared. Not thread-safe: one indexer per thread.
+
+    Results equal ``np.unique(packed, return_inverse=True, return_counts=True)``.
+    """
+
+    def __init__(self) -> None:
+        # 16-bit slots while a frame has at most 65536 colours (half the memory to touch and
+        # gather from), 32-bit ones beyond; each table is made on first need.
+        self._slots: dict[type, NDArray] = {}
+        # Per-pixel scratch arrays, kept from frame to frame: fresh ones of a few MB each would
+        # be page-faulted in again every frame (the allocator hands large blocks back to the OS).
+        self._scratch: dict[str, NDArray] = {}
+
+    def _buffer(self, name: str, n: int, dtype: type) -> NDArray:
+        buf = self._scratch.get(name)
+        if buf is None or len(buf) < n:
+            buf = self._scratch[name] = np.empty(n, dtype=dtype)
+        return buf[:n]
+
+    def distinct(
+        self, rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+    ) -> DistinctColours:
+        """Split a (height, width, 4) uint8 frame into its distinct opaque colours (``opaque``:
+        every alpha is known to be 255, so it is not looked at)."""
+        key = pack_rgb(rgba, out=self._buffer("key", rgba.shape[0] * rgba.shape[1], np.uint32))
+        if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
+            opaque = np.ones(rgba.shape[:2], dtype=bool)  # one pass over alpha, no mask
+        else:
+            opaque = rgba[..., 3] >= alpha_threshold
+            key = key[opaque.reshape(-1)]
+        colours, counts, inverse = self.index(key)
+        return DistinctColours(colours, counts, inverse, opaque)
+
+    def index(
+        self, key: NDArray[np.uint32]
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
+        """Distinct colours of packed pixels ``key`` (n,): (colours (m, 3) uint8 in sorted
+        order, counts (m,) int64, inverse (n,) int64 with ``colours[inverse]`` the pixels)."""
+        if len(key) == 0:
+            return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        ordered = self._buffer("ordered", len(key), np.uint32)
+        np.copyto(ordered, key)
+        ordered.sort()
+        first = self._buffer("first", len(key), np.bool_)
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        uniq = ordered[starts]
+        counts = np.diff(starts, append=len(ordered))
+        dtype = np.uint16 if len(uniq) <= 1 << 16 else np.int32
+        slot = self._slots.get(dtype)
+        if slot is None:
+            # Pages are only touched where colours occur; unwritten entries are never read.
+            slot = self._slots[dtype] = np.empty(1 << 24, dtype=dtype)
+        slot[uniq] = np.arange(len(uniq), dtype=dtype)
+        inverse = np.take(slot, key, out=self._buffer(f"slots{dtype.__name__}", len(key), dtype))
+        inverse = inverse.astype(np.int64)
+        return unpack_rgb(uniq), counts.astype(np.int64), inverse
+
+
+_INDEXERS = threading.local()
+
+
+def shared_indexer() -> ColourIndexer:
+    """The calling thread's ``ColourIndexer`` (created on first use, kept for the thread's life)."""
+    ix = getattr(_INDEXERS, "indexer", None)
+    if ix is None:
+        ix = _INDEXERS.indexer = ColourIndexer()
+    return ix
+
+
+def distinct_colours(
+    rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+) -> DistinctColours:
+    """Split a (height, width, 4) frame into its distinct opaque colours (sorted as (r, g, b));
+    ``opaque``: every alpha is known to be 255."""
+    return shared_indexer().distinct(rgba, alpha_threshold, opaque=opaque)
+
+
+@dataclass(frozen=True)
+class FrameColours:
+    """What the quantizer needs of a frame that does not depend on earlier frames.
+
+    source : the distinct colours; exact : (m, 3) float64, them in the working space;
+    lab : (m, 3) float32, them in CIELAB; weights : (m,) float64, their pixel counts;
+    scene : their ``scene_histogram``; fit_x, fit_w : the points (working space) and weights the
+    k-means runs on
+    """
+
+    source: DistinctColours
+    exact: NDArray[np.float64]
+    lab: NDArray[np.float32]
+    weights: NDArray[np.float64]
+    scene: NDArray[np.float64]
+    fit_x: NDArray[np.float64]
+    fit_w: NDArray[np.float64]
+
+
+def frame_colours(
+    rgba: NDArray[np.uint8],
+    options: QuantizeOptions,
+    source: DistinctColours | None = None,
+    *,
+    opaque: bool = False,
+) -> FrameColours:
+    """The frame-local part of quantizing a (height, width, 4) frame under ``options``
+    (``source``: its distinct colours, when already known; ``opaque``: every alpha is known to
+    be 255)."""
+    if source is None:
+        source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
+    src = source
+    exact = to_space(src.colours, options.space).astype(np.float64)
+    lab = exact.astype(np.float32) if options.space == "lab" else rgb_to_lab(src.colours)
+    weights = src.counts.astype(np.float64)
+    if len(src.colours) <= _EXACT_FIT_LIMIT:
+        fit_x, fit_w = exact, weights
+    else:
+        means, fit_w = colour_histogram(src.colours, src.counts, options.fit_bits)
+        fit_x = to_space(means, options.space).astype(np.float64)
+    scene = scene_histogram(src.colours, src.counts) if len(src.colours) else np.zeros(4096)
+    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w)
+
+
+# Above this many histogram bins (bits per channel > 6) a sort beats dense per-bin arrays.
+_DENSE_HISTOGRAM_BINS = 1 << 18
+
+
+def colour_histogram(
+    colours: NDArray[np.uint8], counts: NDArray, bits: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Bin colours at ``bits`` per channel: (mean colour of each non-empty bin, its pixel count).
+
+    Bins come in increasing order of ``r_bin << 2 bits | g_bin << bits | b_bin``.
+    """
+    shift = 8 - bits
+    c = colours.astype(np.int64) >> shift
+    bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+    counts = np.asarray(counts, dtype=np.float64)
+    n_bins = 1 << (3 * bits)
+    if n_bins <= _DENSE_HISTOGRAM_BINS:
+        dense = np.bincount(bins, weights=counts, minlength=n_bins)
+        ids = np.flatnonzero(dense)
+        inv, m, w = bins, n_bins, dense
+    else:
+        ids, inv = np.unique(bins, return_inverse=True)
+        m = len(ids)
+        w = np.bincount(inv, weights=counts, minlength=m)
+        ids = np.arange(m)
+    means = np.empty((len(ids), 3))
+    for ch in range(3):
+        means[:, ch] = np.bincount(inv, weights=counts * colours[:, ch], minlength=m)[ids]
+    w = w[ids]
+    means /= w[:, None]
+    return means, w
+
+
+def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.float64]:
+    """Normalised 4-bit-per-channel colour histogram (4096,) for scene-cut detection."""
+    c = colours.astype(np.int64) >> 4
+    h = np.bincount((c[:, 0] << 8) | (c[:, 1] << 4) | c[:, 2], weights=counts, minlength=4096)
+    return h / max(1.0, h.sum())
