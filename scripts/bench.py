@@ -65,7 +65,8 @@ FFMPEG_PER_FRAME = (
 # Options switching gifquant's stability features off when its CLI has them: the plain run.
 PLAIN_OFF = (
     ("--palette-hysteresis", "0"),
-    ("--pixel-hysteresis", "0"),
+    ("--palette-memory", "0"),
+    ("--scene-threshold", "off"),
     ("--dither", "none"),
     ("--no-delta", None),
 )
@@ -995,14 +996,14 @@ STAGE_WHERE = {
     "decode": "ffmpeg process + reader thread (pipe read)",
     "distinct colours": "reader thread",
     "colour space": "reader thread (Lab of the distinct colours, fit histogram)",
-    "fit": "planner thread (seeded k-means + refine on the exact colours)",
-    "palette": "planner thread (scene cut, palette hysteresis, each pixel's candidate)",
+    "fit": "planner thread (mini-batch step on the exact colours; k-means at a cut)",
+    "palette": "planner thread (scene cut, mini-batch step, palette hysteresis, entries)",
     "assign": "planner thread (nearest entry of each distinct colour)",
-    "hysteresis": "main thread (pixel hysteresis, delta frame, screen state)",
+    "paint": "main thread (what changed on screen)",
     "encode": "encoder process (Pillow LZW)",
     "write": "writer thread (crop, container)",
 }
-MAIN = ("hysteresis",)
+MAIN = ("paint",)
 
 
 def _timed(fn: Callable, into: list[float]) -> Callable:
@@ -1052,7 +1053,7 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
     fits: list[float] = []  # one per call (a frame with <= k colours has none)
     tq._fit = _timed(tq._fit, fits)
     tq.plan = _timed(tq.plan, planning)
-    tq.paint = _timed(tq.paint, times["hysteresis"])
+    tq.paint = _timed(tq.paint, times["paint"])
     encode_frame = gifmod.encode_frame
     gifmod.encode_frame = _timed(encode_frame, times["encode"])
     try:
