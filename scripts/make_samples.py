@@ -4,12 +4,15 @@
 
 shapes.gif: a static gradient background, a bouncing disc, a rotating square and a bar that
 slowly changes colour; 36 frames of 128x96 at 20 fps, each frame with its own 256-colour palette.
+compare-still.png: frame 12 of the README quick start's comparison (random | seeded | original at
+k=4), made by running gifquant on shapes.gif with its defaults.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -17,10 +20,12 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gifquant import main as gifquant_main  # noqa: E402
 from gifquant.frames import QuantizedFrame  # noqa: E402
 from gifquant.io.gif import GifWriter  # noqa: E402
 
 W, H, N, FPS = 128, 96, 36, 20
+STILL_FRAME = 12
 
 
 def shapes_frame(t: int) -> np.ndarray:
@@ -55,6 +60,16 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     write_gif(out / "shapes.gif", (shapes_frame(t) for t in range(N)), FPS)
     print(f"wrote {out / 'shapes.gif'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmp = Path(tmp) / "compare.gif"
+        argv = [str(out / "shapes.gif"), str(Path(tmp) / "out.gif"), "-k", "4", "-q"]
+        argv += ["--compare", str(cmp), "--panels", "random,seeded,original"]
+        if gifquant_main(argv) != 0:
+            raise SystemExit("gifquant failed")
+        with Image.open(cmp) as im:
+            im.seek(STILL_FRAME)
+            im.convert("RGB").save(out / "compare-still.png")
+    print(f"wrote {out / 'compare-still.png'}")
 
 
 if __name__ == "__main__":
