@@ -12,6 +12,7 @@ from PIL import Image, ImageSequence
 
 from gifquant.frames import QuantizedFrame
 from gifquant.io.gif import GifWriter
+from gifquant.metrics import QualityMeter
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -75,6 +76,16 @@ def write_gif(
     return path
 
 
+def measure(source: list[np.ndarray], output) -> QualityMeter:
+    """dE, flicker, incoherence and colours on screen of an output (decoded frames, or a file
+    to decode) against the source frames, as the judge measures them (RGB of every pixel)."""
+    frames = read_gif(output)[0] if isinstance(output, (str, Path)) else output
+    m = QualityMeter()
+    for a, b in zip(source, frames, strict=True):
+        m.update(a[..., :3], b[..., :3])
+    return m
+
+
 def write_apng(path: Path, frames: list[np.ndarray], *, duration: float = 0.05) -> Path:
     """Write RGB frames losslessly as an animated PNG (for sources with more than 256 colours)."""
     ims = [Image.fromarray(np.ascontiguousarray(f[..., :3])) for f in frames]
@@ -131,7 +142,8 @@ def clip_gif(tmp_path) -> Path:
 
 
 def gif_blocks(path) -> list[dict]:
-    """The image blocks of a GIF: rectangle, local table, disposal, delay, transparency."""
+    """The image blocks of a GIF: rectangle, local table (``table``: its colours as an (n, 3)
+    uint8 array, or None), disposal, delay, transparency."""
     data = Path(path).read_bytes()
     pos = 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0)
     out, gce = [], {}
@@ -156,9 +168,19 @@ def gif_blocks(path) -> list[dict]:
                 int.from_bytes(data[pos + i : pos + i + 2], "little") for i in (1, 3, 5, 7)
             )
             flags = data[pos + 9]
-            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0)
+            size = (3 << ((flags & 7) + 1)) if flags & 0x80 else 0
+            table = np.frombuffer(data[pos + 10 : pos + 10 + size], np.uint8).reshape(-1, 3)
+            pos += 10 + size
             out.append(
-                {"left": left, "top": top, "w": w, "h": h, "local_table": bool(flags & 0x80), **gce}
+                {
+                    "left": left,
+                    "top": top,
+                    "w": w,
+                    "h": h,
+                    "local_table": bool(flags & 0x80),
+                    "table": table if size else None,
+                    **gce,
+                }
             )
             gce = {}
             pos = skip(pos + 1)

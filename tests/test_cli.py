@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SAMPLES, moving_clip, read_gif, write_gif
+from conftest import SAMPLES, measure, moving_clip, read_gif, write_gif
 from PIL import Image
 
 from gifquant.cli import main
@@ -20,12 +20,7 @@ def run(*argv: str) -> int:
 
 
 def clip_metrics(src_gif, out_gif) -> QualityMeter:
-    src, _, _ = read_gif(src_gif)
-    out, _, _ = read_gif(out_gif)
-    m = QualityMeter()
-    for a, b in zip(src, out, strict=True):
-        m.update(a[..., :3], b[..., :3])
-    return m
+    return measure(read_gif(src_gif)[0], out_gif)
 
 
 def painted_colours_per_frame(path) -> list[int]:
@@ -288,22 +283,32 @@ def test_bundled_sample_converts(tmp_path):
     assert len(read_gif(out)[0]) == len(read_gif(SAMPLES / "shapes.gif")[0])
 
 
-def test_gif_writer_uses_the_global_table_when_the_palette_repeats(tmp_path):
+def test_gif_writer_uses_the_global_table_whenever_it_holds_the_colours_drawn(tmp_path):
     from conftest import gif_blocks
 
     from gifquant.frames import QuantizedFrame
     from gifquant.io.gif import GifWriter
 
     pal = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], np.uint8)
-    other = pal[::-1].copy()
+    reordered = pal[::-1].copy()  # the same colours under other indices
+    # A new colour (green) and one the frame does not draw (white).
+    new = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [255, 255, 255]], np.uint8)
     idx = np.array([[0, 1], [2, 1]], np.uint8)
+    palettes = (pal, pal, reordered, new, pal)
     path = tmp_path / "w.gif"
     with open(path, "wb") as f:
         w = GifWriter(f, 2, 2, loop=None)
-        for p in (pal, pal, other, pal):
+        for p in palettes:
             w.write(QuantizedFrame(idx, p, None, 0.1))
         w.close()
-    assert [b["local_table"] for b in gif_blocks(path)] == [False, False, True, False]
+    blocks = gif_blocks(path)
+    assert [b["local_table"] for b in blocks] == [False, False, False, True, False]
+    # The frame that needs a table carries only the colours it draws (padded to 4 entries).
+    table = blocks[3]["table"]
+    assert len(table) == 4
+    assert {tuple(c) for c in table[:3]} == {(0, 0, 0), (255, 0, 0), (0, 255, 0)}
+    assert (255, 255, 255) not in {tuple(c) for c in table}
     frames, durs, loop = read_gif(path)
-    assert loop is None and durs == [100] * 4
-    np.testing.assert_array_equal(frames[2][..., :3], other[idx])
+    assert loop is None and durs == [100] * 5
+    for got, p in zip(frames, palettes, strict=True):
+        np.testing.assert_array_equal(got[..., :3], p[idx])
