@@ -1,4 +1,5 @@
-"""The real corpus (skipped when ../shared/corpus is absent)."""
+"""The real corpus (skipped when ../shared/corpus is absent); coherence and flicker on the corpus
+are in test_coherence."""
 
 from __future__ import annotations
 
@@ -7,28 +8,6 @@ import pytest
 from conftest import CORPUS, assert_decoders_agree, corpus_file, read_gif
 
 from gifquant.cli import main
-from gifquant.pipeline import run as run_clip
-from gifquant.quantize import QuantizeOptions
-
-
-class _Null:
-    def write(self, frame) -> None:
-        pass
-
-
-@pytest.mark.parametrize("name", ["newtonscradle.gif", "people-detection.gif"])
-def test_seeded_flicker_ten_times_lower_than_random(name):
-    from gifquant.io.streams import open_input
-
-    path = str(corpus_file(name))
-    reports = {}
-    for seeded in (True, False):
-        with open_input(path) as reader:
-            reports[seeded] = run_clip(reader, _Null(), QuantizeOptions(k=4, seeded=seeded))
-    s, r = reports[True].meter, reports[False].meter
-    assert s.flicker * 10 <= r.flicker, (s.flicker, r.flicker)
-    assert s.mean_de <= r.mean_de * 1.05, (s.mean_de, r.mean_de)
-
 
 EDGE = sorted(p.name for p in (CORPUS / "edge").glob("*.gif")) if (CORPUS / "edge").exists() else []
 REFUSED = {"zero_width.gif", "decompression_bomb.gif"}
