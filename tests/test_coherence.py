@@ -50,26 +50,25 @@ def moving_shape(n: int = 12) -> list[np.ndarray]:
     return frames
 
 
-def flat_step(n: int = 12, area=LEFT) -> list[np.ndarray]:
-    """(b) A still gradient beside a flat area that turns from red to green halfway."""
+def flat_area(colours, area=LEFT) -> list[np.ndarray]:
+    """A still gradient beside a flat ``area`` of one colour a frame (``colours``: RGB, one a
+    frame)."""
     frames = []
-    for t in range(n):
+    for c in colours:
         img = gradient()
-        img[area] = (200, 60, 60) if t < n // 2 else (60, 200, 90)
+        img[area] = c
         frames.append(to_uint8(img))
     return frames
+
+
+def flat_step() -> list[np.ndarray]:
+    """(b) The flat area turns from red to green halfway through 12 frames."""
+    return flat_area([(200, 60, 60)] * 6 + [(60, 200, 90)] * 6)
 
 
 def flat_fade(n: int, area, start, end) -> list[np.ndarray]:
-    """A still gradient beside a flat area whose colour goes from ``start`` to ``end`` in even
-    steps."""
-    start, end = np.array(start, float), np.array(end, float)
-    frames = []
-    for t in range(n):
-        img = gradient()
-        img[area] = start + (end - start) * t / (n - 1)
-        frames.append(to_uint8(img))
-    return frames
+    """The flat area goes from ``start`` to ``end`` in ``n`` even steps."""
+    return flat_area(np.linspace(start, end, n), area)
 
 
 def camera(n: int = 12, sigma: float = 2.0) -> list[np.ndarray]:
@@ -120,7 +119,7 @@ def test_defaults_are_coherent_within_k_colours_and_steadier_than_random(name, t
 @pytest.mark.parametrize("k", [4, 16])
 def test_a_flat_area_that_changes_colour_shows_the_new_colour_everywhere(k, tmp_path):
     # The area's entry must move: every pixel of the area follows it, none stays behind.
-    src = write_gif(tmp_path / "s.gif", flat_step(12))
+    src = write_gif(tmp_path / "s.gif", flat_step())
     source = read_gif(src)[0]
     out = convert(src, tmp_path / "o.gif", "-k", k)
     for i, (s, g) in enumerate(zip(source, out, strict=True)):
@@ -203,15 +202,24 @@ def test_k256_on_a_smooth_gradient_is_close_to_lossless(tmp_path):
     assert m.mean_de < JND_DE / 2, m.mean_de
 
 
+def palette_256() -> np.ndarray:
+    """256 distinct colours, (256, 3) uint8."""
+    rng = np.random.default_rng(7)
+    return np.unique(rng.integers(0, 256, (400, 3), dtype=np.uint8), axis=0)[:256]
+
+
+# A 32x32 frame drawing each of 256 entries four times.
+EVERY_ENTRY = (np.arange(32 * 32) % 256).reshape(32, 32).astype(np.uint8)
+
+
 def test_writer_with_all_256_entries_drawn_writes_every_frame_exactly(tmp_path):
     # No index is left for "unchanged" or for a spare: each frame must still decode to exactly
     # palette[indices], through the global table and through a local one.
-    rng = np.random.default_rng(7)
-    pal_a = np.unique(rng.integers(0, 256, (400, 3), dtype=np.uint8), axis=0)[:256]
+    pal_a = palette_256()
     pal_b = pal_a.copy()
     pal_b[::16] = 255 - pal_b[::16]  # 16 colours the global table lacks
     assert len(np.unique(np.concatenate([pal_a, pal_b]), axis=0)) == 272
-    idx0 = (np.arange(32 * 32) % 256).reshape(32, 32).astype(np.uint8)
+    idx0 = EVERY_ENTRY
     idx1 = idx0.copy()
     idx1[:8] = np.roll(idx0[:8], 1, axis=1)  # the top quarter changes, with all 256 entries
     idx2 = np.roll(idx0, 3, axis=1)
@@ -244,9 +252,7 @@ def test_writer_with_all_256_entries_drawn_writes_every_frame_exactly(tmp_path):
     "carries a local table, though the global one holds its colours and entries it does not draw",
 )
 def test_a_delta_frame_over_a_full_global_table_carries_no_table(tmp_path):
-    rng = np.random.default_rng(7)
-    pal = np.unique(rng.integers(0, 256, (400, 3), dtype=np.uint8), axis=0)[:256]
-    idx0 = (np.arange(32 * 32) % 256).reshape(32, 32).astype(np.uint8)
+    pal, idx0 = palette_256(), EVERY_ENTRY
     idx1 = idx0.copy()
     idx1[10:14, 2:6] = 5  # a small box of one of the colours
     path = tmp_path / "w.gif"
@@ -263,7 +269,8 @@ def test_a_delta_frame_over_a_full_global_table_carries_no_table(tmp_path):
 
 
 def two_scenes(colours, n: int, x0: int) -> list[np.ndarray]:
-    """Four flat areas of ``colours`` (4 RGB tuples), the last a square moving right."""
+    """Three flat areas of ``colours[:3]`` and a square of ``colours[3]`` moving right from
+    ``x0``."""
     frames = []
     for t in range(n):
         img = np.empty((H, W, 3), np.uint8)
@@ -285,7 +292,8 @@ def test_a_palette_that_returns_is_written_with_the_global_table(tmp_path):
     blocks = gif_blocks(out)
     assert [b["local_table"] for b in blocks] == [False] * 4 + [True] * 4 + [False] * 4
     assert all(b["w"] * b["h"] < H * W / 4 for b in blocks[9:])  # delta frames, too
-    # A delta frame of the second scene draws 2 colours: its table holds them and a spare.
+    # A delta frame of the second scene draws 2 colours: its table holds them and the
+    # see-through entry (4 entries, the smallest table for 3), not the scene's 4 colours.
     for blk, f, g in zip(blocks[5:8], frames[4:7], frames[5:8], strict=True):
         drawn = np.unique(g[np.any(f != g, -1)], axis=0)
         assert len(drawn) == 2 and len(blk["table"]) == 4
