@@ -380,6 +380,9 @@ def _run(args: argparse.Namespace) -> int:
         dither_strength=args.dither_strength,
     )
     fmt = output_format(args.output, args.fmt)
+    # Only GIF output draws what changed over what is on screen (the comparison is a GIF).
+    panel_options = options
+    options = dataclasses.replace(options, delta=args.delta and fmt == "gif")
     _check_output(args.input, args.output, args)
     panels = None
     if args.compare:
@@ -388,7 +391,7 @@ def _run(args: argparse.Namespace) -> int:
         output_format(args.compare, "gif" if args.compare.lower().endswith(".gif") else None)
         _check_output(args.input, args.compare, args)
         try:
-            panels = parse_panels(args.panels, options)
+            panels = parse_panels(args.panels, panel_options)
         except ValueError as exc:
             raise GifquantError(f"--panels: {exc}") from None
 

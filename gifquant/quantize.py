@@ -39,7 +39,9 @@ class QuantizeOptions:
         seeded from the last frame's centres
     scene_threshold : total-variation distance (0..1) between consecutive frames' colour
         histograms above which a frame is a scene cut and is initialised afresh; None: never
-    delta : mark what changed, so that a GIF frame holds only that (False: full frames)
+    delta : mark what changed, so that a GIF frame holds only that (False: full frames); with
+        it (or a transparent frame), k = 256 gives 255 colours, leaving one index for
+        transparency
     """
 
     k: int = 16
@@ -272,7 +274,9 @@ class TemporalQuantizer:
         src = fc.source
         has_alpha = not src.all_opaque
         temporal = opt.seeded
-        k = min(opt.k, 255) if has_alpha else opt.k
+        # 256 colours leave no index for transparency ("unchanged" in a delta frame, or
+        # see-through): 255 keep one free. Below 256, K colours and the transparent index fit.
+        k = min(opt.k, 255) if opt.delta or has_alpha else opt.k
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame
