@@ -250,19 +250,24 @@ def test_k256_mechanisms(tmp_path):
     assert out.stat().st_size < plain.stat().st_size
 
 
-def test_k256_frame_painting_with_every_entry_is_written_exactly(tmp_path):
-    # 256 colours, all of them repainted in frame 1: no index is left for "unchanged", so the
-    # changed rectangle is written with its own indices, and the frame is still exact.
+def test_k256_on_a_256_colour_clip_stays_a_delta_frame(tmp_path):
+    # 256 colours, all of them repainted in frame 1. GIF output keeps an index for "unchanged"
+    # (k=256 draws 255 colours, so two colours share an entry): frame 1 is still only the
+    # rectangle that changed, and only the pixels of the two merged colours are off.
+    # Full frames need no such index: with --no-delta all 256 colours are kept exactly.
     rng = np.random.default_rng(0)
     colours = rng.integers(0, 256, (256, 3)).astype(np.uint8)
     idx0 = np.arange(64 * 64).reshape(64, 64) % 256
     idx1 = idx0.copy()
     idx1[:16] = np.roll(idx0[:16], 1, axis=1)  # top quarter changes, using all 256 colours
-    src = write_apng(tmp_path / "s.png", [colours[idx0], colours[idx1]])
-    out = tmp_path / "o.gif"
+    frames = [colours[idx0], colours[idx1]]
+    src = write_apng(tmp_path / "s.png", frames)
+    out, full = tmp_path / "o.gif", tmp_path / "f.gif"
     assert run(src, out, "-k", "256", "-q") == 0
-    blocks = gif_blocks(out)
-    assert blocks[1]["transparent"] is None and blocks[1]["h"] <= 16
-    got = read_gif(out)[0]
-    np.testing.assert_array_equal(got[0][..., :3], colours[idx0])
-    np.testing.assert_array_equal(got[1][..., :3], colours[idx1])
+    assert gif_blocks(out)[1]["h"] <= 16
+    for f, g in zip(frames, read_gif(out)[0], strict=True):
+        off = np.any(g[..., :3] != f, -1)
+        assert len(np.unique(f[off], axis=0)) <= 2
+    assert run(src, full, "-k", "256", "-q", "--no-delta") == 0
+    for f, g in zip(frames, read_gif(full)[0], strict=True):
+        np.testing.assert_array_equal(g[..., :3], f)
