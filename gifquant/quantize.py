@@ -154,6 +154,7 @@ class TemporalQuantizer:
     _shown: _Shown | None = field(default=None, init=False)
     _mean_inertia: float | None = field(default=None, init=False)
     _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
+    _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
     _n_frames: int = field(default=0, init=False)
 
     def _fit(
@@ -244,6 +245,21 @@ class TemporalQuantizer:
         memory = self.options.palette_memory
         mass = n if self._mass is None or len(self._mass) != k else memory * self._mass + n
         rate = np.divide(n, mass, out=np.zeros(k), where=mass > 0)
+        # A centre whose pixels moved further than they spread around it, or than the palette
+        # hysteresis, follows them at once (a fade, a lighting change): the memory is for
+        # noise, not for real change. Its entry is repainted at once too.
+        spread = np.divide(
+            np.bincount(labels, weights=w * dist, minlength=k), n, out=np.zeros(k), where=n > 0
+        )
+        if self.options.metric == "euclidean":
+            spread = np.sqrt(spread)
+            moved = np.sqrt(((means - centers) ** 2).sum(1))
+        else:
+            moved = np.abs(means - centers).sum(1)
+        hysteresis = self.options.palette_hysteresis
+        limit = np.minimum(spread, hysteresis) if hysteresis > 0 else spread
+        self._followed = (n > 0) & (moved > limit)
+        rate[self._followed] = 1.0
         self._mass = mass
         centers = centers + rate[:, None] * (means - centers)
         if not present.all() and len(x) > k:
@@ -295,6 +311,7 @@ class TemporalQuantizer:
 
         exact = fc.exact
         fresh = not temporal or cut or self._centers is None
+        self._followed = None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
             centers, inertia, members = exact, 0.0, None
@@ -323,6 +340,8 @@ class TemporalQuantizer:
             else:  # the palette is the colours themselves
                 threshold = 0.0
             repaint = stable_palette(rgb_to_lab(self._display), target_lab, threshold)
+            if self._followed is not None and len(self._followed) == len(repaint):
+                repaint |= self._followed
             display = np.where(repaint[:, None], target, self._display)
         self._display = display
         display_lab = rgb_to_lab(display)

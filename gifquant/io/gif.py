@@ -226,11 +226,14 @@ class GifWriter:
         self, indices: np.ndarray, palette: np.ndarray, transparent: int | None
     ) -> tuple[np.ndarray, np.ndarray, int | None]:
         """The colour table a frame is written with: the first frame's becomes the global
-        table; a later frame uses it when it holds every colour the frame draws (and an entry
-        the frame does not draw, for its transparent index), and otherwise carries a local
-        table of only the colours it draws."""
+        table (with at least one entry to spare); a later frame uses it when it holds every
+        colour the frame draws (and an entry the frame does not draw, for its transparent index),
+        and otherwise carries a local table of only the colours it draws."""
         if self._global_palette is None:
-            pad = np.zeros((table_size(len(palette)) - len(palette), 3), palette.dtype)
+            # Room for one entry more than the first frame draws, so that later frames drawing
+            # every colour still have an index for "unchanged" without a table of their own.
+            size = table_size(len(palette) + (len(palette) < 256))
+            pad = np.zeros((size - len(palette), 3), palette.dtype)
             self._global_palette = np.concatenate([palette, pad])
             return indices, self._global_palette, transparent
         used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
@@ -301,43 +304,6 @@ class GifWriter:
         job = self._encoder.encode(*args) if self._encoder else encode_frame(*args)
         self._encoding.append((job, (left, top, w, h, disposal, delay)))
         self._emit(len(self._encoding) - self._in_flight)
-
-    def _table(
-        self, indices: np.ndarray, palette: np.ndarray, transparent: int | None
-    ) -> tuple[np.ndarray, np.ndarray, int | None]:
-        """The colour table a frame is written with: the first frame's becomes the global
-        table (with a spare entry for transparency when there is room); a later frame uses it
-        when it holds every colour the frame draws, and otherwise carries a local table of only
-        those colours (never a repeat of a table it does not need)."""
-        if self._global_palette is None:
-            spare = transparent
-            if spare is None and len(palette) < 256:
-                spare = len(palette)
-                palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
-            self._global_palette, self._global_spare = palette, spare
-            return indices, palette, transparent
-        used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
-        if transparent is not None:
-            used = used[used != transparent]
-        keys = pack_rgb(palette[used])
-        g_keys = pack_rgb(self._global_palette)
-        order = np.argsort(g_keys, kind="stable")
-        pos = np.minimum(np.searchsorted(g_keys[order], keys), len(order) - 1)
-        found = g_keys[order][pos] == keys
-        lut = np.zeros(256, np.uint8)
-        if found.all() and (transparent is None or self._global_spare is not None):
-            lut[used] = order[pos]
-            if transparent is not None:
-                lut[transparent] = self._global_spare
-                transparent = self._global_spare
-            return lut[indices], self._global_palette, transparent
-        lut[used] = np.arange(len(used))
-        table = palette[used]
-        if transparent is not None:
-            lut[transparent] = len(used)
-            table = np.concatenate([table, np.zeros((1, 3), palette.dtype)])
-            transparent = len(used)
-        return lut[indices], table, transparent
 
     def _emit(self, at_least: int) -> None:
         """Write encoded frames in order: ``at_least`` of them (waiting if need be), then any
