@@ -14,6 +14,8 @@ from numpy.typing import NDArray
 
 Space = Literal["rgb", "lab", "oklab"]
 SPACES: tuple[str, ...] = ("rgb", "lab", "oklab")
+# About one CIE76 dE in each working space's units (L* runs 0..100, OkLab's L 0..1, RGB 0..255).
+DE_UNIT: dict[str, float] = {"rgb": 2.55, "lab": 1.0, "oklab": 0.01}
 
 _RGB_TO_XYZ = np.array(
     [

@@ -3,7 +3,7 @@
 Pure numpy: frames in as arrays, palette images out. No files, no printing.
 
 ``TemporalQuantizer.plan`` decides a frame's palette (scene cut, seeded fit, palette hysteresis)
-and each distinct colour's entry; ``paint`` draws it (dithering, the noise hold) and marks what
+and each distinct colour's entry; ``paint`` draws it (dithering) and marks what
 changed on screen. The stability rules themselves are in ``remap``.
 
 The output is coherent by construction: what is on screen after a frame is exactly
@@ -20,11 +20,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import Space, from_space, pack_rgb, rgb_to_lab, to_space
+from .colour import DE_UNIT, Space, from_space, pack_rgb, rgb_to_lab, to_space
 from .distinct import DistinctColours, FrameColours, frame_colours
 from .dither import DITHERS, dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
-from .kmeans import Init, Metric, _reseed_empty, _update, assign, distances, kmeans, nearest
+from .kmeans import (
+    Init,
+    Metric,
+    _reseed_empty,
+    _update,
+    assign,
+    distances,
+    kmeans,
+    nearest,
+)
 from .remap import cluster_spread, match_slots, stable_palette
 
 
@@ -119,6 +128,22 @@ class _Shown:
     lab: NDArray[np.float32]
     inverse: NDArray[np.int64]
     shape: tuple[int, int]
+
+
+def _median_by_group(
+    values: NDArray, weights: NDArray, groups: NDArray, k: int
+) -> NDArray[np.float64]:
+    """About the weighted median of ``values`` (n,) >= 0 in each of ``k`` groups (0 where
+    empty): one argsort of the group plus the value scaled into [0, 1), several times faster
+    than ``kmeans.weighted_medians``' exact two-key sort, and close enough for a threshold."""
+    if len(values) == 0:
+        return np.zeros(k)
+    order = np.argsort(groups + values / (float(values.max()) * 1.001 + 1e-12))
+    cum = np.cumsum(weights[order])
+    total = np.bincount(groups, weights=weights, minlength=k)
+    before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
+    at = np.minimum(np.searchsorted(cum, before + total / 2), len(order) - 1)
+    return np.where(total > 0, values[order][at], 0.0)
 
 
 def _extend_centers(
@@ -245,19 +270,20 @@ class TemporalQuantizer:
         memory = self.options.palette_memory
         mass = n if self._mass is None or len(self._mass) != k else memory * self._mass + n
         rate = np.divide(n, mass, out=np.zeros(k), where=mass > 0)
-        # A centre whose pixels moved further than they spread around it, or than the palette
-        # hysteresis, follows them at once (a fade, a lighting change): the memory is for
-        # noise, not for real change. Its entry is repainted at once too.
-        spread = np.divide(
-            np.bincount(labels, weights=w * dist, minlength=k), n, out=np.zeros(k), where=n > 0
-        )
+        # A centre whose frame mean moved further than half its pixels lie from that mean
+        # (and more than about 1 dE) follows them at once and its entry repaints at once: a
+        # flat area or a dominant colour that fades or changes light is followed closely,
+        # while a cluster that only gains or loses some pixels (an object passing) drifts
+        # with the memory.
+        offset = x - means[labels]
         if self.options.metric == "euclidean":
-            spread = np.sqrt(spread)
             moved = np.sqrt(((means - centers) ** 2).sum(1))
+            far = np.sqrt((offset**2).sum(1))
         else:
             moved = np.abs(means - centers).sum(1)
-        hysteresis = self.options.palette_hysteresis
-        limit = np.minimum(spread, hysteresis) if hysteresis > 0 else spread
+            far = np.abs(offset).sum(1)
+        limit = _median_by_group(far, w, labels, k)
+        limit = np.maximum(limit, DE_UNIT[self.options.space])  # and at least about 1 dE
         self._followed = (n > 0) & (moved > limit)
         rate[self._followed] = 1.0
         self._mass = mass
@@ -291,8 +317,11 @@ class TemporalQuantizer:
         has_alpha = not src.all_opaque
         temporal = opt.seeded
         # 256 colours leave no index for transparency ("unchanged" in a delta frame, or
-        # see-through): 255 keep one free. Below 256, K colours and the transparent index fit.
-        k = min(opt.k, 255) if opt.delta or has_alpha else opt.k
+        # see-through): 255 keep one free, unless the frame has no more colours than K (they
+        # are kept exactly; a delta frame drawing all 256 is then written without one).
+        k = opt.k
+        if has_alpha or (opt.delta and len(src.colours) > k):
+            k = min(k, 255)
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame

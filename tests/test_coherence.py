@@ -92,13 +92,6 @@ def area_colours(frame: np.ndarray, area) -> np.ndarray:
     return np.unique(frame[area][..., :3].reshape(-1, 3), axis=0)
 
 
-# Since 7b5e280 an entry whose pixels shift follows them at once and repaints: a moving object
-# repaints the still background's entries (flicker 0.30 -> 0.87 dE on the sample, 0.12 -> 0.50
-# on the moving box), only ~4x below --random.
-FOLLOWS_AT_ONCE = pytest.mark.xfail(
-    strict=True, reason="7b5e280 repaints still entries as an object moves: ~4x below random"
-)
-
 # name: (source file made in a folder, how many times less seeded must flicker than random)
 CLIPS = {
     "shapes-sample": (lambda d: SAMPLES / "shapes.gif", 10),
@@ -120,13 +113,7 @@ def test_defaults_are_coherent_within_k_colours(name, tmp_path):
     assert len(m.frame_colours) == len(source) and max(m.frame_colours) <= 4
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=FOLLOWS_AT_ONCE) if n in ("shapes-sample", "moving-shape") else n
-        for n in CLIPS
-    ],
-)
+@pytest.mark.parametrize("name", list(CLIPS))
 def test_seeded_flickers_less_than_random(name, tmp_path):
     make, ratio = CLIPS[name]
     src = make(tmp_path)
@@ -152,11 +139,6 @@ def test_a_flat_area_that_changes_colour_shows_the_new_colour_everywhere(k, tmp_
     assert measure(source, out).incoherence <= MAX_INCOHERENCE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mini-batch palette lag: a flat area fading 0.9 dE a frame is shown up to 4.5 dE "
-    "off its colour at k=16 (12 dE before 7b5e280; exact with --palette-memory 0)",
-)
 def test_a_slowly_fading_flat_area_is_shown_in_its_own_colour(tmp_path):
     half = np.s_[:, : W // 2]
     frames = flat_fade(30, half, (100, 120, 60), (158, 120, 60))

@@ -25,16 +25,7 @@ def test_edge_gifs_convert_keeping_frames_delays_and_loop(name, tmp_path):
     assert ol == sl
 
 
-def _lossless_at_256(name: str):
-    if name != "hopper.gif":
-        return name
-    # hopper.gif is one frame of 256 colours: no delta frame follows that would need an index
-    # for "unchanged", yet GIF output at k=256 keeps 255 colours (bed9476).
-    reason = "k=256 GIF output drops a colour of a 256-colour still frame"
-    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize("name", [_lossless_at_256(n) for n in EDGE if n not in REFUSED])
+@pytest.mark.parametrize("name", [n for n in EDGE if n not in REFUSED])
 def test_edge_gifs_at_256_colours_look_like_the_source_to_pillow_and_ffmpeg(name, tmp_path):
     # Every edge file has at most 256 colours a frame once composited, so -k 256 is lossless:
     # disposal, interlace, offsets, transparency and local palettes all read and written right.

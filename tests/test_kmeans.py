@@ -85,10 +85,12 @@ def test_more_restarts_never_worse():
     assert many <= one
 
 
+# Colours on the 8-bit grid, as the quantizer's are: points a millionth apart would make the
+# nearest centre a matter of rounding (a tie), and "converged centres stay put" a coin toss.
 points = arrays(
     np.float64,
     st.tuples(st.integers(2, 60), st.just(3)),
-    elements=st.floats(0, 255, allow_nan=False, width=32),
+    elements=st.integers(0, 255).map(float),
 )
 
 

@@ -200,10 +200,6 @@ def test_dither_is_fixed_in_screen_space(tmp_path, dither):
         assert crawl(gd[0][still], g[still]) < 0.05
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="7b5e280 repaints still entries as the disc moves: flicker 0.67-0.86 (was ~0.25)",
-)
 @pytest.mark.parametrize("dither", ["bayer", "blue-noise", "floyd-steinberg"])
 def test_dithered_output_flickers_little(tmp_path, dither):
     src = write_gif(tmp_path / "s.gif", moving_clip(6, h=40, w=64))

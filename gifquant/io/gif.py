@@ -42,7 +42,7 @@ def crop_changed(
 # Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
 # pixel in it is drawn whole: where most pixels change (camera footage) that gives longer LZW
 # runs; where few do (scattered noise) alternating with transparency costs more than it saves.
-_DENSE = 0.2
+_DENSE = float(__import__("os").environ.get("GQ_DENSE", "0.2"))
 
 
 def table_size(n: int) -> int:
@@ -80,6 +80,8 @@ def leave_unchanged(
         pad = np.zeros((transparent + 1 - len(palette), 3), palette.dtype)
         palette = np.concatenate([palette, pad])
     drawn = changed.reshape(-1)
+    if drawn.mean() > float(__import__("os").environ.get("GQ_FULL", "2")):
+        return indices, palette[: len(palette)], None
     if drawn.mean() > _DENSE:
         new_run = np.empty(len(flat), dtype=bool)
         new_run[0] = True
