@@ -42,7 +42,10 @@ def crop_changed(
 # Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
 # pixel in it is drawn whole: where most pixels change (camera footage) that gives longer LZW
 # runs; where few do (scattered noise) alternating with transparency costs more than it saves.
-_DENSE = float(__import__("os").environ.get("GQ_DENSE", "0.2"))
+_DENSE = 0.2
+# Above this share, the rectangle is written with every pixel's own index and no transparency:
+# scattered noise over most of it (camera footage) compresses better whole than holed.
+_WHOLE = 0.3
 
 
 def table_size(n: int) -> int:
@@ -65,24 +68,22 @@ def leave_unchanged(
 ) -> tuple[np.ndarray, np.ndarray, int | None]:
     """A delta frame: unchanged pixels become transparent (they keep what is on screen).
 
-    Where many pixels changed, a run of equal indices with a changed pixel in it is drawn
-    whole (an unchanged pixel's own index shows what is on screen too). The transparent index
-    is one no drawn pixel uses, inside the table's size when there is
-    one (a larger table costs a bit on every code). With all 256 entries drawn, the rectangle
-    is written with its own indices: every pixel's own index shows what is on screen too.
+    An unchanged pixel's own index shows what is on screen too, so it may be written instead:
+    where most pixels changed, the whole rectangle is; where many did, a run of equal indices
+    with a changed pixel in it is. The transparent index is one no drawn pixel uses, inside the
+    table's size when there is one (a larger table costs a bit on every code); with all 256
+    entries drawn, the rectangle is written whole.
     Returns (indices, palette, transparent index or None).
     """
-    flat = indices.reshape(-1)
-    transparent = free_index(flat[changed.reshape(-1)], len(palette))
+    flat, drawn = indices.reshape(-1), changed.reshape(-1)
+    share = drawn.mean()
+    transparent = None if share > _WHOLE else free_index(flat[drawn], len(palette))
     if transparent is None:
         return indices, palette, None
     if transparent >= len(palette):
         pad = np.zeros((transparent + 1 - len(palette), 3), palette.dtype)
         palette = np.concatenate([palette, pad])
-    drawn = changed.reshape(-1)
-    if drawn.mean() > float(__import__("os").environ.get("GQ_FULL", "2")):
-        return indices, palette[: len(palette)], None
-    if drawn.mean() > _DENSE:
+    if share > _DENSE:
         new_run = np.empty(len(flat), dtype=bool)
         new_run[0] = True
         np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
