@@ -253,7 +253,7 @@ def test_a_delta_frame_over_a_full_global_table_carries_no_table(tmp_path):
     # which serves as its transparent index.
     pal, idx0 = palette_256(), EVERY_ENTRY
     idx1 = idx0.copy()
-    idx1[10:14, 2:6] = 5  # a small box of one of the colours
+    idx1[10, 2] = idx1[13, 5] = 5  # two pixels of one colour: a 4x4 delta, mostly unchanged
     path = tmp_path / "w.gif"
     with open(path, "wb") as f:
         w = GifWriter(f, 32, 32)
