@@ -57,12 +57,18 @@ def dither_offsets(kind: str, height: int, width: int) -> NDArray[np.float32] | 
 
 
 def floyd_steinberg(
-    values: NDArray, palette: NDArray, active: NDArray[np.bool_], strength: float = 1.0
+    values: NDArray,
+    palette: NDArray,
+    active: NDArray[np.bool_],
+    strength: float = 1.0,
+    limit: float | None = None,
 ) -> NDArray[np.int64]:
     """Error-diffusion dither of an image (h, w, c) onto ``palette`` (k, c).
 
     Only ``active`` pixels (h, w) spread and receive error; the others take the nearest entry,
-    so a still area does not churn. Runs over anti-diagonal
+    so a still area does not churn. ``limit``: the error a pixel carries is cut to this length,
+    so a colour no entry brackets (a sky between two bands, far from the others) cannot build up
+    error until a distant entry (the sun's) wins and leaves a speck. Runs over anti-diagonal
     wavefronts (pixel (y, x) at step x + 2y), whose pixels are independent, so each step is one
     vectorised operation: O(w + 2h) numpy calls, no loop over pixels.
     """
@@ -75,6 +81,10 @@ def floyd_steinberg(
         ys = ys_all[(t - 2 * ys_all >= 0) & (t - 2 * ys_all < w)]
         xs = t - 2 * ys
         v = work[ys, xs]
+        if limit is not None:
+            carried = v - values[ys, xs]
+            length = np.sqrt((carried * carried).sum(1, keepdims=True))
+            v = values[ys, xs] + carried * np.minimum(1.0, limit / np.maximum(length, 1e-12))
         idx, _ = assign(v, pal, "euclidean")
         out[ys, xs] = idx
         err = (v - pal[idx]) * strength

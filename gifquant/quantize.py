@@ -445,7 +445,11 @@ class TemporalQuantizer:
                 before = np.take(shown.lab, shown.inverse, axis=0)
                 active = (np.take(fc.lab, src.inverse, axis=0) != before).any(1)
             idx = floyd_steinberg(
-                full.reshape(h, w, 3), display_ws, active.reshape(h, w), opt.dither_strength
+                full.reshape(h, w, 3),
+                display_ws,
+                active.reshape(h, w),
+                opt.dither_strength,
+                limit=spacing,
             ).reshape(-1)
             if not active.all():
                 idx[~active] = shown.slots[~active]

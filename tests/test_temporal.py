@@ -277,3 +277,28 @@ def test_k256_on_a_256_colour_clip_stays_a_delta_frame(tmp_path):
     assert run(src, full, "-k", "256", "-q", "--no-delta") == 0
     for f, g in zip(frames, read_gif(full)[0], strict=True):
         np.testing.assert_array_equal(g[..., :3], f)
+
+
+def test_error_diffusion_leaves_no_distant_specks(tmp_path):
+    # A dusk sky from purple to orange with a pale sun at 16 colours: left to build up, the
+    # diffused error made sky pixels far from the sun take the sun's entry (bright specks).
+    h, w = 135, 240
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    v = (y / h)[..., None]
+    top, mid, low = np.array([40, 30, 90]), np.array([230, 110, 70]), np.array([255, 190, 110])
+    sky = np.where(v < 0.6, top + (mid - top) * v / 0.6, mid + (low - mid) * (v - 0.6) / 0.4)
+    r = np.sqrt((x - 120) ** 2 + (y - 60) ** 2)[..., None]
+    sky = sky + np.exp(-r / 35) * np.array([60, 50, 20])
+    sun = np.clip((13 - r) / 1.5, 0, 1)
+    sky = sky * (1 - sun) + np.array([255, 240, 200]) * sun
+    rgb = np.clip(sky + 0.5, 0, 255).astype(np.uint8)
+    frame = np.dstack([rgb, np.full((h, w), 255, np.uint8)])
+    src = write_apng(tmp_path / "s.png", [frame])
+    worst = {}
+    for dither in ("none", "floyd-steinberg"):
+        out = tmp_path / f"{dither}.gif"
+        assert run(src, out, "-k", "16", "-q", "--dither", dither) == 0
+        got = read_gif(out)[0][0][..., :3]
+        err = np.sqrt(((rgb_to_lab(got) - rgb_to_lab(rgb)) ** 2).sum(-1))
+        worst[dither] = float(err.max())
+    assert worst["floyd-steinberg"] < 2 * worst["none"] + 3, worst
