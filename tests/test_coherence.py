@@ -318,3 +318,25 @@ def test_corpus_seeded_flickers_ten_times_less_than_random_at_4_colours(name, tm
     mr = measure(source, convert(src, tmp_path / "r.gif", "-k", 4, "--random"))
     assert ms.flicker * 10 <= mr.flicker, (ms.flicker, mr.flicker)
     assert ms.mean_de <= mr.mean_de * 1.05, (ms.mean_de, mr.mean_de)
+
+
+def test_a_sticker_frame_holds_only_its_visible_pixels(tmp_path):
+    # A disc moving over a see-through canvas: each frame clears itself after it is shown, so
+    # the next one needs only the rectangle of its own visible pixels.
+    frames, alpha = [], []
+    y, x = np.mgrid[0:H, 0:W]
+    for t in range(6):
+        disc = (y - 16) ** 2 + (x - 10 - 5 * t) ** 2 < 36
+        rgb = np.zeros((H, W, 3), np.uint8)
+        rgb[disc] = (220, 40, 40)
+        frames.append(rgb)
+        alpha.append(disc)
+    src = write_gif(tmp_path / "s.gif", frames, alpha=alpha)
+    out = tmp_path / "o.gif"
+    assert main([str(src), str(out), "-k", "4", "-q"]) == 0
+    got = read_gif(out)[0]
+    for rgb, a, g in zip(frames, alpha, got, strict=True):
+        assert (g[..., 3] > 0).tolist() == a.tolist()
+        assert (g[a][:, :3] == rgb[a]).all()
+    for block in gif_blocks(out):
+        assert block["w"] * block["h"] <= 13 * 13

@@ -147,6 +147,8 @@ class GifWriter:
         self._written_cs = 0  # centiseconds written so far
         self.n_frames = 0
         self._global: bytes | None = None
+        # Nothing is on the canvas (at the start, and after a frame disposed to background).
+        self._canvas_clear = True
         # The global table's colours as given to the encoder.
         self._global_palette: np.ndarray | None = None
         self._pending: list | None = None  # [frame, left, top, disposal, duration]
@@ -214,9 +216,16 @@ class GifWriter:
             indices, changed, dx, dy = crop_changed(indices, frame.changed)
             left, top = left + dx, top + dy
             indices, palette, transparent = leave_unchanged(indices, changed, palette)
-        elif self._always_transparent and transparent is None and len(palette) < 256:
-            transparent = len(palette)
-            palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+        else:
+            if self._always_transparent and transparent is None and len(palette) < 256:
+                transparent = len(palette)
+                palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
+            if transparent is not None and self._canvas_clear:
+                # Drawn over a clear canvas: only the rectangle of its visible pixels.
+                indices, _, dx, dy = crop_changed(indices, indices != transparent)
+                left, top = left + dx, top + dy
+        # A frame cleared after it is shown (its rectangle holds all it drew) leaves it clear.
+        self._canvas_clear = disposal == DISPOSE_BACKGROUND
         indices, palette, transparent = self._table(indices, palette, transparent)
         h, w = indices.shape
         delay = self._delay_cs(duration)
@@ -263,50 +272,6 @@ class GifWriter:
             table = np.concatenate([table, np.zeros((1, 3), palette.dtype)])
             transparent = len(used)
         return lut[indices], table, transparent
-
-    def _header(self, table: bytes) -> None:
-        self._global = table
-        n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
-        self._f.write(
-            b"GIF89a"
-            + struct.pack("<HHBBB", self.width, self.height, 0x80 | (n_bits << 4) | n_bits, 0, 0)
-            + table
-        )
-        if self.loop is not None:
-            self._f.write(
-                b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", self.loop) + b"\x00"
-            )
-
-    def _flush(self, following: QuantizedFrame | None) -> None:
-        assert self._pending is not None
-        frame, left, top, disposal, duration = self._pending
-        self._pending = None
-        # A full frame with see-through pixels must not show this one through them.
-        clear = (
-            following is not None
-            and following.changed is None
-            and following.transparent is not None
-            and bool((following.indices == following.transparent).any())
-        )
-        if disposal is None:
-            disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
-        indices, palette, transparent = frame.indices, frame.palette, frame.transparent
-        if frame.changed is not None and not clear and self._global_palette is not None:
-            # Only the rectangle that changed; a frame that must be cleared keeps the whole
-            # canvas, as disposal clears its rectangle.
-            indices, changed, dx, dy = crop_changed(indices, frame.changed)
-            left, top = left + dx, top + dy
-            indices, palette, transparent = leave_unchanged(indices, changed, palette)
-        elif self._always_transparent and transparent is None and len(palette) < 256:
-            transparent = len(palette)
-            palette = np.concatenate([palette, np.zeros((1, 3), palette.dtype)])
-        indices, palette, transparent = self._table(indices, palette, transparent)
-        h, w = indices.shape
-        delay = self._delay_cs(duration)
-        args = (indices, palette, transparent)
-        job = self._encoder.encode(*args) if self._encoder else encode_frame(*args)
-        self._encoding.append((job, (left, top, w, h, disposal, delay)))
-        self._emit(len(self._encoding) - self._in_flight)
 
     def _emit(self, at_least: int) -> None:
         """Write encoded frames in order: ``at_least`` of them (waiting if need be), then any
