@@ -287,14 +287,15 @@ def test_gif_writer_uses_the_global_table_whenever_it_holds_the_colours_drawn(tm
     from conftest import gif_blocks
 
     from gifquant.frames import QuantizedFrame
-    from gifquant.io.gif import GifWriter
+    from gifquant.io.gif import OPENING_FRAMES, GifWriter
 
     pal = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], np.uint8)
     reordered = pal[::-1].copy()  # the same colours under other indices
     # A new colour (green) and one the frame does not draw (white).
     new = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [255, 255, 255]], np.uint8)
     idx = np.array([[0, 1], [2, 1]], np.uint8)
-    palettes = (pal, pal, reordered, new, pal)
+    # The global table holds the colours of the opening frames; then come the others.
+    palettes = (pal,) * OPENING_FRAMES + (reordered, new, pal)
     path = tmp_path / "w.gif"
     with open(path, "wb") as f:
         w = GifWriter(f, 2, 2, loop=None)
@@ -302,13 +303,14 @@ def test_gif_writer_uses_the_global_table_whenever_it_holds_the_colours_drawn(tm
             w.write(QuantizedFrame(idx, p, None, 0.1))
         w.close()
     blocks = gif_blocks(path)
-    assert [b["local_table"] for b in blocks] == [False, False, False, True, False]
+    n = OPENING_FRAMES
+    assert [b["local_table"] for b in blocks] == [False] * (n + 1) + [True, False]
     # The frame that needs a table carries only the colours it draws (padded to 4 entries).
-    table = blocks[3]["table"]
+    table = blocks[n + 1]["table"]
     assert len(table) == 4
     assert {tuple(c) for c in table[:3]} == {(0, 0, 0), (255, 0, 0), (0, 255, 0)}
     assert (255, 255, 255) not in {tuple(c) for c in table}
     frames, durs, loop = read_gif(path)
-    assert loop is None and durs == [100] * 5
+    assert loop is None and durs == [100] * len(palettes)
     for got, p in zip(frames, palettes, strict=True):
         np.testing.assert_array_equal(got[..., :3], p[idx])

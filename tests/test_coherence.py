@@ -21,7 +21,7 @@ from conftest import (
 from gifquant.cli import main
 from gifquant.colour import rgb_to_lab
 from gifquant.frames import QuantizedFrame
-from gifquant.io.gif import GifWriter
+from gifquant.io.gif import OPENING_FRAMES, GifWriter
 from gifquant.metrics import JND_DE, delta_e
 
 MAX_INCOHERENCE = 0.002
@@ -282,18 +282,24 @@ def two_scenes(colours, n: int, x0: int) -> list[np.ndarray]:
 def test_a_palette_that_returns_is_written_with_the_global_table(tmp_path):
     a = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 240)]
     b = [(120, 60, 10), (10, 120, 160), (90, 10, 90), (20, 20, 20)]
-    frames = two_scenes(a, 4, 4) + two_scenes(b, 4, 4) + two_scenes(a, 4, 16)
+    # Scene a lasts the opening frames, from whose colours the global table is chosen.
+    assert OPENING_FRAMES % 4 == 0
+    opening = two_scenes(a, 4, 4) * (OPENING_FRAMES // 4)
+    frames = opening + two_scenes(b, 4, 4) + two_scenes(a, 4, 16)
     src = write_gif(tmp_path / "s.gif", frames)
     out = tmp_path / "o.gif"
     got = convert(src, out, "-k", 4)
     for f, g in zip(frames, got, strict=True):
         np.testing.assert_array_equal(g[..., :3], f)  # 4 colours a scene: lossless
     blocks = gif_blocks(out)
-    assert [b["local_table"] for b in blocks] == [False] * 4 + [True] * 4 + [False] * 4
-    assert all(b["w"] * b["h"] < H * W / 4 for b in blocks[9:])  # delta frames, too
+    n = OPENING_FRAMES
+    assert [b["local_table"] for b in blocks] == [False] * n + [True] * 4 + [False] * 4
+    assert all(b["w"] * b["h"] < H * W / 4 for b in blocks[n + 5 :])  # delta frames, too
     # A delta frame of the second scene draws 2 colours: its table holds them and the
     # see-through entry (4 entries, the smallest table for 3), not the scene's 4 colours.
-    for blk, f, g in zip(blocks[5:8], frames[4:7], frames[5:8], strict=True):
+    for blk, f, g in zip(
+        blocks[n + 1 : n + 4], frames[n : n + 3], frames[n + 1 : n + 4], strict=True
+    ):
         drawn = np.unique(g[np.any(f != g, -1)], axis=0)
         assert len(drawn) == 2 and len(blk["table"]) == 4
         assert {tuple(c) for c in drawn} <= {tuple(c) for c in blk["table"]}

@@ -39,6 +39,8 @@ def crop_changed(
     return indices[box], changed[box], int(cols[0]), int(rows[0])
 
 
+# Frames looked at before the global colour table is chosen (they are held, cropped, meanwhile).
+OPENING_FRAMES = 16
 # Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
 # pixel in it is drawn whole: where most pixels change (camera footage) that gives longer LZW
 # runs; where few do (scattered noise) alternating with transparency costs more than it saves.
@@ -111,8 +113,9 @@ class GifWriter:
 
     A frame that says what changed (``QuantizedFrame.changed``) is cropped to the rectangle
     that changed and drawn over the previous frame, its unchanged pixels transparent. The
-    first frame's palette becomes the global colour table; a later frame carries a table of
-    its own (only the colours it draws) when the global one lacks one of them.
+    global colour table holds every colour the first ``OPENING_FRAMES`` frames draw when they
+    fit, else the first frame's palette; a frame carries a table of its own (only the colours
+    it draws) when the global one lacks one of them.
 
     always_transparent : give every frame a transparent index (an unused extra palette entry
         when the frame has none and room is left). Decoders such as Pillow decide from the
@@ -149,8 +152,11 @@ class GifWriter:
         self._global: bytes | None = None
         # Nothing is on the canvas (at the start, and after a frame disposed to background).
         self._canvas_clear = True
-        # The global table's colours as given to the encoder.
+        # The global table's colours as given to the encoder, chosen once the first frames
+        # are in (``_opening``: those frames, ready but for their table).
         self._global_palette: np.ndarray | None = None
+        self._opening: list[tuple] = []
+        self._flushed = 0
         self._pending: list | None = None  # [frame, left, top, disposal, duration]
 
     def _delay_cs(self, duration: float) -> int:
@@ -210,7 +216,7 @@ class GifWriter:
         if disposal is None:
             disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
         indices, palette, transparent = frame.indices, frame.palette, frame.transparent
-        if frame.changed is not None and not clear and self._global_palette is not None:
+        if frame.changed is not None and not clear and self._flushed:
             # Only the rectangle that changed; a frame that must be cleared keeps the whole
             # canvas, as disposal clears its rectangle.
             indices, changed, dx, dy = crop_changed(indices, frame.changed)
@@ -226,6 +232,38 @@ class GifWriter:
                 left, top = left + dx, top + dy
         # A frame cleared after it is shown (its rectangle holds all it drew) leaves it clear.
         self._canvas_clear = disposal == DISPOSE_BACKGROUND
+        self._flushed += 1
+        ready = (indices, palette, transparent, left, top, disposal, duration)
+        if self._global_palette is not None:
+            self._submit(*ready)
+            return
+        self._opening.append(ready)
+        if len(self._opening) >= OPENING_FRAMES:
+            self._open()
+
+    def _open(self) -> None:
+        """Choose the global table from the opening frames and submit them: every colour they
+        draw, when that fits (with one entry to spare for transparency), else the first
+        frame's palette."""
+        first = self._opening[0][1]
+        drawn = []
+        for indices, palette, transparent, *_ in self._opening:
+            used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
+            drawn.append(palette[used[used != transparent]])
+        keys = pack_rgb(np.concatenate(drawn))
+        _, at = np.unique(keys, return_index=True)
+        colours = np.concatenate(drawn)[np.sort(at)]  # in order of first use
+        if len(colours) >= 256:
+            colours = first
+        size = table_size(len(colours) + (len(colours) < 256))
+        pad = np.zeros((size - len(colours), 3), colours.dtype)
+        self._global_palette = np.concatenate([colours, pad])
+        for ready in self._opening:
+            self._submit(*ready)
+        self._opening = []
+
+    def _submit(self, indices, palette, transparent, left, top, disposal, duration) -> None:
+        """Hand a frame to the encoder with its colour table."""
         indices, palette, transparent = self._table(indices, palette, transparent)
         h, w = indices.shape
         delay = self._delay_cs(duration)
@@ -237,17 +275,9 @@ class GifWriter:
     def _table(
         self, indices: np.ndarray, palette: np.ndarray, transparent: int | None
     ) -> tuple[np.ndarray, np.ndarray, int | None]:
-        """The colour table a frame is written with: the first frame's becomes the global
-        table (with at least one entry to spare); a later frame uses it when it holds every
-        colour the frame draws (and an entry the frame does not draw, for its transparent index),
-        and otherwise carries a local table of only the colours it draws."""
-        if self._global_palette is None:
-            # Room for one entry more than the first frame draws, so that later frames drawing
-            # every colour still have an index for "unchanged" without a table of their own.
-            size = table_size(len(palette) + (len(palette) < 256))
-            pad = np.zeros((size - len(palette), 3), palette.dtype)
-            self._global_palette = np.concatenate([palette, pad])
-            return indices, self._global_palette, transparent
+        """The colour table a frame is written with: the global table when it holds every
+        colour the frame draws (and an entry the frame does not draw, for its transparent
+        index), else a local table of only the colours it draws."""
         used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
         if transparent is not None:
             used = used[used != transparent]
@@ -303,6 +333,8 @@ class GifWriter:
         """Write the last frame and the trailer."""
         if self._pending is not None:
             self._flush(None)
+        if self._opening:
+            self._open()
         self._emit(len(self._encoding))
         if self._global is None:  # no frame at all: still a valid (empty) GIF
             self._header(b"\x00" * 6)
