@@ -418,7 +418,7 @@ class TemporalQuantizer:
             packed = pack_rgb(display)
             changed = None
             if shown is not None and opt.delta:
-                changed = np.take(packed, slots) != np.take(shown.palette_packed, shown.slots)
+                changed = _changed(slots, packed, shown.slots, shown.palette_packed)
                 changed = changed.reshape(h, w)
             self._shown = _Shown(slots, packed, fc.lab, src.inverse, (h, w))
             frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
@@ -457,6 +457,29 @@ class TemporalQuantizer:
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
         return nearest(values, display_ws, "euclidean").astype(np.uint8)
+
+
+def _changed(
+    slots: NDArray[np.uint8],
+    palette: NDArray[np.uint32],
+    last_slots: NDArray[np.uint8],
+    last_palette: NDArray[np.uint32],
+) -> NDArray[np.bool_]:
+    """Pixels (n,) whose colour ``palette[slots]`` differs from ``last_palette[last_slots]``.
+
+    A byte per pixel to compare and gather: a pixel changes when its slot does or its slot's
+    colour moved, unless some colour sits under two different slots in the two palettes (two
+    equal entries, or slots swapped at a cut): then colour pairs are looked up in a table.
+    """
+    same = palette[:, None] == last_palette[None, :]  # (k, k_last): equal colours
+    if len(palette) == len(last_palette) and not (same & ~np.eye(len(palette), dtype=bool)).any():
+        changed = slots != last_slots
+        moved = ~np.diagonal(same)
+        if moved.any():
+            changed |= np.take(moved, slots)
+        return changed
+    pair = slots.astype(np.intp) * len(last_palette) + last_slots
+    return np.take(~same.reshape(-1), pair)
 
 
 def _with_transparency(

@@ -278,23 +278,37 @@ class GifWriter:
         """The colour table a frame is written with: the global table when it holds every
         colour the frame draws (and an entry the frame does not draw, for its transparent
         index), else a local table of only the colours it draws."""
-        used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
-        if transparent is not None:
-            used = used[used != transparent]
-        keys = pack_rgb(palette[used])
         g_keys = pack_rgb(self._global_palette)
         order = np.argsort(g_keys, kind="stable")
-        pos = np.minimum(np.searchsorted(g_keys[order], keys), len(order) - 1)
+
+        def in_global(entries: np.ndarray) -> tuple[np.ndarray, bool]:
+            keys = pack_rgb(palette[entries])
+            pos = np.minimum(np.searchsorted(g_keys[order], keys), len(order) - 1)
+            return order[pos], bool((g_keys[order][pos] == keys).all())
+
         lut = np.zeros(256, np.uint8)
-        if (g_keys[order][pos] == keys).all():
-            lut[used] = order[pos]
-            spare = None
+        # Most frames' palettes lie wholly in the global table: then which entries the frame
+        # draws need not be counted, pixel by pixel.
+        used = np.arange(len(palette))
+        if transparent is not None:
+            used = used[used != transparent]
+        size = len(self._global_palette)
+        where, found = in_global(used)
+        spare = None if transparent is None else free_index(where, size)
+        if not found or (transparent is not None and spare >= size):
+            drawn = np.bincount(indices.reshape(-1), minlength=len(palette))
+            used = used[drawn[used] > 0]
+            where, found = in_global(used)
+            spare = None if transparent is None else free_index(where, size)
+        if found and (transparent is None or spare < size):
+            lut[used] = where
             if transparent is not None:
-                spare = free_index(lut[used], len(self._global_palette))
-            if transparent is None or (spare is not None and spare < len(self._global_palette)):
-                if transparent is not None:
-                    lut[transparent] = transparent = spare
-                return lut[indices], self._global_palette, transparent
+                lut[transparent] = transparent = spare
+            return lut[indices], self._global_palette, transparent
+        drawn = np.bincount(indices.reshape(-1), minlength=len(palette))
+        used = np.flatnonzero(drawn)
+        if transparent is not None:
+            used = used[used != transparent]
         lut[used] = np.arange(len(used))
         table = palette[used]
         if transparent is not None:
