@@ -210,20 +210,21 @@ class TemporalQuantizer:
             )
             return self._refine(fc, res.centers)
         labels, dist = assign(exact, start, opt.metric)
-        inertia = float(np.einsum("i,i->", weights, dist))
-        # A new object can make the running palette much worse than a fresh one: when the
+        centers, inertia = self._step(exact, weights, start, labels, dist)
+        # A new object can make even the stepped palette much worse than a fresh one: when the
         # error per pixel jumps, try a fresh start and take it if it is clearly better.
         if (
             self._mean_inertia is not None
             and inertia / weights.sum() > 1.25 * self._mean_inertia + 1e-9
         ):
-            centers, alt_inertia, alt_labels = self._fresh_fit(fc, k, frame_no, n_init=1)
-            if alt_inertia < 0.9 * inertia and len(centers) == len(start):
-                perm = match_slots(start, centers)
-                centers, alt_labels = centers[perm], np.argsort(perm)[alt_labels]
-                self._mass = np.bincount(alt_labels, weights, minlength=len(centers))
-                return centers, alt_inertia, alt_labels
-        return self._step(exact, weights, start, labels, dist), inertia, labels
+            fresh, alt_inertia, alt_labels = self._fresh_fit(fc, k, frame_no, n_init=1)
+            if alt_inertia < 0.9 * inertia and len(fresh) == len(start):
+                perm = match_slots(start, fresh)
+                fresh, alt_labels = fresh[perm], np.argsort(perm)[alt_labels]
+                self._mass = np.bincount(alt_labels, weights, minlength=len(fresh))
+                self._followed = None
+                return fresh, alt_inertia, alt_labels
+        return centers, inertia, labels
 
     def _fresh_fit(
         self, fc: FrameColours, k: int, frame_no: int, *, n_init: int
@@ -257,13 +258,14 @@ class TemporalQuantizer:
 
     def _step(
         self, x: NDArray, w: NDArray, centers: NDArray, labels: NDArray, dist: NDArray
-    ) -> NDArray[np.float64]:
+    ) -> tuple[NDArray[np.float64], float]:
         """One mini-batch k-means step: each centre moves toward the mean (median) of its
         points in this frame by the frame's share of the centre's recent pixel mass (older
         frames count ``palette_memory`` times less each frame), so within a shot the palette
         settles on the shot's colours instead of chasing each frame's noise. A centre no
         colour of the frame is nearest to moves onto the worst-served colour (no pixel shows
-        it, so nothing on screen changes)."""
+        it, so nothing on screen changes). Returns the centres and the frame's error about
+        them (its points assigned as before)."""
         k = len(centers)
         means, present = _update(x, w, labels, centers, self.options.metric)
         n = np.bincount(labels, weights=w, minlength=k)
@@ -287,10 +289,17 @@ class TemporalQuantizer:
         self._followed = (n > 0) & (moved > limit)
         rate[self._followed] = 1.0
         self._mass = mass
-        centers = centers + rate[:, None] * (means - centers)
+        stepped = centers + rate[:, None] * (means - centers)
+        inertia = float(np.einsum("i,i->", w, dist))
+        if self.options.metric == "euclidean":
+            # The frame's error around the moved centres, its points staying where they are
+            # (parallel axes: each cluster's error about its mean, plus the mean's offset).
+            before = ((means - centers) ** 2).sum(1)
+            after = ((means - stepped) ** 2).sum(1)
+            inertia += float(np.einsum("i,i->", n, after - before))
         if not present.all() and len(x) > k:
-            centers = _reseed_empty(x, w, centers, ~present, dist)
-        return centers
+            stepped = _reseed_empty(x, w, stepped, ~present, dist)
+        return stepped, max(inertia, 0.0)
 
     def quantize(
         self,

@@ -152,12 +152,6 @@ def test_a_slowly_fading_flat_area_is_shown_in_its_own_colour(tmp_path):
     assert worst < JND_DE, worst
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a flat half-frame fading ~10 dE a frame outruns its lagging entry every frame; "
-    "neighbouring entries are dragged onto it and the still gradient is repainted each frame "
-    "(flicker above --random; below it with --palette-memory 0)",
-)
 def test_a_fast_fade_does_not_flicker_the_still_background_more_than_random(tmp_path):
     frames = flat_fade(12, np.s_[:, : W // 2], (200, 60, 60), (60, 200, 90))
     src = write_apng(tmp_path / "s.png", frames)
