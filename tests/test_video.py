@@ -114,6 +114,19 @@ def test_flat_colour_survives_quantizing_to_mp4(tmp_path):
         assert np.abs(f[..., :3].astype(int) - (0x30, 0x80, 0xC0)).max() <= 3
 
 
+def test_odd_sized_mp4_pads_with_its_edge_not_black(tmp_path):
+    # yuv420p needs even sizes; a black pad row/column would bleed into the picture's edge
+    # through the chroma it shares with it.
+    red = np.zeros((13, 17, 3), np.uint8)
+    red[...] = (200, 30, 40)
+    src = write_gif(tmp_path / "r.gif", [red, red])
+    out = tmp_path / "o.mp4"
+    assert run(src, out, "-k", "2", "-q") == 0
+    for f in video_frames(out):
+        assert f.shape[:2] == (14, 18)
+        assert np.abs(f[..., :3].astype(int) - (200, 30, 40)).max() <= 8
+
+
 # --- the five commands of the issue ---------------------------------------------------------------
 
 

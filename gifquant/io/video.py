@@ -153,8 +153,12 @@ class VideoWriter:
             "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
         )
         if fmt == "mp4":
-            # yuv420p needs even sizes: pad the odd row/column rather than stretch.
+            # yuv420p needs even sizes: pad the odd row/column rather than stretch, with a copy
+            # of the edge (black would bleed into the picture through the shared chroma).
             vf = f"pad=ceil(iw/2)*2:ceil(ih/2)*2,{to_yuv}"
+            if width % 2 or height % 2:
+                smear = f"fillborders=right={width % 2}:bottom={height % 2}:mode=smear"
+                vf = f"pad=ceil(iw/2)*2:ceil(ih/2)*2,{smear},{to_yuv}"
             codec = ["-c:v", "libx264", "-preset", "medium", "-crf", "18"]
             codec += ["-profile:v", "high", "-tune", "animation"]
             mux = ["-movflags", "+faststart", "-f", "mp4"]
