@@ -19,6 +19,7 @@ from conftest import corpus_file, moving_clip, read_gif, write_gif
 from gifquant.cli import main
 from gifquant.frames import Frame, QuantizedFrame
 from gifquant.io.ffmpeg import ffmpeg_exe, parse_probe
+from gifquant.io.gif import GifWriter
 from gifquant.io.image import ImageReader
 from gifquant.io.video import VideoReader
 from gifquant.io.y4m import Y4mReader, Y4mWriter, rate_fraction
@@ -125,6 +126,25 @@ def test_odd_sized_mp4_pads_with_its_edge_not_black(tmp_path):
     for f in video_frames(out):
         assert f.shape[:2] == (14, 18)
         assert np.abs(f[..., :3].astype(int) - (200, 30, 40)).max() <= 8
+
+
+def test_gif_with_varying_delays_keeps_every_frame_in_mp4(tmp_path):
+    # 80 ms then 40 ms frames: a rate taken from the first delay (12.5 fps) dropped every
+    # other short frame; the shortest delay's rate (25 fps) shows each, the long one twice.
+    frames = [np.full((16, 16, 3), (20 * i, 255 - 20 * i, 128), np.uint8) for i in range(10)]
+    src = tmp_path / "v.gif"
+    with open(src, "wb") as f:
+        w = GifWriter(f, 16, 16)
+        for i, rgb in enumerate(frames):
+            delay = 0.08 if i == 0 else 0.04
+            w.write(QuantizedFrame(np.zeros((16, 16), np.uint8), rgb[:1, 0], None, delay))
+        w.close()
+    out = tmp_path / "o.mp4"
+    assert run(src, out, "-k", "2", "-q") == 0
+    got = [f[8, 8, :3].astype(int) for f in video_frames(out)]
+    assert len(got) == 11
+    for want in frames:
+        assert min(np.abs(g - want[0, 0]).max() for g in got) <= 8
 
 
 # --- the five commands of the issue ---------------------------------------------------------------

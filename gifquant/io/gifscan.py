@@ -25,6 +25,8 @@ class GifLayout:
     transparency : some graphic control extension sets a transparent index
     truncated : the file ends inside a block (not merely without a trailer)
     zero_size_frame : index of the first frame with zero width or height, or None
+    min_delay_cs : the shortest frame delay of 2 cs or more (browsers show shorter ones as
+        10 cs), or None when no frame has one
     """
 
     width: int
@@ -35,6 +37,7 @@ class GifLayout:
     transparency: bool
     truncated: bool
     zero_size_frame: int | None
+    min_delay_cs: int | None = None
 
 
 class _Truncated(Exception):
@@ -83,6 +86,7 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     n_frames = 0
     transparency = False
     zero = None
+    min_delay = None
     truncated = False
     try:
         while True:
@@ -93,8 +97,11 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                 label = _read(f, 1)[0]
                 size = _read(f, 1)[0]
                 block = _read(f, size)
-                if label == 0xF9 and size >= 4 and block[0] & 1:
-                    transparency = True
+                if label == 0xF9 and size >= 4:
+                    transparency = transparency or bool(block[0] & 1)
+                    delay = struct.unpack("<H", block[1:3])[0]
+                    if delay >= 2:
+                        min_delay = delay if min_delay is None else min(min_delay, delay)
                 if size:
                     _skip_sub_blocks(f)
             elif tag == b",":
@@ -111,4 +118,6 @@ def scan_gif(f: BinaryIO) -> GifLayout:
             # Any other byte: Pillow skips it, and so do we.
     except _Truncated:
         truncated = True
-    return GifLayout(width, height, canvas_w, canvas_h, n_frames, transparency, truncated, zero)
+    return GifLayout(
+        width, height, canvas_w, canvas_h, n_frames, transparency, truncated, zero, min_delay
+    )

@@ -117,10 +117,15 @@ class ImageReader:
                 max_pixels=self._max_pixels,
                 max_clip_pixels=self._max_clip_pixels,
             )
+        # A constant rate that shows every frame (video output): that of the shortest delay.
+        fps = None
+        if layout is not None and layout.min_delay_cs:
+            fps = min(50.0, max(5.0, 100.0 / layout.min_delay_cs))
         return ClipInfo(
             w,
             h,
             loop=None if loop is None else int(loop),
+            fps=fps,
             n_frames=n_frames,
             transparency=bool(layout and layout.transparency),
         )

@@ -153,7 +153,7 @@ class GifSink:
 
 class _LazyRate:
     """A constant-rate sink that picks its rate from the first frame when the source has none
-    (GIF: 1 / the first delay, kept within 5..50 fps), then opens the real writer."""
+    (a still image: 1 / its duration, kept within 5..50 fps), then opens the real writer."""
 
     def __init__(self, open_writer, fps: float | None) -> None:
         self._open = open_writer
