@@ -87,21 +87,19 @@ class QuantizeOptions:
 
 @dataclass(frozen=True)
 class FrameResult:
-    """A quantized frame with what the metrics and the progress report need."""
+    """A quantized frame, its source's distinct colours (the metrics read them) and whether it
+    was a scene cut."""
 
     frame: QuantizedFrame
     source: DistinctColours
-    inertia: float
-    reseeded: bool
     cut: bool = False
-    source_lab: NDArray[np.float32] | None = None  # (n_distinct, 3) Lab of source.colours
 
 
 @dataclass(frozen=True)
 class FramePlan:
     """A frame's palette as ``TemporalQuantizer.plan`` decided it: what ``paint`` needs.
 
-    display : (k, 3) uint8 palette (None for a fully transparent frame), with its Lab and
+    display : (k, 3) uint8 palette (None for a fully transparent frame) and display_ws, its
     working-space coordinates; slots : (n_opaque,) uint8, the entry of each opaque pixel's
     colour (None when dithering, which ``paint`` does per pixel).
     """
@@ -109,11 +107,8 @@ class FramePlan:
     colours: FrameColours
     shape: tuple[int, int]
     has_alpha: bool
-    inertia: float
-    fresh: bool
     cut: bool = False
     display: NDArray[np.uint8] | None = None
-    display_lab: NDArray[np.float32] | None = None
     display_ws: NDArray | None = None
     slots: NDArray[np.uint8] | None = None
 
@@ -334,7 +329,7 @@ class TemporalQuantizer:
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame
-            return FramePlan(fc, (h, w), has_alpha, inertia=0.0, fresh=False)
+            return FramePlan(fc, (h, w), has_alpha)
 
         hist = fc.scene
         cut = (
@@ -392,11 +387,8 @@ class TemporalQuantizer:
             fc,
             (h, w),
             has_alpha,
-            inertia=inertia,
-            fresh=fresh,
             cut=cut,
             display=display,
-            display_lab=display_lab,
             display_ws=display_ws,
             slots=slots,
         )
@@ -412,7 +404,7 @@ class TemporalQuantizer:
             self._shown = None
             indices = np.zeros((h, w), dtype=np.uint8)
             frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
-            return FrameResult(frame, src, 0.0, False)
+            return FrameResult(frame, src)
         shown = self._shown
         if plan.cut or plan.has_alpha or (shown is not None and shown.shape != (h, w)):
             shown = None
@@ -431,7 +423,7 @@ class TemporalQuantizer:
                 changed = changed.reshape(h, w)
             self._shown = _Shown(slots, packed, fc.lab, src.inverse, (h, w))
             frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
-        return FrameResult(frame, src, plan.inertia, plan.fresh, plan.cut, fc.lab)
+        return FrameResult(frame, src, plan.cut)
 
     def _dither(
         self, src: DistinctColours, fc: FrameColours, display_ws: NDArray, shown: _Shown | None
