@@ -39,8 +39,10 @@ def crop_changed(
     return indices[box], changed[box], int(cols[0]), int(rows[0])
 
 
-# Frames looked at before the global colour table is chosen (they are held, cropped, meanwhile).
+# Frames looked at before the global colour table is chosen (they are held, cropped, meanwhile),
+# and at most this many of their pixels (a byte each), so large frames stay few in memory.
 OPENING_FRAMES = 16
+OPENING_PIXELS = 1 << 23
 # Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
 # pixel in it is drawn whole: where most pixels change (camera footage) that gives longer LZW
 # runs; where few do (scattered noise) alternating with transparency costs more than it saves.
@@ -113,9 +115,9 @@ class GifWriter:
 
     A frame that says what changed (``QuantizedFrame.changed``) is cropped to the rectangle
     that changed and drawn over the previous frame, its unchanged pixels transparent. The
-    global colour table holds every colour the first ``OPENING_FRAMES`` frames draw when they
-    fit, else the first frame's palette; a frame carries a table of its own (only the colours
-    it draws) when the global one lacks one of them.
+    global colour table holds every colour the first ``OPENING_FRAMES`` frames (fewer when they
+    are large) draw when they fit, else the first frame's palette; a frame carries a table of
+    its own (only the colours it draws) when the global one lacks one of them.
 
     always_transparent : give every frame a transparent index (an unused extra palette entry
         when the frame has none and room is left). Decoders such as Pillow decide from the
@@ -238,7 +240,8 @@ class GifWriter:
             self._submit(*ready)
             return
         self._opening.append(ready)
-        if len(self._opening) >= OPENING_FRAMES:
+        held = sum(r[0].size for r in self._opening)
+        if len(self._opening) >= OPENING_FRAMES or held >= OPENING_PIXELS:
             self._open()
 
     def _open(self) -> None:
