@@ -394,9 +394,8 @@ class TemporalQuantizer:
         )
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
-        """Draw a planned frame: each pixel's entry (dithered if asked, held against camera
-        noise) and what changed since the frame before. Frames must be painted in planning
-        order."""
+        """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since
+        the frame before. Frames must be painted in planning order."""
         opt = self.options
         fc, src = plan.colours, plan.colours.source
         h, w = plan.shape

@@ -195,6 +195,8 @@ def test_compare_several_k(clip_gif, tmp_path):
         (["-f", "bmp"], "unknown output format"),
         (["--compare", "c.gif", "--panels", "seeded"], "at least two panels"),
         (["--compare", "c.gif", "--panels", "k=200,k=200"], "do not fit"),
+        (["--palette-memory", "1"], "less than 1"),
+        (["--palette-memory", "-0.5"], "--palette-memory"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(clip_gif, tmp_path, capsys, argv, text):

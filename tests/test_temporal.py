@@ -302,3 +302,17 @@ def test_error_diffusion_leaves_no_distant_specks(tmp_path):
         err = np.sqrt(((rgb_to_lab(got) - rgb_to_lab(rgb)) ** 2).sum(-1))
         worst[dither] = float(err.max())
     assert worst["floyd-steinberg"] < 2 * worst["none"] + 3, worst
+
+
+def test_palette_memory_keeps_the_palette_still_under_noise(tmp_path):
+    # No palette hysteresis, so only the memory holds the palette: a full k-means a frame
+    # chases the noise, the mini-batch palette settles on the clip's colours.
+    src = write_gif(tmp_path / "s.gif", noisy_clip(10, amp=1.5))
+    frames = read_gif(src)[0]
+    kept, chased = tmp_path / "m.gif", tmp_path / "c.gif"
+    assert run(src, kept, "-k", "8", "-q", "--palette-hysteresis", "0") == 0
+    off = ("--palette-hysteresis", "0", "--palette-memory", "0")
+    assert run(src, chased, "-k", "8", "-q", *off) == 0
+    mk, mc = measure(frames, kept), measure(frames, chased)
+    assert mk.flicker < mc.flicker / 2, (mk.flicker, mc.flicker)
+    assert mk.mean_de < mc.mean_de + 1.0
