@@ -316,6 +316,20 @@ def test_png_sequence(clip, tmp_path):
     assert sorted(os.listdir(out)) == [f"frame_{i:06d}.png" for i in range(1, 6)]
 
 
+def test_png_frames_are_whole_pictures(tmp_path):
+    # A still background: a GIF's later frames would hold only what changed.
+    src = write_gif(tmp_path / "s.gif", moving_clip(6))
+    out = tmp_path / "frames"
+    assert run(src, out, "-f", "png", "-k", "8", "-q") == 0
+    names = sorted(os.listdir(out))
+    assert len(names) == 6
+    from PIL import Image
+
+    for name in names:
+        with Image.open(out / name) as im:
+            assert (np.asarray(im.convert("RGBA"))[..., 3] == 255).all(), name
+
+
 def test_rotation_metadata_is_applied(clip, tmp_path):
     rot = tmp_path / "rot.mp4"
     ffmpeg("-display_rotation", "90", "-i", clip, "-c", "copy", rot)
