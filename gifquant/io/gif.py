@@ -44,8 +44,8 @@ def crop_changed(
 OPENING_FRAMES = 16
 OPENING_PIXELS = 1 << 23
 # Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
-# pixel in it is drawn whole: where most pixels change (camera footage) that gives longer LZW
-# runs; where few do (scattered noise) alternating with transparency costs more than it saves.
+# pixel in it is drawn whole: where many pixels change that gives longer LZW runs; where few do
+# (scattered noise) alternating with transparency costs more than it saves.
 _DENSE = 0.2
 # Above this share, the rectangle is written with every pixel's own index and no transparency:
 # scattered noise over most of it (camera footage) compresses better whole than holed.
@@ -308,10 +308,7 @@ class GifWriter:
             if transparent is not None:
                 lut[transparent] = transparent = spare
             return lut[indices], self._global_palette, transparent
-        drawn = np.bincount(indices.reshape(-1), minlength=len(palette))
-        used = np.flatnonzero(drawn)
-        if transparent is not None:
-            used = used[used != transparent]
+        # Here ``used`` holds only the entries the frame draws (counted above).
         lut[used] = np.arange(len(used))
         table = palette[used]
         if transparent is not None:
