@@ -1,36 +1,45 @@
 """gifquant: re-encode animations with few colours, seeding each frame's k-means from the last.
 
 The public surface: the quantizer (``QuantizeOptions``, ``TemporalQuantizer``), the clustering
-(``kmeans``), the metrics (``QualityMeter``) and the command line (``main``).
+(``kmeans``), the metrics (``QualityMeter``) and the command line (``main``). They are imported
+on first use, so that the command can handle signals and start ffmpeg before numpy loads.
 """
 
+import importlib as _importlib
 import sys as _sys
 
+from ._version import __version__
 from .io import prestart as _prestart
 
-# When this process is the gifquant command reading a video, ffmpeg starts now, beside the
-# imports below (~0.2 s); see io/prestart.py. Nothing happens for a program importing gifquant.
 if _prestart.is_command_line():
-    _prestart.begin(_sys.argv[1:])
+    from . import command as _command
 
-from ._version import __version__  # noqa: E402
-from .frames import ClipInfo, Frame, QuantizedFrame  # noqa: E402
-from .kmeans import KMeansResult, kmeans  # noqa: E402
-from .metrics import QualityMeter  # noqa: E402
-from .quantize import QuantizeOptions, TemporalQuantizer  # noqa: E402
+    _command.begin(_sys.argv[1:])
 
-__all__ = [
-    "__version__",
-    "ClipInfo",
-    "Frame",
-    "KMeansResult",
-    "QualityMeter",
-    "QuantizeOptions",
-    "QuantizedFrame",
-    "TemporalQuantizer",
-    "kmeans",
-    "main",
-]
+_LAZY = {
+    "ClipInfo": ".frames",
+    "Frame": ".frames",
+    "QuantizedFrame": ".frames",
+    "KMeansResult": ".kmeans",
+    "kmeans": ".kmeans",
+    "QualityMeter": ".metrics",
+    "QuantizeOptions": ".quantize",
+    "TemporalQuantizer": ".quantize",
+}
+
+__all__ = ["__version__", "main", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gifquant' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def main(argv=None) -> int:

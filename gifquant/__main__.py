@@ -1,3 +1,3 @@
-from .cli import main_entry
+from .command import run
 
-main_entry()
+run()

@@ -7,12 +7,10 @@ import contextlib
 import dataclasses
 import os
 import re
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from . import __version__, signals
 from .colour import SPACES
 from .dither import DITHERS
 from .errors import GifquantError
@@ -336,27 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, taking the same clean-up path as Ctrl-C."""
-
-
-# Set by the SIGTERM handler. The exception it raises can be lost when the signal lands inside
-# C code that swallows errors (e.g. a numpy submodule being imported), so every frame also
-# checks the flag.
-_terminated = threading.Event()
-
-
-def _sigterm(signum, frame):
-    _terminated.set()
-    raise _Terminated
-
-
 def _after_frame(bar) -> Callable[[int], None]:
     def step(i: int) -> None:
         if bar is not None:
             bar.update(1)
-        if _terminated.is_set():
-            raise _Terminated
+        signals.check()  # a signal whose exception was lost in C code
 
     return step
 
@@ -523,41 +505,65 @@ def _check_output(inp: str, out: str, args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 other failure, 2 usage or input
-    error, 130 interrupted, 143 terminated)."""
-    parser = build_parser()
+    error, 128 + N after signal N: 130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT)."""
+    old = signals.install()
     try:
-        args = parser.parse_args(_glue_negative_scale(sys.argv[1:] if argv is None else argv))
-    except GifquantError as exc:
-        print(f"gifquant: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        signals.check()  # one that arrived while the command was importing
+        return _main(argv)
+    except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
+        return _failed(exc)
+    finally:
+        signals.restore(old)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(
+            _glue_negative_scale(sys.argv[1:] if argv is None else argv)
+        )
     except SystemExit as exc:  # --help, --version
+        if isinstance(exc, signals.Interrupted):
+            raise
         return int(exc.code or 0)
-    _terminated.clear()
-    old = signal.signal(signal.SIGTERM, _sigterm) if _main_thread() else None
-    try:
-        return _run(args)
-    except GifquantError as exc:
-        print(f"gifquant: error: {exc}", file=sys.stderr)
+    return _run(args)
+
+
+def _failed(exc: BaseException) -> int:
+    """Say why the run failed, in one line on stderr, and give its exit code."""
+    signum = signals.received()
+    if signum is not None or isinstance(exc, KeyboardInterrupt):
+        # Interrupted, or failing because of it (a child process got the same Ctrl-C).
+        interrupted = exc if isinstance(exc, signals.Interrupted) else None
+        if interrupted is None and signum is not None:
+            interrupted = signals.Interrupted(signum)
+        signals.reset()
+        if interrupted is None:  # Ctrl-C with no handler of ours (not the main thread)
+            _say("interrupted; no output written")
+            return 130
+        _say(interrupted.message)
+        return interrupted.code
+    if isinstance(exc, GifquantError):
+        _say(f"error: {exc}")
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        print("gifquant: interrupted; no output written", file=sys.stderr)
-        return 143 if isinstance(exc, _Terminated) else 130
-    except BrokenPipeError:  # the reader of our stdout went away: stop quietly
+    if isinstance(exc, BrokenPipeError):  # the reader of our stdout went away: stop quietly
         _silence_stdout()
         return 1
-    except OSError as exc:  # disk full, output vanished mid-run: say so in one line
+    if isinstance(exc, OSError):  # disk full, output vanished mid-run: say so in one line
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"gifquant: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _say(f"error: {where}{exc.strerror or exc}")
         return 1
-    except MemoryError:
-        print("gifquant: error: out of memory", file=sys.stderr)
+    if isinstance(exc, MemoryError):
+        _say("error: out of memory")
         return 1
-    except Exception as exc:  # a bug: still one line, never a traceback
-        print(f"gifquant: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+    if isinstance(exc, SystemExit):
+        raise exc
+    _say(f"internal error: {type(exc).__name__}: {exc}")  # a bug: still one line
+    return 1
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(Exception):
+        print(f"gifquant: {text}", file=sys.stderr)
 
 
 def _silence_stdout() -> None:
@@ -568,14 +574,3 @@ def _silence_stdout() -> None:
         fd = os.open(os.devnull, os.O_WRONLY)
         os.dup2(fd, sys.stdout.fileno())
         os.close(fd)
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def main_entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

@@ -469,9 +469,9 @@ def test_sigterm_mid_run_leaves_nothing_behind(tmp_path):
 def test_sigterm_whose_exception_is_lost_still_stops_the_run(tmp_path, capsys, monkeypatch):
     # A signal landing in C code that swallows errors (numpy importing a submodule) loses the
     # handler's exception; the flag it sets stops the run at the next frame anyway.
-    from gifquant import cli
+    from gifquant import cli, signals
 
-    monkeypatch.setattr(cli, "_sigterm", lambda signum, frame: cli._terminated.set())
+    monkeypatch.setattr(signals, "_handler", lambda signum, frame: signals._note(signum))
     src = write_gif(tmp_path / "clip.gif", moving_clip(30))
     out = tmp_path / "o.gif"
     calls = []

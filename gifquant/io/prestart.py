@@ -62,6 +62,14 @@ def begin(argv: Sequence[str]) -> None:
     opts = {a.split("=")[0] for a in argv[2:] if a.startswith("-")}
     decode = not (opts & {"--ss"})
     encode = out.lower().endswith(".gif") and not (opts & {"-f", "--format", "--scale"})
+    # Imported here, in the main thread: an import in the thread, broken by a signal, could
+    # leave its module locked and the main thread waiting on it.
+    from . import ffmpeg
+
+    try:
+        ffmpeg.ffmpeg_exe()
+    except Exception:  # noqa: BLE001 - a guess: the reader reports it
+        return
     _stopped = False
     _thread = threading.Thread(
         target=_start, args=(path, decode, encode), name="gifquant-prestart", daemon=True
@@ -71,7 +79,7 @@ def begin(argv: Sequence[str]) -> None:
 
 
 def _start(path: str, decode: bool, encode: bool) -> None:
-    from .ffmpeg import FfmpegProcess, decode_args, run_probe
+    from .ffmpeg import FfmpegProcess, decode_args, run_probe  # imported by begin()
 
     try:
         result = run_probe(path)
@@ -113,7 +121,11 @@ def spawn_worker() -> subprocess.Popen:
     )
 
 
-def _wait(timeout: float | None = None) -> None:
+# The longest a run waits for the early start (a probe and two process starts) to finish.
+_WAIT = 20.0
+
+
+def _wait(timeout: float = _WAIT) -> None:
     if _thread is not None and _thread is not threading.current_thread():
         _thread.join(timeout)
 
