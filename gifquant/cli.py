@@ -14,6 +14,7 @@ from . import __version__, signals
 from .colour import SPACES
 from .dither import DITHERS
 from .errors import GifquantError
+from .io import children
 from .io.budget import limit_clip
 from .io.image import ImageReader
 from .io.streams import (
@@ -511,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signals.check()  # one that arrived while the command was importing
         return _main(argv)
     except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
+        children.kill_all()  # a child whose owner was given up on
         return _failed(exc)
     finally:
         signals.restore(old)

@@ -12,13 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from . import signals
-from .io import prestart
+from .io import children, prestart
 
 
 def begin(argv: Sequence[str]) -> None:
     """Install the signal handlers and start the early helpers for ``argv``."""
     signals.install()
     atexit.register(_report)
+    atexit.register(children.kill_all)
     prestart.begin(argv)
 
 

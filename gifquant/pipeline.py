@@ -211,6 +211,8 @@ def run(
 _QUEUE_FRAMES = 2
 # How often a blocked thread looks whether the run was stopped, seconds.
 _POLL = 0.1
+# How long a stopping run waits for a stage's thread before giving up on it, seconds.
+_GIVE_UP = 10.0
 _END = object()
 
 
@@ -246,7 +248,8 @@ class _Prefetch:
         self._stop.set()
         if self._upstream is not None:
             self._upstream._stop.set()
-        while self._thread.is_alive():
+        deadline = time.monotonic() + _GIVE_UP
+        while self._thread.is_alive() and time.monotonic() < deadline:
             self._empty()  # unblock a pending put
             self._thread.join(_POLL)
 
@@ -350,7 +353,10 @@ class _Drain:
                 break
             except queue.Full:
                 continue
-        while self._thread.is_alive():
+        # Finishing: every item must be written. Failing: a thread stuck in its item (a pipe
+        # nobody reads) is given up on; it is a daemon, and its child is killed at exit.
+        deadline = None if exc_type is None else time.monotonic() + _GIVE_UP
+        while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
             self._thread.join(_POLL)
         if exc_type is None:
             self._raise()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import GifquantError
-from . import prestart
+from . import children, prestart
 
 # ffmpeg colourspace tags -> the names the scale filter's in_color_matrix takes.
 _MATRICES = {
@@ -231,12 +231,14 @@ class FfmpegProcess:
     def __init__(self, args: Sequence[str], *, stdin=None, stdout=None) -> None:
         self._err = tempfile.TemporaryFile()
         try:
-            self.proc = subprocess.Popen(
-                [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args],
-                stdin=stdin,
-                stdout=stdout,
-                stderr=self._err,
-                bufsize=0,
+            self.proc = children.track(
+                subprocess.Popen(
+                    [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args],
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=self._err,
+                    bufsize=0,
+                )
             )
         except OSError as exc:
             self._err.close()

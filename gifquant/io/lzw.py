@@ -29,6 +29,10 @@ class WorkerError(RuntimeError):
     """The worker process failed or went away."""
 
 
+# How long a failing run waits for the worker's thread before giving up on it.
+_GIVE_UP = 10.0
+
+
 class LzwWorker:
     """Encodes frames in a child process; ``encode`` returns a Future of
     ``encode_frame``'s result. Use as a context manager: leaving it normally waits for the
@@ -90,7 +94,7 @@ class LzwWorker:
         if not wait:
             self._proc.kill()
         self._jobs.put(_STOP)
-        self._thread.join()
+        self._thread.join(None if wait else _GIVE_UP)
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - a wedged worker
