@@ -8,6 +8,7 @@ import dataclasses
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from . import __version__, signals
@@ -15,16 +16,19 @@ from .colour import SPACES
 from .dither import DITHERS
 from .errors import GifquantError
 from .io import children
+from .io.atomic import is_special
 from .io.budget import limit_clip
 from .io.image import ImageReader
 from .io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
     OUTPUT_FORMATS,
+    check_input,
     check_paths,
     open_input,
     open_output,
     output_format,
+    same_file,
 )
 from .kmeans import INITS, METRICS
 from .pipeline import parse_panels, run
@@ -36,6 +40,15 @@ from .timeline import TimelineOptions, apply_timeline
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like argparse but without usage
         raise GifquantError(message)
+
+
+# Ranges of the numeric options (also in --help and the README).
+MAX_DE = 100.0  # CIE76 dE thresholds
+MAX_DITHER = 8.0
+MAX_FPS = 100  # a GIF delay is whole centiseconds
+MAX_FRAMES = 10**9
+MAX_SEED = 2**32 - 1
+MAX_BUDGET = 10**12  # pixels
 
 
 def _positive_int(lo: int, hi: int | None = None):
@@ -52,21 +65,20 @@ def _positive_int(lo: int, hi: int | None = None):
     return parse
 
 
-def _fraction(text: str) -> float:
-    value = _nonneg_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and less than 1, not {text!r}")
-    return value
+def _number(lo: float, hi: float, *, below_hi: bool = False):
+    """A finite number in lo..hi (or lo <= x < hi with ``below_hi``)."""
 
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (lo <= v < hi if below_hi else lo <= v <= hi):  # NaN and inf fail too
+            rng = f"at least {lo:g} and less than {hi:g}" if below_hi else f"{lo:g}..{hi:g}"
+            raise argparse.ArgumentTypeError(f"{text} is outside {rng}")
+        return v
 
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be >= 0")
-    return v
+    return parse
 
 
 def _scene_threshold(text: str) -> float | None:
@@ -106,7 +118,8 @@ def _time(positive: bool):
                 f"{text!r} is not a time (seconds, or [HH:]MM:SS[.frac])"
             ) from None
         if not (v >= 0 and v < 1e9) or (positive and v == 0):
-            raise argparse.ArgumentTypeError(f"{text} must be {'> 0' if positive else '>= 0'}")
+            rng = "0 < T < 1e+09" if positive else "0..1e+09"
+            raise argparse.ArgumentTypeError(f"{text} is outside {rng} seconds")
         return v
 
     return parse
@@ -124,8 +137,8 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a frame rate (e.g. 12 or 30000/1001)"
         ) from None
-    if not 0.01 <= v <= 1000:
-        raise argparse.ArgumentTypeError(f"{text} is outside 0.01..1000 frames per second")
+    if not 0.01 <= v <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0.01..{MAX_FPS} frames per second")
     return v
 
 
@@ -139,6 +152,7 @@ def _scale(text: str) -> tuple[int, int]:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="gifquant",
+        allow_abbrev=False,
         description="Re-encode an animated GIF, image or video with K colours per frame, seeding "
         "each frame's k-means from the previous one so the colours do not flicker.",
     )
@@ -199,27 +213,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--tol",
-        type=_nonneg_float,
+        type=_number(0, MAX_DE),
         default=1e-3,
-        help="stop when no centroid moves more than this (colour-space units)",
+        help="stop when no centroid moves more than this (colour-space units, 0..100)",
     )
     p.add_argument(
         "--seed",
-        type=_positive_int(0),
+        type=_positive_int(0, MAX_SEED),
         default=0,
         help="random seed: the same seed gives the same output (default 0)",
     )
     p.add_argument(
         "--palette-hysteresis",
-        type=_nonneg_float,
+        type=_number(0, MAX_DE),
         default=3.0,
         metavar="DE",
         help="a palette entry's colour changes only once its centroid moved more than "
-        "this (CIE76 dE), or its cluster's spread if that is less (0 = off; default 3.0)",
+        "this (CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default 3.0)",
     )
     p.add_argument(
         "--palette-memory",
-        type=_fraction,
+        type=_number(0, 1, below_hi=True),
         default=0.95,
         metavar="M",
         help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
@@ -256,9 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dither-strength",
-        type=_nonneg_float,
+        type=_number(0, MAX_DITHER),
         default=1.0,
-        help="dither amplitude, 1.0 = one palette step (default 1.0)",
+        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
     )
     p.add_argument(
         "-f",
@@ -271,14 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--ss", type=_time(False), default=0.0, metavar="T", help="start at T seconds")
     tl.add_argument("--t", type=_time(True), default=None, metavar="T", help="keep T seconds")
     tl.add_argument(
-        "--frames", type=_positive_int(1), default=None, metavar="N", help="write at most N frames"
+        "--frames",
+        type=_positive_int(1, MAX_FRAMES),
+        default=None,
+        metavar="N",
+        help="write at most N frames (1..10^9)",
     )
     tl.add_argument(
         "--fps",
         type=_rate,
         default=None,
         metavar="F",
-        help="resample to F frames per second (frames dropped or repeated, timing kept)",
+        help="resample to F frames per second, 0.01..100 (frames dropped or repeated, timing kept)",
     )
     tl.add_argument(
         "--scale",
@@ -288,23 +306,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
     )
     p.add_argument(
-        "--compare", metavar="PATH", help="also write a side-by-side comparison animation (GIF)"
+        "--compare",
+        metavar="PATH",
+        help="also write a side-by-side comparison animation, in the format its extension "
+        "names (.gif, .mp4, .webm, .y4m, .png)",
     )
     p.add_argument(
         "--panels",
-        default="random,seeded",
+        default=None,
         help="comparison panels, comma-separated: random, seeded, original, k=N, "
         "metric=M, space=S (default random,seeded)",
     )
     p.add_argument(
         "--max-pixels",
-        type=_positive_int(1),
+        type=_positive_int(1, MAX_BUDGET),
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
     )
     p.add_argument(
         "--max-clip-pixels",
-        type=_positive_int(0),
+        type=_positive_int(0, MAX_BUDGET),
         default=None,
         help="refuse clips that decode to more pixels than this in all, 0 for no limit "
         f"(default {DEFAULT_MAX_CLIP_PIXELS} for GIFs and images, where a few bytes can claim "
@@ -366,15 +387,22 @@ def _run(args: argparse.Namespace) -> int:
     # Only GIF output draws what changed over what is on screen (the comparison is a GIF).
     panel_options = options
     options = dataclasses.replace(options, delta=args.delta and fmt == "gif")
-    _check_output(args.input, args.output, args)
+    check_input(args.input)  # before the output: a missing input is the mistake to name
+    _check_output(args.input, args.output, fmt, args)
+    if args.panels is not None and not args.compare:
+        raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
     panels = None
+    compare_fmt = None
     if args.compare:
-        if args.compare == "-" or args.compare == args.output:
-            raise GifquantError("--compare needs its own file path")
-        output_format(args.compare, "gif" if args.compare.lower().endswith(".gif") else None)
-        _check_output(args.input, args.compare, args)
+        if args.compare == "-" or same_file(args.compare, args.output):
+            raise GifquantError("--compare needs its own file path, not the output's")
+        compare_fmt = output_format(args.compare, None, option="--compare")
+        _check_output(args.input, args.compare, compare_fmt, args)
+        panel_options = dataclasses.replace(
+            panel_options, delta=args.delta and compare_fmt == "gif"
+        )
         try:
-            panels = parse_panels(args.panels, panel_options)
+            panels = parse_panels(args.panels or "random,seeded", panel_options)
         except ValueError as exc:
             raise GifquantError(f"--panels: {exc}") from None
 
@@ -382,6 +410,7 @@ def _run(args: argparse.Namespace) -> int:
     timeline = TimelineOptions(
         ss=args.ss, t=args.t, frames=args.frames, fps=args.fps, scale=args.scale
     )
+    started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(
             open_input(
@@ -417,7 +446,7 @@ def _run(args: argparse.Namespace) -> int:
             compare_sink = stack.enter_context(
                 open_output(
                     args.compare,
-                    "gif",
+                    compare_fmt,
                     info,
                     width=n * info.width + (n - 1) * GAP,
                     height=info.height + label_height(info.height),
@@ -437,15 +466,17 @@ def _run(args: argparse.Namespace) -> int:
             compare_sink=compare_sink,
             panels=panels,
             on_frame=_after_frame(bar),
-            measure=args.stats and not args.quiet,
+            measure=args.stats,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
             raise GifquantError(
                 f"{args.input}: no frames in the requested range (--ss {args.ss:g}"
                 + (f" --t {args.t:g})" if args.t is not None else ")")
             )
-    if not args.quiet:
-        fps = report.n_frames / report.seconds if report.seconds else 0.0
+    # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
+    seconds = time.perf_counter() - started
+    if not args.quiet or args.stats:  # -q silences progress and notes, not what was asked for
+        fps = report.n_frames / seconds if seconds else 0.0
         quality = (
             f"mean dE {report.meter.mean_de:.2f}, flicker {report.meter.flicker:.3f}, "
             f"incoherence {report.meter.incoherence:.4f}, "
@@ -456,10 +487,10 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"gifquant: {report.n_frames} frames, k={args.k} "
             f"{'seeded' if args.seeded else 'random'}, {quality}"
-            f"{report.seconds:.2f} s ({fps:.1f} fps)",
+            f"{seconds:.2f} s ({fps:.1f} fps)",
             file=sys.stderr,
         )
-        if report.cuts:
+        if report.cuts and not args.quiet:
             shown = ", ".join(str(c) for c in report.cuts[:20])
             more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
             print(f"  {len(report.cuts)} scene cuts at frames {shown}{more}", file=sys.stderr)
@@ -489,10 +520,10 @@ def _clip_budget(args: argparse.Namespace, *, image: bool) -> int:
     return DEFAULT_MAX_CLIP_PIXELS if image else 0
 
 
-def _check_output(inp: str, out: str, args: argparse.Namespace) -> None:
+def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:
     """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
-    check_paths(inp, out)  # the input, a folder, a missing or read-only folder
-    if out == "-" or not os.path.lexists(out) or args.overwrite:
+    check_paths(inp, out, fmt)  # the input, a folder, a missing or read-only folder
+    if out == "-" or not os.path.lexists(out) or args.overwrite or is_special(out):
         return
     if args.no_overwrite:
         raise GifquantError(f"{out}: already exists; not overwriting (-n)")

@@ -1,10 +1,18 @@
-"""Write an output to a temporary file beside it, renamed into place only on success."""
+"""Write an output so that it appears whole or not at all, and never destroys what it names.
+
+A regular file (or a name not yet taken) is written to a temporary file beside it and renamed
+into place on success; a symlink to one replaces the file it points to, not the link. Anything
+else that exists (a device such as /dev/null, a FIFO, a terminal) is written into, in place,
+as ffmpeg does: it cannot be renamed over, and replacing it would destroy it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -12,18 +20,54 @@ from typing import BinaryIO
 from ..errors import GifquantError
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _umask_at_import() -> int:
+    mask = os.umask(0o022)  # once, at import, before any thread of ours starts a process
     os.umask(mask)
     return mask
+
+
+_UMASK_AT_IMPORT = _umask_at_import()
+
+
+def umask() -> int:
+    """The process umask, read without changing it (Linux's /proc), else as it was at import:
+    setting it to read it would race with threads starting processes."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    return _UMASK_AT_IMPORT
+
+
+# A temporary name must stay within NAME_MAX (255 bytes) for an output name of 255 bytes.
+_TEMP_STEM_BYTES = 100
+# The files a PNG output folder holds, and the only ones ``-y`` may replace.
+FRAME_FILE = re.compile(r"frame_\d{6,}\.png")
+
+
+def is_special(path: str) -> bool:
+    """Whether ``path`` (followed through symlinks) exists and is neither a regular file nor
+    a folder: a device, FIFO or socket, to be written in place."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _target(path: str) -> str:
+    """The file a write to ``path`` replaces: the end of its symlink chain."""
+    return os.path.realpath(path) if os.path.islink(path) else path
 
 
 def _temp_beside(path: str, make) -> str:
     """A new temporary name (``make`` is ``tempfile.mkstemp`` or ``mkdtemp``) in ``path``'s
     folder, hidden and ending in ``.part``; a folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
+    stem = os.path.basename(path).encode()[:_TEMP_STEM_BYTES].decode(errors="ignore")
     try:
-        made = make(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=directory)
+        made = make(prefix="." + stem + ".", suffix=".part", dir=directory)
     except OSError as exc:  # read-only or full file system, folder gone
         raise GifquantError(f"{path}: cannot write in {directory}: {exc.strerror}") from None
     if isinstance(made, tuple):  # mkstemp: (fd, name)
@@ -34,12 +78,13 @@ def _temp_beside(path: str, make) -> str:
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
-    """Yield a temporary file name beside ``path`` (for a child process to write) that becomes
-    ``path`` when the block ends without an exception, and is removed otherwise (on
-    KeyboardInterrupt too), leaving an existing ``path`` untouched."""
+    """Yield a temporary file name beside ``path``'s target (for a child process to write)
+    that becomes the target when the block ends without an exception, and is removed otherwise
+    (on a signal too), leaving an existing target untouched."""
+    path = _target(path)
     tmp = _temp_beside(path, tempfile.mkstemp)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the usual permissions
         yield tmp
         os.replace(tmp, path)
     except BaseException:
@@ -49,20 +94,46 @@ def atomic_path(path: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str) -> Iterator[BinaryIO]:
+def output_file(path: str) -> Iterator[BinaryIO]:
     """Yield a binary file that becomes ``path`` when the block ends without an exception
-    (see ``atomic_path``)."""
+    (see ``atomic_path``); a device or FIFO is opened and written in place."""
+    if is_special(path):
+        with open(path, "wb") as f:
+            yield f
+        return
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         yield f
 
 
+def check_frame_folder(path: str) -> None:
+    """Refuse to replace a folder that holds anything but ``frame_NNNNNN.png`` files."""
+    try:
+        names = os.listdir(path)
+    except OSError as exc:
+        raise GifquantError(f"{path}: cannot read the folder: {exc.strerror}") from None
+    other = [n for n in names if not FRAME_FILE.fullmatch(n)]
+    if other:
+        raise GifquantError(
+            f"{path}: the folder holds {other[0]!r} and {len(other) - 1} more besides "
+            "frame_*.png files; not replacing it"
+            if len(other) > 1
+            else f"{path}: the folder holds {other[0]!r} besides frame_*.png files; "
+            "not replacing it"
+        )
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str) -> Iterator[str]:
-    """Yield a temporary folder beside ``path`` that replaces ``path`` on success."""
+    """Yield a temporary folder beside ``path`` that replaces it on success: a new folder
+    made with the umask's permissions, or an existing one of ``frame_*.png`` files (checked
+    again before it goes; its permissions are kept)."""
     tmp = _temp_beside(path, tempfile.mkdtemp)
     try:
+        mode = os.stat(path).st_mode & 0o7777 if os.path.isdir(path) else 0o777 & ~umask()
+        os.chmod(tmp, mode)
         yield tmp
         if os.path.isdir(path):
+            check_frame_folder(path)
             shutil.rmtree(path)
         elif os.path.lexists(path):
             os.unlink(path)

@@ -164,7 +164,7 @@ def run_probe(path: str) -> tuple[VideoProbe | None, str]:
     """Run ``ffmpeg -i path``: the first video stream (or None) and ffmpeg's last line."""
     try:
         proc = subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", file_url(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -180,6 +180,12 @@ def run_probe(path: str) -> tuple[VideoProbe | None, str]:
 SWS_FLAGS = "accurate_rnd+full_chroma_int"  # exact rounding; the default path is off by 1-2 units
 
 
+def file_url(path: str) -> str:
+    """``path`` as ffmpeg's ``file:`` URL, so that a file named ``pipe:0`` or ``http:x.mp4``
+    is read as the file, not as a protocol."""
+    return "file:" + os.path.abspath(path)
+
+
 def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float) -> list[str]:
     """ffmpeg's arguments to decode ``path``'s first video stream from ``start`` seconds to raw
     RGBA frames of ``width`` x ``height`` on stdout, converted with the stream's matrix."""
@@ -191,7 +197,7 @@ def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float
     return [
         *seek,
         "-i",
-        path,
+        file_url(path),
         "-map",
         "0:v:0",
         "-an",

@@ -5,19 +5,20 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
-from .atomic import atomic_dir, atomic_file, atomic_path
+from .atomic import atomic_dir, atomic_path, check_frame_folder, is_special, output_file
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter
 from .image import ImageReader
 from .lzw import lzw_worker
-from .png import PngSequenceWriter
+from .png import PngFileWriter, PngSequenceWriter
 from .sniff import Y4M_MAGIC, file_kind
 from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
 from .y4m import Y4mReader, Y4mWriter
@@ -37,8 +38,9 @@ class Sink(Protocol):
     def write(self, frame: QuantizedFrame) -> None: ...
 
 
-def output_format(path: str, fmt: str | None) -> str:
-    """The output format: ``fmt`` when given, else from the extension."""
+def output_format(path: str, fmt: str | None, *, option: str | None = None) -> str:
+    """The output format: ``fmt`` when given, else from the extension (``option`` names the
+    option the path came from, for the error)."""
     if fmt is not None:
         fmt = fmt.lower()
         if fmt not in OUTPUT_FORMATS:
@@ -49,8 +51,13 @@ def output_format(path: str, fmt: str | None) -> str:
         raise GifquantError("writing to stdout needs -f FORMAT")
     else:
         ext = os.path.splitext(path)[1].lower().lstrip(".")
-        ext = {"yuv4mpeg": "y4m"}.get(ext, ext)
+        ext = {"yuv4mpeg": "y4m", "apng": "png"}.get(ext, ext)
         if ext not in OUTPUT_FORMATS:
+            if option is not None:
+                raise GifquantError(
+                    f"{option} {path}: cannot tell the format from the extension; name it "
+                    ".gif, .mp4, .webm, .y4m or .png"
+                )
             raise GifquantError(
                 f"{path}: cannot tell the output format from the extension; use -f "
                 f"({', '.join(OUTPUT_FORMATS)})"
@@ -75,15 +82,16 @@ def open_input(
     trim to the caller. Stdin is streamed when it is y4m, else spooled to a temporary file.
     """
     if path == "-":
-        with _open_stdin(max_pixels, start, max_clip_pixels) as reader:
-            yield reader
+        if sys.stdin is None or sys.stdin.isatty():
+            raise GifquantError("stdin is a terminal; pipe a GIF, video or y4m stream into it")
+        with _open_stream(sys.stdin.buffer, "stdin", max_pixels, start, max_clip_pixels) as r:
+            yield r
         return
-    if not os.path.exists(path):
-        raise GifquantError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise GifquantError(f"{path}: is a directory")
-    if not os.access(path, os.R_OK):
-        raise GifquantError(f"{path}: permission denied")
+    check_input(path)
+    if not os.path.isfile(path):  # a pipe: /dev/stdin, <(...), a FIFO
+        with open(path, "rb") as f, _open_stream(f, path, max_pixels, start, max_clip_pixels) as r:
+            yield r
+        return
     if os.path.getsize(path) == 0:
         raise GifquantError(f"{path}: empty file")
     with open(path, "rb") as f:
@@ -112,27 +120,27 @@ def _open_file(
 
 
 @contextlib.contextmanager
-def _open_stdin(max_pixels: int, start: float, max_clip_pixels: int = 0) -> Iterator[Reader]:
-    stdin = sys.stdin.buffer
-    if sys.stdin.isatty():
-        raise GifquantError("stdin is a terminal; pipe a GIF, video or y4m stream into it")
-    head = stdin.read(len(Y4M_MAGIC))
+def _open_stream(
+    stream: BinaryIO, name: str, max_pixels: int, start: float, max_clip_pixels: int = 0
+) -> Iterator[Reader]:
+    """A reader of a stream that cannot seek: y4m is read as it comes, anything else spooled."""
+    head = stream.read(len(Y4M_MAGIC))
     if not head:
-        raise GifquantError("stdin: empty input")
+        raise GifquantError(f"{name}: empty input")
     if head == Y4M_MAGIC:
-        with Y4mReader(stdin, name="stdin", max_pixels=max_pixels, head=head) as reader:
+        with Y4mReader(stream, name=name, max_pixels=max_pixels, head=head) as reader:
             yield reader
         return
     # Anything else may need seeking (GIF frame count, mp4 index): spool it to disk, not memory.
     with tempfile.NamedTemporaryFile(prefix="gifquant-stdin-") as spool:
         spool.write(head)
-        shutil.copyfileobj(stdin, spool, 1 << 20)
+        shutil.copyfileobj(stream, spool, 1 << 20)
         spool.flush()
         spool.seek(0)
         head = spool.read(16)
         spool.seek(0)
         source = spool if file_kind(head) == "image" else spool.name
-        with _open_file(source, "stdin", head, max_pixels, start, max_clip_pixels) as reader:
+        with _open_file(source, name, head, max_pixels, start, max_clip_pixels) as reader:
             yield reader
 
 
@@ -195,22 +203,20 @@ def open_output(
     """
     width = info.width if width is None else width
     height = info.height if height is None else height
-    if fmt == "png":
+    if fmt == "png" and not is_png_file(path):
         with atomic_dir(path) as folder:
             sink = PngSequenceWriter(folder)
             yield sink
             sink.close()
         return
     if fmt in ("mp4", "webm"):
-        if path == "-":
-            sys.stdout.flush()
-            target, stdout = "pipe:1", sys.stdout.buffer
-            stdout.flush()
-        else:
-            target, stdout = None, None
         with contextlib.ExitStack() as stack:
-            if target is None:
-                target = stack.enter_context(atomic_path(path))
+            if path == "-" or is_special(path):  # a pipe or device: ffmpeg writes our fd
+                target = "pipe:1"
+                stdout = _stdout() if path == "-" else stack.enter_context(open(path, "wb"))
+                stdout.flush()
+            else:
+                target, stdout = stack.enter_context(atomic_path(path)), None
             sink = _LazyRate(
                 lambda fps: VideoWriter(target, fmt, width, height, fps, stdout=stdout), info.fps
             )
@@ -221,8 +227,10 @@ def open_output(
                 sink.abort()  # kill ffmpeg before the temporary file goes (no-op once closed)
         return
     with contextlib.ExitStack() as stack:
-        f = sys.stdout.buffer if path == "-" else stack.enter_context(atomic_file(path))
-        if fmt == "y4m":
+        f = _stdout() if path == "-" else stack.enter_context(output_file(path))
+        if fmt == "png":
+            sink = PngFileWriter(f, info)
+        elif fmt == "y4m":
             sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
         else:
             encoder = stack.enter_context(lzw_worker(width, height))
@@ -233,21 +241,72 @@ def open_output(
         sink.close()
 
 
-def check_paths(inp: str, out: str) -> None:
-    """Refuse an output that is the input, a folder, or in a missing or read-only folder.
+def is_png_file(path: str) -> bool:
+    """Whether a PNG output named ``path`` is one file (``.png``/``.apng``), not a folder."""
+    return path.lower().endswith((".png", ".apng"))
+
+
+def _stdout() -> BinaryIO:
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise GifquantError("stdout is closed; give an output file name")
+    sys.stdout.flush()
+    return sys.stdout.buffer
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file (``-`` is stdin or stdout)."""
+    if a == "-" or b == "-":
+        return False
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _is_fd(fd: int, path: str) -> bool:
+    """Whether open file descriptor ``fd`` is the regular file ``path``."""
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(a.st_mode) and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def check_input(path: str) -> None:
+    """Refuse an input that is missing, a folder or unreadable (``-`` is stdin)."""
+    if path == "-":
+        return
+    if not os.path.exists(path):
+        raise GifquantError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise GifquantError(f"{path}: is a directory")
+    if not os.access(path, os.R_OK):
+        raise GifquantError(f"{path}: permission denied")
+
+
+def check_paths(inp: str, out: str, fmt: str) -> None:
+    """Refuse an output that is the input (by path, or through stdin or stdout), a folder
+    (but a PNG frame folder), or in a missing or read-only folder.
 
     Whether an existing output may be replaced (-y, -n, asking) is the CLI's decision.
     """
+    same = _is_fd(0, out) if inp == "-" else _is_fd(1, inp) if out == "-" else same_file(inp, out)
+    if same:
+        raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
     if out == "-":
         return
-    if inp != "-" and os.path.exists(out) and os.path.exists(inp):
-        if os.path.samefile(inp, out):
-            raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
-    if inp != "-" and os.path.realpath(inp) == os.path.realpath(out):
-        raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
     if os.path.isdir(out):
-        raise GifquantError(f"{out}: is a directory")
-    parent = os.path.dirname(os.path.abspath(out))
+        if fmt != "png" or is_png_file(out):
+            raise GifquantError(f"{out}: is a directory")
+        check_frame_folder(out)
+    elif fmt == "png" and not is_png_file(out) and os.path.lexists(out):
+        raise GifquantError(f"{out}: exists and is not a folder (-f png writes a folder)")
+    if is_special(out):
+        return  # written in place, wherever it lives
+    target = os.path.realpath(out) if os.path.islink(out) else out  # a link's file is replaced
+    parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise GifquantError(f"{out}: output folder {parent} does not exist")
     if not os.access(parent, os.W_OK):

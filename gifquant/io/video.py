@@ -18,7 +18,7 @@ from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
 from . import prestart
-from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, last_error, probe
+from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
 from .y4m import rate_fraction
 
 GIF_ZERO_DELAY = 0.1  # seconds a 0-delay GIF frame shows for, in browsers and in ffmpeg
@@ -194,7 +194,7 @@ class VideoWriter:
             "bt709",
             *mux,
             "-y",
-            target,
+            target if target == "pipe:1" else file_url(target),
         ]
         self._proc = FfmpegProcess(args, stdin=subprocess.PIPE, stdout=stdout)
 

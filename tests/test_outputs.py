@@ -1,0 +1,294 @@
+"""What an output path means, under hostile use (issue 13): devices and FIFOs are written in
+place, symlinks replace their target, the input is never overwritten (through stdin either),
+PNG outputs are one file or a folder as the name says, and odd but valid paths work."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import moving_clip, read_gif, write_gif
+from PIL import Image
+
+from gifquant.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*argv) -> int:
+    return main([str(a) for a in argv])
+
+
+def command(*argv, stdin=None, shell_suffix: str = "") -> subprocess.CompletedProcess:
+    """``python -m gifquant ARGV`` in a child, optionally through sh for a redirection."""
+    args = [sys.executable, "-m", "gifquant", *map(str, argv)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if shell_suffix:
+        cmd = " ".join(f"'{a}'" for a in args) + " " + shell_suffix
+        return subprocess.run(["sh", "-c", cmd], capture_output=True, env=env, stdin=stdin)
+    return subprocess.run(args, capture_output=True, env=env, stdin=stdin)
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    return write_gif(tmp_path / "clip.gif", moving_clip(6, 24, 32))
+
+
+# --- item 1: devices, FIFOs and symlinks ------------------------------------------------------
+
+
+def test_a_character_device_is_written_in_place_not_replaced(clip, tmp_path):
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a copy of /dev/null
+    except PermissionError:
+        pytest.skip("mknod needs root")
+    assert run(clip, node, "-f", "gif", "-y", "-q") == 0
+    assert stat.S_ISCHR(os.lstat(node).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["clip.gif", "null"]
+
+
+def test_a_fifo_is_written_in_place(clip, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert run(clip, fifo, "-f", "gif", "-y", "-q") == 0
+    reader.join(30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    out = tmp_path / "o.gif"
+    out.write_bytes(got[0])
+    assert len(read_gif(out)[0]) == 6
+
+
+def test_a_symlink_to_stdout_writes_stdout_and_stays_a_link(clip, tmp_path):
+    link = tmp_path / "out"
+    os.symlink("/proc/self/fd/1", link)
+    res = command(clip, link, "-f", "gif", "-y", "-q")
+    assert res.returncode == 0, res.stderr
+    assert os.path.islink(link) and res.stdout[:6] == b"GIF89a"
+
+
+def test_a_symlink_to_a_regular_file_replaces_the_file_not_the_link(clip, tmp_path):
+    target = tmp_path / "target.gif"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.gif"
+    os.symlink("target.gif", link)
+    assert run(clip, link, "-y", "-q") == 0
+    assert os.path.islink(link) and os.readlink(link) == "target.gif"
+    assert len(read_gif(target)[0]) == 6
+
+
+# --- items 2, 3, 4: the input and the comparison -------------------------------------------
+
+
+def test_the_input_given_on_stdin_is_never_the_output(clip):
+    before = clip.read_bytes()
+    with open(clip, "rb") as f:
+        res = command("-", clip, "-y", stdin=f)
+    assert res.returncode == 2 and b"output is the input" in res.stderr
+    assert clip.read_bytes() == before
+
+
+def test_the_input_is_never_appended_to_through_stdout(clip):
+    before = clip.read_bytes()
+    res = command(clip, "-", "-f", "gif", shell_suffix=f">> '{clip}'")
+    assert res.returncode == 2 and b"output is the input" in res.stderr
+    assert clip.read_bytes() == before
+
+
+def test_compare_and_output_are_compared_as_files(clip, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run(clip, "o.gif", "--compare", "./o.gif") == 2
+    assert "--compare needs its own file path" in capsys.readouterr().err
+    assert not (tmp_path / "o.gif").exists()
+
+
+def test_compare_writes_the_format_its_extension_names(clip, tmp_path):
+    cmp = tmp_path / "cmp.mp4"
+    assert run(clip, tmp_path / "o.gif", "--compare", cmp, "-q") == 0
+    assert cmp.read_bytes()[4:8] == b"ftyp"
+
+
+def test_compare_with_an_unknown_extension_names_the_option_not_f(clip, tmp_path, capsys):
+    assert run(clip, tmp_path / "o.gif", "--compare", tmp_path / "x.txt") == 2
+    err = capsys.readouterr().err
+    assert "--compare" in err and "-f" not in err.replace("--compare", "")
+    assert sorted(os.listdir(tmp_path)) == ["clip.gif"]
+
+
+# --- item 7: PNG outputs ---------------------------------------------------------------------
+
+
+def test_out_png_is_an_apng_with_every_frame_whole(clip, tmp_path):
+    gif, png = tmp_path / "o.gif", tmp_path / "o.png"
+    assert run(clip, gif, "-k", "8", "-q") == 0
+    assert run(clip, png, "-k", "8", "-q") == 0
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.n_frames == 6 and im.info["loop"] == 0
+        frames, durations = [], []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append(np.asarray(im.convert("RGB")))
+            durations.append(im.info["duration"])
+    want, want_durations, _ = read_gif(gif)
+    assert durations == want_durations
+    for a, b in zip(frames, want, strict=True):
+        np.testing.assert_array_equal(a, b[..., :3])
+
+
+def test_out_png_of_a_still_is_a_plain_palette_png(tmp_path):
+    still = tmp_path / "still.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(still)
+    out = tmp_path / "o.png"
+    assert run(still, out, "-k", "4", "-q") == 0
+    with Image.open(out) as im:
+        assert im.mode == "P" and not getattr(im, "is_animated", False)
+        assert len(im.convert("RGB").getcolors()) <= 4
+
+
+def test_f_png_makes_a_folder_with_the_umask_and_y_replaces_only_frames(clip, tmp_path, capsys):
+    folder = tmp_path / "frames"
+    old = os.umask(0o027)
+    try:
+        assert run(clip, folder, "-f", "png", "-q") == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o750
+    assert sorted(os.listdir(folder)) == [f"frame_{i:06d}.png" for i in range(1, 7)]
+    assert run(clip, folder, "-f", "png", "-q") == 2  # exists: needs -y
+    assert run(clip, folder, "-f", "png", "-q", "-y", "--frames", "3") == 0
+    assert sorted(os.listdir(folder)) == [f"frame_{i:06d}.png" for i in range(1, 4)]
+    (folder / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert run(clip, folder, "-f", "png", "-q", "-y") == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert (folder / "notes.txt").read_text() == "mine" and len(os.listdir(folder)) == 4
+
+
+# --- item 12: valid paths -------------------------------------------------------------------
+
+
+def test_an_output_name_of_255_bytes_works(clip, tmp_path):
+    out = tmp_path / ("a" * 251 + ".gif")
+    assert run(clip, out, "-q") == 0 and len(read_gif(out)[0]) == 6
+
+
+def test_a_pipe_given_by_path_is_read(clip, tmp_path):
+    # /dev/stdin, a FIFO (what bash's <(...) hands over) used to be refused as "empty file".
+    with open(clip, "rb") as f:
+        res = command("/dev/stdin", tmp_path / "o.gif", "-q", stdin=f)
+    assert res.returncode == 0, res.stderr
+    fifo = tmp_path / "fifo.gif"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(clip.read_bytes()))
+    writer.start()
+    assert run(fifo, tmp_path / "f.gif", "-q") == 0
+    writer.join(30)
+    assert len(read_gif(tmp_path / "f.gif")[0]) == 6
+
+
+def test_files_named_like_ffmpeg_protocols_are_files(tmp_path, monkeypatch):
+    from gifquant.io.ffmpeg import ffmpeg_exe
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=32x24:duration=0.4"]
+        + ["-pix_fmt", "yuv420p", "-f", "mp4", "file:http:x.mp4"],
+        check=True,
+    )
+    os.link("http:x.mp4", "pipe:0")
+    assert run("http:x.mp4", "a.gif", "-q") == 0
+    assert run("pipe:0", "b.gif", "-q") == 0
+    assert len(read_gif(tmp_path / "b.gif")[0]) == len(read_gif(tmp_path / "a.gif")[0]) > 1
+
+
+# --- items 13, 14, 15: messages and options --------------------------------------------------
+
+
+def test_a_missing_input_is_named_before_an_existing_output(tmp_path, capsys):
+    out = tmp_path / "o.gif"
+    out.write_bytes(b"x")
+    assert run(tmp_path / "missing.gif", out) == 2
+    assert "missing.gif: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("abbrev", [["--pal", "0"], ["--comp", "c.gif"], ["--palette", "p.png"]])
+def test_abbreviated_options_are_refused(clip, tmp_path, capsys, abbrev):
+    assert run(clip, tmp_path / "o.gif", *abbrev) == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_panels_without_compare_is_refused(clip, tmp_path, capsys):
+    assert run(clip, tmp_path / "o.gif", "--panels", "k=2,k=4") == 2
+    assert "--panels needs --compare" in capsys.readouterr().err
+
+
+def test_quiet_stats_prints_the_stats(clip, tmp_path, capsys):
+    assert run(clip, tmp_path / "o.gif", "-q", "--stats") == 0
+    err = capsys.readouterr().err
+    assert "mean dE" in err and "colours on screen" in err and err.count("\n") == 1
+
+
+def test_the_summary_time_includes_the_encoders_finish(clip, tmp_path, capsys):
+    import re
+    import time
+
+    t = time.perf_counter()
+    assert run(clip, tmp_path / "o.webm") == 0
+    wall = time.perf_counter() - t
+    said = float(re.search(r"([\d.]+) s \(", capsys.readouterr().err).group(1))
+    assert said >= 0.7 * wall
+
+
+# --- items 10, 11: numbers and exits -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option, value, rng",
+    [
+        ("--frames", str(10**30), "1..1000000000"),
+        ("--dither-strength", "inf", "0..8"),
+        ("--dither-strength", "nan", "0..8"),
+        ("--palette-hysteresis", "1e308", "0..100"),
+        ("--tol", "-inf", "0..100"),
+        ("--palette-memory", "nan", "less than 1"),
+        ("--fps", "1000", "0.01..100"),
+        ("--fps", "inf", "0.01..100"),
+        ("--ss", "nan", "0..1e+09"),
+        ("--seed", str(2**40), "0..4294967295"),
+    ],
+)
+def test_numbers_outside_their_range_are_usage_errors(clip, tmp_path, capsys, option, value, rng):
+    assert run(clip, tmp_path / "o.gif", f"{option}={value}") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and option in err and rng in err
+    assert sorted(os.listdir(tmp_path)) == ["clip.gif"]
+
+
+def test_a_closed_stdout_is_not_an_internal_error(clip, tmp_path):
+    ok = command(clip, tmp_path / "o.gif", "-q", shell_suffix=">&-")
+    assert ok.returncode == 0, ok.stderr
+    bad = command(clip, "-", "-f", "gif", "-q", shell_suffix=">&-")
+    assert bad.returncode == 2 and b"stdout is closed" in bad.stderr
+
+
+# --- item 19: the umask ----------------------------------------------------------------------
+
+
+def test_writing_never_changes_the_umask(clip, tmp_path, monkeypatch):
+    def no_umask(mask):
+        raise AssertionError("os.umask called while writing")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    assert run(clip, tmp_path / "o.gif", "-q") == 0
+    assert run(clip, tmp_path / "o.mp4", "-q") == 0
+    assert run(clip, tmp_path / "frames", "-f", "png", "-q") == 0
