@@ -356,7 +356,8 @@ def kmeans(
     k : number of clusters, >= 1. With fewer distinct points than ``k`` every point is a centre.
     weights : ndarray of shape (n_samples,), > 0, or None for all ones
     init : ``kmeans++``, ``random``, ``farthest`` or an ndarray of starting centres (k, n_features);
-        an array is a warm start, so ``n_init`` is ignored
+        an array is a warm start, so ``n_init`` is ignored (fewer than k rows, as a fit of data
+        with fewer than k distinct points returns, give that many centres)
     n_init : restarts for a named ``init``; the lowest inertia wins
     tol : stop when no centre moves more than this (max abs coordinate change)
     rng : Generator or seed, for deterministic runs
@@ -378,8 +379,13 @@ def kmeans(
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if isinstance(init, np.ndarray):
         start = np.asarray(init, dtype=np.float64)
-        if start.ndim != 2 or start.shape[1] != x.shape[1]:
-            raise ValueError("init centres must have shape (k, n_features)")
+        if start.ndim != 2 or start.shape[1] != x.shape[1] or not 1 <= len(start) <= k:
+            raise ValueError(
+                f"init centres must have shape (k, n_features) = ({k}, {x.shape[1]}) (or "
+                f"fewer rows, for data with fewer distinct points), not {start.shape}"
+            )
+        if not np.isfinite(start).all():
+            raise ValueError("init centres must be finite")
         return _lloyd(x, w, start, metric=metric, max_iter=max_iter, tol=tol)
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}")

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import DE_UNIT, Space, from_space, pack_rgb, rgb_to_lab, to_space
+from .colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
 from .distinct import DistinctColours, FrameColours, frame_colours
 from .dither import DITHERS, dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
 from .kmeans import (
+    INITS,
+    METRICS,
     Init,
     Metric,
     _reseed_empty,
@@ -73,16 +75,43 @@ class QuantizeOptions:
     dither_strength: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.k <= 256:
-            raise ValueError("k must be between 1 and 256")
-        if not 1 <= self.fit_bits <= 8:
-            raise ValueError("fit_bits must be between 1 and 8")
-        if self.dither not in DITHERS:
-            raise ValueError(f"unknown dither {self.dither!r}")
-        if self.palette_hysteresis < 0:
-            raise ValueError("palette_hysteresis must be >= 0")
-        if not 0 <= self.palette_memory < 1:
-            raise ValueError("palette_memory must be at least 0 and less than 1")
+        for name, choices in (("metric", METRICS), ("space", SPACES), ("init", INITS)):
+            _check_choice(self, name, choices)
+        _check_choice(self, "dither", DITHERS)
+        for name, hi in (("k", 256), ("n_init", 100), ("max_iter", 10000), ("fit_bits", 8)):
+            _check_int(self, name, 1, hi)
+        _check_int(self, "seed", 0, 2**32 - 1)
+        _check_int(self, "refine_iter", 0, 100)
+        _check_int(self, "alpha_threshold", 0, 255)
+        for name, hi in (("tol", 100), ("palette_hysteresis", 100), ("dither_strength", 8)):
+            _check_number(self, name, hi)
+        _check_number(self, "palette_memory", 1, below=True)
+        if self.scene_threshold is not None:
+            _check_number(self, "scene_threshold", 1)
+
+
+def _check_choice(options: QuantizeOptions, name: str, choices: tuple[str, ...]) -> None:
+    if getattr(options, name) not in choices:
+        value = getattr(options, name)
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _check_int(options: QuantizeOptions, name: str, lo: int, hi: int) -> None:
+    v = getattr(options, name)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number, not {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, not {v}")
+
+
+def _check_number(options: QuantizeOptions, name: str, hi: float, *, below: bool = False) -> None:
+    """A finite number from 0 to ``hi`` (``below``: less than ``hi``)."""
+    v = getattr(options, name)
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, not {type(v).__name__}")
+    if not (0 <= v < hi if below else 0 <= v <= hi):  # NaN fails too
+        rng = f"at least 0 and less than {hi:g}" if below else f"between 0 and {hi:g}"
+        raise ValueError(f"{name} must be {rng}, not {v}")
 
 
 @dataclass(frozen=True)
@@ -196,7 +225,7 @@ class TemporalQuantizer:
         if opt.palette_memory == 0:  # the plain seeded run: a full k-means from the last centres
             res = kmeans(
                 fc.fit_x,
-                k,
+                len(start),  # fewer than k when the frame has fewer distinct colours
                 weights=fc.fit_w,
                 metric=opt.metric,
                 init=start,

@@ -112,3 +112,11 @@ def test_properties(x, k, seed, metric):
         again = kmeans(x, k, weights=w, metric=metric, init=res.centers, max_iter=5, tol=0)
         np.testing.assert_allclose(again.centers, res.centers, atol=1e-9)
         assert again.inertia == pytest.approx(res.inertia, rel=1e-9, abs=1e-9)
+
+
+def test_an_init_array_must_hold_k_centres():
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.raises(ValueError, match=r"\(3, 3\)"):
+        kmeans(x, 3, init=x[:5])
+    with pytest.raises(ValueError, match="finite"):
+        kmeans(x, 2, init=np.array([[0, 0, np.nan], [1, 1, 1]]))

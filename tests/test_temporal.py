@@ -316,3 +316,41 @@ def test_palette_memory_keeps_the_palette_still_under_noise(tmp_path):
     mk, mc = measure(frames, kept), measure(frames, chased)
     assert mk.flicker < 0.7 * mc.flicker, (mk.flicker, mc.flicker)
     assert mk.mean_de < mc.mean_de + 1.0
+
+
+@pytest.mark.parametrize(
+    "field, value, error",
+    [
+        ("space", "hsv", ValueError),
+        ("metric", "cosine", ValueError),
+        ("init", "k-means", ValueError),
+        ("dither", "atkinson", ValueError),
+        ("k", 0, ValueError),
+        ("k", 4.0, TypeError),
+        ("n_init", 0, ValueError),
+        ("tol", float("nan"), ValueError),
+        ("dither_strength", float("inf"), ValueError),
+        ("palette_hysteresis", -1, ValueError),
+        ("palette_memory", 1.0, ValueError),
+        ("scene_threshold", 2.0, ValueError),
+        ("alpha_threshold", 300, ValueError),
+        ("seed", "7", TypeError),
+    ],
+)
+def test_options_are_checked_when_made(field, value, error):
+    with pytest.raises(error, match=field):
+        QuantizeOptions(**{field: value})
+
+
+def test_warm_start_with_fewer_colours_than_k_and_no_memory():
+    # The seeded k-means starts from fewer centres than k when a frame has fewer colours.
+    q = TemporalQuantizer(QuantizeOptions(k=16, palette_memory=0))
+    rng = np.random.default_rng(0)
+    busy = rng.integers(0, 256, (20, 20, 4), dtype=np.uint8)
+    busy[..., 3] = 255
+    plain = np.zeros_like(busy)
+    plain[..., 3] = 255
+    plain[:10, :, 0] = 200
+    for frame in (busy, plain, busy):
+        out = q.quantize(frame)
+        assert len(np.unique(out.frame.rgb().reshape(-1, 3), axis=0)) <= 16
