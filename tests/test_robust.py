@@ -545,3 +545,20 @@ def test_always_transparent_writer_leaves_a_full_palette_alone():
     got, _, _ = read_gif(buf.getvalue())
     np.testing.assert_array_equal(got[0][..., :3], palette[idx])
     assert (got[0][..., 3] == 255).all()
+
+
+@pytest.mark.parametrize("left", [65535, 65534])
+def test_a_frame_placed_past_the_largest_canvas_is_an_input_error(tmp_path, capsys, left):
+    from PIL import Image
+
+    im = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), "P")
+    im.putpalette([0, 0, 0, 255, 255, 255])
+    buf = io.BytesIO()
+    im.save(buf, "GIF")
+    data = bytearray(buf.getvalue())
+    at = data.index(b"\x2c") + 1  # the image descriptor's left edge
+    data[at : at + 2] = struct.pack("<H", left)
+    src = tmp_path / "far.gif"
+    src.write_bytes(bytes(data))
+    assert main([str(src), str(tmp_path / "o.gif")]) == 2
+    assert "largest GIF canvas" in capsys.readouterr().err

@@ -176,6 +176,12 @@ def _check_layout(name: str, layout: GifLayout, *, max_pixels: int, max_clip_pix
         raise GifquantError(f"{name}: zero-size image ({layout.width}x{layout.height})")
     if layout.zero_size_frame is not None:
         raise GifquantError(f"{name}: frame {layout.zero_size_frame} has zero width or height")
+    if max(layout.canvas_width, layout.canvas_height) > 0xFFFF:
+        # A frame placed near x or y = 65535 reaches past what a GIF canvas can be.
+        raise GifquantError(
+            f"{name}: a frame reaches past the largest GIF canvas (65535 pixels): "
+            f"{layout.canvas_width}x{layout.canvas_height}"
+        )
     check_budget(
         name,
         layout.canvas_width,
