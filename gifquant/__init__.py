@@ -2,19 +2,13 @@
 
 The public surface: the quantizer (``QuantizeOptions``, ``TemporalQuantizer``), the clustering
 (``kmeans``), the metrics (``QualityMeter``) and the command line (``main``). They are imported
-on first use, so that the command can handle signals and start ffmpeg before numpy loads.
+on first use: importing gifquant loads nothing else, and the command (``command.py``) can
+handle signals and start ffmpeg before numpy loads.
 """
 
 import importlib as _importlib
-import sys as _sys
 
 from ._version import __version__
-from .io import prestart as _prestart
-
-if _prestart.is_command_line():
-    from . import command as _command
-
-    _command.begin(_sys.argv[1:])
 
 _LAZY = {
     "ClipInfo": ".frames",

@@ -32,7 +32,9 @@ def _report() -> None:
 
 
 def run() -> None:
-    """The console script: import the command line and run it, exiting with its code."""
+    """The console script (and ``python -m gifquant``): take the first steps, then import the
+    command line and run it, exiting with its code."""
+    begin(sys.argv[1:])
     try:
         from .cli import main
     except BaseException:

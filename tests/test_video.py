@@ -719,18 +719,17 @@ def test_command_line_early_start_is_stopped_when_the_run_fails(tmp_path):
     assert not _processes_mentioning(str(src))  # the decoder started early was stopped
 
 
-def test_command_line_is_recognised_only_as_the_gifquant_command(monkeypatch):
-    from gifquant.io import prestart
-
-    monkeypatch.setattr(sys, "argv", ["/usr/bin/gifquant", "a.mp4", "b.gif"])
-    assert prestart.is_command_line()
-    monkeypatch.setattr(sys, "argv", ["-m", "a.mp4", "b.gif"])
-    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "gifquant", "a.mp4", "b.gif"])
-    assert prestart.is_command_line()
-    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "other", "a.mp4", "b.gif"])
-    assert not prestart.is_command_line()
-    monkeypatch.setattr(sys, "argv", ["myscript.py", "a.mp4", "b.gif"])
-    assert not prestart.is_command_line()
+def test_importing_gifquant_starts_nothing_and_handles_no_signal():
+    # Only the command (command.run) takes the early steps; a program importing gifquant gets
+    # no handlers, no threads, no processes.
+    code = (
+        "import signal, sys, gifquant; "
+        "print(sorted(m for m in sys.modules if m in "
+        "('subprocess', 'threading', 'imageio', 'cv2', 'tqdm', 'numpy')), "
+        "signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True)
+    assert p.stdout.decode().split() == ["[]", "True"], p.stderr
 
 
 def test_early_start_hands_over_the_decoder_and_encoder_it_guessed(tmp_path):

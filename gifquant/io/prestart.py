@@ -34,16 +34,6 @@ _workers: list[subprocess.Popen] = []
 _stopped = False
 
 
-def is_command_line() -> bool:
-    """Whether this process is the ``gifquant`` command (console script or ``-m gifquant``)."""
-    if not sys.argv:
-        return False
-    if os.path.basename(sys.argv[0]) in ("gifquant", "gifquant.exe"):
-        return True
-    orig = list(getattr(sys, "orig_argv", ()))
-    return sys.argv[0] == "-m" and "-m" in orig and orig[orig.index("-m") + 1 :][:1] == ["gifquant"]
-
-
 def begin(argv: Sequence[str]) -> None:
     """Look at the command line (``IN OUT [options]``) and, for a video file, start the
     probe, decoder and encoder in a background thread. Never raises: a guess that fails is
