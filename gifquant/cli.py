@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import re
 import sys
-import time
 from collections.abc import Callable, Sequence
 
 from . import __version__, signals
@@ -17,24 +15,18 @@ from .dither import DITHERS
 from .errors import GifquantError
 from .io import children
 from .io.atomic import is_special
-from .io.budget import limit_clip
-from .io.image import ImageReader
 from .io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
     OUTPUT_FORMATS,
     check_input,
     check_paths,
-    open_input,
-    open_output,
     output_format,
     same_file,
 )
 from .kmeans import INITS, METRICS
-from .pipeline import parse_panels, run
-from .quantize import QuantizeOptions
+from .library import convert
 from .resize import parse_scale
-from .timeline import TimelineOptions, apply_timeline
 
 
 class _Parser(argparse.ArgumentParser):
@@ -366,7 +358,31 @@ def _after_frame(bar) -> Callable[[int], None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    options = QuantizeOptions(
+    fmt = output_format(args.output, args.fmt)
+    check_input(args.input)  # before the output: a missing input is the mistake to name
+    _check_output(args.input, args.output, fmt, args)
+    if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
+        _check_output(
+            args.input, args.compare, output_format(args.compare, None, option="--compare"), args
+        )
+    report = convert(
+        args.input,
+        args.output,
+        format=args.fmt,
+        overwrite=True,  # asked above
+        ss=args.ss,
+        t=args.t,
+        frames=args.frames,
+        fps=args.fps,
+        scale=args.scale,
+        compare=args.compare,
+        panels=args.panels,
+        merge_duplicates=args.merge_duplicates,
+        max_pixels=args.max_pixels,
+        max_clip_pixels=args.max_clip_pixels,
+        stats=args.stats,
+        progress=not args.quiet and (args.progress or sys.stderr.isatty()),
+        on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
         k=args.k,
         seeded=args.seeded,
         metric=args.metric,
@@ -383,123 +399,35 @@ def _run(args: argparse.Namespace) -> int:
         dither=args.dither,
         dither_strength=args.dither_strength,
     )
-    fmt = output_format(args.output, args.fmt)
-    # Only GIF output draws what changed over what is on screen (the comparison is a GIF).
-    panel_options = options
-    options = dataclasses.replace(options, delta=args.delta and fmt == "gif")
-    check_input(args.input)  # before the output: a missing input is the mistake to name
-    _check_output(args.input, args.output, fmt, args)
-    if args.panels is not None and not args.compare:
-        raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
-    panels = None
-    compare_fmt = None
-    if args.compare:
-        if args.compare == "-" or same_file(args.compare, args.output):
-            raise GifquantError("--compare needs its own file path, not the output's")
-        compare_fmt = output_format(args.compare, None, option="--compare")
-        _check_output(args.input, args.compare, compare_fmt, args)
-        panel_options = dataclasses.replace(
-            panel_options, delta=args.delta and compare_fmt == "gif"
-        )
-        try:
-            panels = parse_panels(args.panels or "random,seeded", panel_options)
-        except ValueError as exc:
-            raise GifquantError(f"--panels: {exc}") from None
-
-    show_bar = not args.quiet and (args.progress or sys.stderr.isatty())
-    timeline = TimelineOptions(
-        ss=args.ss, t=args.t, frames=args.frames, fps=args.fps, scale=args.scale
+    if not args.quiet:
+        for note in report.notes:
+            print(f"gifquant: note: {note}", file=sys.stderr)
+    if args.quiet and not args.stats:
+        return 0
+    # -q silences progress and notes, not what was asked for (--stats).
+    fps = report.frames / report.seconds if report.seconds else 0.0
+    quality = (
+        f"mean dE {report.dE:.2f}, flicker {report.flicker:.3f}, "
+        f"incoherence {report.incoherence:.4f}, colours on screen {report.colours_on_screen}, "
+        if args.stats
+        else ""
     )
-    started = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(
-            open_input(
-                args.input,
-                max_pixels=args.max_pixels,
-                max_clip_pixels=_clip_budget(args, image=True),
-                start=args.ss,
-            )
-        )
-        timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
-        budget = _clip_budget(args, image=isinstance(reader, ImageReader))
-        decoded = limit_clip(reader, name=args.input, max_clip_pixels=budget)
-        info, frames = apply_timeline(decoded, reader.info, timeline)
-        if info.width * info.height > args.max_pixels:
-            raise GifquantError(
-                f"--scale: {info.width}x{info.height} is over the limit of {args.max_pixels} "
-                "pixels per frame (--max-pixels)"
-            )
-        if fmt == "gif" and info.fps and info.fps > 50 and not args.quiet:
-            print(
-                f"gifquant: note: {info.fps:g} fps needs GIF delays under 2 cs, which browsers "
-                "slow down to 10 cs; --fps 25 plays at the right speed",
-                file=sys.stderr,
-            )
-        sink = stack.enter_context(
-            open_output(args.output, fmt, info, merge_duplicates=args.merge_duplicates)
-        )
-        compare_sink = None
-        if panels is not None:
-            from .compare import GAP, label_height
-
-            n = len(panels)
-            compare_sink = stack.enter_context(
-                open_output(
-                    args.compare,
-                    compare_fmt,
-                    info,
-                    width=n * info.width + (n - 1) * GAP,
-                    height=info.height + label_height(info.height),
-                )
-            )
-        bar = None
-        if show_bar:
-            from tqdm import tqdm
-
-            bar = stack.enter_context(
-                tqdm(total=info.n_frames, unit="frame", file=sys.stderr, leave=False)
-            )
-        report = run(
-            frames,
-            sink,
-            options,
-            compare_sink=compare_sink,
-            panels=panels,
-            on_frame=_after_frame(bar),
-            measure=args.stats,
-        )
-        if report.n_frames == 0:  # raised inside the block, so no output file is left
-            raise GifquantError(
-                f"{args.input}: no frames in the requested range (--ss {args.ss:g}"
-                + (f" --t {args.t:g})" if args.t is not None else ")")
-            )
-    # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
-    seconds = time.perf_counter() - started
-    if not args.quiet or args.stats:  # -q silences progress and notes, not what was asked for
-        fps = report.n_frames / seconds if seconds else 0.0
-        quality = (
-            f"mean dE {report.meter.mean_de:.2f}, flicker {report.meter.flicker:.3f}, "
-            f"incoherence {report.meter.incoherence:.4f}, "
-            f"colours on screen {report.meter.colours_max}, "
-            if args.stats
-            else ""
-        )
+    print(
+        f"gifquant: {report.frames} frames, k={args.k} "
+        f"{'seeded' if args.seeded else 'random'}, {quality}"
+        f"{report.seconds:.2f} s ({fps:.1f} fps)",
+        file=sys.stderr,
+    )
+    if report.cuts and not args.quiet:
+        shown = ", ".join(str(c) for c in report.cuts[:20])
+        more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
+        print(f"  {len(report.cuts)} scene cuts at frames {shown}{more}", file=sys.stderr)
+    for label, st in report.panels.items():
         print(
-            f"gifquant: {report.n_frames} frames, k={args.k} "
-            f"{'seeded' if args.seeded else 'random'}, {quality}"
-            f"{seconds:.2f} s ({fps:.1f} fps)",
+            f"  compare {label}: mean dE {st.dE:.2f}, flicker {st.flicker:.3f}, "
+            f"incoherence {st.incoherence:.4f}, colours on screen {st.colours_on_screen}",
             file=sys.stderr,
         )
-        if report.cuts and not args.quiet:
-            shown = ", ".join(str(c) for c in report.cuts[:20])
-            more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
-            print(f"  {len(report.cuts)} scene cuts at frames {shown}{more}", file=sys.stderr)
-        for label, meter in report.panel_meters.items() if args.stats else ():
-            print(
-                f"  compare {label}: mean dE {meter.mean_de:.2f}, flicker {meter.flicker:.3f}, "
-                f"incoherence {meter.incoherence:.4f}, colours on screen {meter.colours_max}",
-                file=sys.stderr,
-            )
     return 0
 
 
@@ -511,13 +439,6 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
             out[i : i + 2] = [f"--scale={out[i + 1]}"]
             break
     return out
-
-
-def _clip_budget(args: argparse.Namespace, *, image: bool) -> int:
-    """--max-clip-pixels as given, else the default for images (GIF bombs) and none for video."""
-    if args.max_clip_pixels is not None:
-        return args.max_clip_pixels
-    return DEFAULT_MAX_CLIP_PIXELS if image else 0
 
 
 def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:

@@ -1,10 +1,11 @@
-"""The one exception type the CLI turns into a one-line message and an exit code."""
+"""The exception types the CLI turns into a one-line message and an exit code."""
 
 from __future__ import annotations
 
 
-class GifquantError(Exception):
-    """A user-facing failure: bad option, unreadable input, unwritable output.
+class GifquantError(ValueError):
+    """A user-facing failure: bad option, unreadable input, unwritable output. A ValueError, so
+    that a program calling the library catches it as one.
 
     ``exit_code`` is 2 for usage and input errors (ffmpeg's and argparse's habit), 1 otherwise.
     """
@@ -12,3 +13,7 @@ class GifquantError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class InputNotFoundError(GifquantError, FileNotFoundError):
+    """The input file does not exist (a FileNotFoundError too)."""

@@ -469,7 +469,7 @@ def test_sigterm_mid_run_leaves_nothing_behind(tmp_path):
 def test_sigterm_whose_exception_is_lost_still_stops_the_run(tmp_path, capsys, monkeypatch):
     # A signal landing in C code that swallows errors (numpy importing a submodule) loses the
     # handler's exception; the flag it sets stops the run at the next frame anyway.
-    from gifquant import cli, signals
+    from gifquant import signals
 
     monkeypatch.setattr(signals, "_handler", lambda signum, frame: signals._note(signum))
     src = write_gif(tmp_path / "clip.gif", moving_clip(30))
@@ -481,8 +481,13 @@ def test_sigterm_whose_exception_is_lost_still_stops_the_run(tmp_path, capsys, m
         if i == 2:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    real = cli._after_frame
-    monkeypatch.setattr(cli, "_after_frame", lambda bar: lambda i: (on_frame(i), real(bar)(i)))
+    real = signals.check
+
+    def check() -> None:  # called after every frame
+        on_frame(len(calls))
+        real()
+
+    monkeypatch.setattr(signals, "check", check)
     assert main([str(src), str(out), "-k", "4"]) == 143
     assert calls[-1] == 2 or calls[-1] == 3  # stopped at once, not after 30 frames
     assert "interrupted" in capsys.readouterr().err

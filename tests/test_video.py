@@ -627,9 +627,9 @@ def test_encoder_failure_leaves_nothing(tmp_path):
 def test_clip_pixel_budget_defaults_to_images_only(clip, tmp_path, monkeypatch, capsys):
     # The default clip budget guards against GIF bombs; a video states its own length, so a long
     # one is not refused unless --max-clip-pixels says so.
-    from gifquant import cli
+    from gifquant import library
 
-    monkeypatch.setattr(cli, "DEFAULT_MAX_CLIP_PIXELS", 64 * 48 * 5)
+    monkeypatch.setattr(library, "DEFAULT_MAX_CLIP_PIXELS", 64 * 48 * 5)
     assert run(clip, tmp_path / "v.gif", "-k", "4", "-q") == 0
     gif = tmp_path / "v.gif"
     assert run(gif, tmp_path / "g.gif", "-k", "4", "-q") == 2

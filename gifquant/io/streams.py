@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from ..errors import GifquantError
+from ..errors import GifquantError, InputNotFoundError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from .atomic import atomic_dir, atomic_path, check_frame_folder, is_special, output_file
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
@@ -279,7 +279,7 @@ def check_input(path: str) -> None:
     if path == "-":
         return
     if not os.path.exists(path):
-        raise GifquantError(f"{path}: no such file")
+        raise InputNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
         raise GifquantError(f"{path}: is a directory")
     if not os.access(path, os.R_OK):

@@ -1,0 +1,278 @@
+"""Convert a file: what the command line does, as one call (the CLI parses, calls this, prints).
+
+``convert`` assembles a run: it checks the paths, opens the input (a seeking video reader
+skips the start itself), applies the pixel budgets and the timeline, opens the outputs (the
+comparison canvas sized for its panels), runs the pipeline and says what it measured. It never
+prints; notes for the user come back in the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import compare as _compare
+from .errors import GifquantError
+from .io.atomic import is_special
+from .io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
+from .io.image import ImageReader
+from .io.streams import (
+    check_input,
+    check_paths,
+    open_input,
+    open_output,
+    output_format,
+    same_file,
+)
+from .pipeline import parse_panels, run
+from .quantize import QuantizeOptions
+from .resize import parse_scale
+from .timeline import TimelineOptions, apply_timeline
+
+
+@dataclass(frozen=True)
+class Stats:
+    """How an output compares with its source (see the README's definitions).
+
+    dE : mean CIE76 colour error; flicker : mean dE change between frames where the source is
+    still; incoherence : share of unchanged source pixels shown unlike their colour's others;
+    colours_on_screen : the most distinct colours shown in any frame
+    """
+
+    dE: float
+    flicker: float
+    incoherence: float
+    colours_on_screen: int
+
+
+@dataclass(frozen=True)
+class ConvertReport:
+    """What ``convert`` did.
+
+    frames : frames written; seconds : wall time of the whole run; bytes : size of the output
+    (a folder's PNG files summed; None for stdout, a device or a FIFO)
+    dE, flicker, incoherence, colours_on_screen : the output against its source, measured
+        with ``stats=True`` (None otherwise)
+    cuts : frames detected as scene cuts
+    panels : each comparison panel's ``Stats`` by label (with ``stats=True`` and ``compare``)
+    notes : advice for the user (e.g. a frame rate browsers slow down)
+    """
+
+    frames: int
+    seconds: float
+    bytes: int | None
+    dE: float | None = None
+    flicker: float | None = None
+    incoherence: float | None = None
+    colours_on_screen: int | None = None
+    cuts: tuple[int, ...] = ()
+    panels: dict[str, Stats] = dataclasses.field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def convert(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    ss: float = 0.0,
+    t: float | None = None,
+    frames: int | None = None,
+    fps: float | None = None,
+    scale: str | tuple[int, int] | None = None,
+    compare: str | os.PathLike | None = None,
+    panels: str | None = None,
+    merge_duplicates: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_clip_pixels: int | None = None,
+    stats: bool = False,
+    progress: bool = False,
+    on_frame: Callable[[int], None] | None = None,
+    **options,
+) -> ConvertReport:
+    """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
+
+    Parameters
+    ----------
+    src, dst : paths; ``dst`` ``"-"`` is stdout (needs ``format``)
+    format : ``gif``, ``mp4``, ``webm``, ``y4m`` or ``png``; default from ``dst``'s extension
+    overwrite : replace an existing ``dst`` (and ``compare``); else an existing one is an error
+    ss, t, frames, fps, scale : start and length in seconds, at most this many frames, a
+        constant frame rate, a ``"W:H"`` size (-1 keeps the aspect ratio), as ffmpeg means them
+    compare, panels : also write a side-by-side comparison (``panels`` as the CLI's
+        ``--panels``, default ``"random,seeded"``)
+    merge_duplicates : fold a frame that changes nothing into the previous frame's delay
+    max_pixels, max_clip_pixels : pixel budgets per frame and per clip (None: the default for
+        GIFs and images, no limit for video)
+    stats : measure dE, flicker, incoherence and colours on screen (costs about as much as
+        quantizing)
+    progress : draw a progress bar on stderr
+    on_frame : called with each frame's index once it is quantized
+    **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
+        ``metric``, ``space``, ``dither``, ...)
+
+    Returns
+    -------
+    ConvertReport
+
+    Raises
+    ------
+    FileNotFoundError : ``src`` does not exist
+    ValueError : a bad setting, an unreadable or broken input, an output that cannot be written
+        (``gifquant.GifquantError``, a ValueError, carries the message the CLI prints)
+    TypeError : a setting of the wrong type
+    """
+    src, dst = _path(src, "src"), _path(dst, "dst")
+    compare = None if compare is None else _path(compare, "compare")
+    if "delta" in options and not isinstance(options["delta"], bool):
+        raise TypeError("delta must be True or False")
+    quant = QuantizeOptions(**options)
+    fmt = output_format(dst, format)
+    timeline = TimelineOptions(
+        ss=ss, t=t, frames=frames, fps=fps, scale=_scale(scale) if scale is not None else None
+    )
+    check_input(src)  # before the output: a missing input is the mistake to name
+    _check_output(src, dst, fmt, overwrite)
+    if panels is not None and compare is None:
+        raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
+    panel_list, compare_fmt = None, None
+    if compare is not None:
+        if compare == "-" or same_file(compare, dst):
+            raise GifquantError("--compare needs its own file path, not the output's")
+        compare_fmt = output_format(compare, None, option="--compare")
+        _check_output(src, compare, compare_fmt, overwrite)
+        # Only GIF output draws what changed over what is on screen.
+        panel_options = dataclasses.replace(quant, delta=quant.delta and compare_fmt == "gif")
+        try:
+            panel_list = parse_panels(panels or "random,seeded", panel_options)
+        except ValueError as exc:
+            raise GifquantError(f"--panels: {exc}") from None
+    quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")
+
+    started = time.perf_counter()
+    notes: list[str] = []
+    with contextlib.ExitStack() as stack:
+        image_budget = DEFAULT_MAX_CLIP_PIXELS if max_clip_pixels is None else max_clip_pixels
+        reader = stack.enter_context(
+            open_input(src, max_pixels=max_pixels, max_clip_pixels=image_budget, start=ss)
+        )
+        timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
+        budget = max_clip_pixels
+        if budget is None:  # a video's length is its own; GIFs and images can balloon
+            budget = DEFAULT_MAX_CLIP_PIXELS if isinstance(reader, ImageReader) else 0
+        decoded = limit_clip(reader, name=src, max_clip_pixels=budget)
+        info, clip = apply_timeline(decoded, reader.info, timeline)
+        if info.width * info.height > max_pixels:
+            raise GifquantError(
+                f"--scale: {info.width}x{info.height} is over the limit of {max_pixels} "
+                "pixels per frame (--max-pixels)"
+            )
+        if fmt == "gif" and info.fps and info.fps > 50:
+            notes.append(
+                f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
+                "10 cs; --fps 25 plays at the right speed"
+            )
+        sink = stack.enter_context(open_output(dst, fmt, info, merge_duplicates=merge_duplicates))
+        compare_sink = None
+        if panel_list is not None:
+            n = len(panel_list)
+            compare_sink = stack.enter_context(
+                open_output(
+                    compare,
+                    compare_fmt,
+                    info,
+                    width=n * info.width + (n - 1) * _compare.GAP,
+                    height=info.height + _compare.label_height(info.height),
+                )
+            )
+        step = on_frame
+        if progress:
+            from tqdm import tqdm
+
+            bar = stack.enter_context(
+                tqdm(total=info.n_frames, unit="frame", file=sys.stderr, leave=False)
+            )
+            step = _with_bar(bar, on_frame)
+        report = run(
+            clip,
+            sink,
+            quant,
+            compare_sink=compare_sink,
+            panels=panel_list,
+            on_frame=step,
+            measure=stats,
+        )
+        if report.n_frames == 0:  # raised inside the block, so no output file is left
+            raise GifquantError(
+                f"{src}: no frames in the requested range (--ss {ss:g}"
+                + (f" --t {t:g})" if t is not None else ")")
+            )
+    # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
+    seconds = time.perf_counter() - started
+    measured = {}
+    if stats:
+        m = report.meter
+        measured = dict(
+            dE=m.mean_de,
+            flicker=m.flicker,
+            incoherence=m.incoherence,
+            colours_on_screen=m.colours_max,
+        )
+    panel_stats = {
+        label: Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max)
+        for label, m in (report.panel_meters.items() if stats else ())
+    }
+    return ConvertReport(
+        frames=report.n_frames,
+        seconds=seconds,
+        bytes=_size(dst),
+        cuts=tuple(report.cuts),
+        panels=panel_stats,
+        notes=tuple(notes),
+        **measured,
+    )
+
+
+def _path(value, name: str) -> str:
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise TypeError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}")
+
+
+def _scale(value: str | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(value, str):
+        try:
+            return parse_scale(value)
+        except ValueError as exc:
+            raise GifquantError(f"--scale: {exc}") from None
+    return parse_scale(f"{value[0]}:{value[1]}")
+
+
+def _check_output(src: str, dst: str, fmt: str, overwrite: bool) -> None:
+    check_paths(src, dst, fmt)  # the input, a folder, a missing or read-only folder
+    if dst != "-" and os.path.lexists(dst) and not overwrite and not is_special(dst):
+        raise GifquantError(f"{dst}: already exists (overwrite=True replaces it)")
+
+
+def _with_bar(bar, on_frame: Callable[[int], None] | None) -> Callable[[int], None]:
+    def step(i: int) -> None:
+        bar.update(1)
+        if on_frame is not None:
+            on_frame(i)
+
+    return step
+
+
+def _size(path: str) -> int | None:
+    """Bytes of a written output: a file's size, a folder's files summed; None for a stream."""
+    if path == "-" or is_special(path):
+        return None
+    if os.path.isdir(path):
+        return sum(e.stat().st_size for e in os.scandir(path) if e.is_file())
+    return os.path.getsize(path)
