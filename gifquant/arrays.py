@@ -1,0 +1,277 @@
+"""Quantize frames held in memory: numpy arrays, PIL images, iterables of frames, or a file.
+
+``quantize`` is the entry point for a notebook: what imageio, OpenCV and PIL return goes in,
+arrays of the same shape come out (each frame with at most k colours), or an ``Animation``
+that plays itself inline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .display import Animation
+from .errors import InputNotFoundError
+from .frames import QuantizedFrame
+from .quantize import QuantizeOptions, TemporalQuantizer
+
+# The display time of a frame whose source does not say (10 fps).
+DEFAULT_DURATION = 0.1
+
+
+def quantize(
+    frames,
+    k: int = 16,
+    *,
+    bgr: bool = False,
+    durations: float | Iterable[float] | None = None,
+    as_animation: bool = False,
+    progress: bool = False,
+    **options,
+):
+    """Quantize frames to at most ``k`` colours each, seeding each frame from the last.
+
+    Parameters
+    ----------
+    frames : one of
+        - an ndarray of shape (N, H, W, 3 or 4), uint8 (what ``imageio.v3.imread`` returns for
+          a clip): the result is an ndarray of the same shape;
+        - an ndarray of shape (H, W, 3 or 4), uint8: one frame, and one frame comes back;
+        - an iterable of (H, W, 3 or 4) uint8 arrays or PIL images (``imageio.v3.imiter``, a
+          list, a generator): the result is an iterator, one frame out per frame in, so a long
+          clip streams through in bounded memory;
+        - a path, bytes or a binary file object of a GIF, image or video, or a PIL image: its
+          frames, as an iterator of (H, W, 4) arrays.
+    k : palette entries per frame, 1..256
+    bgr : the arrays' channels are OpenCV's B, G, R(, A) (output in the same order); say so,
+        gifquant does not guess
+    durations : display time of each frame in seconds (a number for all, or one per frame);
+        default: the file's timing, else 0.1 s. Used by ``as_animation``.
+    as_animation : return an ``Animation`` (it plays inline in Jupyter; ``.frames``, ``.save``)
+    progress : draw a progress bar on stderr
+    **options : the other ``QuantizeOptions`` fields (``seeded``, ``metric``, ``space``,
+        ``dither``, ...)
+
+    Returns
+    -------
+    ndarray, iterator of ndarrays, or Animation, as above. Each frame keeps its channels: with
+    alpha, see-through pixels have alpha 0 and the others 255.
+
+    Raises
+    ------
+    TypeError : frames that are not uint8 (convert floats in 0..1 with
+        ``(x * 255).round().astype(np.uint8)``) or not frames at all, or a setting of the
+        wrong type
+    ValueError : arrays without a channel axis of 3 or 4, frames of different sizes, k outside
+        1..256, a broken file
+    FileNotFoundError : a path that does not exist
+    """
+    opts = QuantizeOptions(k=k, **options)
+    opts = dataclasses.replace(opts, delta=False)  # whole frames: what the caller holds
+    if isinstance(frames, np.ndarray):
+        array = _check_array(frames, "frames")
+        single = array.ndim == 3
+        stack = array[None] if single else array
+        items = ((*_as_rgba(f, bgr), None) for f in stack)
+        painted = _progress(_paint(items, opts, _durations(durations, len(stack))), progress)
+        if as_animation:
+            return Animation([frame for frame, _ in painted])
+        pictures = np.stack([_picture(frame, channels, bgr) for frame, channels in painted])
+        return pictures[0] if single else pictures
+    source = _source(frames, bgr)
+    if as_animation:
+        with contextlib.closing(source):
+            painted = _progress(_paint(source, opts, _durations(durations, None)), progress)
+            return Animation([frame for frame, _ in painted])
+    return _stream(source, opts, durations, progress, bgr)
+
+
+def _stream(source, opts, durations, progress, bgr) -> Iterator[NDArray[np.uint8]]:
+    with contextlib.closing(source):
+        painted = _progress(_paint(source, opts, _durations(durations, None)), progress)
+        for frame, channels in painted:
+            yield _picture(frame, channels, bgr)
+
+
+def _check_array(a: np.ndarray, name: str) -> np.ndarray:
+    if a.dtype != np.uint8:
+        hint = (
+            "; convert floats in 0..1 with (x * 255).round().astype(np.uint8)"
+            if a.dtype.kind == "f"
+            else "; convert it with .astype(np.uint8) if its values are 0..255"
+        )
+        raise TypeError(f"{name} must be uint8, not {a.dtype}{hint}")
+    if a.ndim not in (3, 4) or a.shape[-1] not in (3, 4):
+        raise ValueError(
+            f"{name} must have shape (N, H, W, 3 or 4) or (H, W, 3 or 4), not {a.shape}: "
+            "the last axis is the colour channels (grey images: np.stack([g] * 3, -1))"
+        )
+    if a.shape[-3] == 0 or a.shape[-2] == 0 or (a.ndim == 4 and a.shape[0] == 0):
+        raise ValueError(f"{name} is empty: shape {a.shape}")
+    return a
+
+
+def _as_rgba(frame: np.ndarray, bgr: bool) -> tuple[NDArray[np.uint8], int]:
+    """(H, W, 4) RGBA for the quantizer, and the caller's channel count."""
+    channels = frame.shape[-1]
+    rgba = np.empty(frame.shape[:2] + (4,), np.uint8)
+    rgba[..., :3] = frame[..., 2::-1] if bgr else frame[..., :3]
+    rgba[..., 3] = frame[..., 3] if channels == 4 else 255
+    return rgba, channels
+
+
+def _picture(result: QuantizedFrame, channels: int, bgr: bool) -> NDArray[np.uint8]:
+    out = result.rgba() if channels == 4 else result.rgb()
+    if bgr:
+        out = out[..., [2, 1, 0, 3][:channels]]
+    return np.ascontiguousarray(out)
+
+
+def _durations(durations, n: int | None) -> Iterator[float]:
+    """Each frame's duration: from ``durations`` (a number or one per frame), else None."""
+    if durations is None:
+        while True:
+            yield None
+    if isinstance(durations, (int, float, np.number)):
+        if not np.isfinite(durations) or durations < 0:
+            raise ValueError(f"durations must be seconds >= 0, not {durations}")
+        while True:
+            yield float(durations)
+    listed = [float(d) for d in durations]
+    if n is not None and len(listed) != n:
+        raise ValueError(f"durations has {len(listed)} values for {n} frames")
+    for d in listed:
+        if not np.isfinite(d) or d < 0:
+            raise ValueError(f"durations must be seconds >= 0, not {d}")
+    yield from listed
+    while True:  # a stream longer than the list: the last duration
+        yield listed[-1] if listed else None
+
+
+def _paint(source, opts: QuantizeOptions, durations: Iterator[float | None]):
+    """(QuantizedFrame, channels) for each (rgba, channels, duration) item of ``source``; a
+    duration from ``durations`` wins over the item's own."""
+    q = TemporalQuantizer(opts)
+    size = None
+    for i, (rgba, channels, own) in enumerate(source):
+        if size is None:
+            size = rgba.shape[:2]
+        elif rgba.shape[:2] != size:
+            raise ValueError(
+                f"frame {i} is {rgba.shape[1]}x{rgba.shape[0]}, frame 0 {size[1]}x{size[0]}: "
+                "all frames must have one size"
+            )
+        d = next(durations)
+        duration = d if d is not None else own if own is not None else DEFAULT_DURATION
+        yield q.quantize(rgba, duration).frame, channels
+
+
+def _progress(items, progress: bool):
+    if not progress:
+        yield from items
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="frame", leave=False) as bar:
+        for item in items:
+            bar.update(1)
+            yield item
+
+
+class _Source:
+    """(rgba, channels, duration) items of frames in memory or in a file, closable."""
+
+    def __init__(self, items: Iterator, close=None) -> None:
+        self._items = items
+        self._close = close
+
+    def __iter__(self):
+        return self._items
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+
+def _source(frames, bgr: bool) -> _Source:
+    from PIL import Image
+
+    if isinstance(frames, Image.Image):
+        return _Source(_pil_frames(frames))
+    if isinstance(frames, (str, os.PathLike)):
+        path = os.fspath(frames)
+        if not os.path.exists(path):
+            raise InputNotFoundError(f"{path}: no such file")
+        return _file_frames(path)
+    if isinstance(frames, (bytes, bytearray, memoryview)) or hasattr(frames, "read"):
+        spool = tempfile.NamedTemporaryFile(prefix="gifquant-", delete=False)
+        try:
+            if hasattr(frames, "read"):
+                while chunk := frames.read(1 << 20):
+                    if not isinstance(chunk, (bytes, bytearray)):
+                        raise TypeError("frames: a file object must be opened in binary mode")
+                    spool.write(chunk)
+            else:
+                spool.write(bytes(frames))
+            spool.close()
+            return _file_frames(spool.name, cleanup=spool.name)
+        except BaseException:
+            spool.close()
+            os.unlink(spool.name)
+            raise
+    if isinstance(frames, Iterable):
+        return _Source(_iterable_frames(frames, bgr))
+    raise TypeError(
+        "frames must be a uint8 array, an iterable of frames, a PIL image, a path, bytes or "
+        f"a binary file object, not {type(frames).__name__}"
+    )
+
+
+def _iterable_frames(frames: Iterable, bgr: bool) -> Iterator:
+    from PIL import Image
+
+    for i, frame in enumerate(frames):
+        if isinstance(frame, Image.Image):
+            yield np.asarray(frame.convert("RGBA")), 4, None
+            continue
+        if not isinstance(frame, np.ndarray):
+            raise TypeError(f"frame {i} must be a uint8 array or PIL image, not {type(frame)}")
+        a = _check_array(frame, f"frame {i}")
+        if a.ndim != 3:
+            raise ValueError(f"frame {i} must have shape (H, W, 3 or 4), not {a.shape}")
+        rgba, channels = _as_rgba(a, bgr)
+        yield rgba, channels, None
+
+
+def _pil_frames(im) -> Iterator:
+    from PIL import ImageSequence
+
+    for frame in ImageSequence.Iterator(im):
+        ms = frame.info.get("duration")
+        yield np.asarray(frame.convert("RGBA")), 4, (ms / 1000.0 if ms else None)
+
+
+def _file_frames(path: str, cleanup: str | None = None) -> _Source:
+    from .io.streams import open_input
+
+    stack = contextlib.ExitStack()
+    if cleanup is not None:
+        stack.callback(os.unlink, cleanup)
+    try:
+        reader = stack.enter_context(open_input(path))
+    except BaseException:
+        stack.close()
+        raise
+
+    def items():
+        for fr in reader:
+            yield fr.rgba, 4, fr.duration
+
+    return _Source(items(), stack.close)
