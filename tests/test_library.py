@@ -1,0 +1,213 @@
+"""gifquant as a Python library: convert a file, quantize frames in memory, show the result."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from conftest import moving_clip, read_gif, write_gif
+from PIL import Image
+
+from gifquant.arrays import quantize
+from gifquant.display import Animation
+from gifquant.library import convert
+
+
+@pytest.fixture
+def clip() -> np.ndarray:
+    """(12, 40, 56, 4) uint8 RGBA, opaque, a moving picture."""
+    rgb = np.stack(moving_clip())[..., :3]
+    return np.concatenate([rgb, np.full(rgb.shape[:3] + (1,), 255, np.uint8)], axis=-1)
+
+
+def colours(frame: np.ndarray) -> int:
+    return len(np.unique(frame.reshape(-1, frame.shape[-1]), axis=0))
+
+
+# --- quantize: what goes in, what comes out ----------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_clip_array_comes_back_in_its_shape_with_k_colours(clip, channels):
+    frames = np.ascontiguousarray(clip[..., :channels])
+    out = quantize(frames, k=4)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    assert max(colours(f[..., :3]) for f in out) <= 4
+
+
+def test_one_frame_comes_back_as_one_frame(clip):
+    out = quantize(clip[0, ..., :3], k=2)
+    assert out.shape == (40, 56, 3) and colours(out) <= 2
+
+
+def test_an_iterable_streams_one_frame_out_per_frame_in(clip):
+    seen = []
+
+    def frames():
+        for f in clip:
+            seen.append(1)
+            yield f[..., :3]
+
+    it = quantize(frames(), k=4)
+    first = next(it)
+    assert first.shape == (40, 56, 3) and len(seen) == 1  # lazily, one at a time
+    rest = list(it)
+    assert len(rest) == 11 and max(colours(f) for f in rest) <= 4
+
+
+def test_bgr_is_said_not_guessed(clip):
+    rgb = np.ascontiguousarray(clip[..., :3])
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    a = quantize(rgb, k=4)
+    b = quantize(bgr, k=4, bgr=True)
+    np.testing.assert_array_equal(a, b[..., ::-1])
+
+
+def test_alpha_comes_back_as_0_or_255():
+    rgba = np.zeros((3, 10, 10, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :5, :, 3] = 255
+    out = quantize(rgba, k=2)
+    assert set(np.unique(out[..., 3])) == {0, 255}
+    np.testing.assert_array_equal(out[..., 3] == 255, rgba[..., 3] == 255)
+
+
+def test_seeded_is_steadier_than_random(clip):
+    from conftest import measure
+
+    seeded = quantize(clip, k=4)
+    rnd = quantize(clip, k=4, seeded=False)
+
+    def flicker(out):
+        return measure(list(clip), [f for f in out]).flicker
+
+    assert flicker(seeded) < flicker(rnd)
+
+
+def test_paths_bytes_files_and_pil_images_are_read(clip, tmp_path):
+    path = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    by_path = list(quantize(path, k=4))
+    by_str = list(quantize(str(path), k=4))
+    by_bytes = list(quantize(path.read_bytes(), k=4))
+    with open(path, "rb") as f:
+        by_file = list(quantize(f, k=4))
+    with Image.open(path) as im:
+        by_pil = list(quantize(im, k=4))
+    assert len(by_path) == 12 and by_path[0].shape == (40, 56, 4)
+    for other in (by_str, by_bytes, by_file, by_pil):
+        np.testing.assert_array_equal(np.stack(other), np.stack(by_path))
+    assert list(tmp_path.iterdir()) == [path]  # the spooled copies are gone
+
+
+@pytest.mark.parametrize(
+    "frames, error, words",
+    [
+        (np.zeros((2, 8, 8, 3), np.float32), TypeError, "astype(np.uint8)"),
+        (np.zeros((2, 8, 8, 3), np.uint16), TypeError, "uint8"),
+        (np.zeros((8, 8), np.uint8), ValueError, "(N, H, W, 3 or 4)"),
+        (np.zeros((2, 8, 8), np.uint8), ValueError, "(N, H, W, 3 or 4)"),
+        (np.zeros((0, 8, 8, 3), np.uint8), ValueError, "empty"),
+        (42, TypeError, "frames must be"),
+        ([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8)], ValueError, "one size"),
+        ([np.zeros((8, 8, 3), np.uint8), "x"], TypeError, "frame 1"),
+    ],
+)
+def test_bad_frames_say_what_was_expected(frames, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        out = quantize(frames, k=4)
+        if not isinstance(out, np.ndarray):
+            list(out)
+
+
+def test_bad_settings_and_missing_paths(clip, tmp_path):
+    with pytest.raises(ValueError, match="k must be between 1 and 256"):
+        quantize(clip, k=300)
+    with pytest.raises(ValueError, match="metric"):
+        quantize(clip, metric="cosine")
+    with pytest.raises(TypeError):
+        quantize(clip, colours=4)
+    with pytest.raises(FileNotFoundError):
+        quantize(tmp_path / "missing.gif")
+    with pytest.raises(ValueError, match="durations"):
+        quantize(clip, durations=[0.1, 0.2])
+
+
+def test_nothing_is_printed(clip, tmp_path, capsys):
+    quantize(clip, k=4)
+    list(quantize(list(clip), k=4))
+    convert(write_gif(tmp_path / "c.gif", list(clip[..., :3])), tmp_path / "o.gif", stats=True)
+    assert capsys.readouterr() == ("", "")
+
+
+# --- the animation ------------------------------------------------------------------------
+
+
+def test_an_animation_plays_inline_as_its_gif(clip):
+    anim = quantize(clip, k=4, durations=0.05, as_animation=True)
+    assert isinstance(anim, Animation) and len(anim) == 12
+    assert anim.frames.shape == (12, 40, 56, 4) and anim.durations == [0.05] * 12
+    html = anim._repr_html_()
+    data = base64.b64decode(re.search(r"data:image/gif;base64,([A-Za-z0-9+/=]+)", html).group(1))
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "GIF" and im.n_frames == 12 and im.info["duration"] == 50
+        im.seek(5)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), anim.frames[5])
+    bundle = anim._repr_mimebundle_()
+    assert bundle["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_large_animation_says_so_instead_of_inlining(clip, monkeypatch):
+    from gifquant import display
+
+    monkeypatch.setattr(display, "INLINE_LIMIT", 100)
+    html = quantize(clip, k=4, as_animation=True)._repr_html_()
+    assert "data:image/gif" not in html and "save it" in html.lower()
+
+
+def test_an_animation_saves_a_gif(clip, tmp_path):
+    anim = quantize(clip, k=4, as_animation=True)
+    anim.save(tmp_path / "a.gif")
+    frames, durations, loop = read_gif(tmp_path / "a.gif")
+    assert len(frames) == 12 and durations == [100] * 12 and loop == 0
+
+
+# --- convert ------------------------------------------------------------------------------
+
+
+def test_convert_reports_what_it_measured(clip, tmp_path):
+    src = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    plain = convert(src, tmp_path / "o.gif", k=4)
+    assert plain.frames == 12 and plain.bytes == (tmp_path / "o.gif").stat().st_size
+    assert plain.dE is None and plain.flicker is None and plain.seconds > 0
+    measured = convert(src, tmp_path / "o.gif", k=4, stats=True, overwrite=True)
+    assert 0 < measured.dE < 40 and measured.colours_on_screen <= 4
+    assert measured.incoherence == 0 and measured.flicker >= 0
+
+
+def test_convert_refuses_what_the_cli_refuses(clip, tmp_path):
+    src = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    with pytest.raises(FileNotFoundError):
+        convert(tmp_path / "missing.gif", tmp_path / "o.gif")
+    (tmp_path / "o.gif").write_bytes(b"x")
+    with pytest.raises(ValueError, match="already exists"):
+        convert(src, tmp_path / "o.gif")
+    with pytest.raises(ValueError, match="input"):
+        convert(src, src, overwrite=True)
+    with pytest.raises(ValueError, match="k must be"):
+        convert(src, tmp_path / "p.gif", k=0)
+    with pytest.raises(TypeError):
+        convert(src, tmp_path / "p.gif", colours=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.gif", "o.gif"]
+
+
+def test_convert_with_a_comparison_measures_each_panel(clip, tmp_path):
+    src = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    rep = convert(
+        src, tmp_path / "o.gif", k=4, compare=tmp_path / "cmp.gif", panels="k=2,k=4", stats=True
+    )
+    assert set(rep.panels) == {"k=2", "k=4"}
+    assert rep.panels["k=2"].colours_on_screen <= 2
+    assert len(read_gif(tmp_path / "cmp.gif")[0]) == 12
