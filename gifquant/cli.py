@@ -45,12 +45,12 @@ MAX_BUDGET = 10**12  # pixels
 
 def _positive_int(lo: int, hi: int | None = None):
     def parse(text: str) -> int:
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in {rng}") from None
         if v < lo or (hi is not None and v > hi):
-            rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
             raise argparse.ArgumentTypeError(f"{v} is outside {rng}")
         return v
 
@@ -358,8 +358,8 @@ def _after_frame(bar) -> Callable[[int], None]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_input(args.input)  # first: a missing input is the mistake to name
     fmt = output_format(args.output, args.fmt)
-    check_input(args.input)  # before the output: a missing input is the mistake to name
     _check_output(args.input, args.output, fmt, args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
         _check_output(
@@ -381,7 +381,9 @@ def _run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         max_clip_pixels=args.max_clip_pixels,
         stats=args.stats,
-        progress=not args.quiet and (args.progress or sys.stderr.isatty()),
+        progress=not args.quiet
+        and sys.stderr is not None
+        and (args.progress or sys.stderr.isatty()),
         on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
         k=args.k,
         seeded=args.seeded,
@@ -399,9 +401,10 @@ def _run(args: argparse.Namespace) -> int:
         dither=args.dither,
         dither_strength=args.dither_strength,
     )
+    signals.finish()  # the output is in place: what is left is printing what happened
     if not args.quiet:
         for note in report.notes:
-            print(f"gifquant: note: {note}", file=sys.stderr)
+            _say(f"note: {note}")
     if args.quiet and not args.stats:
         return 0
     # -q silences progress and notes, not what was asked for (--stats).
@@ -412,21 +415,19 @@ def _run(args: argparse.Namespace) -> int:
         if args.stats
         else ""
     )
-    print(
-        f"gifquant: {report.frames} frames, k={args.k} "
-        f"{'seeded' if args.seeded else 'random'}, {quality}"
-        f"{report.seconds:.2f} s ({fps:.1f} fps)",
-        file=sys.stderr,
+    _say(
+        f"{report.frames} frames, k={args.k} {'seeded' if args.seeded else 'random'}, "
+        f"{quality}{report.seconds:.2f} s ({fps:.1f} fps)"
     )
     if report.cuts and not args.quiet:
         shown = ", ".join(str(c) for c in report.cuts[:20])
         more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
-        print(f"  {len(report.cuts)} scene cuts at frames {shown}{more}", file=sys.stderr)
+        _say(f"{len(report.cuts)} scene cuts at frames {shown}{more}", prefix="  ")
     for label, st in report.panels.items():
-        print(
-            f"  compare {label}: mean dE {st.dE:.2f}, flicker {st.flicker:.3f}, "
+        _say(
+            f"compare {label}: mean dE {st.dE:.2f}, flicker {st.flicker:.3f}, "
             f"incoherence {st.incoherence:.4f}, colours on screen {st.colours_on_screen}",
-            file=sys.stderr,
+            prefix="  ",
         )
     return 0
 
@@ -444,13 +445,15 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
 def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:
     """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
     check_paths(inp, out, fmt)  # the input, a folder, a missing or read-only folder
-    if out == "-" or not os.path.lexists(out) or args.overwrite or is_special(out):
+    if out == "-" or not os.path.lexists(out) or args.overwrite:
         return
-    if args.no_overwrite:
+    if args.no_overwrite:  # as ffmpeg's -n: a device or FIFO that exists is refused too
         raise GifquantError(f"{out}: already exists; not overwriting (-n)")
-    if inp == "-" or not sys.stdin.isatty():
+    if is_special(out):
+        return  # written into, not replaced: nothing to ask
+    if inp == "-" or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
         raise GifquantError(f"{out}: already exists (use -y to overwrite)")
-    print(f"File '{out}' already exists. Overwrite? [y/N] ", end="", file=sys.stderr, flush=True)
+    _say(f"File '{out}' already exists. Overwrite? [y/N] ", prefix="", end="")
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise GifquantError(f"{out}: already exists; not overwriting")
@@ -515,9 +518,11 @@ def _failed(exc: BaseException) -> int:
     return 1
 
 
-def _say(text: str) -> None:
-    with contextlib.suppress(Exception):
-        print(f"gifquant: {text}", file=sys.stderr)
+def _say(text: str, *, prefix: str = "gifquant: ", end: str = "\n") -> None:
+    """One line on stderr (nothing when stderr is closed)."""
+    if sys.stderr is not None:
+        with contextlib.suppress(Exception):
+            print(f"{prefix}{text}", file=sys.stderr, end=end, flush=True)
 
 
 def _silence_stdout() -> None:

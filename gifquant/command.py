@@ -1,40 +1,40 @@
 """The command's first steps, taken before numpy and the rest are imported.
 
-Signals are handled from here on (see ``signals.py``): one that arrives while the command is
-still importing ends it with 128 + its number, and the line saying so is printed at exit.
-Then, for a video input, ffmpeg is started early (see ``io/prestart.py``). Stdlib only.
+Signals are handled from the first thing ``run`` does (see ``signals.py``): one that arrives
+while the command is still importing ends it with 128 + its number, and the line saying so is
+printed at exit. Then, for a video input, ffmpeg is started early (see ``io/prestart.py``).
+Once the run is over, later signals are ignored: the output is in place, and the exit code is
+the run's. Stdlib only; this module imports nothing else until the handlers are in place.
 """
 
 from __future__ import annotations
 
-import atexit
 import sys
-from collections.abc import Sequence
 
 from . import signals
-from .io import children, prestart
-
-
-def begin(argv: Sequence[str]) -> None:
-    """Install the signal handlers and start the early helpers for ``argv``."""
-    signals.install()
-    atexit.register(_report)
-    atexit.register(children.kill_all)
-    prestart.begin(argv)
-
-
-def _report() -> None:
-    """At exit: the line for a signal that ended the command before ``main`` could say so
-    (``main`` reports its own and forgets the signal)."""
-    signum = signals.received()
-    if signum is not None:
-        print(f"gifquant: {signals.Interrupted(signum).message}", file=sys.stderr)
 
 
 def run() -> None:
     """The console script (and ``python -m gifquant``): take the first steps, then import the
     command line and run it, exiting with its code."""
-    begin(sys.argv[1:])
+    signals.install()
+    try:
+        code = _run()
+    finally:
+        # Done, or leaving on a signal: a later one changes nothing, and must not kill the
+        # interpreter's exit (which puts back the default action of Python-level handlers).
+        signals.ignore()
+    sys.exit(code)
+
+
+def _run() -> int:
+    import atexit
+
+    from .io import children, prestart
+
+    atexit.register(_report)
+    atexit.register(children.kill_all)
+    prestart.begin(sys.argv[1:])
     try:
         from .cli import main
     except BaseException:
@@ -44,4 +44,12 @@ def run() -> None:
         if signum is not None:
             raise SystemExit(128 + signum) from None
         raise
-    sys.exit(main())
+    return main()
+
+
+def _report() -> None:
+    """At exit: the line for a signal that ended the command before ``main`` could say so
+    (``main`` reports its own and forgets the signal)."""
+    signum = signals.received()
+    if signum is not None:
+        print(f"gifquant: {signals.Interrupted(signum).message}", file=sys.stderr or sys.stdout)

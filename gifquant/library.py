@@ -24,6 +24,7 @@ from .io.image import ImageReader
 from .io.streams import (
     check_input,
     check_paths,
+    inside,
     open_input,
     open_output,
     output_format,
@@ -130,6 +131,7 @@ def convert(
     """
     src, dst = _path(src, "src"), _path(dst, "dst")
     compare = None if compare is None else _path(compare, "compare")
+    check_input(src)  # first: a missing input is the mistake to name
     if "delta" in options and not isinstance(options["delta"], bool):
         raise TypeError("delta must be True or False")
     quant = QuantizeOptions(**options)
@@ -137,7 +139,6 @@ def convert(
     timeline = TimelineOptions(
         ss=ss, t=t, frames=frames, fps=fps, scale=_scale(scale) if scale is not None else None
     )
-    check_input(src)  # before the output: a missing input is the mistake to name
     _check_output(src, dst, fmt, overwrite)
     if panels is not None and compare is None:
         raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
@@ -146,11 +147,15 @@ def convert(
         if compare == "-" or same_file(compare, dst):
             raise GifquantError("--compare needs its own file path, not the output's")
         compare_fmt = output_format(compare, None, option="--compare")
+        if (fmt == "png" and inside(compare, dst)) or (
+            compare_fmt == "png" and inside(dst, compare)
+        ):
+            raise GifquantError("--compare and the output cannot be one inside the other")
         _check_output(src, compare, compare_fmt, overwrite)
         # Only GIF output draws what changed over what is on screen.
         panel_options = dataclasses.replace(quant, delta=quant.delta and compare_fmt == "gif")
         try:
-            panel_list = parse_panels(panels or "random,seeded", panel_options)
+            panel_list = parse_panels("random,seeded" if panels is None else panels, panel_options)
         except ValueError as exc:
             raise GifquantError(f"--panels: {exc}") from None
     quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")

@@ -21,6 +21,7 @@ NAMES = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 HANDLED: tuple[int, ...] = tuple(getattr(signal, n) for n in NAMES if hasattr(signal, n))
 
 _received: int | None = None
+_finished = False  # the output is in place: a signal no longer stops anything
 
 
 class Interrupted(SystemExit):
@@ -45,6 +46,8 @@ def _note(signum: int) -> bool:
 
 
 def _handler(signum: int, frame: object) -> None:
+    if _finished:
+        return  # the run is over; its exit code stands
     if _note(signum):
         raise Interrupted(signum)
     # else already stopping: let the clean-up finish
@@ -53,8 +56,10 @@ def _handler(signum: int, frame: object) -> None:
 def install() -> dict[int, object] | None:
     """Route the handled signals to ``Interrupted`` (main thread only); returns the previous
     handlers for ``restore``, or None when this is not the main thread."""
+    global _finished
     if threading.current_thread() is not threading.main_thread():
         return None
+    _finished = False
     old = {}
     for signum in HANDLED:
         try:
@@ -68,6 +73,19 @@ def restore(old: dict[int, object] | None) -> None:
     """Put back the handlers ``install`` replaced."""
     for signum, handler in (old or {}).items():
         signal.signal(signum, handler)
+
+
+def finish() -> None:
+    """The output is in place: from now on a handled signal is ignored (until ``install``)."""
+    global _finished
+    _finished = True
+
+
+def ignore() -> None:
+    """Ignore the handled signals from now on (the run is over; main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in HANDLED:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def reset() -> None:

@@ -292,3 +292,148 @@ def test_writing_never_changes_the_umask(clip, tmp_path, monkeypatch):
     assert run(clip, tmp_path / "o.gif", "-q") == 0
     assert run(clip, tmp_path / "o.mp4", "-q") == 0
     assert run(clip, tmp_path / "frames", "-f", "png", "-q") == 0
+
+
+# --- found by a hostile run ------------------------------------------------------------------
+
+
+def frames_in(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("spelling", ["{d}/.", "{d}/"])
+def test_a_frames_folder_spelled_with_a_dot_or_slash_is_replaced(clip, tmp_path, spelling):
+    folder = tmp_path / "fd"
+    assert run(clip, folder, "-f", "png", "-q", "--frames", "3") == 0
+    assert run(clip, spelling.format(d=folder), "-f", "png", "-y", "-q", "--frames", "2") == 0
+    assert frames_in(folder) == ["frame_000001.png", "frame_000002.png"]
+
+
+def test_the_current_folder_is_never_replaced(clip, tmp_path, monkeypatch, capsys):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "frame_000001.png").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path / "work")
+    assert run(clip, ".", "-f", "png", "-y", "-q") == 2
+    assert "current folder" in capsys.readouterr().err
+    assert frames_in(tmp_path / "work") == ["frame_000001.png"]
+
+
+def test_a_subfolder_named_like_a_frame_is_not_a_frame(clip, tmp_path, capsys):
+    folder = tmp_path / "fr"
+    (folder / "frame_000009.png").mkdir(parents=True)
+    (folder / "frame_000009.png" / "keep.txt").write_text("precious")
+    assert run(clip, folder, "-f", "png", "-y", "-q") == 2
+    assert (folder / "frame_000009.png" / "keep.txt").read_text() == "precious"
+
+
+def test_an_input_inside_the_frames_folder_is_not_destroyed(clip, tmp_path):
+    folder = tmp_path / "fi"
+    assert run(clip, folder, "-f", "png", "-q", "--frames", "3") == 0
+    assert run(folder / "frame_000001.png", folder, "-f", "png", "-y", "-q") == 2
+    assert len(frames_in(folder)) == 3
+
+
+def test_a_comparison_inside_the_frames_folder_is_refused(clip, tmp_path):
+    folder = tmp_path / "fr"
+    assert run(clip, folder, "-f", "png", "-q", "--frames", "3") == 0
+    cmp = folder / "cmp.png"
+    assert run(clip, folder, "-f", "png", "-y", "-q", "--compare", cmp) == 2
+    assert len(frames_in(folder)) == 3
+
+
+def test_a_frames_folder_behind_a_symlink_is_written_and_the_link_kept(clip, tmp_path):
+    (tmp_path / "real").mkdir()
+    os.symlink("real", tmp_path / "lnk")
+    assert run(clip, tmp_path / "lnk", "-f", "png", "-y", "-q", "--frames", "2") == 0
+    assert os.path.islink(tmp_path / "lnk") and len(frames_in(tmp_path / "real")) == 2
+
+
+def test_compare_to_a_folder_writes_png_frames(clip, tmp_path):
+    assert run(clip, tmp_path / "o.gif", "--compare", f"{tmp_path / 'cmp'}/", "-q") == 0
+    assert len(frames_in(tmp_path / "cmp")) == 6
+
+
+def test_stdin_and_stdout_on_one_file_is_refused(clip):
+    before = clip.read_bytes()
+    with open(clip, "rb") as f:
+        res = command("-", "-", "-f", "gif", stdin=f, shell_suffix=f">> '{clip}'")
+    assert res.returncode == 2 and b"output is the input" in res.stderr
+    assert clip.read_bytes() == before
+
+
+def test_compare_through_a_link_to_stdout_is_refused_when_stdout_is_the_output(clip, tmp_path):
+    link = tmp_path / "so.gif"
+    os.symlink("/proc/self/fd/1", link)
+    res = command(clip, "-", "-f", "gif", "--compare", link, "-q", shell_suffix="| cat >/dev/null")
+    assert b"--compare needs its own file path" in res.stderr
+
+
+def test_a_pipe_of_something_else_is_refused_at_once(tmp_path):
+    res = command("/dev/zero", tmp_path / "o.gif")
+    assert res.returncode == 2 and b"not a GIF, image, y4m or video stream" in res.stderr
+
+
+def test_names_that_are_not_utf8_are_written(clip, tmp_path):
+    out = os.path.join(os.fsencode(tmp_path), b"bad\xffname.gif")
+    assert run(clip, os.fsdecode(out), "-q") == 0 and os.path.exists(out)
+
+
+def test_closed_stdin_or_stderr_are_not_internal_errors(clip, tmp_path):
+    (tmp_path / "e.gif").write_bytes(b"x")
+    res = command(clip, tmp_path / "e.gif", shell_suffix="<&-")
+    assert res.returncode == 2 and b"already exists" in res.stderr
+    res = command(clip, tmp_path / "c.gif", "-y", shell_suffix="2>&-")
+    assert res.returncode == 0 and len(read_gif(tmp_path / "c.gif")[0]) == 6
+    res = command("-", tmp_path / "d.gif", shell_suffix="<&-")
+    assert res.returncode == 2 and b"stdin is closed" in res.stderr
+
+
+def test_a_name_too_long_is_refused_up_front(clip, tmp_path, capsys):
+    assert run(clip, tmp_path / ("a" * 252 + ".gif"), "-q") == 2
+    assert "file name too long" in capsys.readouterr().err
+
+
+def test_a_socket_is_neither_input_nor_output(clip, tmp_path, capsys):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock"))
+    try:
+        assert run(clip, tmp_path / "sock", "-f", "gif", "-y", "-q") == 2
+        assert run(tmp_path / "sock", tmp_path / "o.gif", "-q") == 2
+    finally:
+        sock.close()
+    assert capsys.readouterr().err.count("is a socket") == 2
+
+
+def test_a_fifo_whose_reader_leaves_says_so(clip, tmp_path, capsys):
+    big = write_gif(tmp_path / "big.gif", moving_clip(40, 120, 160))
+    fifo = tmp_path / "f.gif"
+    os.mkfifo(fifo)
+
+    def leave():
+        with open(fifo, "rb") as f:
+            f.read(10)
+
+    reader = threading.Thread(target=leave)
+    reader.start()
+    assert run(big, fifo, "-y", "-q", "--no-delta") == 1
+    reader.join(30)
+    assert "the reader went away" in capsys.readouterr().err
+
+
+def test_n_refuses_an_existing_device_and_y_keeps_a_files_mode(clip, tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert run(clip, fifo, "-f", "gif", "-n") == 2
+    out = tmp_path / "o.gif"
+    out.write_bytes(b"x")
+    os.chmod(out, 0o600)
+    assert run(clip, out, "-y", "-q") == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+def test_a_missing_input_is_named_whatever_the_output(tmp_path, capsys):
+    for out in ("o.txt", "-"):
+        assert run(tmp_path / "nope.gif", out) == 2
+        assert "nope.gif: no such file" in capsys.readouterr().err

@@ -119,11 +119,12 @@ def test_every_handled_signal_cleans_up_and_exits_128_plus_n(video, tmp_path, na
 def test_a_second_signal_during_the_clean_up_changes_nothing(video, tmp_path):
     # SIGINT then SIGTERM 3 ms later used to break the clean-up ("release unlocked lock").
     failures = []
-    for i, delay in enumerate((0.3, 0.5, 0.7, 0.9)):
+    for i, delay in enumerate((0.3, 0.5, 0.7, 0.9, 1.1, 1.3)):
         work = tmp_path / f"run{i}"
         work.mkdir()
+        out = ("o.gif", "o.webm", "o.mp4")[i % 3]
         p = subprocess.Popen(
-            [sys.executable, "-m", "gifquant", str(video), "o.gif", "-q"],
+            [sys.executable, "-m", "gifquant", str(video), out, "-q"],
             cwd=work,
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -136,3 +137,24 @@ def test_a_second_signal_during_the_clean_up_changes_nothing(video, tmp_path):
         if p.returncode != 130 or err.count(b"\n") != 1 or os.listdir(work):
             failures.append((delay, p.returncode, err[-300:]))
     assert failures == []
+
+
+def test_a_signal_after_the_run_changes_nothing(video, tmp_path):
+    # Once the output is in place and the summary printed, a signal is too late to stop
+    # anything: exit 0, no "no output written" line, no traceback from the interpreter's exit.
+    for i, name in enumerate(("SIGINT", "SIGTERM", "SIGHUP")):
+        work = tmp_path / f"run{i}"
+        work.mkdir()
+        p = subprocess.Popen(
+            [sys.executable, "-m", "gifquant", str(video), "o.gif", "--frames", "20"],
+            cwd=work,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        line = p.stderr.readline()  # the summary: the run is done
+        p.send_signal(getattr(signal, name))
+        rest = p.stderr.read()
+        p.wait(timeout=30)
+        assert b"20 frames" in line
+        assert p.returncode == 0 and rest == b"", (p.returncode, rest)
+        assert os.listdir(work) == ["o.gif"]

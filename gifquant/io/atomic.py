@@ -65,7 +65,7 @@ def _temp_beside(path: str, make) -> str:
     """A new temporary name (``make`` is ``tempfile.mkstemp`` or ``mkdtemp``) in ``path``'s
     folder, hidden and ending in ``.part``; a folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
-    stem = os.path.basename(path).encode()[:_TEMP_STEM_BYTES].decode(errors="ignore")
+    stem = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMP_STEM_BYTES])
     try:
         made = make(prefix="." + stem + ".", suffix=".part", dir=directory)
     except OSError as exc:  # read-only or full file system, folder gone
@@ -84,7 +84,12 @@ def atomic_path(path: str) -> Iterator[str]:
     path = _target(path)
     tmp = _temp_beside(path, tempfile.mkstemp)
     try:
-        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600; give the usual permissions
+        # mkstemp makes 0600: give a replaced file's own permissions, a new one the usual.
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            mode = 0o666 & ~umask()
+        os.chmod(tmp, mode)
         yield tmp
         os.replace(tmp, path)
     except BaseException:
@@ -111,7 +116,11 @@ def check_frame_folder(path: str) -> None:
         names = os.listdir(path)
     except OSError as exc:
         raise GifquantError(f"{path}: cannot read the folder: {exc.strerror}") from None
-    other = [n for n in names if not FRAME_FILE.fullmatch(n)]
+    other = [
+        n
+        for n in names
+        if not (FRAME_FILE.fullmatch(n) and stat.S_ISREG(os.lstat(os.path.join(path, n)).st_mode))
+    ]
     if other:
         raise GifquantError(
             f"{path}: the folder holds {other[0]!r} and {len(other) - 1} more besides "
@@ -124,20 +133,31 @@ def check_frame_folder(path: str) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: str) -> Iterator[str]:
-    """Yield a temporary folder beside ``path`` that replaces it on success: a new folder
-    made with the umask's permissions, or an existing one of ``frame_*.png`` files (checked
-    again before it goes; its permissions are kept)."""
+    """Yield a temporary folder beside ``path`` (a symlink's target) that replaces it on
+    success: a new folder made with the umask's permissions, or an existing one of
+    ``frame_*.png`` files (checked again before it goes; its permissions are kept). The old
+    folder is moved aside first and removed only once the new one is in place."""
+    path = _target(path)
+    if os.path.basename(path) in ("", ".", ".."):  # "frames/", "frames/.": the folder itself
+        path = os.path.realpath(path)
     tmp = _temp_beside(path, tempfile.mkdtemp)
+    old = None
     try:
         mode = os.stat(path).st_mode & 0o7777 if os.path.isdir(path) else 0o777 & ~umask()
         os.chmod(tmp, mode)
         yield tmp
         if os.path.isdir(path):
             check_frame_folder(path)
-            shutil.rmtree(path)
-        elif os.path.lexists(path):
-            os.unlink(path)
+            old = _temp_beside(path, tempfile.mkdtemp)
+            os.replace(path, old)  # over the empty folder just made
         os.replace(tmp, path)
     except BaseException:
+        if old is not None and not os.path.exists(path):
+            with contextlib.suppress(OSError):
+                os.replace(old, path)  # put the old frames back
+                old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

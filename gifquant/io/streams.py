@@ -19,7 +19,7 @@ from .gif import GifWriter
 from .image import ImageReader
 from .lzw import lzw_worker
 from .png import PngFileWriter, PngSequenceWriter
-from .sniff import Y4M_MAGIC, file_kind
+from .sniff import Y4M_MAGIC, file_kind, is_video_container
 from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
 from .y4m import Y4mReader, Y4mWriter
 
@@ -50,6 +50,8 @@ def output_format(path: str, fmt: str | None, *, option: str | None = None) -> s
     elif path == "-":
         raise GifquantError("writing to stdout needs -f FORMAT")
     else:
+        if option is not None and (path.endswith(os.sep) or os.path.isdir(path)):
+            return "png"  # a folder: PNG frames, as -f png writes
         ext = os.path.splitext(path)[1].lower().lstrip(".")
         ext = {"yuv4mpeg": "y4m", "apng": "png"}.get(ext, ext)
         if ext not in OUTPUT_FORMATS:
@@ -82,7 +84,9 @@ def open_input(
     trim to the caller. Stdin is streamed when it is y4m, else spooled to a temporary file.
     """
     if path == "-":
-        if sys.stdin is None or sys.stdin.isatty():
+        if sys.stdin is None:
+            raise GifquantError("stdin is closed; pipe a GIF, video or y4m stream into it")
+        if sys.stdin.isatty():
             raise GifquantError("stdin is a terminal; pipe a GIF, video or y4m stream into it")
         with _open_stream(sys.stdin.buffer, "stdin", max_pixels, start, max_clip_pixels) as r:
             yield r
@@ -124,13 +128,17 @@ def _open_stream(
     stream: BinaryIO, name: str, max_pixels: int, start: float, max_clip_pixels: int = 0
 ) -> Iterator[Reader]:
     """A reader of a stream that cannot seek: y4m is read as it comes, anything else spooled."""
-    head = stream.read(len(Y4M_MAGIC))
+    head = stream.read(16)
     if not head:
         raise GifquantError(f"{name}: empty input")
-    if head == Y4M_MAGIC:
+    if head.startswith(Y4M_MAGIC):
         with Y4mReader(stream, name=name, max_pixels=max_pixels, head=head) as reader:
             yield reader
         return
+    if file_kind(head) != "image" and not is_video_container(head):
+        raise GifquantError(
+            f"{name}: not a GIF, image, y4m or video stream (it starts {head[:8]!r})"
+        )
     # Anything else may need seeking (GIF frame count, mp4 index): spool it to disk, not memory.
     with tempfile.NamedTemporaryFile(prefix="gifquant-stdin-") as spool:
         spool.write(head)
@@ -226,19 +234,24 @@ def open_output(
             finally:
                 sink.abort()  # kill ffmpeg before the temporary file goes (no-op once closed)
         return
-    with contextlib.ExitStack() as stack:
-        f = _stdout() if path == "-" else stack.enter_context(output_file(path))
-        if fmt == "png":
-            sink = PngFileWriter(f, info)
-        elif fmt == "y4m":
-            sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
-        else:
-            encoder = stack.enter_context(lzw_worker(width, height))
-            sink = GifSink(
-                f, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
-            )
-        yield sink
-        sink.close()
+    try:
+        with contextlib.ExitStack() as stack:
+            f = _stdout() if path == "-" else stack.enter_context(output_file(path))
+            if fmt == "png":
+                sink = PngFileWriter(f, info)
+            elif fmt == "y4m":
+                sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
+            else:
+                encoder = stack.enter_context(lzw_worker(width, height))
+                sink = GifSink(
+                    f, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
+                )
+            yield sink
+            sink.close()
+    except BrokenPipeError:
+        if path == "-":
+            raise  # the reader of our stdout went away: the command stops quietly
+        raise GifquantError(f"{path}: the reader went away (broken pipe)", exit_code=1) from None
 
 
 def is_png_file(path: str) -> bool:
@@ -254,15 +267,38 @@ def _stdout() -> BinaryIO:
 
 
 def same_file(a: str, b: str) -> bool:
-    """Whether paths ``a`` and ``b`` name the same file (``-`` is stdin or stdout)."""
+    """Whether outputs ``a`` and ``b`` are the same file (``-`` is stdout: a path that is the
+    same pipe or file as stdout is stdout)."""
+    if a == "-" and b == "-":
+        return True
     if a == "-" or b == "-":
-        return False
+        path = b if a == "-" else a
+        try:
+            out, it = os.fstat(1), os.stat(path)
+        except (OSError, ValueError):
+            return False
+        return (out.st_dev, out.st_ino) == (it.st_dev, it.st_ino)
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both followed through symlinks)."""
+    p, f = os.path.realpath(path), os.path.realpath(folder)
+    return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
+
+
+def _same_fds(a: int, b: int) -> bool:
+    """Whether file descriptors ``a`` and ``b`` are one regular file."""
+    try:
+        x, y = os.fstat(a), os.fstat(b)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(x.st_mode) and (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino)
 
 
 def _is_fd(fd: int, path: str) -> bool:
@@ -282,6 +318,8 @@ def check_input(path: str) -> None:
         raise InputNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
         raise GifquantError(f"{path}: is a directory")
+    if stat.S_ISSOCK(os.stat(path).st_mode):
+        raise GifquantError(f"{path}: is a socket, not a file or pipe")
     if not os.access(path, os.R_OK):
         raise GifquantError(f"{path}: permission denied")
 
@@ -292,15 +330,30 @@ def check_paths(inp: str, out: str, fmt: str) -> None:
 
     Whether an existing output may be replaced (-y, -n, asking) is the CLI's decision.
     """
-    same = _is_fd(0, out) if inp == "-" else _is_fd(1, inp) if out == "-" else same_file(inp, out)
+    if inp == "-" and out == "-":
+        same = _same_fds(0, 1)
+    elif inp == "-":
+        same = _is_fd(0, out)
+    elif out == "-":
+        same = _is_fd(1, inp)
+    else:
+        same = same_file(inp, out) or (fmt == "png" and inside(inp, out))
     if same:
         raise GifquantError(f"{out}: output is the input file; refusing to overwrite it")
     if out == "-":
         return
+    if len(os.fsencode(os.path.basename(os.path.normpath(out)))) > 255:
+        raise GifquantError(f"{out}: file name too long (255 bytes at most)")
+    if os.path.basename(os.path.normpath(os.path.abspath(out))) in ("", ".", ".."):
+        raise GifquantError(f"{out}: not a file or folder name gifquant can replace")
     if os.path.isdir(out):
         if fmt != "png" or is_png_file(out):
             raise GifquantError(f"{out}: is a directory")
+        if inside(os.getcwd(), out):
+            raise GifquantError(f"{out}: is the current folder or holds it; not replacing it")
         check_frame_folder(out)
+    elif os.path.exists(out) and stat.S_ISSOCK(os.stat(out).st_mode):
+        raise GifquantError(f"{out}: is a socket, not a file or pipe")
     elif fmt == "png" and not is_png_file(out) and os.path.lexists(out):
         raise GifquantError(f"{out}: exists and is not a folder (-f png writes a folder)")
     if is_special(out):
