@@ -192,3 +192,26 @@ def test_spliced_reader_hides_the_ranges():
         assert view.read(9) == want[at : at + 9] and view.tell() == min(at + 9, max(at, len(want)))
     view.seek(-4, io.SEEK_END)
     assert view.read() == want[-4:]
+
+
+def test_libtiff_messages_stay_off_stderr(tmp_path):
+    # libtiff printed "LZWDecode: Not enough data at scanline 0" itself, before our one line.
+    pages = [Image.fromarray(f) for f in moving_clip(3, 16, 20)]
+    src = tmp_path / "lzw.tif"
+    pages[0].save(src, save_all=True, append_images=pages[1:], compression="tiff_lzw")
+    data = bytearray(src.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for _ in range(2):  # to the last page
+        n = struct.unpack("<H", data[ifd : ifd + 2])[0]
+        ifd = struct.unpack("<I", data[ifd + 2 + 12 * n : ifd + 6 + 12 * n])[0]
+    n = struct.unpack("<H", data[ifd : ifd + 2])[0]
+    entries = [struct.unpack("<HHII", data[ifd + 2 + 12 * e : ifd + 14 + 12 * e]) for e in range(n)]
+    strip = next(v for tag, _, count, v in entries if tag == 273 and count == 1)
+    data[strip : strip + 40] = bytes(40)
+    src.write_bytes(bytes(data))
+    cmd = [sys.executable, "-m", "gifquant", str(src), str(tmp_path / "o.gif"), "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(cmd, capture_output=True, env=env, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("gifquant: error:") and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "frame 2" in r.stderr and sorted(os.listdir(tmp_path)) == ["lzw.tif"]

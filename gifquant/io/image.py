@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import struct
+import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -35,9 +38,13 @@ _lift_saved: int | None = None
 
 
 @contextlib.contextmanager
-def _pillow_call(max_pixels: int) -> Iterator[None]:
+def _pillow_call(max_pixels: int, *, c_stderr: bool = False) -> Iterator[None]:
     """Around each call into Pillow (never across a yield): its warnings are dropped, not
-    printed (stderr is one line), and its bomb guard does not refuse what ``max_pixels`` allows."""
+    printed (stderr is one line), and its bomb guard does not refuse what ``max_pixels`` allows.
+
+    c_stderr : also hold back what C libraries write to the stderr file descriptor (libtiff
+        prints its decoding errors there); an error raised inside carries their last line
+    """
     global _lift_users, _lift_saved
     with _lift_lock:
         limit = Image.MAX_IMAGE_PIXELS
@@ -48,7 +55,7 @@ def _pillow_call(max_pixels: int) -> Iterator[None]:
                 Image.MAX_IMAGE_PIXELS = None
             _lift_users += 1
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _c_stderr_held(c_stderr):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -75,6 +82,31 @@ def _layout(source: str | BinaryIO) -> GifLayout | None:
         return scan_gif(source)
     finally:
         source.seek(pos)
+
+
+@contextlib.contextmanager
+def _c_stderr_held(hold: bool) -> Iterator[None]:
+    """File descriptor 2 sent to a temporary file while the body runs (when ``hold``); a
+    decoding error raised inside gets the file's last line as a note for its message."""
+    if not hold:
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except _DECODE_ERRORS as exc:
+            os.dup2(saved, 2)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").strip().splitlines()
+            if lines and not exc.args[1:]:
+                exc.args = (f"{exc.args[0] if exc.args else exc}: {lines[-1].strip()}",)
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _spliced(source: str | BinaryIO, hidden: tuple[tuple[int, int], ...]) -> io.BufferedReader:
@@ -145,6 +177,8 @@ class ImageReader:
         except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
             self._close_view()
             raise GifquantError(f"{name}: cannot read: {exc}") from None
+        # libtiff prints its errors on stderr itself (Pillow decodes compressed TIFFs with it).
+        self._c_stderr = self._im.format == "TIFF"
         try:
             self.info = self._clip_info(layout)
         except BaseException:
@@ -208,7 +242,7 @@ class ImageReader:
         expected = None if self._layout is None else self._layout.n_frames
         while True:
             try:
-                with _pillow_call(self._max_pixels):
+                with _pillow_call(self._max_pixels, c_stderr=self._c_stderr):
                     im = next(frames, None)
                     if im is None:
                         break
