@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import moving_clip, read_gif, write_gif
+from conftest import moving_clip, read_gif, write_apng, write_gif
 from PIL import Image, ImageSequence
 
 from gifquant.cli import main
@@ -88,8 +88,15 @@ def test_empty_extension_on_stdin_keeps_every_frame(clip4, tmp_path):
     assert len(read_gif(tmp_path / "o.gif")[0]) == 4
 
 
-def test_decoder_reading_fewer_frames_than_the_scan_is_refused(clip4, tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["gif", "apng"])
+def test_decoder_reading_fewer_frames_than_the_file_holds_is_refused(tmp_path, capsys, kind):
     # Whatever else makes Pillow lose a frame: the clip is refused, nothing is written.
+    frames = moving_clip(4, 16, 20)
+    if kind == "gif":
+        clip4 = write_gif(tmp_path / "clip.gif", frames)
+    else:
+        clip4 = write_apng(tmp_path / "clip.png", frames)
+
     class Short(ImageSequence.Iterator):
         def __next__(self):
             if self.position == 2:
@@ -103,7 +110,7 @@ def test_decoder_reading_fewer_frames_than_the_scan_is_refused(clip4, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("gifquant: error:") and len(err.splitlines()) == 1, err
     assert "4 frames" in err and "read 2" in err
-    assert not out.exists() and sorted(os.listdir(tmp_path)) == ["clip.gif"]
+    assert not out.exists() and sorted(os.listdir(tmp_path)) == [clip4.name]
 
 
 # --- Pillow's process-wide settings and warnings ------------------------------------------

@@ -239,7 +239,8 @@ class ImageReader:
         n = 0
         total = 0
         frames = ImageSequence.Iterator(self._im)
-        expected = None if self._layout is None else self._layout.n_frames
+        # The block scan's count for a GIF, Pillow's own for the others.
+        expected = self.info.n_frames
         while True:
             try:
                 with _pillow_call(self._max_pixels, c_stderr=self._c_stderr):
@@ -282,7 +283,7 @@ class ImageReader:
 
 def _miscount(name: str, expected: int, got: str) -> str:
     return (
-        f"{name}: the GIF holds {expected} frames but the decoder read {got}; "
+        f"{name}: the file holds {expected} frames but the decoder read {got}; "
         "refusing rather than write a different clip"
     )
 
