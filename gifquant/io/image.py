@@ -26,8 +26,18 @@ from .budget import check_budget
 from .gifscan import GifLayout, is_gif, scan_gif
 from .splice import SplicedReader
 
-# What a broken file makes Pillow raise (struct.error: short reads in its block parsers).
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error)
+# What a broken file makes Pillow raise (struct.error: short reads in its block parsers;
+# KeyError: a TIFF page with an unknown compression code).
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    LookupError,
+    TypeError,
+    ArithmeticError,
+    struct.error,
+)
 
 # Pillow's bomb guard (Image.MAX_IMAGE_PIXELS) is a setting of the whole process, left as the
 # program importing gifquant set it; it is lifted only while we call Pillow with a larger budget
@@ -176,7 +186,7 @@ class ImageReader:
             raise GifquantError(f"{name}: not an image or video gifquant can read") from None
         except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
             self._close_view()
-            raise GifquantError(f"{name}: cannot read: {exc}") from None
+            raise GifquantError(f"{name}: cannot read: {_why(exc)}") from None
         # libtiff prints its errors on stderr itself (Pillow decodes compressed TIFFs with it).
         self._c_stderr = self._im.format == "TIFF"
         try:
@@ -199,7 +209,9 @@ class ImageReader:
                 with _pillow_call(self._max_pixels):
                     n_frames = int(getattr(self._im, "n_frames", 1))
             except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
-                raise GifquantError(f"{self._name}: broken or truncated file: {exc}") from None
+                raise GifquantError(
+                    f"{self._name}: broken or truncated file: {_why(exc)}"
+                ) from None
             check_budget(
                 self._name,
                 w,
@@ -264,7 +276,7 @@ class ImageReader:
                 raise
             except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
                 raise GifquantError(
-                    f"{self._name}: broken or truncated file at frame {n}: {exc}"
+                    f"{self._name}: broken or truncated file at frame {n}: {_why(exc)}"
                 ) from None
             if expected is not None and n >= expected:
                 raise GifquantError(_miscount(self._name, expected, f"more than {expected}"))
@@ -279,6 +291,13 @@ class ImageReader:
         if expected is not None and n != expected:
             # Never a clip silently shorter than the file: refused, and nothing is written.
             raise GifquantError(_miscount(self._name, expected, str(n)))
+
+
+def _why(exc: BaseException) -> str:
+    """What a decoding error says, in a few words."""
+    if isinstance(exc, KeyError):
+        return f"unknown value {exc}"
+    return str(exc) or type(exc).__name__
 
 
 def _miscount(name: str, expected: int, got: str) -> str:

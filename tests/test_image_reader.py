@@ -1,4 +1,4 @@
-"""The GIF reader against Pillow's parser traps: every frame the block structure holds is
+"""The image reader against Pillow's traps: every frame the file holds is
 decoded or the file is refused, Pillow's process-wide settings stay as they were, and no
 warning reaches stderr."""
 
@@ -222,3 +222,33 @@ def test_libtiff_messages_stay_off_stderr(tmp_path):
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("gifquant: error:") and len(r.stderr.splitlines()) == 1, r.stderr
     assert "frame 2" in r.stderr and sorted(os.listdir(tmp_path)) == ["lzw.tif"]
+
+
+def tiff_pages(path: Path, n: int = 3, **opts) -> bytearray:
+    pages = [Image.fromarray(f) for f in moving_clip(n, 16, 20)]
+    pages[0].save(path, save_all=True, append_images=pages[1:], **opts)
+    return bytearray(path.read_bytes())
+
+
+def tiff_entries(data: bytearray, page: int) -> list[tuple[int, int, int, int, int]]:
+    """(offset, tag, type, count, value) of each entry of a page's IFD (little-endian TIFF)."""
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for _ in range(page):
+        n = struct.unpack("<H", data[ifd : ifd + 2])[0]
+        ifd = struct.unpack("<I", data[ifd + 2 + 12 * n : ifd + 6 + 12 * n])[0]
+    n = struct.unpack("<H", data[ifd : ifd + 2])[0]
+    at = [ifd + 2 + 12 * e for e in range(n)]
+    return [(a, *struct.unpack("<HHII", data[a : a + 12])) for a in at]
+
+
+def test_tiff_page_with_an_unknown_compression_is_refused_in_one_line(tmp_path, capsys):
+    # Pillow raised KeyError: 10825 while counting pages: "gifquant: internal error".
+    src = tmp_path / "pages.tif"
+    data = tiff_pages(src)
+    at = next(a for a, tag, *_ in tiff_entries(data, 1) if tag == 259)
+    data[at + 8 : at + 10] = struct.pack("<H", 10825)
+    src.write_bytes(bytes(data))
+    assert main([str(src), str(tmp_path / "o.gif"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gifquant: error:") and len(err.splitlines()) == 1, err
+    assert "10825" in err and sorted(os.listdir(tmp_path)) == ["pages.tif"]
