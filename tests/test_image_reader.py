@@ -252,3 +252,21 @@ def test_tiff_page_with_an_unknown_compression_is_refused_in_one_line(tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("gifquant: error:") and len(err.splitlines()) == 1, err
     assert "10825" in err and sorted(os.listdir(tmp_path)) == ["pages.tif"]
+
+
+@pytest.mark.parametrize("kind", ["wide.png", "far.gif"])
+def test_output_over_65535_pixels_on_a_side_is_refused(tmp_path, capsys, kind):
+    # "internal error: OverflowError" from the GIF header (found by the fuzzer: a 1x1 GIF whose
+    # first frame sits at y=65535 grows Pillow's canvas to 1x65536).
+    src = tmp_path / kind
+    if kind == "wide.png":
+        Image.fromarray(np.zeros((1, 70000, 3), np.uint8)).save(src)
+    else:
+        pixel = bytes.fromhex("08 04 00 01 04 04 00")  # one pixel, index 0, LZW
+        far, near = (b"\x2c" + struct.pack("<HHHHB", 0, y, 1, 1, 0) + pixel for y in (65535, 0))
+        head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + bytes(6)  # 2 black entries
+        src.write_bytes(head + far + near + b";")
+    assert main([str(src), str(tmp_path / "o.gif"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gifquant: error:") and len(err.splitlines()) == 1, err
+    assert "65535" in err and sorted(os.listdir(tmp_path)) == [kind]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from ..colour import pack_rgb
+from ..errors import GifquantError
 from ..frames import QuantizedFrame
 from .gifenc import encode_image
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # GIF disposal methods (graphic control extension).
 DISPOSE_NONE = 1  # leave the frame in place: the next frame draws over it
 DISPOSE_BACKGROUND = 2  # clear the frame's rectangle to transparent
+
+MAX_SIDE = 65535  # a GIF stores its sizes in 16 bits
 
 
 def crop_changed(
@@ -139,6 +142,11 @@ class GifWriter:
         encoder: LzwWorker | None = None,
         in_flight: int = 3,
     ) -> None:
+        if width > MAX_SIDE or height > MAX_SIDE:
+            raise GifquantError(
+                f"a GIF is at most {MAX_SIDE} pixels on a side; this one would be "
+                f"{width}x{height} (--scale makes it smaller)"
+            )
         self._f = f
         self._encoder = encoder
         self._in_flight = max(1, in_flight)
