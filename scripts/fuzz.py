@@ -8,16 +8,17 @@ Seeds: a tiny generated clip, samples/shapes.gif, ../shared/corpus/edge/*.gif wh
 Pillow-made PNG, APNG, animated WebP and multi-page TIFF clips. GIFs get structure-aware
 mutations (extensions inserted, removed or emptied; image descriptor fields, LZW minimum code
 size, truncated sub-blocks, duplicated or dropped frames, control-block fields) and byte-wise
-ones; the others byte-wise ones (a PNG's chunk CRCs are mended half the time, so the mutation
-reaches the decoder).
+ones; PNGs chunk-level ones (chunks dropped, doubled, swapped; acTL and fcTL fields) and
+byte-wise ones, their CRCs mended half the time so that the mutation reaches the decoder; WebP
+and TIFF byte-wise ones.
 
 Each mutated file runs as ``python -m gifquant IN OUT`` with a timeout, in a fresh folder that is
 also its TMPDIR. A run passes when it converts (exit 0, the output decodes, with at least as many
 frames as the input holds: a GIF's image blocks, counted here independently of gifquant, or
 Pillow's count for other formats) or refuses cleanly (exit 2, one ``gifquant: error:`` line on
-stderr, no output); a traceback, a wrong frame count, a leftover file (``.part``, temporary
-folder), another exit code or a timeout is a failure, and with ``--keep`` the input is saved for
-a regression test.
+stderr, no output); a traceback, an internal error, a wrong frame count, a leftover file
+(``.part``, temporary folder), another exit code or a timeout is a failure, and with ``--keep``
+the input is saved for a regression test.
 """
 
 from __future__ import annotations
@@ -382,12 +383,56 @@ def mend_png_crcs(data: bytes) -> bytes:
     return bytes(b)
 
 
+def mutate_png_chunks(data: bytes, rng: np.random.Generator) -> tuple[bytes, str] | None:
+    """One or two chunk-level mutations of a PNG or APNG (chunks dropped, doubled, swapped; an
+    acTL or fcTL field changed), CRCs mended; None when the chunks do not parse."""
+    chunks, pos = [], 8
+    while pos + 12 <= len(data):
+        n = struct.unpack(">I", data[pos : pos + 4])[0]
+        chunks.append(bytearray(data[pos : pos + 12 + n]))
+        pos += 12 + n
+    if len(chunks) < 3 or pos != len(data):
+        return None
+    done = []
+    for _ in range(int(rng.integers(1, 3))):
+        i = int(rng.integers(1, len(chunks) - 1))  # IHDR and IEND stay
+        kind = int(rng.integers(0, 4))
+        if kind == 0:
+            del chunks[i]
+            done.append(f"chunk-@{i}")
+        elif kind == 1:
+            chunks.insert(int(rng.integers(1, len(chunks))), bytearray(chunks[i]))
+            done.append(f"chunk2@{i}")
+        elif kind == 2:
+            j = int(rng.integers(1, len(chunks) - 1))
+            chunks[i], chunks[j] = chunks[j], chunks[i]
+            done.append(f"swap{i}:{j}")
+        else:
+            ctl = [k for k, c in enumerate(chunks) if c[4:8] in (b"acTL", b"fcTL")]
+            if not ctl:
+                continue
+            k = _pick(rng, ctl)
+            body = len(chunks[k]) - 12
+            j = 8 + 4 * int(rng.integers(0, max(1, body // 4)))
+            value = int(_pick(rng, [0, 1, 2, 7, 0x7FFFFFFF, 0xFFFFFFFF, int(rng.integers(0, 99))]))
+            chunks[k][j : j + 4] = struct.pack(">I", value)[: len(chunks[k][j : j + 4])]
+            done.append(f"{bytes(chunks[k][4:8]).decode()}@{j}={value}")
+        if len(chunks) < 3:
+            break
+    return mend_png_crcs(data[:8] + b"".join(bytes(c) for c in chunks)), ",".join(done)
+
+
 def mutate_any(name: str, data: bytes, suffix: str, rng: np.random.Generator) -> tuple[bytes, str]:
     """A mutation fit for the seed's format: structure-aware ones for GIFs, byte-wise ones,
     or both."""
     how = []
     if suffix == "gif" and rng.random() < 0.6:
         got = mutate_gif_structure(data, rng)
+        if got is not None:
+            data, what = got
+            how.append(what)
+    if suffix == "png" and rng.random() < 0.4:
+        got = mutate_png_chunks(data, rng)
         if got is not None:
             data, what = got
             how.append(what)
@@ -487,7 +532,7 @@ def count_frames(data: bytes) -> int | None:
         return None
 
 
-VERDICTS = ("convert", "clean", "traceback", "wrongcount", "leftover", "hang", "bad")
+VERDICTS = ("convert", "clean", "traceback", "internal", "wrongcount", "leftover", "hang", "bad")
 
 
 def classify(
@@ -499,6 +544,8 @@ def classify(
         return "hang"
     if "Traceback" in stderr:
         return "traceback"
+    if "gifquant: internal error:" in stderr:
+        return "internal"  # a bug the command line caught: one line, but a bug
     left = sorted(os.listdir(folder))
     if [p for p in left if p not in (*inputs, out.name)] or os.listdir(folder / "tmp"):
         return "leftover"
