@@ -12,13 +12,13 @@ ones; PNGs chunk-level ones (chunks dropped, doubled, swapped; acTL and fcTL fie
 byte-wise ones, their CRCs mended half the time so that the mutation reaches the decoder; WebP
 and TIFF byte-wise ones.
 
-Each mutated file runs as ``python -m gifquant IN OUT`` with a timeout, in a fresh folder that is
-also its TMPDIR. A run passes when it converts (exit 0, the output decodes, with at least as many
-frames as the input holds: a GIF's image blocks, counted here independently of gifquant, or
-Pillow's count for other formats) or refuses cleanly (exit 2, one ``gifquant: error:`` line on
-stderr, no output); a traceback, an internal error, a wrong frame count, a leftover file
-(``.part``, temporary folder), another exit code or a timeout is a failure, and with ``--keep``
-the input is saved for a regression test.
+Each mutated file runs as ``python -m gifquant IN OUT`` with a timeout (OUT a GIF, one run in ten
+a folder of PNG frames), in a fresh folder that also holds its TMPDIR. A run passes when it
+converts (exit 0, the output decodes, with at least as many frames as the input holds: a GIF's
+image blocks, counted here independently of gifquant, or Pillow's count for other formats) or
+refuses cleanly (exit 2, one ``gifquant: error:`` line on stderr, no output); a traceback, an
+internal error, a wrong frame count, a leftover file (``.part``, temporary folder), another exit
+code or a timeout is a failure, and with ``--keep`` the input is saved for a regression test.
 """
 
 from __future__ import annotations
@@ -553,36 +553,59 @@ def classify(
     if rc == 2 and len(lines) == 1 and lines[0].startswith("gifquant: error:"):
         return "clean" if not out.exists() else "bad"
     if rc == 0 and out.exists() and not lines:
-        from PIL import Image, ImageSequence
-
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(out) as im:
-                    got = 0
-                    for fr in ImageSequence.Iterator(im):
-                        fr.convert("RGBA")
-                        got += 1
+            got = _output_frames(out)
         except Exception:
             return "bad"
-        if got != count_gif_frames(out.read_bytes()):
-            return "bad"  # our output must read the same to Pillow and to a plain walk
+        if got is None:
+            return "leftover"  # a folder output holding something besides its frames
         if want is not None and got < want:
             return "wrongcount"
         return "convert"
     return "bad"
 
 
-def run_one(data: bytes, timeout: float, suffix: str = "gif") -> tuple[str, str]:
-    """Run the CLI on ``data`` in a fresh folder; returns (verdict, stderr)."""
+def _output_frames(out: Path) -> int | None:
+    """Frames in an output: a GIF (each decoded; Pillow's count must match a plain walk) or a
+    folder of PNGs (None when it holds anything else). Raises when a frame does not decode."""
+    from PIL import Image, ImageSequence
+
+    if out.is_dir():
+        names = sorted(os.listdir(out))
+        if any(not (n.startswith("frame_") and n.endswith(".png")) for n in names):
+            return None
+        for n in names:
+            with Image.open(out / n) as im:
+                im.convert("RGBA")
+        return len(names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(out) as im:
+            got = 0
+            for fr in ImageSequence.Iterator(im):
+                fr.convert("RGBA")
+                got += 1
+    if got != count_gif_frames(out.read_bytes()):
+        raise ValueError("Pillow and a plain walk disagree on the output's frame count")
+    return got
+
+
+def run_one(
+    data: bytes, timeout: float, suffix: str = "gif", output: str = "gif"
+) -> tuple[str, str]:
+    """Run the CLI on ``data`` in a fresh folder, to ``out.gif`` or (``output="png"``) a folder
+    of PNG frames; returns (verdict, stderr)."""
     want = count_frames(data)
     with tempfile.TemporaryDirectory(prefix="gifquant-fuzz-") as tmp:
         folder = Path(tmp)
         (folder / "tmp").mkdir()
-        src, out = folder / f"in.{suffix}", folder / "out.gif"
+        src = folder / f"in.{suffix}"
+        out = folder / ("out.gif" if output == "gif" else "frames")
         src.write_bytes(data)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(folder / "tmp")}
         cmd = [sys.executable, "-m", "gifquant", str(src), str(out), "-k", "4", "-q", *LIMITS]
+        if output == "png":
+            cmd += ["-f", "png"]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
@@ -637,15 +660,17 @@ def main() -> int:
     for i in range(args.n):
         name, base, suffix = seeds[int(rng.integers(0, len(seeds)))]
         data, how = mutate_any(name, base, suffix, rng)
-        cases.append((i, name, suffix, data, how))
+        output = "png" if rng.random() < 0.1 else "gif"
+        cases.append((i, name, suffix, data, how, output))
     counts = dict.fromkeys(VERDICTS, 0)
     start = time.perf_counter()
 
     def one(case):
-        return case, run_one(case[3], args.timeout, case[2])
+        return case, run_one(case[3], args.timeout, case[2], case[5])
 
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        for (i, name, suffix, data, how), (verdict, err) in pool.map(one, cases):
+        for (i, name, suffix, data, how, output), (verdict, err) in pool.map(one, cases):
+            how += " -f png" if output == "png" else ""
             counts[verdict] += 1
             if args.verbose:
                 print(f"[{i}] {verdict} {name} {how}: {err.strip()[:150]}", file=sys.stderr)
