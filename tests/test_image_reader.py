@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,17 @@ def test_output_over_65535_pixels_on_a_side_is_refused(tmp_path, capsys, kind):
     err = capsys.readouterr().err.strip()
     assert err.startswith("gifquant: error:") and len(err.splitlines()) == 1, err
     assert "65535" in err and sorted(os.listdir(tmp_path)) == [kind]
+
+
+def test_apng_playing_more_times_than_a_gif_can_say(tmp_path):
+    # num_plays 4294967295 (legal in an APNG): "internal error: struct.error" writing the loop.
+    src = write_apng(tmp_path / "clip.png", moving_clip(3, 16, 20))
+    data = bytearray(src.read_bytes())
+    at = data.find(b"acTL")
+    data[at + 8 : at + 12] = struct.pack(">I", 0xFFFFFFFF)
+    data[at + 12 : at + 16] = struct.pack(">I", zlib.crc32(data[at : at + 12]))
+    src.write_bytes(bytes(data))
+    out = tmp_path / "o.gif"
+    assert main([str(src), str(out), "-q"]) == 0
+    frames, _, loop = read_gif(out)
+    assert len(frames) == 3 and loop == 65535

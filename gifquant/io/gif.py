@@ -112,7 +112,8 @@ def encode_frame(
 class GifWriter:
     """Write a GIF frame by frame to a binary file.
 
-    loop : NETSCAPE loop count (0 = forever) or None for no loop extension (play once)
+    loop : NETSCAPE loop count (0 = forever) or None for no loop extension (play once); a
+        count over the 16 bits GIF has for it (an APNG may say 4294967295) is written as 65535
     merge_duplicates : a delta frame that changes nothing extends the previous frame's delay
         instead of being written (the frame count then drops); off by default
 
@@ -154,7 +155,7 @@ class GifWriter:
         self._encoding: deque[tuple[Future | tuple, tuple]] = deque()
         self._always_transparent = always_transparent
         self.width, self.height = width, height
-        self.loop = loop
+        self.loop = None if loop is None else min(max(0, loop), 0xFFFF)
         self.merge_duplicates = merge_duplicates
         self._clock = 0.0  # source time at the end of the last frame, seconds
         self._written_cs = 0  # centiseconds written so far
