@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from ..colour import pack_rgb
+from ..errors import GifquantError
 from ..frames import QuantizedFrame
 from .gifenc import encode_image
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # GIF disposal methods (graphic control extension).
 DISPOSE_NONE = 1  # leave the frame in place: the next frame draws over it
 DISPOSE_BACKGROUND = 2  # clear the frame's rectangle to transparent
+
+MAX_SIDE = 65535  # a GIF stores its sizes in 16 bits
 
 
 def crop_changed(
@@ -109,7 +112,8 @@ def encode_frame(
 class GifWriter:
     """Write a GIF frame by frame to a binary file.
 
-    loop : NETSCAPE loop count (0 = forever) or None for no loop extension (play once)
+    loop : NETSCAPE loop count (0 = forever) or None for no loop extension (play once); a
+        count over the 16 bits GIF has for it (an APNG may say 4294967295) is written as 65535
     merge_duplicates : a delta frame that changes nothing extends the previous frame's delay
         instead of being written (the frame count then drops); off by default
 
@@ -139,6 +143,11 @@ class GifWriter:
         encoder: LzwWorker | None = None,
         in_flight: int = 3,
     ) -> None:
+        if width > MAX_SIDE or height > MAX_SIDE:
+            raise GifquantError(
+                f"a GIF is at most {MAX_SIDE} pixels on a side; this one would be "
+                f"{width}x{height} (--scale makes it smaller)"
+            )
         self._f = f
         self._encoder = encoder
         self._in_flight = max(1, in_flight)
@@ -146,7 +155,7 @@ class GifWriter:
         self._encoding: deque[tuple[Future | tuple, tuple]] = deque()
         self._always_transparent = always_transparent
         self.width, self.height = width, height
-        self.loop = loop
+        self.loop = None if loop is None else min(max(0, loop), 0xFFFF)
         self.merge_duplicates = merge_duplicates
         self._clock = 0.0  # source time at the end of the last frame, seconds
         self._written_cs = 0  # centiseconds written so far

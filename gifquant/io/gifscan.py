@@ -27,6 +27,10 @@ class GifLayout:
     zero_size_frame : index of the first frame with zero width or height, or None
     min_delay_cs : the shortest frame delay of 2 cs or more (browsers show shorter ones as
         10 cs), or None when no frame has one
+    hidden : byte ranges ``(start, end)``, in order and apart, of the blocks a reader must hide
+        from Pillow: extensions that carry nothing for a decoder yet that Pillow misreads (one
+        whose data is empty, legal but taken by Pillow as the start of its sub-blocks, so it
+        swallows the next frame; a graphic control block shorter than its 4 bytes)
     """
 
     width: int
@@ -38,6 +42,7 @@ class GifLayout:
     truncated: bool
     zero_size_frame: int | None
     min_delay_cs: int | None = None
+    hidden: tuple[tuple[int, int], ...] = ()
 
 
 class _Truncated(Exception):
@@ -88,12 +93,14 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     zero = None
     min_delay = None
     truncated = False
+    hidden: list[tuple[int, int]] = []
     try:
         while True:
             tag = f.read(1)
             if not tag or tag == b";":
                 break  # a missing trailer after complete frames is common and harmless
             if tag == b"!":
+                start = f.tell() - 1
                 label = _read(f, 1)[0]
                 size = _read(f, 1)[0]
                 block = _read(f, size)
@@ -104,6 +111,11 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                         min_delay = delay if min_delay is None else min(min_delay, delay)
                 if size:
                     _skip_sub_blocks(f)
+                if size == 0 or (label == 0xF9 and size < 4):
+                    if hidden and hidden[-1][1] == start:  # one range for a run of them
+                        hidden[-1] = (hidden[-1][0], f.tell())
+                    else:
+                        hidden.append((start, f.tell()))
             elif tag == b",":
                 x0, y0, w, h, fl = struct.unpack("<HHHHB", _read(f, 9))
                 # Before the data: a bomb that is also cut short is reported as a bomb.
@@ -119,5 +131,14 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     except _Truncated:
         truncated = True
     return GifLayout(
-        width, height, canvas_w, canvas_h, n_frames, transparency, truncated, zero, min_delay
+        width,
+        height,
+        canvas_w,
+        canvas_h,
+        n_frames,
+        transparency,
+        truncated,
+        zero,
+        min_delay,
+        tuple(hidden),
     )

@@ -6,7 +6,13 @@ way ffmpeg's decoder does; only the current frame and the canvas are held in mem
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import struct
+import sys
+import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -18,12 +24,56 @@ from ..errors import GifquantError
 from ..frames import ClipInfo, Frame
 from .budget import check_budget
 from .gifscan import GifLayout, is_gif, scan_gif
+from .splice import SplicedReader
 
-# Pillow's own bomb check would fire before ours with a less useful message; ours is --max-pixels.
-Image.MAX_IMAGE_PIXELS = None
+# What a broken file makes Pillow raise (struct.error: short reads in its block parsers;
+# KeyError: a TIFF page with an unknown compression code).
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    LookupError,
+    TypeError,
+    ArithmeticError,
+    struct.error,
+)
 
-# What a broken file makes Pillow raise (struct.error: short reads in its block parsers).
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error)
+# Pillow's bomb guard (Image.MAX_IMAGE_PIXELS) is a setting of the whole process, left as the
+# program importing gifquant set it; it is lifted only while we call Pillow with a larger budget
+# of our own (--max-pixels, checked on the file's structure before Pillow sees a frame).
+_lift_lock = threading.Lock()
+_lift_users = 0
+_lift_saved: int | None = None
+
+
+@contextlib.contextmanager
+def _pillow_call(max_pixels: int, *, c_stderr: bool = False) -> Iterator[None]:
+    """Around each call into Pillow (never across a yield): its warnings are dropped, not
+    printed (stderr is one line), and its bomb guard does not refuse what ``max_pixels`` allows.
+
+    c_stderr : also hold back what C libraries write to the stderr file descriptor (libtiff
+        prints its decoding errors there); an error raised inside carries their last line
+    """
+    global _lift_users, _lift_saved
+    with _lift_lock:
+        limit = Image.MAX_IMAGE_PIXELS
+        lifted = bool(_lift_users) or (limit is not None and max_pixels > limit)
+        if lifted:
+            if not _lift_users:
+                _lift_saved = limit
+                Image.MAX_IMAGE_PIXELS = None
+            _lift_users += 1
+    try:
+        with warnings.catch_warnings(), _c_stderr_held(c_stderr):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        if lifted:
+            with _lift_lock:
+                _lift_users -= 1
+                if not _lift_users:
+                    Image.MAX_IMAGE_PIXELS = _lift_saved
 
 
 def _layout(source: str | BinaryIO) -> GifLayout | None:
@@ -42,6 +92,43 @@ def _layout(source: str | BinaryIO) -> GifLayout | None:
         return scan_gif(source)
     finally:
         source.seek(pos)
+
+
+@contextlib.contextmanager
+def _c_stderr_held(hold: bool) -> Iterator[None]:
+    """File descriptor 2 sent to a temporary file while the body runs (when ``hold``); a
+    decoding error raised inside gets the file's last line as a note for its message."""
+    if not hold:
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except _DECODE_ERRORS as exc:
+            os.dup2(saved, 2)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").strip().splitlines()
+            if lines and not exc.args[1:]:
+                exc.args = (f"{exc.args[0] if exc.args else exc}: {lines[-1].strip()}",)
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _spliced(source: str | BinaryIO, hidden: tuple[tuple[int, int], ...]) -> io.BufferedReader:
+    """``source`` without the byte ranges ``hidden``, buffered (Pillow reads byte by byte)."""
+    if not isinstance(source, str):
+        return io.BufferedReader(SplicedReader(source, hidden, owns=False), 1 << 16)
+    f = open(source, "rb")  # noqa: SIM115 - closed with the view
+    try:
+        return io.BufferedReader(SplicedReader(f, hidden, owns=True), 1 << 16)
+    except BaseException:
+        f.close()
+        raise
 
 
 def _fit(rgba: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -81,18 +168,31 @@ class ImageReader:
             raise GifquantError(f"{name}: cannot read: {exc.strerror or exc}") from None
         if layout is not None:
             _check_layout(name, layout, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels)
+        self._layout = layout
+        # Pillow reads a view of a GIF without the blocks it misreads (an empty extension makes
+        # it swallow the next frame); the file itself is not copied.
+        self._view: io.BufferedReader | None = None
+        if layout is not None and layout.hidden:
+            try:
+                self._view = _spliced(source, layout.hidden)
+            except OSError as exc:
+                raise GifquantError(f"{name}: cannot read: {exc.strerror or exc}") from None
+            source = self._view
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _pillow_call(max_pixels):
                 self._im = Image.open(source)
         except UnidentifiedImageError:
+            self._close_view()
             raise GifquantError(f"{name}: not an image or video gifquant can read") from None
-        except _DECODE_ERRORS as exc:
-            raise GifquantError(f"{name}: cannot read: {exc}") from None
+        except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+            self._close_view()
+            raise GifquantError(f"{name}: cannot read: {_why(exc)}") from None
+        # libtiff prints its errors on stderr itself (Pillow decodes compressed TIFFs with it).
+        self._c_stderr = self._im.format == "TIFF"
         try:
             self.info = self._clip_info(layout)
         except BaseException:
-            self._im.close()
+            self.close()
             raise
 
     def _clip_info(self, layout: GifLayout | None) -> ClipInfo:
@@ -106,9 +206,12 @@ class ImageReader:
             # The frame size first: counting frames may mean parsing the whole file.
             check_budget(self._name, w, h, 1, max_pixels=self._max_pixels, max_clip_pixels=0)
             try:
-                n_frames = int(getattr(self._im, "n_frames", 1))
-            except _DECODE_ERRORS as exc:
-                raise GifquantError(f"{self._name}: broken or truncated file: {exc}") from None
+                with _pillow_call(self._max_pixels):
+                    n_frames = int(getattr(self._im, "n_frames", 1))
+            except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+                raise GifquantError(
+                    f"{self._name}: broken or truncated file: {_why(exc)}"
+                ) from None
             check_budget(
                 self._name,
                 w,
@@ -138,37 +241,70 @@ class ImageReader:
 
     def close(self) -> None:
         self._im.close()
+        self._close_view()
+
+    def _close_view(self) -> None:
+        if self._view is not None:
+            self._view.close()
 
     def __iter__(self) -> Iterator[Frame]:
         n = 0
         total = 0
-        try:
-            for im in ImageSequence.Iterator(self._im):
-                # Seeking sized the canvas but decoded nothing yet: the last chance to refuse.
-                w, h = im.size
-                check_budget(self._name, w, h, 1, max_pixels=self._max_pixels, max_clip_pixels=0)
-                total += w * h
-                if self._max_clip_pixels and total > self._max_clip_pixels:
-                    raise GifquantError(
-                        f"{self._name}: over {self._max_clip_pixels} decoded pixels at frame {n} "
-                        "(--max-clip-pixels); refusing a possible decompression bomb"
+        frames = ImageSequence.Iterator(self._im)
+        # The block scan's count for a GIF, Pillow's own for the others.
+        expected = self.info.n_frames
+        while True:
+            try:
+                with _pillow_call(self._max_pixels, c_stderr=self._c_stderr):
+                    im = next(frames, None)
+                    if im is None:
+                        break
+                    # Seeking sized the canvas but decoded nothing yet: the last chance to refuse.
+                    w, h = im.size
+                    check_budget(
+                        self._name, w, h, 1, max_pixels=self._max_pixels, max_clip_pixels=0
                     )
-                rgba = np.asarray(im.convert("RGBA"))
-                if rgba.shape[:2] != (self.info.height, self.info.width):
-                    # Pillow grows the canvas for frames drawn out of bounds; the logical
-                    # screen (what ffmpeg and browsers show) is the first frame's size.
-                    rgba = _fit(rgba, self.info.height, self.info.width)
-                ms = im.info.get("duration") or 0
-                n += 1
-                yield Frame(rgba, float(ms) / 1000.0)
-        except GifquantError:
-            raise
-        except _DECODE_ERRORS as exc:
-            raise GifquantError(
-                f"{self._name}: broken or truncated file at frame {n}: {exc}"
-            ) from None
+                    total += w * h
+                    if self._max_clip_pixels and total > self._max_clip_pixels:
+                        raise GifquantError(
+                            f"{self._name}: over {self._max_clip_pixels} decoded pixels at frame "
+                            f"{n} (--max-clip-pixels); refusing a possible decompression bomb"
+                        )
+                    rgba = np.asarray(im.convert("RGBA"))
+                    ms = im.info.get("duration") or 0
+            except GifquantError:
+                raise
+            except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+                raise GifquantError(
+                    f"{self._name}: broken or truncated file at frame {n}: {_why(exc)}"
+                ) from None
+            if expected is not None and n >= expected:
+                raise GifquantError(_miscount(self._name, expected, f"more than {expected}"))
+            if rgba.shape[:2] != (self.info.height, self.info.width):
+                # Pillow grows the canvas for frames drawn out of bounds; the logical
+                # screen (what ffmpeg and browsers show) is the first frame's size.
+                rgba = _fit(rgba, self.info.height, self.info.width)
+            n += 1
+            yield Frame(rgba, float(ms) / 1000.0)
         if n == 0:
             raise GifquantError(f"{self._name}: no frames")
+        if expected is not None and n != expected:
+            # Never a clip silently shorter than the file: refused, and nothing is written.
+            raise GifquantError(_miscount(self._name, expected, str(n)))
+
+
+def _why(exc: BaseException) -> str:
+    """What a decoding error says, in a few words."""
+    if isinstance(exc, KeyError):
+        return f"unknown value {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _miscount(name: str, expected: int, got: str) -> str:
+    return (
+        f"{name}: the file holds {expected} frames but the decoder read {got}; "
+        "refusing rather than write a different clip"
+    )
 
 
 def _check_layout(name: str, layout: GifLayout, *, max_pixels: int, max_clip_pixels: int) -> None:
