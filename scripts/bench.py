@@ -53,8 +53,6 @@ sys.path.insert(0, str(REPO))
 
 from gifquant.metrics import QualityMeter  # noqa: E402
 
-Image.MAX_IMAGE_PIXELS = None
-
 FFMPEG_GLOBAL = (
     "split[a][b];[a]palettegen=max_colors={k}:stats_mode=full[p];[b][p]paletteuse=dither=none"
 )
@@ -1240,6 +1238,7 @@ def _load() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    Image.MAX_IMAGE_PIXELS = None  # the corpus frames are ours; only this script's process
     args = parse_args(argv)
     if args.naive_sklearn:
         inp, out = args.naive_sklearn
