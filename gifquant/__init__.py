@@ -1,7 +1,9 @@
 """gifquant: re-encode animations with few colours, seeding each frame's k-means from the last.
 
-The public surface: the quantizer (``QuantizeOptions``, ``TemporalQuantizer``), the clustering
-(``kmeans``), the metrics (``QualityMeter``) and the command line (``main``). They are imported
+The public surface: ``convert`` (a file, as the command does) and ``quantize`` (frames in
+memory, or an ``Animation`` that plays in a notebook); the quantizer (``QuantizeOptions``,
+``TemporalQuantizer``), the clustering (``kmeans``), the metrics (``QualityMeter``) and the
+command line (``main``). They are imported
 on first use: importing gifquant loads nothing else, and the command (``command.py``) can
 handle signals and start ffmpeg before numpy loads.
 """
@@ -11,14 +13,20 @@ import importlib as _importlib
 from ._version import __version__
 
 _LAZY = {
+    "convert": ".library",
+    "ConvertReport": ".library",
+    "Stats": ".library",
+    "quantize": ".arrays",
+    "Animation": ".display",
+    "GifquantError": ".errors",
     "ClipInfo": ".frames",
     "Frame": ".frames",
     "QuantizedFrame": ".frames",
     "KMeansResult": ".kmeans",
     "kmeans": ".kmeans",
     "QualityMeter": ".metrics",
-    "QuantizeOptions": ".quantize",
-    "TemporalQuantizer": ".quantize",
+    "QuantizeOptions": ".temporal",
+    "TemporalQuantizer": ".temporal",
 }
 
 __all__ = ["__version__", "main", *_LAZY]

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from .display import Animation
 from .errors import InputNotFoundError
 from .frames import QuantizedFrame
-from .quantize import QuantizeOptions, TemporalQuantizer
+from .temporal import QuantizeOptions, TemporalQuantizer
 
 # The display time of a frame whose source does not say (10 fps).
 DEFAULT_DURATION = 0.1

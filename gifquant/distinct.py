@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from .colour import pack_rgb, rgb_to_lab, to_space, unpack_rgb
 
 if TYPE_CHECKING:
-    from .quantize import QuantizeOptions
+    from .temporal import QuantizeOptions
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096

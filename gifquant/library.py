@@ -31,8 +31,8 @@ from .io.streams import (
     same_file,
 )
 from .pipeline import parse_panels, run
-from .quantize import QuantizeOptions
 from .resize import parse_scale
+from .temporal import QuantizeOptions
 from .timeline import TimelineOptions, apply_timeline
 
 

@@ -22,7 +22,7 @@ from .distinct import FrameColours, frame_colours
 from .frames import Frame
 from .kmeans import METRICS
 from .metrics import QualityMeter
-from .quantize import (
+from .temporal import (
     FramePlan,
     FrameResult,
     QuantizeOptions,

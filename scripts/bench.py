@@ -1024,7 +1024,7 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
     from gifquant.io import gif as gifmod
     from gifquant.io.video import VideoReader
     from gifquant.kmeans import nearest
-    from gifquant.quantize import QuantizeOptions, TemporalQuantizer
+    from gifquant.temporal import QuantizeOptions, TemporalQuantizer
 
     times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
     frames = []

@@ -211,3 +211,20 @@ def test_convert_with_a_comparison_measures_each_panel(clip, tmp_path):
     assert set(rep.panels) == {"k=2", "k=4"}
     assert rep.panels["k=2"].colours_on_screen <= 2
     assert len(read_gif(tmp_path / "cmp.gif")[0]) == 12
+
+
+def test_the_notebook_demo_runs_its_checks(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    html = tmp_path / "anim.html"
+    p = subprocess.run(
+        [sys.executable, str(root / "scripts" / "notebook_demo.py"), "--html", str(html)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "all checks hold" in p.stdout and "data:image/gif;base64," in html.read_text()

@@ -15,7 +15,7 @@ from gifquant.distinct import ColourIndexer, colour_histogram, distinct_colours
 from gifquant.frames import Frame
 from gifquant.metrics import QualityMeter, delta_e, lab_image
 from gifquant.pipeline import run
-from gifquant.quantize import QuantizeOptions
+from gifquant.temporal import QuantizeOptions
 
 km = importlib.import_module("gifquant.kmeans")  # the package re-exports the function kmeans
 
@@ -225,7 +225,7 @@ def test_threaded_run_closes_an_abandoned_generator():
 @pytest.mark.parametrize("dither", ["none", "floyd-steinberg"])
 def test_changed_marks_exactly_the_pixels_whose_colour_changed(dither):
     # The quantizer compares packed palette words; the plain test compares what is on screen.
-    from gifquant.quantize import TemporalQuantizer
+    from gifquant.temporal import TemporalQuantizer
 
     rng = np.random.default_rng(6)
     clip = [

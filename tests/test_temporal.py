@@ -10,8 +10,8 @@ from conftest import gif_blocks, measure, moving_clip, read_gif, write_apng, wri
 from gifquant.cli import main
 from gifquant.colour import pack_rgb, rgb_to_lab
 from gifquant.dither import bayer_matrix, blue_noise
-from gifquant.quantize import QuantizeOptions, TemporalQuantizer
 from gifquant.remap import match_slots
+from gifquant.temporal import QuantizeOptions, TemporalQuantizer
 
 PLAIN = ["--palette-hysteresis", "0", "--palette-memory", "0", "--scene-threshold", "off"]
 
