@@ -28,10 +28,6 @@ class TimelineOptions:
     fps: float | None = None
     scale: tuple[int, int] | None = None
 
-    @property
-    def is_identity(self) -> bool:
-        return self == TimelineOptions()
-
 
 class CfrClock:
     """Map frames of any duration onto a constant-rate clock, like ffmpeg's fps filter.
