@@ -28,7 +28,7 @@ from .io.streams import (
     output_format,
 )
 from .kmeans import INITS, METRICS
-from .pipeline import parse_panels, run
+from .pipeline import SERIAL_PIXELS, parse_panels, run
 from .quantize import QuantizeOptions
 from .resize import parse_scale
 from .timeline import TimelineOptions, apply_timeline
@@ -455,6 +455,7 @@ def _run(args: argparse.Namespace) -> int:
             panels=panels,
             on_frame=_after_frame(bar),
             measure=args.stats and not args.quiet,
+            threads=info.width * info.height < SERIAL_PIXELS,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
             raise GifquantError(

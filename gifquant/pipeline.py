@@ -116,7 +116,9 @@ def run(
 
     With ``threads`` the frames are read one thread ahead and written (encoded, measured) one
     thread behind the quantizer, through short queues: frame order is kept, at most a few frames
-    are in flight, and an exception in either thread is raised here.
+    are in flight, and an exception in either thread is raised here. Without, one frame is
+    worked on at a time, and its pixels are let go once planned unless measured or compared
+    (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
     """
     report = RunReport()
     start = time.perf_counter()
@@ -181,10 +183,18 @@ def run(
 
     if not threads:
         for i, fr in enumerate(frames):
-            item = quantize(i, fr)
+            fc = frame_colours(fr.rgba, options, opaque=fr.opaque)
+            planned = main_q.plan(fr.rgba, prepared=fc)
+            del fc
+            if not measure and not panel_qs:
+                # Past its plan, nothing reads the frame's pixels: let them go.
+                fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
+            item = quantize(i, fr, planned.colours, planned)
+            del fr, planned
             write(item)
             meter(item)
             done(i, item[2])
+            del item
     else:
         # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
         with contextlib.ExitStack() as stack:
@@ -209,6 +219,10 @@ def run(
 
 # Frames in flight per queue between threads: enough to smooth the stages, bounded memory.
 _QUEUE_FRAMES = 2
+# Frames of at least this many pixels are best run one at a time, without the threads (which
+# hold up to a dozen frames in flight): a frame's working set, not the stages' overlap, matters.
+SERIAL_PIXELS = 1 << 22
+_NO_PIXELS = np.zeros((0, 0, 4), np.uint8)
 # How often a blocked thread looks whether the run was stopped, seconds.
 _POLL = 0.1
 _END = object()

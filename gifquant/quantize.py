@@ -36,6 +36,9 @@ from .kmeans import (
 )
 from .remap import cluster_spread, match_slots, stable_palette
 
+# Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
+_CHUNK = 1 << 18
+
 
 @dataclass(frozen=True)
 class QuantizeOptions:
@@ -120,8 +123,8 @@ class _Shown:
 
     slots: NDArray[np.uint8]
     palette_packed: NDArray[np.uint32]
-    lab: NDArray[np.float32]
-    inverse: NDArray[np.int64]
+    lab: NDArray[np.float32] | None  # None unless dithering with Floyd-Steinberg
+    inverse: NDArray[np.integer] | None
     shape: tuple[int, int]
 
 
@@ -133,12 +136,16 @@ def _median_by_group(
     than ``kmeans.weighted_medians``' exact two-key sort, and close enough for a threshold."""
     if len(values) == 0:
         return np.zeros(k)
-    order = np.argsort(groups + values / (float(values.max()) * 1.001 + 1e-12))
-    cum = np.cumsum(weights[order])
+    key = values / (float(values.max()) * 1.001 + 1e-12)
+    key += groups
+    order = np.argsort(key)
+    del key
+    cum = np.take(weights, order)
+    np.cumsum(cum, out=cum)
     total = np.bincount(groups, weights=weights, minlength=k)
     before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
     at = np.minimum(np.searchsorted(cum, before + total / 2), len(order) - 1)
-    return np.where(total > 0, values[order][at], 0.0)
+    return np.where(total > 0, values[order[at]], 0.0)
 
 
 def _extend_centers(
@@ -272,13 +279,17 @@ class TemporalQuantizer:
         # flat area or a dominant colour that fades or changes light is followed closely,
         # while a cluster that only gains or loses some pixels (an object passing) drifts
         # with the memory.
-        offset = x - means[labels]
-        if self.options.metric == "euclidean":
+        euclidean = self.options.metric == "euclidean"
+        if euclidean:
             moved = np.sqrt(((means - centers) ** 2).sum(1))
-            far = np.sqrt((offset**2).sum(1))
         else:
             moved = np.abs(means - centers).sum(1)
-            far = np.abs(offset).sum(1)
+        far = np.empty(len(x))
+        for start in range(0, len(x), _CHUNK):  # (m, 3) float64 temporaries a chunk at a time
+            part = slice(start, start + _CHUNK)
+            offset = x[part] - means[labels[part]]
+            far[part] = np.sqrt((offset**2).sum(1)) if euclidean else np.abs(offset).sum(1)
+        del offset
         limit = _median_by_group(far, w, labels, k)
         limit = np.maximum(limit, DE_UNIT[self.options.space])  # and at least about 1 dE
         self._followed = (n > 0) & (moved > limit)
@@ -347,7 +358,7 @@ class TemporalQuantizer:
         self._followed = None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
-            centers, inertia, members = exact, 0.0, None
+            centers, inertia, members = exact.astype(np.float64), 0.0, None
         else:
             centers, inertia, members = self._fit(fc, k, fresh, frame_no)
             self._mean_inertia = inertia / src.counts.sum()
@@ -420,7 +431,10 @@ class TemporalQuantizer:
             if shown is not None and opt.delta:
                 changed = _changed(slots, packed, shown.slots, shown.palette_packed)
                 changed = changed.reshape(h, w)
-            self._shown = _Shown(slots, packed, fc.lab, src.inverse, (h, w))
+            # The source's colours are only looked at again by the next frame's dithering.
+            fs = opt.dither == "floyd-steinberg"
+            lab, inverse = (fc.lab, src.inverse) if fs else (None, None)
+            self._shown = _Shown(slots, packed, lab, inverse, (h, w))
             frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
         return FrameResult(frame, src, plan.cut)
 

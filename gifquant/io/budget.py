@@ -47,3 +47,4 @@ def limit_clip(frames: Iterable[Frame], *, name: str, max_clip_pixels: int) -> I
                 "(--max-clip-pixels); refusing a possible decompression bomb"
             )
         yield frame
+        del frame  # not held while the next frame is decoded

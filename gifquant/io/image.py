@@ -161,6 +161,7 @@ class ImageReader:
                 ms = im.info.get("duration") or 0
                 n += 1
                 yield Frame(rgba, float(ms) / 1000.0)
+                del rgba  # not held while the next frame is decoded
         except GifquantError:
             raise
         except _DECODE_ERRORS as exc:

@@ -102,6 +102,7 @@ class VideoReader:
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
                 yield Frame(buf.reshape(h, w, 4), duration, opaque=True)
+                del buf, view  # not held while the next frame is read
                 n += 1
             rc = self._proc.wait(timeout=60)
             err = self._proc.stderr_text()
