@@ -236,8 +236,11 @@ def colour_histogram(
     Bins come in increasing order of ``r_bin << 2 bits | g_bin << bits | b_bin``.
     """
     shift = 8 - bits
-    c = colours.astype(np.int64) >> shift
-    bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+    c = colours >> shift  # uint8, and int32 bins: a few bytes a colour, not 48
+    bins = c[:, 0].astype(np.int32) << (2 * bits)
+    bins |= c[:, 1].astype(np.int32) << bits
+    bins |= c[:, 2]
+    del c
     counts = np.asarray(counts, dtype=np.float64)
     n_bins = 1 << (3 * bits)
     if n_bins <= _DENSE_HISTOGRAM_BINS:
@@ -259,6 +262,9 @@ def colour_histogram(
 
 def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.float64]:
     """Normalised 4-bit-per-channel colour histogram (4096,) for scene-cut detection."""
-    c = colours.astype(np.int64) >> 4
-    h = np.bincount((c[:, 0] << 8) | (c[:, 1] << 4) | c[:, 2], weights=counts, minlength=4096)
+    c = colours >> 4
+    bins = c[:, 0].astype(np.int32) << 8
+    bins |= c[:, 1].astype(np.int32) << 4
+    bins |= c[:, 2]
+    h = np.bincount(bins, weights=counts, minlength=4096)
     return h / max(1.0, h.sum())

@@ -182,13 +182,15 @@ def run(
             on_frame(i)
 
     if not threads:
-        for i, fr in enumerate(frames):
+        i = -1
+        for fr in frames:  # not enumerate(): its reused result tuple would keep the frame
+            i += 1
             fc = frame_colours(fr.rgba, options, opaque=fr.opaque)
-            planned = main_q.plan(fr.rgba, prepared=fc)
-            del fc
             if not measure and not panel_qs:
-                # Past its plan, nothing reads the frame's pixels: let them go.
+                # Past its distinct colours, nothing reads the frame's pixels: let them go.
                 fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
+            planned = main_q.plan(None, prepared=fc)
+            del fc
             item = quantize(i, fr, planned.colours, planned)
             del fr, planned
             write(item)

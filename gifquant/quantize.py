@@ -321,13 +321,16 @@ class TemporalQuantizer:
         """
         return self.paint(self.plan(rgba, prepared=prepared), duration)
 
-    def plan(self, rgba: NDArray[np.uint8], *, prepared: FrameColours | None = None) -> FramePlan:
+    def plan(
+        self, rgba: NDArray[np.uint8] | None, *, prepared: FrameColours | None = None
+    ) -> FramePlan:
         """Decide a frame's palette from the frames planned before it (scene cut, seeded fit,
         palette hysteresis, each distinct colour's nearest entry). Touches none of the state
-        ``paint`` uses, so frame n+1 can be planned while frame n is painted."""
+        ``paint`` uses, so frame n+1 can be planned while frame n is painted. ``rgba`` may be
+        None when ``prepared`` is given (the pixels are not looked at again)."""
         opt = self.options
-        h, w = rgba.shape[:2]
         fc = frame_colours(rgba, opt) if prepared is None else prepared
+        h, w = fc.source.opaque.shape
         src = fc.source
         has_alpha = not src.all_opaque
         temporal = opt.seeded

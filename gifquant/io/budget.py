@@ -39,12 +39,16 @@ def limit_clip(frames: Iterable[Frame], *, name: str, max_clip_pixels: int) -> I
     For readers that cannot tell the clip's size up front (video, stdin); 0 means no limit.
     """
     total = 0
-    for n, frame in enumerate(frames):
+    n = -1
+    for frame in frames:  # not enumerate(): its reused result tuple would keep the frame
+        n += 1
         total += frame.rgba.shape[0] * frame.rgba.shape[1]
         if max_clip_pixels and total > max_clip_pixels:
             raise GifquantError(
                 f"{name}: over {max_clip_pixels} decoded pixels at frame {n} "
                 "(--max-clip-pixels); refusing a possible decompression bomb"
             )
-        yield frame
-        del frame  # not held while the next frame is decoded
+        # Handed over, not kept: no reference stays here while the frame is worked on.
+        out = [frame]
+        del frame
+        yield out.pop()

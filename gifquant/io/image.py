@@ -160,8 +160,10 @@ class ImageReader:
                     rgba = _fit(rgba, self.info.height, self.info.width)
                 ms = im.info.get("duration") or 0
                 n += 1
-                yield Frame(rgba, float(ms) / 1000.0)
-                del rgba  # not held while the next frame is decoded
+                # Handed over, not kept: no reference stays here while the frame is worked on.
+                out = [Frame(rgba, float(ms) / 1000.0)]
+                del rgba
+                yield out.pop()
         except GifquantError:
             raise
         except _DECODE_ERRORS as exc:

@@ -101,8 +101,10 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
-                yield Frame(buf.reshape(h, w, 4), duration, opaque=True)
-                del buf, view  # not held while the next frame is read
+                # Handed over, not kept: no reference stays here while the frame is worked on.
+                out = [Frame(buf.reshape(h, w, 4), duration, opaque=True)]
+                del buf, view
+                yield out.pop()
                 n += 1
             rc = self._proc.wait(timeout=60)
             err = self._proc.stderr_text()

@@ -168,10 +168,10 @@ class Y4mReader:
                 raise GifquantError(
                     f"{self._name}: truncated y4m stream: frame {n} has {got} of {len(buf)} bytes"
                 )
-            rgba = self._rgba(view)
-            del view, buf  # not held while the frame is worked on
-            yield Frame(rgba, 1.0 / self.fps, opaque=True)
-            del rgba
+            # Handed over, not kept: no reference stays here while the frame is worked on.
+            out = [Frame(self._rgba(view), 1.0 / self.fps, opaque=True)]
+            del view, buf
+            yield out.pop()
             n += 1
         if n == 0:
             raise GifquantError(f"{self._name}: y4m stream has no frames")
