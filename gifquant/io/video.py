@@ -102,9 +102,9 @@ class VideoReader:
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
                 # Handed over, not kept: no reference stays here while the frame is worked on.
-                out = [Frame(buf.reshape(h, w, 4), duration, opaque=True)]
+                handed = [Frame(buf.reshape(h, w, 4), duration, opaque=True)]
                 del buf, view
-                yield out.pop()
+                yield handed.pop()
                 n += 1
             rc = self._proc.wait(timeout=60)
             err = self._proc.stderr_text()
