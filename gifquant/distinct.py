@@ -37,7 +37,7 @@ class DistinctColours:
     counts : ndarray of shape (n_distinct,), pixel count of each colour
     inverse : ndarray of shape (n_opaque,), uint16 or int32: index into ``colours`` of each
         opaque pixel
-    opaque : ndarray of shape (height, width), bool
+    opaque : ndarray of shape (height, width), bool (read-only)
     """
 
     colours: NDArray[np.uint8]
@@ -83,7 +83,8 @@ class ColourIndexer:
         every alpha is known to be 255, so it is not looked at)."""
         n = rgba.shape[0] * rgba.shape[1]
         if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
-            mask = np.ones(rgba.shape[:2], dtype=bool)  # one pass over alpha, no mask
+            # One pass over alpha, and no mask: a read-only view of one True, not a byte a pixel.
+            mask = np.broadcast_to(np.True_, rgba.shape[:2])
             if n > _SCRATCH_PIXELS:
                 # A large frame: its packed pixels are sorted in place and each pixel's index
                 # is then looked up band by band, so only one packed copy is ever alive.
@@ -124,7 +125,9 @@ class ColourIndexer:
         slot = self._slots.get(dtype)
         if slot is None:
             # Pages are only touched where colours occur; unwritten entries are never read.
-            slot = self._slots[dtype] = np.empty(1 << 24, dtype=dtype)
+            slot = np.empty(1 << 24, dtype=dtype)
+            if n <= _SCRATCH_PIXELS:  # a large frame's table (up to 64 MB) goes with it
+                self._slots[dtype] = slot
         slot[uniq] = np.arange(len(uniq), dtype=dtype)
         if key is not None:
             inverse = np.take(slot, key)
@@ -134,7 +137,7 @@ class ColourIndexer:
             for start in range(0, n, _CHUNK):
                 part = flat[start : start + _CHUNK]
                 np.take(slot, pack_rgb(part), out=inverse[start : start + len(part)])
-        return unpack_rgb(uniq), counts.astype(np.int64), inverse
+        return unpack_rgb(uniq), counts.astype(np.int64, copy=False), inverse
 
 
 def _run_starts(ordered: NDArray[np.uint32]) -> NDArray[np.intp]:

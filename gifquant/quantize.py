@@ -390,6 +390,7 @@ class TemporalQuantizer:
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
             display = np.where(repaint[:, None], target, self._display)
+        del members  # (m,) int64: not needed for the colours' entries
         self._display = display
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
