@@ -136,7 +136,9 @@ class ColourIndexer:
             flat = rgba.reshape(n, 4)
             for start in range(0, n, _CHUNK):
                 part = flat[start : start + _CHUNK]
-                np.take(slot, pack_rgb(part), out=inverse[start : start + len(part)])
+                # mode="clip": with "raise", take buffers ``out`` (every key is < 2^24 anyway)
+                out = inverse[start : start + len(part)]
+                np.take(slot, pack_rgb(part), out=out, mode="clip")
         return unpack_rgb(uniq), counts.astype(np.int64, copy=False), inverse
 
 

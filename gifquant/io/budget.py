@@ -7,7 +7,10 @@ from collections.abc import Iterable, Iterator
 from ..errors import GifquantError
 from ..frames import Frame
 
-DEFAULT_MAX_PIXELS = 64_000_000  # per frame: 8000x8000; a bomb GIF claims billions
+# Per frame: 2^25, 8K UHD (7680x4320) fits. A bomb GIF claims billions; and a large frame costs
+# about 25 bytes a pixel + 100 MB to quantize (scripts/bench_memory.py --section large), so
+# this is ~0.9 GB (~1.3 GB to mp4): a machine with 4 GB finishes it.
+DEFAULT_MAX_PIXELS = 1 << 25
 # Per clip: about 20 minutes of 640x480 at 25 fps; a bomb repeats a huge frame many times.
 DEFAULT_MAX_CLIP_PIXELS = 10_000_000_000
 
