@@ -138,7 +138,7 @@ def _scale(text: str) -> tuple[int, int]:
 
 
 def _return_freed_memory() -> None:
-    """Have glibc's malloc map blocks of 1 MiB and more on their own, so that freeing one hands
+    """Have glibc's malloc map blocks of 4 MiB and more on their own, so that freeing one hands
     it back to the system. By default the threshold climbs to 32 MiB after the first large free,
     and a large frame's many chunk-sized temporaries then stay resident (~60 MB at 16 M pixels).
     Elsewhere (not glibc) nothing is done."""
@@ -148,7 +148,7 @@ def _return_freed_memory() -> None:
         import ctypes
 
         libc = ctypes.CDLL(None)
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops the climbing
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops the climbing
     except (OSError, AttributeError):
         pass
 

@@ -25,7 +25,7 @@ _EXACT_FIT_LIMIT = 4096
 # larger ones allocate and free them, so a large frame's working set is not held between frames.
 _SCRATCH_PIXELS = 1 << 21
 # Pixels or colours handled at a time where a whole frame's worth of temporaries would be large.
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
 assert _CHUNK % _ROWS == 0  # chunked colour conversion runs the very same matrix blocks
 
 

@@ -100,7 +100,7 @@ def assign(
 
 # Points handled at a time by ``assign`` and ``nearest`` (about): their float64 temporaries of
 # every point at once would cost ~100 bytes a point on a frame of millions of colours.
-_CHUNK_POINTS = 1 << 18
+_CHUNK_POINTS = 1 << 16
 
 
 def _chunks(n: int, rows: int) -> list[slice]:

@@ -37,7 +37,7 @@ from .kmeans import (
 from .remap import cluster_spread, match_slots, stable_palette
 
 # Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)

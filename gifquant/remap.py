@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 # Colours handled at a time where (m, 3) temporaries of every colour would be large.
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
 
 
 def delta_e(a: NDArray, b: NDArray) -> NDArray[np.float32]:
