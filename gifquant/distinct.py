@@ -130,7 +130,7 @@ class ColourIndexer:
                 self._slots[dtype] = slot
         slot[uniq] = np.arange(len(uniq), dtype=dtype)
         if key is not None:
-            inverse = np.take(slot, key)
+            inverse = slot[key]  # indexing, not np.take: that copies the keys to intp first
         else:
             inverse = np.empty(n, dtype)
             flat = rgba.reshape(n, 4)

@@ -380,6 +380,6 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
         # The quantizer already split the source into distinct colours over the same mask.
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
         source = pack_rgb(fr.rgba).reshape(mask.shape)
-        meter.observe(source, np.take(pack_rgb(out.palette), out.indices), mask)
+        meter.observe(source, pack_rgb(out.palette)[out.indices], mask)
     else:
         meter.update(fr.rgba[..., :3], out.rgb(), mask)

@@ -397,7 +397,7 @@ class TemporalQuantizer:
         slots = None
         if opt.dither == "none" or len(display_ws) < 2:
             labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            slots = np.take(labels, src.inverse)
+            slots = labels[src.inverse]  # not np.take: that copies the indices to intp first
         return FramePlan(
             fc,
             (h, w),
@@ -460,8 +460,8 @@ class TemporalQuantizer:
             if shown is not None and opt.seeded and src.all_opaque:
                 # Only pixels whose source changed are dithered afresh: still ones keep their
                 # slot, so the pattern stays put (its colour follows the entry's).
-                before = np.take(shown.lab, shown.inverse, axis=0)
-                active = (np.take(fc.lab, src.inverse, axis=0) != before).any(1)
+                before = shown.lab[shown.inverse]
+                active = (fc.lab[src.inverse] != before).any(1)
             idx = floyd_steinberg(
                 full.reshape(h, w, 3),
                 display_ws,
@@ -494,7 +494,7 @@ def _changed(
         changed = slots != last_slots
         moved = ~np.diagonal(same)
         if moved.any():
-            changed |= np.take(moved, slots)
+            changed |= moved[slots]
         return changed
     pair = slots.astype(np.intp) * len(last_palette) + last_slots
     return np.take(~same.reshape(-1), pair)
