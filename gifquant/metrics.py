@@ -117,10 +117,15 @@ def frame_coherence(
     key = np.left_shift(source, 25, dtype=np.uint64)
     key |= np.left_shift(output, 1, dtype=np.uint64)
     key |= static
+    return _incoherence(key, n_static), n_colours
+
+
+def _incoherence(key: NDArray[np.uint64], n_static: int) -> float:
+    """``frame_coherence``'s share from its keys (sorted here, in place) and static count."""
     key.sort()
     new_pair, new_source = _steps(key)
     if np.count_nonzero(new_pair) == np.count_nonzero(new_source):
-        return 0.0, n_colours  # one output per source colour: a plain mapping
+        return 0.0  # one output per source colour: a plain mapping
     starts = np.flatnonzero(new_pair)
     starts += 1
     starts = np.concatenate(([0], starts))
@@ -147,10 +152,10 @@ def frame_coherence(
     n_odd_static = end[odd] - first_static
     odd, n_odd_static = odd[n_odd_static > 0], n_odd_static[n_odd_static > 0]
     if len(odd) == 0:
-        return 0.0, n_colours
+        return 0.0
     # Lab of the few colours involved only.
     off = delta_e(rgb_to_lab(unpack_rgb(out[odd])), rgb_to_lab(unpack_rgb(major[odd]))) > JND_DE
-    return float(n_odd_static[off].sum()) / n_static, n_colours
+    return float(n_odd_static[off].sum()) / n_static
 
 
 def _steps(key: NDArray[np.uint64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -165,6 +170,14 @@ def _steps(key: NDArray[np.uint64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_
         np.greater(step, 1, out=new_pair[start:stop])
         np.greater_equal(step, 1 << 25, out=new_source[start:stop])
     return new_pair, new_source
+
+
+def _count_u8(values: NDArray[np.uint8]) -> NDArray[np.int64]:
+    """Counts (256,) of uint8 ``values``, a chunk at a time (bincount copies to int64)."""
+    counts = np.zeros(256, np.int64)
+    for start in range(0, len(values), _BAND):
+        counts += np.bincount(values[start : start + _BAND], minlength=256)
+    return counts
 
 
 def _n_distinct(words: NDArray[np.uint32]) -> int:
@@ -243,6 +256,53 @@ class QualityMeter:
             self._prev_source = np.array(source_packed, dtype=np.uint32)
         else:
             self._prev_source = np.where(mask, source_packed, _NOT_COUNTED).astype(np.uint32)
+        self.frame_colours.append(n_colours)
+        if share is not None:
+            self.frame_incoherence.append(share)
+        return share
+
+    def observe_indexed(
+        self,
+        source_rgba: NDArray[np.uint8],
+        mask: NDArray[np.bool_],
+        indices: NDArray[np.uint8],
+        palette: NDArray[np.uint8],
+    ) -> float | None:
+        """``observe`` with the source as (height, width, 4) uint8 and the output as a palette
+        image (``indices`` (height, width) uint8, ``palette`` (p, 3) uint8). A large frame whose
+        every pixel counts is gone through a chunk at a time, with no whole-frame word arrays
+        but the sort keys and the source words kept for the next frame."""
+        h, w = mask.shape
+        words = pack_rgb(palette)
+        if h * w < BANDED_PIXELS or not mask.all():
+            return self.observe(pack_rgb(source_rgba).reshape(h, w), words[indices], mask)
+        n = h * w
+        prev = self._prev_source
+        if prev is not None and prev.shape != (h, w):
+            prev = None
+        prev_flat = None if prev is None else prev.reshape(-1)
+        flat_rgba, flat_indices = source_rgba.reshape(n, 4), indices.reshape(-1)
+        source = np.empty(n, np.uint32)
+        key = np.empty(n, np.uint64)
+        n_static = 0
+        for start in range(0, n, _BAND):
+            part = slice(start, start + _BAND)
+            src = pack_rgb(flat_rgba[part], out=source[part])
+            k = np.left_shift(src, 25, dtype=np.uint64)
+            k |= np.left_shift(words[flat_indices[part]], 1, dtype=np.uint64)
+            if prev_flat is not None:
+                static = prev_flat[part] == src
+                n_static += int(np.count_nonzero(static))
+                k |= static
+            key[part] = k
+        del prev, prev_flat
+        self._prev_source = None  # its words are read: let them go before the sort
+        # Distinct output words: those of the entries drawn (as _n_distinct of every pixel's).
+        drawn = np.flatnonzero(_count_u8(flat_indices))
+        n_colours = len(np.unique(words[drawn]))
+        share = _incoherence(key, n_static) if n_static else None
+        del key
+        self._prev_source = source.reshape(h, w)
         self.frame_colours.append(n_colours)
         if share is not None:
             self.frame_incoherence.append(share)

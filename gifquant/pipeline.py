@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import compare
-from .colour import SPACES, pack_rgb
+from .colour import SPACES
 from .distinct import FrameColours, frame_colours
 from .frames import Frame
 from .kmeans import METRICS
@@ -380,7 +380,6 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
     if options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
         # The quantizer already split the source into distinct colours over the same mask.
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
-        source = pack_rgb(fr.rgba).reshape(mask.shape)
-        meter.observe(source, pack_rgb(out.palette)[out.indices], mask)
+        meter.observe_indexed(fr.rgba, mask, out.indices, out.palette)
     else:
         meter.update(fr.rgba[..., :3], out.rgb(), mask)
