@@ -128,7 +128,12 @@ class ColourIndexer:
             slot = np.empty(1 << 24, dtype=dtype)
             if n <= _SCRATCH_PIXELS:  # a large frame's table (up to 64 MB) goes with it
                 self._slots[dtype] = slot
-        slot[uniq] = np.arange(len(uniq), dtype=dtype)
+        # A chunk at a time: a whole frame's colour numbers and index copy would be 12 B a colour.
+        for start in range(0, len(uniq), _CHUNK):
+            part = uniq[start : start + _CHUNK]
+            slot[part] = np.arange(start, start + len(part), dtype=dtype)
+        colours = unpack_rgb(uniq)
+        del uniq
         if key is not None:
             inverse = slot[key]  # indexing, not np.take: that copies the keys to intp first
         else:
@@ -139,7 +144,7 @@ class ColourIndexer:
                 # mode="clip": with "raise", take buffers ``out`` (every key is < 2^24 anyway)
                 out = inverse[start : start + len(part)]
                 np.take(slot, pack_rgb(part), out=out, mode="clip")
-        return unpack_rgb(uniq), counts.astype(np.int64, copy=False), inverse
+        return colours, counts.astype(np.int64, copy=False), inverse
 
 
 def _run_starts(ordered: NDArray[np.uint32]) -> NDArray[np.intp]:
@@ -212,9 +217,10 @@ def frame_colours(
     if len(src.colours) <= _EXACT_FIT_LIMIT:
         fit_x, fit_w = exact.astype(np.float64), weights
     else:
-        means, fit_w = colour_histogram(src.colours, src.counts, options.fit_bits)
+        # The float64 weights: the counts' values, and no float copy of them to make.
+        means, fit_w = colour_histogram(src.colours, weights, options.fit_bits)
         fit_x = to_space(means, options.space).astype(np.float64)
-    scene = scene_histogram(src.colours, src.counts) if len(src.colours) else np.zeros(4096)
+    scene = scene_histogram(src.colours, weights) if len(src.colours) else np.zeros(4096)
     return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w)
 
 
@@ -241,9 +247,10 @@ def colour_histogram(
     Bins come in increasing order of ``r_bin << 2 bits | g_bin << bits | b_bin``.
     """
     shift = 8 - bits
-    c = colours >> shift  # uint8, and int32 bins: a few bytes a colour, not 48
-    bins = c[:, 0].astype(np.int32) << (2 * bits)
-    bins |= c[:, 1].astype(np.int32) << bits
+    # From uint8 to one intp bin number, which each bincount reads without a copy.
+    c = colours >> shift
+    bins = c[:, 0].astype(np.intp) << (2 * bits)
+    bins |= c[:, 1].astype(np.intp) << bits
     bins |= c[:, 2]
     del c
     counts = np.asarray(counts, dtype=np.float64)
@@ -268,8 +275,8 @@ def colour_histogram(
 def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.float64]:
     """Normalised 4-bit-per-channel colour histogram (4096,) for scene-cut detection."""
     c = colours >> 4
-    bins = c[:, 0].astype(np.int32) << 8
-    bins |= c[:, 1].astype(np.int32) << 4
+    bins = c[:, 0].astype(np.intp) << 8
+    bins |= c[:, 1].astype(np.intp) << 4
     bins |= c[:, 2]
     h = np.bincount(bins, weights=counts, minlength=4096)
     return h / max(1.0, h.sum())

@@ -148,6 +148,14 @@ def _median_by_group(
     return np.where(total > 0, values[order[at]], 0.0)
 
 
+def _count_labels(labels: NDArray[np.uint8], k: int) -> NDArray[np.int64]:
+    """Points of each of ``k`` labels, a chunk at a time (bincount copies to 8-byte ints)."""
+    counts = np.zeros(max(k, 256), np.int64)
+    for start in range(0, len(labels), _CHUNK):
+        counts += np.bincount(labels[start : start + _CHUNK], minlength=256)
+    return counts[:k]
+
+
 def _extend_centers(
     x: NDArray, w: NDArray, centers: NDArray, k: int, metric: Metric
 ) -> NDArray[np.float64]:
@@ -211,8 +219,7 @@ class TemporalQuantizer:
                 tol=opt.tol,
             )
             return self._refine(fc, res.centers)
-        labels, dist = assign(exact, start, opt.metric)
-        centers, inertia = self._step(exact, weights, start, labels, dist)
+        centers, inertia, labels = self._step(exact, weights, start)
         # A new object can make even the stepped palette much worse than a fresh one: when the
         # error per pixel jumps, try a fresh start and take it if it is clearly better.
         if (
@@ -259,16 +266,23 @@ class TemporalQuantizer:
         return centers, inertia, labels
 
     def _step(
-        self, x: NDArray, w: NDArray, centers: NDArray, labels: NDArray, dist: NDArray
-    ) -> tuple[NDArray[np.float64], float]:
+        self, x: NDArray, w: NDArray, centers: NDArray
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.uint8]]:
         """One mini-batch k-means step: each centre moves toward the mean (median) of its
         points in this frame by the frame's share of the centre's recent pixel mass (older
         frames count ``palette_memory`` times less each frame), so within a shot the palette
         settles on the shot's colours instead of chasing each frame's noise. A centre no
         colour of the frame is nearest to moves onto the worst-served colour (no pixel shows
-        it, so nothing on screen changes). Returns the centres and the frame's error about
-        them (its points assigned as before)."""
+        it, so nothing on screen changes). Returns the centres, the frame's error about them
+        (its points assigned as before) and each point's centre (k <= 256: uint8)."""
         k = len(centers)
+        labels, dist = assign(x, centers, self.options.metric)
+        labels = labels.astype(np.uint8)  # a byte a colour, not 8, while the step runs
+        inertia = float(np.einsum("i,i->", w, dist))
+        # Only reseeding an empty centre needs the distances: let them go before the update.
+        reseed = len(x) > k and not (_count_labels(labels, k) > 0).all()
+        if not reseed:
+            del dist
         means, present = _update(x, w, labels, centers, self.options.metric)
         n = np.bincount(labels, weights=w, minlength=k)
         memory = self.options.palette_memory
@@ -296,16 +310,15 @@ class TemporalQuantizer:
         rate[self._followed] = 1.0
         self._mass = mass
         stepped = centers + rate[:, None] * (means - centers)
-        inertia = float(np.einsum("i,i->", w, dist))
         if self.options.metric == "euclidean":
             # The frame's error around the moved centres, its points staying where they are
             # (parallel axes: each cluster's error about its mean, plus the mean's offset).
             before = ((means - centers) ** 2).sum(1)
             after = ((means - stepped) ** 2).sum(1)
             inertia += float(np.einsum("i,i->", n, after - before))
-        if not present.all() and len(x) > k:
+        if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
             stepped = _reseed_empty(x, w, stepped, ~present, dist)
-        return stepped, max(inertia, 0.0)
+        return stepped, max(inertia, 0.0), labels
 
     def quantize(
         self,

@@ -61,13 +61,14 @@ def cluster_spread(
     """
     k = len(entries_lab)
     entries = np.asarray(entries_lab, np.float32)
-    sq = np.empty(len(labels), np.float32)
+    weighted = np.empty(len(labels))  # weights * squared distance
     for start in range(0, len(labels), _CHUNK):  # (m, 3) temporaries a chunk at a time
         part = slice(start, start + _CHUNK)
         d = np.asarray(lab[part], np.float32) - entries[labels[part]]
-        sq[part] = np.einsum("ij,ij->i", d, d)
+        np.multiply(weights[part], np.einsum("ij,ij->i", d, d), out=weighted[part])
+    s = np.bincount(labels, weights=weighted, minlength=k)
+    del weighted
     w = np.bincount(labels, weights=weights, minlength=k)
-    s = np.bincount(labels, weights=weights * sq, minlength=k)
     return np.sqrt(np.divide(s, w, out=np.zeros(k), where=w > 0))
 
 
