@@ -32,7 +32,7 @@ def test_numeric_core_working_set_of_large_noise_frames():
     # Deterministic: what numpy allocates (tracemalloc) while two frames of noise are split
     # into colours, planned and painted. Here 75% of the pixels have a colour of their own, so
     # the per-colour arrays weigh almost as much as per-pixel ones. Before issue 13's item 20
-    # the peak was 165 B/px; now 59, of which 28 are the 64 MiB colour -> index table (a frame
+    # the peak was 165 B/px; now 54, of which 28 are the 64 MiB colour -> index table (a frame
     # of over 65536 colours).
     side = 1536
     rng = np.random.default_rng(0)
@@ -77,7 +77,7 @@ def _max_rss(argv: list[str]) -> int:
 def test_cli_peak_memory_of_two_large_noise_frames(tmp_path):
     # End to end, a fresh process: 2 frames of 2048x2048 noise (y4m 4:4:4, 62% of the pixels a
     # colour of their own) to GIF. Before issue 13's item 20 the largest process peaked 790 MiB
-    # over an import-only run; now ~210 MiB. (The budget of 16 B/px + 200 MB is met at
+    # over an import-only run; now ~190 MiB. (The budget of 16 B/px + 200 MB is met at
     # 4000x4000, where a quarter of the pixels have a colour of their own: see the bench.)
     side = 2048
     clip = tmp_path / "noise.y4m"

@@ -8,8 +8,9 @@ from ..errors import GifquantError
 from ..frames import Frame
 
 # Per frame: 2^25, 8K UHD (7680x4320) fits. A bomb GIF claims billions; and a large frame costs
-# about 25 bytes a pixel + 100 MB to quantize (scripts/bench_memory.py --section large), so
-# this is ~0.9 GB (~1.3 GB to mp4): a machine with 4 GB finishes it.
+# 23 (noise through y4m) to 35 (pure RGB noise) bytes a pixel to quantize, plus ~100 MB
+# (scripts/bench_memory.py --section large): at most ~1.2 GB here, so a machine with 4 GB
+# finishes it.
 DEFAULT_MAX_PIXELS = 1 << 25
 # Per clip: about 20 minutes of 640x480 at 25 fps; a bomb repeats a huge frame many times.
 DEFAULT_MAX_CLIP_PIXELS = 10_000_000_000
