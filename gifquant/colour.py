@@ -82,6 +82,30 @@ def _linear_to_srgb(lin: NDArray) -> NDArray[np.float64]:
     return c * 255.0
 
 
+def _in_chunks(convert):
+    """``convert`` (colours (..., 3) -> float32 (..., 3)) a chunk of whole ``_ROWS`` blocks at
+    a time, so the very same matrix blocks run: its float64 temporaries of millions of colours
+    at once would cost ~100 bytes a colour."""
+
+    def chunked(rgb: NDArray) -> NDArray[np.float32]:
+        rgb = np.asarray(rgb)
+        if rgb.size <= 3 * _CHUNK_ROWS:
+            return convert(rgb)
+        flat = rgb.reshape(-1, 3)
+        out = np.empty(flat.shape, np.float32)
+        for start in range(0, len(flat), _CHUNK_ROWS):
+            out[start : start + _CHUNK_ROWS] = convert(flat[start : start + _CHUNK_ROWS])
+        return out.reshape(rgb.shape)
+
+    chunked.__doc__ = convert.__doc__
+    chunked.__name__ = convert.__name__
+    return chunked
+
+
+_CHUNK_ROWS = 8 * _ROWS
+
+
+@_in_chunks
 def rgb_to_lab(rgb: NDArray) -> NDArray[np.float32]:
     """sRGB (..., 3) -> CIELAB (..., 3) float32, D65 white."""
     xyz = _mul(_linear(rgb), _RGB_TO_XYZ) / _WHITE_D65
@@ -106,6 +130,7 @@ def lab_to_rgb(lab: NDArray) -> NDArray[np.float64]:
     return _linear_to_srgb(_mul(xyz, _XYZ_TO_RGB))
 
 
+@_in_chunks
 def rgb_to_oklab(rgb: NDArray) -> NDArray[np.float32]:
     """sRGB (..., 3) -> OkLab (..., 3) float32, L scaled to 0..100."""
     lms = np.cbrt(_mul(_linear(rgb), _OK_M1))

@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import pack_rgb, rgb_to_lab, to_space, unpack_rgb
+from .colour import _ROWS, pack_rgb, rgb_to_lab, to_space, unpack_rgb
 
 if TYPE_CHECKING:
     from .temporal import QuantizeOptions
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096
+# Frames of up to this many pixels keep their per-pixel scratch arrays from frame to frame (fast);
+# larger ones allocate and free them, so a large frame's working set is not held between frames.
+_SCRATCH_PIXELS = 1 << 21
+# Pixels or colours handled at a time where a whole frame's worth of temporaries would be large.
+_CHUNK = 1 << 16
+assert _CHUNK % _ROWS == 0  # chunked colour conversion runs the very same matrix blocks
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,14 @@ class DistinctColours:
 
     colours : ndarray of shape (n_distinct, 3), uint8
     counts : ndarray of shape (n_distinct,), pixel count of each colour
-    inverse : ndarray of shape (n_opaque,), index into ``colours`` of each opaque pixel
-    opaque : ndarray of shape (height, width), bool
+    inverse : ndarray of shape (n_opaque,), uint16 or int32: index into ``colours`` of each
+        opaque pixel
+    opaque : ndarray of shape (height, width), bool (read-only)
     """
 
     colours: NDArray[np.uint8]
     counts: NDArray[np.int64]
-    inverse: NDArray[np.int64]
+    inverse: NDArray[np.unsignedinteger] | NDArray[np.int32]
     opaque: NDArray[np.bool_]
 
     @property
@@ -74,40 +81,81 @@ class ColourIndexer:
     ) -> DistinctColours:
         """Split a (height, width, 4) uint8 frame into its distinct opaque colours (``opaque``:
         every alpha is known to be 255, so it is not looked at)."""
-        key = pack_rgb(rgba, out=self._buffer("key", rgba.shape[0] * rgba.shape[1], np.uint32))
+        n = rgba.shape[0] * rgba.shape[1]
         if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
-            opaque = np.ones(rgba.shape[:2], dtype=bool)  # one pass over alpha, no mask
+            # One pass over alpha, and no mask: a read-only view of one True, not a byte a pixel.
+            mask = np.broadcast_to(np.True_, rgba.shape[:2])
+            if n > _SCRATCH_PIXELS:
+                # A large frame: its packed pixels are sorted in place and each pixel's index
+                # is then looked up band by band, so only one packed copy is ever alive.
+                colours, counts, inverse = self.index(None, rgba=rgba)
+                return DistinctColours(colours, counts, inverse, mask)
+            key = pack_rgb(rgba, out=self._buffer("key", n, np.uint32))
         else:
-            opaque = rgba[..., 3] >= alpha_threshold
-            key = key[opaque.reshape(-1)]
+            mask = rgba[..., 3] >= alpha_threshold
+            key = pack_rgb(
+                rgba, out=self._buffer("key", n, np.uint32) if n <= _SCRATCH_PIXELS else None
+            )
+            key = key[mask.reshape(-1)]
         colours, counts, inverse = self.index(key)
-        return DistinctColours(colours, counts, inverse, opaque)
+        return DistinctColours(colours, counts, inverse, mask)
 
     def index(
-        self, key: NDArray[np.uint32]
-    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
-        """Distinct colours of packed pixels ``key`` (n,): (colours (m, 3) uint8 in sorted
-        order, counts (m,) int64, inverse (n,) int64 with ``colours[inverse]`` the pixels)."""
-        if len(key) == 0:
-            return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
-        ordered = self._buffer("ordered", len(key), np.uint32)
-        np.copyto(ordered, key)
+        self, key: NDArray[np.uint32] | None, *, rgba: NDArray[np.uint8] | None = None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.unsignedinteger]]:
+        """Distinct colours of packed pixels ``key`` (n,), or of every pixel of ``rgba``
+        (h, w, 4) when ``key`` is None: (colours (m, 3) uint8 in sorted order, counts (m,)
+        int64, inverse (n,) uint16 or int32 with ``colours[inverse]`` the pixels)."""
+        n = len(key) if key is not None else rgba.shape[0] * rgba.shape[1]
+        if n == 0:
+            return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.uint16)
+        if n <= _SCRATCH_PIXELS:
+            ordered = self._buffer("ordered", n, np.uint32)
+            np.copyto(ordered, key)
+        elif key is None:
+            ordered = pack_rgb(rgba)
+        else:
+            ordered = key.copy()
         ordered.sort()
-        first = self._buffer("first", len(key), np.bool_)
-        first[0] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
+        starts = _run_starts(ordered)
         uniq = ordered[starts]
-        counts = np.diff(starts, append=len(ordered))
+        counts = np.diff(starts, append=n)
+        del ordered, starts
         dtype = np.uint16 if len(uniq) <= 1 << 16 else np.int32
         slot = self._slots.get(dtype)
         if slot is None:
             # Pages are only touched where colours occur; unwritten entries are never read.
-            slot = self._slots[dtype] = np.empty(1 << 24, dtype=dtype)
-        slot[uniq] = np.arange(len(uniq), dtype=dtype)
-        inverse = np.take(slot, key, out=self._buffer(f"slots{dtype.__name__}", len(key), dtype))
-        inverse = inverse.astype(np.int64)
-        return unpack_rgb(uniq), counts.astype(np.int64), inverse
+            slot = np.empty(1 << 24, dtype=dtype)
+            if n <= _SCRATCH_PIXELS:  # a large frame's table (up to 64 MB) goes with it
+                self._slots[dtype] = slot
+        # A chunk at a time: a whole frame's colour numbers and index copy would be 12 B a colour.
+        for start in range(0, len(uniq), _CHUNK):
+            part = uniq[start : start + _CHUNK]
+            slot[part] = np.arange(start, start + len(part), dtype=dtype)
+        colours = unpack_rgb(uniq)
+        del uniq
+        if key is not None:
+            inverse = slot[key]  # indexing, not np.take: that copies the keys to intp first
+        else:
+            inverse = np.empty(n, dtype)
+            flat = rgba.reshape(n, 4)
+            for start in range(0, n, _CHUNK):
+                part = flat[start : start + _CHUNK]
+                # mode="clip": with "raise", take buffers ``out`` (every key is < 2^24 anyway)
+                out = inverse[start : start + len(part)]
+                np.take(slot, pack_rgb(part), out=out, mode="clip")
+        return colours, counts.astype(np.int64, copy=False), inverse
+
+
+def _run_starts(ordered: NDArray[np.uint32]) -> NDArray[np.intp]:
+    """Where each run of equal values of the sorted ``ordered`` (n,) starts, n >= 1; a chunk
+    at a time, so no flag per pixel is held."""
+    parts = [np.zeros(1, np.intp)]
+    for start in range(1, len(ordered), _CHUNK):
+        stop = min(len(ordered), start + _CHUNK)
+        new = np.not_equal(ordered[start:stop], ordered[start - 1 : stop - 1])
+        parts.append(np.flatnonzero(new) + start)
+    return np.concatenate(parts)
 
 
 _INDEXERS = threading.local()
@@ -133,14 +181,14 @@ def distinct_colours(
 class FrameColours:
     """What the quantizer needs of a frame that does not depend on earlier frames.
 
-    source : the distinct colours; exact : (m, 3) float64, them in the working space;
-    lab : (m, 3) float32, them in CIELAB; weights : (m,) float64, their pixel counts;
-    scene : their ``scene_histogram``; fit_x, fit_w : the points (working space) and weights the
-    k-means runs on
+    source : the distinct colours; exact : (m, 3) float32, them in the working space;
+    lab : (m, 3) float32, them in CIELAB (the same array as ``exact`` in the lab space);
+    weights : (m,) float64, their pixel counts; scene : their ``scene_histogram``;
+    fit_x, fit_w : the points (working space, float64) and weights the k-means runs on
     """
 
     source: DistinctColours
-    exact: NDArray[np.float64]
+    exact: NDArray[np.float32]
     lab: NDArray[np.float32]
     weights: NDArray[np.float64]
     scene: NDArray[np.float64]
@@ -161,16 +209,30 @@ def frame_colours(
     if source is None:
         source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
     src = source
-    exact = to_space(src.colours, options.space).astype(np.float64)
-    lab = exact.astype(np.float32) if options.space == "lab" else rgb_to_lab(src.colours)
+    # float32, as the conversion gives them (the maths widens them to float64 as it reads them,
+    # a chunk at a time); in CIELAB they are the Lab coordinates too.
+    exact = _converted(src.colours, lambda c: to_space(c, options.space))
+    lab = exact if options.space == "lab" else _converted(src.colours, rgb_to_lab)
     weights = src.counts.astype(np.float64)
     if len(src.colours) <= _EXACT_FIT_LIMIT:
-        fit_x, fit_w = exact, weights
+        fit_x, fit_w = exact.astype(np.float64), weights
     else:
-        means, fit_w = colour_histogram(src.colours, src.counts, options.fit_bits)
+        # The float64 weights: the counts' values, and no float copy of them to make.
+        means, fit_w = colour_histogram(src.colours, weights, options.fit_bits)
         fit_x = to_space(means, options.space).astype(np.float64)
-    scene = scene_histogram(src.colours, src.counts) if len(src.colours) else np.zeros(4096)
+    scene = scene_histogram(src.colours, weights) if len(src.colours) else np.zeros(4096)
     return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w)
+
+
+def _converted(colours: NDArray[np.uint8], convert) -> NDArray[np.float32]:
+    """``convert(colours)`` (m, 3) float32, a chunk of colours at a time: the conversion's
+    float64 temporaries of every colour at once would cost ~100 bytes a colour."""
+    if len(colours) <= _CHUNK:
+        return convert(colours)
+    out = np.empty(colours.shape, np.float32)
+    for start in range(0, len(colours), _CHUNK):  # whole blocks of colour._ROWS: same results
+        out[start : start + _CHUNK] = convert(colours[start : start + _CHUNK])
+    return out
 
 
 # Above this many histogram bins (bits per channel > 6) a sort beats dense per-bin arrays.
@@ -185,8 +247,12 @@ def colour_histogram(
     Bins come in increasing order of ``r_bin << 2 bits | g_bin << bits | b_bin``.
     """
     shift = 8 - bits
-    c = colours.astype(np.int64) >> shift
-    bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+    # From uint8 to one intp bin number, which each bincount reads without a copy.
+    c = colours >> shift
+    bins = c[:, 0].astype(np.intp) << (2 * bits)
+    bins |= c[:, 1].astype(np.intp) << bits
+    bins |= c[:, 2]
+    del c
     counts = np.asarray(counts, dtype=np.float64)
     n_bins = 1 << (3 * bits)
     if n_bins <= _DENSE_HISTOGRAM_BINS:
@@ -208,6 +274,9 @@ def colour_histogram(
 
 def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.float64]:
     """Normalised 4-bit-per-channel colour histogram (4096,) for scene-cut detection."""
-    c = colours.astype(np.int64) >> 4
-    h = np.bincount((c[:, 0] << 8) | (c[:, 1] << 4) | c[:, 2], weights=counts, minlength=4096)
+    c = colours >> 4
+    bins = c[:, 0].astype(np.intp) << 8
+    bins |= c[:, 1].astype(np.intp) << 4
+    bins |= c[:, 2]
+    h = np.bincount(bins, weights=counts, minlength=4096)
     return h / max(1.0, h.sum())

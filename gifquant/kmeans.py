@@ -85,18 +85,34 @@ def assign(
     Returns labels (n_samples,) int64 and distances (n_samples,) float64; the distance is
     recomputed directly from the point and its centre, so it is exact (0 for a point on a centre).
     """
+    x = np.asarray(x)  # float32 points are widened a chunk at a time
     labels = nearest(x, centers, metric)
-    x = np.asarray(x, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
-    if metric == "euclidean":
-        diff = x - c[labels]
-        return labels, np.einsum("ij,ij->i", diff, diff)
-    return labels, np.abs(x - c[labels]).sum(1)
+    dist = np.empty(len(x))
+    for part in _chunks(len(x), _block_rows(len(c))):
+        diff = np.asarray(x[part], dtype=np.float64) - c[labels[part]]
+        if metric == "euclidean":
+            dist[part] = np.einsum("ij,ij->i", diff, diff)
+        else:
+            dist[part] = np.abs(diff, out=diff).sum(1)
+    return labels, dist
+
+
+# Points handled at a time by ``assign`` and ``nearest`` (about): their float64 temporaries of
+# every point at once would cost ~100 bytes a point on a frame of millions of colours.
+_CHUNK_POINTS = 1 << 16
+
+
+def _chunks(n: int, rows: int) -> list[slice]:
+    """Slices covering ``range(n)`` in whole blocks of ``rows`` (so a blockwise product runs on
+    the very same blocks, chunked or not)."""
+    step = rows * max(1, _CHUNK_POINTS // rows)
+    return [slice(start, start + step) for start in range(0, n, step)] or [slice(0, 0)]
 
 
 def nearest(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.int64]:
     """Nearest centre of each point (``assign`` without the distances), blockwise."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)  # float32 points are widened a chunk at a time
     c = np.asarray(centers, dtype=np.float64)
     n = len(x)
     labels = np.empty(n, dtype=np.int64)
@@ -104,19 +120,22 @@ def nearest(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.int64]:
     if metric == "euclidean":
         # argmin |x - c|^2 = argmin (|c|^2 - 2 x.c): with a column of ones on x and |c|^2 as a
         # row under -2c, one matrix product per block gives it, with no pass to add |c|^2.
-        xa = np.empty((n, x.shape[1] + 1))
-        xa[:, :-1] = x
-        xa[:, -1] = 1.0
         ca = np.empty((x.shape[1] + 1, len(c)))
         ca[:-1] = -2.0 * c.T
         ca[-1] = (c * c).sum(1)
-        for start in range(0, n, rows):
-            labels[start : start + rows] = (xa[start : start + rows] @ ca).argmin(1)
+        for part in _chunks(n, rows):
+            xp = x[part]
+            xa = np.empty((len(xp), x.shape[1] + 1))
+            xa[:, :-1] = xp
+            xa[:, -1] = 1.0
+            for start in range(0, len(xp), rows):
+                block = (xa[start : start + rows] @ ca).argmin(1)
+                labels[part.start + start : part.start + start + len(block)] = block
         return labels
     acc = np.empty((min(rows, n), len(c)))
     buf = np.empty_like(acc)
     for start in range(0, n, rows):
-        xb = x[start : start + rows]
+        xb = np.asarray(x[start : start + rows], dtype=np.float64)
         a, b = acc[: len(xb)], buf[: len(xb)]
         np.subtract(xb[:, 0:1], c[:, 0], out=a)
         np.abs(a, out=a)

@@ -32,6 +32,43 @@ JND_DE = 2.3
 
 # Stands for a previous pixel that did not count: no 0xRRGGBB word equals it.
 _NOT_COUNTED = np.uint32(0xFF000000)
+# Frames of at least this many pixels are measured band by band from their palette images
+# (``update_indexed``) instead of as whole Lab images (24 bytes a pixel each, two frames held);
+# the sums then run in float64 per band, so the figures may differ in the last digits.
+BANDED_PIXELS = 1 << 22
+# Pixels handled at a time by the banded and chunked paths.
+_BAND = 1 << 16
+
+
+@dataclass(frozen=True)
+class _IndexedFrame:
+    """A frame as palette images, for the banded path: source Lab ``lut[inverse]`` over the
+    ``mask`` (row-major), output Lab ``out_lut[indices]``; ``row_start[r]``: inverse entries
+    before row r."""
+
+    lut: NDArray[np.float32]
+    inverse: NDArray[np.integer]
+    mask: NDArray[np.bool_]
+    full: bool
+    row_start: NDArray[np.int64] | None
+    out_lut: NDArray[np.float32]
+    indices: NDArray[np.uint8]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.mask.shape
+
+    def band(self, top: int, bottom: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Source and output Lab of rows ``top:bottom``, (n, 3) each (0 where not masked)."""
+        w = self.mask.shape[1]
+        if self.full:
+            src = self.lut[self.inverse[top * w : bottom * w]]
+        else:
+            sel = self.mask[top:bottom].reshape(-1)
+            src = np.zeros((len(sel), 3), np.float32)
+            src[sel] = self.lut[self.inverse[self.row_start[top] : self.row_start[bottom]]]
+        out = self.out_lut[self.indices[top:bottom].reshape(-1)]
+        return src, out
 
 
 def lab_image(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -41,7 +78,7 @@ def lab_image(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
 
 def _lab_of_packed(key: NDArray[np.uint32], shape: tuple[int, ...]) -> NDArray[np.float32]:
     colours, _, inverse = shared_indexer().index(key)
-    return np.take(rgb_to_lab(colours), inverse, axis=0).reshape(shape)
+    return rgb_to_lab(colours)[inverse].reshape(shape)
 
 
 def _squared_de(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
@@ -80,12 +117,15 @@ def frame_coherence(
     key = np.left_shift(source, 25, dtype=np.uint64)
     key |= np.left_shift(output, 1, dtype=np.uint64)
     key |= static
+    return _incoherence(key, n_static), n_colours
+
+
+def _incoherence(key: NDArray[np.uint64], n_static: int) -> float:
+    """``frame_coherence``'s share from its keys (sorted here, in place) and static count."""
     key.sort()
-    step = np.bitwise_xor(key[1:], key[:-1])
-    new_pair = step > 1
-    new_source = step >= 1 << 25
+    new_pair, new_source = _steps(key)
     if np.count_nonzero(new_pair) == np.count_nonzero(new_source):
-        return 0.0, n_colours  # one output per source colour: a plain mapping
+        return 0.0  # one output per source colour: a plain mapping
     starts = np.flatnonzero(new_pair)
     starts += 1
     starts = np.concatenate(([0], starts))
@@ -112,15 +152,42 @@ def frame_coherence(
     n_odd_static = end[odd] - first_static
     odd, n_odd_static = odd[n_odd_static > 0], n_odd_static[n_odd_static > 0]
     if len(odd) == 0:
-        return 0.0, n_colours
+        return 0.0
     # Lab of the few colours involved only.
     off = delta_e(rgb_to_lab(unpack_rgb(out[odd])), rgb_to_lab(unpack_rgb(major[odd]))) > JND_DE
-    return float(n_odd_static[off].sum()) / n_static, n_colours
+    return float(n_odd_static[off].sum()) / n_static
+
+
+def _steps(key: NDArray[np.uint64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Between neighbours of the sorted ``key``: a new (source, output) pair starts, a new
+    source starts. A chunk at a time (the xor of every neighbour would be 8 bytes a pixel)."""
+    n = max(0, len(key) - 1)
+    new_pair = np.empty(n, dtype=bool)
+    new_source = np.empty(n, dtype=bool)
+    for start in range(0, n, _BAND):
+        stop = min(n, start + _BAND)
+        step = np.bitwise_xor(key[start + 1 : stop + 1], key[start:stop])
+        np.greater(step, 1, out=new_pair[start:stop])
+        np.greater_equal(step, 1 << 25, out=new_source[start:stop])
+    return new_pair, new_source
+
+
+def _count_u8(values: NDArray[np.uint8]) -> NDArray[np.int64]:
+    """Counts (256,) of uint8 ``values``, a chunk at a time (bincount copies to int64)."""
+    counts = np.zeros(256, np.int64)
+    for start in range(0, len(values), _BAND):
+        counts += np.bincount(values[start : start + _BAND], minlength=256)
+    return counts
 
 
 def _n_distinct(words: NDArray[np.uint32]) -> int:
     if len(words) == 0:
         return 0
+    if len(words) >= BANDED_PIXELS:  # the distinct words of each chunk, then of those
+        seen = np.unique(
+            np.concatenate([np.unique(words[s : s + _BAND]) for s in range(0, len(words), _BAND)])
+        )
+        return len(seen)
     ordered = np.sort(words)
     return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
 
@@ -135,7 +202,7 @@ class QualityMeter:
     frame_colours: list[int] = field(default_factory=list)
     _flicker_sum: float = 0.0
     _flicker_n: int = 0
-    _prev: tuple[NDArray, NDArray, NDArray] | None = None
+    _prev: tuple[NDArray, NDArray, NDArray] | _IndexedFrame | None = None
     _prev_source: NDArray[np.uint32] | None = None
 
     def update(
@@ -194,6 +261,53 @@ class QualityMeter:
             self.frame_incoherence.append(share)
         return share
 
+    def observe_indexed(
+        self,
+        source_rgba: NDArray[np.uint8],
+        mask: NDArray[np.bool_],
+        indices: NDArray[np.uint8],
+        palette: NDArray[np.uint8],
+    ) -> float | None:
+        """``observe`` with the source as (height, width, 4) uint8 and the output as a palette
+        image (``indices`` (height, width) uint8, ``palette`` (p, 3) uint8). A large frame whose
+        every pixel counts is gone through a chunk at a time, with no whole-frame word arrays
+        but the sort keys and the source words kept for the next frame."""
+        h, w = mask.shape
+        words = pack_rgb(palette)
+        if h * w < BANDED_PIXELS or not mask.all():
+            return self.observe(pack_rgb(source_rgba).reshape(h, w), words[indices], mask)
+        n = h * w
+        prev = self._prev_source
+        if prev is not None and prev.shape != (h, w):
+            prev = None
+        prev_flat = None if prev is None else prev.reshape(-1)
+        flat_rgba, flat_indices = source_rgba.reshape(n, 4), indices.reshape(-1)
+        source = np.empty(n, np.uint32)
+        key = np.empty(n, np.uint64)
+        n_static = 0
+        for start in range(0, n, _BAND):
+            part = slice(start, start + _BAND)
+            src = pack_rgb(flat_rgba[part], out=source[part])
+            k = np.left_shift(src, 25, dtype=np.uint64)
+            k |= np.left_shift(words[flat_indices[part]], 1, dtype=np.uint64)
+            if prev_flat is not None:
+                static = prev_flat[part] == src
+                n_static += int(np.count_nonzero(static))
+                k |= static
+            key[part] = k
+        del prev, prev_flat
+        self._prev_source = None  # its words are read: let them go before the sort
+        # Distinct output words: those of the entries drawn (as _n_distinct of every pixel's).
+        drawn = np.flatnonzero(_count_u8(flat_indices))
+        n_colours = len(np.unique(words[drawn]))
+        share = _incoherence(key, n_static) if n_static else None
+        del key
+        self._prev_source = source.reshape(h, w)
+        self.frame_colours.append(n_colours)
+        if share is not None:
+            self.frame_incoherence.append(share)
+        return share
+
     def update_indexed(
         self,
         source_colours: NDArray[np.uint8],
@@ -211,13 +325,56 @@ class QualityMeter:
         indices, palette : the output as a palette image, (height, width) uint8 and (p, 3) uint8
         """
         src_lut = rgb_to_lab(source_colours)
+        if mask.size >= BANDED_PIXELS:
+            full = bool(mask.all())
+            row_start = None if full else np.concatenate([[0], np.cumsum(mask.sum(1))])
+            frame = _IndexedFrame(
+                src_lut, source_inverse, mask, full, row_start, rgb_to_lab(palette), indices
+            )
+            return self._update_banded(frame)
         if mask.all():
-            src = np.take(src_lut, source_inverse, axis=0).reshape(mask.shape + (3,))
+            # Indexing, not np.take: that would copy the indices to intp (8 bytes a pixel) first.
+            src = src_lut[source_inverse].reshape(mask.shape + (3,))
         else:
             src = np.zeros(mask.shape + (3,), dtype=np.float32)
-            src[mask] = np.take(src_lut, source_inverse, axis=0)
-        out = np.take(rgb_to_lab(palette), indices, axis=0)
+            src[mask] = src_lut[source_inverse]
+        out = rgb_to_lab(palette)[indices]
         return self.update_lab(src, out, mask)
+
+    def _update_banded(self, frame: _IndexedFrame) -> float:
+        """``update_lab`` of a large frame, band by band of rows (the previous frame is held
+        as palette images too)."""
+        prev = self._prev if isinstance(self._prev, _IndexedFrame) else None
+        if prev is not None and prev.shape != frame.shape:
+            prev = None
+        h, w = frame.shape
+        rows = max(1, _BAND // max(w, 1))
+        err_sum, n_counted = 0.0, 0
+        for top in range(0, h, rows):
+            bottom = min(h, top + rows)
+            src, out = frame.band(top, bottom)
+            mask = None if frame.full else frame.mask[top:bottom].reshape(-1)
+            err = delta_e(src, out)
+            err_sum += float(
+                err.sum(dtype=np.float64) if mask is None else err[mask].sum(dtype=np.float64)
+            )
+            n_counted += len(err) if mask is None else int(np.count_nonzero(mask))
+            if prev is not None:
+                psrc, pout = prev.band(top, bottom)
+                still = _squared_de(src, psrc) < STILL_DE * STILL_DE
+                if mask is not None:
+                    still &= mask
+                if not prev.full:
+                    still &= prev.mask[top:bottom].reshape(-1)
+                n_still = int(np.count_nonzero(still))
+                if n_still:
+                    moved = delta_e(out, pout)
+                    self._flicker_sum += float(moved[still].sum(dtype=np.float64))
+                    self._flicker_n += n_still
+        de = err_sum / n_counted if n_counted else 0.0
+        self.frame_de.append(de)
+        self._prev = frame
+        return de
 
     def update_lab(
         self, source_lab: NDArray, output_lab: NDArray, mask: NDArray[np.bool_] | None = None
@@ -234,7 +391,7 @@ class QualityMeter:
             err = err[mask]
             de = float(err.mean()) if err.size else 0.0
         self.frame_de.append(de)
-        if self._prev is not None and self._prev[0].shape == source_lab.shape:
+        if isinstance(self._prev, tuple) and self._prev[0].shape == source_lab.shape:
             psrc, pout, pmask = self._prev
             still = _squared_de(source_lab, psrc) < STILL_DE * STILL_DE
             if not full or not pmask.all():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import compare
-from .colour import SPACES, pack_rgb
+from .colour import SPACES
 from .distinct import FrameColours, frame_colours
 from .frames import Frame
 from .kmeans import METRICS
@@ -116,7 +116,9 @@ def run(
 
     With ``threads`` the frames are read one thread ahead and written (encoded, measured) one
     thread behind the quantizer, through short queues: frame order is kept, at most a few frames
-    are in flight, and an exception in either thread is raised here.
+    are in flight, and an exception in either thread is raised here. Without, one frame is
+    worked on at a time, and its pixels are let go once planned unless measured or compared
+    (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
     """
     report = RunReport()
     start = time.perf_counter()
@@ -180,11 +182,21 @@ def run(
             on_frame(i)
 
     if not threads:
-        for i, fr in enumerate(frames):
-            item = quantize(i, fr)
+        i = -1
+        for fr in frames:  # not enumerate(): its reused result tuple would keep the frame
+            i += 1
+            fc = frame_colours(fr.rgba, options, opaque=fr.opaque)
+            if not measure and not panel_qs:
+                # Past its distinct colours, nothing reads the frame's pixels: let them go.
+                fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
+            planned = main_q.plan(None, prepared=fc)
+            del fc
+            item = quantize(i, fr, planned.colours, planned)
+            del fr, planned
             write(item)
             meter(item)
             done(i, item[2])
+            del item
     else:
         # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
         with contextlib.ExitStack() as stack:
@@ -209,6 +221,11 @@ def run(
 
 # Frames in flight per queue between threads: enough to smooth the stages, bounded memory.
 _QUEUE_FRAMES = 2
+# Frames of at least this many pixels (1080p is just under) are best run one at a time, without
+# the threads, which keep several frames in flight at their stages: a frame's working set, not
+# the stages' overlap, matters then (4 frames of 2000x2000 noise: 643 -> 272 MiB, and faster).
+SERIAL_PIXELS = 1 << 21
+_NO_PIXELS = np.zeros((0, 0, 4), np.uint8)
 # How often a blocked thread looks whether the run was stopped, seconds.
 _POLL = 0.1
 # How long a stopping run waits for a stage's thread before giving up on it, seconds.
@@ -369,7 +386,6 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
     if options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
         # The quantizer already split the source into distinct colours over the same mask.
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
-        source = pack_rgb(fr.rgba).reshape(mask.shape)
-        meter.observe(source, np.take(pack_rgb(out.palette), out.indices), mask)
+        meter.observe_indexed(fr.rgba, mask, out.indices, out.palette)
     else:
         meter.update(fr.rgba[..., :3], out.rgb(), mask)

@@ -20,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+# Colours handled at a time where (m, 3) temporaries of every colour would be large.
+_CHUNK = 1 << 16
+
 
 def delta_e(a: NDArray, b: NDArray) -> NDArray[np.float32]:
     """CIE76 distance between Lab arrays (..., 3)."""
@@ -57,10 +60,15 @@ def cluster_spread(
     each belongs to, entries_lab : (k, 3). Returns (k,); an entry with no colour gets 0.
     """
     k = len(entries_lab)
-    d = np.asarray(lab, np.float32) - np.asarray(entries_lab, np.float32)[labels]
-    sq = np.einsum("ij,ij->i", d, d)
+    entries = np.asarray(entries_lab, np.float32)
+    weighted = np.empty(len(labels))  # weights * squared distance
+    for start in range(0, len(labels), _CHUNK):  # (m, 3) temporaries a chunk at a time
+        part = slice(start, start + _CHUNK)
+        d = np.asarray(lab[part], np.float32) - entries[labels[part]]
+        np.multiply(weights[part], np.einsum("ij,ij->i", d, d), out=weighted[part])
+    s = np.bincount(labels, weights=weighted, minlength=k)
+    del weighted
     w = np.bincount(labels, weights=weights, minlength=k)
-    s = np.bincount(labels, weights=weights * sq, minlength=k)
     return np.sqrt(np.divide(s, w, out=np.zeros(k), where=w > 0))
 
 

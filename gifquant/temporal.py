@@ -38,6 +38,9 @@ from .kmeans import (
 )
 from .remap import cluster_spread, match_slots, stable_palette
 
+# Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
+_CHUNK = 1 << 16
+
 
 @dataclass(frozen=True)
 class QuantizeOptions:
@@ -149,8 +152,8 @@ class _Shown:
 
     slots: NDArray[np.uint8]
     palette_packed: NDArray[np.uint32]
-    lab: NDArray[np.float32]
-    inverse: NDArray[np.int64]
+    lab: NDArray[np.float32] | None  # None unless dithering with Floyd-Steinberg
+    inverse: NDArray[np.integer] | None
     shape: tuple[int, int]
 
 
@@ -162,12 +165,24 @@ def _median_by_group(
     than ``kmeans.weighted_medians``' exact two-key sort, and close enough for a threshold."""
     if len(values) == 0:
         return np.zeros(k)
-    order = np.argsort(groups + values / (float(values.max()) * 1.001 + 1e-12))
-    cum = np.cumsum(weights[order])
+    key = values / (float(values.max()) * 1.001 + 1e-12)
+    key += groups
+    order = np.argsort(key)
+    del key
+    cum = np.take(weights, order)
+    np.cumsum(cum, out=cum)
     total = np.bincount(groups, weights=weights, minlength=k)
     before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
     at = np.minimum(np.searchsorted(cum, before + total / 2), len(order) - 1)
-    return np.where(total > 0, values[order][at], 0.0)
+    return np.where(total > 0, values[order[at]], 0.0)
+
+
+def _count_labels(labels: NDArray[np.uint8], k: int) -> NDArray[np.int64]:
+    """Points of each of ``k`` labels, a chunk at a time (bincount copies to 8-byte ints)."""
+    counts = np.zeros(max(k, 256), np.int64)
+    for start in range(0, len(labels), _CHUNK):
+        counts += np.bincount(labels[start : start + _CHUNK], minlength=256)
+    return counts[:k]
 
 
 def _extend_centers(
@@ -233,8 +248,7 @@ class TemporalQuantizer:
                 tol=opt.tol,
             )
             return self._refine(fc, res.centers)
-        labels, dist = assign(exact, start, opt.metric)
-        centers, inertia = self._step(exact, weights, start, labels, dist)
+        centers, inertia, labels = self._step(exact, weights, start)
         # A new object can make even the stepped palette much worse than a fresh one: when the
         # error per pixel jumps, try a fresh start and take it if it is clearly better.
         if (
@@ -281,16 +295,23 @@ class TemporalQuantizer:
         return centers, inertia, labels
 
     def _step(
-        self, x: NDArray, w: NDArray, centers: NDArray, labels: NDArray, dist: NDArray
-    ) -> tuple[NDArray[np.float64], float]:
+        self, x: NDArray, w: NDArray, centers: NDArray
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.uint8]]:
         """One mini-batch k-means step: each centre moves toward the mean (median) of its
         points in this frame by the frame's share of the centre's recent pixel mass (older
         frames count ``palette_memory`` times less each frame), so within a shot the palette
         settles on the shot's colours instead of chasing each frame's noise. A centre no
         colour of the frame is nearest to moves onto the worst-served colour (no pixel shows
-        it, so nothing on screen changes). Returns the centres and the frame's error about
-        them (its points assigned as before)."""
+        it, so nothing on screen changes). Returns the centres, the frame's error about them
+        (its points assigned as before) and each point's centre (k <= 256: uint8)."""
         k = len(centers)
+        labels, dist = assign(x, centers, self.options.metric)
+        labels = labels.astype(np.uint8)  # a byte a colour, not 8, while the step runs
+        inertia = float(np.einsum("i,i->", w, dist))
+        # Only reseeding an empty centre needs the distances: let them go before the update.
+        reseed = len(x) > k and not (_count_labels(labels, k) > 0).all()
+        if not reseed:
+            del dist
         means, present = _update(x, w, labels, centers, self.options.metric)
         n = np.bincount(labels, weights=w, minlength=k)
         memory = self.options.palette_memory
@@ -301,29 +322,32 @@ class TemporalQuantizer:
         # flat area or a dominant colour that fades or changes light is followed closely,
         # while a cluster that only gains or loses some pixels (an object passing) drifts
         # with the memory.
-        offset = x - means[labels]
-        if self.options.metric == "euclidean":
+        euclidean = self.options.metric == "euclidean"
+        if euclidean:
             moved = np.sqrt(((means - centers) ** 2).sum(1))
-            far = np.sqrt((offset**2).sum(1))
         else:
             moved = np.abs(means - centers).sum(1)
-            far = np.abs(offset).sum(1)
+        far = np.empty(len(x))
+        for start in range(0, len(x), _CHUNK):  # (m, 3) float64 temporaries a chunk at a time
+            part = slice(start, start + _CHUNK)
+            offset = x[part] - means[labels[part]]
+            far[part] = np.sqrt((offset**2).sum(1)) if euclidean else np.abs(offset).sum(1)
+        del offset
         limit = _median_by_group(far, w, labels, k)
         limit = np.maximum(limit, DE_UNIT[self.options.space])  # and at least about 1 dE
         self._followed = (n > 0) & (moved > limit)
         rate[self._followed] = 1.0
         self._mass = mass
         stepped = centers + rate[:, None] * (means - centers)
-        inertia = float(np.einsum("i,i->", w, dist))
         if self.options.metric == "euclidean":
             # The frame's error around the moved centres, its points staying where they are
             # (parallel axes: each cluster's error about its mean, plus the mean's offset).
             before = ((means - centers) ** 2).sum(1)
             after = ((means - stepped) ** 2).sum(1)
             inertia += float(np.einsum("i,i->", n, after - before))
-        if not present.all() and len(x) > k:
+        if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
             stepped = _reseed_empty(x, w, stepped, ~present, dist)
-        return stepped, max(inertia, 0.0)
+        return stepped, max(inertia, 0.0), labels
 
     def quantize(
         self,
@@ -339,13 +363,16 @@ class TemporalQuantizer:
         """
         return self.paint(self.plan(rgba, prepared=prepared), duration)
 
-    def plan(self, rgba: NDArray[np.uint8], *, prepared: FrameColours | None = None) -> FramePlan:
+    def plan(
+        self, rgba: NDArray[np.uint8] | None, *, prepared: FrameColours | None = None
+    ) -> FramePlan:
         """Decide a frame's palette from the frames planned before it (scene cut, seeded fit,
         palette hysteresis, each distinct colour's nearest entry). Touches none of the state
-        ``paint`` uses, so frame n+1 can be planned while frame n is painted."""
+        ``paint`` uses, so frame n+1 can be planned while frame n is painted. ``rgba`` may be
+        None when ``prepared`` is given (the pixels are not looked at again)."""
         opt = self.options
-        h, w = rgba.shape[:2]
         fc = frame_colours(rgba, opt) if prepared is None else prepared
+        h, w = fc.source.opaque.shape
         src = fc.source
         has_alpha = not src.all_opaque
         temporal = opt.seeded
@@ -376,7 +403,7 @@ class TemporalQuantizer:
         self._followed = None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
-            centers, inertia, members = exact, 0.0, None
+            centers, inertia, members = exact.astype(np.float64), 0.0, None
         else:
             centers, inertia, members = self._fit(fc, k, fresh, frame_no)
             self._mean_inertia = inertia / src.counts.sum()
@@ -405,13 +432,14 @@ class TemporalQuantizer:
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
             display = np.where(repaint[:, None], target, self._display)
+        del members  # (m,) int64: not needed for the colours' entries
         self._display = display
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
         slots = None
         if opt.dither == "none" or len(display_ws) < 2:
             labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            slots = np.take(labels, src.inverse)
+            slots = labels[src.inverse]  # not np.take: that copies the indices to intp first
         return FramePlan(
             fc,
             (h, w),
@@ -449,7 +477,10 @@ class TemporalQuantizer:
             if shown is not None and opt.delta:
                 changed = _changed(slots, packed, shown.slots, shown.palette_packed)
                 changed = changed.reshape(h, w)
-            self._shown = _Shown(slots, packed, fc.lab, src.inverse, (h, w))
+            # The source's colours are only looked at again by the next frame's dithering.
+            fs = opt.dither == "floyd-steinberg"
+            lab, inverse = (fc.lab, src.inverse) if fs else (None, None)
+            self._shown = _Shown(slots, packed, lab, inverse, (h, w))
             frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
         return FrameResult(frame, src, plan.cut)
 
@@ -471,8 +502,8 @@ class TemporalQuantizer:
             if shown is not None and opt.seeded and src.all_opaque:
                 # Only pixels whose source changed are dithered afresh: still ones keep their
                 # slot, so the pattern stays put (its colour follows the entry's).
-                before = np.take(shown.lab, shown.inverse, axis=0)
-                active = (np.take(fc.lab, src.inverse, axis=0) != before).any(1)
+                before = shown.lab[shown.inverse]
+                active = (fc.lab[src.inverse] != before).any(1)
             idx = floyd_steinberg(
                 full.reshape(h, w, 3),
                 display_ws,
@@ -505,7 +536,7 @@ def _changed(
         changed = slots != last_slots
         moved = ~np.diagonal(same)
         if moved.any():
-            changed |= np.take(moved, slots)
+            changed |= moved[slots]
         return changed
     pair = slots.astype(np.intp) * len(last_palette) + last_slots
     return np.take(~same.reshape(-1), pair)

@@ -84,6 +84,7 @@ def trim(frames: Iterable[Frame], ss: float, t: float | None) -> Iterator[Frame]
             continue
         shown = True
         yield fr
+        del fr  # not held while the next frame is decoded
     if not shown and fallback is not None:
         yield fallback
 
@@ -107,6 +108,7 @@ def resample(frames: Iterable[Frame], fps: float) -> Iterator[Frame]:
 def scale(frames: Iterable[Frame], width: int, height: int) -> Iterator[Frame]:
     for fr in frames:
         yield Frame(resize_rgba(fr.rgba, width, height), fr.duration, fr.opaque)
+        del fr
 
 
 def apply_timeline(

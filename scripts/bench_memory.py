@@ -1,14 +1,21 @@
-"""Peak memory of a video run: the whole of bottle-detection.mp4 against its first 119 frames.
+"""Peak memory of gifquant runs, two sections:
 
-Frames stream from ffmpeg one at a time, so the peak should not grow with the clip's length.
-Each run is a fresh ``python -m gifquant`` child; its resident set and its ffmpeg grandchild's
-are summed by polling /proc (Linux), and ru_maxrss of the largest process is shown beside it.
+- ``length``: the whole of bottle-detection.mp4 against its first 119 frames. Frames stream
+  from ffmpeg one at a time, so the peak should not grow with the clip's length.
+- ``large``: two 4000x4000 frames of uniform RGB noise (y4m 4:4:4, made in a temporary
+  directory) to GIF, y4m and mp4, and to GIF with ``--stats``: peak RSS, bytes per frame pixel
+  over an import-only run, and PASS/FAIL against the budget of 16 bytes a pixel + 200 MB.
 
-    python scripts/bench_memory.py [CORPUS_DIR]
+Each run is a fresh ``python -m gifquant`` child; its resident set and those of its children
+(ffmpeg, the GIF encoder process) are summed by polling /proc (Linux), and ru_maxrss of the
+largest process is shown beside it.
+
+    python scripts/bench_memory.py [--section length|large|all] [CORPUS_DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -76,13 +83,18 @@ def measure(argv: list[str], *, interval: float = 0.02) -> tuple[int, int, float
     return peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, seconds
 
 
-def _measure_fresh(extra: list[str], clip: Path, out: Path) -> tuple[int, int, float]:
-    """One run measured from a fresh interpreter, so RUSAGE_CHILDREN holds this run alone."""
+def _measure_fresh(
+    extra: list[str], clip: Path, out: Path, *, argv: list[str] | None = None
+) -> tuple[int, int, float]:
+    """One run measured from a fresh interpreter, so RUSAGE_CHILDREN holds this run alone
+    (``argv``: that command instead of gifquant on ``clip``)."""
     code = (
         "import sys, json; sys.path.insert(0, sys.argv[1]); from bench_memory import measure; "
         "print(json.dumps(measure(sys.argv[2:])))"
     )
-    argv = [sys.executable, "-m", "gifquant", str(clip), str(out), "-k", "16", "-y", "-q", *extra]
+    if argv is None:
+        argv = [sys.executable, "-m", "gifquant", str(clip), str(out), "-k", "16", "-y", "-q"]
+        argv += extra
     r = subprocess.run(
         [sys.executable, "-c", code, str(Path(__file__).parent), *argv],
         capture_output=True,
@@ -117,6 +129,73 @@ def memory_section(corpus_dir: str | Path) -> list[str]:
     return lines
 
 
+# The large-frame budget: bytes per frame pixel, and a constant (tables, libraries, ffmpeg).
+LARGE_SIDE = 4000
+LARGE_FRAMES = 2
+BYTES_PER_PIXEL = 16
+CONSTANT_BYTES = 200_000_000
+
+
+def write_noise_y4m(path: Path, side: int = LARGE_SIDE, n_frames: int = LARGE_FRAMES) -> None:
+    """``n_frames`` frames of ``side`` x ``side`` uniform RGB noise as y4m 4:4:4 (full range)."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from gifquant.io.y4m import rgb_to_yuv444
+
+    rng = np.random.default_rng(0)
+    band = 256
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{side} H{side} F25:1 Ip A1:1 C444 XCOLORRANGE=FULL\n".encode())
+        for _ in range(n_frames):
+            planes = np.empty((3, side, side), np.uint8)
+            for top in range(0, side, band):
+                rgb = rng.integers(0, 256, (min(band, side - top), side, 3), dtype=np.uint8)
+                planes[:, top : top + band] = rgb_to_yuv444(rgb)
+            f.write(b"FRAME\n")
+            f.write(planes.data)
+
+
+def large_section(*, outputs: tuple[str, ...] = ("gif", "y4m", "mp4", "gif --stats")) -> list[str]:
+    """Printable lines: peak RSS of 2 frames of 4000x4000 noise to each output, against the
+    budget of 16 bytes a pixel + 200 MB."""
+    pixels = LARGE_SIDE * LARGE_SIDE
+    limit = BYTES_PER_PIXEL * pixels + CONSTANT_BYTES
+    lines = [
+        f"large frames: {LARGE_FRAMES} frames of {LARGE_SIDE}x{LARGE_SIDE} noise (y4m 4:4:4), "
+        f"-k 16; budget {BYTES_PER_PIXEL} B/px + {CONSTANT_BYTES / 1e6:.0f} MB = "
+        f"{limit / 1e6:.0f} MB"
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "noise.y4m"
+        write_noise_y4m(clip)
+        base = _measure_fresh([], clip, clip, argv=[sys.executable, "-c", "import gifquant.cli"])
+        lines.append(f"  {'import only':<16} {base[0] / 1024:7.1f} MiB")
+        for spec in outputs:
+            ext, *extra = spec.split()
+            # --stats is measured only without -q: run it with its report (to DEVNULL).
+            argv = [sys.executable, "-m", "gifquant", str(clip), str(Path(tmp) / f"out.{ext}")]
+            argv += ["-k", "16", "-y", *extra] + ([] if "--stats" in extra else ["-q"])
+            try:
+                peak, maxrss, seconds = _measure_fresh([], clip, clip, argv=argv)
+            except subprocess.CalledProcessError as exc:
+                lines.append(f"  {spec:<16} failed: {exc.stderr.strip().splitlines()[-1:]}")
+                continue
+            per_px = (peak - base[0]) * 1024 / pixels
+            verdict = "PASS" if peak * 1024 <= limit else "FAIL"
+            lines.append(
+                f"  {spec:<16} {peak / 1024:7.1f} MiB  {per_px:5.1f} B/px  {verdict}  "
+                f"(largest process {maxrss / 1024:.1f} MiB, {seconds:.1f} s)"
+            )
+    return lines
+
+
 if __name__ == "__main__":
-    corpus = sys.argv[1] if len(sys.argv) > 1 else str(ROOT.parent / "shared" / "corpus")
-    print("\n".join(memory_section(corpus)))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
+    parser.add_argument("--section", choices=("length", "large", "all"), default="length")
+    args = parser.parse_args()
+    if args.section in ("length", "all"):
+        print("\n".join(memory_section(args.corpus)))
+    if args.section in ("large", "all"):
+        print("\n".join(large_section()))

@@ -47,7 +47,10 @@ def test_distinct_colours_equal_np_unique(transparent, levels):
         want = _unique_reference(rgba)
         for got in (distinct_colours(rgba), indexer.distinct(rgba)):
             for a, b in zip((got.colours, got.counts, got.inverse, got.opaque), want, strict=True):
-                assert a.dtype == b.dtype
+                if a is got.inverse:  # compact: 2 or 4 bytes a pixel, not np.unique's 8
+                    assert a.dtype in (np.uint16, np.int32)
+                else:
+                    assert a.dtype == b.dtype
                 np.testing.assert_array_equal(a, b)
 
 

@@ -7,7 +7,11 @@ from collections.abc import Iterable, Iterator
 from ..errors import GifquantError
 from ..frames import Frame
 
-DEFAULT_MAX_PIXELS = 64_000_000  # per frame: 8000x8000; a bomb GIF claims billions
+# Per frame: 2^25, 8K UHD (7680x4320) fits. A bomb GIF claims billions; and a large frame costs
+# 23 (noise through y4m) to 35 (pure RGB noise) bytes a pixel to quantize, plus ~100 MB
+# (scripts/bench_memory.py --section large): at most ~1.2 GB here, so a machine with 4 GB
+# finishes it.
+DEFAULT_MAX_PIXELS = 1 << 25
 # Per clip: about 20 minutes of 640x480 at 25 fps; a bomb repeats a huge frame many times.
 DEFAULT_MAX_CLIP_PIXELS = 10_000_000_000
 
@@ -39,11 +43,16 @@ def limit_clip(frames: Iterable[Frame], *, name: str, max_clip_pixels: int) -> I
     For readers that cannot tell the clip's size up front (video, stdin); 0 means no limit.
     """
     total = 0
-    for n, frame in enumerate(frames):
+    n = -1
+    for frame in frames:  # not enumerate(): its reused result tuple would keep the frame
+        n += 1
         total += frame.rgba.shape[0] * frame.rgba.shape[1]
         if max_clip_pixels and total > max_clip_pixels:
             raise GifquantError(
                 f"{name}: over {max_clip_pixels} decoded pixels at frame {n} "
                 "(--max-clip-pixels); refusing a possible decompression bomb"
             )
-        yield frame
+        # Handed over, not kept: no reference stays here while the frame is worked on.
+        out = [frame]
+        del frame
+        yield out.pop()

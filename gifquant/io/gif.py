@@ -55,6 +55,20 @@ _DENSE = 0.2
 _WHOLE = 0.3
 
 
+def count_indices(indices: np.ndarray, minlength: int = 0) -> np.ndarray:
+    """``np.bincount`` of uint8 ``indices`` (any shape), a chunk at a time: bincount copies its
+    input to 8-byte integers first, 8 bytes a pixel of a large frame."""
+    flat = indices.reshape(-1)
+    counts = np.zeros(256, np.int64)
+    for start in range(0, len(flat), _COUNT_CHUNK):
+        counts += np.bincount(flat[start : start + _COUNT_CHUNK], minlength=256)
+    used = np.flatnonzero(counts)
+    return counts[: max(minlength, int(used[-1]) + 1 if len(used) else 0)]
+
+
+_COUNT_CHUNK = 1 << 20
+
+
 def table_size(n: int) -> int:
     """Entries of the GIF colour table that holds ``n`` colours (a power of two, 2..256)."""
     return max(2, 1 << (n - 1).bit_length())
@@ -64,7 +78,7 @@ def free_index(drawn: np.ndarray, n_colours: int) -> int | None:
     """An index of a table of ``n_colours`` that no pixel in ``drawn`` (uint8) uses, preferring
     one that does not make the table larger; None when every one of 256 is used."""
     size = table_size(n_colours)
-    free = np.flatnonzero(np.bincount(drawn, minlength=size)[:size] == 0)
+    free = np.flatnonzero(count_indices(drawn, minlength=size)[:size] == 0)
     if len(free):
         return int(free[-1])
     return size if size < 256 else None
@@ -260,7 +274,7 @@ class GifWriter:
         first = self._opening[0][1]
         drawn = []
         for indices, palette, transparent, *_ in self._opening:
-            used = np.flatnonzero(np.bincount(indices.reshape(-1), minlength=len(palette)))
+            used = np.flatnonzero(count_indices(indices, minlength=len(palette)))
             drawn.append(palette[used[used != transparent]])
         keys = pack_rgb(np.concatenate(drawn))
         _, at = np.unique(keys, return_index=True)
@@ -308,7 +322,7 @@ class GifWriter:
         where, found = in_global(used)
         spare = None if transparent is None else free_index(where, size)
         if not found or (transparent is not None and spare >= size):
-            drawn = np.bincount(indices.reshape(-1), minlength=len(palette))
+            drawn = count_indices(indices, minlength=len(palette))
             used = used[drawn[used] > 0]
             where, found = in_global(used)
             spare = None if transparent is None else free_index(where, size)

@@ -285,7 +285,10 @@ class ImageReader:
                 # screen (what ffmpeg and browsers show) is the first frame's size.
                 rgba = _fit(rgba, self.info.height, self.info.width)
             n += 1
-            yield Frame(rgba, float(ms) / 1000.0)
+            # Handed over, not kept: no reference stays here while the frame is worked on.
+            out = [Frame(rgba, float(ms) / 1000.0)]
+            del rgba
+            yield out.pop()
         if n == 0:
             raise GifquantError(f"{self._name}: no frames")
         if expected is not None and n != expected:

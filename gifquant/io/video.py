@@ -21,6 +21,8 @@ from . import prestart
 from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
 from .y4m import rate_fraction
 
+# Pixels sent to the encoder at a time.
+_SEND_PIXELS = 1 << 18
 GIF_ZERO_DELAY = 0.1  # seconds a 0-delay GIF frame shows for, in browsers and in ffmpeg
 
 
@@ -101,7 +103,10 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
-                yield Frame(buf.reshape(h, w, 4), duration, opaque=True)
+                # Handed over, not kept: no reference stays here while the frame is worked on.
+                handed = [Frame(buf.reshape(h, w, 4), duration, opaque=True)]
+                del buf, view
+                yield handed.pop()
                 n += 1
             rc = self._proc.wait(timeout=60)
             err = self._proc.stderr_text()
@@ -199,10 +204,14 @@ class VideoWriter:
         self._proc = FfmpegProcess(args, stdin=subprocess.PIPE, stdout=stdout)
 
     def _send(self, frame: QuantizedFrame, n: int) -> None:
-        data = np.ascontiguousarray(frame.rgb()).tobytes()
+        h, w = frame.indices.shape
+        rows = max(1, _SEND_PIXELS // max(w, 1))
         try:
             for _ in range(n):
-                self._proc.proc.stdin.write(data)
+                # Band by band: a whole frame's RGB (and a bytes copy of it) would be 6 B a pixel.
+                for top in range(0, h, rows):
+                    rgb = frame.palette[frame.indices[top : top + rows]]
+                    self._proc.proc.stdin.write(rgb.data)
         except (BrokenPipeError, OSError):
             self._failed()
         self.n_frames += n

@@ -19,6 +19,8 @@ from ..timeline import CfrClock
 from .sniff import Y4M_MAGIC
 
 _MAX_LINE = 4096
+# Pixels converted at a time (YCbCr <-> RGB go through float32 planes, 4 bytes a sample).
+_BAND_PIXELS = 1 << 18
 # BT.601 luma weights
 _KR, _KB = 0.299, 0.114
 _KG = 1.0 - _KR - _KB
@@ -100,23 +102,37 @@ class Y4mReader:
     def close(self) -> None:
         pass  # the caller owns the stream
 
-    def _plane(self, buf: memoryview, start: int, w: int, h: int) -> NDArray[np.float32]:
+    def _plane(
+        self, buf: memoryview, start: int, w: int, h: int, rows: slice = slice(None)
+    ) -> NDArray[np.float32]:
         dtype = np.uint8 if self._bps == 1 else np.dtype("<u2")
-        a = np.frombuffer(buf, dtype, count=w * h, offset=start).reshape(h, w)
+        a = np.frombuffer(buf, dtype, count=w * h, offset=start).reshape(h, w)[rows]
         scale = 1.0 / (1 << (self._depth - 8))  # to 8-bit units
         return a.astype(np.float32) * np.float32(scale)
 
     def _rgba(self, buf: memoryview) -> NDArray[np.uint8]:
         w, h = self.info.width, self.info.height
-        y = self._plane(buf, 0, w, h)
-        if self._has_chroma:
-            n = self._bps * w * h
-            cn = self._bps * self._cw * self._ch
+        out = np.empty((h, w, 4), np.uint8)
+        n = self._bps * w * h
+        cn = self._bps * self._cw * self._ch
+        full_chroma = self._has_chroma and (self._sx, self._sy) == (1, 1)
+        u = v = None
+        if self._has_chroma and not full_chroma:  # upsampled whole, then read band by band
             u = self._upsample(self._plane(buf, n, self._cw, self._ch))
             v = self._upsample(self._plane(buf, n + cn, self._cw, self._ch))
-        else:
-            u = v = None
-        return yuv_to_rgba(y, u, v, full_range=self.full_range)
+        # Band by band: the float32 planes of a whole frame would cost 12+ bytes a pixel.
+        band = max(1, _BAND_PIXELS // w)
+        for top in range(0, h, band):
+            rows = slice(top, min(h, top + band))
+            y = self._plane(buf, 0, w, h, rows)
+            if full_chroma:
+                bu = self._plane(buf, n, w, h, rows)
+                bv = self._plane(buf, n + cn, w, h, rows)
+            else:
+                bu = None if u is None else u[rows]
+                bv = None if v is None else v[rows]
+            yuv_to_rgba(y, bu, bv, full_range=self.full_range, out=out[rows])
+        return out
 
     def _upsample(self, c: NDArray[np.float32]) -> NDArray[np.float32]:
         w, h = self.info.width, self.info.height
@@ -152,7 +168,10 @@ class Y4mReader:
                 raise GifquantError(
                     f"{self._name}: truncated y4m stream: frame {n} has {got} of {len(buf)} bytes"
                 )
-            yield Frame(self._rgba(view), 1.0 / self.fps, opaque=True)
+            # Handed over, not kept: no reference stays here while the frame is worked on.
+            out = [Frame(self._rgba(view), 1.0 / self.fps, opaque=True)]
+            del view, buf
+            yield out.pop()
             n += 1
         if n == 0:
             raise GifquantError(f"{self._name}: y4m stream has no frames")
@@ -164,8 +183,10 @@ def yuv_to_rgba(
     v: NDArray[np.float32] | None,
     *,
     full_range: bool,
+    out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
-    """BT.601 Y'CbCr planes of shape (h, w), float 8-bit units, to RGBA of shape (h, w, 4) uint8."""
+    """BT.601 Y'CbCr planes of shape (h, w), float 8-bit units, to RGBA of shape (h, w, 4) uint8
+    (written into ``out`` when given)."""
     if full_range:
         yl = y
         cb = None if u is None else u - 128.0
@@ -175,7 +196,8 @@ def yuv_to_rgba(
         cb = None if u is None else (u - 128.0) * np.float32(255.0 / 224.0)
         cr = None if v is None else (v - 128.0) * np.float32(255.0 / 224.0)
     h, w = y.shape
-    out = np.empty((h, w, 4), np.uint8)
+    if out is None:
+        out = np.empty((h, w, 4), np.uint8)
     if cb is None or cr is None:
         g = np.clip(np.rint(yl), 0, 255).astype(np.uint8)
         out[..., 0] = out[..., 1] = out[..., 2] = g
@@ -209,6 +231,17 @@ def rate_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+def _yuv444_planes(frame: QuantizedFrame) -> NDArray[np.uint8]:
+    """What ``frame`` shows as Y, Cb, Cr planes (3, h, w) uint8, converted band by band."""
+    h, w = frame.indices.shape
+    out = np.empty((3, h, w), np.uint8)
+    band = max(1, _BAND_PIXELS // max(w, 1))
+    for top in range(0, h, band):
+        rows = slice(top, min(h, top + band))
+        out[:, rows] = rgb_to_yuv444(frame.palette[frame.indices[rows]])
+    return out
+
+
 class Y4mWriter:
     """Write QuantizedFrames as a y4m 4:4:4 stream at a constant ``fps``.
 
@@ -230,13 +263,15 @@ class Y4mWriter:
         n = self._clock.repeats(frame.duration)
         self._last = frame
         if n:
-            data = b"FRAME\n" + rgb_to_yuv444(frame.rgb()).tobytes()
+            planes = _yuv444_planes(frame)
             for _ in range(n):
-                self._f.write(data)
+                self._f.write(b"FRAME\n")
+                self._f.write(planes.data)
             self.n_frames += n
 
     def close(self) -> None:
         if self.n_frames == 0 and self._last is not None:
-            self._f.write(b"FRAME\n" + rgb_to_yuv444(self._last.rgb()).tobytes())
+            self._f.write(b"FRAME\n")
+            self._f.write(_yuv444_planes(self._last).data)
             self.n_frames = 1
         self._f.flush()
