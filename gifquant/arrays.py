@@ -71,6 +71,23 @@ def quantize(
     ValueError : arrays without a channel axis of 3 or 4, frames of different sizes, k outside
         1..256, a broken file
     FileNotFoundError : a path that does not exist
+
+    Examples
+    --------
+    >>> import numpy as np, gifquant
+    >>> frames = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    >>> out = gifquant.quantize(frames, k=4)
+    >>> out.shape, out.dtype
+    ((3, 8, 8, 3), dtype('uint8'))
+    >>> max(len(np.unique(f.reshape(-1, 3), axis=0)) for f in out)
+    4
+    >>> [f.shape for f in gifquant.quantize(iter(frames), k=4)]
+    [(8, 8, 3), (8, 8, 3), (8, 8, 3)]
+    >>> gifquant.quantize(frames, k=4, durations=0.1, as_animation=True)
+    <gifquant.Animation: 3 frames of 8x8, 0.30 s>
+    >>> gifquant.quantize(frames.astype(float), k=4)
+    Traceback (most recent call last):
+    TypeError: frames must be uint8, not float64; convert floats in 0..1 with ...
     """
     opts = QuantizeOptions(k=k, **options)
     opts = dataclasses.replace(opts, delta=False)  # whole frames: what the caller holds
@@ -127,7 +144,7 @@ def _as_rgba(frame: np.ndarray, bgr: bool) -> tuple[NDArray[np.uint8], int]:
 
 
 def _picture(result: QuantizedFrame, channels: int, bgr: bool) -> NDArray[np.uint8]:
-    out = result.rgba() if channels == 4 else result.rgb()
+    out = result.rgba if channels == 4 else result.rgb
     if bgr:
         out = out[..., [2, 1, 0, 3][:channels]]
     return np.ascontiguousarray(out)

@@ -45,7 +45,7 @@ class Animation:
 
     @property
     def frames(self) -> NDArray[np.uint8]:
-        return np.stack([f.rgba() for f in self._frames])
+        return np.stack([f.rgba for f in self._frames])
 
     @property
     def durations(self) -> list[float]:
@@ -84,7 +84,7 @@ class Animation:
         from PIL import Image
 
         buf = io.BytesIO()
-        Image.fromarray(self._frames[0].rgba()).save(buf, "PNG")
+        Image.fromarray(self._frames[0].rgba).save(buf, "PNG")
         return buf.getvalue()
 
     def _repr_html_(self) -> str:

@@ -61,10 +61,12 @@ class QuantizedFrame:
     duration: float
     changed: NDArray[np.bool_] | None = None
 
+    @property
     def rgb(self) -> NDArray[np.uint8]:
         """What the viewer sees, shape (height, width, 3)."""
         return self.palette[self.indices]
 
+    @property
     def rgba(self) -> NDArray[np.uint8]:
         """What the viewer sees with alpha, shape (height, width, 4)."""
         out = np.empty(self.indices.shape + (4,), dtype=np.uint8)

@@ -388,4 +388,4 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
         meter.observe_indexed(fr.rgba, mask, out.indices, out.palette)
     else:
-        meter.update(fr.rgba[..., :3], out.rgb(), mask)
+        meter.update(fr.rgba[..., :3], out.rgb, mask)

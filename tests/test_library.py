@@ -228,3 +228,12 @@ def test_the_notebook_demo_runs_its_checks(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert "all checks hold" in p.stdout and "data:image/gif;base64," in html.read_text()
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    import gifquant.arrays
+
+    result = doctest.testmod(gifquant.arrays, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 6 and result.failed == 0

@@ -183,7 +183,7 @@ def test_threaded_run_equals_plain_run_in_order():
     assert r1.n_frames == r2.n_frames == len(frames)
     assert threaded.threads != {threading.current_thread().name}  # written off the main thread
     for a, b in zip(plain.frames, threaded.frames, strict=True):
-        np.testing.assert_array_equal(a.rgb(), b.rgb())
+        np.testing.assert_array_equal(a.rgb, b.rgb)
     assert r1.meter.frame_de == r2.meter.frame_de and r1.meter.flicker == r2.meter.flicker
 
 
@@ -242,7 +242,7 @@ def test_changed_marks_exactly_the_pixels_whose_colour_changed(dither):
         rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
         frame = q.quantize(rgba).frame
         assert flat.quantize(rgba).frame.changed is None
-        shown = frame.rgb()
+        shown = frame.rgb
         if before is None:
             assert frame.changed is None
         else:

@@ -127,7 +127,7 @@ def test_palette_hysteresis_lets_a_tight_cluster_follow_its_colour():
         img = base.copy()
         img[:, : w // 2] = (100 + 2 * t, 120, 60)
         rgb = np.rint(img).astype(np.uint8)
-        shown = q.quantize(np.dstack([rgb, np.full((h, w), 255, np.uint8)])).frame.rgb()
+        shown = q.quantize(np.dstack([rgb, np.full((h, w), 255, np.uint8)])).frame.rgb
         np.testing.assert_array_equal(shown[:, : w // 2], rgb[:, : w // 2])
         if before is not None:
             np.testing.assert_array_equal(shown[:, w // 2 :], before[:, w // 2 :])
@@ -353,4 +353,4 @@ def test_warm_start_with_fewer_colours_than_k_and_no_memory():
     plain[:10, :, 0] = 200
     for frame in (busy, plain, busy):
         out = q.quantize(frame)
-        assert len(np.unique(out.frame.rgb().reshape(-1, 3), axis=0)) <= 16
+        assert len(np.unique(out.frame.rgb.reshape(-1, 3), axis=0)) <= 16
