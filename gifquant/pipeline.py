@@ -101,6 +101,99 @@ def _original_options(panels: list[Panel], base: QuantizeOptions) -> QuantizeOpt
     return dataclasses.replace(base, k=min(k, 256), seeded=True)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A frame and its distinct colours (the reader thread's work)."""
+
+    frame: Frame
+    colours: FrameColours
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A frame, its distinct colours and its palette (the planner thread's work)."""
+
+    frame: Frame
+    colours: FrameColours
+    plan: FramePlan
+
+
+@dataclass(frozen=True)
+class Painted:
+    """Frame ``index`` quantized: the main result and each comparison panel's (in order)."""
+
+    index: int
+    frame: Frame
+    result: FrameResult
+    panels: list[FrameResult]
+
+
+class _Stages:
+    """The work of a run, stage by stage; ``run`` decides which thread does what."""
+
+    def __init__(self, options, sink, compare_sink, panels, measure, on_frame) -> None:
+        self.options = options
+        self.sink = sink
+        self.compare_sink = compare_sink
+        self.measure = measure
+        self.on_frame = on_frame
+        self.report = RunReport()
+        self.quantizer = TemporalQuantizer(options)
+        self.panels: list[tuple[Panel, TemporalQuantizer]] = []
+        if compare_sink is not None and panels:
+            for p in panels:
+                opts = p.options if p.options is not None else _original_options(panels, options)
+                self.panels.append((p, TemporalQuantizer(opts)))
+                if p.options is not None:
+                    self.report.panel_meters[p.label] = QualityMeter()
+
+    def prepare(self, fr: Frame) -> Prepared:
+        """Frame-local work, done by the reader thread while the last frame is quantized."""
+        return Prepared(fr, frame_colours(fr.rgba, self.options, opaque=fr.opaque))
+
+    def plan(self, item: Prepared) -> Planned:
+        """The main run's palette, decided in its own thread while the last frame is painted."""
+        fr, fc = item.frame, item.colours
+        return Planned(fr, fc, self.quantizer.plan(fr.rgba, prepared=fc))
+
+    def paint(self, i: int, item: Planned) -> Painted:
+        fr, fc = item.frame, item.colours
+        res = self.quantizer.paint(item.plan, fr.duration)
+        # The panel matching the main run reuses its result rather than computing it twice.
+        others = [
+            res if p.options == self.options else self._panel(q, fr, fc) for p, q in self.panels
+        ]
+        return Painted(i, fr, res, others)
+
+    def _panel(self, q: TemporalQuantizer, fr: Frame, fc: FrameColours) -> FrameResult:
+        # Panels share the frame's distinct colours; what depends on their options is theirs.
+        same = q.options.alpha_threshold == self.options.alpha_threshold
+        mine = frame_colours(fr.rgba, q.options, fc.source if same else None, opaque=fr.opaque)
+        return q.quantize(fr.rgba, fr.duration, prepared=mine)
+
+    def write(self, item: Painted) -> None:
+        self.sink.write(item.result.frame)
+        if self.panels:
+            labels = [p.label for p, _ in self.panels]
+            frames = [r.frame for r in item.panels]
+            self.compare_sink.write(compare.compose(frames, labels, first=item.index == 0))
+
+    def meter(self, item: Painted) -> None:
+        if not self.measure:
+            return
+        _measure(self.report.meter, item.frame, item.result, self.options)
+        for (p, q), r in zip(self.panels, item.panels, strict=True):
+            if p.label in self.report.panel_meters:
+                _measure(self.report.panel_meters[p.label], item.frame, r, q.options)
+
+    def done(self, item: Painted) -> None:
+        if item.result.cut:
+            self.report.cuts.append(item.index)
+        self.report.n_frames += 1
+        if self.on_frame is not None:
+            self.on_frame(item.index)
+
+
 def run(
     frames: Iterable[Frame],
     sink,
@@ -120,103 +213,56 @@ def run(
     worked on at a time, and its pixels are let go once planned unless measured or compared
     (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
     """
-    report = RunReport()
     start = time.perf_counter()
-    main_q = TemporalQuantizer(options)
-    panel_qs: list[tuple[Panel, TemporalQuantizer]] = []
-    if compare_sink is not None and panels:
-        for p in panels:
-            opts = p.options if p.options is not None else _original_options(panels, options)
-            panel_qs.append((p, TemporalQuantizer(opts)))
-            if p.options is not None:
-                report.panel_meters[p.label] = QualityMeter()
-
-    def prepare(fr: Frame) -> tuple[Frame, FrameColours]:
-        # Frame-local work, done by the reader thread while the quantizer works on the last frame.
-        return fr, frame_colours(fr.rgba, options, opaque=fr.opaque)
-
-    def plan(item: tuple[Frame, FrameColours]) -> tuple[Frame, FrameColours, FramePlan]:
-        # The main run's palette, decided in its own thread while the last frame is painted.
-        fr, fc = item
-        return fr, fc, main_q.plan(fr.rgba, prepared=fc)
-
-    def quantize(
-        i: int, fr: Frame, fc: FrameColours | None = None, planned: FramePlan | None = None
-    ) -> tuple[int, Frame, FrameResult, list[FrameResult]]:
-        fc = frame_colours(fr.rgba, options, opaque=fr.opaque) if fc is None else fc
-        if planned is None:
-            planned = main_q.plan(fr.rgba, prepared=fc)
-        res = main_q.paint(planned, fr.duration)
-
-        def panel(q: TemporalQuantizer) -> FrameResult:
-            # Panels share the frame's distinct colours; what depends on their options is theirs.
-            same = q.options.alpha_threshold == options.alpha_threshold
-            mine = frame_colours(fr.rgba, q.options, fc.source if same else None, opaque=fr.opaque)
-            return q.quantize(fr.rgba, fr.duration, prepared=mine)
-
-        # The panel matching the main run reuses its result rather than computing it twice.
-        others = [res if p.options == options else panel(q) for p, q in panel_qs]
-        return i, fr, res, others
-
-    def write(item: tuple[int, Frame, FrameResult, list[FrameResult]]) -> None:
-        i, _, res, others = item
-        sink.write(res.frame)
-        if panel_qs:
-            labels = [p.label for p, _ in panel_qs]
-            compare_sink.write(compare.compose([r.frame for r in others], labels, first=i == 0))
-
-    def meter(item: tuple[int, Frame, FrameResult, list[FrameResult]]) -> None:
-        _, fr, res, others = item
-        if not measure:
-            return
-        _measure(report.meter, fr, res, options)
-        for (p, q), r in zip(panel_qs, others, strict=True):
-            if p.label in report.panel_meters:
-                _measure(report.panel_meters[p.label], fr, r, q.options)
-
-    def done(i: int, res: FrameResult) -> None:
-        if res.cut:
-            report.cuts.append(i)
-        report.n_frames += 1
-        if on_frame is not None:
-            on_frame(i)
-
-    if not threads:
-        i = -1
-        for fr in frames:  # not enumerate(): its reused result tuple would keep the frame
-            i += 1
-            fc = frame_colours(fr.rgba, options, opaque=fr.opaque)
-            if not measure and not panel_qs:
-                # Past its distinct colours, nothing reads the frame's pixels: let them go.
-                fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
-            planned = main_q.plan(None, prepared=fc)
-            del fc
-            item = quantize(i, fr, planned.colours, planned)
-            del fr, planned
-            write(item)
-            meter(item)
-            done(i, item[2])
-            del item
+    stages = _Stages(options, sink, compare_sink, panels, measure, on_frame)
+    if threads:
+        _threaded(frames, stages)
     else:
-        # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
-        with contextlib.ExitStack() as stack:
-            reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, prepare))
-            planner = stack.enter_context(
-                _Prefetch(reader, _QUEUE_FRAMES, plan, name="gifquant-plan")
+        _serial(frames, stages)
+    stages.report.seconds = time.perf_counter() - start
+    return stages.report
+
+
+def _serial(frames: Iterable[Frame], stages: _Stages) -> None:
+    i = -1
+    for fr in frames:  # not enumerate(): its reused result tuple would keep the frame
+        i += 1
+        prepared = stages.prepare(fr)
+        if not stages.measure and not stages.panels:
+            # Past its distinct colours, nothing reads the frame's pixels: let them go.
+            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
+        planned = stages.quantizer.plan(None, prepared=prepared.colours)
+        del prepared
+        item = stages.paint(i, Planned(fr, planned.colours, planned))
+        del fr, planned
+        stages.write(item)
+        stages.meter(item)
+        stages.done(item)
+        del item
+
+
+def _threaded(frames: Iterable[Frame], stages: _Stages) -> None:
+    # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, stages.prepare))
+        planner = stack.enter_context(
+            _Prefetch(reader, _QUEUE_FRAMES, stages.plan, name="gifquant-plan")
+        )
+        # While the reader thread starts the decoder and prepares the first frame, load what
+        # the first fit needs (numpy.random is imported on first use).
+        np.random.default_rng(0)
+        writer = stack.enter_context(_Drain(stages.write, _QUEUE_FRAMES, name="gifquant-write"))
+        meters = None
+        if stages.measure:
+            meters = stack.enter_context(
+                _Drain(stages.meter, _QUEUE_FRAMES, name="gifquant-measure")
             )
-            # While the reader thread starts the decoder and prepares the first frame, load
-            # what the first fit needs (numpy.random is imported on first use).
-            np.random.default_rng(0)
-            writer = stack.enter_context(_Drain(write, _QUEUE_FRAMES))
-            meters = stack.enter_context(_Drain(meter, _QUEUE_FRAMES)) if measure else None
-            for i, (fr, fc, planned) in enumerate(planner):
-                item = quantize(i, fr, fc, planned)
-                writer.put(item)
-                if meters is not None:
-                    meters.put(item)
-                done(i, item[2])
-    report.seconds = time.perf_counter() - start
-    return report
+        for i, planned in enumerate(planner):
+            item = stages.paint(i, planned)
+            writer.put(item)
+            if meters is not None:
+                meters.put(item)
+            stages.done(item)
 
 
 # Frames in flight per queue between threads: enough to smooth the stages, bounded memory.
@@ -321,11 +367,11 @@ class _Drain:
     waits for every item to be done and raises the thread's error, if any.
     """
 
-    def __init__(self, work: Callable[[object], None], maxsize: int) -> None:
+    def __init__(self, work: Callable[[object], None], maxsize: int, *, name: str) -> None:
         self._work_fn = work
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="gifquant-write", daemon=True)
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
 
     def __enter__(self) -> _Drain:
         self._thread.start()
