@@ -206,3 +206,18 @@ def unpack_rgb(key: NDArray) -> NDArray[np.uint8]:
     out[..., 1] = key >> 8
     out[..., 2] = key
     return out
+
+
+def squared_de(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
+    # Channel by channel on one temporary: a third of the memory traffic of (d * d).sum(-1).
+    d = np.subtract(lab_a, lab_b, dtype=np.float32)
+    np.multiply(d, d, out=d)
+    s = np.add(d[..., 0], d[..., 1], out=np.empty(d.shape[:-1], dtype=np.float32))
+    s += d[..., 2]
+    return s
+
+
+def delta_e(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
+    """CIE76 colour difference between two Lab arrays of the same shape (..., 3)."""
+    s = squared_de(lab_a, lab_b)
+    return np.sqrt(s, out=s)

@@ -20,14 +20,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from .colour import delta_e
+
 # Colours handled at a time where (m, 3) temporaries of every colour would be large.
 _CHUNK = 1 << 16
-
-
-def delta_e(a: NDArray, b: NDArray) -> NDArray[np.float32]:
-    """CIE76 distance between Lab arrays (..., 3)."""
-    d = np.asarray(a, np.float32) - np.asarray(b, np.float32)
-    return np.sqrt(np.einsum("...i,...i->...", d, d))
 
 
 def match_slots(old: NDArray, new: NDArray) -> NDArray[np.int64]:

@@ -19,10 +19,10 @@ from conftest import (
 )
 
 from gifquant.cli import main
-from gifquant.colour import rgb_to_lab
+from gifquant.colour import delta_e, rgb_to_lab
 from gifquant.frames import QuantizedFrame
 from gifquant.io.gif import OPENING_FRAMES, GifWriter
-from gifquant.metrics import JND_DE, delta_e
+from gifquant.metrics import JND_DE
 
 MAX_INCOHERENCE = 0.002
 H, W = 32, 48

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import moving_clip
 
-from gifquant.colour import pack_rgb, rgb_to_lab, unpack_rgb
+from gifquant.colour import delta_e, pack_rgb, rgb_to_lab, unpack_rgb
 from gifquant.distinct import ColourIndexer, colour_histogram, distinct_colours
 from gifquant.frames import Frame
-from gifquant.metrics import QualityMeter, delta_e, lab_image
+from gifquant.metrics import QualityMeter, lab_image
 from gifquant.pipeline import run
 from gifquant.temporal import QuantizeOptions
 
