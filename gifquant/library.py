@@ -168,10 +168,11 @@ def convert(
             open_input(src, max_pixels=max_pixels, max_clip_pixels=image_budget, start=ss)
         )
         timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
-        budget = max_clip_pixels
-        if budget is None:  # a video's length is its own; GIFs and images can balloon
-            budget = DEFAULT_MAX_CLIP_PIXELS if isinstance(reader, ImageReader) else 0
-        decoded = limit_clip(reader, name=src, max_clip_pixels=budget)
+        # An image reader keeps to its clip budget itself (before decoding each frame); for
+        # video and y4m, whose length is their own, there is none unless asked for.
+        decoded = reader
+        if not isinstance(reader, ImageReader) and max_clip_pixels:
+            decoded = limit_clip(reader, name=src, max_clip_pixels=max_clip_pixels)
         info, clip = apply_timeline(decoded, reader.info, timeline)
         if info.width * info.height > max_pixels:
             raise GifquantError(

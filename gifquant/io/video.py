@@ -18,6 +18,7 @@ from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
 from . import prestart
+from .budget import check_budget
 from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
 from .y4m import rate_fraction
 
@@ -40,11 +41,7 @@ class VideoReader:
             raise GifquantError(f"{name}: not an image or video gifquant can read{why}")
         if pr.width <= 0 or pr.height <= 0:
             raise GifquantError(f"{name}: video has no usable frame size")
-        if pr.width * pr.height > max_pixels:
-            raise GifquantError(
-                f"{name}: {pr.width}x{pr.height} = {pr.width * pr.height} pixels per frame is over "
-                f"the limit of {max_pixels} (--max-pixels)"
-            )
+        check_budget(name, pr.width, pr.height, 1, max_pixels=max_pixels, max_clip_pixels=0)
         self.probe = pr
         fps = pr.fps or 25.0
         n = None

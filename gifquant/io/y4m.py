@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from ..errors import GifquantError
 from ..frames import ClipInfo, Frame, QuantizedFrame
 from ..timeline import CfrClock
+from .budget import check_budget
 from .sniff import Y4M_MAGIC
 
 _MAX_LINE = 4096
@@ -77,11 +78,7 @@ class Y4mReader:
             raise GifquantError(f"{name}: bad y4m header: no valid size (W{width} H{height})")
         if chroma not in _CHROMA:
             raise GifquantError(f"{name}: y4m colour format C{chroma} is not supported")
-        if width * height > max_pixels:
-            raise GifquantError(
-                f"{name}: {width}x{height} = {width * height} pixels per frame is over the limit "
-                f"of {max_pixels} (--max-pixels)"
-            )
+        check_budget(name, width, height, 1, max_pixels=max_pixels, max_clip_pixels=0)
         self._sx, self._sy, self._has_chroma, self._depth = _CHROMA[chroma]
         self._cw = -(-width // self._sx)
         self._ch = -(-height // self._sy)
