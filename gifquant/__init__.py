@@ -13,20 +13,20 @@ import importlib as _importlib
 from ._version import __version__
 
 _LAZY = {
-    "convert": ".library",
-    "ConvertReport": ".library",
-    "Stats": ".library",
-    "quantize": ".arrays",
-    "Animation": ".display",
-    "GifquantError": ".errors",
-    "ClipInfo": ".frames",
-    "Frame": ".frames",
-    "QuantizedFrame": ".frames",
-    "KMeansResult": ".kmeans",
-    "kmeans": ".kmeans",
-    "QualityMeter": ".metrics",
-    "QuantizeOptions": ".temporal",
-    "TemporalQuantizer": ".temporal",
+    "convert": "._library",
+    "ConvertReport": "._library",
+    "Stats": "._library",
+    "quantize": "._arrays",
+    "Animation": "._display",
+    "GifquantError": "._errors",
+    "ClipInfo": "._frames",
+    "Frame": "._frames",
+    "QuantizedFrame": "._frames",
+    "KMeansResult": "._kmeans",
+    "kmeans": "._kmeans",
+    "QualityMeter": "._metrics",
+    "QuantizeOptions": "._temporal",
+    "TemporalQuantizer": "._temporal",
 }
 
 __all__ = ["__version__", "main", *_LAZY]
@@ -46,6 +46,6 @@ def __dir__() -> list[str]:
 
 def main(argv=None) -> int:
     """Run the command line (see ``gifquant --help``); returns the exit code."""
-    from .cli import main as _main
+    from ._cli import main as _main
 
     return _main(argv)

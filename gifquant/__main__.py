@@ -1,3 +1,3 @@
-from .command import run
+from ._command import run
 
 run()

@@ -12,7 +12,7 @@ Sections (the issues they measure):
 Every tool reads the same input file. Video clips are first cut to a lossless RGB intermediate
 (FFV1 in .mkv, bgr0) so every tool sees the same RGB frames; the metrics use those frames as the
 source. Outputs are decoded with Pillow (checked against ffmpeg's decoder on an ffmpeg-written
-GIF; ffmpeg's decoder is used instead when they disagree). Metrics are gifquant.metrics
+GIF; ffmpeg's decoder is used instead when they disagree). Metrics are gifquant._metrics
 (mean CIE76 dE vs source; flicker over pixels whose source changed < 1 dE; incoherence, the share
 of exactly unchanged source pixels shown > 1 JND off their source colour's majority output; the
 most distinct colours on screen in a frame). With --judge PYTHON, every output is also scored by
@@ -51,7 +51,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 JUDGE = REPO.parent / "shared" / "tools" / "judge.py"
 sys.path.insert(0, str(REPO))
 
-from gifquant.metrics import QualityMeter  # noqa: E402
+from gifquant._metrics import QualityMeter  # noqa: E402
 
 FFMPEG_GLOBAL = (
     "split[a][b];[a]palettegen=max_colors={k}:stats_mode=full[p];[b][p]paletteuse=dither=none"
@@ -454,7 +454,7 @@ def gifquant_cmd(inp: Path, out: Path, k: int, extra: list[str]) -> list[str]:
 def gifquant_first_frame(path: Path) -> np.ndarray | None:
     """The first frame as gifquant's own reader gives it (in-process), None when it can't read."""
     try:
-        from gifquant.io.streams import open_input
+        from gifquant._io.streams import open_input
 
         with open_input(str(path)) as reader:
             return np.asarray(next(iter(reader)).rgba)
@@ -1020,11 +1020,11 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
     (so they add up, and other threads' load does not count), with gifquant's defaults."""
     import resource
 
-    from gifquant.distinct import frame_colours, shared_indexer
-    from gifquant.io import gif as gifmod
-    from gifquant.io.video import VideoReader
-    from gifquant.kmeans import nearest
-    from gifquant.temporal import QuantizeOptions, TemporalQuantizer
+    from gifquant._distinct import frame_colours, shared_indexer
+    from gifquant._io import gif as gifmod
+    from gifquant._io.video import VideoReader
+    from gifquant._kmeans import nearest
+    from gifquant._temporal import QuantizeOptions, TemporalQuantizer
 
     times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
     frames = []
@@ -1121,7 +1121,7 @@ def stage_lines(bench: Bench, prep: Prepared, wall_s: float | None = None) -> li
 
 def profile_lines(bench: Bench, prep: Prepared) -> list[str]:
     """cProfile top 15 (cumulative) of one in-process gifquant run, k=16 defaults."""
-    from gifquant import cli
+    from gifquant import _cli as cli
 
     out = prep.tmp / "profile.gif"
     prof = cProfile.Profile()

@@ -141,7 +141,7 @@ def write_noise_y4m(path: Path, side: int = LARGE_SIDE, n_frames: int = LARGE_FR
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from gifquant.io.y4m import rgb_to_yuv444
+    from gifquant._io.y4m import rgb_to_yuv444
 
     rng = np.random.default_rng(0)
     band = 256
@@ -169,7 +169,7 @@ def large_section(*, outputs: tuple[str, ...] = ("gif", "y4m", "mp4", "gif --sta
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "noise.y4m"
         write_noise_y4m(clip)
-        base = _measure_fresh([], clip, clip, argv=[sys.executable, "-c", "import gifquant.cli"])
+        base = _measure_fresh([], clip, clip, argv=[sys.executable, "-c", "import gifquant._cli"])
         lines.append(f"  {'import only':<16} {base[0] / 1024:7.1f} MiB")
         for spec in outputs:
             ext, *extra = spec.split()

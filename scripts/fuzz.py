@@ -47,8 +47,8 @@ LIMITS = ["--max-pixels", "1000000", "--max-clip-pixels", "20000000"]
 def tiny_clip_gif() -> bytes:
     """A 4-frame 24x16 animated GIF with a transparent corner, written by gifquant's writer."""
     sys.path.insert(0, str(ROOT))
-    from gifquant.frames import QuantizedFrame
-    from gifquant.io.gif import GifWriter
+    from gifquant._frames import QuantizedFrame
+    from gifquant._io.gif import GifWriter
 
     rng = np.random.default_rng(0)
     palette = rng.integers(0, 256, size=(16, 3), dtype=np.uint8)
@@ -623,7 +623,7 @@ def run_atheris() -> None:  # pragma: no cover - local only
     import atheris
 
     with atheris.instrument_imports():
-        from gifquant.cli import main
+        from gifquant._cli import main
 
     folder = Path(tempfile.mkdtemp(prefix="gifquant-atheris-"))
 

@@ -21,8 +21,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gifquant import main as gifquant_main  # noqa: E402
-from gifquant.frames import QuantizedFrame  # noqa: E402
-from gifquant.io.gif import GifWriter  # noqa: E402
+from gifquant._frames import QuantizedFrame  # noqa: E402
+from gifquant._io.gif import GifWriter  # noqa: E402
 
 W, H, N, FPS = 128, 96, 36, 20
 STILL_FRAME = 12

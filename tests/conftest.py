@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from gifquant.frames import QuantizedFrame
-from gifquant.io.gif import GifWriter
-from gifquant.metrics import QualityMeter
+from gifquant._frames import QuantizedFrame
+from gifquant._io.gif import GifWriter
+from gifquant._metrics import QualityMeter
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -18,11 +18,11 @@ from conftest import (
     write_gif,
 )
 
-from gifquant.cli import main
-from gifquant.colour import delta_e, rgb_to_lab
-from gifquant.frames import QuantizedFrame
-from gifquant.io.gif import OPENING_FRAMES, GifWriter
-from gifquant.metrics import JND_DE
+from gifquant._cli import main
+from gifquant._colour import delta_e, rgb_to_lab
+from gifquant._frames import QuantizedFrame
+from gifquant._io.gif import OPENING_FRAMES, GifWriter
+from gifquant._metrics import JND_DE
 
 MAX_INCOHERENCE = 0.002
 H, W = 32, 48

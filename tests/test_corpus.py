@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import CORPUS, assert_decoders_agree, corpus_file, read_gif
 
-from gifquant.cli import main
+from gifquant._cli import main
 
 EDGE = sorted(p.name for p in (CORPUS / "edge").glob("*.gif")) if (CORPUS / "edge").exists() else []
 REFUSED = {"zero_width.gif", "decompression_bomb.gif"}

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import read_gif
 
-from gifquant.cli import main
+from gifquant._cli import main
 
 _spec = importlib.util.spec_from_file_location(
     "gifquant_fuzz", Path(__file__).resolve().parents[1] / "scripts" / "fuzz.py"

@@ -18,9 +18,9 @@ import pytest
 from conftest import moving_clip, read_gif, write_apng, write_gif
 from PIL import Image, ImageSequence
 
-from gifquant.cli import main
-from gifquant.io.gifscan import scan_gif
-from gifquant.io.splice import SplicedReader
+from gifquant._cli import main
+from gifquant._io.gifscan import scan_gif
+from gifquant._io.splice import SplicedReader
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def test_decoder_reading_fewer_frames_than_the_file_holds_is_refused(tmp_path, c
 def test_importing_gifquant_leaves_pillows_bomb_guard_alone():
     code = (
         "from PIL import Image; default = Image.MAX_IMAGE_PIXELS\n"
-        "import gifquant, gifquant.cli, gifquant.io.image, gifquant.io.streams\n"
+        "import gifquant, gifquant._cli, gifquant._io.image, gifquant._io.streams\n"
         "assert Image.MAX_IMAGE_PIXELS == default, Image.MAX_IMAGE_PIXELS\n"
         "assert default is not None"
     )

@@ -11,9 +11,9 @@ import pytest
 from conftest import moving_clip, read_gif, write_gif
 from PIL import Image
 
-from gifquant.arrays import quantize
-from gifquant.display import Animation
-from gifquant.library import convert
+from gifquant._arrays import quantize
+from gifquant._display import Animation
+from gifquant._library import convert
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_an_animation_plays_inline_as_its_gif(clip):
 
 
 def test_a_large_animation_says_so_instead_of_inlining(clip, monkeypatch):
-    from gifquant import display
+    from gifquant import _display as display
 
     monkeypatch.setattr(display, "INLINE_LIMIT", 100)
     html = quantize(clip, k=4, as_animation=True)._repr_html_()
@@ -233,7 +233,7 @@ def test_the_notebook_demo_runs_its_checks(tmp_path):
 def test_the_docstring_examples_hold():
     import doctest
 
-    import gifquant.arrays
+    import gifquant._arrays
 
-    result = doctest.testmod(gifquant.arrays, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(gifquant._arrays, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 6 and result.failed == 0

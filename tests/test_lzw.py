@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import moving_clip, write_apng
 
-from gifquant.cli import main
-from gifquant.io import lzw
-from gifquant.io.gif import encode_frame
-from gifquant.io.lzw import LzwWorker, WorkerError, lzw_worker
+from gifquant._cli import main
+from gifquant._io import lzw
+from gifquant._io.gif import encode_frame
+from gifquant._io.lzw import LzwWorker, WorkerError, lzw_worker
 
 
 def _frame(h: int, w: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

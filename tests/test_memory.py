@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gifquant.distinct import frame_colours
-from gifquant.io.y4m import rgb_to_yuv444, yuv_to_rgba
-from gifquant.temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._distinct import frame_colours
+from gifquant._io.y4m import rgb_to_yuv444, yuv_to_rgba
+from gifquant._temporal import QuantizeOptions, TemporalQuantizer
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
@@ -86,7 +86,7 @@ def test_cli_peak_memory_of_two_large_noise_frames(tmp_path):
         f.write(f"YUV4MPEG2 W{side} H{side} F25:1 Ip C444 XCOLORRANGE=FULL\n".encode())
         for _ in range(2):
             f.write(b"FRAME\n" + _noise_yuv(rng, side).tobytes())
-    base = _max_rss([sys.executable, "-c", "import gifquant.cli"])
+    base = _max_rss([sys.executable, "-c", "import gifquant._cli"])
     argv = [sys.executable, "-m", "gifquant", str(clip), str(tmp_path / "o.gif"), "-k", "16"]
     peak = _max_rss([*argv, "-q"])
     pixels = side * side

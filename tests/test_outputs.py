@@ -16,7 +16,7 @@ import pytest
 from conftest import moving_clip, read_gif, write_gif
 from PIL import Image
 
-from gifquant.cli import main
+from gifquant._cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -197,7 +197,7 @@ def test_a_pipe_given_by_path_is_read(clip, tmp_path):
 
 
 def test_files_named_like_ffmpeg_protocols_are_files(tmp_path, monkeypatch):
-    from gifquant.io.ffmpeg import ffmpeg_exe
+    from gifquant._io.ffmpeg import ffmpeg_exe
 
     monkeypatch.chdir(tmp_path)
     subprocess.run(

@@ -11,8 +11,9 @@ import gifquant
 
 def test_pure_core_imports_no_io_libraries():
     code = (
-        "import sys; import gifquant.kmeans, gifquant.metrics, gifquant.temporal, "
-        "gifquant.colour; bad = [m for m in ('imageio', 'cv2', 'tqdm', 'PIL') if m in sys.modules];"
+        "import sys; import gifquant._kmeans, gifquant._metrics, gifquant._temporal, "
+        "gifquant._colour; "
+        "bad = [m for m in ('imageio', 'cv2', 'tqdm', 'PIL') if m in sys.modules];"
         "print(','.join(bad))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -40,10 +41,9 @@ def test_exported_names():
     }
     for name in gifquant.__all__:
         assert getattr(gifquant, name).__doc__ or name == "__version__", name
-    # The functions stay functions once every module is loaded (no module of the same name).
-    importlib.import_module("gifquant.cli")  # loads the whole package
-
+    # Once every module is loaded, the public names are exactly __all__: the modules are
+    # private (_kmeans, _io, ...), and no module shadows a function of the same name.
+    importlib.import_module("gifquant._cli")  # loads the whole package
     assert callable(gifquant.quantize) and callable(gifquant.convert)
-    public = {n for n in vars(gifquant) if not n.startswith("_")} - {"main"}
-    modules = {n for n in public if type(getattr(gifquant, n)).__name__ == "module"}
-    assert public - modules <= set(gifquant.__all__)
+    public = {n for n in vars(gifquant) if not n.startswith("_")}
+    assert public <= set(gifquant.__all__) and set(gifquant.__all__) <= set(dir(gifquant))

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from conftest import assert_decoders_agree, moving_clip, read_gif, write_gif
 
-from gifquant.cli import main
-from gifquant.errors import GifquantError
-from gifquant.frames import Frame, QuantizedFrame
-from gifquant.io.budget import limit_clip
-from gifquant.io.gif import GifWriter, encode_frame
-from gifquant.io.gifscan import scan_gif
+from gifquant._cli import main
+from gifquant._errors import GifquantError
+from gifquant._frames import Frame, QuantizedFrame
+from gifquant._io.budget import limit_clip
+from gifquant._io.gif import GifWriter, encode_frame
+from gifquant._io.gifscan import scan_gif
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -206,7 +206,7 @@ def test_max_clip_pixels_budget_and_zero_for_no_limit(clip4, tmp_path, capsys):
 
 def test_clip_budget_exceeded_mid_stream_leaves_no_output(clip4, tmp_path, capsys, monkeypatch):
     # Readers that cannot count up front stop as soon as the decoded total is over the budget.
-    from gifquant.io import image
+    from gifquant._io import image
 
     monkeypatch.setattr(image, "_check_layout", lambda *a, **kw: None)
     out = tmp_path / "o.gif"
@@ -361,7 +361,7 @@ def test_no_prompt_when_stdin_is_not_a_terminal(clip4, tmp_path, capsys, monkeyp
 
 
 def _interrupt_at(monkeypatch, n: int, exc: BaseException) -> None:
-    from gifquant import pipeline
+    from gifquant import _pipeline as pipeline
 
     # The main thread paints each planned frame: the failure strikes there, at frame n.
     real = pipeline.TemporalQuantizer.paint
@@ -403,7 +403,7 @@ def test_error_while_planning_a_frame_is_one_line_and_leaves_nothing(
     clip4, tmp_path, monkeypatch, capsys
 ):
     # Palettes are planned in their own thread, ahead of the main one: its errors come through.
-    from gifquant import pipeline
+    from gifquant import _pipeline as pipeline
 
     real = pipeline.TemporalQuantizer.plan
     calls = []
@@ -424,7 +424,7 @@ def test_error_while_planning_a_frame_is_one_line_and_leaves_nothing(
 
 
 def test_disk_error_mid_run_is_one_line_and_leaves_nothing(clip4, tmp_path, capsys, monkeypatch):
-    from gifquant.io import streams
+    from gifquant._io import streams
 
     def full(self, frame):
         raise OSError(28, "No space left on device")
@@ -469,7 +469,7 @@ def test_sigterm_mid_run_leaves_nothing_behind(tmp_path):
 def test_sigterm_whose_exception_is_lost_still_stops_the_run(tmp_path, capsys, monkeypatch):
     # A signal landing in C code that swallows errors (numpy importing a submodule) loses the
     # handler's exception; the flag it sets stops the run at the next frame anyway.
-    from gifquant import signals
+    from gifquant import _signals as signals
 
     monkeypatch.setattr(signals, "_handler", lambda signum, frame: signals._note(signum))
     src = write_gif(tmp_path / "clip.gif", moving_clip(30))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gifquant.io.ffmpeg import ffmpeg_exe
+from gifquant._io.ffmpeg import ffmpeg_exe
 
 ROOT = Path(__file__).resolve().parents[1]
 # 50 points over the first second. Python itself takes ~25 ms to reach gifquant's first line;

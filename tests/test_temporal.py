@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import gif_blocks, measure, moving_clip, read_gif, write_apng, write_gif
 
-from gifquant.cli import main
-from gifquant.colour import pack_rgb, rgb_to_lab
-from gifquant.dither import bayer_matrix, blue_noise
-from gifquant.remap import match_slots
-from gifquant.temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._cli import main
+from gifquant._colour import pack_rgb, rgb_to_lab
+from gifquant._dither import bayer_matrix, blue_noise
+from gifquant._remap import match_slots
+from gifquant._temporal import QuantizeOptions, TemporalQuantizer
 
 PLAIN = ["--palette-hysteresis", "0", "--palette-memory", "0", "--scene-threshold", "off"]
 

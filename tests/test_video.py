@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from conftest import corpus_file, moving_clip, read_gif, write_gif
 
-from gifquant.cli import main
-from gifquant.frames import Frame, QuantizedFrame
-from gifquant.io.ffmpeg import ffmpeg_exe, parse_probe
-from gifquant.io.gif import GifWriter
-from gifquant.io.image import ImageReader
-from gifquant.io.video import VideoReader
-from gifquant.io.y4m import Y4mReader, Y4mWriter, rate_fraction
-from gifquant.timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
+from gifquant._cli import main
+from gifquant._frames import Frame, QuantizedFrame
+from gifquant._io.ffmpeg import ffmpeg_exe, parse_probe
+from gifquant._io.gif import GifWriter
+from gifquant._io.image import ImageReader
+from gifquant._io.video import VideoReader
+from gifquant._io.y4m import Y4mReader, Y4mWriter, rate_fraction
+from gifquant._timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
 
 ROOT = Path(__file__).resolve().parents[1]
 FF = ffmpeg_exe()
@@ -569,7 +569,7 @@ def test_cfr_clock_keeps_the_timeline():
 
 
 def test_apply_timeline_info():
-    from gifquant.frames import ClipInfo
+    from gifquant._frames import ClipInfo
 
     info, it = apply_timeline(
         frames_of([0.05] * 20),
@@ -612,9 +612,9 @@ def test_corpus_cockatoo_trim(tmp_path):
 
 
 def test_encoder_failure_leaves_nothing(tmp_path):
-    from gifquant.errors import GifquantError
-    from gifquant.frames import ClipInfo
-    from gifquant.io.streams import open_output
+    from gifquant._errors import GifquantError
+    from gifquant._frames import ClipInfo
+    from gifquant._io.streams import open_output
 
     out = tmp_path / "o.mp4"
     frame = QuantizedFrame(np.zeros((1, 1), np.uint8), np.zeros((1, 3), np.uint8), None, 0.05)
@@ -627,7 +627,7 @@ def test_encoder_failure_leaves_nothing(tmp_path):
 def test_clip_pixel_budget_defaults_to_images_only(clip, tmp_path, monkeypatch, capsys):
     # The default clip budget guards against GIF bombs; a video states its own length, so a long
     # one is not refused unless --max-clip-pixels says so.
-    from gifquant import library
+    from gifquant import _library as library
 
     monkeypatch.setattr(library, "DEFAULT_MAX_CLIP_PIXELS", 64 * 48 * 5)
     assert run(clip, tmp_path / "v.gif", "-k", "4", "-q") == 0
@@ -674,7 +674,7 @@ def test_ffmpeg_that_cannot_run_is_a_one_line_error(tmp_path):
     assert not out.exists()
 
 
-# --- the command line's early start (io/prestart.py) ------------------------------------------
+# --- the command line's early start (_io/prestart.py) -----------------------------------------
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -733,8 +733,8 @@ def test_importing_gifquant_starts_nothing_and_handles_no_signal():
 
 
 def test_early_start_hands_over_the_decoder_and_encoder_it_guessed(tmp_path):
-    from gifquant.io import prestart
-    from gifquant.io.ffmpeg import decode_args, probe
+    from gifquant._io import prestart
+    from gifquant._io.ffmpeg import decode_args, probe
 
     src = make_testsrc(tmp_path / "big.mp4", n=2, size="640x480")
     prestart.begin([str(src), str(tmp_path / "o.gif"), "-k", "4"])

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
-from .frames import QuantizedFrame
+from ._frames import QuantizedFrame
 
 GAP = 2  # black pixels between panels
 LABEL_COLOURS = 2  # black, white

@@ -20,8 +20,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ..errors import GifquantError
-from ..frames import ClipInfo, Frame
+from .._errors import GifquantError
+from .._frames import ClipInfo, Frame
 from .budget import check_budget
 from .gifscan import GifLayout, is_gif, scan_gif
 from .splice import SplicedReader

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .frames import QuantizedFrame
+from ._frames import QuantizedFrame
 
 # Larger GIFs are not put inline (a notebook holds them in its file and the browser's memory).
 INLINE_LIMIT = 20 * 1024 * 1024
@@ -61,7 +61,7 @@ class Animation:
 
     def to_gif(self) -> bytes:
         """The animation as GIF bytes."""
-        from .io.gif import GifWriter
+        from ._io.gif import GifWriter
 
         buf = io.BytesIO()
         h, w = self._frames[0].indices.shape
@@ -74,7 +74,7 @@ class Animation:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the animation as a GIF to ``path`` (replaced whole, or not at all)."""
-        from .io.atomic import output_file
+        from ._io.atomic import output_file
 
         data = self.to_gif()
         with output_file(os.fspath(path)) as f:

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import compare as _compare
-from .errors import GifquantError
-from .io.atomic import is_special
-from .io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
-from .io.image import ImageReader
-from .io.streams import (
+from . import _compare as _compare
+from ._errors import GifquantError
+from ._io.atomic import is_special
+from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
+from ._io.image import ImageReader
+from ._io.streams import (
     check_input,
     check_paths,
     inside,
@@ -30,10 +30,10 @@ from .io.streams import (
     output_format,
     same_file,
 )
-from .pipeline import SERIAL_PIXELS, parse_panels, run
-from .resize import parse_scale
-from .temporal import QuantizeOptions
-from .timeline import TimelineOptions, apply_timeline
+from ._pipeline import SERIAL_PIXELS, parse_panels, run
+from ._resize import parse_scale
+from ._temporal import QuantizeOptions
+from ._timeline import TimelineOptions, apply_timeline
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ..errors import GifquantError
+from .._errors import GifquantError
 
 
 def _umask_at_import() -> int:

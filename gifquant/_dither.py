@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from .kmeans import assign
+from ._kmeans import assign
 
 DITHERS: tuple[str, ...] = ("none", "bayer", "blue-noise", "floyd-steinberg")
 

@@ -11,8 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from ..errors import GifquantError, InputNotFoundError
-from ..frames import ClipInfo, Frame, QuantizedFrame
+from .._errors import GifquantError, InputNotFoundError
+from .._frames import ClipInfo, Frame, QuantizedFrame
 from .atomic import atomic_dir, atomic_path, check_frame_folder, is_special, output_file
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from ..colour import pack_rgb
-from ..errors import GifquantError
-from ..frames import QuantizedFrame
+from .._colour import pack_rgb
+from .._errors import GifquantError
+from .._frames import QuantizedFrame
 from .gifenc import encode_image
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .frames import ClipInfo, Frame
-from .resize import fit_size, resize_rgba
+from ._frames import ClipInfo, Frame
+from ._resize import fit_size, resize_rgba
 
 _EPS = 1e-6  # seconds; absorbs the float error of summed frame durations
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import delta_e
+from ._colour import delta_e
 
 # Colours handled at a time where (m, 3) temporaries of every colour would be large.
 _CHUNK = 1 << 16

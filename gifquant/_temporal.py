@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
-from .distinct import DistinctColours, FrameColours, frame_colours
-from .dither import DITHERS, dither_offsets, floyd_steinberg
-from .frames import QuantizedFrame
-from .kmeans import (
+from ._colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
+from ._distinct import DistinctColours, FrameColours, frame_colours
+from ._dither import DITHERS, dither_offsets, floyd_steinberg
+from ._frames import QuantizedFrame
+from ._kmeans import (
     INITS,
     METRICS,
     Init,
@@ -36,7 +36,7 @@ from .kmeans import (
     kmeans,
     nearest,
 )
-from .remap import cluster_spread, match_slots, stable_palette
+from ._remap import cluster_spread, match_slots, stable_palette
 
 # Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
 _CHUNK = 1 << 16

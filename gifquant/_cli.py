@@ -9,13 +9,14 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, signals
-from .colour import SPACES
-from .dither import DITHERS
-from .errors import GifquantError
-from .io import children
-from .io.atomic import is_special
-from .io.streams import (
+from . import __version__
+from . import _signals as signals
+from ._colour import SPACES
+from ._dither import DITHERS
+from ._errors import GifquantError
+from ._io import children
+from ._io.atomic import is_special
+from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
     OUTPUT_FORMATS,
@@ -24,9 +25,9 @@ from .io.streams import (
     output_format,
     same_file,
 )
-from .kmeans import INITS, METRICS
-from .library import convert
-from .resize import parse_scale
+from ._kmeans import INITS, METRICS
+from ._library import convert
+from ._resize import parse_scale
 
 
 class _Parser(argparse.ArgumentParser):

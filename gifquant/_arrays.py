@@ -16,10 +16,10 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from .display import Animation
-from .errors import InputNotFoundError
-from .frames import QuantizedFrame
-from .temporal import QuantizeOptions, TemporalQuantizer
+from ._display import Animation
+from ._errors import InputNotFoundError
+from ._frames import QuantizedFrame
+from ._temporal import QuantizeOptions, TemporalQuantizer
 
 # The display time of a frame whose source does not say (10 fps).
 DEFAULT_DURATION = 0.1
@@ -276,7 +276,7 @@ def _pil_frames(im) -> Iterator:
 
 
 def _file_frames(path: str, cleanup: str | None = None) -> _Source:
-    from .io.streams import open_input
+    from ._io.streams import open_input
 
     stack = contextlib.ExitStack()
     if cleanup is not None:

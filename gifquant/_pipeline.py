@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import compare
-from .colour import SPACES
-from .distinct import FrameColours, frame_colours
-from .frames import Frame
-from .kmeans import METRICS
-from .metrics import QualityMeter
-from .temporal import (
+from . import _compare as compare
+from ._colour import SPACES
+from ._distinct import FrameColours, frame_colours
+from ._frames import Frame
+from ._kmeans import METRICS
+from ._metrics import QualityMeter
+from ._temporal import (
     FramePlan,
     FrameResult,
     QuantizeOptions,

@@ -14,9 +14,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import GifquantError
-from ..frames import ClipInfo, Frame, QuantizedFrame
-from ..timeline import CfrClock
+from .._errors import GifquantError
+from .._frames import ClipInfo, Frame, QuantizedFrame
+from .._timeline import CfrClock
 from . import prestart
 from .budget import check_budget
 from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import GifquantError
+from .._errors import GifquantError
 from . import children, prestart
 
 # ffmpeg colourspace tags -> the names the scale filter's in_color_matrix takes.

@@ -13,9 +13,9 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import GifquantError
-from ..frames import ClipInfo, Frame, QuantizedFrame
-from ..timeline import CfrClock
+from .._errors import GifquantError
+from .._frames import ClipInfo, Frame, QuantizedFrame
+from .._timeline import CfrClock
 from .budget import check_budget
 from .sniff import Y4M_MAGIC
 

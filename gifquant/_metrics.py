@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import delta_e, pack_rgb, rgb_to_lab, squared_de, unpack_rgb
-from .distinct import shared_indexer
+from ._colour import delta_e, pack_rgb, rgb_to_lab, squared_de, unpack_rgb
+from ._distinct import shared_indexer
 
 STILL_DE = 1.0
 JND_DE = 2.3

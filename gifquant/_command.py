@@ -1,8 +1,8 @@
 """The command's first steps, taken before numpy and the rest are imported.
 
-Signals are handled from the first thing ``run`` does (see ``signals.py``): one that arrives
+Signals are handled from the first thing ``run`` does (see ``_signals.py``): one that arrives
 while the command is still importing ends it with 128 + its number, and the line saying so is
-printed at exit. Then, for a video input, ffmpeg is started early (see ``io/prestart.py``).
+printed at exit. Then, for a video input, ffmpeg is started early (see ``_io/prestart.py``).
 Once the run is over, later signals are ignored: the output is in place, and the exit code is
 the run's. Stdlib only; this module imports nothing else until the handlers are in place.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from . import signals
+from . import _signals as signals
 
 
 def run() -> None:
@@ -30,13 +30,13 @@ def run() -> None:
 def _run() -> int:
     import atexit
 
-    from .io import children, prestart
+    from ._io import children, prestart
 
     atexit.register(_report)
     atexit.register(children.kill_all)
     prestart.begin(sys.argv[1:])
     try:
-        from .cli import main
+        from ._cli import main
     except BaseException:
         # A signal that broke an import can surface as an ImportError (numpy re-raises it
         # with a page of advice); it is the signal that ended the run.

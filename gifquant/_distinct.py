@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .colour import _ROWS, pack_rgb, rgb_to_lab, to_space, unpack_rgb
+from ._colour import _ROWS, pack_rgb, rgb_to_lab, to_space, unpack_rgb
 
 if TYPE_CHECKING:
-    from .temporal import QuantizeOptions
+    from ._temporal import QuantizeOptions
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096
