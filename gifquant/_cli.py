@@ -16,6 +16,7 @@ from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
 from ._io.atomic import is_special
+from ._io.prestart import EarlyStart
 from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
@@ -358,7 +359,7 @@ def _after_frame(bar) -> Callable[[int], None]:
     return step
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     check_input(args.input)  # first: a missing input is the mistake to name
     fmt = output_format(args.output, args.fmt)
     _check_output(args.input, args.output, fmt, args)
@@ -369,6 +370,7 @@ def _run(args: argparse.Namespace) -> int:
     report = convert(
         args.input,
         args.output,
+        early=early,
         format=args.fmt,
         overwrite=True,  # asked above
         ss=args.ss,
@@ -460,13 +462,13 @@ def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> Non
         raise GifquantError(f"{out}: already exists; not overwriting")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, early: EarlyStart | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 other failure, 2 usage or input
     error, 128 + N after signal N: 130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT)."""
     old = signals.install()
     try:
         signals.check()  # one that arrived while the command was importing
-        return _main(argv)
+        return _main(argv, early)
     except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
         children.kill_all()  # a child whose owner was given up on
         return _failed(exc)
@@ -474,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signals.restore(old)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
     try:
         args = build_parser().parse_args(
             _glue_negative_scale(sys.argv[1:] if argv is None else argv)
@@ -483,7 +485,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if isinstance(exc, signals.Interrupted):
             raise
         return int(exc.code or 0)
-    return _run(args)
+    return _run(args, early)
 
 
 def _failed(exc: BaseException) -> int:

@@ -34,7 +34,7 @@ def _run() -> int:
 
     atexit.register(_report)
     atexit.register(children.kill_all)
-    prestart.begin(sys.argv[1:])
+    early = prestart.EarlyStart.begin(sys.argv[1:])
     try:
         from ._cli import main
     except BaseException:
@@ -44,7 +44,7 @@ def _run() -> int:
         if signum is not None:
             raise SystemExit(128 + signum) from None
         raise
-    return main()
+    return main(early=early)
 
 
 def _report() -> None:

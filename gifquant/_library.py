@@ -21,6 +21,7 @@ from ._errors import GifquantError
 from ._io.atomic import is_special
 from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
 from ._io.image import ImageReader
+from ._io.prestart import EarlyStart
 from ._io.streams import (
     check_input,
     check_paths,
@@ -95,6 +96,7 @@ def convert(
     stats: bool = False,
     progress: bool = False,
     on_frame: Callable[[int], None] | None = None,
+    early: EarlyStart | None = None,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -115,6 +117,8 @@ def convert(
         quantizing)
     progress : draw a progress bar on stderr
     on_frame : called with each frame's index once it is quantized
+    early : what the command started while importing (``_io.prestart.EarlyStart``), for the
+        reader and writer to take
     **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
         ``metric``, ``space``, ``dither``, ...)
 
@@ -165,7 +169,9 @@ def convert(
     with contextlib.ExitStack() as stack:
         image_budget = DEFAULT_MAX_CLIP_PIXELS if max_clip_pixels is None else max_clip_pixels
         reader = stack.enter_context(
-            open_input(src, max_pixels=max_pixels, max_clip_pixels=image_budget, start=ss)
+            open_input(
+                src, max_pixels=max_pixels, max_clip_pixels=image_budget, start=ss, early=early
+            )
         )
         timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
         # An image reader keeps to its clip budget itself (before decoding each frame); for
@@ -184,7 +190,9 @@ def convert(
                 f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
                 "10 cs; --fps 25 plays at the right speed"
             )
-        sink = stack.enter_context(open_output(dst, fmt, info, merge_duplicates=merge_duplicates))
+        sink = stack.enter_context(
+            open_output(dst, fmt, info, merge_duplicates=merge_duplicates, early=early)
+        )
         compare_sink = None
         if panel_list is not None:
             n = len(panel_list)

@@ -733,18 +733,19 @@ def test_importing_gifquant_starts_nothing_and_handles_no_signal():
 
 
 def test_early_start_hands_over_the_decoder_and_encoder_it_guessed(tmp_path):
-    from gifquant._io import prestart
     from gifquant._io.ffmpeg import decode_args, probe
+    from gifquant._io.prestart import EarlyStart
 
     src = make_testsrc(tmp_path / "big.mp4", n=2, size="640x480")
-    prestart.begin([str(src), str(tmp_path / "o.gif"), "-k", "4"])
+    early = EarlyStart.begin([str(src), str(tmp_path / "o.gif"), "-k", "4"])
+    assert early is not None
     try:
-        pr, _ = probe(str(src))  # the early probe's result
+        pr, _ = probe(str(src), early)  # the early probe's result
         assert (pr.width, pr.height) == (640, 480)
         args = decode_args(str(src), pr, 640, 480, 0.0)
-        assert prestart.take_decoder(decode_args(str(src), pr, 640, 480, 1.0)) is None
-        decoder = prestart.take_decoder(args)
-        worker = prestart.take_worker()
+        assert early.take_decoder(decode_args(str(src), pr, 640, 480, 1.0)) is None
+        decoder = early.take_decoder(args)
+        worker = early.take_worker()
         assert decoder is not None and worker is not None and worker.poll() is None
         decoder.close()
         worker.kill()
@@ -752,8 +753,7 @@ def test_early_start_hands_over_the_decoder_and_encoder_it_guessed(tmp_path):
         for pipe in (worker.stdin, worker.stdout):
             pipe.close()
     finally:
-        prestart.stop()
+        early.stop()
     # An image is not guessed at.
     gif = write_gif(tmp_path / "t.gif", moving_clip(2, 8, 8))
-    prestart.begin([str(gif), str(tmp_path / "o2.gif")])
-    assert prestart.take_probe(str(gif)) is None and prestart.take_worker() is None
+    assert EarlyStart.begin([str(gif), str(tmp_path / "o2.gif")]) is None

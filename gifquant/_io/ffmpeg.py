@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import GifquantError
-from . import children, prestart
+from . import children
 
 # ffmpeg colourspace tags -> the names the scale filter's in_color_matrix takes.
 _MATRICES = {
@@ -153,11 +153,12 @@ def parse_probe(stderr: str) -> VideoProbe | None:
     return None
 
 
-def probe(path: str) -> tuple[VideoProbe | None, str]:
-    """Run ``ffmpeg -i path`` (or take its result, when the command line started it early);
-    return the first video stream (or None) and ffmpeg's last line."""
-    early = prestart.take_probe(path)
-    return early if early is not None else run_probe(path)  # type: ignore[return-value]
+def probe(path: str, early=None) -> tuple[VideoProbe | None, str]:
+    """Run ``ffmpeg -i path`` (or take its result from ``early``, a ``prestart.EarlyStart``,
+    when the command started it while importing); return the first video stream (or None) and
+    ffmpeg's last line."""
+    got = early.take_probe(path) if early is not None else None
+    return got if got is not None else run_probe(path)  # type: ignore[return-value]
 
 
 def run_probe(path: str) -> tuple[VideoProbe | None, str]:

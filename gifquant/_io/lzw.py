@@ -17,11 +17,10 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from . import prestart
 from .gifenc import REPLY, REQUEST, read_exact
+from .prestart import WORKER_PIXELS, EarlyStart, spawn_worker
 
 # Frames at least this large are worth a worker process (its start costs ~0.1 s of CPU).
-WORKER_PIXELS = prestart.WORKER_PIXELS
 _STOP = object()
 
 
@@ -38,10 +37,10 @@ class LzwWorker:
     ``encode_frame``'s result. Use as a context manager: leaving it normally waits for the
     frames sent, leaving it on an error stops the worker at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, early: EarlyStart | None = None) -> None:
         # Run by path, so the worker imports Pillow only: not numpy, not the gifquant package.
-        # The command line may have started one while it was importing.
-        self._proc = prestart.take_worker() or prestart.spawn_worker()
+        # The command line may have started one while it was importing (``early``).
+        self._proc = (early.take_worker() if early is not None else None) or spawn_worker()
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="gifquant-lzw", daemon=True)
         self._thread.start()
@@ -110,14 +109,16 @@ class LzwWorker:
 
 
 @contextlib.contextmanager
-def lzw_worker(width: int, height: int) -> Iterator[LzwWorker | None]:
+def lzw_worker(
+    width: int, height: int, early: EarlyStart | None = None
+) -> Iterator[LzwWorker | None]:
     """A worker for ``GifWriter(encoder=...)`` when frames are large enough to repay it, else
     None (the writer then encodes in the calling thread)."""
     if width * height < WORKER_PIXELS:
         yield None
         return
     try:
-        worker = LzwWorker()
+        worker = LzwWorker(early)
     except OSError:  # no process to be had: encode in this one
         yield None
         return

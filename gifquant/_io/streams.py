@@ -19,6 +19,7 @@ from .gif import GifWriter
 from .image import ImageReader
 from .lzw import lzw_worker
 from .png import PngFileWriter, PngSequenceWriter
+from .prestart import EarlyStart
 from .sniff import Y4M_MAGIC, file_kind, is_video_container
 from .video import GIF_ZERO_DELAY, VideoReader, VideoWriter
 from .y4m import Y4mReader, Y4mWriter
@@ -77,11 +78,13 @@ def open_input(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_clip_pixels: int = DEFAULT_MAX_CLIP_PIXELS,
     start: float = 0.0,
+    early: EarlyStart | None = None,
 ) -> Iterator[Reader]:
     """Open ``path`` (or ``-`` for stdin) as a frame reader (pixel budgets: see io.budget).
 
     A video reader seeks to ``start`` itself (its ``seeked`` says so); other readers leave the
     trim to the caller. Stdin is streamed when it is y4m, else spooled to a temporary file.
+    ``early``: what the command started before its imports (a video file's probe and decoder).
     """
     if path == "-":
         if sys.stdin is None:
@@ -105,20 +108,26 @@ def open_input(
             with Y4mReader(f, name=path, max_pixels=max_pixels) as reader:
                 yield reader
             return
-    with _open_file(path, path, head, max_pixels, start, max_clip_pixels) as reader:
+    with _open_file(path, path, head, max_pixels, start, max_clip_pixels, early) as reader:
         yield reader
 
 
 @contextlib.contextmanager
 def _open_file(
-    source, name: str, head: bytes, max_pixels: int, start: float, max_clip_pixels: int = 0
+    source,
+    name: str,
+    head: bytes,
+    max_pixels: int,
+    start: float,
+    max_clip_pixels: int = 0,
+    early: EarlyStart | None = None,
 ) -> Iterator[Reader]:
     if file_kind(head) == "image":
         reader: Reader = ImageReader(
             source, name=name, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels
         )
     else:
-        reader = VideoReader(source, name=name, max_pixels=max_pixels, start=start)
+        reader = VideoReader(source, name=name, max_pixels=max_pixels, start=start, early=early)
     with reader:
         yield reader
 
@@ -203,8 +212,10 @@ def open_output(
     width: int | None = None,
     height: int | None = None,
     merge_duplicates: bool = False,
+    early: EarlyStart | None = None,
 ) -> Iterator[Sink]:
-    """Open an output sink; a file appears at ``path`` only if the block succeeds.
+    """Open an output sink; a file appears at ``path`` only if the block succeeds
+    (``early``: an LZW encoder process the command may have started).
 
     Writers receive QuantizedFrames; video formats run at ``info.fps`` (or a rate picked from
     the first frame's duration when the source has none).
@@ -242,7 +253,7 @@ def open_output(
             elif fmt == "y4m":
                 sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
             else:
-                encoder = stack.enter_context(lzw_worker(width, height))
+                encoder = stack.enter_context(lzw_worker(width, height, early))
                 sink = GifSink(
                     f, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
                 )

@@ -17,9 +17,9 @@ import numpy as np
 from .._errors import GifquantError
 from .._frames import ClipInfo, Frame, QuantizedFrame
 from .._timeline import CfrClock
-from . import prestart
 from .budget import check_budget
 from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
+from .prestart import EarlyStart
 from .y4m import rate_fraction
 
 # Pixels sent to the encoder at a time.
@@ -33,9 +33,17 @@ class VideoReader:
     start : seek (accurately, in ffmpeg) to this time in seconds before the first frame
     """
 
-    def __init__(self, path: str, *, name: str, max_pixels: int, start: float = 0.0) -> None:
-        self._path, self._name, self._start = path, name, start
-        pr, err = probe(path)
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str,
+        max_pixels: int,
+        start: float = 0.0,
+        early: EarlyStart | None = None,
+    ) -> None:
+        self._path, self._name, self._start, self._early = path, name, start, early
+        pr, err = probe(path, early)
         if pr is None:
             why = f" ({err})" if err else ""
             raise GifquantError(f"{name}: not an image or video gifquant can read{why}")
@@ -62,7 +70,7 @@ class VideoReader:
         if self._proc is None:
             args = self.ffmpeg_args()
             # The command line may have started this very decoder while it was importing.
-            early = prestart.take_decoder(args)
+            early = self._early.take_decoder(args) if self._early is not None else None
             self._proc = early or FfmpegProcess(
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
             )
