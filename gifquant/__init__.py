@@ -3,9 +3,9 @@
 The public surface: ``convert`` (a file, as the command does) and ``quantize`` (frames in
 memory, or an ``Animation`` that plays in a notebook); the quantizer (``QuantizeOptions``,
 ``TemporalQuantizer``), the clustering (``kmeans``), the metrics (``QualityMeter``) and the
-command line (``main``). They are imported
-on first use: importing gifquant loads nothing else, and the command (``command.py``) can
-handle signals and start ffmpeg before numpy loads.
+command line (``main``). They are imported on first use: importing gifquant loads nothing
+else, and the command (``_command.py``) can handle signals and start ffmpeg before numpy loads.
+Every module is private; ``__all__`` is the public surface.
 """
 
 import importlib as _importlib
