@@ -204,8 +204,8 @@ def _progress(items, progress: bool):
 class _Source:
     """(rgba, channels, duration) items of frames in memory or in a file, closable."""
 
-    def __init__(self, items: Iterator, close=None) -> None:
-        self._items = items
+    def __init__(self, items: Iterable, close=None) -> None:
+        self._items = iter(items)
         self._close = close
 
     def __iter__(self):
@@ -215,6 +215,16 @@ class _Source:
         if self._close is not None:
             self._close()
             self._close = None
+
+
+def frames_of(frames, bgr: bool = False) -> _Source:
+    """(rgba, channels, duration) items of any input ``quantize`` takes, arrays too; closable
+    (use ``contextlib.closing``)."""
+    if isinstance(frames, np.ndarray):
+        array = _check_array(frames, "frames")
+        stack = array[None] if array.ndim == 3 else array
+        return _Source((*_as_rgba(f, bgr), None) for f in stack)
+    return _source(frames, bgr)
 
 
 def _source(frames, bgr: bool) -> _Source:

@@ -477,15 +477,31 @@ def main(argv: Sequence[str] | None = None, *, early: EarlyStart | None = None) 
 
 
 def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:  # a file of that name is ./palette
+        return SUBCOMMANDS[argv[0]](argv[1:])
     try:
-        args = build_parser().parse_args(
-            _glue_negative_scale(sys.argv[1:] if argv is None else argv)
-        )
+        args = build_parser().parse_args(_glue_negative_scale(argv))
     except SystemExit as exc:  # --help, --version
         if isinstance(exc, signals.Interrupted):
             raise
         return int(exc.code or 0)
     return _run(args, early)
+
+
+def _palette_main(argv: Sequence[str]) -> int:
+    from . import _cli_palette
+
+    try:
+        return _cli_palette.run(argv, _Parser, _check_output)
+    except SystemExit as exc:  # --help
+        if isinstance(exc, signals.Interrupted):
+            raise
+        return int(exc.code or 0)
+
+
+# Subcommands, when they come first: gifquant palette IN ...
+SUBCOMMANDS = {"palette": _palette_main}
 
 
 def _failed(exc: BaseException) -> int:

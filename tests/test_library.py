@@ -234,6 +234,9 @@ def test_the_docstring_examples_hold():
     import doctest
 
     import gifquant._arrays
+    import gifquant._palette
 
     result = doctest.testmod(gifquant._arrays, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 6 and result.failed == 0
+    result = doctest.testmod(gifquant._palette)
+    assert result.attempted >= 2 and result.failed == 0

@@ -25,6 +25,8 @@ def test_exported_names():
         "__version__",
         "Animation",
         "ClipInfo",
+        "Palette",
+        "PaletteReport",
         "ConvertReport",
         "Frame",
         "GifquantError",
@@ -37,6 +39,7 @@ def test_exported_names():
         "convert",
         "kmeans",
         "main",
+        "palette",
         "quantize",
     }
     for name in gifquant.__all__:

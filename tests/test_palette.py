@@ -1,0 +1,154 @@
+"""gifquant palette: a clip's palettes as numbers, text forms and pictures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import moving_clip, read_gif, write_gif
+from PIL import Image
+
+import gifquant
+from gifquant._cli import main
+from gifquant._pictures import split
+
+
+def run(*argv) -> int:
+    return main([str(a) for a in argv])
+
+
+@pytest.fixture
+def bands() -> np.ndarray:
+    """4 frames of 4 flat bands: 50%, 25%, 15%, 10% of the pixels."""
+    frame = np.zeros((20, 40, 3), np.uint8)
+    frame[:, :20] = (200, 30, 30)
+    frame[:, 20:30] = (30, 200, 30)
+    frame[:, 30:36] = (30, 30, 200)
+    frame[:, 36:] = (240, 240, 240)
+    return np.stack([frame] * 4)
+
+
+def test_palettes_hold_each_colour_with_its_share(bands):
+    rep = gifquant.palette(bands, k=4)
+    assert len(rep.frames) == 4
+    for p in (rep.overall, *rep.frames):
+        assert p.hex == ["#c81e1e", "#1ec81e", "#1e1ec8", "#f0f0f0"]
+        np.testing.assert_allclose(p.shares, [0.5, 0.25, 0.15, 0.1])
+
+
+def test_text_forms(bands):
+    rep = gifquant.palette(bands, k=4)
+    doc = json.loads(rep.to_json())
+    assert doc["overall"][0] == {"colour": "#c81e1e", "share": 0.5}
+    assert len(doc["frames"]) == 4 and doc["frames"][3]["index"] == 3
+    assert abs(sum(c["share"] for c in doc["overall"]) - 1) < 1e-6
+    assert rep.to_hex() == "#c81e1e\n#1ec81e\n#1e1ec8\n#f0f0f0\n"
+    gpl = rep.to_gpl().splitlines()
+    assert gpl[0] == "GIMP Palette" and gpl[4].split()[:4] == ["200", "30", "30", "#c81e1e"]
+
+
+@pytest.mark.parametrize("width", [600, 97, 13])
+def test_swatch_segments_are_as_wide_as_their_shares(bands, width):
+    rep = gifquant.palette(bands, k=4)
+    im = np.asarray(rep.swatch(width, 10))
+    assert im.shape == (10, width, 3)
+    row = [tuple(c) for c in im[5]]
+    for colour, share in zip(rep.overall.colours.tolist(), rep.overall.shares, strict=True):
+        assert abs(row.count(tuple(colour)) - share * width) <= 1
+
+
+def test_split_adds_up_and_stays_within_one():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        shares = rng.random(rng.integers(1, 12))
+        total = int(rng.integers(1, 500))
+        parts = split(total, shares)
+        assert parts.sum() == total
+        assert np.all(np.abs(parts - total * shares / shares.sum()) < 1)
+
+
+def test_timeline_is_a_column_per_frame_and_still_where_the_palette_is(tmp_path):
+    clip = np.stack(moving_clip(10))[..., :3]
+    seeded = gifquant.palette(clip, k=4).timeline(px=3, height=50)
+    rnd = gifquant.palette(clip, k=4, seeded=False).timeline(px=3, height=50)
+    assert seeded.size == (30, 50) and rnd.size == (30, 50)
+
+    def column_changes(im) -> int:
+        a = np.asarray(im)[:, ::3]
+        return int(np.any(a[:, 1:] != a[:, :-1], axis=-1).sum())
+
+    assert column_changes(seeded) < column_changes(rnd)
+
+
+def test_the_command_writes_every_form(tmp_path, capsys):
+    src = write_gif(tmp_path / "c.gif", moving_clip(6, 24, 32))
+    out = tmp_path / "p.gpl"
+    assert (
+        run(
+            "palette",
+            src,
+            "-k",
+            "5",
+            "-o",
+            out,
+            "--swatch",
+            tmp_path / "s.png",
+            "--timeline",
+            tmp_path / "t.png",
+            "--modes",
+            "random",
+            "seeded",
+            "--replaced",
+            tmp_path / "r.gif",
+            "--plot3d",
+            tmp_path / "p.png",
+            "--swatch-size",
+            "300x20",
+            "--timeline-px",
+            "2",
+        )
+        == 0
+    )
+    assert out.read_text().startswith("GIMP Palette")
+    assert Image.open(tmp_path / "s.png").size == (300, 20)
+    t = Image.open(tmp_path / "t.png")
+    assert t.width >= 12 and t.height > 2 * 120  # two labelled rows of 6 frames x 2 px
+    frames, _, _ = read_gif(tmp_path / "r.gif")
+    assert len(frames) == 6
+    assert max(len(np.unique(f[..., :3].reshape(-1, 3), axis=0)) for f in frames) <= 5
+    assert Image.open(tmp_path / "p.png").width == 3 * 240 + 16
+    assert "6 frames, k=5" in capsys.readouterr().err
+    assert run("palette", src, "--format", "hex", "-q") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 6  # k=6 by default
+
+
+def test_plot3d_html_is_an_interactive_page(tmp_path):
+    pytest.importorskip("plotly")
+    src = write_gif(tmp_path / "c.gif", moving_clip(3, 16, 16))
+    assert run("palette", src, "--plot3d", tmp_path / "p.html", "-q") == 0
+    html = (tmp_path / "p.html").read_text()
+    assert "scatter3d" in html and "#" in html
+
+
+def test_refusals_are_one_line(tmp_path, capsys):
+    src = write_gif(tmp_path / "c.gif", moving_clip(3, 16, 16))
+    (tmp_path / "s.png").write_bytes(b"x")
+    for argv, words in [
+        (["palette", tmp_path / "missing.gif"], "no such file"),
+        (["palette", src, "-k", "0"], "1..256"),
+        (["palette", src, "--swatch", tmp_path / "s.png"], "already exists"),
+        (["palette", src, "--plot3d", tmp_path / "p.svg"], ".html"),
+        (["palette", src, "--swatch-size", "10"], "WxH"),
+        (["palette", src, "--pal", "x"], "unrecognized"),
+    ]:
+        assert run(*argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err, err
+    assert (tmp_path / "s.png").read_bytes() == b"x"
+
+
+def test_a_file_named_palette_is_reached_as_dot_slash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_gif(tmp_path / "palette", moving_clip(3, 16, 16))
+    assert run("./palette", "o.gif", "-q") == 0 and (tmp_path / "o.gif").exists()
