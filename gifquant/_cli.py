@@ -15,7 +15,7 @@ from ._colour import SPACES
 from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
-from ._io.atomic import is_special
+from ._io.atomic import is_special, output_file
 from ._io.prestart import EarlyStart
 from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
@@ -336,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument(
+        "--report",
+        metavar="FILE.json",
+        help="also write a record per frame (dE, flicker, incoherence, colours on screen, "
+        "palette with shares, drift, scene cut, bytes) and a summary as JSON",
+    )
+    p.add_argument(
         "--stats",
         action="store_true",
         help="measure the output against the source and print its mean dE and flicker (and "
@@ -363,6 +369,10 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     check_input(args.input)  # first: a missing input is the mistake to name
     fmt = output_format(args.output, args.fmt)
     _check_output(args.input, args.output, fmt, args)
+    if args.report is not None:
+        if args.report == "-" or same_file(args.report, args.output):
+            raise GifquantError("--report needs its own file path, not the output's")
+        _check_output(args.input, args.report, "file", args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
         _check_output(
             args.input, args.compare, output_format(args.compare, None, option="--compare"), args
@@ -384,6 +394,7 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         max_pixels=args.max_pixels,
         max_clip_pixels=args.max_clip_pixels,
         stats=args.stats,
+        records=args.report is not None,
         progress=not args.quiet
         and sys.stderr is not None
         and (args.progress or sys.stderr.isatty()),
@@ -404,7 +415,10 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         dither=args.dither,
         dither_strength=args.dither_strength,
     )
-    signals.finish()  # the output is in place: what is left is printing what happened
+    if args.report is not None:
+        with output_file(args.report) as f:
+            f.write(report.to_json().encode())
+    signals.finish()  # the outputs are in place: what is left is printing what happened
     if not args.quiet:
         for note in report.notes:
             _say(f"note: {note}")

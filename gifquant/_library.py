@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -75,6 +76,24 @@ class ConvertReport:
     cuts: tuple[int, ...] = ()
     panels: dict[str, Stats] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    frame_records: tuple[dict, ...] = ()
+    settings: dict = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """``{"settings", "frames", "summary"}``, the ``--report`` file (keys in the README):
+        ``frame_records`` are filled by ``convert(..., records=True)``."""
+        summary = {
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "bytes": self.bytes,
+            "dE": self.dE,
+            "flicker": self.flicker,
+            "incoherence": self.incoherence,
+            "colours_on_screen": self.colours_on_screen,
+            "cuts": list(self.cuts),
+        }
+        doc = {"settings": self.settings, "frames": list(self.frame_records), "summary": summary}
+        return json.dumps(doc, indent=1) + "\n"
 
 
 def convert(
@@ -94,6 +113,7 @@ def convert(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_clip_pixels: int | None = None,
     stats: bool = False,
+    records: bool = False,
     progress: bool = False,
     on_frame: Callable[[int], None] | None = None,
     early: EarlyStart | None = None,
@@ -115,6 +135,7 @@ def convert(
         GIFs and images, no limit for video)
     stats : measure dE, flicker, incoherence and colours on screen (costs about as much as
         quantizing)
+    records : also keep a record per frame (``ConvertReport.frame_records``; implies stats)
     progress : draw a progress bar on stderr
     on_frame : called with each frame's index once it is quantized
     early : what the command started while importing (``_io.prestart.EarlyStart``), for the
@@ -223,7 +244,8 @@ def convert(
             compare_sink=compare_sink,
             panels=panel_list,
             on_frame=step,
-            measure=stats,
+            measure=stats or records,
+            records=records,
             threads=not large,  # large frames one at a time: memory, not speed, is the limit
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
@@ -233,8 +255,12 @@ def convert(
             )
     # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
     seconds = time.perf_counter() - started
+    frame_bytes = getattr(sink, "frame_bytes", None)
+    if records and frame_bytes is not None and len(frame_bytes) == len(report.frames):
+        for record, n in zip(report.frames, frame_bytes, strict=True):
+            record["bytes"] = n
     measured = {}
-    if stats:
+    if stats or records:
         m = report.meter
         measured = dict(
             dE=m.mean_de,
@@ -244,7 +270,13 @@ def convert(
         )
     panel_stats = {
         label: Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max)
-        for label, m in (report.panel_meters.items() if stats else ())
+        for label, m in (report.panel_meters.items() if stats or records else ())
+    }
+    settings = {
+        "input": src,
+        "output": dst,
+        "format": fmt,
+        **{f.name: getattr(quant, f.name) for f in dataclasses.fields(quant)},
     }
     return ConvertReport(
         frames=report.n_frames,
@@ -253,6 +285,8 @@ def convert(
         cuts=tuple(report.cuts),
         panels=panel_stats,
         notes=tuple(notes),
+        frame_records=tuple(report.frames),
+        settings=settings,
         **measured,
     )
 

@@ -185,6 +185,7 @@ class QualityMeter:
     frame_de: list[float] = field(default_factory=list)
     frame_incoherence: list[float] = field(default_factory=list)
     frame_colours: list[int] = field(default_factory=list)
+    frame_flicker: list[float | None] = field(default_factory=list)  # None: no still pixels
     _flicker_sum: float = 0.0
     _flicker_n: int = 0
     _prev: tuple[NDArray, NDArray, NDArray] | _IndexedFrame | None = None
@@ -335,6 +336,7 @@ class QualityMeter:
         h, w = frame.shape
         rows = max(1, _BAND // max(w, 1))
         err_sum, n_counted = 0.0, 0
+        before = (self._flicker_sum, self._flicker_n)
         for top in range(0, h, rows):
             bottom = min(h, top + rows)
             src, out = frame.band(top, bottom)
@@ -358,14 +360,20 @@ class QualityMeter:
                     self._flicker_n += n_still
         de = err_sum / n_counted if n_counted else 0.0
         self.frame_de.append(de)
+        self._note_flicker(before)
         self._prev = frame
         return de
+
+    def _note_flicker(self, before: tuple[float, int]) -> None:
+        n = self._flicker_n - before[1]
+        self.frame_flicker.append((self._flicker_sum - before[0]) / n if n else None)
 
     def update_lab(
         self, source_lab: NDArray, output_lab: NDArray, mask: NDArray[np.bool_] | None = None
     ) -> float:
         """As ``update``, with both frames already in CIELAB (height, width, 3)."""
         full = mask is None or bool(mask.all())
+        before = (self._flicker_sum, self._flicker_n)
         if mask is None:
             mask = np.ones(source_lab.shape[:2], dtype=bool)
         # Per pixel over the whole frame, then masked: cheaper than gathering (n, 3) rows.
@@ -386,6 +394,7 @@ class QualityMeter:
                 moved = delta_e(output_lab, pout)
                 self._flicker_sum += float(moved[still].sum(dtype=np.float64))
                 self._flicker_n += n_still
+        self._note_flicker(before)
         self._prev = (source_lab, output_lab, mask)
         return de
 

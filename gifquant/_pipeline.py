@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _compare as compare
-from ._colour import SPACES
+from ._colour import SPACES, rgb_to_lab
 from ._distinct import FrameColours, frame_colours
 from ._frames import Frame
-from ._kmeans import METRICS
+from ._kmeans import METRICS, distances
 from ._metrics import QualityMeter
 from ._temporal import (
     FramePlan,
@@ -47,6 +48,7 @@ class RunReport:
     meter: QualityMeter = field(default_factory=QualityMeter)
     panel_meters: dict[str, QualityMeter] = field(default_factory=dict)
     cuts: list[int] = field(default_factory=list)
+    frames: list[dict] = field(default_factory=list)  # per-frame records, with ``records``
 
 
 def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
@@ -131,7 +133,9 @@ class Painted:
 class _Stages:
     """The work of a run, stage by stage; ``run`` decides which thread does what."""
 
-    def __init__(self, options, sink, compare_sink, panels, measure, on_frame) -> None:
+    def __init__(self, options, sink, compare_sink, panels, measure, on_frame, records) -> None:
+        self.records = records
+        self._last_palette_lab: NDArray | None = None
         self.options = options
         self.sink = sink
         self.compare_sink = compare_sink
@@ -181,10 +185,48 @@ class _Stages:
     def meter(self, item: Painted) -> None:
         if not self.measure:
             return
-        _measure(self.report.meter, item.frame, item.result, self.options)
+        m = self.report.meter
+        observed = len(m.frame_incoherence)
+        _measure(m, item.frame, item.result, self.options)
+        if self.records:
+            self.report.frames.append(self._record(item, observed))
         for (p, q), r in zip(self.panels, item.panels, strict=True):
             if p.label in self.report.panel_meters:
                 _measure(self.report.panel_meters[p.label], item.frame, r, q.options)
+
+    def _record(self, item: Painted, observed: int) -> dict:
+        """The per-frame record of ``--report`` (keys: see the README)."""
+        m, out = self.report.meter, item.result.frame
+        counts = np.bincount(out.indices.ravel(), minlength=len(out.palette))
+        if out.transparent is not None:
+            counts[out.transparent] = 0
+        order = np.argsort(-counts, kind="stable")
+        order = order[counts[order] > 0]
+        total = counts.sum()
+        lab = rgb_to_lab(out.palette[order])
+        drift = None
+        if self._last_palette_lab is not None and len(lab) and len(self._last_palette_lab):
+            drift = float(
+                np.sqrt(distances(lab, self._last_palette_lab, "euclidean").min(1)).mean()
+            )
+        self._last_palette_lab = lab
+        return {
+            "index": item.index,
+            "dE": m.frame_de[-1],
+            "flicker": m.frame_flicker[-1],
+            "incoherence": m.frame_incoherence[-1] if len(m.frame_incoherence) > observed else None,
+            "colours_on_screen": m.frame_colours[-1] if m.frame_colours else None,
+            "palette": [
+                {
+                    "colour": "#{:02x}{:02x}{:02x}".format(*out.palette[i].tolist()),
+                    "share": round(float(counts[i] / total), 6),
+                }
+                for i in order
+            ],
+            "drift": drift,
+            "cut": bool(item.result.cut),
+            "bytes": None,
+        }
 
     def done(self, item: Painted) -> None:
         if item.result.cut:
@@ -204,6 +246,7 @@ def run(
     on_frame: Callable[[int], None] | None = None,
     measure: bool = True,
     threads: bool = True,
+    records: bool = False,
 ) -> RunReport:
     """Quantize ``frames`` into ``sink`` (and the comparison into ``compare_sink``).
 
@@ -214,7 +257,7 @@ def run(
     (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
     """
     start = time.perf_counter()
-    stages = _Stages(options, sink, compare_sink, panels, measure, on_frame)
+    stages = _Stages(options, sink, compare_sink, panels, measure, on_frame, records and measure)
     if threads:
         _threaded(frames, stages)
     else:

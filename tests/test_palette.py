@@ -152,3 +152,38 @@ def test_a_file_named_palette_is_reached_as_dot_slash(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_gif(tmp_path / "palette", moving_clip(3, 16, 16))
     assert run("./palette", "o.gif", "-q") == 0 and (tmp_path / "o.gif").exists()
+
+
+# --- --report ------------------------------------------------------------------------------
+
+
+def test_the_report_holds_a_record_per_frame_that_agrees_with_the_meter(tmp_path):
+    from conftest import measure
+
+    clip = moving_clip(8, 24, 32)
+    src = write_gif(tmp_path / "c.gif", clip)
+    out, rep = tmp_path / "o.gif", tmp_path / "r.json"
+    assert run(src, out, "-k", "4", "--report", rep, "-q") == 0
+    doc = json.loads(rep.read_text())
+    assert set(doc) == {"settings", "frames", "summary"}
+    assert doc["settings"]["k"] == 4 and doc["settings"]["format"] == "gif"
+    frames, summary = doc["frames"], doc["summary"]
+    keys = {"index", "dE", "flicker", "incoherence", "colours_on_screen", "palette", "drift"}
+    assert all(set(f) == keys | {"cut", "bytes"} for f in frames)
+    assert [f["index"] for f in frames] == list(range(8)) and summary["frames"] == 8
+    meter = measure(read_gif(src)[0], out)  # the metrics module on the files
+    np.testing.assert_allclose([f["dE"] for f in frames], meter.frame_de, rtol=1e-5, atol=1e-6)
+    assert summary["dE"] == pytest.approx(np.mean([f["dE"] for f in frames]))
+    assert summary["flicker"] == pytest.approx(meter.flicker, abs=1e-6)
+    assert frames[0]["flicker"] is None and frames[0]["drift"] is None
+    assert max(f["colours_on_screen"] for f in frames) == summary["colours_on_screen"] <= 4
+    for f in frames:
+        assert abs(sum(c["share"] for c in f["palette"]) - 1) < 1e-4 and len(f["palette"]) <= 4
+    # Every frame's bytes, plus the header and trailer, are the file.
+    assert sum(f["bytes"] for f in frames) < out.stat().st_size == summary["bytes"]
+
+
+def test_the_report_is_refused_where_the_output_is(tmp_path, capsys):
+    src = write_gif(tmp_path / "c.gif", moving_clip(3, 16, 16))
+    assert run(src, tmp_path / "o.gif", "--report", tmp_path / "o.gif") == 2
+    assert "--report needs its own file path" in capsys.readouterr().err

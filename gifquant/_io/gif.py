@@ -183,6 +183,7 @@ class GifWriter:
         self._opening: list[tuple] = []
         self._flushed = 0
         self._pending: list | None = None  # [frame, left, top, disposal, duration]
+        self.frame_bytes: list[int] = []  # each written frame's blocks, in bytes
 
     def _delay_cs(self, duration: float) -> int:
         # Round the running total, not each frame, so the clip's length stays within 1 cs.
@@ -364,6 +365,7 @@ class GifWriter:
                 n_bits = max(1, (len(table) // 3 - 1).bit_length()) - 1
                 desc = b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0x80 | n_bits)
             self._f.write(gce + desc + table + image)
+            self.frame_bytes.append(len(gce) + len(desc) + len(table) + len(image))
             self.n_frames += 1
 
     def close(self) -> None:

@@ -172,6 +172,11 @@ class GifSink:
     def write(self, frame: QuantizedFrame) -> None:
         self._writer.write(frame)
 
+    @property
+    def frame_bytes(self) -> list[int]:
+        """Bytes of each frame written so far (its control and image blocks)."""
+        return self._writer.frame_bytes
+
     def close(self) -> None:
         self._writer.close()
 
