@@ -19,6 +19,8 @@ _LAZY = {
     "quantize": "._arrays",
     "Animation": "._display",
     "palette": "._palette",
+    "compare": "._grid",
+    "CompareReport": "._grid",
     "Palette": "._palette",
     "PaletteReport": "._palette",
     "GifquantError": "._errors",

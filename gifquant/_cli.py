@@ -514,8 +514,19 @@ def _palette_main(argv: Sequence[str]) -> int:
         return int(exc.code or 0)
 
 
-# Subcommands, when they come first: gifquant palette IN ...
-SUBCOMMANDS = {"palette": _palette_main}
+def _compare_main(argv: Sequence[str]) -> int:
+    from . import _cli_compare
+
+    try:
+        return _cli_compare.run(argv, _Parser, _check_output, lambda i: signals.check())
+    except SystemExit as exc:  # --help
+        if isinstance(exc, signals.Interrupted):
+            raise
+        return int(exc.code or 0)
+
+
+# Subcommands, when they come first: gifquant palette IN ..., gifquant compare IN OUT ...
+SUBCOMMANDS = {"palette": _palette_main, "compare": _compare_main}
 
 
 def _failed(exc: BaseException) -> int:

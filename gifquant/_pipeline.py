@@ -58,9 +58,9 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
     for raw in spec.split(","):
         tok = raw.strip().lower()
         if tok == "random":
-            panels.append(Panel("random", dataclasses.replace(base, seeded=False)))
+            panels.append(Panel(f"random k={base.k}", dataclasses.replace(base, seeded=False)))
         elif tok == "seeded":
-            panels.append(Panel("seeded", dataclasses.replace(base, seeded=True)))
+            panels.append(Panel(f"seeded k={base.k}", dataclasses.replace(base, seeded=True)))
         elif tok == "original":
             panels.append(Panel("original", None))
         elif tok.startswith("k="):
@@ -73,11 +73,13 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
         elif tok.startswith("metric="):
             if tok[7:] not in METRICS:
                 raise ValueError(f"bad panel {raw!r}: metric is one of {', '.join(METRICS)}")
-            panels.append(Panel(tok[7:], dataclasses.replace(base, metric=tok[7:])))
+            opts = dataclasses.replace(base, metric=tok[7:])
+            panels.append(Panel(f"{tok[7:]} k={base.k}", opts))
         elif tok.startswith("space="):
             if tok[6:] not in SPACES:
                 raise ValueError(f"bad panel {raw!r}: space is one of {', '.join(SPACES)}")
-            panels.append(Panel(tok[6:], dataclasses.replace(base, space=tok[6:])))
+            opts = dataclasses.replace(base, space=tok[6:])
+            panels.append(Panel(f"{tok[6:]} k={base.k}", opts))
         else:
             raise ValueError(
                 f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M or space=S"
@@ -133,7 +135,9 @@ class Painted:
 class _Stages:
     """The work of a run, stage by stage; ``run`` decides which thread does what."""
 
-    def __init__(self, options, sink, compare_sink, panels, measure, on_frame, records) -> None:
+    def __init__(
+        self, options, sink, compare_sink, panels, measure, on_frame, records, columns=None
+    ) -> None:
         self.records = records
         self._last_palette_lab: NDArray | None = None
         self.options = options
@@ -144,9 +148,13 @@ class _Stages:
         self.report = RunReport()
         self.quantizer = TemporalQuantizer(options)
         self.panels: list[tuple[Panel, TemporalQuantizer]] = []
+        self.cells: list[int] = []  # the grid, row by row: which panel each cell shows
+        self.columns = columns
         if compare_sink is not None and panels:
-            for p in panels:
-                opts = p.options if p.options is not None else _original_options(panels, options)
+            unique = list(dict.fromkeys(panels))  # a panel in several cells is worked once
+            self.cells = [unique.index(p) for p in panels]
+            for p in unique:
+                opts = p.options if p.options is not None else _original_options(unique, options)
                 self.panels.append((p, TemporalQuantizer(opts)))
                 if p.options is not None:
                     self.report.panel_meters[p.label] = QualityMeter()
@@ -178,9 +186,11 @@ class _Stages:
     def write(self, item: Painted) -> None:
         self.sink.write(item.result.frame)
         if self.panels:
-            labels = [p.label for p, _ in self.panels]
-            frames = [r.frame for r in item.panels]
-            self.compare_sink.write(compare.compose(frames, labels, first=item.index == 0))
+            labels = [self.panels[c][0].label for c in self.cells]
+            frames = [item.panels[c].frame for c in self.cells]
+            self.compare_sink.write(
+                compare.compose(frames, labels, first=item.index == 0, columns=self.columns)
+            )
 
     def meter(self, item: Painted) -> None:
         if not self.measure:
@@ -247,6 +257,7 @@ def run(
     measure: bool = True,
     threads: bool = True,
     records: bool = False,
+    columns: int | None = None,
 ) -> RunReport:
     """Quantize ``frames`` into ``sink`` (and the comparison into ``compare_sink``).
 
@@ -257,7 +268,9 @@ def run(
     (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
     """
     start = time.perf_counter()
-    stages = _Stages(options, sink, compare_sink, panels, measure, on_frame, records and measure)
+    stages = _Stages(
+        options, sink, compare_sink, panels, measure, on_frame, records and measure, columns
+    )
     if threads:
         _threaded(frames, stages)
     else:

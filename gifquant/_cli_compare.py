@@ -1,0 +1,114 @@
+"""``gifquant compare IN OUT ...``: a grid of settings side by side (part of the CLI).
+
+gifquant compare in.gif grid.gif -k 2 4 10 --modes random seeded
+gifquant compare in.gif grid.mp4 -k 4 --metric euclidean manhattan
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ._colour import SPACES
+from ._io.streams import output_format
+from ._kmeans import METRICS
+
+
+def build_parser(parser_class) -> argparse.ArgumentParser:
+    p = parser_class(
+        prog="gifquant compare",
+        allow_abbrev=False,
+        description="An animated grid: the source and every product of k values (columns) "
+        "and modes, metrics and colour spaces (rows), each panel labelled with its setting "
+        "and its measured dE, flicker (fl) and colours on screen (c).",
+    )
+    p.add_argument("input", help="GIF, image or video")
+    p.add_argument("output", help="the grid: .gif, .mp4, .webm, .y4m, .png")
+    p.add_argument(
+        "-k",
+        "--colours",
+        "--colors",
+        dest="k",
+        type=int,
+        nargs="+",
+        default=[4],
+        help="k values, one column each (default 4)",
+    )
+    p.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("random", "seeded"),
+        default=["random", "seeded"],
+        help="rows (default: random seeded)",
+    )
+    p.add_argument(
+        "--metric",
+        nargs="+",
+        choices=METRICS,
+        default=["euclidean"],
+        help="rows: euclidean, manhattan or both",
+    )
+    p.add_argument(
+        "--space",
+        nargs="+",
+        choices=SPACES,
+        default=["lab"],
+        help="rows: colour spaces of the clustering",
+    )
+    p.add_argument(
+        "--panel-width",
+        type=int,
+        default=None,
+        metavar="W",
+        help="scale a wider source down to W pixels a panel (default 320)",
+    )
+    p.add_argument(
+        "--no-source", dest="source", action="store_false", help="leave the source panel out"
+    )
+    p.add_argument("--frames", type=int, default=None, metavar="N", help="at most N frames")
+    p.add_argument("-f", "--format", dest="fmt", default=None, help="output format")
+    ow = p.add_mutually_exclusive_group()
+    ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output")
+    ow.add_argument("-n", "--no-overwrite", action="store_true", help="never overwrite")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    return p
+
+
+def run(argv: Sequence[str], parser_class, check_output, on_frame) -> int:
+    """Parse ``argv`` (after ``compare``), write the grid; returns the exit code."""
+    from ._grid import compare
+
+    args = build_parser(parser_class).parse_args(list(argv))
+    if args.frames is not None and not 1 <= args.frames <= 10**9:
+        from ._errors import GifquantError
+
+        raise GifquantError(f"argument --frames: {args.frames} is outside 1..1000000000")
+    check_output(args.input, args.output, output_format(args.output, args.fmt), args)
+    report = compare(
+        args.input,
+        args.output,
+        k=args.k,
+        modes=args.modes,
+        metrics=args.metric,
+        spaces=args.space,
+        source=args.source,
+        panel_width=args.panel_width,
+        format=args.fmt,
+        overwrite=True,  # asked above
+        frames=args.frames,
+        on_frame=on_frame,
+    )
+    if not args.quiet:
+        print(
+            f"gifquant compare: {report.frames} frames, {len(report.panels)} panels, "
+            f"{report.seconds:.2f} s",
+            file=sys.stderr,
+        )
+        for label, s in report.panels.items():
+            print(
+                f"  {label}: mean dE {s.dE:.2f}, flicker {s.flicker:.3f}, incoherence "
+                f"{s.incoherence:.4f}, colours on screen {s.colours_on_screen}",
+                file=sys.stderr,
+            )
+    return 0
