@@ -187,3 +187,61 @@ def test_the_report_is_refused_where_the_output_is(tmp_path, capsys):
     src = write_gif(tmp_path / "c.gif", moving_clip(3, 16, 16))
     assert run(src, tmp_path / "o.gif", "--report", tmp_path / "o.gif") == 2
     assert "--report needs its own file path" in capsys.readouterr().err
+
+
+# --- gifquant compare ----------------------------------------------------------------------
+
+
+def test_compare_draws_a_labelled_grid_in_lockstep_with_the_source(tmp_path):
+    from gifquant._compare import GAP, _label_mask, label_height
+
+    clip = moving_clip(6, 24, 32)
+    src = write_gif(tmp_path / "c.gif", clip)
+    out = tmp_path / "grid.gif"
+    rep = gifquant.compare(src, out, k=[2, 4, 10], modes=["random", "seeded"])
+    assert list(rep.panels) == [f"{m} k={k}" for m in ("random", "seeded") for k in (2, 4, 10)]
+    frames, durations, _ = read_gif(out)
+    _, src_durations, _ = read_gif(src)
+    assert len(frames) == 6 and durations == src_durations
+    bar = label_height(24, 2)
+    assert frames[0].shape[:2] == (2 * (bar + 24) + GAP, 4 * 32 + 3 * GAP)
+    s = rep.panels["seeded k=2"]
+    text = f"seeded k=2\ndE {s.dE:.1f}  fl {s.flicker:.2f}  {s.colours_on_screen}c"
+    y, x = bar + 24 + GAP, 1 * (32 + GAP)  # row 2, column 2
+    white = np.all(frames[0][y : y + bar, x : x + 32, :3] == 255, axis=-1)
+    np.testing.assert_array_equal(white, _label_mask(text, 32, bar))
+    for row in range(2):  # each k panel shows at most k colours
+        for col, k in enumerate((2, 4, 10), start=1):
+            y0, x0 = row * (bar + 24 + GAP) + bar, col * (32 + GAP)
+            panel = frames[3][y0 : y0 + 24, x0 : x0 + 32, :3]
+            assert len(np.unique(panel.reshape(-1, 3), axis=0)) <= k
+    assert rep.panels["seeded k=4"].flicker < rep.panels["random k=4"].flicker
+
+
+def test_compare_from_the_command_line_any_format_and_its_refusals(tmp_path, capsys):
+    src = write_gif(tmp_path / "c.gif", moving_clip(4, 24, 32))
+    assert (
+        run(
+            "compare",
+            src,
+            tmp_path / "g.mp4",
+            "-k",
+            "4",
+            "--metric",
+            "euclidean",
+            "manhattan",
+            "--modes",
+            "seeded",
+        )
+        == 0
+    )
+    assert (tmp_path / "g.mp4").read_bytes()[4:8] == b"ftyp"
+    err = capsys.readouterr().err
+    assert "seeded k=4 euclidean" in err and "seeded k=4 manhattan" in err
+    assert run("compare", src, tmp_path / "g.mp4", "-k", "4") == 2  # exists
+    assert run("compare", src, tmp_path / "h.gif", "-k", "128", "200") == 2
+    assert "fewer or smaller k" in capsys.readouterr().err
+    assert run("compare", src, tmp_path / "h.gif", "--modes", "sideways") == 2
+    wide = write_gif(tmp_path / "w.gif", moving_clip(2, 100, 800))
+    assert run("compare", wide, tmp_path / "w2.gif", "-q", "--panel-width", "100") == 0
+    assert read_gif(tmp_path / "w2.gif")[0][0].shape[1] == 2 * 100 + 2  # source, k=4
