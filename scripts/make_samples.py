@@ -6,6 +6,9 @@ shapes.gif: a static gradient background, a bouncing disc, a rotating square and
 slowly changes colour; 36 frames of 128x96 at 20 fps, each frame with its own 256-colour palette.
 compare-still.png: frame 12 of the README quick start's comparison (random | seeded | original at
 k=4), made by running gifquant on shapes.gif with its defaults.
+gallery-*.png: the README's gallery, made by the commands it shows on shapes.gif: a frame of
+``gifquant compare -k 2 4 10`` (grid), the palette swatch, the random and seeded timelines, and
+the pixels' CIELAB projections (``gifquant palette``).
 """
 
 from __future__ import annotations
@@ -70,6 +73,30 @@ def main() -> None:
             im.seek(STILL_FRAME)
             im.convert("RGB").save(out / "compare-still.png")
     print(f"wrote {out / 'compare-still.png'}")
+    gallery(out)
+
+
+def gallery(out: Path) -> None:
+    shapes = str(out / "shapes.gif")
+    with tempfile.TemporaryDirectory() as tmp:
+        grid = Path(tmp) / "grid.gif"
+        run(["compare", shapes, str(grid), "-k", "2", "4", "10", "-q"])
+        with Image.open(grid) as im:
+            im.seek(STILL_FRAME)
+            im.convert("RGB").save(out / "gallery-grid.png")
+    run(
+        ["palette", shapes, "-k", "6", "-q", "-y", "-o", "/dev/null"]
+        + ["--swatch", str(out / "gallery-swatch.png"), "--swatch-size", "480x40"]
+        + ["--timeline", str(out / "gallery-timeline.png"), "--modes", "random", "seeded"]
+        + ["--plot3d", str(out / "gallery-pixels.png")]
+    )
+    for name in ("grid", "swatch", "timeline", "pixels"):
+        print(f"wrote {out / f'gallery-{name}.png'}")
+
+
+def run(argv: list[str]) -> None:
+    if gifquant_main(argv) != 0:
+        raise SystemExit(f"gifquant {' '.join(argv)} failed")
 
 
 if __name__ == "__main__":
