@@ -1,0 +1,324 @@
+"""``--max-size``: the settings that keep the most quality under a size target, and the
+measuring of a finished GIF (for ``--lossy``, whose grain appears after the quantizer).
+
+The search runs short probes of the clip's start (``PROBE_FRAMES`` frames) and predicts the
+whole clip's size from them: the probe's first frame once, its later frames' mean size for
+every later frame of the clip. Resolution and frame rate come first: the full size and rate
+are kept whenever some k and lossy level fit, and among those that fit the one with the best
+measured dE + 2 x flicker wins (dE measured at different sizes is not comparable, so the
+smaller tiers are a fixed ladder). The winner is then written to a temporary file beside the
+output and renamed into place only when it is under the target; over it, the next best
+setting is tried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import GifquantError
+from ._frames import Frame
+
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+MAX_TARGET = 1 << 40
+K_LADDER = (256, 128, 64, 32, 16, 8, 4)
+LOSSY_LADDER = (0, 20, 40, 80)
+# (share of the width and height, frame-rate cap), tried in order while nothing fits.
+TIERS = ((1.0, None), (1.0, 15.0), (0.75, 15.0), (0.5, 12.0), (0.35, 10.0), (0.25, 8.0))
+PROBE_FRAMES = 12
+FLICKER_WEIGHT = 2.0
+MARGIN = 0.97  # aim a little under the target: the prediction is an estimate
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or ``"10M"``, ``"512K"``, ``"1.5G"``, ``"2000000"`` (K, M, G are
+    powers of 1024; a trailing ``B`` or ``iB`` is allowed)."""
+    if isinstance(value, bool):
+        raise TypeError("max_size must be bytes (int) or a size such as '10M'")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgKMG]?)(?:i?[bB])?\s*", value)
+        if not m:
+            raise GifquantError(
+                f"--max-size: {value!r} is not a size (bytes, or a number with K, M or G)"
+            )
+        n = int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
+    else:
+        raise TypeError(f"max_size must be an int or a str, not {type(value).__name__}")
+    if not 1 <= n <= MAX_TARGET:
+        raise GifquantError(f"--max-size {value} is outside 1 byte..1024G")
+    return n
+
+
+def human(n: float) -> str:
+    """``n`` bytes as K, M or G with powers of 1024, as ``--max-size`` reads them."""
+    for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{int(n)} B"
+
+
+def frame_ends(data: bytes) -> list[int]:
+    """Byte offsets where each image of a GIF ends (after its last LZW sub-block)."""
+    f = io.BytesIO(data)
+    head = f.read(13)
+    flags = head[10]
+    if flags & 0x80:
+        f.seek(3 << ((flags & 7) + 1), io.SEEK_CUR)
+    ends = []
+    while True:
+        tag = f.read(1)
+        if not tag or tag == b";":
+            return ends
+        if tag == b"!":
+            f.read(1)
+        else:  # an image: descriptor, local table, LZW minimum code size
+            desc = f.read(9)
+            if len(desc) < 9:
+                return ends
+            if desc[8] & 0x80:
+                f.seek(3 << ((desc[8] & 7) + 1), io.SEEK_CUR)
+            f.read(1)
+        while True:
+            size = f.read(1)
+            if not size or size[0] == 0:
+                break
+            f.seek(size[0], io.SEEK_CUR)
+        if tag != b"!":
+            ends.append(f.tell())
+
+
+def predict_size(data: bytes, frames: int, total: int | None) -> int:
+    """The size of a GIF of ``total`` frames from one of its first ``frames`` (``data``)."""
+    if total is None or total <= frames or frames < 2:
+        return len(data) if total is None or frames >= total else len(data) * total // frames
+    ends = frame_ends(data)
+    first = ends[0] if ends else len(data) // frames
+    return int(first + (len(data) - first) * (total - 1) / (frames - 1))
+
+
+def decode_gif(path: str) -> Iterator[np.ndarray]:
+    """The frames a GIF shows, (height, width, 4) uint8, composited as browsers do."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        for fr in ImageSequence.Iterator(im):
+            yield np.asarray(fr.convert("RGBA"))
+
+
+def measure_gif(source: Iterable[Frame], path: str):
+    """A QualityMeter of the GIF at ``path`` against ``source`` frames (same timeline)."""
+    from ._metrics import QualityMeter
+
+    meter = QualityMeter()
+    for src, out in zip(source, decode_gif(path), strict=False):
+        if src.rgba.shape[:2] != out.shape[:2]:
+            raise GifquantError(f"{path}: frame size differs from the source's")
+        meter.update(src.rgba[..., :3], out[..., :3], src.rgba[..., 3] >= 128)
+    return meter
+
+
+@dataclass(frozen=True)
+class _Probe:
+    k: int
+    lossy: int
+    scale: tuple[int, int] | None
+    fps: float | None
+    width: int
+    height: int
+    predicted: int
+    score: float
+
+
+class _Over(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def fit_size(
+    src: str,
+    dst: str,
+    max_size: int | str,
+    *,
+    format: str | None,
+    overwrite: bool,
+    ss: float,
+    t: float | None,
+    frames: int | None,
+    fps: float | None,
+    scale,
+    compare,
+    panels,
+    merge_duplicates: bool,
+    max_pixels: int,
+    max_clip_pixels: int | None,
+    stats: bool,
+    progress: bool,
+    on_frame,
+    loop,
+    matte,
+    lossy: int | None,
+    **options,
+):
+    """``convert`` with ``max_size`` (see the module's docstring); returns its ConvertReport
+    with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size found when no
+    setting fits."""
+    from ._io.atomic import atomic_path, is_special
+    from ._io.gifsicle import find_gifsicle
+    from ._io.streams import check_input, check_paths, open_input, output_format
+    from ._library import SizeChoice, convert
+    from ._timeline import TimelineOptions, apply_timeline
+
+    target = parse_size(max_size)
+    check_input(src)
+    fmt = output_format(dst, format)
+    if fmt != "gif":
+        raise GifquantError(f"--max-size is for GIF output (this output is {fmt})")
+    if dst == "-" or is_special(dst):
+        raise GifquantError(
+            "--max-size needs an output file: it checks the size before anything is written"
+        )
+    if src == "-" or not os.path.isfile(src):
+        raise GifquantError("--max-size needs an input file: it reads the clip more than once")
+    check_paths(src, dst, fmt)
+    for path in (dst, compare):
+        if path is not None and os.path.lexists(path) and not overwrite:
+            raise GifquantError(f"{path}: already exists (overwrite=True replaces it)")
+    k_max = options.pop("k", 256)
+    if lossy is None:
+        levels = LOSSY_LADDER if find_gifsicle() else (0,)
+    else:
+        levels = tuple(sorted({lv for lv in LOSSY_LADDER if lv <= lossy} | {lossy}))
+    ks = sorted({k for k in K_LADDER if k <= k_max} | {k_max}, reverse=True)
+    common = dict(
+        ss=ss,
+        t=t,
+        max_pixels=max_pixels,
+        max_clip_pixels=max_clip_pixels,
+        merge_duplicates=merge_duplicates,
+        loop=loop,
+        matte=matte,
+        overwrite=True,
+        format="gif",
+        **options,
+    )
+
+    # Each tier's size, rate and frame count, from the input's header (no frame decoded).
+    from ._library import _scale as parse_scale_spec
+
+    base = TimelineOptions(
+        ss=ss, t=t, frames=frames, fps=fps, scale=None if scale is None else parse_scale_spec(scale)
+    )
+    tiers = []
+    with open_input(src, max_pixels=max_pixels, start=ss) as reader:
+        base = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked))
+        info0, _ = apply_timeline(iter(()), reader.info, base)
+        for share, cap in TIERS:
+            rate = fps or info0.fps
+            rate = cap if cap is not None and rate is not None and rate > cap else fps
+            w = max(1, round(info0.width * share))
+            h = max(1, round(info0.height * share))
+            sc = base.scale if share == 1.0 else (w, h)
+            info, _ = apply_timeline(
+                iter(()), reader.info, dataclasses.replace(base, fps=rate, scale=sc)
+            )
+            tier = (sc, rate, info.width, info.height)
+            if tier not in [x[:4] for x in tiers]:
+                tiers.append((*tier, info.n_frames))
+    probe_frames = PROBE_FRAMES if frames is None else min(frames, PROBE_FRAMES)
+
+    tried: list[_Probe] = []
+    smallest: _Probe | None = None
+    n_probes = 0
+    with tempfile.TemporaryDirectory(prefix="gifquant-size-") as tmp:
+
+        def probe(k: int, lv: int, tier) -> _Probe:
+            nonlocal n_probes, smallest
+            sc, rate, w, h, total = tier
+            n = probe_frames if total is not None else frames
+            path = os.path.join(tmp, f"probe{n_probes}.gif")
+            n_probes += 1
+            rep = convert(
+                src, path, frames=n, fps=rate, scale=sc, k=k, lossy=lv, stats=True, **common
+            )
+            with open(path, "rb") as f:
+                data = f.read()
+            predicted = predict_size(data, rep.frames, total)
+            p = _Probe(k, lv, sc, rate, w, h, predicted, rep.dE + FLICKER_WEIGHT * rep.flicker)
+            if smallest is None or p.predicted < smallest.predicted:
+                smallest = p
+            return p
+
+        goal = target * MARGIN
+        for tier in tiers:
+            low = probe(ks[-1], levels[-1], tier)
+            if low.predicted > goal:
+                continue  # nothing in this tier fits
+            fits = []
+            for k in ks:
+                top = low if k == ks[-1] else probe(k, levels[-1], tier)
+                if top.predicted > goal:
+                    continue
+                found = top
+                for lv in levels[:-1]:
+                    p = probe(k, lv, tier)
+                    if p.predicted <= goal:
+                        found = p
+                        break
+                fits.append(found)
+                if found.lossy == levels[0]:
+                    break  # a smaller k without lossy only loses more
+            for cand in sorted(fits, key=lambda p: p.score):
+                try:
+                    with atomic_path(dst) as out:
+                        rep = convert(
+                            src,
+                            out,
+                            frames=frames,
+                            fps=cand.fps,
+                            scale=cand.scale,
+                            k=cand.k,
+                            lossy=cand.lossy,
+                            stats=stats,
+                            progress=progress,
+                            on_frame=on_frame,
+                            compare=compare,
+                            panels=panels,
+                            **common,
+                        )
+                        if rep.bytes > target:
+                            raise _Over(rep.bytes)
+                except _Over as over:
+                    tried.append(dataclasses.replace(cand, predicted=over.size))
+                    continue
+                chosen = SizeChoice(
+                    cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n_probes
+                )
+                settings = _describe(cand)
+                note = (
+                    f"--max-size {human(target)}: chose {settings} "
+                    f"({human(rep.bytes)}; {n_probes} settings probed)"
+                )
+                return dataclasses.replace(
+                    rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
+                )
+    best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
+    raise GifquantError(
+        f"--max-size {human(target)} cannot be met: the smallest output found is about "
+        f"{human(best.predicted)} ({_describe(best)})"
+    )
+
+
+def _describe(p: _Probe) -> str:
+    parts = [f"k={p.k}", f"lossy {p.lossy}" if p.lossy else "no lossy", f"{p.width}x{p.height}"]
+    if p.fps is not None:
+        parts.append(f"{p.fps:g} fps")
+    return ", ".join(parts)
