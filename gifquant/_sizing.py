@@ -35,6 +35,7 @@ TIERS = ((1.0, None), (1.0, 15.0), (0.75, 15.0), (0.5, 12.0), (0.35, 10.0), (0.2
 PROBE_FRAMES = 12
 FLICKER_WEIGHT = 2.0
 MARGIN = 0.97  # aim a little under the target: the prediction is an estimate
+FINAL_ATTEMPTS = 3  # full runs per tier that may come out over the target
 
 
 def parse_size(value: int | str) -> int:
@@ -239,9 +240,12 @@ def fit_size(
     smallest: _Probe | None = None
     n_probes = 0
     with tempfile.TemporaryDirectory(prefix="gifquant-size-") as tmp:
+        cache: dict[tuple, _Probe] = {}
 
         def probe(k: int, lv: int, tier) -> _Probe:
             nonlocal n_probes, smallest
+            if (k, lv, tier) in cache:
+                return cache[k, lv, tier]
             sc, rate, w, h, total = tier
             n = probe_frames if total is not None else frames
             path = os.path.join(tmp, f"probe{n_probes}.gif")
@@ -255,28 +259,31 @@ def fit_size(
             p = _Probe(k, lv, sc, rate, w, h, predicted, rep.dE + FLICKER_WEIGHT * rep.flicker)
             if smallest is None or p.predicted < smallest.predicted:
                 smallest = p
+            cache[k, lv, tier] = p
             return p
 
-        goal = target * MARGIN
-        for tier in tiers:
-            low = probe(ks[-1], levels[-1], tier)
-            if low.predicted > goal:
-                continue  # nothing in this tier fits
+        def search(tier, goal: float) -> list[_Probe]:
+            """For each k (largest first), the least lossy level predicted under ``goal``."""
+            if probe(ks[-1], levels[-1], tier).predicted > goal:
+                return []  # not even the smallest setting: nothing in this tier fits
             fits = []
             for k in ks:
-                top = low if k == ks[-1] else probe(k, levels[-1], tier)
-                if top.predicted > goal:
+                if probe(k, levels[-1], tier).predicted > goal:
                     continue
-                found = top
-                for lv in levels[:-1]:
-                    p = probe(k, lv, tier)
-                    if p.predicted <= goal:
-                        found = p
-                        break
+                found = next(p for lv in levels if (p := probe(k, lv, tier)).predicted <= goal)
                 fits.append(found)
                 if found.lossy == levels[0]:
                     break  # a smaller k without lossy only loses more
-            for cand in sorted(fits, key=lambda p: p.score):
+            return fits
+
+        # Actual size over predicted, learnt from a final run that came out over the target.
+        factor = 1.0
+        for tier in tiers:
+            for _ in range(FINAL_ATTEMPTS):
+                fits = search(tier, target * MARGIN / factor)
+                if not fits:
+                    break
+                cand = min(fits, key=lambda p: p.score)
                 try:
                     with atomic_path(dst) as out:
                         rep = convert(
@@ -297,14 +304,14 @@ def fit_size(
                         if rep.bytes > target:
                             raise _Over(rep.bytes)
                 except _Over as over:
+                    factor = max(factor, over.size / cand.predicted * 1.02)
                     tried.append(dataclasses.replace(cand, predicted=over.size))
                     continue
                 chosen = SizeChoice(
                     cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n_probes
                 )
-                settings = _describe(cand)
                 note = (
-                    f"--max-size {human(target)}: chose {settings} "
+                    f"--max-size {human(target)}: chose {_describe(cand)} "
                     f"({human(rep.bytes)}; {n_probes} settings probed)"
                 )
                 return dataclasses.replace(

