@@ -35,7 +35,7 @@ TIERS = ((1.0, None), (1.0, 15.0), (0.75, 15.0), (0.5, 12.0), (0.35, 10.0), (0.2
 PROBE_FRAMES = 12
 FLICKER_WEIGHT = 2.0
 MARGIN = 0.97  # aim a little under the target: the prediction is an estimate
-FINAL_ATTEMPTS = 3  # full runs per tier that may come out over the target
+FINAL_ATTEMPTS = 4  # full runs that may come out over the target
 
 
 def parse_size(value: int | str) -> int:
@@ -176,6 +176,7 @@ def fit_size(
     from ._io.gifsicle import find_gifsicle
     from ._io.streams import check_input, check_paths, open_input, output_format
     from ._library import SizeChoice, convert
+    from ._matte import WHITE, apply_matte, parse_colour
     from ._timeline import TimelineOptions, apply_timeline
 
     target = parse_size(max_size)
@@ -235,6 +236,18 @@ def fit_size(
             if tier not in [x[:4] for x in tiers]:
                 tiers.append((*tier, info.n_frames))
     probe_frames = PROBE_FRAMES if frames is None else min(frames, PROBE_FRAMES)
+    known = all(x[4] is not None for x in tiers)
+    # What every probe is judged against: the first frames at the full size and rate, as the
+    # quantizer would get them (the matte applied).
+    reference = None
+    if known:
+        threshold = options.get("alpha_threshold", 128)
+        matte_rgb = WHITE if matte is None else parse_colour(matte)
+        with open_input(src, max_pixels=max_pixels, start=ss) as reader:
+            first = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked), frames=probe_frames)
+            _, clip = apply_timeline(apply_matte(reader, matte_rgb, threshold), reader.info, first)
+            reference = list(clip)
+    base_rate = tiers[0][1] or info0.fps
 
     tried: list[_Probe] = []
     smallest: _Probe | None = None
@@ -247,16 +260,32 @@ def fit_size(
             if (k, lv, tier) in cache:
                 return cache[k, lv, tier]
             sc, rate, w, h, total = tier
-            n = probe_frames if total is not None else frames
+            n = frames
+            if known:  # the same stretch of time as the reference
+                n = probe_frames
+                if rate and base_rate:
+                    n = max(2, round(probe_frames * rate / base_rate))
             path = os.path.join(tmp, f"probe{n_probes}.gif")
             n_probes += 1
             rep = convert(
-                src, path, frames=n, fps=rate, scale=sc, k=k, lossy=lv, stats=True, **common
+                src,
+                path,
+                frames=n,
+                fps=rate,
+                scale=sc,
+                k=k,
+                lossy=lv,
+                stats=reference is None,
+                **common,
             )
             with open(path, "rb") as f:
                 data = f.read()
             predicted = predict_size(data, rep.frames, total)
-            p = _Probe(k, lv, sc, rate, w, h, predicted, rep.dE + FLICKER_WEIGHT * rep.flicker)
+            if reference is not None:
+                score = seen_score(reference, path)
+            else:
+                score = rep.dE + FLICKER_WEIGHT * rep.flicker
+            p = _Probe(k, lv, sc, rate, w, h, predicted, score)
             if smallest is None or p.predicted < smallest.predicted:
                 smallest = p
             cache[k, lv, tier] = p
@@ -276,52 +305,97 @@ def fit_size(
                     break  # a smaller k without lossy only loses more
             return fits
 
+        def best_under(goal: float) -> _Probe | None:
+            """The best-scored setting predicted under ``goal``, tier by tier from the full
+            size down, stopping at the first tier whose best is worse than the last one's."""
+            best = None
+            for tier in tiers:
+                fits = search(tier, goal)
+                if not fits:
+                    continue
+                cand = min(fits, key=lambda p: p.score)
+                if best is not None and cand.score >= best.score:
+                    break
+                best = cand
+            return best
+
         # Actual size over predicted, learnt from a final run that came out over the target.
         factor = 1.0
-        for tier in tiers:
-            for _ in range(FINAL_ATTEMPTS):
-                fits = search(tier, target * MARGIN / factor)
-                if not fits:
-                    break
-                cand = min(fits, key=lambda p: p.score)
-                try:
-                    with atomic_path(dst) as out:
-                        rep = convert(
-                            src,
-                            out,
-                            frames=frames,
-                            fps=cand.fps,
-                            scale=cand.scale,
-                            k=cand.k,
-                            lossy=cand.lossy,
-                            stats=stats,
-                            progress=progress,
-                            on_frame=on_frame,
-                            compare=compare,
-                            panels=panels,
-                            **common,
-                        )
-                        if rep.bytes > target:
-                            raise _Over(rep.bytes)
-                except _Over as over:
-                    factor = max(factor, over.size / cand.predicted * 1.02)
-                    tried.append(dataclasses.replace(cand, predicted=over.size))
-                    continue
-                chosen = SizeChoice(
-                    cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n_probes
-                )
-                note = (
-                    f"--max-size {human(target)}: chose {_describe(cand)} "
-                    f"({human(rep.bytes)}; {n_probes} settings probed)"
-                )
-                return dataclasses.replace(
-                    rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
-                )
+        for _ in range(FINAL_ATTEMPTS):
+            cand = best_under(target * MARGIN / factor)
+            if cand is None:
+                break
+            try:
+                with atomic_path(dst) as out:
+                    rep = convert(
+                        src,
+                        out,
+                        frames=frames,
+                        fps=cand.fps,
+                        scale=cand.scale,
+                        k=cand.k,
+                        lossy=cand.lossy,
+                        stats=stats,
+                        progress=progress,
+                        on_frame=on_frame,
+                        compare=compare,
+                        panels=panels,
+                        **common,
+                    )
+                    if rep.bytes > target:
+                        raise _Over(rep.bytes)
+            except _Over as over:
+                factor = max(factor, over.size / cand.predicted * 1.02)
+                tried.append(dataclasses.replace(cand, predicted=over.size))
+                continue
+            chosen = SizeChoice(
+                cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n_probes
+            )
+            note = (
+                f"--max-size {human(target)}: chose {_describe(cand)} "
+                f"({human(rep.bytes)}; {n_probes} settings probed)"
+            )
+            return dataclasses.replace(
+                rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
+            )
     best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
+    if tried and smallest is not None and smallest.predicted <= target:
+        raise GifquantError(
+            f"--max-size {human(target)}: every setting tried came out over it (the closest, "
+            f"{_describe(tried[-1])}, made {human(tried[-1].predicted)}); try a larger size"
+        )
     raise GifquantError(
         f"--max-size {human(target)} cannot be met: the smallest output found is about "
         f"{human(best.predicted)} ({_describe(best)})"
     )
+
+
+def seen_score(reference: list[Frame], path: str) -> float:
+    """dE + FLICKER_WEIGHT x flicker of the GIF at ``path`` as a viewer sees it against
+    ``reference`` (the source's frames at the full size and rate): each reference frame is
+    matched with the GIF frame on screen at its middle, enlarged to the reference's size."""
+    from PIL import Image, ImageSequence
+
+    from ._metrics import QualityMeter
+    from ._resize import resize_rgba
+
+    shown, ends, clock = [], [], 0.0
+    with Image.open(path) as im:
+        for fr in ImageSequence.Iterator(im):
+            shown.append(np.asarray(fr.convert("RGBA")))
+            clock += fr.info.get("duration", 0) / 1000
+            ends.append(clock)
+    meter = QualityMeter()
+    clock, j = 0.0, 0
+    h, w = reference[0].rgba.shape[:2]
+    for ref in reference:
+        middle = clock + ref.duration / 2
+        clock += ref.duration
+        while j < len(shown) - 1 and ends[j] <= middle:
+            j += 1
+        out = resize_rgba(shown[j], w, h)
+        meter.update(ref.rgba[..., :3], out[..., :3], ref.rgba[..., 3] >= 128)
+    return meter.mean_de + FLICKER_WEIGHT * meter.flicker
 
 
 def _describe(p: _Probe) -> str:
