@@ -1,14 +1,14 @@
 """``--max-size``: the settings that keep the most quality under a size target, and the
 measuring of a finished GIF (for ``--lossy``, whose grain appears after the quantizer).
 
-The search runs short probes of the clip's start (``PROBE_FRAMES`` frames) and predicts the
-whole clip's size from them: the probe's first frame once, its later frames' mean size for
-every later frame of the clip. Resolution and frame rate come first: the full size and rate
-are kept whenever some k and lossy level fit, and among those that fit the one with the best
-measured dE + 2 x flicker wins (dE measured at different sizes is not comparable, so the
-smaller tiers are a fixed ladder). The winner is then written to a temporary file beside the
-output and renamed into place only when it is under the target; over it, the next best
-setting is tried.
+The search runs short probes of the clip's start (``PROBE_FRAMES`` frames at the full rate, the
+same stretch of time at a lower one) and predicts the whole clip's size from each: the probe's
+first frame once, its later frames' mean size for every later frame. Each probe is judged as a
+viewer sees it (``seen_score``: decoded, enlarged to the full size, matched by time with the
+source's frames), so settings of different sizes and rates compare. Tiers of size and rate are
+searched from the full ones down while the best score improves. The winner is written to a
+temporary file beside the output and renamed into place only when it is under the target; over
+it, the prediction's error is learnt and the search runs again.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ K_LADDER = (256, 128, 64, 32, 16, 8, 4)
 LOSSY_LADDER = (0, 20, 40, 80)
 # (share of the width and height, frame-rate cap), tried in order while nothing fits.
 TIERS = ((1.0, None), (1.0, 15.0), (0.75, 15.0), (0.5, 12.0), (0.35, 10.0), (0.25, 8.0))
+# Dimensions under this share of the full ones only when nothing larger fits: dE at the full size
+# favours blur over banding, and would pick 112x84 of a 320x240 clip at 300K.
+FLOOR_SHARE = 0.5
 PROBE_FRAMES = 12
 FLICKER_WEIGHT = 2.0
 MARGIN = 0.97  # aim a little under the target: the prediction is an estimate
@@ -219,13 +222,14 @@ def fit_size(
     base = TimelineOptions(
         ss=ss, t=t, frames=frames, fps=fps, scale=None if scale is None else parse_scale_spec(scale)
     )
-    tiers = []
+    tiers, shares = [], []
     with open_input(src, max_pixels=max_pixels, start=ss) as reader:
         base = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked))
         info0, _ = apply_timeline(iter(()), reader.info, base)
         for share, cap in TIERS:
-            rate = fps or info0.fps
-            rate = cap if cap is not None and rate is not None and rate > cap else fps
+            # A rate given is kept; else the tiers cap the source's.
+            rate = info0.fps
+            rate = cap if fps is None and cap and rate and rate > cap else fps
             w = max(1, round(info0.width * share))
             h = max(1, round(info0.height * share))
             sc = base.scale if share == 1.0 else (w, h)
@@ -235,6 +239,7 @@ def fit_size(
             tier = (sc, rate, info.width, info.height)
             if tier not in [x[:4] for x in tiers]:
                 tiers.append((*tier, info.n_frames))
+                shares.append(share)
     probe_frames = PROBE_FRAMES if frames is None else min(frames, PROBE_FRAMES)
     known = all(x[4] is not None for x in tiers)
     # What every probe is judged against: the first frames at the full size and rate, as the
@@ -309,7 +314,9 @@ def fit_size(
             """The best-scored setting predicted under ``goal``, tier by tier from the full
             size down, stopping at the first tier whose best is worse than the last one's."""
             best = None
-            for tier in tiers:
+            for i, tier in enumerate(tiers):
+                if best is not None and shares[i] < FLOOR_SHARE:
+                    break  # below half size only when nothing larger fits
                 fits = search(tier, goal)
                 if not fits:
                     continue
