@@ -27,8 +27,10 @@ from ._io.streams import (
     same_file,
 )
 from ._kmeans import INITS, METRICS
-from ._library import convert
+from ._library import LOOP_MAX, LOSSY_MAX, convert
+from ._matte import parse_colour
 from ._resize import parse_scale
+from ._sizing import parse_size
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,6 +145,20 @@ def _scale(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _colour(text: str) -> tuple[int, int, int]:
+    try:
+        return parse_colour(text)
+    except GifquantError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--matte: ")) from None
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except GifquantError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--max-size: ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="gifquant",
@@ -158,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--colors",
         dest="k",
         type=_positive_int(1, 256),
-        default=16,
-        help="palette entries per frame, 1..256 (default 16)",
+        default=None,
+        help="palette entries per frame, 1..256 (default 16; with --max-size, the most "
+        "the search may use, else 256)",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -299,6 +316,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="W:H",
         help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
     )
+    out = p.add_argument_group("loop, matte, lossy compression, size target")
+    out.add_argument(
+        "--loop",
+        type=_positive_int(-1, LOOP_MAX),
+        default=None,
+        metavar="N",
+        help="GIF/APNG loop count: 0 forever, -1 play once, N plays N+1 times (ffmpeg's "
+        "-loop); default: the input GIF's, forever for video",
+    )
+    out.add_argument(
+        "--matte",
+        type=_colour,
+        default=None,
+        metavar="COLOUR",
+        help="composite transparent and semi-transparent pixels over this colour (a name or "
+        "#rrggbb; default white); mp4, webm and y4m always are, GIF and PNG keep pixels under "
+        "--alpha-threshold transparent",
+    )
+    out.add_argument(
+        "--alpha-threshold",
+        type=_positive_int(0, 255),
+        default=128,
+        metavar="A",
+        help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
+        "(default 128, as ffmpeg's paletteuse)",
+    )
+    out.add_argument(
+        "--lossy",
+        type=_positive_int(0, LOSSY_MAX),
+        default=None,
+        metavar="N",
+        help=f"GIF: gifsicle's lossy LZW compression, 0..{LOSSY_MAX} (20-80 typical: "
+        "smaller files, some grain); needs pip install 'gifquant[lossy]'",
+    )
+    out.add_argument(
+        "--max-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
+        "searching k, lossy, scale and fps on a probe of the clip",
+    )
     p.add_argument(
         "--compare",
         metavar="PATH",
@@ -377,10 +436,19 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         _check_output(
             args.input, args.compare, output_format(args.compare, None, option="--compare"), args
         )
+    if args.max_size is not None and args.output == "-":
+        raise GifquantError(
+            "--max-size needs an output file: it checks the size before anything is written"
+        )
+    sized = args.max_size is not None
     report = convert(
         args.input,
         args.output,
         early=early,
+        loop=args.loop,
+        matte=args.matte,
+        lossy=args.lossy,
+        max_size=args.max_size,
         format=args.fmt,
         overwrite=True,  # asked above
         ss=args.ss,
@@ -399,7 +467,8 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         and sys.stderr is not None
         and (args.progress or sys.stderr.isatty()),
         on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
-        k=args.k,
+        **({} if sized and args.k is None else {"k": 16 if args.k is None else args.k}),
+        alpha_threshold=args.alpha_threshold,
         seeded=args.seeded,
         metric=args.metric,
         space=args.space,
@@ -432,8 +501,9 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if args.stats
         else ""
     )
+    k = report.chosen.k if report.chosen is not None else (args.k or 16)
     _say(
-        f"{report.frames} frames, k={args.k} {'seeded' if args.seeded else 'random'}, "
+        f"{report.frames} frames, k={k} {'seeded' if args.seeded else 'random'}, "
         f"{quality}{report.seconds:.2f} s ({fps:.1f} fps)"
     )
     if report.cuts and not args.quiet:

@@ -221,3 +221,24 @@ def delta_e(lab_a: NDArray, lab_b: NDArray) -> NDArray[np.float32]:
     """CIE76 colour difference between two Lab arrays of the same shape (..., 3)."""
     s = squared_de(lab_a, lab_b)
     return np.sqrt(s, out=s)
+
+
+def over_matte(
+    rgba: NDArray[np.uint8], matte: tuple[int, int, int], alpha_threshold: int | None = None
+) -> NDArray[np.uint8]:
+    """Composite a (height, width, 4) uint8 frame over the opaque colour ``matte``.
+
+    alpha_threshold : None: every pixel is composited and comes out opaque; else pixels with
+        alpha below it become fully transparent (alpha 0) and the others are composited and
+        come out opaque (what a GIF can hold)
+    Returns a new (height, width, 4) uint8 array.
+    """
+    a = rgba[..., 3:4].astype(np.uint16)
+    bg = np.asarray(matte, np.uint16)
+    out = np.empty_like(rgba)
+    # Rounded integer "over": rgb * a + matte * (255 - a), divided by 255.
+    out[..., :3] = (rgba[..., :3] * a + bg * (255 - a) + 127) // 255
+    out[..., 3] = 255
+    if alpha_threshold is not None:
+        out[rgba[..., 3] < alpha_threshold, 3] = 0
+    return out

@@ -32,8 +32,10 @@ from ._io.streams import (
     output_format,
     same_file,
 )
+from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
 from ._resize import parse_scale
+from ._sizing import measure_gif
 from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
 
@@ -63,7 +65,8 @@ class ConvertReport:
         with ``stats=True`` (None otherwise)
     cuts : frames detected as scene cuts
     panels : each comparison panel's ``Stats`` by label (with ``stats=True`` and ``compare``)
-    notes : advice for the user (e.g. a frame rate browsers slow down)
+    notes : advice for the user (e.g. a frame rate browsers slow down, a large output)
+    chosen : with ``max_size``, the settings the size search chose (else None)
     """
 
     frames: int
@@ -78,6 +81,7 @@ class ConvertReport:
     notes: tuple[str, ...] = ()
     frame_records: tuple[dict, ...] = ()
     settings: dict = dataclasses.field(default_factory=dict)
+    chosen: SizeChoice | None = None
 
     def to_json(self) -> str:
         """``{"settings", "frames", "summary"}``, the ``--report`` file (keys in the README):
@@ -94,6 +98,24 @@ class ConvertReport:
         }
         doc = {"settings": self.settings, "frames": list(self.frame_records), "summary": summary}
         return json.dumps(doc, indent=1) + "\n"
+
+
+@dataclass(frozen=True)
+class SizeChoice:
+    """The settings ``max_size`` chose, and what the probe predicted for them.
+
+    k, lossy : palette entries and gifsicle lossy level; width, height : the output's size;
+    fps : the frame rate resampled to (None: the source's timing); predicted : bytes the probe
+    predicted for the whole clip; probes : candidate settings probed
+    """
+
+    k: int
+    lossy: int
+    width: int
+    height: int
+    fps: float | None
+    predicted: int
+    probes: int
 
 
 def convert(
@@ -117,6 +139,10 @@ def convert(
     progress: bool = False,
     on_frame: Callable[[int], None] | None = None,
     early: EarlyStart | None = None,
+    loop: int | None = None,
+    matte: str | tuple[int, int, int] | None = None,
+    lossy: int | None = None,
+    max_size: int | str | None = None,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -140,6 +166,16 @@ def convert(
     on_frame : called with each frame's index once it is quantized
     early : what the command started while importing (``_io.prestart.EarlyStart``), for the
         reader and writer to take
+    loop : times a GIF or APNG repeats: 0 forever, -1 play once, N plays N + 1 times
+        (ffmpeg's ``-loop``); None keeps the input's (forever for video)
+    matte : the colour (a name, ``"#rrggbb"`` or (r, g, b)) transparent and semi-transparent
+        pixels are composited over; default white. mp4, webm and y4m composite every pixel;
+        GIF and PNG keep pixels with alpha under ``alpha_threshold`` (default 128) transparent
+    lossy : GIF only: gifsicle's ``--lossy`` level (0 or None = off, up to 200); needs gifsicle
+        (``pip install 'gifquant[lossy]'``)
+    max_size : GIF only: bytes (or ``"10M"``: K, M, G are powers of 1024) the output must not
+        exceed; the settings (k, lossy, scale, fps) are searched on a probe of the clip (see
+        ``report.chosen``); k, lossy, scale and fps given are the most it may use
     **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
         ``metric``, ``space``, ``dither``, ...)
 
@@ -159,11 +195,42 @@ def convert(
     check_input(src)  # first: a missing input is the mistake to name
     if "delta" in options and not isinstance(options["delta"], bool):
         raise TypeError("delta must be True or False")
+    if max_size is not None:
+        from ._sizing import fit_size
+
+        return fit_size(
+            src,
+            dst,
+            max_size,
+            format=format,
+            overwrite=overwrite,
+            ss=ss,
+            t=t,
+            frames=frames,
+            fps=fps,
+            scale=scale,
+            compare=compare,
+            panels=panels,
+            merge_duplicates=merge_duplicates,
+            max_pixels=max_pixels,
+            max_clip_pixels=max_clip_pixels,
+            stats=stats,
+            progress=progress,
+            on_frame=on_frame,
+            loop=loop,
+            matte=matte,
+            lossy=lossy,
+            **options,
+        )
     quant = QuantizeOptions(**options)
     fmt = output_format(dst, format)
+    loop = _loop(loop)
+    matte_rgb = WHITE if matte is None else parse_colour(matte)
+    lossy = _lossy(lossy, fmt)
     timeline = TimelineOptions(
         ss=ss, t=t, frames=frames, fps=fps, scale=_scale(scale) if scale is not None else None
     )
+    timeline0 = timeline
     _check_output(src, dst, fmt, overwrite)
     if panels is not None and compare is None:
         raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
@@ -200,7 +267,14 @@ def convert(
         decoded = reader
         if not isinstance(reader, ImageReader) and max_clip_pixels:
             decoded = limit_clip(reader, name=src, max_clip_pixels=max_clip_pixels)
+        # Compositing comes before scaling: an edge blends into the matte, not into black.
+        opaque_out = fmt in OPAQUE_FORMATS
+        decoded = apply_matte(decoded, matte_rgb, None if opaque_out else quant.alpha_threshold)
         info, clip = apply_timeline(decoded, reader.info, timeline)
+        if loop is not None:
+            info = dataclasses.replace(info, loop=None if loop == -1 else loop)
+        if opaque_out:
+            info = dataclasses.replace(info, transparency=False)
         if info.width * info.height > max_pixels:
             raise GifquantError(
                 f"--scale: {info.width}x{info.height} is over the limit of {max_pixels} "
@@ -212,7 +286,15 @@ def convert(
                 "10 cs; --fps 25 plays at the right speed"
             )
         sink = stack.enter_context(
-            open_output(dst, fmt, info, merge_duplicates=merge_duplicates, early=early)
+            open_output(
+                dst,
+                fmt,
+                info,
+                merge_duplicates=merge_duplicates,
+                early=early,
+                matte=matte_rgb,
+                lossy=lossy,
+            )
         )
         compare_sink = None
         if panel_list is not None:
@@ -224,6 +306,7 @@ def convert(
                     info,
                     width=n * info.width + (n - 1) * _compare.GAP,
                     height=info.height + _compare.label_height(info.height),
+                    matte=matte_rgb,
                 )
             )
         step = on_frame
@@ -262,6 +345,11 @@ def convert(
     measured = {}
     if stats or records:
         m = report.meter
+        if lossy:  # the grain comes after the quantizer: measure the file itself
+            m = _measure_file(src, dst, timeline0, max_pixels, max_clip_pixels, matte_rgb, quant)
+            if m is None:
+                notes.append("--stats with --lossy to a stream: measured before the lossy step")
+                m = report.meter
         measured = dict(
             dE=m.mean_de,
             flicker=m.flicker,
@@ -278,10 +366,13 @@ def convert(
         "format": fmt,
         **{f.name: getattr(quant, f.name) for f in dataclasses.fields(quant)},
     }
+    size = _size(dst)
+    if size is not None and size > LARGE_OUTPUT:
+        notes.append(_large_note(size, fmt, quant.k, lossy))
     return ConvertReport(
         frames=report.n_frames,
         seconds=seconds,
-        bytes=_size(dst),
+        bytes=size,
         cuts=tuple(report.cuts),
         panels=panel_stats,
         notes=tuple(notes),
@@ -289,6 +380,64 @@ def convert(
         settings=settings,
         **measured,
     )
+
+
+# Outputs above this get a note with the options that would shrink them.
+LARGE_OUTPUT = 50 << 20
+LOOP_MAX = 65535  # the NETSCAPE extension's 16 bits
+LOSSY_MAX = 200
+
+
+def _large_note(size: int, fmt: str, k: int, lossy: int) -> str:
+    ways = ["--max-size 10M", "--scale 480:-1", "--fps 12"]
+    if fmt == "gif":
+        if not lossy:
+            ways.append("--lossy 40")
+        if k > 32:
+            ways.append("-k 32")
+    return f"the output is {size / (1 << 20):.0f} MiB; {', '.join(ways)} would make it smaller"
+
+
+def _loop(loop) -> int | None:
+    if loop is None:
+        return None
+    if isinstance(loop, bool) or not isinstance(loop, int):
+        raise TypeError(f"loop must be an int or None, not {type(loop).__name__}")
+    if not -1 <= loop <= LOOP_MAX:
+        raise GifquantError(f"--loop {loop} is outside -1..{LOOP_MAX}")
+    return loop
+
+
+def _lossy(lossy, fmt: str) -> int:
+    if lossy is None:
+        return 0
+    if isinstance(lossy, bool) or not isinstance(lossy, int):
+        raise TypeError(f"lossy must be an int, not {type(lossy).__name__}")
+    if not 0 <= lossy <= LOSSY_MAX:
+        raise GifquantError(f"--lossy {lossy} is outside 0..{LOSSY_MAX}")
+    if lossy and fmt != "gif":
+        raise GifquantError(f"--lossy is for GIF output (this output is {fmt})")
+    return lossy
+
+
+def _measure_file(
+    src: str,
+    dst: str,
+    timeline: TimelineOptions,
+    max_pixels: int,
+    max_clip_pixels: int | None,
+    matte: tuple[int, int, int],
+    quant: QuantizeOptions,
+):
+    """A QualityMeter of the GIF file ``dst`` against a second read of the source (None when
+    either cannot be read again: stdin, stdout, a pipe or device)."""
+    if src == "-" or dst == "-" or not os.path.isfile(src) or is_special(dst):
+        return None
+    budget = DEFAULT_MAX_CLIP_PIXELS if max_clip_pixels is None else max_clip_pixels
+    with open_input(src, max_pixels=max_pixels, max_clip_pixels=budget, start=timeline.ss) as r:
+        tl = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - r.seeked))
+        _, clip = apply_timeline(apply_matte(r, matte, quant.alpha_threshold), r.info, tl)
+        return measure_gif(clip, dst)
 
 
 def _return_freed_memory() -> None:

@@ -1,4 +1,5 @@
-"""The child processes a run started (ffmpeg, the LZW encoder), so that none outlives it.
+"""The child processes a run started (ffmpeg, the LZW encoder, gifsicle), so that none
+outlives it.
 
 Each owner stops its own child on every exit path; ``kill_all`` is the backstop for a run that
 was interrupted while an owner was stuck (a thread blocked on a pipe is given up on, not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import stat
@@ -11,11 +12,14 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
+import numpy as np
+
 from .._errors import GifquantError, InputNotFoundError
 from .._frames import ClipInfo, Frame, QuantizedFrame
 from .atomic import atomic_dir, atomic_path, check_frame_folder, is_special, output_file
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter
+from .gifsicle import compress_lossy, require_gifsicle
 from .image import ImageReader
 from .lzw import lzw_worker
 from .png import PngFileWriter, PngSequenceWriter
@@ -218,12 +222,16 @@ def open_output(
     height: int | None = None,
     merge_duplicates: bool = False,
     early: EarlyStart | None = None,
+    matte: tuple[int, int, int] = (255, 255, 255),
+    lossy: int = 0,
 ) -> Iterator[Sink]:
     """Open an output sink; a file appears at ``path`` only if the block succeeds
     (``early``: an LZW encoder process the command may have started).
 
     Writers receive QuantizedFrames; video formats run at ``info.fps`` (or a rate picked from
-    the first frame's duration when the source has none).
+    the first frame's duration when the source has none) and show a transparent index as
+    ``matte``. ``lossy``: a GIF is written to a temporary file first, then re-encoded into
+    ``path`` by gifsicle with ``--lossy=lossy`` (0: not).
     """
     width = info.width if width is None else width
     height = info.height if height is None else height
@@ -245,7 +253,7 @@ def open_output(
                 lambda fps: VideoWriter(target, fmt, width, height, fps, stdout=stdout), info.fps
             )
             try:
-                yield sink
+                yield _Matted(sink, matte)
                 sink.close()
             finally:
                 sink.abort()  # kill ffmpeg before the temporary file goes (no-op once closed)
@@ -258,16 +266,39 @@ def open_output(
             elif fmt == "y4m":
                 sink = _LazyRate(lambda fps: Y4mWriter(f, width, height, fps), info.fps)
             else:
+                gifsicle = require_gifsicle() if lossy else None  # before any work
                 encoder = stack.enter_context(lzw_worker(width, height, early))
+                raw = f
+                if lossy:  # an anonymous file beside the output (or in TMPDIR): none is left
+                    here = path != "-" and not is_special(path)
+                    folder = os.path.dirname(os.path.abspath(path)) if here else None
+                    raw = stack.enter_context(tempfile.TemporaryFile(dir=folder))
                 sink = GifSink(
-                    f, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
+                    raw, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
                 )
-            yield sink
+            yield _Matted(sink, matte) if fmt == "y4m" else sink
             sink.close()
+            if fmt == "gif" and lossy:
+                compress_lossy(raw, f, lossy, gifsicle)
     except BrokenPipeError:
         if path == "-":
             raise  # the reader of our stdout went away: the command stops quietly
         raise GifquantError(f"{path}: the reader went away (broken pipe)", exit_code=1) from None
+
+
+class _Matted:
+    """A sink for a format without transparency: a transparent index shows ``matte``."""
+
+    def __init__(self, sink, matte: tuple[int, int, int]) -> None:
+        self._sink = sink
+        self._matte = np.asarray(matte, np.uint8)
+
+    def write(self, frame: QuantizedFrame) -> None:
+        if frame.transparent is not None:
+            palette = frame.palette.copy()
+            palette[frame.transparent] = self._matte
+            frame = dataclasses.replace(frame, palette=palette)
+        self._sink.write(frame)
 
 
 def is_png_file(path: str) -> bool:

@@ -1,0 +1,412 @@
+"""``--max-size``: the settings that keep the most quality under a size target, and the
+measuring of a finished GIF (for ``--lossy``, whose grain appears after the quantizer).
+
+The search runs short probes of the clip's start (``PROBE_FRAMES`` frames at the full rate, the
+same stretch of time at a lower one) and predicts the whole clip's size from each: the probe's
+first frame once, its later frames' mean size for every later frame. Each probe is judged as a
+viewer sees it (``seen_score``: decoded, enlarged to the full size, matched by time with the
+source's frames), so settings of different sizes and rates compare. Tiers of size and rate are
+searched from the full ones down while the best score improves. The winner is written to a
+temporary file beside the output and renamed into place only when it is under the target; over
+it, the prediction's error is learnt and the search runs again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import GifquantError
+from ._frames import Frame
+
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+MAX_TARGET = 1 << 40
+K_LADDER = (256, 128, 64, 32, 16, 8, 4)
+LOSSY_LADDER = (0, 20, 40, 80)
+# (share of the width and height, frame-rate cap), tried in order while nothing fits.
+TIERS = ((1.0, None), (1.0, 15.0), (0.75, 15.0), (0.5, 12.0), (0.35, 10.0), (0.25, 8.0))
+# Dimensions under this share of the full ones only when nothing larger fits: dE at the full size
+# favours blur over banding, and would pick 112x84 of a 320x240 clip at 300K.
+FLOOR_SHARE = 0.5
+PROBE_FRAMES = 12
+FLICKER_WEIGHT = 2.0
+MARGIN = 0.97  # aim a little under the target: the prediction is an estimate
+FINAL_ATTEMPTS = 4  # full runs that may come out over the target
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or ``"10M"``, ``"512K"``, ``"1.5G"``, ``"2000000"`` (K, M, G are
+    powers of 1024; a trailing ``B`` or ``iB`` is allowed)."""
+    if isinstance(value, bool):
+        raise TypeError("max_size must be bytes (int) or a size such as '10M'")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgKMG]?)(?:i?[bB])?\s*", value)
+        if not m:
+            raise GifquantError(
+                f"--max-size: {value!r} is not a size (bytes, or a number with K, M or G)"
+            )
+        n = int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
+    else:
+        raise TypeError(f"max_size must be an int or a str, not {type(value).__name__}")
+    if not 1 <= n <= MAX_TARGET:
+        raise GifquantError(f"--max-size {value} is outside 1 byte..1024G")
+    return n
+
+
+def human(n: float) -> str:
+    """``n`` bytes as K, M or G with powers of 1024, as ``--max-size`` reads them."""
+    for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{int(n)} B"
+
+
+def frame_ends(data: bytes) -> list[int]:
+    """Byte offsets where each image of a GIF ends (after its last LZW sub-block)."""
+    f = io.BytesIO(data)
+    head = f.read(13)
+    flags = head[10]
+    if flags & 0x80:
+        f.seek(3 << ((flags & 7) + 1), io.SEEK_CUR)
+    ends = []
+    while True:
+        tag = f.read(1)
+        if not tag or tag == b";":
+            return ends
+        if tag == b"!":
+            f.read(1)
+        else:  # an image: descriptor, local table, LZW minimum code size
+            desc = f.read(9)
+            if len(desc) < 9:
+                return ends
+            if desc[8] & 0x80:
+                f.seek(3 << ((desc[8] & 7) + 1), io.SEEK_CUR)
+            f.read(1)
+        while True:
+            size = f.read(1)
+            if not size or size[0] == 0:
+                break
+            f.seek(size[0], io.SEEK_CUR)
+        if tag != b"!":
+            ends.append(f.tell())
+
+
+def predict_size(data: bytes, frames: int, total: int | None) -> int:
+    """The size of a GIF of ``total`` frames from one of its first ``frames`` (``data``)."""
+    if total is None or total <= frames or frames < 2:
+        return len(data) if total is None or frames >= total else len(data) * total // frames
+    ends = frame_ends(data)
+    first = ends[0] if ends else len(data) // frames
+    return int(first + (len(data) - first) * (total - 1) / (frames - 1))
+
+
+def decode_gif(path: str) -> Iterator[np.ndarray]:
+    """The frames a GIF shows, (height, width, 4) uint8, composited as browsers do."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as im:
+        for fr in ImageSequence.Iterator(im):
+            yield np.asarray(fr.convert("RGBA"))
+
+
+def measure_gif(source: Iterable[Frame], path: str):
+    """A QualityMeter of the GIF at ``path`` against ``source`` frames (same timeline)."""
+    from ._metrics import QualityMeter
+
+    meter = QualityMeter()
+    for src, out in zip(source, decode_gif(path), strict=False):
+        if src.rgba.shape[:2] != out.shape[:2]:
+            raise GifquantError(f"{path}: frame size differs from the source's")
+        meter.update(src.rgba[..., :3], out[..., :3], src.rgba[..., 3] >= 128)
+    return meter
+
+
+@dataclass(frozen=True)
+class _Probe:
+    k: int
+    lossy: int
+    scale: tuple[int, int] | None
+    fps: float | None
+    width: int
+    height: int
+    predicted: int
+    score: float
+
+
+class _Over(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def fit_size(
+    src: str,
+    dst: str,
+    max_size: int | str,
+    *,
+    format: str | None,
+    overwrite: bool,
+    ss: float,
+    t: float | None,
+    frames: int | None,
+    fps: float | None,
+    scale,
+    compare,
+    panels,
+    merge_duplicates: bool,
+    max_pixels: int,
+    max_clip_pixels: int | None,
+    stats: bool,
+    progress: bool,
+    on_frame,
+    loop,
+    matte,
+    lossy: int | None,
+    **options,
+):
+    """``convert`` with ``max_size`` (see the module's docstring); returns its ConvertReport
+    with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size found when no
+    setting fits."""
+    from ._io.atomic import atomic_path, is_special
+    from ._io.gifsicle import find_gifsicle
+    from ._io.streams import check_input, check_paths, open_input, output_format
+    from ._library import SizeChoice, convert
+    from ._matte import WHITE, apply_matte, parse_colour
+    from ._timeline import TimelineOptions, apply_timeline
+
+    target = parse_size(max_size)
+    check_input(src)
+    fmt = output_format(dst, format)
+    if fmt != "gif":
+        raise GifquantError(f"--max-size is for GIF output (this output is {fmt})")
+    if dst == "-" or is_special(dst):
+        raise GifquantError(
+            "--max-size needs an output file: it checks the size before anything is written"
+        )
+    if src == "-" or not os.path.isfile(src):
+        raise GifquantError("--max-size needs an input file: it reads the clip more than once")
+    check_paths(src, dst, fmt)
+    for path in (dst, compare):
+        if path is not None and os.path.lexists(path) and not overwrite:
+            raise GifquantError(f"{path}: already exists (overwrite=True replaces it)")
+    k_max = options.pop("k", 256)
+    if lossy is None:
+        levels = LOSSY_LADDER if find_gifsicle() else (0,)
+    else:
+        levels = tuple(sorted({lv for lv in LOSSY_LADDER if lv <= lossy} | {lossy}))
+    ks = sorted({k for k in K_LADDER if k <= k_max} | {k_max}, reverse=True)
+    common = dict(
+        ss=ss,
+        t=t,
+        max_pixels=max_pixels,
+        max_clip_pixels=max_clip_pixels,
+        merge_duplicates=merge_duplicates,
+        loop=loop,
+        matte=matte,
+        overwrite=True,
+        format="gif",
+        **options,
+    )
+
+    # Each tier's size, rate and frame count, from the input's header (no frame decoded).
+    from ._library import _scale as parse_scale_spec
+
+    base = TimelineOptions(
+        ss=ss, t=t, frames=frames, fps=fps, scale=None if scale is None else parse_scale_spec(scale)
+    )
+    tiers, shares = [], []
+    with open_input(src, max_pixels=max_pixels, start=ss) as reader:
+        base = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked))
+        info0, _ = apply_timeline(iter(()), reader.info, base)
+        for share, cap in TIERS:
+            # A rate given is kept; else the tiers cap the source's.
+            rate = info0.fps
+            rate = cap if fps is None and cap and rate and rate > cap else fps
+            w = max(1, round(info0.width * share))
+            h = max(1, round(info0.height * share))
+            sc = base.scale if share == 1.0 else (w, h)
+            info, _ = apply_timeline(
+                iter(()), reader.info, dataclasses.replace(base, fps=rate, scale=sc)
+            )
+            tier = (sc, rate, info.width, info.height)
+            if tier not in [x[:4] for x in tiers]:
+                tiers.append((*tier, info.n_frames))
+                shares.append(share)
+    probe_frames = PROBE_FRAMES if frames is None else min(frames, PROBE_FRAMES)
+    known = all(x[4] is not None for x in tiers)
+    # What every probe is judged against: the first frames at the full size and rate, as the
+    # quantizer would get them (the matte applied).
+    reference = None
+    if known:
+        threshold = options.get("alpha_threshold", 128)
+        matte_rgb = WHITE if matte is None else parse_colour(matte)
+        with open_input(src, max_pixels=max_pixels, start=ss) as reader:
+            first = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked), frames=probe_frames)
+            _, clip = apply_timeline(apply_matte(reader, matte_rgb, threshold), reader.info, first)
+            reference = list(clip)
+    base_rate = tiers[0][1] or info0.fps
+
+    tried: list[_Probe] = []
+    smallest: _Probe | None = None
+    n_probes = 0
+    with tempfile.TemporaryDirectory(prefix="gifquant-size-") as tmp:
+        cache: dict[tuple, _Probe] = {}
+
+        def probe(k: int, lv: int, tier) -> _Probe:
+            nonlocal n_probes, smallest
+            if (k, lv, tier) in cache:
+                return cache[k, lv, tier]
+            sc, rate, w, h, total = tier
+            n = frames
+            if known:  # the same stretch of time as the reference
+                n = probe_frames
+                if rate and base_rate:
+                    n = max(2, round(probe_frames * rate / base_rate))
+            path = os.path.join(tmp, f"probe{n_probes}.gif")
+            n_probes += 1
+            rep = convert(
+                src,
+                path,
+                frames=n,
+                fps=rate,
+                scale=sc,
+                k=k,
+                lossy=lv,
+                stats=reference is None,
+                **common,
+            )
+            with open(path, "rb") as f:
+                data = f.read()
+            predicted = predict_size(data, rep.frames, total)
+            if reference is not None:
+                score = seen_score(reference, path)
+            else:
+                score = rep.dE + FLICKER_WEIGHT * rep.flicker
+            p = _Probe(k, lv, sc, rate, w, h, predicted, score)
+            if smallest is None or p.predicted < smallest.predicted:
+                smallest = p
+            cache[k, lv, tier] = p
+            return p
+
+        def search(tier, goal: float) -> list[_Probe]:
+            """For each k (largest first), the least lossy level predicted under ``goal``."""
+            if probe(ks[-1], levels[-1], tier).predicted > goal:
+                return []  # not even the smallest setting: nothing in this tier fits
+            fits = []
+            for k in ks:
+                if probe(k, levels[-1], tier).predicted > goal:
+                    continue
+                found = next(p for lv in levels if (p := probe(k, lv, tier)).predicted <= goal)
+                fits.append(found)
+                if found.lossy == levels[0]:
+                    break  # a smaller k without lossy only loses more
+            return fits
+
+        def best_under(goal: float) -> _Probe | None:
+            """The best-scored setting predicted under ``goal``, tier by tier from the full
+            size down, stopping at the first tier whose best is worse than the last one's."""
+            best = None
+            for i, tier in enumerate(tiers):
+                if best is not None and shares[i] < FLOOR_SHARE:
+                    break  # below half size only when nothing larger fits
+                fits = search(tier, goal)
+                if not fits:
+                    continue
+                cand = min(fits, key=lambda p: p.score)
+                if best is not None and cand.score >= best.score:
+                    break
+                best = cand
+            return best
+
+        # Actual size over predicted, learnt from a final run that came out over the target.
+        factor = 1.0
+        for _ in range(FINAL_ATTEMPTS):
+            cand = best_under(target * MARGIN / factor)
+            if cand is None:
+                break
+            try:
+                with atomic_path(dst) as out:
+                    rep = convert(
+                        src,
+                        out,
+                        frames=frames,
+                        fps=cand.fps,
+                        scale=cand.scale,
+                        k=cand.k,
+                        lossy=cand.lossy,
+                        stats=stats,
+                        progress=progress,
+                        on_frame=on_frame,
+                        compare=compare,
+                        panels=panels,
+                        **common,
+                    )
+                    if rep.bytes > target:
+                        raise _Over(rep.bytes)
+            except _Over as over:
+                factor = max(factor, over.size / cand.predicted * 1.02)
+                tried.append(dataclasses.replace(cand, predicted=over.size))
+                continue
+            chosen = SizeChoice(
+                cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n_probes
+            )
+            note = (
+                f"--max-size {human(target)}: chose {_describe(cand)} "
+                f"({human(rep.bytes)}; {n_probes} settings probed)"
+            )
+            return dataclasses.replace(
+                rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
+            )
+    best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
+    if tried and smallest is not None and smallest.predicted <= target:
+        raise GifquantError(
+            f"--max-size {human(target)}: every setting tried came out over it (the closest, "
+            f"{_describe(tried[-1])}, made {human(tried[-1].predicted)}); try a larger size"
+        )
+    raise GifquantError(
+        f"--max-size {human(target)} cannot be met: the smallest output found is about "
+        f"{human(best.predicted)} ({_describe(best)})"
+    )
+
+
+def seen_score(reference: list[Frame], path: str) -> float:
+    """dE + FLICKER_WEIGHT x flicker of the GIF at ``path`` as a viewer sees it against
+    ``reference`` (the source's frames at the full size and rate): each reference frame is
+    matched with the GIF frame on screen at its middle, enlarged to the reference's size."""
+    from PIL import Image, ImageSequence
+
+    from ._metrics import QualityMeter
+    from ._resize import resize_rgba
+
+    shown, ends, clock = [], [], 0.0
+    with Image.open(path) as im:
+        for fr in ImageSequence.Iterator(im):
+            shown.append(np.asarray(fr.convert("RGBA")))
+            clock += fr.info.get("duration", 0) / 1000
+            ends.append(clock)
+    meter = QualityMeter()
+    clock, j = 0.0, 0
+    h, w = reference[0].rgba.shape[:2]
+    for ref in reference:
+        middle = clock + ref.duration / 2
+        clock += ref.duration
+        while j < len(shown) - 1 and ends[j] <= middle:
+            j += 1
+        out = resize_rgba(shown[j], w, h)
+        meter.update(ref.rgba[..., :3], out[..., :3], ref.rgba[..., 3] >= 128)
+    return meter.mean_de + FLICKER_WEIGHT * meter.flicker
+
+
+def _describe(p: _Probe) -> str:
+    parts = [f"k={p.k}", f"lossy {p.lossy}" if p.lossy else "no lossy", f"{p.width}x{p.height}"]
+    if p.fps is not None:
+        parts.append(f"{p.fps:g} fps")
+    return ", ".join(parts)
