@@ -97,6 +97,7 @@ def convert(
     progress: bool = False,
     on_frame: Callable[[int], None] | None = None,
     early: EarlyStart | None = None,
+    threads: bool | None = None,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -119,6 +120,9 @@ def convert(
     on_frame : called with each frame's index once it is quantized
     early : what the command started while importing (``_io.prestart.EarlyStart``), for the
         reader and writer to take
+    threads : read ahead and write behind in threads (True), or work one frame at a time
+        (False, as a batch worker does: its cores are busy with other files); None: threads
+        unless the frames are large. The output is the same bytes either way
     **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
         ``metric``, ``space``, ``dither``, ...)
 
@@ -224,7 +228,8 @@ def convert(
             panels=panel_list,
             on_frame=step,
             measure=stats,
-            threads=not large,  # large frames one at a time: memory, not speed, is the limit
+            # Large frames one at a time: memory, not speed, is the limit.
+            threads=not large if threads is None else threads and not large,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
             raise GifquantError(
