@@ -33,7 +33,8 @@ from ._temporal import QuantizeOptions
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
 INPUT_EXTENSIONS = frozenset(
-    ".gif .png .apng .jpg .jpeg .webp .y4m .mp4 .m4v .webm .mov .mkv .avi .mpg .mpeg .ts .flv".split()
+    (".gif", ".png", ".apng", ".jpg", ".jpeg", ".webp", ".y4m")
+    + (".mp4", ".m4v", ".webm", ".mov", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".flv")
 )
 # An argument naming an existing file with one of these is a list of inputs.
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
@@ -166,8 +167,9 @@ def batch(
         (``gif``, ``mp4``, ``webm``, ``y4m``, ``png``), else ``gif``
     overwrite : convert again a file whose output exists (default: skip it)
     jobs : worker processes of the local pool (default: the CPU count)
-    client : a ``dask.distributed.Client``: run the files on its cluster instead (workers must
-        see the same paths: a shared filesystem)
+    client : run the files on a Dask cluster instead: a ``dask.distributed.Client``, a
+        scheduler address (``"tcp://host:8786"``), or ``"local"`` for a ``LocalCluster`` of
+        ``jobs`` worker processes; its workers must see the same paths (a shared filesystem)
     on_record : called in this process with each ``FileRecord`` as it comes in
     on_start : called once with the number of inputs, before any is converted
     **settings : ``convert``'s per-file settings (``k``, ``seeded``, ``dither``, ``fps``,
@@ -217,7 +219,7 @@ def batch(
             todo.append(job)
     if todo:
         if client is not None:
-            _run_dask(client, todo, settings, take)
+            _run_dask(client, todo, settings, take, jobs)
         else:
             _run_pool(todo, settings, jobs or os.cpu_count() or 1, take)
     return BatchReport(
@@ -489,6 +491,8 @@ def _run_pool(
                 running.clear()
                 pool.shutdown(wait=True)
                 pool = None
+        pool.shutdown(wait=True)
+        pool = None
     finally:
         if pool is not None:
             _stop(pool, [job for job, _ in running.values()])
@@ -526,7 +530,66 @@ def _remove_temp_files(dst: str) -> None:
 # a Dask cluster
 
 
-def _run_dask(client, todo: list[_Job], settings: dict, take) -> None:
+def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) -> None:
+    """Run ``todo`` on a Dask cluster: ``client`` is a ``Client``, a scheduler address, or
+    ``"local"`` for a ``LocalCluster`` of ``jobs`` worker processes (started and stopped
+    here)."""
+    unfinished = {job.index: job for job in todo}
+
+    def done(job: _Job, record: FileRecord) -> None:
+        unfinished.pop(job.index, None)
+        take(job, record)
+
+    owned = isinstance(client, str)
+    try:
+        with contextlib.ExitStack() as stack:
+            if owned:
+                client = stack.enter_context(_connect(client, jobs))
+            _collect(client, todo, settings, done)
+    finally:
+        if owned and client is not None and unfinished:
+            # Stopped halfway: the cluster's workers were stopped with it, perhaps before
+            # their clean-up ran.
+            for job in unfinished.values():
+                _remove_temp_files(job.dst)
+
+
+def _connect(address: str, jobs: int | None):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise GifquantError(
+            "--dask needs dask.distributed: pip install 'gifquant[dask]'", exit_code=1
+        ) from None
+    try:
+        if address == "local":
+            cluster = LocalCluster(
+                n_workers=jobs or os.cpu_count() or 1,
+                threads_per_worker=1,  # one file per process: its frames stay together
+                processes=True,
+                dashboard_address=None,
+            )
+            return _closing(Client(cluster), cluster)
+        return _closing(Client(address, timeout="10s"), None)
+    except OSError as exc:
+        raise GifquantError(
+            f"--dask {address}: cannot reach the scheduler ({exc})", exit_code=1
+        ) from None
+
+
+@contextlib.contextmanager
+def _closing(client, cluster):
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close()
+
+
+def _collect(client, todo: list[_Job], settings: dict, take) -> None:
     from distributed import as_completed
 
     futures = {}

@@ -24,6 +24,8 @@ def test_exported_names():
     assert set(gifquant.__all__) == {
         "__version__",
         "Animation",
+        "BatchReport",
+        "FileRecord",
         "ClipInfo",
         "ConvertReport",
         "Frame",
@@ -34,6 +36,7 @@ def test_exported_names():
         "QuantizedFrame",
         "Stats",
         "TemporalQuantizer",
+        "batch",
         "convert",
         "kmeans",
         "main",
