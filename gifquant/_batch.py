@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import glob
 import inspect
+import logging
 import os
 import signal
 import sys
@@ -563,18 +564,36 @@ def _connect(address: str, jobs: int | None):
         ) from None
     try:
         if address == "local":
-            cluster = LocalCluster(
-                n_workers=jobs or os.cpu_count() or 1,
-                threads_per_worker=1,  # one file per process: its frames stay together
-                processes=True,
-                dashboard_address=None,
-            )
+            # Its processes ignore Ctrl-C at the terminal (inherited), as pool workers do: the
+            # batch stops them.
+            with _sigint_ignored():
+                cluster = LocalCluster(
+                    n_workers=jobs or os.cpu_count() or 1,
+                    threads_per_worker=1,  # one file per process: its frames stay together
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,  # not its warnings when stopped mid-task
+                )
             return _closing(Client(cluster), cluster)
         return _closing(Client(address, timeout="10s"), None)
     except OSError as exc:
         raise GifquantError(
             f"--dask {address}: cannot reach the scheduler ({exc})", exit_code=1
         ) from None
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @contextlib.contextmanager

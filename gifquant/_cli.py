@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -563,17 +564,27 @@ def _run_batch(args: argparse.Namespace) -> int:
                 bar.update(1)
             signals.check()
 
-        report = batch(
-            args.inputs,
-            args.out_dir,
-            format=args.fmt,
-            overwrite=args.overwrite,
-            jobs=args.jobs,
-            client=args.dask,
-            on_start=on_start,
-            on_record=on_record,
-            **file_settings(args),
-        )
+        try:
+            report = batch(
+                args.inputs,
+                args.out_dir,
+                format=args.fmt,
+                overwrite=args.overwrite,
+                jobs=args.jobs,
+                client=args.dask,
+                on_start=on_start,
+                on_record=on_record,
+                **file_settings(args),
+            )
+        except signals.Interrupted as exc:
+            if bar is not None:
+                bar.close()
+            signals.reset()
+            _say(
+                f"interrupted ({signal.Signals(exc.signum).name}); the files in progress were "
+                "not written, those done are in place: the same command resumes"
+            )
+            return exc.code
     if args.summary:
         _write_json(args.summary, report.as_dict())
     if not args.quiet:
