@@ -53,8 +53,9 @@ class FileRecord:
     ``"failed"``; error : the one-line reason of a failure (None otherwise); exit_code : the
     code the main command would have given for this file (0, 1 or 2); attempts : runs started
     (2 when a worker died under the first); frames, seconds, bytes_in, bytes_out : figures of a
-    converted file (bytes_in for every record whose input could be read); stats : dE, flicker,
-    incoherence and colours_on_screen with ``stats=True``; cuts : scene cuts found
+    converted file (bytes_in for every record whose input could be read); cpu_seconds : the CPU
+    time its worker process spent on it; stats : dE, flicker, incoherence and
+    colours_on_screen with ``stats=True``; cuts : scene cuts found
     """
 
     src: str
@@ -67,6 +68,7 @@ class FileRecord:
     seconds: float | None = None
     bytes_in: int | None = None
     bytes_out: int | None = None
+    cpu_seconds: float | None = None
     stats: dict[str, float] | None = None
     cuts: tuple[int, ...] = ()
 
@@ -364,6 +366,7 @@ def _json_value(v):
 def convert_one(src: str, dst: str, settings: dict, attempt: int = 1) -> FileRecord:
     """Convert one file as a batch worker does (one frame at a time), catching its failure
     into the record. Runs in a worker process; a signal there still stops it."""
+    cpu = time.process_time()
     try:
         bytes_in = os.path.getsize(src)
     except OSError:
@@ -400,6 +403,7 @@ def convert_one(src: str, dst: str, settings: dict, attempt: int = 1) -> FileRec
         seconds=report.seconds,
         bytes_in=bytes_in,
         bytes_out=report.bytes,
+        cpu_seconds=time.process_time() - cpu,
         stats=stats,
         cuts=report.cuts,
     )
