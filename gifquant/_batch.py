@@ -479,23 +479,26 @@ def _run_pool(
                 running[fut] = (job, attempt)
             finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
             signals.check()
-            broken = False
+            lost = []  # files in flight when a worker died: the pool went with it
             for fut in finished:
                 job, attempt = running.pop(fut)
                 try:
                     take(job, fut.result())
                 except BrokenProcessPool:
-                    broken = True
+                    lost.append(job)
                     if attempt == 1:
                         queue.appendleft((job, 2))
                     else:
                         take(job, _died(job, attempt, "its process ended"))
-            if broken:
+            if lost:
                 # The other files in flight were lost with the pool: run them again too.
+                lost += [job for job, _ in running.values()]
                 queue.extendleft(running.values())
                 running.clear()
                 pool.shutdown(wait=True)
                 pool = None
+                for job in lost:  # a worker killed outright leaves its temporary file
+                    _remove_temp_files(job.dst)
         pool.shutdown(wait=True)
         pool = None
     finally:
@@ -575,7 +578,7 @@ def _connect(address: str, jobs: int | None):
                     n_workers=jobs or os.cpu_count() or 1,
                     threads_per_worker=1,  # one file per process: its frames stay together
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: never "already in use"
                     silence_logs=logging.ERROR,  # not its warnings when stopped mid-task
                 )
             return _closing(Client(cluster), cluster)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def test_dask_local_cluster(tree, tmp_path):
     records = []
     with (
         distributed.LocalCluster(
-            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -230,3 +231,56 @@ def _group_alive(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
+
+
+def test_a_worker_that_dies_loses_only_its_file_which_is_retried(tree, tmp_path):
+    root, refs = tree
+    out = tmp_path / "out"
+    names = ["a.gif", "b.gif", "sub/c.gif"]
+    result = {}
+    slow = dict(n_init=100, max_iter=1000, tol=0.0)  # time to catch a worker at work
+    runner = threading.Thread(
+        target=lambda: result.update(
+            report=gifquant.batch([str(root / "in" / n) for n in names], out, jobs=2, k=K, **slow)
+        )
+    )
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not list(out.rglob(".*.part")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = _pool_workers()
+    assert workers
+    os.kill(workers[0], signal.SIGKILL)
+    runner.join(120)
+    report = result["report"]
+    assert report.ok and report.done == len(names)
+    assert any(r.attempts == 2 for r in report.records)
+    assert not list(out.rglob(".*.part"))
+    for n in names:
+        assert (out / Path(n).name).read_bytes() == _single(root / "in" / n, tmp_path, **slow)
+
+
+def _single(src: Path, tmp_path: Path, **settings) -> bytes:
+    dst = tmp_path / "single" / src.name
+    dst.parent.mkdir(exist_ok=True)
+    gifquant.convert(src, dst, k=K, overwrite=True, **settings)
+    return dst.read_bytes()
+
+
+def _pool_workers() -> list[int]:
+    """The pool's worker processes: children of this process's forkserver."""
+    me = str(os.getpid())
+    servers, workers = set(), []
+    for entry in sorted(Path("/proc").iterdir(), key=lambda e: e.name):
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == me and b"forkserver" in cmd:
+            servers.add(entry.name)
+        elif ppid in servers or (ppid != me and b"forkserver" in cmd):
+            workers.append((ppid, int(entry.name)))
+    return [pid for ppid, pid in workers if ppid in servers]
