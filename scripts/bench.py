@@ -1252,37 +1252,44 @@ def batch_section(bench: Bench) -> list[str]:
     runs: dict[str, list[Timed]] = {}
     cpus: dict[str, list[float]] = {}  # CPU s of the whole run, workers included
 
-    def timed(name: str, cmd: list[str], env=None) -> None:
-        for r in range(repeat):
-            out = bench.tmp / f"batch-out-{len(runs)}-{r}"
-            out.mkdir()
-            summary = bench.tmp / "batch-summary.json"
-            summary.unlink(missing_ok=True)
-            args = [a.replace("{OUT}", str(out)).replace("{SUMMARY}", str(summary)) for a in cmd]
-            t = run_timed(args, env=env)
-            runs.setdefault(name, []).append(t)
-            cpu = t.cpu
-            if summary.exists():  # the workers are not this process's children: their records
-                records = json.loads(summary.read_text())["records"]
-                cpu += sum(r["cpu_seconds"] or 0 for r in records)
-            cpus.setdefault(name, []).append(cpu)
-            shutil.rmtree(out, ignore_errors=True)
+    def timed(name: str, cmd: list[str], r: int, env=None) -> None:
+        out = bench.tmp / f"batch-out-{len(runs)}-{r}"
+        out.mkdir()
+        summary = bench.tmp / "batch-summary.json"
+        summary.unlink(missing_ok=True)
+        args = [a.replace("{OUT}", str(out)).replace("{SUMMARY}", str(summary)) for a in cmd]
+        t = run_timed(args, env=env)
+        runs.setdefault(name, []).append(t)
+        cpu = t.cpu
+        if summary.exists() and "--dask" not in cmd:
+            # Pool workers are the forkserver's children, not this run's: their CPU time is in
+            # their records. (A LocalCluster's workers are reaped by its nannies, so their
+            # time is in the run's already.)
+            records = json.loads(summary.read_text())["records"]
+            cpu += sum(r["cpu_seconds"] or 0 for r in records)
+        cpus.setdefault(name, []).append(cpu)
+        shutil.rmtree(out, ignore_errors=True)
 
     load_before = _load()
-    timed("ffmpeg loop", ["sh", "-c", loop, ffmpeg, str(folder), "{OUT}"])
     gq = [sys.executable, "-m", "gifquant", "batch", str(folder), "--out-dir", "{OUT}", "-q"]
     gq += ["-k", str(k), "--summary", "{SUMMARY}"]
-    env = gifquant_env()
-    timed("gifquant batch --jobs 1", [*gq, "--jobs", "1"], env)
-    timed("gifquant batch --jobs 2", [*gq, "--jobs", "2"], env)
+    configs = {
+        "ffmpeg loop": (["sh", "-c", loop, ffmpeg, str(folder), "{OUT}"], None),
+        "gifquant batch --jobs 1": ([*gq, "--jobs", "1"], gifquant_env()),
+        "gifquant batch --jobs 2": ([*gq, "--jobs", "2"], gifquant_env()),
+    }
     try:
         import distributed  # noqa: F401
 
-        timed(
-            "gifquant batch --dask local (2 workers)", [*gq, "--jobs", "2", "--dask", "local"], env
+        configs["gifquant batch --dask local (2 workers)"] = (
+            [*gq, "--jobs", "2", "--dask", "local"],
+            gifquant_env(),
         )
     except ImportError:
         lines.append("dask.distributed not installed (pip install -e '.[dask]'): skipped")
+    for r in range(repeat):  # runs alternated: a busy spell on the machine hits them alike
+        for name, (cmd, env) in configs.items():
+            timed(name, cmd, r, env)
     lines.append(f"load average {load_before} before, {_load()} after (2 busy cores skew walls)")
     rate = {}
     rows = []
