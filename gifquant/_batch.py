@@ -499,8 +499,9 @@ def _run_pool(
                 pool = None
                 for job in lost:  # a worker killed outright leaves its temporary file
                     _remove_temp_files(job.dst)
-        pool.shutdown(wait=True)
-        pool = None
+        if pool is not None:
+            pool.shutdown(wait=True)
+            pool = None
     finally:
         if pool is not None:
             _stop(pool, [job for job, _ in running.values()])
