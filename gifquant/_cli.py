@@ -536,6 +536,9 @@ def _run_batch(args: argparse.Namespace) -> int:
     from ._batch import batch
 
     show_bar = not args.quiet and sys.stderr is not None and (args.progress or sys.stderr.isatty())
+    if args.summary and not os.path.isdir(os.path.dirname(args.summary) or "."):
+        # Said now, not once every file is done.
+        raise GifquantError(f"--summary {args.summary}: no such folder")
     with contextlib.ExitStack() as stack:
         bar = None
         frames = 0

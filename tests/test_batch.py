@@ -184,8 +184,11 @@ def test_usage_errors(tmp_path, capsys):
     assert main(["batch", "x.gif", "--out-dir", str(tmp_path), "--jobs", "0"]) == 2
     assert main(["batch", "x.gif", "--out-dir", str(tmp_path), "--compare", "c.gif"]) == 2
     assert main(["batch", "x.gif", "--out-dir", str(tmp_path), "--out"]) == 2  # no abbrev
+    bad_summary = ["--summary", str(tmp_path / "no" / "s.json")]
+    assert main(["batch", "x.gif", "--out-dir", str(tmp_path / "o"), *bad_summary]) == 2
+    assert not (tmp_path / "o").exists()
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 4 and all(line.startswith("gifquant: error: ") for line in err)
+    assert len(err) == 5 and all(line.startswith("gifquant: error: ") for line in err)
     with pytest.raises(TypeError, match="compare"):
         gifquant.batch("x.gif", tmp_path, compare="c.gif")
     with pytest.raises(ValueError):
