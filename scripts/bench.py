@@ -1300,10 +1300,9 @@ def batch_section(bench: Bench) -> list[str]:
         t = run_timed(args, env=env)
         runs.setdefault(name, []).append(t)
         cpu = t.cpu
-        if summary.exists() and "--dask" not in cmd:
-            # Pool workers are the forkserver's children, not this run's: their CPU time is in
-            # their records. (A LocalCluster's workers are reaped by its nannies, so their
-            # time is in the run's already.)
+        if summary.exists():
+            # Workers (the pool's and a LocalCluster's) are a forkserver's children, not this
+            # run's: their CPU time is in their records.
             records = json.loads(summary.read_text())["records"]
             cpu += sum(r["cpu_seconds"] or 0 for r in records)
         cpus.setdefault(name, []).append(cpu)
