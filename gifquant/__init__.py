@@ -1,7 +1,8 @@
 """gifquant: re-encode animations with few colours, seeding each frame's k-means from the last.
 
-The public surface: ``convert`` (a file, as the command does) and ``quantize`` (frames in
-memory, or an ``Animation`` that plays in a notebook); the quantizer (``QuantizeOptions``,
+The public surface: ``convert`` (a file, as the command does), ``batch`` (many files, in
+worker processes or on a Dask cluster) and ``quantize`` (frames in memory, or an
+``Animation`` that plays in a notebook); the quantizer (``QuantizeOptions``,
 ``TemporalQuantizer``), the clustering (``kmeans``), the metrics (``QualityMeter``) and the
 command line (``main``). They are imported on first use: importing gifquant loads nothing
 else, and the command (``_command.py``) can handle signals and start ffmpeg before numpy loads.
@@ -14,6 +15,9 @@ from ._version import __version__
 
 _LAZY = {
     "convert": "._library",
+    "batch": "._batch",
+    "BatchReport": "._batch",
+    "FileRecord": "._batch",
     "ConvertReport": "._library",
     "Stats": "._library",
     "quantize": "._arrays",

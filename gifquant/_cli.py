@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -168,6 +169,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", help="input GIF, image or video, or - for stdin (y4m or GIF)")
     p.add_argument("output", help="output file, or - for stdout (needs -f)")
+    add_file_options(p, compare=True)
+    p.add_argument(
+        "--report",
+        metavar="FILE.json",
+        help="also write a record per frame (dE, flicker, incoherence, colours on screen, "
+        "palette with shares, drift, scene cut, bytes) and a summary as JSON",
+    )
+    p.add_argument("--version", action="version", version=f"gifquant {__version__}")
+    return p
+
+
+def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
+    """The options that say how a file is converted (and -f, -y/-n, -q, --stats, --progress),
+    for the main command and for ``batch``, which applies them to each file; ``compare``
+    adds ``--compare`` and ``--panels`` (one output path: the main command's only)."""
     p.add_argument(
         "-k",
         "--colours",
@@ -358,18 +374,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
         "searching k, lossy, scale and fps on a probe of the clip",
     )
-    p.add_argument(
-        "--compare",
-        metavar="PATH",
-        help="also write a side-by-side comparison animation, in the format its extension "
-        "names (.gif, .mp4, .webm, .y4m, .png)",
-    )
-    p.add_argument(
-        "--panels",
-        default=None,
-        help="comparison panels, comma-separated: random, seeded, original, k=N, "
-        "metric=M, space=S (default random,seeded)",
-    )
+    if compare:
+        p.add_argument(
+            "--compare",
+            metavar="PATH",
+            help="also write a side-by-side comparison animation, in the format its extension "
+            "names (.gif, .mp4, .webm, .y4m, .png)",
+        )
+        p.add_argument(
+            "--panels",
+            default=None,
+            help="comparison panels, comma-separated: random, seeded, original, k=N, "
+            "metric=M, space=S (default random,seeded)",
+        )
     p.add_argument(
         "--max-pixels",
         type=_positive_int(1, MAX_BUDGET),
@@ -395,12 +412,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument(
-        "--report",
-        metavar="FILE.json",
-        help="also write a record per frame (dE, flicker, incoherence, colours on screen, "
-        "palette with shares, drift, scene cut, bytes) and a summary as JSON",
-    )
-    p.add_argument(
         "--stats",
         action="store_true",
         help="measure the output against the source and print its mean dE and flicker (and "
@@ -411,8 +422,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the progress bar even when stderr is not a terminal",
     )
-    p.add_argument("--version", action="version", version=f"gifquant {__version__}")
-    return p
 
 
 def _after_frame(bar) -> Callable[[int], None]:
@@ -440,49 +449,20 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         raise GifquantError(
             "--max-size needs an output file: it checks the size before anything is written"
         )
-    sized = args.max_size is not None
     report = convert(
         args.input,
         args.output,
         early=early,
-        loop=args.loop,
-        matte=args.matte,
-        lossy=args.lossy,
-        max_size=args.max_size,
         format=args.fmt,
         overwrite=True,  # asked above
-        ss=args.ss,
-        t=args.t,
-        frames=args.frames,
-        fps=args.fps,
-        scale=args.scale,
         compare=args.compare,
         panels=args.panels,
-        merge_duplicates=args.merge_duplicates,
-        max_pixels=args.max_pixels,
-        max_clip_pixels=args.max_clip_pixels,
-        stats=args.stats,
         records=args.report is not None,
         progress=not args.quiet
         and sys.stderr is not None
         and (args.progress or sys.stderr.isatty()),
         on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
-        **({} if sized and args.k is None else {"k": 16 if args.k is None else args.k}),
-        alpha_threshold=args.alpha_threshold,
-        seeded=args.seeded,
-        metric=args.metric,
-        space=args.space,
-        init=args.init,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        seed=args.seed,
-        palette_hysteresis=args.palette_hysteresis,
-        palette_memory=args.palette_memory,
-        scene_threshold=args.scene_threshold,
-        delta=args.delta,
-        dither=args.dither,
-        dither_strength=args.dither_strength,
+        **file_settings(args),
     )
     if args.report is not None:
         with output_file(args.report) as f:
@@ -519,6 +499,42 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     return 0
 
 
+def file_settings(args: argparse.Namespace) -> dict:
+    """``convert``'s per-file settings from the parsed options (main command and batch)."""
+    return dict(
+        ss=args.ss,
+        t=args.t,
+        frames=args.frames,
+        fps=args.fps,
+        scale=args.scale,
+        merge_duplicates=args.merge_duplicates,
+        max_pixels=args.max_pixels,
+        max_clip_pixels=args.max_clip_pixels,
+        stats=args.stats,
+        loop=args.loop,
+        matte=args.matte,
+        lossy=args.lossy,
+        max_size=args.max_size,
+        alpha_threshold=args.alpha_threshold,
+        # With --max-size, -k is the most the search may use; without it, the default 16.
+        **({} if args.max_size is not None and args.k is None else {"k": args.k or 16}),
+        seeded=args.seeded,
+        metric=args.metric,
+        space=args.space,
+        init=args.init,
+        n_init=args.n_init,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        seed=args.seed,
+        palette_hysteresis=args.palette_hysteresis,
+        palette_memory=args.palette_memory,
+        scene_threshold=args.scene_threshold,
+        delta=args.delta,
+        dither=args.dither,
+        dither_strength=args.dither_strength,
+    )
+
+
 def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
     """``--scale -1:240`` as ffmpeg users write it: argparse would take -1:240 for an option."""
     out = [str(a) for a in argv]
@@ -546,6 +562,143 @@ def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> Non
         raise GifquantError(f"{out}: already exists; not overwriting")
 
 
+# --------------------------------------------------------------------------------------------
+# gifquant batch
+
+
+def build_batch_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="gifquant batch",
+        allow_abbrev=False,
+        description="Re-encode many files with the main command's options, in worker processes "
+        "or on a Dask cluster; outputs mirror the input tree under --out-dir, and those that "
+        "exist are skipped (unless -y), so a stopped batch resumes.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a glob (quoted; ** recursive), a folder (walked recursively), a list file "
+        "(.txt, one path a line; - reads the list from stdin) or a file",
+    )
+    p.add_argument("--out-dir", required=True, metavar="DIR", help="the folder the outputs go to")
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive_int(1, 4096),
+        default=None,
+        metavar="N",
+        help=f"worker processes (default: the cores, {os.cpu_count()})",
+    )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' "
+        "for a LocalCluster of --jobs processes (needs gifquant[dask])",
+    )
+    p.add_argument(
+        "--summary",
+        metavar="FILE.json",
+        help="write the totals and a record per file (settings, figures, error) as JSON",
+    )
+    add_file_options(p, compare=False)
+    p.add_argument("--version", action="version", version=f"gifquant {__version__}")
+    return p
+
+
+def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+    try:
+        args = build_batch_parser().parse_args(_glue_negative_scale(argv))
+    except SystemExit as exc:  # --help, --version
+        if isinstance(exc, signals.Interrupted):
+            raise
+        return int(exc.code or 0)
+    return _run_batch(args)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from ._batch import batch
+
+    show_bar = not args.quiet and sys.stderr is not None and (args.progress or sys.stderr.isatty())
+    if args.summary and not os.path.isdir(os.path.dirname(args.summary) or "."):
+        # Said now, not once every file is done.
+        raise GifquantError(f"--summary {args.summary}: no such folder")
+    with contextlib.ExitStack() as stack:
+        bar = None
+        frames = 0
+
+        def on_start(n: int) -> None:
+            nonlocal bar
+            if show_bar:
+                from tqdm import tqdm
+
+                bar = stack.enter_context(
+                    tqdm(total=n, unit="file", file=sys.stderr, dynamic_ncols=True)
+                )
+
+        def on_record(r) -> None:
+            nonlocal frames
+            if r.status == "failed":
+                where = "" if r.error.startswith(r.src) else f"{r.src}: "
+                line = f"gifquant: error: {where}{r.error}"
+                if bar is not None:
+                    bar.write(line, file=sys.stderr)
+                else:
+                    _say(line, prefix="")
+            if bar is not None:
+                frames += r.frames or 0
+                bar.set_postfix_str(f"{frames} frames", refresh=False)
+                bar.update(1)
+            signals.check()
+
+        try:
+            report = batch(
+                args.inputs,
+                args.out_dir,
+                format=args.fmt,
+                overwrite=args.overwrite,
+                jobs=args.jobs,
+                client=args.dask,
+                on_start=on_start,
+                on_record=on_record,
+                **file_settings(args),
+            )
+        except signals.Interrupted as exc:
+            if bar is not None:
+                bar.close()
+            signals.reset()
+            _say(
+                f"interrupted ({signal.Signals(exc.signum).name}); the files in progress were "
+                "not written, those done are in place: the same command resumes"
+            )
+            return exc.code
+    if args.summary:
+        _write_json(args.summary, report.as_dict())
+    if not args.quiet:
+        _say(
+            f"batch: {report.done} done, {report.skipped} skipped, {report.failed} failed; "
+            f"{_mb(report.bytes_in)} in, {_mb(report.bytes_out)} out; "
+            f"{report.seconds:.2f} s ({report.files_per_second:.1f} files/s)"
+        )
+    return 0 if report.ok else 1
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def _write_json(path: str, data: dict) -> None:
+    import json
+
+    from ._io.atomic import output_file
+
+    with output_file(path) as f:
+        f.write((json.dumps(data, indent=1) + "\n").encode())
+
+
+SUBCOMMANDS: dict[str, Callable[..., int]] = {}  # filled below: batch, palette, compare
+
+
 def main(argv: Sequence[str] | None = None, *, early: EarlyStart | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 other failure, 2 usage or input
     error, 128 + N after signal N: 130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT)."""
@@ -562,8 +715,8 @@ def main(argv: Sequence[str] | None = None, *, early: EarlyStart | None = None) 
 
 def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:  # a file of that name is ./palette
-        return SUBCOMMANDS[argv[0]](argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:  # a file of that name is reached as ./batch
+        return SUBCOMMANDS[argv[0]](argv[1:], early)
     try:
         args = build_parser().parse_args(_glue_negative_scale(argv))
     except SystemExit as exc:  # --help, --version
@@ -573,7 +726,7 @@ def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
     return _run(args, early)
 
 
-def _palette_main(argv: Sequence[str]) -> int:
+def _palette_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
     from . import _cli_palette
 
     try:
@@ -584,7 +737,7 @@ def _palette_main(argv: Sequence[str]) -> int:
         return int(exc.code or 0)
 
 
-def _compare_main(argv: Sequence[str]) -> int:
+def _compare_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
     from . import _cli_compare
 
     try:
@@ -596,7 +749,7 @@ def _compare_main(argv: Sequence[str]) -> int:
 
 
 # Subcommands, when they come first: gifquant palette IN ..., gifquant compare IN OUT ...
-SUBCOMMANDS = {"palette": _palette_main, "compare": _compare_main}
+SUBCOMMANDS.update(batch=_batch_main, palette=_palette_main, compare=_compare_main)
 
 
 def _failed(exc: BaseException) -> int:

@@ -34,7 +34,9 @@ def _run() -> int:
 
     atexit.register(_report)
     atexit.register(children.kill_all)
-    early = prestart.EarlyStart.begin(sys.argv[1:])
+    argv = sys.argv[1:]
+    # A subcommand (``gifquant batch ...``) is a bare word: it has no one input to start on.
+    early = None if argv[:1] and argv[0].isalpha() else prestart.EarlyStart.begin(argv)
     try:
         from ._cli import main
     except BaseException:

@@ -143,6 +143,7 @@ def convert(
     matte: str | tuple[int, int, int] | None = None,
     lossy: int | None = None,
     max_size: int | str | None = None,
+    threads: bool | None = None,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -176,6 +177,9 @@ def convert(
     max_size : GIF only: bytes (or ``"10M"``: K, M, G are powers of 1024) the output must not
         exceed; the settings (k, lossy, scale, fps) are searched on a probe of the clip (see
         ``report.chosen``); k, lossy, scale and fps given are the most it may use
+    threads : read ahead and write behind in threads (True), or work one frame at a time
+        (False, as a batch worker does: its cores are busy with other files); None: threads
+        unless the frames are large. The output is the same bytes either way
     **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
         ``metric``, ``space``, ``dither``, ...)
 
@@ -329,7 +333,8 @@ def convert(
             on_frame=step,
             measure=stats or records,
             records=records,
-            threads=not large,  # large frames one at a time: memory, not speed, is the limit
+            # Large frames one at a time: memory, not speed, is the limit.
+            threads=not large if threads is None else threads and not large,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
             raise GifquantError(

@@ -1,6 +1,6 @@
 """Benchmark gifquant against ffmpeg, gifski and a naive scikit-learn warm start.
 
-    python scripts/bench.py [--section quality|speed|k256|memory|all] [--clips NAME ...]
+    python scripts/bench.py [--section quality|speed|k256|memory|batch|all] [--clips NAME ...]
                             [--repeat N] [--quick] [--profile] [--json PATH] [--judge PYTHON]
 
 Sections (the issues they measure):
@@ -8,6 +8,7 @@ Sections (the issues they measure):
   speed    k=16 wall time vs ffmpeg and naive scikit-learn, k=64/k=256, per-stage ms (issue 5)
   k256     k=256: gifquant vs gifski vs ffmpeg global (issue 7)
   memory   scripts/bench_memory.py when present
+  batch    files/s of gifquant batch (pool, Dask LocalCluster) vs an ffmpeg loop (issue 18)
 
 Every tool reads the same input file. Video clips are first cut to a lossless RGB intermediate
 (FFV1 in .mkv, bgr0) so every tool sees the same RGB frames; the metrics use those frames as the
@@ -53,6 +54,7 @@ sys.path.insert(0, str(REPO))
 
 from gifquant._metrics import QualityMeter  # noqa: E402
 
+BATCH_FILES = 100  # the batch section's small GIFs
 FFMPEG_GLOBAL = (
     "split[a][b];[a]palettegen=max_colors={k}:stats_mode=full[p];[b][p]paletteuse=dither=none"
 )
@@ -1187,11 +1189,208 @@ def memory_section(bench: Bench) -> list[str]:
         return lines + [f"memory section failed: {type(exc).__name__}: {exc}"]
 
 
+def make_batch_inputs(folder: Path, n: int = BATCH_FILES) -> list[Path]:
+    """``n`` small GIFs: the corpus GIFs (when present), then generated ones of 200x150 to
+    480x270 (colour blocks with grain and a disc moving across, 24-36 frames), a third of them
+    in a subfolder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sub").mkdir(exist_ok=True)
+    files = []
+    for src in sorted(CORPUS.glob("*.gif"))[:n]:
+        files.append(folder / src.name)
+        shutil.copy(src, files[-1])
+    sizes = [(200, 150), (320, 180), (400, 225), (480, 270), (256, 192)]
+    for i in range(n - len(files)):
+        w, h = sizes[i % len(sizes)]
+        rng = np.random.default_rng(i)
+        blocks = rng.integers(30, 225, size=(3, 4, 3)).astype(np.float32)
+        base = np.repeat(np.repeat(blocks, -(-h // 3), 0)[:h], -(-w // 4), 1)[:, :w].copy()
+        base += 10 * np.sin(np.arange(w) / 5.0)[None, :, None]
+        base += rng.normal(0, 3, size=base.shape).astype(np.float32)
+        yy, xx = np.mgrid[0:h, 0:w]
+        n_frames = 24 + i % 13
+        frames = []
+        for t in range(n_frames):
+            img = base.copy()
+            cx = 10 + t * (w - 20) / (n_frames - 1)
+            img[(xx - cx) ** 2 + (yy - h / 2) ** 2 < (h / 8) ** 2] = (250, 240, 30)
+            frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        # One palette for the clip, no dithering: what stands still stays the same colour.
+        palette = Image.fromarray(np.concatenate(frames[:8])).quantize(255, dither=0)
+        images = [Image.fromarray(f).quantize(palette=palette, dither=0) for f in frames]
+        path = folder / ("sub" if i % 3 == 0 else "") / f"gen{i:03d}.gif"
+        images[0].save(
+            path, save_all=True, append_images=images[1:], duration=80, loop=0, optimize=False
+        )
+        files.append(path)
+    return files
+
+
+WARM = "batch(client=) on a running LocalCluster"
+
+
+class _WarmCluster:
+    """A 2-worker LocalCluster started once (its workers having imported gifquant), timing
+    ``gifquant.batch(folder, out, client=...)`` in this process: Dask's cost per file without
+    the cluster's start-up."""
+
+    def __init__(self) -> None:
+        from distributed import Client, LocalCluster
+
+        self.cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        self.client = Client(self.cluster)
+        self.client.run(lambda: __import__("gifquant._batch"))
+
+    def __call__(self, folder: Path, out: Path) -> Timed:
+        import gifquant
+
+        t0 = time.perf_counter()
+        report = gifquant.batch(str(folder), str(out), k=16, client=self.client)
+        dt = time.perf_counter() - t0
+        shutil.rmtree(out, ignore_errors=True)
+        return Timed(dt, float("nan"), float("nan"), 0 if report.ok else 1, "")
+
+    def close(self) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
+def _warm_cluster(bench: Bench) -> _WarmCluster | None:
+    try:
+        return _WarmCluster()
+    except Exception as exc:  # noqa: BLE001 - an extra row; the section goes on without it
+        bench.notes.append(f"running LocalCluster not measured: {type(exc).__name__}: {exc}")
+        return None
+
+
+def batch_section(bench: Bench) -> list[str]:
+    """Files per second over many small GIFs: a shell loop of ffmpeg's two-pass palette
+    pipeline (one process per file) against ``gifquant batch`` (issue 18)."""
+    k = 16
+    repeat = bench.args.repeat or (1 if bench.args.quick else 3)
+    lines = [
+        f"== batch (issue 18): {BATCH_FILES} small GIFs, k={k}, files/s (median of {repeat}) =="
+    ]
+    folder = bench.tmp / "batch-in"
+    files = make_batch_inputs(folder)
+    n_corpus = sum(1 for f in files if (CORPUS / f.name).exists())
+    mb = sum(f.stat().st_size for f in files) / 1e6
+    lines.append(f"{len(files)} GIFs ({n_corpus} from the corpus), {mb:.1f} MB")
+    ffmpeg = bench.args.ffmpeg
+    if not ffmpeg:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    graph = FFMPEG_GLOBAL.format(k=k)
+    loop = (
+        'for f in "$1"/*.gif "$1"/sub/*.gif; do "$0" -nostdin -v error -y -i "$f" '
+        f'-filter_complex "{graph}" "$2/$(basename "$f")" || exit 1; done'
+    )
+    runs: dict[str, list[Timed]] = {}
+    cpus: dict[str, list[float]] = {}  # CPU s of the whole run, workers included
+
+    def timed(name: str, cmd: list[str], r: int, env=None) -> None:
+        out = bench.tmp / f"batch-out-{len(runs)}-{r}"
+        out.mkdir()
+        summary = bench.tmp / "batch-summary.json"
+        summary.unlink(missing_ok=True)
+        args = [a.replace("{OUT}", str(out)).replace("{SUMMARY}", str(summary)) for a in cmd]
+        t = run_timed(args, env=env)
+        runs.setdefault(name, []).append(t)
+        cpu = t.cpu
+        if summary.exists():
+            # Workers (the pool's and a LocalCluster's) are a forkserver's children, not this
+            # run's: their CPU time is in their records.
+            records = json.loads(summary.read_text())["records"]
+            cpu += sum(r["cpu_seconds"] or 0 for r in records)
+        cpus.setdefault(name, []).append(cpu)
+        shutil.rmtree(out, ignore_errors=True)
+
+    load_before = _load()
+    gq = [sys.executable, "-m", "gifquant", "batch", str(folder), "--out-dir", "{OUT}", "-q"]
+    gq += ["-k", str(k), "--summary", "{SUMMARY}"]
+    configs = {
+        "ffmpeg loop": (["sh", "-c", loop, ffmpeg, str(folder), "{OUT}"], None),
+        "gifquant batch --jobs 1": ([*gq, "--jobs", "1"], gifquant_env()),
+        "gifquant batch --jobs 2": ([*gq, "--jobs", "2"], gifquant_env()),
+    }
+    try:
+        import distributed  # noqa: F401
+
+        configs["gifquant batch --dask local (2 workers)"] = (
+            [*gq, "--jobs", "2", "--dask", "local"],
+            gifquant_env(),
+        )
+    except ImportError:
+        lines.append("dask.distributed not installed (pip install -e '.[dask]'): skipped")
+    warm = _warm_cluster(bench) if len(configs) == 4 else None
+    for r in range(repeat):  # runs alternated: a busy spell on the machine hits them alike
+        for name, (cmd, env) in configs.items():
+            timed(name, cmd, r, env)
+        if warm is not None:
+            runs.setdefault(WARM, []).append(warm(folder, bench.tmp / f"batch-warm-{r}"))
+            cpus.setdefault(WARM, []).append(float("nan"))
+    if warm is not None:
+        warm.close()
+    lines.append(f"load average {load_before} before, {_load()} after (2 busy cores skew walls)")
+    rate = {}
+    rows = []
+    for name, ts in runs.items():
+        bad = [t for t in ts if t.returncode != 0]
+        if bad:
+            rows.append([name, "failed: " + _failed(bad[0]), "", "", ""])
+            continue
+        wall = _median([t.seconds for t in ts])
+        rate[name] = len(files) / wall
+        walls = " ".join(f"{t.seconds:.2f}" for t in ts)
+        cpu_ms = 1000 * _median(cpus[name]) / len(files)
+        cpu_text = f"{cpu_ms:.0f}" if cpu_ms == cpu_ms else "-"
+        rows.append([name, f"{wall:.2f}", f"{rate[name]:.1f}", cpu_text, walls])
+    lines += table(["run", "wall s", "files/s", "CPU ms/file", "each run (wall s)"], rows)
+    ff, j1, j2, dk = (
+        rate.get(n)
+        for n in (
+            "ffmpeg loop",
+            "gifquant batch --jobs 1",
+            "gifquant batch --jobs 2",
+            "gifquant batch --dask local (2 workers)",
+        )
+    )
+    if ff and j1 and j2:
+        lines.append(
+            f"--jobs 2 vs the ffmpeg loop: {j2 / ff:.2f}x (target >= 2.0x: "
+            f"{'met' if j2 / ff >= 2.0 else 'MISSED'}); vs --jobs 1: {j2 / j1:.2f}x "
+            f"(target >= 1.4x: {'met' if j2 / j1 >= 1.4 else 'MISSED'})"
+        )
+    if dk and j2:
+        lines.append(
+            f"--dask local vs --jobs 2: {j2 / dk:.2f}x the time, cluster start-up included "
+            f"(target <= 1.3x: {'met' if j2 / dk <= 1.3 else 'MISSED'})"
+        )
+    if rate.get(WARM) and j2:
+        lines.append(
+            f"a running 2-worker LocalCluster vs --jobs 2: {j2 / rate[WARM]:.2f}x the time "
+            "(the command's start-up included for the pool, not for the cluster)"
+        )
+    bench.results["batch"] = {
+        name: {
+            "files_per_second": rate.get(name),
+            "walls": [t.seconds for t in ts],
+            "cpu": cpus.get(name),
+        }
+        for name, ts in runs.items()
+    }
+    return lines
+
+
 SECTIONS = {
     "quality": quality_section,
     "speed": speed_section,
     "k256": k256_section,
     "memory": memory_section,
+    "batch": batch_section,
 }
 
 

@@ -24,6 +24,8 @@ def test_exported_names():
     assert set(gifquant.__all__) == {
         "__version__",
         "Animation",
+        "BatchReport",
+        "FileRecord",
         "ClipInfo",
         "CompareReport",
         "Palette",
@@ -38,6 +40,7 @@ def test_exported_names():
         "Stats",
         "TemporalQuantizer",
         "compare",
+        "batch",
         "convert",
         "kmeans",
         "main",
