@@ -449,6 +449,13 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         raise GifquantError(
             "--max-size needs an output file: it checks the size before anything is written"
         )
+    said: list[str] = []
+
+    def note_now(note: str) -> None:  # a note known while the run goes on (a large GIF)
+        said.append(note)
+        if not args.quiet:
+            _say(f"note: {note}")
+
     report = convert(
         args.input,
         args.output,
@@ -462,6 +469,7 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         and sys.stderr is not None
         and (args.progress or sys.stderr.isatty()),
         on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
+        on_note=note_now,
         **file_settings(args),
     )
     if args.report is not None:
@@ -470,7 +478,8 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     signals.finish()  # the outputs are in place: what is left is printing what happened
     if not args.quiet:
         for note in report.notes:
-            _say(f"note: {note}")
+            if note not in said:  # a note said during the run is not said again
+                _say(f"note: {note}")
     if args.quiet and not args.stats:
         return 0
     # -q silences progress and notes, not what was asked for (--stats).

@@ -138,6 +138,7 @@ def convert(
     records: bool = False,
     progress: bool = False,
     on_frame: Callable[[int], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
     early: EarlyStart | None = None,
     loop: int | None = None,
     matte: str | tuple[int, int, int] | None = None,
@@ -165,6 +166,8 @@ def convert(
     records : also keep a record per frame (``ConvertReport.frame_records``; implies stats)
     progress : draw a progress bar on stderr
     on_frame : called with each frame's index once it is quantized
+    on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
+        its first frames); every note is also in the report
     early : what the command started while importing (``_io.prestart.EarlyStart``), for the
         reader and writer to take
     loop : times a GIF or APNG repeats: 0 forever, -1 play once, N plays N + 1 times
@@ -314,6 +317,10 @@ def convert(
                 )
             )
         step = on_frame
+        predictor = None
+        if fmt == "gif" and info.n_frames and hasattr(sink, "frame_bytes"):
+            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, lossy, on_note)
+            step = predictor.wrap(step)
         if progress:
             from tqdm import tqdm
 
@@ -372,7 +379,9 @@ def convert(
         **{f.name: getattr(quant, f.name) for f in dataclasses.fields(quant)},
     }
     size = _size(dst)
-    if size is not None and size > LARGE_OUTPUT:
+    if predictor is not None and predictor.note is not None:
+        notes.append(predictor.note)
+    elif size is not None and size > LARGE_OUTPUT:
         notes.append(_large_note(size, fmt, quant.k, lossy))
     return ConvertReport(
         frames=report.n_frames,
@@ -393,14 +402,51 @@ LOOP_MAX = 65535  # the NETSCAPE extension's 16 bits
 LOSSY_MAX = 200
 
 
-def _large_note(size: int, fmt: str, k: int, lossy: int) -> str:
+class _Predictor:
+    """Predicts a GIF's size from its first written frames; says so (``on_note``) when it
+    will be very large, while the run goes on."""
+
+    def __init__(self, sink, n_frames: int, fmt: str, k: int, lossy, on_note) -> None:
+        self._sink, self._n, self._fmt, self._k, self._lossy = sink, n_frames, fmt, k, lossy
+        self._on_note = on_note
+        self._decided = False
+        self.note: str | None = None
+
+    def wrap(self, step: Callable[[int], None] | None) -> Callable[[int], None]:
+        def wrapped(i: int) -> None:
+            if not self._decided:
+                self._look()
+            if step is not None:
+                step(i)
+
+        return wrapped
+
+    def _look(self) -> None:
+        written = self._sink.frame_bytes
+        # Enough frames to go by: a tenth of the clip, at least 8 (or all of a short one).
+        if len(written) < min(self._n, max(8, self._n // 10)):
+            return
+        self._decided = True
+        predicted = int(sum(written) / len(written) * self._n)
+        if predicted > LARGE_OUTPUT:
+            self.note = _large_note(predicted, self._fmt, self._k, self._lossy, predicted=True)
+            if self._on_note is not None:
+                self._on_note(self.note)
+
+
+def _large_note(size: int, fmt: str, k: int, lossy: int, *, predicted: bool = False) -> str:
     ways = ["--max-size 10M", "--scale 480:-1", "--fps 12"]
     if fmt == "gif":
         if not lossy:
             ways.append("--lossy 40")
         if k > 32:
             ways.append("-k 32")
-    return f"the output is {size / (1 << 20):.0f} MiB; {', '.join(ways)} would make it smaller"
+    what = (
+        f"will be about {size / (1 << 20):.0f} MiB"
+        if predicted
+        else (f"is {size / (1 << 20):.0f} MiB")
+    )
+    return f"the output {what}; {', '.join(ways)} would make it smaller"
 
 
 def _loop(loop) -> int | None:

@@ -242,3 +242,22 @@ def test_large_output_note(clip, tmp_path, monkeypatch, capsys):
     assert any("--max-size" in n and "--lossy 40" in n for n in report.notes)
     assert run(clip, tmp_path / "o2.gif", "-q") == 0
     assert capsys.readouterr().err == ""  # -q silences it
+
+
+def test_large_output_is_predicted_while_the_run_goes_on(tmp_path, monkeypatch):
+    # The note comes from the first frames written, before the run is over.
+
+    src = write_gif(tmp_path / "long.gif", moving_clip(60, 32, 40))
+    monkeypatch.setattr(_library, "LARGE_OUTPUT", 1000)
+    events: list[tuple[str, int]] = []
+    frames_done = []
+    report = gifquant.convert(
+        src,
+        tmp_path / "o.gif",
+        k=16,
+        on_frame=frames_done.append,
+        on_note=lambda note: events.append((note, len(frames_done))),
+    )
+    assert len(events) == 1 and "will be about" in events[0][0]
+    assert events[0][1] < 30  # said while frames were still to come, not at the end
+    assert report.notes == (events[0][0],)
