@@ -248,11 +248,11 @@ def _source(frames, bgr: bool) -> _Source:
             else:
                 spool.write(bytes(frames))
             spool.close()
-            return _file_frames(spool.name, cleanup=spool.name)
         except BaseException:
             spool.close()
             os.unlink(spool.name)
             raise
+        return _file_frames(spool.name, cleanup=spool.name)  # removes the spool on any exit
     if isinstance(frames, Iterable):
         return _Source(_iterable_frames(frames, bgr))
     raise TypeError(

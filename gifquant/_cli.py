@@ -625,13 +625,32 @@ def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
     return _run_batch(args)
 
 
+def _check_summary(args: argparse.Namespace) -> None:
+    """Refuse a --summary path that would replace a folder, an input or an output (a summary
+    of an earlier run is replaced: a resumed batch writes its own)."""
+    from ._batch import plan
+    from ._io.streams import inside
+
+    path = args.summary
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise GifquantError(f"--summary {path}: is a directory")
+    if inside(path, args.out_dir):
+        raise GifquantError(f"--summary {path}: it must not be inside --out-dir")
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        raise GifquantError(f"--summary {path}: no such folder")
+    if "-" not in args.inputs:  # a list on stdin is read once, by the batch
+        for job in plan(args.inputs, args.out_dir, args.fmt):
+            if same_file(job.src, path):
+                raise GifquantError(f"--summary {path}: is an input of the batch")
+
+
 def _run_batch(args: argparse.Namespace) -> int:
     from ._batch import batch
 
     show_bar = not args.quiet and sys.stderr is not None and (args.progress or sys.stderr.isatty())
-    if args.summary and not os.path.isdir(os.path.dirname(args.summary) or "."):
-        # Said now, not once every file is done.
-        raise GifquantError(f"--summary {args.summary}: no such folder")
+    _check_summary(args)  # said now, not once every file is done
     with contextlib.ExitStack() as stack:
         bar = None
         frames = 0

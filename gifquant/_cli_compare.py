@@ -80,6 +80,10 @@ def run(argv: Sequence[str], parser_class, check_output, on_frame) -> int:
     from ._grid import compare
 
     args = build_parser(parser_class).parse_args(list(argv))
+    if args.input == "-":
+        from ._errors import GifquantError
+
+        raise GifquantError("gifquant compare reads a file, not stdin (it reads the clip twice)")
     if args.frames is not None and not 1 <= args.frames <= 10**9:
         from ._errors import GifquantError
 

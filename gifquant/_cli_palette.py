@@ -11,8 +11,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._colour import SPACES
 from ._errors import GifquantError
 from ._io.atomic import atomic_path, output_file
+from ._kmeans import METRICS
 
 
 def build_parser(parser_class) -> argparse.ArgumentParser:
@@ -22,7 +24,7 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
         description="The palette of an image or a clip: each frame's colours and the whole "
         "clip's, with their shares; as JSON, GIMP .gpl or hex lines, and as pictures.",
     )
-    p.add_argument("input", help="GIF, image or video, or - for stdin")
+    p.add_argument("input", help="GIF, image or video file")
     p.add_argument(
         "-k",
         "--colours",
@@ -43,8 +45,18 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
     mode.add_argument(
         "--random", dest="seeded", action="store_false", help="a fresh k-means every frame"
     )
-    p.add_argument("--space", default="lab", help="colour space of the clustering (default lab)")
-    p.add_argument("--metric", default="euclidean", help="euclidean or manhattan")
+    p.add_argument(
+        "--space",
+        choices=SPACES,
+        default="lab",
+        help="colour space of the clustering (default lab)",
+    )
+    p.add_argument(
+        "--metric",
+        choices=METRICS,
+        default="euclidean",
+        help="euclidean (k-means) or manhattan (k-medians)",
+    )
     p.add_argument(
         "--format",
         dest="fmt",
@@ -123,6 +135,8 @@ def run(argv: Sequence[str], parser_class, check_output) -> int:
         reports[mode] = palette(source, args.k, seeded=mode == "seeded", **settings)
     main = reports["seeded" if args.seeded and "seeded" in reports else modes[0]]
 
+    if args.plot3d and (main.samples is None or not len(main.samples)):
+        raise GifquantError(f"{args.input}: no opaque pixels to plot (--plot3d)")
     text = main.text(fmt)
     if args.output and args.output != "-":
         with output_file(args.output) as f:

@@ -82,7 +82,7 @@ class PaletteReport:
         from ._pictures import projections
 
         if self.samples is None or not len(self.samples):
-            raise ValueError("no pixels sampled to plot")
+            raise GifquantError("no opaque pixels to plot")
         src, ent = self.samples[:, 0], self.samples[:, 1]
         lab, centres = rgb_to_lab(src), rgb_to_lab(self.overall.colours)
         kind = (kind or os.path.splitext(path)[1]).lower()

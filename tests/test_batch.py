@@ -287,3 +287,21 @@ def _pool_workers() -> list[int]:
         elif ppid in servers or (ppid != me and b"forkserver" in cmd):
             workers.append((ppid, int(entry.name)))
     return [pid for ppid, pid in workers if ppid in servers]
+
+
+def test_summary_never_replaces_an_input_an_output_or_a_folder(tmp_path, capsys):
+
+    src = write_gif(tmp_path / "a.gif", moving_clip(2, 16, 16))
+    keep = src.read_bytes()
+    out = tmp_path / "out"
+    (tmp_path / "d.json").mkdir()
+    for summary, words in [
+        (src, "is an input"),
+        (out / "a.gif", "inside --out-dir"),
+        (tmp_path / "d.json", "is a directory"),
+    ]:
+        assert (
+            main(["batch", str(src), "--out-dir", str(out), "-y", "--summary", str(summary)]) == 2
+        )
+        assert words in capsys.readouterr().err
+    assert src.read_bytes() == keep and not out.exists()

@@ -245,3 +245,32 @@ def test_compare_from_the_command_line_any_format_and_its_refusals(tmp_path, cap
     wide = write_gif(tmp_path / "w.gif", moving_clip(2, 100, 800))
     assert run("compare", wide, tmp_path / "w2.gif", "-q", "--panel-width", "100") == 0
     assert read_gif(tmp_path / "w2.gif")[0][0].shape[1] == 2 * 100 + 2  # source, k=4
+
+
+# --- found by a hostile run ------------------------------------------------------------------
+
+
+def test_palette_options_are_checked_and_a_transparent_input_writes_nothing(tmp_path, capsys):
+    src = write_gif(tmp_path / "c.gif", moving_clip(2, 16, 16))
+    assert run("palette", src, "--space", "xyz") == 2
+    assert run("palette", src, "--metric", "chebyshev") == 2
+    clear = tmp_path / "clear.png"
+    Image.new("RGBA", (8, 8), (0, 0, 0, 0)).save(clear)
+    capsys.readouterr()
+    assert (
+        run("palette", clear, "--swatch", tmp_path / "s.png", "--plot3d", tmp_path / "p.png") == 2
+    )
+    captured = capsys.readouterr()
+    assert "no opaque pixels" in captured.err and captured.out == ""
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "p.png").exists()
+
+
+def test_compare_refuses_stdin_with_a_true_reason(tmp_path, capsys):
+    assert run("compare", "-", tmp_path / "g.gif") == 2
+    assert "reads a file, not stdin" in capsys.readouterr().err
+
+
+def test_broken_bytes_are_a_value_error_not_a_missing_file():
+    with pytest.raises(ValueError) as info:
+        list(gifquant.quantize(b"GIF89a junk", k=4))
+    assert not isinstance(info.value, FileNotFoundError)
