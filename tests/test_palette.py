@@ -274,3 +274,12 @@ def test_broken_bytes_are_a_value_error_not_a_missing_file():
     with pytest.raises(ValueError) as info:
         list(gifquant.quantize(b"GIF89a junk", k=4))
     assert not isinstance(info.value, FileNotFoundError)
+
+
+def test_a_grid_too_large_is_refused_before_encoding(tmp_path, capsys):
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (5000, 4), (10, 20, 30)).save(wide)
+    assert (
+        run("compare", wide, tmp_path / "g.mp4", "-k", "1", "2", "3", "--panel-width", "4096") == 2
+    )
+    assert "too large" in capsys.readouterr().err and not (tmp_path / "g.mp4").exists()
