@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from . import _signals as signals
 from ._errors import GifquantError
 from ._io.streams import OUTPUT_FORMATS
-from ._library import convert
+from ._library import _loop, _lossy, convert
+from ._matte import parse_colour
+from ._sizing import parse_size
 from ._temporal import QuantizeOptions
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
@@ -352,6 +354,13 @@ def _check_settings(settings: dict) -> dict:
         if name in _NOT_SETTINGS or (name not in known and name not in fields):
             raise TypeError(f"batch() got an unexpected setting {name!r}")
     QuantizeOptions(**{k: v for k, v in settings.items() if k in fields})
+    # The output controls too: a bad value is one error now, not one per file.
+    _loop(settings.get("loop"))
+    _lossy(settings.get("lossy"), "gif")
+    if settings.get("matte") is not None:
+        parse_colour(settings["matte"])
+    if settings.get("max_size") is not None:
+        parse_size(settings["max_size"])
     return dict(settings)
 
 

@@ -305,3 +305,11 @@ def test_summary_never_replaces_an_input_an_output_or_a_folder(tmp_path, capsys)
         )
         assert words in capsys.readouterr().err
     assert src.read_bytes() == keep and not out.exists()
+
+
+@pytest.mark.parametrize("setting", [{"lossy": -1}, {"matte": "nope"}, {"loop": 99999}])
+def test_bad_output_controls_are_refused_before_the_batch_runs(tmp_path, setting):
+    src = write_gif(tmp_path / "a.gif", moving_clip(2, 16, 16))
+    with pytest.raises(ValueError):
+        gifquant.batch(str(src), str(tmp_path / "out"), **setting)
+    assert not (tmp_path / "out").exists()
