@@ -217,6 +217,11 @@ def batch(
             on_record(record)
 
     todo = []
+    if client is not None and not isinstance(client, str) and not hasattr(client, "submit"):
+        raise TypeError(
+            "client must be a dask.distributed.Client, a scheduler address or 'local', "
+            f"not {type(client).__name__}"
+        )
     for job in jobs_list:
         if not overwrite and os.path.lexists(job.dst):
             take(job, FileRecord(job.src, job.dst, "skipped", attempts=0))

@@ -313,3 +313,9 @@ def test_bad_output_controls_are_refused_before_the_batch_runs(tmp_path, setting
     with pytest.raises(ValueError):
         gifquant.batch(str(src), str(tmp_path / "out"), **setting)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_client_that_is_not_one_is_a_type_error(tmp_path):
+    src = write_gif(tmp_path / "a.gif", moving_clip(2, 16, 16))
+    with pytest.raises(TypeError, match="client"):
+        gifquant.batch(str(src), str(tmp_path / "out"), client=123)
