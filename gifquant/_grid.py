@@ -21,9 +21,9 @@ from ._colour import SPACES
 from ._compare import LABEL_COLOURS, grid_size
 from ._errors import GifquantError
 from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
-from ._io.streams import check_input, check_paths, open_input, open_output, output_format
+from ._io.streams import check_input, open_input, open_output, output_format
 from ._kmeans import METRICS
-from ._library import Stats
+from ._library import Stats, _check_output
 from ._pipeline import Panel, run
 from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
@@ -112,9 +112,7 @@ def compare(
         raise GifquantError(f"-k: whole numbers 1..256, not {ks}")
     base = QuantizeOptions(**options)
     fmt = output_format(dst, format)
-    check_paths(src, dst, fmt)
-    if dst != "-" and os.path.lexists(dst) and not overwrite:
-        raise GifquantError(f"{dst}: already exists (use -y to overwrite)")
+    _check_output(src, dst, fmt, overwrite)
     base = dataclasses.replace(base, delta=base.delta and fmt == "gif")
     cells, columns = _cells(base, ks, modes, metrics, spaces, source)
     used = sum(p.options.k for p in dict.fromkeys(cells) if p.options is not None)

@@ -177,8 +177,8 @@ def fit_size(
     setting fits."""
     from ._io.atomic import atomic_path, is_special
     from ._io.gifsicle import find_gifsicle
-    from ._io.streams import check_input, check_paths, open_input, output_format
-    from ._library import SizeChoice, convert
+    from ._io.streams import check_input, open_input, output_format
+    from ._library import SizeChoice, _check_output, convert
     from ._matte import WHITE, apply_matte, parse_colour
     from ._timeline import TimelineOptions, apply_timeline
 
@@ -193,10 +193,9 @@ def fit_size(
         )
     if src == "-" or not os.path.isfile(src):
         raise GifquantError("--max-size needs an input file: it reads the clip more than once")
-    check_paths(src, dst, fmt)
-    for path in (dst, compare):
-        if path is not None and os.path.lexists(path) and not overwrite:
-            raise GifquantError(f"{path}: already exists (overwrite=True replaces it)")
+    _check_output(src, dst, fmt, overwrite)
+    if compare is not None:
+        _check_output(src, compare, output_format(compare, None, option="--compare"), overwrite)
     k_max = options.pop("k", 256)
     if lossy is None:
         levels = LOSSY_LADDER if find_gifsicle() else (0,)
