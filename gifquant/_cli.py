@@ -615,14 +615,21 @@ def build_batch_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+def _until_help(run: Callable[[], int]) -> int:
+    """``run()``, or the exit code of the --help or --version it printed (a signal's
+    ``Interrupted``, a SystemExit too, goes on up)."""
     try:
-        args = build_batch_parser().parse_args(_glue_negative_scale(argv))
-    except SystemExit as exc:  # --help, --version
+        return run()
+    except SystemExit as exc:
         if isinstance(exc, signals.Interrupted):
             raise
         return int(exc.code or 0)
-    return _run_batch(args)
+
+
+def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+    return _until_help(
+        lambda: _run_batch(build_batch_parser().parse_args(_glue_negative_scale(argv)))
+    )
 
 
 def _check_summary(args: argparse.Namespace) -> None:
@@ -745,35 +752,19 @@ def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:  # a file of that name is reached as ./batch
         return SUBCOMMANDS[argv[0]](argv[1:], early)
-    try:
-        args = build_parser().parse_args(_glue_negative_scale(argv))
-    except SystemExit as exc:  # --help, --version
-        if isinstance(exc, signals.Interrupted):
-            raise
-        return int(exc.code or 0)
-    return _run(args, early)
+    return _until_help(lambda: _run(build_parser().parse_args(_glue_negative_scale(argv)), early))
 
 
 def _palette_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
     from . import _cli_palette
 
-    try:
-        return _cli_palette.run(argv, _Parser, _check_output)
-    except SystemExit as exc:  # --help
-        if isinstance(exc, signals.Interrupted):
-            raise
-        return int(exc.code or 0)
+    return _until_help(lambda: _cli_palette.run(argv))
 
 
 def _compare_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
     from . import _cli_compare
 
-    try:
-        return _cli_compare.run(argv, _Parser, _check_output, lambda i: signals.check())
-    except SystemExit as exc:  # --help
-        if isinstance(exc, signals.Interrupted):
-            raise
-        return int(exc.code or 0)
+    return _until_help(lambda: _cli_compare.run(argv, lambda i: signals.check()))
 
 
 # Subcommands, when they come first: gifquant palette IN ..., gifquant compare IN OUT ...

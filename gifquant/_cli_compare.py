@@ -10,13 +10,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ._cli import MAX_FRAMES, _check_output, _Parser, _positive_int
 from ._colour import SPACES
+from ._errors import GifquantError
 from ._io.streams import output_format
 from ._kmeans import METRICS
 
 
-def build_parser(parser_class) -> argparse.ArgumentParser:
-    p = parser_class(
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
         prog="gifquant compare",
         allow_abbrev=False,
         description="An animated grid: the source and every product of k values (columns) "
@@ -30,7 +32,7 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
         "--colours",
         "--colors",
         dest="k",
-        type=int,
+        type=_positive_int(1, 256),
         nargs="+",
         default=[4],
         help="k values, one column each (default 4)",
@@ -66,7 +68,13 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-source", dest="source", action="store_false", help="leave the source panel out"
     )
-    p.add_argument("--frames", type=int, default=None, metavar="N", help="at most N frames")
+    p.add_argument(
+        "--frames",
+        type=_positive_int(1, MAX_FRAMES),
+        default=None,
+        metavar="N",
+        help="at most N frames (1..10^9)",
+    )
     p.add_argument("-f", "--format", dest="fmt", default=None, help="output format")
     ow = p.add_mutually_exclusive_group()
     ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite the output")
@@ -75,20 +83,14 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
     return p
 
 
-def run(argv: Sequence[str], parser_class, check_output, on_frame) -> int:
+def run(argv: Sequence[str], on_frame) -> int:
     """Parse ``argv`` (after ``compare``), write the grid; returns the exit code."""
     from ._grid import compare
 
-    args = build_parser(parser_class).parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     if args.input == "-":
-        from ._errors import GifquantError
-
         raise GifquantError("gifquant compare reads a file, not stdin (it reads the clip twice)")
-    if args.frames is not None and not 1 <= args.frames <= 10**9:
-        from ._errors import GifquantError
-
-        raise GifquantError(f"argument --frames: {args.frames} is outside 1..1000000000")
-    check_output(args.input, args.output, output_format(args.output, args.fmt), args)
+    _check_output(args.input, args.output, output_format(args.output, args.fmt), args)
     report = compare(
         args.input,
         args.output,

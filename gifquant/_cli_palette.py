@@ -11,14 +11,16 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._cli import _check_output, _Parser, _positive_int
 from ._colour import SPACES
 from ._errors import GifquantError
 from ._io.atomic import atomic_path, output_file
+from ._io.streams import check_input, output_format
 from ._kmeans import METRICS
 
 
-def build_parser(parser_class) -> argparse.ArgumentParser:
-    p = parser_class(
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
         prog="gifquant palette",
         allow_abbrev=False,
         description="The palette of an image or a clip: each frame's colours and the whole "
@@ -30,7 +32,7 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
         "--colours",
         "--colors",
         dest="k",
-        type=int,
+        type=_positive_int(1, 256),
         default=6,
         help="colours per frame and overall, 1..256 (default 6)",
     )
@@ -72,7 +74,7 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeline-px",
-        type=int,
+        type=_positive_int(1, 64),
         default=4,
         metavar="N",
         help="timeline pixels per frame, 1..64 (default 4)",
@@ -103,31 +105,26 @@ def build_parser(parser_class) -> argparse.ArgumentParser:
     return p
 
 
-def run(argv: Sequence[str], parser_class, check_output) -> int:
+def run(argv: Sequence[str]) -> int:
     """Parse ``argv`` (after ``palette``), write what was asked; returns the exit code."""
     from ._palette import palette
     from ._pictures import labelled_rows
 
-    args = build_parser(parser_class).parse_args(list(argv))
-    if not 1 <= args.k <= 256:
-        raise GifquantError(f"argument -k: {args.k} is outside 1..256")
-    if not 1 <= args.timeline_px <= 64:
-        raise GifquantError(f"argument --timeline-px: {args.timeline_px} is outside 1..64")
+    args = build_parser().parse_args(list(argv))
+    if args.input == "-":
+        raise GifquantError("gifquant palette reads a file, not stdin (it may read it twice)")
+    check_input(args.input)
     size = _size(args.swatch_size)
     fmt = args.fmt or _text_format(args.output)
-    if args.input != "-" and not os.path.exists(args.input):
-        raise GifquantError(f"{args.input}: no such file")
     for path in (args.output, args.swatch, args.timeline, args.plot3d):
         if path is not None and path != "-":
-            check_output(args.input, path, "file", args)
+            _check_output(args.input, path, "file", args)
     if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
         raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
     if args.replaced:
-        from ._io.streams import output_format
+        _check_output(args.input, args.replaced, output_format(args.replaced, None), args)
 
-        check_output(args.input, args.replaced, output_format(args.replaced, None), args)
-
-    source = _input(args.input)
+    source = args.input
     settings = {"space": args.space, "metric": args.metric}
     modes = args.modes or ["seeded" if args.seeded else "random"]
     reports = {}
@@ -171,12 +168,6 @@ def run(argv: Sequence[str], parser_class, check_output) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-def _input(path: str) -> str:
-    if path == "-":
-        raise GifquantError("gifquant palette reads a file, not stdin (it may read it twice)")
-    return path
 
 
 def _text_format(path: str | None) -> str:
