@@ -185,3 +185,19 @@ def gif_blocks(path) -> list[dict]:
             gce = {}
             pos = skip(pos + 1)
     return out
+
+
+def frame_offsets(data: bytes) -> list[int]:
+    """Byte offsets of each image descriptor (0x2C) of a well-formed GIF."""
+    offs, pos = [], 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            pos += 2
+        else:
+            offs.append(pos)
+            flags = data[pos + 9]
+            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0) + 1
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return offs

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import moving_clip, read_gif, write_apng, write_gif
+from conftest import frame_offsets, moving_clip, read_gif, write_apng, write_gif
 from PIL import Image, ImageSequence
 
 from gifquant._cli import main
@@ -25,24 +25,8 @@ from gifquant._io.splice import SplicedReader
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def image_offsets(data: bytes) -> list[int]:
-    """Byte offsets of the image descriptors (0x2C) of a well-formed GIF, and of their GCEs."""
-    offs, pos = [], 13 + ((3 << ((data[10] & 7) + 1)) if data[10] & 0x80 else 0)
-    while data[pos] != 0x3B:
-        if data[pos] == 0x21:
-            pos += 2
-        else:
-            offs.append(pos)
-            flags = data[pos + 9]
-            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0) + 1
-        while data[pos]:
-            pos += data[pos] + 1
-        pos += 1
-    return offs
-
-
 def insert_before_frame(data: bytes, frame: int, block: bytes) -> bytes:
-    at = image_offsets(data)[frame]
+    at = frame_offsets(data)[frame]
     if data[at - 8 : at - 6] == b"\x21\xf9":  # keep the frame's graphic control with it
         at -= 8
     return data[:at] + block + data[at:]

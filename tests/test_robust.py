@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_decoders_agree, moving_clip, read_gif, write_gif
+from conftest import assert_decoders_agree, frame_offsets, moving_clip, read_gif, write_gif
 
 from gifquant._cli import main
 from gifquant._errors import GifquantError
@@ -52,22 +52,6 @@ def raw_gif(
         out += b"\x21\xf9\x04\x04\x05\x00\x00\x00"  # graphic control: 5 cs, keep
         out += b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0) + lzw
     return out + b"\x3b"
-
-
-def frame_offsets(data: bytes) -> list[int]:
-    """Byte offsets of each image descriptor (0x2C) in a GIF our writer made."""
-    offs, pos = [], 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-    while data[pos] != 0x3B:
-        if data[pos] == 0x21:
-            pos += 2
-        else:
-            offs.append(pos)
-            flags = data[pos + 9]
-            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0) + 1
-        while data[pos]:
-            pos += data[pos] + 1
-        pos += 1
-    return offs
 
 
 @pytest.fixture
