@@ -135,7 +135,7 @@ class ColourIndexer:
         colours = unpack_rgb(uniq)
         del uniq
         if key is not None:
-            inverse = slot[key]  # indexing, not np.take: that copies the keys to intp first
+            inverse = gather(slot, key)
         else:
             inverse = np.empty(n, dtype)
             flat = rgba.reshape(n, 4)
@@ -156,6 +156,18 @@ def _run_starts(ordered: NDArray[np.uint32]) -> NDArray[np.intp]:
         new = np.not_equal(ordered[start:stop], ordered[start - 1 : stop - 1])
         parts.append(np.flatnonzero(new) + start)
     return np.concatenate(parts)
+
+
+def gather(table: NDArray, index: NDArray[np.integer]) -> NDArray:
+    """``table[index]`` for a 1-D ``table`` and an index array of any shape and integer dtype:
+    np.take a chunk at a time, three times faster than indexing with a non-intp array, and its
+    intp copy of the index is a chunk's, not a frame's (8 bytes a pixel)."""
+    flat = np.ascontiguousarray(index).reshape(-1)
+    out = np.empty(len(flat), table.dtype)
+    for start in range(0, len(flat), _CHUNK):
+        # mode="clip": with "raise", take buffers ``out`` (every index is in range anyway)
+        np.take(table, flat[start : start + _CHUNK], out=out[start : start + _CHUNK], mode="clip")
+    return out.reshape(index.shape)
 
 
 _INDEXERS = threading.local()

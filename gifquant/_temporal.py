@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
-from ._distinct import DistinctColours, FrameColours, frame_colours
+from ._distinct import DistinctColours, FrameColours, frame_colours, gather
 from ._dither import DITHERS, dither_offsets, floyd_steinberg
 from ._frames import QuantizedFrame
 from ._kmeans import (
@@ -439,7 +439,7 @@ class TemporalQuantizer:
         slots = None
         if opt.dither == "none" or len(display_ws) < 2:
             labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            slots = labels[src.inverse]  # not np.take: that copies the indices to intp first
+            slots = gather(labels, src.inverse)
         return FramePlan(
             fc,
             (h, w),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from .._colour import pack_rgb
+from .._distinct import gather
 from .._errors import GifquantError
 from .._frames import QuantizedFrame
 from .gifenc import encode_image
@@ -331,7 +332,7 @@ class GifWriter:
             lut[used] = where
             if transparent is not None:
                 lut[transparent] = transparent = spare
-            return lut[indices], self._global_palette, transparent
+            return gather(lut, indices), self._global_palette, transparent
         # Here ``used`` holds only the entries the frame draws (counted above).
         lut[used] = np.arange(len(used))
         table = palette[used]
@@ -339,7 +340,7 @@ class GifWriter:
             lut[transparent] = len(used)
             table = np.concatenate([table, np.zeros((1, 3), palette.dtype)])
             transparent = len(used)
-        return lut[indices], table, transparent
+        return gather(lut, indices), table, transparent
 
     def _emit(self, at_least: int) -> None:
         """Write encoded frames in order: ``at_least`` of them (waiting if need be), then any
