@@ -652,10 +652,16 @@ def test_video_and_y4m_frames_say_they_are_opaque_and_are(tmp_path):
     assert scaled[0].rgba.shape[:2] == (24, 32)
     for fr in [*frames, *scaled]:
         assert fr.opaque and (fr.rgba[..., 3] == 255).all()
-    gif = tmp_path / "t.gif"
-    write_gif(gif, moving_clip(2, 8, 8))
-    with ImageReader(str(gif), name="t.gif", max_pixels=BIG) as reader:
-        assert not any(fr.opaque for fr in reader)
+    # A GIF's frames say so when Pillow decodes them without alpha; never with a hole in them.
+    clip = moving_clip(3, 8, 8)
+    holes = [np.ones((8, 8), bool), np.ones((8, 8), bool), np.eye(8, dtype=bool) == 0]
+    for name, alpha in (("t.gif", None), ("holes.gif", holes)):
+        write_gif(tmp_path / name, clip, alpha=alpha)
+        with ImageReader(str(tmp_path / name), name=name, max_pixels=BIG) as reader:
+            gif_frames = list(reader)
+        for fr in gif_frames:
+            assert not fr.opaque or (fr.rgba[..., 3] == 255).all()
+        assert gif_frames[-1].opaque == (alpha is None)
 
 
 def test_ffmpeg_that_cannot_run_is_a_one_line_error(tmp_path):

@@ -131,6 +131,11 @@ def _spliced(source: str | BinaryIO, hidden: tuple[tuple[int, int], ...]) -> io.
         raise
 
 
+# Pillow modes whose pixels are all opaque (a GIF frame decodes as RGB unless it has
+# transparency, then as RGBA).
+_OPAQUE_MODES = frozenset(("RGB", "L", "1", "CMYK", "YCbCr"))
+
+
 def _fit(rgba: np.ndarray, h: int, w: int) -> np.ndarray:
     out = np.zeros((h, w, 4), np.uint8)
     hh, ww = min(h, rgba.shape[0]), min(w, rgba.shape[1])
@@ -271,6 +276,8 @@ class ImageReader:
                             f"{n} (--max-clip-pixels); refusing a possible decompression bomb"
                         )
                     rgba = np.asarray(im.convert("RGBA"))
+                    # Modes without alpha convert to alpha 255: no pass over it to find out.
+                    opaque = im.mode in _OPAQUE_MODES
                     ms = im.info.get("duration") or 0
             except GifquantError:
                 raise
@@ -284,9 +291,10 @@ class ImageReader:
                 # Pillow grows the canvas for frames drawn out of bounds; the logical
                 # screen (what ffmpeg and browsers show) is the first frame's size.
                 rgba = _fit(rgba, self.info.height, self.info.width)
+                opaque = False  # the canvas around it is transparent
             n += 1
             # Handed over, not kept: no reference stays here while the frame is worked on.
-            out = [Frame(rgba, float(ms) / 1000.0)]
+            out = [Frame(rgba, float(ms) / 1000.0, opaque)]
             del rgba
             yield out.pop()
         if n == 0:
