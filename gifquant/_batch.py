@@ -451,10 +451,12 @@ def _died(job: _Job, attempt: int, why: str) -> FileRecord:
 # the local pool
 
 
-def _init_worker() -> None:
+def _init_worker(pids) -> None:
     """A pool worker: Ctrl-C at the terminal reaches the whole process group, but only the
     batch decides to stop (it sends each worker SIGTERM, which unwinds ``convert`` through its
-    clean-up: no ``.part`` file, no ffmpeg left)."""
+    clean-up: no ``.part`` file, no ffmpeg left). Its process id goes to ``pids`` (a
+    SimpleQueue), for the batch to find it by."""
+    pids.put(os.getpid())
     signals.install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -481,11 +483,15 @@ def _run_pool(
     n_jobs = min(n_jobs, len(todo))
     queue = deque((job, 1) for job in todo)
     running: dict = {}  # future -> (job, attempt)
-    pool = None
+    pool = pids = None
     try:
         while queue or running:
             if pool is None:
-                pool = ProcessPoolExecutor(n_jobs, mp_context=_context(), initializer=_init_worker)
+                ctx = _context()
+                pids = ctx.SimpleQueue()  # each worker's process id, as it starts
+                pool = ProcessPoolExecutor(
+                    n_jobs, mp_context=ctx, initializer=_init_worker, initargs=(pids,)
+                )
             # As many in flight as workers: a worker that dies takes only its own file.
             while queue and len(running) < n_jobs:
                 job, attempt = queue.popleft()
@@ -518,25 +524,39 @@ def _run_pool(
             pool = None
     finally:
         if pool is not None:
-            _stop(pool, [job for job, _ in running.values()])
+            _stop(pool, pids, [job for job, _ in running.values()])
 
 
-def _stop(pool, in_flight: list[_Job]) -> None:
+def _stop(pool, pids, in_flight: list[_Job]) -> None:
     """Stop the pool now (an interrupt or an error in this process): each worker is sent
     SIGTERM, unwinds its file and exits; one that does not within seconds is killed."""
-    processes = list(getattr(pool, "_processes", {}).values())
-    for p in processes:
-        with contextlib.suppress(Exception):
-            p.terminate()
+    workers = []
+    with contextlib.suppress(Exception):
+        while not pids.empty():
+            workers.append(pids.get())
+    for pid in workers:
+        _signal(pid, signal.SIGTERM)
     pool.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + 10
-    for p in processes:
-        p.join(max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
-            p.join(1)
+    for pid in workers:
+        # The forkserver, their parent, reaps them: a process id that is gone has exited.
+        while _signal(pid, 0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _signal(pid, 0):
+            _signal(pid, signal.SIGKILL)
     for job in in_flight:  # a worker killed before it could clean up leaves its temp file
         _remove_temp_files(job.dst)
+
+
+def _signal(pid: int, signum: int) -> bool:
+    """Send ``signum`` to ``pid`` (0: none, only look); whether the process was there."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # there, but not ours to signal
+    return True
 
 
 def _remove_temp_files(dst: str) -> None:
