@@ -43,6 +43,41 @@ def encode_image(
     even if Pillow reorders entries.
     """
     im = Image.frombuffer("P", (width, height), indices, "raw", "P", 0, 1)
+    # Pillow's table and transparent index depend on the palette alone (no optimize): learnt
+    # from a saved one-pixel image once per palette, the frame itself needs only the encoder.
+    key = (bytes(palette), transparent)
+    known = _WRITTEN.get(key)
+    if known is None:
+        known = _WRITTEN[key] = _learn(palette, transparent)
+        if len(_WRITTEN) > _WRITTEN_MAX:
+            del _WRITTEN[next(iter(_WRITTEN))]
+    table, trans_out, direct = known
+    if direct:
+        return table, _CODE_SIZE + im.tobytes("gif", "P") + b"\x00", trans_out
+    return _saved(im, palette, transparent)
+
+
+# The LZW minimum code size Pillow's GIF saver writes before its encoder's sub-blocks (which
+# ``tobytes("gif", "P")`` gives alone, without the terminating empty block).
+_CODE_SIZE = b"\x08"
+# Palettes whose table Pillow writes, known: (palette, transparent) -> (table, transparent as
+# written, whether the encoder alone gives Pillow's image data). A batch worker sees many.
+_WRITTEN: dict[tuple[bytes, int | None], tuple[bytes, int | None, bool]] = {}
+_WRITTEN_MAX = 64
+
+
+def _learn(palette: bytes, transparent: int | None) -> tuple[bytes, int | None, bool]:
+    """Save a one-pixel image with ``palette``: its table, its transparent index, and whether
+    this Pillow's saver writes what ``encode_image`` puts together (else it saves each frame)."""
+    im = Image.frombuffer("P", (1, 1), b"\x00", "raw", "P", 0, 1)
+    table, image, trans_out = _saved(im, palette, transparent)
+    return table, trans_out, image == _CODE_SIZE + im.tobytes("gif", "P") + b"\x00"
+
+
+def _saved(
+    im: Image.Image, palette: bytes, transparent: int | None
+) -> tuple[bytes, bytes, int | None]:
+    """``im`` with ``palette`` through Pillow's GIF saver: (table, image data, transparent)."""
     im.putpalette(palette, "RGB")
     buf = io.BytesIO()
     params = {"optimize": False, "interlace": False}
