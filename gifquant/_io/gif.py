@@ -38,7 +38,7 @@ def crop_changed(
     rows = np.flatnonzero(changed.any(1))
     if len(rows) == 0:
         return indices[:1, :1], changed[:1, :1], 0, 0
-    cols = np.flatnonzero(changed.any(0))
+    cols = np.flatnonzero(changed[rows[0] : rows[-1] + 1].any(0))  # only the rows that changed
     box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return indices[box], changed[box], int(cols[0]), int(rows[0])
 
