@@ -57,7 +57,8 @@ class FileRecord:
     (2 when a worker died under the first); frames, seconds, bytes_in, bytes_out : figures of a
     converted file (bytes_in for every record whose input could be read); cpu_seconds : the CPU
     time its worker process spent on it; stats : dE, flicker, incoherence and
-    colours_on_screen with ``stats=True``; cuts : scene cuts found
+    colours_on_screen with ``stats=True``; cuts : scene cuts found; in_batch : converted by
+    the batch's own process (while its ``LocalCluster`` started), not by a worker
     """
 
     src: str
@@ -73,6 +74,7 @@ class FileRecord:
     cpu_seconds: float | None = None
     stats: dict[str, float] | None = None
     cuts: tuple[int, ...] = ()
+    in_batch: bool = False
 
     def as_dict(self) -> dict:
         """The record as plain JSON values."""
@@ -586,9 +588,21 @@ def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) 
     owned = isinstance(client, str)
     try:
         with contextlib.ExitStack() as stack:
-            if owned:
+            if client == "local":
+                # The cluster starts (about a second) in a thread while this process
+                # converts files itself, on the core the start leaves idle.
+                starting = stack.enter_context(_LocalStart(jobs))
+                todo = list(todo)
+                while todo and not starting.ready():
+                    job = todo.pop(0)
+                    record = convert_one(job.src, job.dst, settings)
+                    done(job, dataclasses.replace(record, in_batch=True))
+                    signals.check()
+                client = stack.enter_context(starting.client())
+            elif owned:
                 client = stack.enter_context(_connect(client, jobs))
-            _collect(client, todo, settings, done)
+            if todo:
+                _collect(client, todo, settings, done)
     finally:
         if owned and client is not None and unfinished:
             # Stopped halfway: the cluster's workers were stopped with it, perhaps before
@@ -598,37 +612,111 @@ def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) 
 
 
 def _connect(address: str, jobs: int | None):
+    """A client of the scheduler at ``address``, closed on leaving."""
+    Client = _distributed().Client
     try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise GifquantError(
-            "--dask needs dask.distributed: pip install 'gifquant[dask]'", exit_code=1
-        ) from None
-    try:
-        if address == "local":
-            # Its processes ignore Ctrl-C at the terminal (inherited), as pool workers do: the
-            # batch stops them.
-            import dask
-            from distributed.utils import get_mp_context
-
-            # Its processes forked from a server that imported distributed and gifquant once:
-            # about a second less start-up than spawning each afresh.
-            method = {"distributed.worker.multiprocessing-method": "forkserver"}
-            with _sigint_ignored(), dask.config.set(method):
-                get_mp_context().set_forkserver_preload(["distributed", "gifquant._batch"])
-                cluster = LocalCluster(
-                    n_workers=jobs or os.cpu_count() or 1,
-                    threads_per_worker=1,  # one file per process: its frames stay together
-                    processes=True,
-                    dashboard_address=":0",  # any free port: never "already in use"
-                    silence_logs=logging.CRITICAL,  # not its chatter when stopped or closing
-                )
-            return _closing(Client(cluster), cluster)
         return _closing(Client(address, timeout="10s"), None)
     except OSError as exc:
         raise GifquantError(
             f"--dask {address}: cannot reach the scheduler ({exc})", exit_code=1
         ) from None
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise GifquantError(
+            "--dask needs dask.distributed: pip install 'gifquant[dask]'", exit_code=1
+        ) from None
+    return distributed
+
+
+class _LocalStart:
+    """A ``LocalCluster`` of ``jobs`` worker processes started in a thread; ``ready`` says
+    whether it is up, ``client`` waits for it and gives a client of it, closed with the
+    cluster on leaving. Leaving without ``client`` (a failing or stopped batch) waits for the
+    start to finish and closes what it started."""
+
+    def __init__(self, jobs: int | None) -> None:
+        import importlib.util
+        import multiprocessing
+        import multiprocessing.forkserver
+        import threading
+
+        if importlib.util.find_spec("distributed") is None:
+            _distributed()  # its error now, before any file is converted
+        self._jobs = jobs or os.cpu_count() or 1
+        self._result: tuple | None = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._config = {}
+        with contextlib.suppress(ValueError):  # no forkserver (Windows): Dask's default
+            ctx = multiprocessing.get_context("forkserver")
+            # Its processes fork from a server that imports distributed and gifquant once
+            # (about a second less start-up than spawning each afresh) while this process
+            # works, and that ignores Ctrl-C at the terminal, as pool workers do (the batch
+            # stops them): started here, in the main thread, with SIGINT ignored to inherit.
+            ctx.set_forkserver_preload(["distributed", "gifquant._batch"])
+            with _sigint_ignored():
+                multiprocessing.forkserver.ensure_running()
+            self._config = {"distributed.worker.multiprocessing-method": "forkserver"}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._start, name="gifquant-dask", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            import dask
+            from distributed import LocalCluster
+
+            with dask.config.set(self._config):
+                cluster = LocalCluster(
+                    n_workers=self._jobs,
+                    threads_per_worker=1,  # one file per process: its frames stay together
+                    processes=True,
+                    dashboard_address=":0",  # any free port: never "already in use"
+                    silence_logs=logging.CRITICAL,  # not its chatter when stopped or closing
+                )
+            try:
+                from distributed import Client
+
+                self._result = (Client(cluster), cluster)
+            except BaseException:
+                cluster.close()
+                raise
+        except BaseException as exc:  # noqa: BLE001 - raised in the batch's thread
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def ready(self) -> bool:
+        """Whether the start is over (up, or failed)."""
+        return self._done.is_set()
+
+    def client(self):
+        """Wait for the cluster; a context manager giving its client."""
+        while not self._done.wait(0.1):
+            signals.check()
+        if self._error is not None:
+            if isinstance(self._error, OSError):
+                raise GifquantError(
+                    f"--dask local: cannot start a cluster ({self._error})", exit_code=1
+                ) from None
+            raise self._error
+        self._taken = True
+        return _closing(*self._result)
+
+    def __enter__(self) -> _LocalStart:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._taken:
+            return  # the client's context closes them
+        self._done.wait(60)
+        if self._result is not None:
+            with _closing(*self._result):
+                pass
 
 
 @contextlib.contextmanager

@@ -1302,9 +1302,10 @@ def batch_section(bench: Bench) -> list[str]:
         cpu = t.cpu
         if summary.exists():
             # Workers (the pool's and a LocalCluster's) are a forkserver's children, not this
-            # run's: their CPU time is in their records.
+            # run's: their CPU time is in their records (files the command converted itself,
+            # while its LocalCluster started, are in its own).
             records = json.loads(summary.read_text())["records"]
-            cpu += sum(r["cpu_seconds"] or 0 for r in records)
+            cpu += sum(r["cpu_seconds"] or 0 for r in records if not r.get("in_batch"))
         cpus.setdefault(name, []).append(cpu)
         shutil.rmtree(out, ignore_errors=True)
 

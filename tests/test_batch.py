@@ -125,6 +125,16 @@ def test_dask_local_cluster(tree, tmp_path):
         assert (again.done, again.skipped, again.failed) == (0, len(refs), 1)
 
 
+def test_dask_local_cluster_started_by_the_batch(tree, tmp_path):
+    # The batch converts files itself while its cluster starts, then hands the rest over.
+    pytest.importorskip("distributed")
+    root, refs = tree
+    report = gifquant.batch(str(root / "in"), tmp_path, k=K, jobs=2, client="local")
+    assert (report.done, report.failed) == (len(refs), 1)
+    _same_as_single(tmp_path, refs)
+    assert not list(tmp_path.rglob(".*.part"))
+
+
 def test_collisions_are_refused_before_anything_runs(tree, tmp_path, capsys):
     root, _ = tree
     (tmp_path / "in").mkdir()
