@@ -550,6 +550,13 @@ def _stop(pool, pids, in_flight: list[_Job]) -> None:
         _remove_temp_files(job.dst)
 
 
+def _size_of(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _signal(pid: int, signum: int) -> bool:
     """Send ``signum`` to ``pid`` (0: none, only look); whether the process was there."""
     try:
@@ -590,19 +597,22 @@ def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) 
         with contextlib.ExitStack() as stack:
             if client == "local":
                 # The cluster starts (about a second) in a thread while this process
-                # converts files itself, on the core the start leaves idle.
-                starting = stack.enter_context(_LocalStart(jobs))
-                todo = list(todo)
-                while todo and not starting.ready():
-                    job = todo.pop(0)
+                # converts files itself, smallest first, on the core the start leaves idle;
+                # once up, the thread hands the cluster every file not taken here.
+                starting = stack.enter_context(_LocalStart(jobs, todo, settings))
+                while (job := starting.take()) is not None:
                     record = convert_one(job.src, job.dst, settings)
                     done(job, dataclasses.replace(record, in_batch=True))
                     signals.check()
                 client = stack.enter_context(starting.client())
-            elif owned:
-                client = stack.enter_context(_connect(client, jobs))
-            if todo:
-                _collect(client, todo, settings, done)
+                tasks, submitted = starting.tasks, starting.submitted
+            else:
+                if owned:
+                    client = stack.enter_context(_connect(client, jobs))
+                tasks = _Tasks(client, settings)
+                submitted = [tasks.submit(job) for job in todo]
+            if submitted:
+                _collect(tasks, submitted, done)
     finally:
         if owned and client is not None and unfinished:
             # Stopped halfway: the cluster's workers were stopped with it, perhaps before
@@ -633,12 +643,13 @@ def _distributed():
 
 
 class _LocalStart:
-    """A ``LocalCluster`` of ``jobs`` worker processes started in a thread; ``ready`` says
-    whether it is up, ``client`` waits for it and gives a client of it, closed with the
-    cluster on leaving. Leaving without ``client`` (a failing or stopped batch) waits for the
-    start to finish and closes what it started."""
+    """A ``LocalCluster`` of ``jobs`` worker processes started in a thread for the files
+    ``todo``: until it is up, ``take`` gives files for this process to convert; once up, the
+    thread submits the others (``tasks``, ``submitted``). ``client`` waits for it and gives
+    its client, closed with the cluster on leaving; leaving without ``client`` (a failing or
+    stopped batch) waits for the start to finish and closes what it started."""
 
-    def __init__(self, jobs: int | None) -> None:
+    def __init__(self, jobs: int | None, todo: list[_Job], settings: dict) -> None:
         import importlib.util
         import multiprocessing
         import multiprocessing.forkserver
@@ -647,6 +658,15 @@ class _LocalStart:
         if importlib.util.find_spec("distributed") is None:
             _distributed()  # its error now, before any file is converted
         self._jobs = jobs or os.cpu_count() or 1
+        self._todo = todo
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._taken_here: set[int] = set()
+        self._handed = False  # the cluster has the files not taken here
+        self.tasks: _Tasks | None = None
+        self.submitted: list = []
+        # Small files first here: a file in progress when the cluster is up is done here.
+        self._smallest = deque(sorted(todo, key=lambda job: _size_of(job.src)))
         self._result: tuple | None = None
         self._error: BaseException | None = None
         self._taken = False
@@ -685,14 +705,26 @@ class _LocalStart:
             except BaseException:
                 cluster.close()
                 raise
+            with self._lock:
+                self._handed = True
+                rest = [job for job in self._todo if job.index not in self._taken_here]
+            self.tasks = _Tasks(self._result[0], self._settings)
+            self.submitted = [self.tasks.submit(job) for job in rest]
         except BaseException as exc:  # noqa: BLE001 - raised in the batch's thread
             self._error = exc
         finally:
+            with self._lock:
+                self._handed = True
             self._done.set()
 
-    def ready(self) -> bool:
-        """Whether the start is over (up, or failed)."""
-        return self._done.is_set()
+    def take(self) -> _Job | None:
+        """The next file for this process to convert; None once the cluster has the rest."""
+        with self._lock:
+            if not self._smallest or self._handed:
+                return None
+            job = self._smallest.popleft()
+            self._taken_here.add(job.index)
+            return job
 
     def client(self):
         """Wait for the cluster; a context manager giving its client."""
@@ -745,25 +777,33 @@ def _closing(client, cluster):
                 cluster.close()
 
 
-def _collect(client, todo: list[_Job], settings: dict, take) -> None:
-    from distributed import as_completed
+class _Tasks:
+    """Files sent to a Dask client as tasks, each future's (job, attempt) until collected."""
 
-    futures = {}
+    def __init__(self, client, settings: dict) -> None:
+        self.client = client
+        self.settings = settings
+        self.futures: dict = {}
 
-    def submit(job: _Job, attempt: int):
-        fut = client.submit(
+    def submit(self, job: _Job, attempt: int = 1):
+        fut = self.client.submit(
             convert_one,
             job.src,
             job.dst,
-            settings,
+            self.settings,
             attempt,
             pure=False,
             key=f"gifquant-{job.index}-{attempt}-{os.getpid()}-{time.time_ns()}",
         )
-        futures[fut] = (job, attempt)
+        self.futures[fut] = (job, attempt)
         return fut
 
-    pending = as_completed([submit(job, 1) for job in todo])
+
+def _collect(tasks: _Tasks, submitted: list, take) -> None:
+    from distributed import as_completed
+
+    futures = tasks.futures
+    pending = as_completed(submitted)
     try:
         for fut in pending:
             job, attempt = futures.pop(fut)
@@ -771,7 +811,7 @@ def _collect(client, todo: list[_Job], settings: dict, take) -> None:
                 record = fut.result()
             except Exception as exc:  # noqa: BLE001 - the worker (not the file) failed
                 if attempt == 1:
-                    pending.add(submit(job, 2))
+                    pending.add(tasks.submit(job, 2))
                     continue
                 record = _died(job, attempt, f"{type(exc).__name__}: {exc}")
             take(job, record)
@@ -779,4 +819,4 @@ def _collect(client, todo: list[_Job], settings: dict, take) -> None:
     finally:
         if futures:
             with contextlib.suppress(Exception):
-                client.cancel(list(futures))
+                tasks.client.cancel(list(futures))
