@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from . import _signals as signals
 from ._errors import GifquantError
 from ._io.streams import OUTPUT_FORMATS
-from ._library import _loop, _lossy, convert
+from ._library import _load_palettes, _loop, _lossy, convert
 from ._matte import parse_colour
 from ._sizing import parse_size
 from ._temporal import QuantizeOptions
@@ -228,10 +228,20 @@ def batch(
         else:
             todo.append(job)
     if todo:
+        # Another file's palette is read once here, not by every worker for every file.
+        run_settings = dict(settings)
+        transfer = _load_palettes(
+            run_settings,
+            run_settings.pop("palette_from", None),
+            run_settings.get("transfer"),
+            run_settings.get("transfer_colours", 8),
+        )
+        if transfer is not None:
+            run_settings["transfer"] = transfer
         if client is not None:
-            _run_dask(client, todo, settings, take, jobs)
+            _run_dask(client, todo, run_settings, take, jobs)
         else:
-            _run_pool(todo, settings, jobs or os.cpu_count() or 1, take)
+            _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
     return BatchReport(
         records=tuple(records[j.index] for j in jobs_list),
         seconds=time.perf_counter() - started,

@@ -33,11 +33,14 @@ from ._io.streams import (
     same_file,
 )
 from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
+from ._palette import Palette
+from ._palette_file import load_palette
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
 from ._resize import parse_scale
 from ._sizing import measure_gif
 from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
+from ._transfer import PaletteTransfer, recoloured
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ def convert(
     lossy: int | None = None,
     max_size: int | str | None = None,
     threads: bool | None = None,
+    palette_from=None,
+    transfer=None,
+    transfer_colours: int = 8,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -180,6 +186,12 @@ def convert(
     max_size : GIF only: bytes (or ``"10M"``: K, M, G are powers of 1024) the output must not
         exceed; the settings (k, lossy, scale, fps) are searched on a probe of the clip (see
         ``report.chosen``); k, lossy, scale and fps given are the most it may use
+    palette_from : quantize to a fixed palette instead of clustering: a ``.gpl``, ``.json`` or
+        ``.hex`` palette file, an image or clip (its palette of ``k`` colours), a ``Palette``,
+        or (n, 3) sRGB colours; the output shows only those colours
+    transfer : move the clip's colours onto another clip's palette (the same kinds of source
+        as ``palette_from``) before quantizing: each cluster of colours goes to a colour of
+        that palette matched on lightness and share, keeping its shading
     threads : read ahead and write behind in threads (True), or work one frame at a time
         (False, as a batch worker does: its cores are busy with other files); None: threads
         unless the frames are large. The output is the same bytes either way
@@ -202,9 +214,16 @@ def convert(
     check_input(src)  # first: a missing input is the mistake to name
     if "delta" in options and not isinstance(options["delta"], bool):
         raise TypeError("delta must be True or False")
+    if "palette" in options and palette_from is not None:
+        raise TypeError("give palette_from or palette, not both")
+    if isinstance(transfer_colours, bool) or not isinstance(transfer_colours, int):
+        raise TypeError("transfer_colours must be a whole number")
+    if not 1 <= transfer_colours <= 256:
+        raise ValueError(f"transfer_colours must be between 1 and 256, not {transfer_colours}")
     if max_size is not None:
         from ._sizing import fit_size
 
+        transfer = _load_palettes(options, palette_from, transfer, transfer_colours)
         return fit_size(
             src,
             dst,
@@ -227,10 +246,14 @@ def convert(
             loop=loop,
             matte=matte,
             lossy=lossy,
+            transfer=transfer,
             **options,
         )
-    quant = QuantizeOptions(**options)
+    QuantizeOptions(**options)  # bad settings first, before any palette is read
     fmt = output_format(dst, format)
+    _check_output(src, dst, fmt, overwrite)
+    transfer = _load_palettes(options, palette_from, transfer, transfer_colours)
+    quant = QuantizeOptions(**options)
     loop = _loop(loop)
     matte_rgb = WHITE if matte is None else parse_colour(matte)
     lossy = _lossy(lossy, fmt)
@@ -238,7 +261,6 @@ def convert(
         ss=ss, t=t, frames=frames, fps=fps, scale=_scale(scale) if scale is not None else None
     )
     timeline0 = timeline
-    _check_output(src, dst, fmt, overwrite)
     if panels is not None and compare is None:
         raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
     panel_list, compare_fmt = None, None
@@ -278,6 +300,15 @@ def convert(
         opaque_out = fmt in OPAQUE_FORMATS
         decoded = apply_matte(decoded, matte_rgb, None if opaque_out else quant.alpha_threshold)
         info, clip = apply_timeline(decoded, reader.info, timeline)
+        if transfer is not None:
+            mover = PaletteTransfer(
+                transfer.colours,
+                transfer.shares,
+                alpha_threshold=quant.alpha_threshold,
+                scene_threshold=quant.scene_threshold,
+                seed=quant.seed,
+            )
+            clip = recoloured(clip, mover)
         if loop is not None:
             info = dataclasses.replace(info, loop=None if loop == -1 else loop)
         if opaque_out:
@@ -394,6 +425,16 @@ def convert(
         settings=settings,
         **measured,
     )
+
+
+def _load_palettes(options: dict, palette_from, transfer, transfer_colours: int) -> Palette | None:
+    """Read ``palette_from`` into ``options["palette"]``; the ``transfer`` target palette."""
+    k = options.get("k", 16)
+    if palette_from is not None:
+        options["palette"] = load_palette(palette_from, k, option="--palette-from").colours
+    if transfer is None:
+        return None
+    return load_palette(transfer, transfer_colours, option="--transfer")
 
 
 # Outputs above this get a note with the options that would shrink them.

@@ -56,6 +56,9 @@ class QuantizeOptions:
     delta : mark what changed, so that a GIF frame holds only that (False: full frames); with
         it (or a transparent frame), k = 256 gives 255 colours, leaving one index for
         transparency
+    palette : a fixed palette, (n, 3) sRGB colours 0..255 (1 <= n <= 256), used instead of
+        clustering (paletteuse with a palette of one's own); ``k`` is then its length, and
+        dithering and delta frames apply as usual. Held as a tuple of (r, g, b) tuples.
     """
 
     k: int = 16
@@ -76,8 +79,13 @@ class QuantizeOptions:
     delta: bool = True
     dither: str = "none"
     dither_strength: float = 1.0
+    palette: tuple[tuple[int, int, int], ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.palette is not None:
+            fixed = _palette_tuple(self.palette)
+            object.__setattr__(self, "palette", fixed)
+            object.__setattr__(self, "k", len(fixed))
         for name, choices in (("metric", METRICS), ("space", SPACES), ("init", INITS)):
             _check_choice(self, name, choices)
         _check_choice(self, "dither", DITHERS)
@@ -91,6 +99,25 @@ class QuantizeOptions:
         _check_number(self, "palette_memory", 1, below=True)
         if self.scene_threshold is not None:
             _check_number(self, "scene_threshold", 1)
+
+
+def _palette_tuple(palette) -> tuple[tuple[int, int, int], ...]:
+    """A fixed palette as a tuple of (r, g, b) int tuples, checked: 1..256 colours, 0..255."""
+    try:
+        arr = np.asarray(palette)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype == object or arr.ndim != 2 or arr.shape[1:] != (3,):
+        raise TypeError("palette must be (n, 3) sRGB colours")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"palette must hold numbers, not {arr.dtype}")
+    if not 1 <= len(arr) <= 256:
+        raise ValueError(f"palette must have 1 to 256 colours, not {len(arr)}")
+    if not (np.isfinite(arr).all() and (arr == np.round(arr)).all() and arr.min() >= 0):
+        raise ValueError("palette colours must be whole numbers from 0 to 255")
+    if arr.max() > 255:
+        raise ValueError("palette colours must be whole numbers from 0 to 255")
+    return tuple(tuple(int(v) for v in row) for row in arr.tolist())
 
 
 def _check_choice(options: QuantizeOptions, name: str, choices: tuple[str, ...]) -> None:
@@ -220,6 +247,7 @@ class TemporalQuantizer:
     _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
     _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
     _n_frames: int = field(default=0, init=False)
+    _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -398,6 +426,8 @@ class TemporalQuantizer:
         if cut:
             self.cuts.append(frame_no)
 
+        if opt.palette is not None:
+            return self._plan_fixed(fc, (h, w), has_alpha, cut)
         exact = fc.exact
         fresh = not temporal or cut or self._centers is None
         self._followed = None
@@ -436,10 +466,6 @@ class TemporalQuantizer:
         self._display = display
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-        slots = None
-        if opt.dither == "none" or len(display_ws) < 2:
-            labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            slots = labels[src.inverse]  # not np.take: that copies the indices to intp first
         return FramePlan(
             fc,
             (h, w),
@@ -447,8 +473,34 @@ class TemporalQuantizer:
             cut=cut,
             display=display,
             display_ws=display_ws,
-            slots=slots,
+            slots=self._slots(fc, display_ws),
         )
+
+    def _plan_fixed(
+        self, fc: FrameColours, shape: tuple[int, int], has_alpha: bool, cut: bool
+    ) -> FramePlan:
+        """A frame's plan under the fixed ``options.palette``: no fit, every colour's nearest."""
+        opt = self.options
+        if self._fixed is None:
+            display = np.asarray(opt.palette, dtype=np.uint8)
+            ws = rgb_to_lab(display) if opt.space == "lab" else to_space(display, opt.space)
+            self._fixed = (display, ws)
+        display, display_ws = self._fixed
+        if has_alpha and len(display) == 256:
+            raise ValueError(
+                "a palette of 256 colours leaves no index for transparent pixels; "
+                "give at most 255 colours"
+            )
+        slots = self._slots(fc, display_ws)
+        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots)
+
+    def _slots(self, fc: FrameColours, display_ws: NDArray) -> NDArray[np.uint8] | None:
+        """Each opaque pixel's nearest entry (None when dithering: ``paint`` decides)."""
+        opt = self.options
+        if opt.dither != "none" and len(display_ws) >= 2:
+            return None
+        labels = nearest(fc.exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
+        return labels[fc.source.inverse]  # not np.take: that copies the indices to intp first
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since
