@@ -33,14 +33,12 @@ from ._io.streams import (
     same_file,
 )
 from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
-from ._palette import Palette
 from ._palette_file import load_palette
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
 from ._resize import parse_scale
 from ._sizing import measure_gif
 from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
-from ._transfer import PaletteTransfer, recoloured
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,6 @@ def convert(
     threads: bool | None = None,
     palette_from=None,
     transfer=None,
-    transfer_colours: int = 8,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -189,9 +186,10 @@ def convert(
     palette_from : quantize to a fixed palette instead of clustering: a ``.gpl``, ``.json`` or
         ``.hex`` palette file, an image or clip (its palette of ``k`` colours), a ``Palette``,
         or (n, 3) sRGB colours; the output shows only those colours
-    transfer : move the clip's colours onto another clip's palette (the same kinds of source
-        as ``palette_from``) before quantizing: each cluster of colours goes to a colour of
-        that palette matched on lightness and share, keeping its shading
+    transfer : show the clip in another clip's colours (the same kinds of source as
+        ``palette_from``; an image's or clip's palette has ``transfer_colours`` colours, default
+        8): each frame's palette, in ``transfer_colours`` clusters, goes to that palette's colours
+        matched on lightness and share, each entry keeping its offset from its cluster
     threads : read ahead and write behind in threads (True), or work one frame at a time
         (False, as a batch worker does: its cores are busy with other files); None: threads
         unless the frames are large. The output is the same bytes either way
@@ -216,14 +214,10 @@ def convert(
         raise TypeError("delta must be True or False")
     if "palette" in options and palette_from is not None:
         raise TypeError("give palette_from or palette, not both")
-    if isinstance(transfer_colours, bool) or not isinstance(transfer_colours, int):
-        raise TypeError("transfer_colours must be a whole number")
-    if not 1 <= transfer_colours <= 256:
-        raise ValueError(f"transfer_colours must be between 1 and 256, not {transfer_colours}")
     if max_size is not None:
         from ._sizing import fit_size
 
-        transfer = _load_palettes(options, palette_from, transfer, transfer_colours)
+        _load_palettes(options, palette_from, transfer)
         return fit_size(
             src,
             dst,
@@ -246,13 +240,12 @@ def convert(
             loop=loop,
             matte=matte,
             lossy=lossy,
-            transfer=transfer,
             **options,
         )
     QuantizeOptions(**options)  # bad settings first, before any palette is read
     fmt = output_format(dst, format)
     _check_output(src, dst, fmt, overwrite)
-    transfer = _load_palettes(options, palette_from, transfer, transfer_colours)
+    _load_palettes(options, palette_from, transfer)
     quant = QuantizeOptions(**options)
     loop = _loop(loop)
     matte_rgb = WHITE if matte is None else parse_colour(matte)
@@ -300,15 +293,6 @@ def convert(
         opaque_out = fmt in OPAQUE_FORMATS
         decoded = apply_matte(decoded, matte_rgb, None if opaque_out else quant.alpha_threshold)
         info, clip = apply_timeline(decoded, reader.info, timeline)
-        if transfer is not None:
-            mover = PaletteTransfer(
-                transfer.colours,
-                transfer.shares,
-                alpha_threshold=quant.alpha_threshold,
-                scene_threshold=quant.scene_threshold,
-                seed=quant.seed,
-            )
-            clip = recoloured(clip, mover)
         if loop is not None:
             info = dataclasses.replace(info, loop=None if loop == -1 else loop)
         if opaque_out:
@@ -427,14 +411,16 @@ def convert(
     )
 
 
-def _load_palettes(options: dict, palette_from, transfer, transfer_colours: int) -> Palette | None:
-    """Read ``palette_from`` into ``options["palette"]``; the ``transfer`` target palette."""
+def _load_palettes(options: dict, palette_from, transfer) -> None:
+    """Read ``palette_from`` into ``options["palette"]`` and ``transfer`` into
+    ``options["transfer"]`` and ``["transfer_shares"]`` (paths, ``Palette``s or colours)."""
     k = options.get("k", 16)
     if palette_from is not None:
         options["palette"] = load_palette(palette_from, k, option="--palette-from").colours
-    if transfer is None:
-        return None
-    return load_palette(transfer, transfer_colours, option="--transfer")
+    if transfer is not None:
+        n = options.get("transfer_colours", 8)
+        target = load_palette(transfer, n, option="--transfer")
+        options["transfer"], options["transfer_shares"] = target.colours, target.shares
 
 
 # Outputs above this get a note with the options that would shrink them.

@@ -1,37 +1,34 @@
 """Palette transfer: a clip's colours moved onto another clip's palette. Pure numpy.
 
-A shot's colours are clustered in CIELAB into as many clusters as the target palette has colours:
-anchors, each with its share of the pixels. The anchors are matched one to one with the target's
+It works on the quantizer's palette, not on pixels: at the start of a shot the frame's palette
+entries, weighted by their pixels, are clustered in CIELAB into a few anchors (``n_anchors``), each
+with its share of the picture. The anchors are matched one to one with the target palette's
 colours by a minimum-cost assignment on lightness and share (``match_palettes``): dark goes to
-dark, and the colour covering most of the picture to one covering much of the other. Every colour
-then moves by its nearest anchor's vector to the matched target colour, so the shading inside a
-cluster survives.
+dark, and the colour covering most of the picture to one covering much of the other. Each entry
+then shows its colour moved by its anchor's vector to the matched target colour (blended towards
+the next anchor's near a border, so neighbouring colours do not jump apart): the shading inside a
+cluster survives as the entries' offsets from their anchor.
 
-The map is held for the shot, so a pixel that does not change does not change in the output, and
-fades and flashes come through. It is made afresh at a scene cut, and re-fitted from its own
-anchors (keeping each anchor's match) when the picture has drifted far from them.
+The map is held for the shot, so an entry that does not change shows the same colour: the
+transfer adds no flicker to the seeded quantizer's, and fades and flashes come through. It is made
+afresh at a scene cut, and re-fitted from its own anchors (each keeping its match) when the
+palette has drifted far from them.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._colour import lab_to_rgb, rgb_to_lab
-from ._distinct import _EXACT_FIT_LIMIT, colour_histogram, distinct_colours, scene_histogram
-from ._frames import Frame
-from ._kmeans import assign, distances, kmeans
+from ._kmeans import distances, kmeans
 
-# A re-fit when the picture's RMS distance to its nearest anchors is more than twice what it was
+# A re-fit when the palette's RMS distance to its nearest anchors is more than twice what it was
 # when they were set, and more than this many dE over it: the anchors no longer describe it.
 _DRIFT_DE = 6.0
 # How far a colour's weight shades from its own anchor's vector to the next anchor's: a share
 # of the typical gap between neighbouring anchors.
-_SOFTNESS = 0.5
-# Colours converted at a time (lab_to_rgb's float64 temporaries of every colour at once are large).
-_CHUNK = 1 << 16
+_SOFTNESS = 0.4
 
 
 def match_palettes(
@@ -95,81 +92,49 @@ def min_cost_matching(cost: NDArray) -> NDArray[np.int64]:
     return match
 
 
-class PaletteTransfer:
-    """Recolours frames, one after another, onto a target palette (see the module's notes).
+class PaletteMap:
+    """Maps each frame's palette onto a target palette (see the module's notes).
 
     colours : (m, 3) uint8 sRGB, the target palette; shares : (m,) its shares of the pixels
-    (None: equal); alpha_threshold : pixels under it are left as they are (transparent);
-    scene_threshold : as ``QuantizeOptions.scene_threshold`` (None: one map for the clip);
-    seed : the clustering's random seed.
+    (None: equal); n_anchors : clusters a shot's palette is matched in; seed : the clustering's.
     """
 
     def __init__(
-        self,
-        colours: NDArray,
-        shares: NDArray | None = None,
-        *,
-        alpha_threshold: int = 128,
-        scene_threshold: float | None = 0.5,
-        seed: int = 0,
+        self, colours: NDArray, shares: NDArray | None = None, *, n_anchors: int = 8, seed: int = 0
     ) -> None:
         colours = np.asarray(colours, dtype=np.uint8).reshape(-1, 3)
-        if not len(colours):
-            raise ValueError("transfer: the target palette has no colours")
-        if shares is None:
-            shares = np.full(len(colours), 1.0 / len(colours))
-        shares = np.asarray(shares, dtype=np.float64)
-        if shares.shape != (len(colours),) or not (shares >= 0).all() or shares.sum() <= 0:
-            raise ValueError("transfer: shares must be one number >= 0 per colour")
+        shares = np.full(len(colours), 1.0) if shares is None else np.asarray(shares, float)
         self._target = rgb_to_lab(colours).astype(np.float64)
         self._target_shares = shares / shares.sum()
-        self._alpha_threshold = alpha_threshold
-        self._scene_threshold = scene_threshold
+        self._n_anchors = n_anchors
         self._seed = seed
         self._anchors: NDArray[np.float64] | None = None
         self._match: NDArray[np.int64] | None = None
         self._vectors: NDArray[np.float64] | None = None
-        self._rms = 0.0  # RMS dE of the picture to its anchors when they were set
-        self._hist: NDArray[np.float64] | None = None
+        self._softness = 1.0
+        self._rms = 0.0  # RMS dE of the palette to its anchors when they were set
         self._n = 0
 
-    def recolour(self, rgba: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """The (height, width, 4) uint8 frame ``rgba`` moved onto the target palette (a new
-        array; alpha kept)."""
-        src = distinct_colours(rgba, self._alpha_threshold)
+    def apply(self, palette: NDArray[np.uint8], counts: NDArray, cut: bool) -> NDArray[np.uint8]:
+        """The colours (k, 3) uint8 that a frame's palette (k, 3) uint8 shows, given each
+        entry's pixels ``counts`` (k,) and whether the frame is a scene cut."""
         self._n += 1
-        if not len(src.colours):
-            return rgba.copy()
-        lab = rgb_to_lab(src.colours)
-        weights = src.counts.astype(np.float64)
-        hist = scene_histogram(src.colours, weights)
-        cut = (
-            self._hist is not None
-            and self._scene_threshold is not None
-            and 0.5 * float(np.abs(hist - self._hist).sum()) > self._scene_threshold
-        )
-        self._hist = hist
+        lab = rgb_to_lab(palette).astype(np.float64)
+        w = np.asarray(counts, np.float64)
+        if not w.sum() > 0:
+            w = np.ones(len(lab))
         if self._anchors is None or cut:
-            self._fit(src.colours, weights, init=None)
-        _, dist = assign(lab, self._anchors, "euclidean")
-        rms = float(np.sqrt(np.einsum("i,i->", weights, dist) / weights.sum()))
-        del dist
-        if rms > max(2 * self._rms, self._rms + _DRIFT_DE):
-            self._fit(src.colours, weights, init=self._anchors)
-        moved = np.empty(src.colours.shape, np.uint8)
-        for start in range(0, len(lab), _CHUNK):
-            part = lab[start : start + _CHUNK].astype(np.float64)
-            out = part + self._blend(part) @ self._vectors
-            moved[start : start + _CHUNK] = np.clip(np.rint(lab_to_rgb(out)), 0, 255)
-        out = rgba.copy()
-        if src.all_opaque:
-            out.reshape(-1, 4)[:, :3] = moved[src.inverse]
+            self._fit(lab, w, init=None)
         else:
-            out[src.opaque, :3] = moved[src.inverse]
-        return out
+            near = distances(lab, self._anchors, "euclidean").min(1)
+            rms = float(np.sqrt(np.einsum("i,i->", w, near) / w.sum()))
+            if rms > max(2 * self._rms, self._rms + _DRIFT_DE):
+                self._fit(lab, w, init=self._anchors)
+        moved = lab + self._blend(lab) @ self._vectors
+        return np.clip(np.rint(lab_to_rgb(moved)), 0, 255).astype(np.uint8)
 
     def _blend(self, lab: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Each colour's weight (n, k) on each anchor's vector, summing to 1: nearly all on its
+        """Each colour's weight (n, a) on each anchor's vector, summing to 1: nearly all on its
         nearest anchor, shading off towards the next one across a cluster's border, so that
         colours either side of it do not jump apart."""
         d = distances(lab, self._anchors, "euclidean")
@@ -178,34 +143,25 @@ class PaletteTransfer:
         w /= w.sum(1, keepdims=True)
         return w
 
-    def _fit(self, colours: NDArray[np.uint8], weights: NDArray, init: NDArray | None) -> None:
-        """Cluster a frame's colours into anchors; match them (``init``: re-fit from these
-        anchors, each keeping its match)."""
-        if len(colours) > _EXACT_FIT_LIMIT:
-            colours_f, weights = colour_histogram(colours, weights, 5)
-            x = rgb_to_lab(colours_f).astype(np.float64)
-        else:
-            x = rgb_to_lab(colours).astype(np.float64)
-        k = min(len(self._target), len(x))
-        if init is not None and len(init) == k:
-            res = kmeans(x, k, weights=weights, init=init)
+    def _fit(self, lab: NDArray[np.float64], w: NDArray[np.float64], init: NDArray | None) -> None:
+        """Cluster a palette into anchors and match them (``init``: re-fit from these anchors,
+        each keeping its match)."""
+        keep = w > 0
+        x, w = lab[keep], w[keep]
+        n = min(self._n_anchors, len(self._target), len(np.unique(x, axis=0)))
+        if init is not None and len(init) == n:
+            res = kmeans(x, n, weights=w, init=init)
         else:
             rng = np.random.default_rng([self._seed, self._n])
-            res = kmeans(x, k, weights=weights, n_init=3, rng=rng)
+            res = kmeans(x, n, weights=w, n_init=3, rng=rng)
             init = None
-        shares = np.bincount(res.labels, weights=weights, minlength=k) / weights.sum()
+        shares = np.bincount(res.labels, weights=w, minlength=n) / w.sum()
         if init is None or self._match is None:
             self._match = match_palettes(res.centers, shares, self._target, self._target_shares)
         self._anchors = res.centers
         self._vectors = self._target[self._match] - res.centers
-        self._rms = float(np.sqrt(res.inertia / weights.sum()))
+        self._rms = float(np.sqrt(res.inertia / w.sum()))
         gaps = np.sqrt(distances(res.centers, res.centers, "euclidean"))
         np.fill_diagonal(gaps, np.inf)
-        nearest_gap = gaps.min(1) if k > 1 else np.array([100.0])
-        self._softness = max(1.0, _SOFTNESS * float(np.median(nearest_gap)))
-
-
-def recoloured(frames: Iterable[Frame], transfer: PaletteTransfer) -> Iterator[Frame]:
-    """``frames`` with each one's colours moved by ``transfer``, in order."""
-    for fr in frames:
-        yield Frame(transfer.recolour(fr.rgba), fr.duration, fr.opaque)
+        spacing = float(np.median(gaps.min(1))) if n > 1 else 100.0
+        self._softness = max(1.0, _SOFTNESS * spacing)
