@@ -302,7 +302,8 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
     )
     colours = p.add_argument_group("palettes of other files")
-    colours.add_argument(
+    other = colours.add_mutually_exclusive_group()
+    other.add_argument(
         "--palette-from",
         metavar="FILE",
         default=None,
@@ -310,7 +311,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         "file (as 'gifquant palette' writes them), or an image or clip (its palette of -k "
         "colours); the output shows only those colours",
     )
-    colours.add_argument(
+    other.add_argument(
         "--transfer",
         metavar="FILE",
         default=None,

@@ -214,6 +214,8 @@ def convert(
         raise TypeError("delta must be True or False")
     if "palette" in options and palette_from is not None:
         raise TypeError("give palette_from or palette, not both")
+    if transfer is not None and (palette_from is not None or "palette" in options):
+        raise GifquantError("a fixed palette (--palette-from) and --transfer cannot be combined")
     if max_size is not None:
         from ._sizing import fit_size
 

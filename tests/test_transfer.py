@@ -46,7 +46,8 @@ def clip(tmp_path):
 @pytest.mark.parametrize("dither", ["none", "floyd-steinberg", "bayer"])
 def test_a_fixed_palette_puts_only_its_colours_on_screen(clip, tmp_path, dither):
     hexfile = tmp_path / "five.hex"
-    hexfile.write_text("; five colours\n" + "".join(f"#{r:02x}{g:02x}{b:02x}\n" for r, g, b in FIXED))
+    lines = "".join(f"#{r:02x}{g:02x}{b:02x}\n" for r, g, b in FIXED)
+    hexfile.write_text("; five colours\n" + lines)
     out = tmp_path / "out.gif"
     assert run(clip, out, "--palette-from", hexfile, "--dither", dither, "-q") == 0
     shown = shown_colours(out)
@@ -263,3 +264,34 @@ def test_corpus_transfer_is_as_still_as_the_seeded_quantizer(tmp_path):
     fixed = tmp_path / "fixed.gif"
     gifquant.convert(src, fixed, palette_from=other, k=8)
     assert subset(shown_colours(fixed), gifquant.palette(other, k=8).overall.colours)
+
+
+def test_a_fixed_palette_and_a_transfer_are_refused_together(clip, tmp_path, capsys):
+    hexfile = tmp_path / "one.hex"
+    hexfile.write_text("#ff8000\n")
+    out = tmp_path / "out.gif"
+    assert run(clip, out, "--palette-from", hexfile, "--transfer", hexfile) == 2
+    assert "not allowed with" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="cannot be combined"):
+        gifquant.convert(clip, out, palette_from=hexfile, transfer=hexfile)
+    with pytest.raises(ValueError, match="cannot be combined"):
+        gifquant.QuantizeOptions(palette=FIXED, transfer=FIXED)
+    assert not out.exists()
+
+
+def test_transfer_onto_one_colour_and_to_video(clip, tmp_path):
+    hexfile = tmp_path / "one.hex"
+    hexfile.write_text("#ff8000\n")
+    out = tmp_path / "out.gif"
+    assert run(clip, out, "--transfer", hexfile, "-k", 4, "-q") == 0
+    frames = read_gif(out)[0]
+    lab = rgb_to_lab(np.concatenate([f[..., :3].reshape(-1, 3) for f in frames]))
+    orange = rgb_to_lab(np.array([255, 128, 0], np.uint8))
+    # One anchor: every entry moved by the same vector, so the picture's mean lands near orange
+    # (the offsets of the most saturated entries are clipped to the gamut) and its contrast
+    # (the entries' offsets) is kept.
+    assert np.linalg.norm(lab.mean(0) - orange) < 20
+    assert lab[:, 0].std() > 5
+    mp4 = tmp_path / "out.mp4"
+    report = gifquant.convert(clip, mp4, transfer=hexfile, k=8)
+    assert report.frames == len(frames) and mp4.stat().st_size > 0
