@@ -15,13 +15,13 @@ differ from the frame before.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
-from ._distinct import DistinctColours, FrameColours, frame_colours
+from ._distinct import DistinctColours, FrameColours, fit_points, frame_colours
 from ._dither import DITHERS, dither_offsets, floyd_steinberg
 from ._frames import QuantizedFrame
 from ._kmeans import (
@@ -37,6 +37,7 @@ from ._kmeans import (
     nearest,
 )
 from ._remap import cluster_spread, match_slots, stable_palette
+from ._representative import REPRESENTATIVES, cluster_modes
 
 # Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
 _CHUNK = 1 << 16
@@ -56,6 +57,13 @@ class QuantizeOptions:
     delta : mark what changed, so that a GIF frame holds only that (False: full frames); with
         it (or a transparent frame), k = 256 gives 255 colours, leaving one index for
         transparency
+    enhance : saturation factor applied to every colour before clustering, as PIL's
+        ``ImageEnhance.Color`` (0..4; 1 unchanged, 0 grey); the output shows the enhanced colours
+    min_saturation : colours whose HSV saturation is below this (0..1) are left out of the fit,
+        so the palette holds the salient colours (every pixel is still mapped to its nearest
+        entry; a frame with no colour this saturated is fitted on all of them)
+    representative : an entry's colour is its cluster's ``mean`` or its ``mode`` (the most
+        common colour, taken in the frame where the entry was last set)
     """
 
     k: int = 16
@@ -76,17 +84,27 @@ class QuantizeOptions:
     delta: bool = True
     dither: str = "none"
     dither_strength: float = 1.0
+    enhance: float = 1.0
+    min_saturation: float = 0.0
+    representative: str = "mean"
 
     def __post_init__(self) -> None:
         for name, choices in (("metric", METRICS), ("space", SPACES), ("init", INITS)):
             _check_choice(self, name, choices)
         _check_choice(self, "dither", DITHERS)
+        _check_choice(self, "representative", REPRESENTATIVES)
         for name, hi in (("k", 256), ("n_init", 100), ("max_iter", 10000), ("fit_bits", 8)):
             _check_int(self, name, 1, hi)
         _check_int(self, "seed", 0, 2**32 - 1)
         _check_int(self, "refine_iter", 0, 100)
         _check_int(self, "alpha_threshold", 0, 255)
-        for name, hi in (("tol", 100), ("palette_hysteresis", 100), ("dither_strength", 8)):
+        for name, hi in (
+            ("tol", 100),
+            ("palette_hysteresis", 100),
+            ("dither_strength", 8),
+            ("enhance", 4),
+            ("min_saturation", 1),
+        ):
             _check_number(self, name, hi)
         _check_number(self, "palette_memory", 1, below=True)
         if self.scene_threshold is not None:
@@ -200,6 +218,42 @@ def _extend_centers(
     return np.asarray(out, dtype=np.float64)
 
 
+def _salient(fc: FrameColours) -> FrameColours:
+    """The frame's colours as the fit sees them: only the salient ones (``fc.salient``)."""
+    s = fc.salient
+    lab = fc.lab[s] if fc.lab is not fc.exact else None
+    exact = fc.exact[s]
+    return replace(
+        fc,
+        exact=exact,
+        lab=exact if lab is None else lab,
+        weights=fc.weights[s],
+        enhanced=fc.enhanced[s],
+        salient=None,
+    )
+
+
+def _modes(
+    fc: FrameColours, fit: FrameColours, centers: NDArray[np.float64], opt: QuantizeOptions
+) -> NDArray[np.uint8]:
+    """Each centre's representative colour (k, 3) uint8: the most common colour of the fitted
+    colours nearest to it; for a centre none of those is nearest to, of all the frame's colours
+    nearest to it; failing that, the frame's colour nearest to it. Always a colour the frame
+    holds (after ``enhance``)."""
+    k = len(centers)
+    labels = nearest(fit.exact, centers, opt.metric)
+    modes, present = cluster_modes(fit.enhanced, fit.weights, labels, k)
+    if not present.all() and fit is not fc:
+        labels = nearest(fc.exact, centers, opt.metric)
+        more, found = cluster_modes(fc.enhanced, fc.weights, labels, k)
+        modes[~present & found] = more[~present & found]
+        present |= found
+    for j in np.flatnonzero(~present):  # rare: a centre no colour is nearest to
+        i = int(np.argmin(distances(fc.exact, centers[j : j + 1], opt.metric)[:, 0]))
+        modes[j] = fc.enhanced[i]
+    return modes
+
+
 @dataclass
 class TemporalQuantizer:
     """Quantizes frames one after another, carrying the centres from frame to frame.
@@ -214,6 +268,7 @@ class TemporalQuantizer:
     cuts: list[int] = field(default_factory=list)
     _centers: NDArray[np.float64] | None = field(default=None, init=False)
     _display: NDArray[np.uint8] | None = field(default=None, init=False)
+    _set_from: NDArray[np.uint8] | None = field(default=None, init=False)  # see ``plan``
     _hist: NDArray[np.float64] | None = field(default=None, init=False)
     _shown: _Shown | None = field(default=None, init=False)
     _mean_inertia: float | None = field(default=None, init=False)
@@ -399,21 +454,34 @@ class TemporalQuantizer:
             self.cuts.append(frame_no)
 
         exact = fc.exact
+        # With min_saturation the fit sees only the salient colours (the mapping sees them all).
+        fit = fc if fc.salient is None else _salient(fc)
         fresh = not temporal or cut or self._centers is None
         self._followed = None
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
             centers, inertia, members = exact.astype(np.float64), 0.0, None
         else:
-            centers, inertia, members = self._fit(fc, k, fresh, frame_no)
-            self._mean_inertia = inertia / src.counts.sum()
+            centers, inertia, members = self._fit(fit, k, fresh, frame_no)
+            if fit is not fc and len(centers) < k:
+                # Fewer salient colours than entries: the spare ones go to the other colours.
+                every = fit_points(fc.enhanced, fc.exact, fc.weights, opt)
+                centers = _extend_centers(*every, centers, k, opt.metric)
+            self._mean_inertia = inertia / fit.weights.sum()
         if fresh and temporal and self._centers is not None and len(self._centers) == len(centers):
             centers = centers[match_slots(self._centers, centers)]
         if len(centers) >= k or self._centers is None or not temporal:
             self._centers = centers
 
+        # An entry is set to ``shown`` (its cluster's mean, or its mode) when hysteresis lets
+        # it repaint; whether it may is decided on ``target``, the mean, against the mean it
+        # was last set from (``_set_from``), so a mode that hops between near-equal shades
+        # does not repaint the entry on its own.
         target = from_space(centers, opt.space)
-        display = target
+        shown = target
+        if opt.representative == "mode":
+            shown = fc.enhanced.copy() if members is None else _modes(fc, fit, centers, opt)
+        display, set_from = shown, target
         if (
             temporal
             and not cut
@@ -424,16 +492,19 @@ class TemporalQuantizer:
             target_lab = rgb_to_lab(target)
             threshold = opt.palette_hysteresis
             if members is not None:
-                spread = cluster_spread(fc.lab, fc.weights, members, target_lab)
+                spread = cluster_spread(fit.lab, fit.weights, members, target_lab)
                 threshold = np.minimum(threshold, spread)
             else:  # the palette is the colours themselves
                 threshold = 0.0
-            repaint = stable_palette(rgb_to_lab(self._display), target_lab, threshold)
+            repaint = stable_palette(rgb_to_lab(self._set_from), target_lab, threshold)
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
-            display = np.where(repaint[:, None], target, self._display)
+            display = np.where(repaint[:, None], shown, self._display)
+            if shown is not target:
+                set_from = np.where(repaint[:, None], target, self._set_from)
         del members  # (m,) int64: not needed for the colours' entries
         self._display = display
+        self._set_from = display if shown is target else set_from
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
         slots = None
