@@ -218,40 +218,51 @@ def _extend_centers(
     return np.asarray(out, dtype=np.float64)
 
 
-def _salient(fc: FrameColours) -> FrameColours:
-    """The frame's colours as the fit sees them: only the salient ones (``fc.salient``)."""
-    s = fc.salient
-    lab = fc.lab[s] if fc.lab is not fc.exact else None
-    exact = fc.exact[s]
+def _subset(fc: FrameColours, which: NDArray[np.intp], options: QuantizeOptions) -> FrameColours:
+    """The frame's colours ``which`` (indices) alone, as a fit sees them."""
+    exact = fc.exact[which]
+    lab = exact if fc.lab is fc.exact else fc.lab[which]
+    if fc.salient is not None and np.array_equal(which, fc.salient):
+        fit_x, fit_w = fc.fit_x, fc.fit_w  # made with the frame's colours
+    else:
+        fit_x, fit_w = fit_points(fc.enhanced, fc.exact, fc.weights, options, which)
     return replace(
         fc,
         exact=exact,
-        lab=exact if lab is None else lab,
-        weights=fc.weights[s],
-        enhanced=fc.enhanced[s],
+        lab=lab,
+        weights=fc.weights[which],
+        enhanced=fc.enhanced[which],
+        fit_x=fit_x,
+        fit_w=fit_w,
         salient=None,
     )
 
 
 def _modes(
-    fc: FrameColours, fit: FrameColours, centers: NDArray[np.float64], opt: QuantizeOptions
+    fc: FrameColours, centers: NDArray[np.float64], split: int | None, opt: QuantizeOptions
 ) -> NDArray[np.uint8]:
-    """Each centre's representative colour (k, 3) uint8: the most common colour of the fitted
-    colours nearest to it; for a centre none of those is nearest to, of all the frame's colours
-    nearest to it; failing that, the frame's colour nearest to it. Always a colour the frame
-    holds (after ``enhance``)."""
+    """Each centre's representative colour (k, 3) uint8: the most common colour of the
+    frame's colours nearest to it (with ``split``, the salient colours' nearest among
+    ``centers[:split]``, the others' among the rest); for a centre no colour is nearest to,
+    the frame's colour nearest to it. Always a colour the frame holds (after ``enhance``)."""
     k = len(centers)
-    labels = nearest(fit.exact, centers, opt.metric)
-    modes, present = cluster_modes(fit.enhanced, fit.weights, labels, k)
-    if not present.all() and fit is not fc:
+    if split is None or split == k:
         labels = nearest(fc.exact, centers, opt.metric)
-        more, found = cluster_modes(fc.enhanced, fc.weights, labels, k)
-        modes[~present & found] = more[~present & found]
-        present |= found
+    else:
+        salient = np.zeros(len(fc.exact), bool)
+        salient[fc.salient] = True
+        labels = np.empty(len(fc.exact), np.int64)
+        labels[salient] = nearest(fc.exact[salient], centers[:split], opt.metric)
+        labels[~salient] = nearest(fc.exact[~salient], centers[split:], opt.metric) + split
+    modes, present = cluster_modes(fc.enhanced, fc.weights, labels, k)
     for j in np.flatnonzero(~present):  # rare: a centre no colour is nearest to
         i = int(np.argmin(distances(fc.exact, centers[j : j + 1], opt.metric)[:, 0]))
         modes[j] = fc.enhanced[i]
     return modes
+
+
+# With min_saturation, the share of the entries the other (left-out) colours keep at most.
+_REST_SHARE = 0.25
 
 
 @dataclass
@@ -275,6 +286,8 @@ class TemporalQuantizer:
     _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
     _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
     _n_frames: int = field(default=0, init=False)
+    # With min_saturation: the fits of the salient colours and of the others, each seeded.
+    _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -318,6 +331,60 @@ class TemporalQuantizer:
                 self._followed = None
                 return fresh, alt_inertia, alt_labels
         return centers, inertia, labels
+
+    def _fit_groups(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
+        """min_saturation: the salient colours' entries fitted on them alone, then a few entries
+        for the other colours fitted on those alone (their share of the pixels' worth of
+        entries, at least 1, at most ``_REST_SHARE`` of k, plus any entries the salient colours
+        leave unused), so a grey wall keeps a grey rather than the nearest salient colour. Each
+        group is seeded from its own last centres. Returns the centres (salient ones first),
+        each colour's centre (m,) and how many are the salient ones'."""
+        if self._groups is None:
+            self._groups = (TemporalQuantizer(self.options), TemporalQuantizer(self.options))
+        salient = fc.salient
+        rest = np.setdiff1d(np.arange(len(fc.exact)), salient, assume_unique=True)
+        share = 1.0 - float(fc.weights[salient].sum() / fc.weights.sum())
+        n_rest = 0 if k == 1 else min(k - 1, max(1, round(k * min(share, _REST_SHARE))))
+        temporal = self.options.seeded
+        parts, members = [], np.empty(len(fc.exact), np.int64)
+        offset = 0
+        for group, which, n in (
+            (self._groups[0], salient, k - n_rest),
+            (self._groups[1], rest, None),
+        ):
+            n = k - offset if n is None else n
+            if n == 0:
+                members[which] = 0
+                continue
+            centers, labels = group._fit_seeded(
+                _subset(fc, which, self.options), n, fresh, frame_no
+            )
+            parts.append(centers)
+            members[which] = labels + offset
+            offset += len(centers)
+        followed = [g._followed for g in self._groups]
+        if temporal and all(f is not None for f in followed):
+            self._followed = np.concatenate(followed)
+        return np.concatenate(parts), members, len(parts[0])
+
+    def _fit_seeded(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``_fit`` with this quantizer's own seed, keeping slots at a fresh start (a group
+        of ``_fit_groups``): the centres and each colour's centre."""
+        fresh = fresh or self._centers is None
+        self._followed = None
+        centers, inertia, labels = self._fit(fc, k, fresh, frame_no)
+        self._mean_inertia = inertia / fc.weights.sum()
+        if fresh and self.options.seeded and self._centers is not None:
+            if len(self._centers) == len(centers):
+                perm = match_slots(self._centers, centers)
+                centers, labels = centers[perm], np.argsort(perm)[labels]
+        if len(centers) >= k or self._centers is None or not self.options.seeded:
+            self._centers = centers
+        return centers, labels
 
     def _fresh_fit(
         self, fc: FrameColours, k: int, frame_no: int, *, n_init: int
@@ -454,21 +521,24 @@ class TemporalQuantizer:
             self.cuts.append(frame_no)
 
         exact = fc.exact
-        # With min_saturation the fit sees only the salient colours (the mapping sees them all).
-        fit = fc if fc.salient is None else _salient(fc)
         fresh = not temporal or cut or self._centers is None
         self._followed = None
+        split = None  # with min_saturation: centers[:split] are the salient colours' entries
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
             centers, inertia, members = exact.astype(np.float64), 0.0, None
+        elif fc.salient is not None:
+            centers, members, split = self._fit_groups(fc, k, fresh, frame_no)
         else:
-            centers, inertia, members = self._fit(fit, k, fresh, frame_no)
-            if fit is not fc and len(centers) < k:
-                # Fewer salient colours than entries: the spare ones go to the other colours.
-                every = fit_points(fc.enhanced, fc.exact, fc.weights, opt)
-                centers = _extend_centers(*every, centers, k, opt.metric)
-            self._mean_inertia = inertia / fit.weights.sum()
-        if fresh and temporal and self._centers is not None and len(self._centers) == len(centers):
+            centers, inertia, members = self._fit(fc, k, fresh, frame_no)
+            self._mean_inertia = inertia / src.counts.sum()
+        if (
+            split is None  # each group keeps its own slots
+            and fresh
+            and temporal
+            and self._centers is not None
+            and len(self._centers) == len(centers)
+        ):
             centers = centers[match_slots(self._centers, centers)]
         if len(centers) >= k or self._centers is None or not temporal:
             self._centers = centers
@@ -480,7 +550,7 @@ class TemporalQuantizer:
         target = from_space(centers, opt.space)
         shown = target
         if opt.representative == "mode":
-            shown = fc.enhanced.copy() if members is None else _modes(fc, fit, centers, opt)
+            shown = fc.enhanced.copy() if members is None else _modes(fc, centers, split, opt)
         display, set_from = shown, target
         if (
             temporal
@@ -492,7 +562,7 @@ class TemporalQuantizer:
             target_lab = rgb_to_lab(target)
             threshold = opt.palette_hysteresis
             if members is not None:
-                spread = cluster_spread(fit.lab, fit.weights, members, target_lab)
+                spread = cluster_spread(fc.lab, fc.weights, members, target_lab)
                 threshold = np.minimum(threshold, spread)
             else:  # the palette is the colours themselves
                 threshold = 0.0
