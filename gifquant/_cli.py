@@ -304,6 +304,30 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
     )
     add_colour_options(p)
+    colours = p.add_argument_group("palettes of other files")
+    colours.add_argument(
+        "--palette-from",
+        metavar="FILE",
+        default=None,
+        help="quantize to a fixed palette instead of clustering: a .gpl, .json or .hex palette "
+        "file (as 'gifquant palette' writes them), or an image or clip (its palette of -k "
+        "colours); the output shows only those colours",
+    )
+    colours.add_argument(
+        "--transfer",
+        metavar="FILE",
+        default=None,
+        help="move the colours onto another image's or clip's palette (or a palette file's) "
+        "before quantizing: clusters matched on lightness and share, shading kept",
+    )
+    colours.add_argument(
+        "--transfer-colours",
+        metavar="N",
+        type=_positive_int(1, 256),
+        default=8,
+        help="colours of the --transfer palette taken from an image or clip, and clusters "
+        "the clip is matched in, 1..256 (default 8)",
+    )
     p.add_argument(
         "-f",
         "--format",
@@ -533,11 +557,9 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if args.stats
         else ""
     )
-    k = report.chosen.k if report.chosen is not None else (args.k or 16)
-    _say(
-        f"{report.frames} frames, k={k} {'seeded' if args.seeded else 'random'}, "
-        f"{quality}{report.seconds:.2f} s ({fps:.1f} fps)"
-    )
+    k = report.chosen.k if report.chosen is not None else report.settings.get("k", args.k)
+    mode = "fixed palette" if args.palette_from else "seeded" if args.seeded else "random"
+    _say(f"{report.frames} frames, k={k} {mode}, {quality}{report.seconds:.2f} s ({fps:.1f} fps)")
     if report.cuts and not args.quiet:
         shown = ", ".join(str(c) for c in report.cuts[:20])
         more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
@@ -585,6 +607,9 @@ def file_settings(args: argparse.Namespace) -> dict:
         dither=args.dither,
         dither_strength=args.dither_strength,
         **colour_settings(args),
+        palette_from=args.palette_from,
+        transfer=args.transfer,
+        transfer_colours=args.transfer_colours,
     )
 
 

@@ -38,6 +38,7 @@ from ._kmeans import (
 )
 from ._remap import cluster_spread, match_slots, stable_palette
 from ._representative import REPRESENTATIVES, cluster_modes
+from ._transfer import PaletteMap
 
 # Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
 _CHUNK = 1 << 16
@@ -64,6 +65,12 @@ class QuantizeOptions:
         entry; a frame with no colour this saturated is fitted on all of them)
     representative : an entry's colour is its cluster's ``mean`` or its ``mode`` (the most
         common colour, taken in the frame where the entry was last set)
+    palette : a fixed palette, (n, 3) sRGB colours 0..255 (1 <= n <= 256), used instead of
+        clustering (paletteuse with a palette of one's own); ``k`` is then its length, and
+        dithering and delta frames apply as usual. Held as a tuple of (r, g, b) tuples.
+    transfer, transfer_shares, transfer_colours : another clip's palette (as ``palette``) and
+        its colours' shares of the pixels (None: equal): each frame's palette is shown moved
+        onto it (``_transfer.PaletteMap``, matched in ``transfer_colours`` clusters)
     """
 
     k: int = 16
@@ -87,8 +94,27 @@ class QuantizeOptions:
     enhance: float = 1.0
     min_saturation: float = 0.0
     representative: str = "mean"
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    transfer: tuple[tuple[int, int, int], ...] | None = None
+    transfer_shares: tuple[float, ...] | None = None
+    transfer_colours: int = 8
 
     def __post_init__(self) -> None:
+        if self.palette is not None:
+            fixed = _palette_tuple(self.palette)
+            object.__setattr__(self, "palette", fixed)
+            object.__setattr__(self, "k", len(fixed))
+        _check_int(self, "transfer_colours", 1, 256)
+        if self.transfer is not None:
+            if self.palette is not None:
+                raise ValueError("a fixed palette and a transfer cannot be combined")
+            target = _palette_tuple(self.transfer, "transfer")
+            object.__setattr__(self, "transfer", target)
+            if self.transfer_shares is not None:
+                shares = _shares_tuple(self.transfer_shares, len(target))
+                object.__setattr__(self, "transfer_shares", shares)
+        elif self.transfer_shares is not None:
+            raise ValueError("transfer_shares needs transfer")
         for name, choices in (("metric", METRICS), ("space", SPACES), ("init", INITS)):
             _check_choice(self, name, choices)
         _check_choice(self, "dither", DITHERS)
@@ -109,6 +135,37 @@ class QuantizeOptions:
         _check_number(self, "palette_memory", 1, below=True)
         if self.scene_threshold is not None:
             _check_number(self, "scene_threshold", 1)
+
+
+def _palette_tuple(palette, name: str = "palette") -> tuple[tuple[int, int, int], ...]:
+    """Colours as a tuple of (r, g, b) int tuples, checked: 1..256 colours, 0..255."""
+    try:
+        arr = np.asarray(palette)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype == object or arr.ndim != 2 or arr.shape[1:] != (3,):
+        raise TypeError(f"{name} must be (n, 3) sRGB colours")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must hold numbers, not {arr.dtype}")
+    if not 1 <= len(arr) <= 256:
+        raise ValueError(f"{name} must have 1 to 256 colours, not {len(arr)}")
+    whole = np.isfinite(arr).all() and (arr == np.round(arr)).all()
+    if not (whole and arr.min() >= 0 and arr.max() <= 255):
+        raise ValueError(f"{name} colours must be whole numbers from 0 to 255")
+    return tuple(tuple(int(v) for v in row) for row in arr.tolist())
+
+
+def _shares_tuple(shares, n: int) -> tuple[float, ...]:
+    """One finite share >= 0 per colour, not all 0."""
+    try:
+        arr = np.asarray(shares, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("transfer_shares must be numbers") from None
+    if arr.shape != (n,):
+        raise ValueError(f"transfer_shares must hold one share per colour ({n})")
+    if not (np.isfinite(arr).all() and (arr >= 0).all() and arr.sum() > 0):
+        raise ValueError("transfer_shares must be finite numbers >= 0, not all 0")
+    return tuple(float(v) for v in arr)
 
 
 def _check_choice(options: QuantizeOptions, name: str, choices: tuple[str, ...]) -> None:
@@ -288,6 +345,8 @@ class TemporalQuantizer:
     _n_frames: int = field(default=0, init=False)
     # With min_saturation: the fits of the salient colours and of the others, each seeded.
     _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
+    _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
+    _map: PaletteMap | None = field(default=None, init=False)
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -520,6 +579,8 @@ class TemporalQuantizer:
         if cut:
             self.cuts.append(frame_no)
 
+        if opt.palette is not None:
+            return self._plan_fixed(fc, (h, w), has_alpha, cut)
         exact = fc.exact
         fresh = not temporal or cut or self._centers is None
         self._followed = None
@@ -577,19 +638,45 @@ class TemporalQuantizer:
         self._set_from = display if shown is target else set_from
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-        slots = None
-        if opt.dither == "none" or len(display_ws) < 2:
-            labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            slots = labels[src.inverse]  # not np.take: that copies the indices to intp first
-        return FramePlan(
-            fc,
-            (h, w),
-            has_alpha,
-            cut=cut,
-            display=display,
-            display_ws=display_ws,
-            slots=slots,
-        )
+        entries = self._entries(fc, display_ws)
+        slots = None if entries is None else entries[src.inverse]  # not np.take: intp copy
+        if opt.transfer is not None:
+            # What is shown moves onto the other palette; the slots stay this clip's.
+            if self._map is None:
+                self._map = PaletteMap(
+                    opt.transfer, opt.transfer_shares, n_anchors=opt.transfer_colours, seed=opt.seed
+                )
+            if entries is None:  # dithering: each entry's pixels as their nearest colour's
+                entries = nearest(fc.exact, display_ws.astype(np.float64), opt.metric)
+            counts = np.bincount(entries, weights=fc.weights, minlength=len(display))
+            display = self._map.apply(display, counts, cut)
+        return FramePlan(fc, (h, w), has_alpha, cut, display, display_ws, slots)
+
+    def _plan_fixed(
+        self, fc: FrameColours, shape: tuple[int, int], has_alpha: bool, cut: bool
+    ) -> FramePlan:
+        """A frame's plan under the fixed ``options.palette``: no fit, every colour's nearest."""
+        opt = self.options
+        if self._fixed is None:
+            display = np.asarray(opt.palette, dtype=np.uint8)
+            ws = rgb_to_lab(display) if opt.space == "lab" else to_space(display, opt.space)
+            self._fixed = (display, ws)
+        display, display_ws = self._fixed
+        if has_alpha and len(display) == 256:
+            raise ValueError(
+                "a palette of 256 colours leaves no index for transparent pixels; "
+                "give at most 255 colours"
+            )
+        entries = self._entries(fc, display_ws)
+        slots = None if entries is None else entries[fc.source.inverse]
+        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots)
+
+    def _entries(self, fc: FrameColours, display_ws: NDArray) -> NDArray[np.uint8] | None:
+        """Each distinct colour's nearest entry (None when dithering: ``paint`` decides)."""
+        opt = self.options
+        if opt.dither != "none" and len(display_ws) >= 2:
+            return None
+        return nearest(fc.exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since

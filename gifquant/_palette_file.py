@@ -1,0 +1,154 @@
+"""Palettes read from files, for ``--palette-from`` and ``--transfer``.
+
+A ``.gpl`` (GIMP), ``.json`` or ``.hex``/``.txt`` (``#rrggbb`` lines) file is read as the
+palette it holds, in the forms ``gifquant palette`` writes; any other file is an image or clip,
+whose overall palette of ``k`` colours is extracted (``gifquant.palette``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+
+from ._errors import GifquantError
+from ._palette import Palette
+
+TEXT_SUFFIXES = (".gpl", ".json", ".hex", ".txt")
+_HEX = re.compile(r"#?([0-9a-fA-F]{6})\b")
+_GPL_LINE = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+)\b(.*)")
+_PERCENT = re.compile(r"(\d+(?:\.\d*)?)%")
+
+
+def load_palette(source, k: int, *, option: str, **options) -> Palette:
+    """The palette ``source`` names: a ``Palette``, (n, 3) colours, a palette file, or an image
+    or clip (its overall palette of ``k`` colours; ``options`` go to ``gifquant.palette``).
+
+    Shares unknown (hex lines, bare colours) are equal. A colour listed twice is one entry.
+    Raises GifquantError (``option`` names the setting) for a file it cannot use.
+    """
+    if isinstance(source, Palette):
+        return _unique(source.colours, source.shares)
+    if not isinstance(source, (str, os.PathLike)):
+        from ._temporal import _palette_tuple
+
+        try:
+            colours = np.asarray(_palette_tuple(source), np.uint8)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{option}: {exc}") from None
+        return _unique(colours, None)
+    path = os.fspath(source)
+    if os.path.splitext(path)[1].lower() in TEXT_SUFFIXES:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GifquantError(f"{option} {path}: cannot read it ({exc})") from None
+        return _parse(text, path, option)
+    from ._palette import palette
+
+    try:
+        return palette(path, k=k, samples=0, **options).overall
+    except GifquantError as exc:
+        raise GifquantError(f"{option}: {exc}") from None
+
+
+def _parse(text: str, path: str, option: str) -> Palette:
+    """A palette file's colours and shares (text as ``gifquant palette`` writes it)."""
+    where = f"{option} {path}"
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        colours, shares = _from_json(text, where)
+    elif stripped.startswith("GIMP Palette"):
+        colours, shares = _from_gpl(text, where)
+    else:
+        colours, shares = _from_hex(text, where)
+    if not colours:
+        raise GifquantError(f"{where}: holds no colours")
+    if len(colours) > 256:
+        raise GifquantError(f"{where}: {len(colours)} colours; a palette holds at most 256")
+    arr = np.asarray(colours, np.uint8)
+    if any(s is None for s in shares):
+        return _unique(arr, None)
+    return _unique(arr, np.asarray(shares, np.float64))
+
+
+def _from_hex(text: str, where: str) -> tuple[list, list]:
+    colours = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith((";", "//")):
+            continue
+        m = _HEX.match(line)
+        if m is None:
+            raise GifquantError(f"{where}: line {n}: not a #rrggbb colour: {line[:40]!r}")
+        colours.append(_rgb(m.group(1)))
+    return colours, [None] * len(colours)
+
+
+def _from_gpl(text: str, where: str) -> tuple[list, list]:
+    colours, shares = [], []
+    for n, line in enumerate(text.splitlines()[1:], 2):
+        if not line.strip() or line.lstrip().startswith("#") or re.match(r"\w+:", line):
+            continue
+        m = _GPL_LINE.match(line)
+        if m is None:
+            raise GifquantError(f"{where}: line {n}: not an 'R G B name' line: {line[:40]!r}")
+        rgb = [int(v) for v in m.groups()[:3]]
+        if max(rgb) > 255:
+            raise GifquantError(f"{where}: line {n}: a colour value over 255")
+        colours.append(rgb)
+        share = _PERCENT.search(m.group(4))
+        shares.append(float(share.group(1)) / 100 if share else None)
+    return colours, shares
+
+
+def _from_json(text: str, where: str) -> tuple[list, list]:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise GifquantError(f"{where}: not valid JSON ({exc})") from None
+    entries = doc.get("overall") if isinstance(doc, dict) else doc
+    if not isinstance(entries, list):
+        raise GifquantError(f"{where}: expected a list of colours or an 'overall' list")
+    colours, shares = [], []
+    for n, e in enumerate(entries):
+        share = None
+        if isinstance(e, dict):
+            e, share = e.get("colour", e.get("color")), e.get("share")
+        if isinstance(e, str) and _HEX.fullmatch(e.strip()):
+            rgb = _rgb(e.strip().lstrip("#"))
+        elif (
+            isinstance(e, list)
+            and len(e) == 3
+            and all(isinstance(v, int) and 0 <= v <= 255 for v in e)
+        ):
+            rgb = e
+        else:
+            raise GifquantError(f"{where}: entry {n}: not a '#rrggbb' colour or [r, g, b]")
+        if share is not None and (not isinstance(share, (int, float)) or not share >= 0):
+            raise GifquantError(f"{where}: entry {n}: share must be a number >= 0")
+        colours.append(rgb)
+        shares.append(share)
+    return colours, shares
+
+
+def _rgb(hex6: str) -> list[int]:
+    return [int(hex6[i : i + 2], 16) for i in (0, 2, 4)]
+
+
+def _unique(colours: np.ndarray, shares: np.ndarray | None) -> Palette:
+    """One entry per colour, in first-seen order; shares summed (equal when unknown)."""
+    colours = np.asarray(colours, np.uint8).reshape(-1, 3)
+    if shares is None or not shares.sum() > 0:
+        shares = np.ones(len(colours))
+    first, inverse = np.unique(colours, axis=0, return_index=True, return_inverse=True)[1:]
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    summed = np.bincount(rank[inverse.ravel()], weights=shares, minlength=len(first))
+    return Palette(colours[np.sort(first)], summed / summed.sum())
