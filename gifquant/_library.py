@@ -194,7 +194,10 @@ def convert(
         (False, as a batch worker does: its cores are busy with other files); None: threads
         unless the frames are large. The output is the same bytes either way
     **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
-        ``metric``, ``space``, ``dither``, ...)
+        ``metric``, ``space``, ``dither``, ...), among them the colour picking:
+        ``enhance`` (0..4, saturation scaled before clustering as PIL's
+        ``ImageEnhance.Color``; 1 unchanged), ``min_saturation`` (0..1, less saturated
+        colours are left out of the fit) and ``representative`` (``"mean"`` or ``"mode"``)
 
     Returns
     -------

@@ -102,7 +102,18 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
 def _original_options(panels: list[Panel], base: QuantizeOptions) -> QuantizeOptions:
     used = sum(p.options.k for p in panels if p.options is not None)
     k = 256 - compare.LABEL_COLOURS - 1 - used
-    return dataclasses.replace(base, k=min(k, 256), seeded=True)
+    # The original as it is: not enhanced, every colour fitted, means, its own colours.
+    return dataclasses.replace(
+        base,
+        k=min(k, 256),
+        seeded=True,
+        enhance=1.0,
+        min_saturation=0.0,
+        representative="mean",
+        palette=None,
+        transfer=None,
+        transfer_shares=None,
+    )
 
 
 @dataclass(frozen=True)

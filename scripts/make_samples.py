@@ -11,7 +11,9 @@ gallery-*.png: the README's gallery, made by the commands it shows on shapes.gif
 the pixels' CIELAB projections (``gifquant palette``).
 pico8.hex, sunset.png: a fixed palette and a picture to take a palette from; gallery-fixed.png and
 gallery-transfer.png: frame 12 of shapes.gif with ``--palette-from pico8.hex`` (plain and
-dithered) and with ``--transfer sunset.png``, beside the original.
+dithered) and with ``--transfer sunset.png``, beside the original. gallery-picking.png: frame 12
+at k=6 with the default colours, ``--enhance 1.6``, ``--min-saturation 0.5`` and
+``--representative mode``.
 """
 
 from __future__ import annotations
@@ -96,6 +98,36 @@ def gallery(out: Path) -> None:
     )
     for name in ("grid", "swatch", "timeline", "pixels"):
         print(f"wrote {out / f'gallery-{name}.png'}")
+    picking_gallery(out)
+
+
+def picking_gallery(out: Path) -> None:
+    """Frame 12 of shapes.gif at k=6, the source and each colour-picking option, side by side."""
+    import gifquant
+    from gifquant._io.streams import open_input
+    from gifquant._pictures import labelled_rows
+
+    with open_input(str(out / "shapes.gif")) as reader:
+        clip = np.stack([fr.rgba[..., :3] for fr in reader])
+    columns = [("source", clip[STILL_FRAME])]
+    for label, options in (
+        ("k=6", {}),
+        ("--enhance 1.6", {"enhance": 1.6}),
+        ("--min-saturation 0.5", {"min_saturation": 0.5}),
+        ("--representative mode", {"representative": "mode"}),
+    ):
+        columns.append((label, gifquant.quantize(clip, k=6, **options)[STILL_FRAME]))
+    panels = [
+        labelled_rows([(label, Image.fromarray(rgb).resize((2 * W, 2 * H), Image.NEAREST))])
+        for label, rgb in columns
+    ]
+    sheet = Image.new("RGB", (sum(p.width + 4 for p in panels) - 4, panels[0].height), "white")
+    x = 0
+    for p in panels:
+        sheet.paste(p, (x, 0))
+        x += p.width + 4
+    sheet.save(out / "gallery-picking.png")
+    print(f"wrote {out / 'gallery-picking.png'}")
 
 
 PICO8 = (
