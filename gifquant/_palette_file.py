@@ -8,12 +8,14 @@ whose overall palette of ``k`` colours is extracted (``gifquant.palette``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 
 import numpy as np
 
 from ._errors import GifquantError
+from ._io.streams import check_input
 from ._palette import Palette
 
 TEXT_SUFFIXES = (".gpl", ".json", ".hex", ".txt")
@@ -40,21 +42,29 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
             raise type(exc)(f"{option}: {exc}") from None
         return _unique(colours, None)
     path = os.fspath(source)
+    if path == "-":
+        raise GifquantError(f"{option} reads a file, not stdin ('-')")
+    try:
+        check_input(path)
+    except GifquantError as exc:  # InputNotFoundError stays a FileNotFoundError too
+        raise type(exc)(f"{option}: {exc}") from None
     if os.path.splitext(path)[1].lower() in TEXT_SUFFIXES:
         try:
-            with open(path, encoding="utf-8") as f:
+            # utf-8-sig: a byte order mark, as Windows editors write, is not a colour.
+            with open(path, encoding="utf-8-sig") as f:
                 text = f.read()
-        except FileNotFoundError:
-            raise
         except (OSError, UnicodeDecodeError) as exc:
             raise GifquantError(f"{option} {path}: cannot read it ({exc})") from None
         return _parse(text, path, option)
     from ._palette import palette
 
     try:
-        return palette(path, k=k, samples=0, **options).overall
+        overall = palette(path, k=k, samples=0, **options).overall
     except GifquantError as exc:
         raise GifquantError(f"{option}: {exc}") from None
+    if not len(overall.colours):
+        raise GifquantError(f"{option}: {path}: every pixel is transparent; no colours to take")
+    return overall
 
 
 def _parse(text: str, path: str, option: str) -> Palette:
@@ -69,12 +79,12 @@ def _parse(text: str, path: str, option: str) -> Palette:
         colours, shares = _from_hex(text, where)
     if not colours:
         raise GifquantError(f"{where}: holds no colours")
-    if len(colours) > 256:
-        raise GifquantError(f"{where}: {len(colours)} colours; a palette holds at most 256")
-    arr = np.asarray(colours, np.uint8)
-    if any(s is None for s in shares):
-        return _unique(arr, None)
-    return _unique(arr, np.asarray(shares, np.float64))
+    weights = None if any(s is None for s in shares) else np.asarray(shares, np.float64)
+    found = _unique(np.asarray(colours, np.uint8), weights)  # a colour listed twice is one
+    if len(found.colours) > 256:
+        n = len(found.colours)
+        raise GifquantError(f"{where}: {n} colours; a palette holds at most 256")
+    return found
 
 
 def _from_hex(text: str, where: str) -> tuple[list, list]:
@@ -103,14 +113,16 @@ def _from_gpl(text: str, where: str) -> tuple[list, list]:
             raise GifquantError(f"{where}: line {n}: a colour value over 255")
         colours.append(rgb)
         share = _PERCENT.search(m.group(4))
-        shares.append(float(share.group(1)) / 100 if share else None)
+        if share and (share := _share(float(share.group(1)) / 100)) is None:
+            raise GifquantError(f"{where}: line {n}: a share too large")
+        shares.append(share)
     return colours, shares
 
 
 def _from_json(text: str, where: str) -> tuple[list, list]:
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: lists nested thousands deep
         raise GifquantError(f"{where}: not valid JSON ({exc})") from None
     entries = doc.get("overall") if isinstance(doc, dict) else doc
     if not isinstance(entries, list):
@@ -125,16 +137,28 @@ def _from_json(text: str, where: str) -> tuple[list, list]:
         elif (
             isinstance(e, list)
             and len(e) == 3
-            and all(isinstance(v, int) and 0 <= v <= 255 for v in e)
+            and all(type(v) is int and 0 <= v <= 255 for v in e)  # not True or False
         ):
             rgb = e
         else:
             raise GifquantError(f"{where}: entry {n}: not a '#rrggbb' colour or [r, g, b]")
-        if share is not None and (not isinstance(share, (int, float)) or not share >= 0):
-            raise GifquantError(f"{where}: entry {n}: share must be a number >= 0")
+        if share is not None and (share := _share(share)) is None:
+            raise GifquantError(f"{where}: entry {n}: share must be a finite number >= 0")
         colours.append(rgb)
         shares.append(share)
     return colours, shares
+
+
+def _share(value) -> float | None:
+    """A share as a finite float >= 0; None for anything else (a bool, a string, NaN,
+    infinity, an integer too large for a float)."""
+    if type(value) not in (int, float):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if 0 <= value < math.inf else None
 
 
 def _rgb(hex6: str) -> list[int]:
@@ -144,8 +168,9 @@ def _rgb(hex6: str) -> list[int]:
 def _unique(colours: np.ndarray, shares: np.ndarray | None) -> Palette:
     """One entry per colour, in first-seen order; shares summed (equal when unknown)."""
     colours = np.asarray(colours, np.uint8).reshape(-1, 3)
-    if shares is None or not shares.sum() > 0:
+    if shares is None or not shares.max(initial=0) > 0:
         shares = np.ones(len(colours))
+    shares = shares / shares.max()  # relative: huge ones must not add up to infinity
     first, inverse = np.unique(colours, axis=0, return_index=True, return_inverse=True)[1:]
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from ._colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
 from ._distinct import DistinctColours, FrameColours, fit_points, frame_colours
 from ._dither import DITHERS, dither_offsets, floyd_steinberg
+from ._errors import GifquantError
 from ._frames import QuantizedFrame
 from ._kmeans import (
     INITS,
@@ -662,8 +663,8 @@ class TemporalQuantizer:
             ws = rgb_to_lab(display) if opt.space == "lab" else to_space(display, opt.space)
             self._fixed = (display, ws)
         display, display_ws = self._fixed
-        if has_alpha and len(display) == 256:
-            raise ValueError(
+        if has_alpha and len(display) == 256:  # the user's to fix: one line, exit 2
+            raise GifquantError(
                 "a palette of 256 colours leaves no index for transparent pixels; "
                 "give at most 255 colours"
             )

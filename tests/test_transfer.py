@@ -13,6 +13,7 @@ from PIL import Image
 import gifquant
 from gifquant._cli import main
 from gifquant._colour import rgb_to_lab
+from gifquant._palette_file import load_palette
 from gifquant._transfer import match_palettes, min_cost_matching
 
 FIXED = np.array(
@@ -111,6 +112,11 @@ def test_quantize_with_a_fixed_palette_is_exactly_those_colours():
         ("bad.json", "{oops", "not valid JSON"),
         ("empty.hex", "\n", "holds no colours"),
         ("many.hex", "".join(f"#{i:06x}\n" for i in range(300)), "at most 256"),
+        ("bools.json", "[[true, false, true]]", "entry 0: not a '#rrggbb' colour"),
+        ("inf.json", '[{"colour": "#ff0000", "share": Infinity}]', "share must be a finite"),
+        ("bigint.json", '[{"colour": "#ff0000", "share": 1' + "0" * 400 + "}]", "share must be"),
+        ("deep.json", "[" * 100000 + "]" * 100000, "not valid JSON"),
+        ("big.gpl", "GIMP Palette\n255 0 0 red " + "9" * 400 + "%\n", "line 2: a share too"),
     ],
 )
 def test_a_bad_palette_file_is_one_line_and_exit_2(clip, tmp_path, capsys, name, text, message):
@@ -127,6 +133,58 @@ def test_a_missing_palette_or_transfer_file_is_exit_2(clip, tmp_path, capsys):
         assert run(clip, tmp_path / "o.gif", option, tmp_path / "none.gif") == 2
         err = capsys.readouterr().err
         assert "none.gif" in err and "Traceback" not in err
+
+
+def test_a_missing_palette_file_or_stdin_is_exit_2_and_still_a_file_not_found(
+    clip, tmp_path, capsys
+):
+    out = tmp_path / "o.gif"
+    for name in ("none.hex", "none.json", "none.gpl"):
+        assert run(clip, out, "--palette-from", tmp_path / name) == 2
+        err = capsys.readouterr().err
+        assert f"--palette-from: {tmp_path / name}: no such file" in err
+        with pytest.raises(FileNotFoundError):
+            gifquant.convert(clip, out, transfer=tmp_path / name)
+    assert run(clip, out, "--transfer", "-") == 2
+    assert "--transfer reads a file, not stdin" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_palette_files_with_a_byte_order_mark_huge_shares_or_repeated_colours(tmp_path):
+    gpl = tmp_path / "bom.gpl"
+    gpl.write_bytes("\ufeffGIMP Palette\n255 0 0 red 30%\n0 0 255 blue 10%\n".encode())
+    read = load_palette(gpl, 8, option="--transfer")
+    assert read.colours.tolist() == [[255, 0, 0], [0, 0, 255]]
+    assert np.allclose(read.shares, [0.75, 0.25])
+    huge = tmp_path / "huge.json"
+    huge.write_text(
+        '[{"colour": "#ff0000", "share": 1e308}, {"colour": "#0000ff", "share": 1e308}]'
+    )
+    assert np.allclose(load_palette(huge, 8, option="--transfer").shares, [0.5, 0.5])
+    # 257 lines, 256 colours: a colour listed twice is one entry
+    lines = [f"#{i:06x}" for i in range(256)] + ["#000000"]
+    (tmp_path / "dup.hex").write_text("\n".join(lines))
+    assert len(load_palette(tmp_path / "dup.hex", 8, option="--palette-from").colours) == 256
+
+
+def test_no_colours_from_a_clear_image_and_no_index_for_transparency_are_exit_2(
+    clip, tmp_path, capsys
+):
+    clear = tmp_path / "clear.png"
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8), "RGBA").save(clear)
+    out = tmp_path / "out.gif"
+    for option in ("--palette-from", "--transfer"):
+        assert run(clip, out, option, clear) == 2
+        assert "every pixel is transparent" in capsys.readouterr().err
+    frames = moving_clip(n=3)
+    alpha = [np.ones(f.shape[:2], bool) for f in frames]
+    alpha[1][:4, :4] = False  # see-through pixels in the second frame only
+    src = write_gif(tmp_path / "t.gif", frames, alpha=alpha)
+    (tmp_path / "full.hex").write_text("".join(f"#{i * 65793:06x}\n" for i in range(256)))
+    assert run(src, out, "--palette-from", tmp_path / "full.hex") == 2
+    err = capsys.readouterr().err
+    assert "256 colours leaves no index" in err and "internal" not in err
+    assert not out.exists()
 
 
 # --- transfer: the matching ---------------------------------------------------------------
