@@ -64,6 +64,8 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
         elif tok == "original":
             panels.append(Panel("original", None))
         elif tok.startswith("k="):
+            if base.palette is not None:  # replace() would keep the palette's own k
+                raise ValueError(f"bad panel {raw!r}: a fixed palette has its own colours")
             try:
                 k = int(tok[2:])
                 opts = dataclasses.replace(base, k=k)
@@ -94,7 +96,7 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
         raise ValueError(
             f"the panels' palettes ({used} colours) do not fit one GIF frame of 256 colours"
             + (" with room for the original" if any(p.options is None for p in panels) else "")
-            + "; use a smaller -k"
+            + ("; use a palette of fewer colours" if base.palette else "; use a smaller -k")
         )
     return panels
 

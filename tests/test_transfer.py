@@ -187,6 +187,16 @@ def test_no_colours_from_a_clear_image_and_no_index_for_transparency_are_exit_2(
     assert not out.exists()
 
 
+def test_panels_of_other_k_are_refused_with_a_fixed_palette(clip, tmp_path, capsys):
+    hexfile = tmp_path / "three.hex"
+    hexfile.write_text("#ff0000\n#00ff00\n#0000ff\n")
+    out, cmp = tmp_path / "out.gif", tmp_path / "cmp.gif"
+    argv = (clip, out, "--palette-from", hexfile, "--compare", cmp, "--panels", "k=4,k=8")
+    assert run(*argv) == 2
+    assert "a fixed palette has its own colours" in capsys.readouterr().err
+    assert not out.exists() and not cmp.exists()
+
+
 # --- transfer: the matching ---------------------------------------------------------------
 
 
