@@ -33,6 +33,7 @@ from ._io.streams import (
     same_file,
 )
 from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
+from ._palette import Palette
 from ._palette_file import load_palette
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
 from ._resize import parse_scale
@@ -222,7 +223,9 @@ def convert(
     if max_size is not None:
         from ._sizing import fit_size
 
-        _load_palettes(options, palette_from, transfer)
+        _load_palettes(options, palette_from, transfer)  # read once for the search's runs
+        if "transfer" in options:  # back to convert's own argument, its shares kept
+            transfer = Palette(options.pop("transfer"), options.pop("transfer_shares"))
         return fit_size(
             src,
             dst,
@@ -245,6 +248,7 @@ def convert(
             loop=loop,
             matte=matte,
             lossy=lossy,
+            transfer=transfer,
             **options,
         )
     QuantizeOptions(**options)  # bad settings first, before any palette is read

@@ -197,6 +197,23 @@ def test_panels_of_other_k_are_refused_with_a_fixed_palette(clip, tmp_path, caps
     assert not out.exists() and not cmp.exists()
 
 
+def test_max_size_with_a_fixed_palette_or_a_transfer(clip, tmp_path):
+    other = write_gif(tmp_path / "other.gif", moving_clip(seed=3))
+    out = tmp_path / "out.gif"
+    report = gifquant.convert(clip, out, palette_from=FIXED[:3], max_size="1M")
+    assert report.chosen.k == 3  # the palette's own k, not a searched one
+    assert subset(shown_colours(out), FIXED[:3])
+    report = gifquant.convert(clip, out, overwrite=True, transfer=other, max_size="1M", lossy=0)
+    chosen = report.chosen
+    plain = tmp_path / "plain.gif"
+    size = f"{chosen.width}:{chosen.height}"
+    gifquant.convert(clip, plain, transfer=other, k=chosen.k, scale=size, fps=chosen.fps)
+    # the other clip's palette is read with its shares, as without --max-size
+    assert all(
+        np.array_equal(a, b) for a, b in zip(read_gif(out)[0], read_gif(plain)[0], strict=True)
+    )
+
+
 # --- transfer: the matching ---------------------------------------------------------------
 
 
