@@ -20,6 +20,7 @@ from ._palette import Palette
 
 TEXT_SUFFIXES = (".gpl", ".json", ".hex", ".txt")
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})\b")
+_ANOTHER_HEX = re.compile(r"[\s,;]#?[0-9a-fA-F]{6}\b")  # after a line's colour
 _GPL_LINE = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+)\b(.*)")
 _PERCENT = re.compile(r"(\d+(?:\.\d*)?)%")
 
@@ -96,6 +97,8 @@ def _from_hex(text: str, where: str) -> tuple[list, list]:
         m = _HEX.match(line)
         if m is None:
             raise GifquantError(f"{where}: line {n}: not a #rrggbb colour: {line[:40]!r}")
+        if _ANOTHER_HEX.search(line, m.end()):  # "#aa0000, #00bb00": not one and a name
+            raise GifquantError(f"{where}: line {n}: more than one colour; give one a line")
         colours.append(_rgb(m.group(1)))
     return colours, [None] * len(colours)
 

@@ -117,6 +117,7 @@ def test_quantize_with_a_fixed_palette_is_exactly_those_colours():
         ("bigint.json", '[{"colour": "#ff0000", "share": 1' + "0" * 400 + "}]", "share must be"),
         ("deep.json", "[" * 100000 + "]" * 100000, "not valid JSON"),
         ("big.gpl", "GIMP Palette\n255 0 0 red " + "9" * 400 + "%\n", "line 2: a share too"),
+        ("list.hex", "#264653, #2a9d8f, #e9c46a\n", "line 1: more than one colour"),
     ],
 )
 def test_a_bad_palette_file_is_one_line_and_exit_2(clip, tmp_path, capsys, name, text, message):
