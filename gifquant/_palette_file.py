@@ -18,6 +18,8 @@ from ._errors import GifquantError
 from ._io.streams import check_input
 from ._palette import Palette
 
+# A palette file's text is read whole: 256 colours with names fit many times over in this.
+_MAX_TEXT = 1 << 20
 TEXT_SUFFIXES = (".gpl", ".json", ".hex", ".txt")
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})\b")
 _ANOTHER_HEX = re.compile(r"[\s,;]#?[0-9a-fA-F]{6}\b")  # after a line's colour
@@ -53,9 +55,13 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
         try:
             # utf-8-sig: a byte order mark, as Windows editors write, is not a colour.
             with open(path, encoding="utf-8-sig") as f:
-                text = f.read()
+                text = f.read(_MAX_TEXT + 1)
         except (OSError, UnicodeDecodeError) as exc:
             raise GifquantError(f"{option} {path}: cannot read it ({exc})") from None
+        if len(text) > _MAX_TEXT:
+            raise GifquantError(
+                f"{option} {path}: over {_MAX_TEXT >> 20} MB; not a palette of 256 colours"
+            )
         return _parse(text, path, option)
     from ._palette import palette
 

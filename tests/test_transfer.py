@@ -381,3 +381,10 @@ def test_transfer_onto_one_colour_and_to_video(clip, tmp_path):
     mp4 = tmp_path / "out.mp4"
     report = gifquant.convert(clip, mp4, transfer=hexfile, k=8)
     assert report.frames == len(frames) and mp4.stat().st_size > 0
+
+
+def test_a_palette_file_that_never_ends_is_refused(clip, tmp_path, capsys):
+    endless = tmp_path / "zero.hex"
+    endless.symlink_to("/dev/zero")
+    assert run(clip, tmp_path / "o.gif", "--palette-from", endless) == 2
+    assert "not a palette of 256 colours" in capsys.readouterr().err
