@@ -31,9 +31,9 @@ from ._errors import GifquantError
 from ._io.streams import OUTPUT_FORMATS
 from ._library import _load_palettes, _loop, _lossy, convert
 from ._matte import parse_colour
+from ._options import QuantizeOptions
 from ._palette_file import load_palette
 from ._sizing import parse_size
-from ._temporal import QuantizeOptions
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
 INPUT_EXTENSIONS = frozenset(

@@ -25,7 +25,7 @@ from ._colour import (
 )
 
 if TYPE_CHECKING:
-    from ._temporal import QuantizeOptions
+    from ._options import QuantizeOptions
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096

@@ -24,9 +24,9 @@ from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from ._io.streams import check_input, open_input, open_output, output_format
 from ._kmeans import METRICS
 from ._library import Stats, _check_output
+from ._options import QuantizeOptions
 from ._pipeline import Panel, run
 from ._representative import REPRESENTATIVES
-from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
 
 MODES = ("random", "seeded")

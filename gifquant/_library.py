@@ -33,12 +33,12 @@ from ._io.streams import (
     same_file,
 )
 from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
+from ._options import QuantizeOptions
 from ._palette import Palette
 from ._palette_file import load_palette
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
 from ._resize import parse_scale
 from ._sizing import measure_gif
-from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
 
 

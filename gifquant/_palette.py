@@ -21,8 +21,9 @@ from ._arrays import frames_of
 from ._colour import lab_to_rgb, rgb_to_lab
 from ._errors import GifquantError
 from ._kmeans import kmeans
+from ._options import QuantizeOptions
 from ._representative import cluster_modes
-from ._temporal import QuantizeOptions, TemporalQuantizer
+from ._temporal import TemporalQuantizer
 
 FORMATS = ("json", "gpl", "hex")
 

@@ -37,7 +37,7 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
     if isinstance(source, Palette):
         return _unique(source.colours, source.shares)
     if not isinstance(source, (str, os.PathLike)):
-        from ._temporal import _palette_tuple
+        from ._options import _palette_tuple
 
         try:
             colours = np.asarray(_palette_tuple(source), np.uint8)

@@ -23,12 +23,8 @@ from ._distinct import FrameColours, frame_colours
 from ._frames import Frame
 from ._kmeans import METRICS, distances
 from ._metrics import QualityMeter
-from ._temporal import (
-    FramePlan,
-    FrameResult,
-    QuantizeOptions,
-    TemporalQuantizer,
-)
+from ._options import QuantizeOptions
+from ._temporal import FramePlan, FrameResult, TemporalQuantizer
 
 
 @dataclass(frozen=True)

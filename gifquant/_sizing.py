@@ -180,7 +180,7 @@ def fit_size(
     from ._io.streams import check_input, open_input, output_format
     from ._library import SizeChoice, _check_output, convert
     from ._matte import WHITE, apply_matte, parse_colour
-    from ._temporal import _palette_tuple
+    from ._options import _palette_tuple
     from ._timeline import TimelineOptions, apply_timeline
 
     target = parse_size(max_size)
