@@ -34,7 +34,7 @@ _LAZY = {
     "KMeansResult": "._kmeans",
     "kmeans": "._kmeans",
     "QualityMeter": "._metrics",
-    "QuantizeOptions": "._temporal",
+    "QuantizeOptions": "._options",
     "TemporalQuantizer": "._temporal",
 }
 

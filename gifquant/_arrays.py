@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 from ._display import Animation
 from ._errors import InputNotFoundError
 from ._frames import QuantizedFrame
-from ._temporal import QuantizeOptions, TemporalQuantizer
+from ._options import QuantizeOptions
+from ._temporal import TemporalQuantizer
 
 # The display time of a frame whose source does not say (10 fps).
 DEFAULT_DURATION = 0.1

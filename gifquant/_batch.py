@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from . import _signals as signals
 from ._errors import GifquantError
 from ._io.streams import OUTPUT_FORMATS
-from ._library import _loop, _lossy, convert
+from ._library import _load_palettes, _loop, _lossy, convert
 from ._matte import parse_colour
+from ._options import QuantizeOptions
+from ._palette_file import load_palette
 from ._sizing import parse_size
-from ._temporal import QuantizeOptions
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
 INPUT_EXTENSIONS = frozenset(
@@ -230,10 +231,18 @@ def batch(
         else:
             todo.append(job)
     if todo:
+        # Another file's palette is read once here, not by every worker for every file.
+        run_settings = dict(settings)
+        _load_palettes(run_settings, run_settings.pop("palette_from", None), None)
+        if run_settings.get("transfer") is not None:
+            n = run_settings.get("transfer_colours", 8)
+            run_settings["transfer"] = load_palette(
+                run_settings["transfer"], n, option="--transfer"
+            )
         if client is not None:
-            _run_dask(client, todo, settings, take, jobs)
+            _run_dask(client, todo, run_settings, take, jobs)
         else:
-            _run_pool(todo, settings, jobs or os.cpu_count() or 1, take)
+            _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
     return BatchReport(
         records=tuple(records[j.index] for j in jobs_list),
         seconds=time.perf_counter() - started,
@@ -360,7 +369,8 @@ def _check_settings(settings: dict) -> dict:
     for name in settings:
         if name in _NOT_SETTINGS or (name not in known and name not in fields):
             raise TypeError(f"batch() got an unexpected setting {name!r}")
-    QuantizeOptions(**{k: v for k, v in settings.items() if k in fields})
+    # (``transfer`` is convert's: a path or palette, read into the options' colours later)
+    QuantizeOptions(**{k: v for k, v in settings.items() if k in fields - known})
     # The output controls too: a bad value is one error now, not one per file.
     _loop(settings.get("loop"))
     _lossy(settings.get("lossy"), "gif")

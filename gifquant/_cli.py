@@ -30,6 +30,7 @@ from ._io.streams import (
 from ._kmeans import INITS, METRICS
 from ._library import LOOP_MAX, LOSSY_MAX, convert
 from ._matte import parse_colour
+from ._representative import REPRESENTATIVES
 from ._resize import parse_scale
 from ._sizing import parse_size
 
@@ -46,6 +47,7 @@ MAX_FPS = 100  # a GIF delay is whole centiseconds
 MAX_FRAMES = 10**9
 MAX_SEED = 2**32 - 1
 MAX_BUDGET = 10**12  # pixels
+MAX_ENHANCE = 4.0
 
 
 def _positive_int(lo: int, hi: int | None = None):
@@ -301,6 +303,32 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         default=1.0,
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
     )
+    add_colour_options(p)
+    colours = p.add_argument_group("palettes of other files")
+    other = colours.add_mutually_exclusive_group()
+    other.add_argument(
+        "--palette-from",
+        metavar="FILE",
+        default=None,
+        help="quantize to a fixed palette instead of clustering: a .gpl, .json or .hex palette "
+        "file (as 'gifquant palette' writes them), or an image or clip (its palette of -k "
+        "colours); the output shows only those colours",
+    )
+    other.add_argument(
+        "--transfer",
+        metavar="FILE",
+        default=None,
+        help="move the colours onto another image's or clip's palette (or a palette file's) "
+        "before quantizing: clusters matched on lightness and share, shading kept",
+    )
+    colours.add_argument(
+        "--transfer-colours",
+        metavar="N",
+        type=_positive_int(1, 256),
+        default=8,
+        help="colours of the --transfer palette taken from an image or clip, and clusters "
+        "the clip is matched in, 1..256 (default 8)",
+    )
     p.add_argument(
         "-f",
         "--format",
@@ -424,6 +452,46 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
 
 
+def add_colour_options(p: argparse.ArgumentParser) -> None:
+    """--enhance, --min-saturation and --representative: how the colours are picked (the main
+    command, batch and palette)."""
+    g = p.add_argument_group("colour picking")
+    g.add_argument(
+        "--enhance",
+        type=_number(0, MAX_ENHANCE),
+        default=1.0,
+        metavar="F",
+        help="scale each colour's saturation around its grey level before clustering, as "
+        f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
+        "the output shows the enhanced colours",
+    )
+    g.add_argument(
+        "--min-saturation",
+        type=_number(0, 1),
+        default=0.0,
+        metavar="S",
+        help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
+        "holds the salient colours; every pixel is still drawn with its nearest entry "
+        "(default 0: fit every colour)",
+    )
+    g.add_argument(
+        "--representative",
+        choices=REPRESENTATIVES,
+        default="mean",
+        help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
+        "(a colour the frame holds)",
+    )
+
+
+def colour_settings(args: argparse.Namespace) -> dict:
+    """The options of ``add_colour_options`` as ``QuantizeOptions`` fields."""
+    return dict(
+        enhance=args.enhance,
+        min_saturation=args.min_saturation,
+        representative=args.representative,
+    )
+
+
 def _after_frame(bar) -> Callable[[int], None]:
     def step(i: int) -> None:
         if bar is not None:
@@ -490,11 +558,9 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if args.stats
         else ""
     )
-    k = report.chosen.k if report.chosen is not None else (args.k or 16)
-    _say(
-        f"{report.frames} frames, k={k} {'seeded' if args.seeded else 'random'}, "
-        f"{quality}{report.seconds:.2f} s ({fps:.1f} fps)"
-    )
+    k = report.chosen.k if report.chosen is not None else report.settings.get("k", args.k)
+    mode = "fixed palette" if args.palette_from else "seeded" if args.seeded else "random"
+    _say(f"{report.frames} frames, k={k} {mode}, {quality}{report.seconds:.2f} s ({fps:.1f} fps)")
     if report.cuts and not args.quiet:
         shown = ", ".join(str(c) for c in report.cuts[:20])
         more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
@@ -541,6 +607,10 @@ def file_settings(args: argparse.Namespace) -> dict:
         delta=args.delta,
         dither=args.dither,
         dither_strength=args.dither_strength,
+        **colour_settings(args),
+        palette_from=args.palette_from,
+        transfer=args.transfer,
+        transfer_colours=args.transfer_colours,
     )
 
 

@@ -2,6 +2,7 @@
 
 gifquant compare in.gif grid.gif -k 2 4 10 --modes random seeded
 gifquant compare in.gif grid.mp4 -k 4 --metric euclidean manhattan
+gifquant compare in.gif grid.gif -k 6 --representative mean mode --min-saturation 0.3
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._cli import MAX_FRAMES, _check_output, _Parser, _positive_int
+from ._cli import MAX_ENHANCE, MAX_FRAMES, _check_output, _number, _Parser, _positive_int
 from ._colour import SPACES
 from ._errors import GifquantError
 from ._io.streams import output_format
 from ._kmeans import METRICS
+from ._representative import REPRESENTATIVES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gifquant compare",
         allow_abbrev=False,
         description="An animated grid: the source and every product of k values (columns) "
-        "and modes, metrics and colour spaces (rows), each panel labelled with its setting "
-        "and its measured dE, flicker (fl) and colours on screen (c).",
+        "and modes, metrics, colour spaces and representatives (rows), each panel labelled with "
+        "its setting and its measured dE, flicker (fl) and colours on screen (c).",
     )
     p.add_argument("input", help="GIF, image or video")
     p.add_argument("output", help="the grid: .gif, .mp4, .webm, .y4m, .png")
@@ -57,6 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SPACES,
         default=["lab"],
         help="rows: colour spaces of the clustering",
+    )
+    p.add_argument(
+        "--representative",
+        nargs="+",
+        choices=REPRESENTATIVES,
+        default=["mean"],
+        help="rows: an entry's colour is its cluster's mean, mode (its most common colour) or both",
+    )
+    p.add_argument(
+        "--enhance",
+        type=_number(0, MAX_ENHANCE),
+        default=1.0,
+        metavar="F",
+        help=f"every panel: saturation factor before clustering, 0..{MAX_ENHANCE:g} (default 1)",
+    )
+    p.add_argument(
+        "--min-saturation",
+        type=_number(0, 1),
+        default=0.0,
+        metavar="S",
+        help="every panel: leave colours of HSV saturation below S out of the fit (default 0)",
     )
     p.add_argument(
         "--panel-width",
@@ -98,6 +121,9 @@ def run(argv: Sequence[str], on_frame) -> int:
         modes=args.modes,
         metrics=args.metric,
         spaces=args.space,
+        representatives=args.representative,
+        enhance=args.enhance,
+        min_saturation=args.min_saturation,
         source=args.source,
         panel_width=args.panel_width,
         format=args.fmt,

@@ -2,6 +2,7 @@
 
 gifquant palette in.gif -k 6 --swatch swatch.png --timeline timeline.png --format json
 gifquant palette photo.jpg -k 5 --replaced replaced.png --plot3d pixels.html
+gifquant palette film.mp4 -k 6 --min-saturation 0.3 --representative mode --swatch swatch.png
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._cli import _check_output, _Parser, _positive_int
+from ._cli import _check_output, _Parser, _positive_int, add_colour_options, colour_settings
 from ._colour import SPACES
 from ._errors import GifquantError
 from ._io.atomic import atomic_path, output_file
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="euclidean",
         help="euclidean (k-means) or manhattan (k-medians)",
     )
+    add_colour_options(p)
     p.add_argument(
         "--format",
         dest="fmt",
@@ -125,7 +127,7 @@ def run(argv: Sequence[str]) -> int:
         _check_output(args.input, args.replaced, output_format(args.replaced, None), args)
 
     source = args.input
-    settings = {"space": args.space, "metric": args.metric}
+    settings = {"space": args.space, "metric": args.metric, **colour_settings(args)}
     modes = args.modes or ["seeded" if args.seeded else "random"]
     reports = {}
     for mode in dict.fromkeys(modes):  # each once, in order

@@ -242,3 +242,32 @@ def over_matte(
     if alpha_threshold is not None:
         out[rgba[..., 3] < alpha_threshold, 3] = 0
     return out
+
+
+def grey_levels(rgb: NDArray[np.uint8]) -> NDArray[np.int32]:
+    """Each colour's grey level (..., 3) uint8 -> (...,) int32, as PIL's ``convert("L")``
+    computes it (ITU-R 601-2 luma in 16-bit fixed point, rounded)."""
+    c = np.asarray(rgb, dtype=np.int32)
+    return (c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 0x8000) >> 16
+
+
+def enhance_colours(rgb: NDArray[np.uint8], factor: float) -> NDArray[np.uint8]:
+    """Scale colours' saturation around their grey level, as PIL's ``ImageEnhance.Color``:
+    ``grey + factor * (c - grey)``, clipped to 0..255 and truncated (PIL's ``Image.blend``,
+    in float32). 1 leaves the colours as they are, 0 makes them grey.
+
+    rgb : (..., 3) uint8. Returns (..., 3) uint8, a new array.
+    """
+    c = np.asarray(rgb, dtype=np.float32)
+    grey = grey_levels(rgb).astype(np.float32)[..., None]
+    out = grey + np.float32(factor) * (c - grey)
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+
+def hsv_saturation(rgb: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """HSV saturation ``(max - min) / max`` of colours (..., 3) uint8 -> (...,) in 0..1 (0 for
+    black)."""
+    c = np.asarray(rgb)
+    hi = c.max(-1).astype(np.float64)
+    lo = c.min(-1).astype(np.float64)
+    return np.divide(hi - lo, hi, out=np.zeros_like(hi), where=hi > 0)

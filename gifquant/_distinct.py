@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ._colour import _ROWS, pack_rgb, rgb_to_lab, to_space, unpack_rgb
+from ._colour import (
+    _ROWS,
+    enhance_colours,
+    hsv_saturation,
+    pack_rgb,
+    rgb_to_lab,
+    to_space,
+    unpack_rgb,
+)
 
 if TYPE_CHECKING:
-    from ._temporal import QuantizeOptions
+    from ._options import QuantizeOptions
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096
@@ -193,10 +201,14 @@ def distinct_colours(
 class FrameColours:
     """What the quantizer needs of a frame that does not depend on earlier frames.
 
-    source : the distinct colours; exact : (m, 3) float32, them in the working space;
-    lab : (m, 3) float32, them in CIELAB (the same array as ``exact`` in the lab space);
-    weights : (m,) float64, their pixel counts; scene : their ``scene_histogram``;
-    fit_x, fit_w : the points (working space, float64) and weights the k-means runs on
+    source : the distinct colours; exact : (m, 3) float32, the colours clustered (after
+    ``enhance``) in the working space; lab : (m, 3) float32, them in CIELAB (the same array as
+    ``exact`` in the lab space); weights : (m,) float64, their pixel counts; scene : the source
+    colours' ``scene_histogram``; fit_x, fit_w : the points (working space, float64) and weights
+    the k-means runs on (the salient colours' only, with ``min_saturation``);
+    enhanced : (m, 3) uint8, the colours clustered as RGB (``source.colours`` itself unless
+    ``enhance`` changes them); salient : (n,) indices of the colours the fit runs on (those of
+    at least ``min_saturation``), None for all of them
     """
 
     source: DistinctColours
@@ -206,6 +218,8 @@ class FrameColours:
     scene: NDArray[np.float64]
     fit_x: NDArray[np.float64]
     fit_w: NDArray[np.float64]
+    enhanced: NDArray[np.uint8] | None = None
+    salient: NDArray[np.intp] | None = None
 
 
 def frame_colours(
@@ -221,27 +235,53 @@ def frame_colours(
     if source is None:
         source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
     src = source
+    # The colours clustered: a colour-to-colour map of the distinct colours, not of the pixels.
+    colours = src.colours
+    if options.enhance != 1:
+        colours = _converted(
+            src.colours, lambda c: enhance_colours(c, options.enhance), dtype=np.uint8
+        )
     # float32, as the conversion gives them (the maths widens them to float64 as it reads them,
     # a chunk at a time); in CIELAB they are the Lab coordinates too.
-    exact = _converted(src.colours, lambda c: to_space(c, options.space))
-    lab = exact if options.space == "lab" else _converted(src.colours, rgb_to_lab)
+    exact = _converted(colours, lambda c: to_space(c, options.space))
+    lab = exact if options.space == "lab" else _converted(colours, rgb_to_lab)
     weights = src.counts.astype(np.float64)
-    if len(src.colours) <= _EXACT_FIT_LIMIT:
-        fit_x, fit_w = exact.astype(np.float64), weights
-    else:
-        # The float64 weights: the counts' values, and no float copy of them to make.
-        means, fit_w = colour_histogram(src.colours, weights, options.fit_bits)
-        fit_x = to_space(means, options.space).astype(np.float64)
+    salient = None
+    if options.min_saturation > 0 and len(colours):
+        keep = hsv_saturation(colours) >= options.min_saturation
+        # A frame with no colour that saturated is fitted on all its colours.
+        if keep.any() and not keep.all():
+            salient = np.flatnonzero(keep)
+    fit_x, fit_w = fit_points(colours, exact, weights, options, salient)
     scene = scene_histogram(src.colours, weights) if len(src.colours) else np.zeros(4096)
-    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w)
+    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w, colours, salient)
 
 
-def _converted(colours: NDArray[np.uint8], convert) -> NDArray[np.float32]:
-    """``convert(colours)`` (m, 3) float32, a chunk of colours at a time: the conversion's
+def fit_points(
+    colours: NDArray[np.uint8],
+    exact: NDArray[np.float32],
+    weights: NDArray[np.float64],
+    options: QuantizeOptions,
+    subset: NDArray[np.intp] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The points (working space, float64) and weights a k-means runs on: the colours (m, 3)
+    uint8 themselves (``exact``, their working-space coordinates) when there are few, else
+    their ``colour_histogram`` at ``options.fit_bits``; only the ``subset`` of them if given."""
+    if subset is not None:
+        colours, exact, weights = colours[subset], exact[subset], weights[subset]
+    if len(colours) <= _EXACT_FIT_LIMIT:
+        return exact.astype(np.float64), weights
+    # The float64 weights: the counts' values, and no float copy of them to make.
+    means, fit_w = colour_histogram(colours, weights, options.fit_bits)
+    return to_space(means, options.space).astype(np.float64), fit_w
+
+
+def _converted(colours: NDArray[np.uint8], convert, dtype: type = np.float32) -> NDArray:
+    """``convert(colours)`` (m, 3) ``dtype``, a chunk of colours at a time: the conversion's
     float64 temporaries of every colour at once would cost ~100 bytes a colour."""
     if len(colours) <= _CHUNK:
         return convert(colours)
-    out = np.empty(colours.shape, np.float32)
+    out = np.empty(colours.shape, dtype)
     for start in range(0, len(colours), _CHUNK):  # whole blocks of colour._ROWS: same results
         out[start : start + _CHUNK] = convert(colours[start : start + _CHUNK])
     return out

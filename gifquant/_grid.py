@@ -24,8 +24,9 @@ from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from ._io.streams import check_input, open_input, open_output, output_format
 from ._kmeans import METRICS
 from ._library import Stats, _check_output
+from ._options import QuantizeOptions
 from ._pipeline import Panel, run
-from ._temporal import QuantizeOptions
+from ._representative import REPRESENTATIVES
 from ._timeline import TimelineOptions, apply_timeline
 
 MODES = ("random", "seeded")
@@ -77,6 +78,7 @@ def compare(
     modes: Sequence[str] = MODES,
     metrics: Sequence[str] = ("euclidean",),
     spaces: Sequence[str] = ("lab",),
+    representatives: Sequence[str] = ("mean",),
     source: bool = True,
     panel_width: int | None = None,
     format: str | None = None,
@@ -91,11 +93,12 @@ def compare(
     **options,
 ) -> CompareReport:
     """Write to ``dst`` a grid comparing settings on ``src``: rows of ``modes`` x ``metrics``
-    x ``spaces``, columns of ``k`` values after the ``source``; each panel labelled with its
-    setting and its measured dE, flicker (``fl``) and colours on screen (``c``). Same frame
-    count and timing as the source; a source wider than ``panel_width`` (default 320) is scaled
-    down. ``dst``'s format is its extension's (or ``format``). Other keywords are
-    ``QuantizeOptions`` fields shared by every panel.
+    x ``spaces`` x ``representatives``, columns of ``k`` values after the ``source``; each
+    panel labelled with its setting and its measured dE, flicker (``fl``) and colours on
+    screen (``c``). Same frame count and timing as the source; a source wider than
+    ``panel_width`` (default 320) is scaled down. ``dst``'s format is its extension's (or
+    ``format``). Other keywords are ``QuantizeOptions`` fields shared by every panel (e.g.
+    ``enhance``, ``min_saturation``).
 
     Raises GifquantError (a ValueError) for bad settings, inputs or outputs, and
     FileNotFoundError for a missing ``src``.
@@ -106,6 +109,7 @@ def compare(
     _check_choices("modes", modes, MODES)
     _check_choices("metrics", metrics, METRICS)
     _check_choices("spaces", spaces, SPACES)
+    _check_choices("representatives", representatives, REPRESENTATIVES)
     if not ks or any(
         isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 256 for v in ks
     ):
@@ -114,7 +118,7 @@ def compare(
     fmt = output_format(dst, format)
     _check_output(src, dst, fmt, overwrite)
     base = dataclasses.replace(base, delta=base.delta and fmt == "gif")
-    cells, columns = _cells(base, ks, modes, metrics, spaces, source)
+    cells, columns = _cells(base, ks, modes, metrics, spaces, representatives, source)
     used = sum(p.options.k for p in dict.fromkeys(cells) if p.options is not None)
     room = 256 - LABEL_COLOURS - 1 - (SOURCE_COLOURS if source else 0)
     if used > room:
@@ -152,11 +156,12 @@ def _check_choices(name: str, given: Sequence[str], allowed: Sequence[str]) -> N
         raise GifquantError(f"--{name.rstrip('s')}: one or more of {', '.join(allowed)}")
 
 
-def _cells(base, ks, modes, metrics, spaces, source) -> tuple[list[Panel], int]:
+def _cells(base, ks, modes, metrics, spaces, representatives, source) -> tuple[list[Panel], int]:
     """The grid's panels row by row, and its number of columns."""
     original = Panel("source\n", None)  # two lines, as the measured panels
     cells = []
-    for mode, metric, space in itertools.product(dict.fromkeys(modes), metrics, spaces):
+    rows = itertools.product(dict.fromkeys(modes), metrics, spaces, representatives)
+    for mode, metric, space, representative in rows:
         if source:
             cells.append(original)
         for k in ks:
@@ -165,8 +170,15 @@ def _cells(base, ks, modes, metrics, spaces, source) -> tuple[list[Panel], int]:
                 label += f" {metric}"
             if len(spaces) > 1:
                 label += f" {space}"
+            if len(representatives) > 1:
+                label += f" {representative}"
             opts = dataclasses.replace(
-                base, k=k, seeded=mode == "seeded", metric=metric, space=space
+                base,
+                k=k,
+                seeded=mode == "seeded",
+                metric=metric,
+                space=space,
+                representative=representative,
             )
             cells.append(Panel(label, opts))
     return cells, len(ks) + bool(source)

@@ -33,10 +33,12 @@ from ._io.streams import (
     same_file,
 )
 from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
+from ._options import QuantizeOptions
+from ._palette import Palette
+from ._palette_file import load_palette
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
 from ._resize import parse_scale
 from ._sizing import measure_gif
-from ._temporal import QuantizeOptions
 from ._timeline import TimelineOptions, apply_timeline
 
 
@@ -145,6 +147,8 @@ def convert(
     lossy: int | None = None,
     max_size: int | str | None = None,
     threads: bool | None = None,
+    palette_from=None,
+    transfer=None,
     **options,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -180,11 +184,21 @@ def convert(
     max_size : GIF only: bytes (or ``"10M"``: K, M, G are powers of 1024) the output must not
         exceed; the settings (k, lossy, scale, fps) are searched on a probe of the clip (see
         ``report.chosen``); k, lossy, scale and fps given are the most it may use
+    palette_from : quantize to a fixed palette instead of clustering: a ``.gpl``, ``.json`` or
+        ``.hex`` palette file, an image or clip (its palette of ``k`` colours), a ``Palette``,
+        or (n, 3) sRGB colours; the output shows only those colours
+    transfer : show the clip in another clip's colours (the same kinds of source as
+        ``palette_from``; an image's or clip's palette has ``transfer_colours`` colours, default
+        8): each frame's palette, in ``transfer_colours`` clusters, goes to that palette's colours
+        matched on lightness and share, each entry keeping its offset from its cluster
     threads : read ahead and write behind in threads (True), or work one frame at a time
         (False, as a batch worker does: its cores are busy with other files); None: threads
         unless the frames are large. The output is the same bytes either way
     **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
-        ``metric``, ``space``, ``dither``, ...)
+        ``metric``, ``space``, ``dither``, ...), among them the colour picking:
+        ``enhance`` (0..4, saturation scaled before clustering as PIL's
+        ``ImageEnhance.Color``; 1 unchanged), ``min_saturation`` (0..1, less saturated
+        colours are left out of the fit) and ``representative`` (``"mean"`` or ``"mode"``)
 
     Returns
     -------
@@ -202,9 +216,16 @@ def convert(
     check_input(src)  # first: a missing input is the mistake to name
     if "delta" in options and not isinstance(options["delta"], bool):
         raise TypeError("delta must be True or False")
+    if "palette" in options and palette_from is not None:
+        raise TypeError("give palette_from or palette, not both")
+    if transfer is not None and (palette_from is not None or "palette" in options):
+        raise GifquantError("a fixed palette (--palette-from) and --transfer cannot be combined")
     if max_size is not None:
         from ._sizing import fit_size
 
+        _load_palettes(options, palette_from, transfer)  # read once for the search's runs
+        if "transfer" in options:  # back to convert's own argument, its shares kept
+            transfer = Palette(options.pop("transfer"), options.pop("transfer_shares"))
         return fit_size(
             src,
             dst,
@@ -227,10 +248,14 @@ def convert(
             loop=loop,
             matte=matte,
             lossy=lossy,
+            transfer=transfer,
             **options,
         )
-    quant = QuantizeOptions(**options)
+    QuantizeOptions(**options)  # bad settings first, before any palette is read
     fmt = output_format(dst, format)
+    _check_output(src, dst, fmt, overwrite)
+    _load_palettes(options, palette_from, transfer)
+    quant = QuantizeOptions(**options)
     loop = _loop(loop)
     matte_rgb = WHITE if matte is None else parse_colour(matte)
     lossy = _lossy(lossy, fmt)
@@ -238,7 +263,6 @@ def convert(
         ss=ss, t=t, frames=frames, fps=fps, scale=_scale(scale) if scale is not None else None
     )
     timeline0 = timeline
-    _check_output(src, dst, fmt, overwrite)
     if panels is not None and compare is None:
         raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
     panel_list, compare_fmt = None, None
@@ -394,6 +418,18 @@ def convert(
         settings=settings,
         **measured,
     )
+
+
+def _load_palettes(options: dict, palette_from, transfer) -> None:
+    """Read ``palette_from`` into ``options["palette"]`` and ``transfer`` into
+    ``options["transfer"]`` and ``["transfer_shares"]`` (paths, ``Palette``s or colours)."""
+    k = options.get("k", 16)
+    if palette_from is not None:
+        options["palette"] = load_palette(palette_from, k, option="--palette-from").colours
+    if transfer is not None:
+        n = options.get("transfer_colours", 8)
+        target = load_palette(transfer, n, option="--transfer")
+        options["transfer"], options["transfer_shares"] = target.colours, target.shares
 
 
 # Outputs above this get a note with the options that would shrink them.

@@ -21,7 +21,9 @@ from ._arrays import frames_of
 from ._colour import lab_to_rgb, rgb_to_lab
 from ._errors import GifquantError
 from ._kmeans import kmeans
-from ._temporal import QuantizeOptions, TemporalQuantizer
+from ._options import QuantizeOptions
+from ._representative import cluster_modes
+from ._temporal import TemporalQuantizer
 
 FORMATS = ("json", "gpl", "hex")
 
@@ -153,6 +155,10 @@ def palette(
     """The palette of ``frames`` (anything ``gifquant.quantize`` takes): each frame's ``k``
     colours with their shares, and the clip's overall palette of ``k`` colours.
 
+    ``options`` are ``QuantizeOptions`` fields: ``min_saturation=0.3`` keeps greys out of the
+    fit so the palette holds the salient colours, ``representative="mode"`` makes every colour
+    one the clip holds (the overall palette too), ``enhance=1.5`` saturates before clustering.
+
     Raises the errors ``gifquant.quantize`` raises.
 
     >>> import numpy as np, gifquant
@@ -188,7 +194,8 @@ def palette(
         picked = (
             both[rng.choice(len(both), samples, replace=False)] if len(both) > samples else both
         )
-    return PaletteReport(per_frame, _overall(per_frame, k), k, seeded, picked)
+    overall = _overall(per_frame, k, mode=opts.representative == "mode")
+    return PaletteReport(per_frame, overall, k, seeded, picked)
 
 
 def _sample(rgba: NDArray[np.uint8], out, n: int, rng) -> NDArray[np.uint8]:
@@ -234,8 +241,10 @@ def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
     fig.write_html(path, include_plotlyjs=True, full_html=True)
 
 
-def _overall(frames: list[Palette], k: int) -> Palette:
-    """A weighted k-means, in CIELAB, of every frame's colours (weights: their pixels)."""
+def _overall(frames: list[Palette], k: int, *, mode: bool = False) -> Palette:
+    """A weighted k-means, in CIELAB, of every frame's colours (weights: their pixels); each
+    overall colour is its cluster's mean, or with ``mode`` its most common frame colour (so a
+    palette of colours that occur stays one)."""
     colours = np.concatenate([p.colours for p in frames])
     weights = np.concatenate([p.shares for p in frames])
     if len(colours) == 0 or weights.sum() == 0:
@@ -247,5 +256,8 @@ def _overall(frames: list[Palette], k: int) -> Palette:
     if len(distinct) <= k:
         return _sorted(distinct, w)
     res = kmeans(rgb_to_lab(distinct).astype(np.float64), k, weights=w, rng=0, n_init=3)
-    centres = np.clip(np.rint(lab_to_rgb(res.centers)), 0, 255).astype(np.uint8)
+    if mode:
+        centres, _ = cluster_modes(distinct, w, res.labels, len(res.centers))
+    else:
+        centres = np.clip(np.rint(lab_to_rgb(res.centers)), 0, 255).astype(np.uint8)
     return _sorted(centres, np.bincount(res.labels, weights=w, minlength=len(centres)))

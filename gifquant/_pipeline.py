@@ -23,12 +23,8 @@ from ._distinct import FrameColours, frame_colours
 from ._frames import Frame
 from ._kmeans import METRICS, distances
 from ._metrics import QualityMeter
-from ._temporal import (
-    FramePlan,
-    FrameResult,
-    QuantizeOptions,
-    TemporalQuantizer,
-)
+from ._options import QuantizeOptions
+from ._temporal import FramePlan, FrameResult, TemporalQuantizer
 
 
 @dataclass(frozen=True)
@@ -64,6 +60,8 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
         elif tok == "original":
             panels.append(Panel("original", None))
         elif tok.startswith("k="):
+            if base.palette is not None:  # replace() would keep the palette's own k
+                raise ValueError(f"bad panel {raw!r}: a fixed palette has its own colours")
             try:
                 k = int(tok[2:])
                 opts = dataclasses.replace(base, k=k)
@@ -94,7 +92,7 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
         raise ValueError(
             f"the panels' palettes ({used} colours) do not fit one GIF frame of 256 colours"
             + (" with room for the original" if any(p.options is None for p in panels) else "")
-            + "; use a smaller -k"
+            + ("; use a palette of fewer colours" if base.palette else "; use a smaller -k")
         )
     return panels
 
@@ -102,7 +100,18 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
 def _original_options(panels: list[Panel], base: QuantizeOptions) -> QuantizeOptions:
     used = sum(p.options.k for p in panels if p.options is not None)
     k = 256 - compare.LABEL_COLOURS - 1 - used
-    return dataclasses.replace(base, k=min(k, 256), seeded=True)
+    # The original as it is: not enhanced, every colour fitted, means, its own colours.
+    return dataclasses.replace(
+        base,
+        k=min(k, 256),
+        seeded=True,
+        enhance=1.0,
+        min_saturation=0.0,
+        representative="mean",
+        palette=None,
+        transfer=None,
+        transfer_shares=None,
+    )
 
 
 @dataclass(frozen=True)

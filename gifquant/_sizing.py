@@ -180,6 +180,7 @@ def fit_size(
     from ._io.streams import check_input, open_input, output_format
     from ._library import SizeChoice, _check_output, convert
     from ._matte import WHITE, apply_matte, parse_colour
+    from ._options import _palette_tuple
     from ._timeline import TimelineOptions, apply_timeline
 
     target = parse_size(max_size)
@@ -197,11 +198,14 @@ def fit_size(
     if compare is not None:
         _check_output(src, compare, output_format(compare, None, option="--compare"), overwrite)
     k_max = options.pop("k", 256)
+    fixed = options.get("palette")
+    if fixed is not None:  # a fixed palette has its own k: lossy, size and rate are searched
+        k_max = len(_palette_tuple(fixed))
     if lossy is None:
         levels = LOSSY_LADDER if find_gifsicle() else (0,)
     else:
         levels = tuple(sorted({lv for lv in LOSSY_LADDER if lv <= lossy} | {lossy}))
-    ks = sorted({k for k in K_LADDER if k <= k_max} | {k_max}, reverse=True)
+    ks = sorted({k for k in K_LADDER if k <= k_max and fixed is None} | {k_max}, reverse=True)
     common = dict(
         ss=ss,
         t=t,

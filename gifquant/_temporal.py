@@ -15,19 +15,17 @@ differ from the frame before.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._colour import DE_UNIT, SPACES, Space, from_space, pack_rgb, rgb_to_lab, to_space
-from ._distinct import DistinctColours, FrameColours, frame_colours, gather
-from ._dither import DITHERS, dither_offsets, floyd_steinberg
+from ._colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
+from ._distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
+from ._dither import dither_offsets, floyd_steinberg
+from ._errors import GifquantError
 from ._frames import QuantizedFrame
 from ._kmeans import (
-    INITS,
-    METRICS,
-    Init,
     Metric,
     _reseed_empty,
     _update,
@@ -36,85 +34,13 @@ from ._kmeans import (
     kmeans,
     nearest,
 )
+from ._options import QuantizeOptions
 from ._remap import cluster_spread, match_slots, stable_palette
+from ._representative import cluster_modes
+from ._transfer import PaletteMap
 
 # Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
 _CHUNK = 1 << 16
-
-
-@dataclass(frozen=True)
-class QuantizeOptions:
-    """Settings of the temporal quantizer (see the CLI for what each means to a user).
-
-    palette_hysteresis : an entry's colour follows its centroid only once the centroid moved
-        more than this many dE, or its cluster's spread (RMS dE) if that is less (0: always)
-    palette_memory : the share of each centre's pixel mass that carries over to the next frame
-        in the mini-batch k-means step (0..1); 0: every frame gets a full k-means of its own,
-        seeded from the last frame's centres
-    scene_threshold : total-variation distance (0..1) between consecutive frames' colour
-        histograms above which a frame is a scene cut and is initialised afresh; None: never
-    delta : mark what changed, so that a GIF frame holds only that (False: full frames); with
-        it (or a transparent frame), k = 256 gives 255 colours, leaving one index for
-        transparency
-    """
-
-    k: int = 16
-    seeded: bool = True
-    metric: Metric = "euclidean"
-    space: Space = "lab"
-    init: Init = "kmeans++"
-    n_init: int = 3
-    max_iter: int = 50
-    tol: float = 1e-3
-    seed: int = 0
-    fit_bits: int = 5
-    refine_iter: int = 1
-    alpha_threshold: int = 128
-    palette_hysteresis: float = 3.0
-    palette_memory: float = 0.95
-    scene_threshold: float | None = 0.5
-    delta: bool = True
-    dither: str = "none"
-    dither_strength: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name, choices in (("metric", METRICS), ("space", SPACES), ("init", INITS)):
-            _check_choice(self, name, choices)
-        _check_choice(self, "dither", DITHERS)
-        for name, hi in (("k", 256), ("n_init", 100), ("max_iter", 10000), ("fit_bits", 8)):
-            _check_int(self, name, 1, hi)
-        _check_int(self, "seed", 0, 2**32 - 1)
-        _check_int(self, "refine_iter", 0, 100)
-        _check_int(self, "alpha_threshold", 0, 255)
-        for name, hi in (("tol", 100), ("palette_hysteresis", 100), ("dither_strength", 8)):
-            _check_number(self, name, hi)
-        _check_number(self, "palette_memory", 1, below=True)
-        if self.scene_threshold is not None:
-            _check_number(self, "scene_threshold", 1)
-
-
-def _check_choice(options: QuantizeOptions, name: str, choices: tuple[str, ...]) -> None:
-    if getattr(options, name) not in choices:
-        value = getattr(options, name)
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-
-
-def _check_int(options: QuantizeOptions, name: str, lo: int, hi: int) -> None:
-    v = getattr(options, name)
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name} must be a whole number, not {type(v).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, not {v}")
-
-
-def _check_number(options: QuantizeOptions, name: str, hi: float, *, below: bool = False) -> None:
-    """A finite number from 0 to ``hi`` (``below``: less than ``hi``)."""
-    v = getattr(options, name)
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number, not {type(v).__name__}")
-    if not (0 <= v < hi if below else 0 <= v <= hi):  # NaN fails too
-        rng = f"at least 0 and less than {hi:g}" if below else f"between 0 and {hi:g}"
-        raise ValueError(f"{name} must be {rng}, not {v}")
 
 
 @dataclass(frozen=True)
@@ -200,6 +126,53 @@ def _extend_centers(
     return np.asarray(out, dtype=np.float64)
 
 
+def _subset(fc: FrameColours, which: NDArray[np.intp], options: QuantizeOptions) -> FrameColours:
+    """The frame's colours ``which`` (indices) alone, as a fit sees them."""
+    exact = fc.exact[which]
+    lab = exact if fc.lab is fc.exact else fc.lab[which]
+    if fc.salient is not None and np.array_equal(which, fc.salient):
+        fit_x, fit_w = fc.fit_x, fc.fit_w  # made with the frame's colours
+    else:
+        fit_x, fit_w = fit_points(fc.enhanced, fc.exact, fc.weights, options, which)
+    return replace(
+        fc,
+        exact=exact,
+        lab=lab,
+        weights=fc.weights[which],
+        enhanced=fc.enhanced[which],
+        fit_x=fit_x,
+        fit_w=fit_w,
+        salient=None,
+    )
+
+
+def _modes(
+    fc: FrameColours, centers: NDArray[np.float64], split: int | None, opt: QuantizeOptions
+) -> NDArray[np.uint8]:
+    """Each centre's representative colour (k, 3) uint8: the most common colour of the
+    frame's colours nearest to it (with ``split``, the salient colours' nearest among
+    ``centers[:split]``, the others' among the rest); for a centre no colour is nearest to,
+    the frame's colour nearest to it. Always a colour the frame holds (after ``enhance``)."""
+    k = len(centers)
+    if split is None or split == k:
+        labels = nearest(fc.exact, centers, opt.metric)
+    else:
+        salient = np.zeros(len(fc.exact), bool)
+        salient[fc.salient] = True
+        labels = np.empty(len(fc.exact), np.int64)
+        labels[salient] = nearest(fc.exact[salient], centers[:split], opt.metric)
+        labels[~salient] = nearest(fc.exact[~salient], centers[split:], opt.metric) + split
+    modes, present = cluster_modes(fc.enhanced, fc.weights, labels, k)
+    for j in np.flatnonzero(~present):  # rare: a centre no colour is nearest to
+        i = int(np.argmin(distances(fc.exact, centers[j : j + 1], opt.metric)[:, 0]))
+        modes[j] = fc.enhanced[i]
+    return modes
+
+
+# With min_saturation, the share of the entries the other (left-out) colours keep at most.
+_REST_SHARE = 0.25
+
+
 @dataclass
 class TemporalQuantizer:
     """Quantizes frames one after another, carrying the centres from frame to frame.
@@ -214,12 +187,17 @@ class TemporalQuantizer:
     cuts: list[int] = field(default_factory=list)
     _centers: NDArray[np.float64] | None = field(default=None, init=False)
     _display: NDArray[np.uint8] | None = field(default=None, init=False)
+    _set_from: NDArray[np.uint8] | None = field(default=None, init=False)  # see ``plan``
     _hist: NDArray[np.float64] | None = field(default=None, init=False)
     _shown: _Shown | None = field(default=None, init=False)
     _mean_inertia: float | None = field(default=None, init=False)
     _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
     _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
     _n_frames: int = field(default=0, init=False)
+    # With min_saturation: the fits of the salient colours and of the others, each seeded.
+    _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
+    _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
+    _map: PaletteMap | None = field(default=None, init=False)
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -263,6 +241,60 @@ class TemporalQuantizer:
                 self._followed = None
                 return fresh, alt_inertia, alt_labels
         return centers, inertia, labels
+
+    def _fit_groups(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
+        """min_saturation: the salient colours' entries fitted on them alone, then a few entries
+        for the other colours fitted on those alone (their share of the pixels' worth of
+        entries, at least 1, at most ``_REST_SHARE`` of k, plus any entries the salient colours
+        leave unused), so a grey wall keeps a grey rather than the nearest salient colour. Each
+        group is seeded from its own last centres. Returns the centres (salient ones first),
+        each colour's centre (m,) and how many are the salient ones'."""
+        if self._groups is None:
+            self._groups = (TemporalQuantizer(self.options), TemporalQuantizer(self.options))
+        salient = fc.salient
+        rest = np.setdiff1d(np.arange(len(fc.exact)), salient, assume_unique=True)
+        share = 1.0 - float(fc.weights[salient].sum() / fc.weights.sum())
+        n_rest = 0 if k == 1 else min(k - 1, max(1, round(k * min(share, _REST_SHARE))))
+        temporal = self.options.seeded
+        parts, members = [], np.empty(len(fc.exact), np.int64)
+        offset = 0
+        for group, which, n in (
+            (self._groups[0], salient, k - n_rest),
+            (self._groups[1], rest, None),
+        ):
+            n = k - offset if n is None else n
+            if n == 0:
+                members[which] = 0
+                continue
+            centers, labels = group._fit_seeded(
+                _subset(fc, which, self.options), n, fresh, frame_no
+            )
+            parts.append(centers)
+            members[which] = labels + offset
+            offset += len(centers)
+        followed = [g._followed for g in self._groups]
+        if temporal and all(f is not None for f in followed):
+            self._followed = np.concatenate(followed)
+        return np.concatenate(parts), members, len(parts[0])
+
+    def _fit_seeded(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``_fit`` with this quantizer's own seed, keeping slots at a fresh start (a group
+        of ``_fit_groups``): the centres and each colour's centre."""
+        fresh = fresh or self._centers is None
+        self._followed = None
+        centers, inertia, labels = self._fit(fc, k, fresh, frame_no)
+        self._mean_inertia = inertia / fc.weights.sum()
+        if fresh and self.options.seeded and self._centers is not None:
+            if len(self._centers) == len(centers):
+                perm = match_slots(self._centers, centers)
+                centers, labels = centers[perm], np.argsort(perm)[labels]
+        if len(centers) >= k or self._centers is None or not self.options.seeded:
+            self._centers = centers
+        return centers, labels
 
     def _fresh_fit(
         self, fc: FrameColours, k: int, frame_no: int, *, n_init: int
@@ -398,22 +430,40 @@ class TemporalQuantizer:
         if cut:
             self.cuts.append(frame_no)
 
+        if opt.palette is not None:
+            return self._plan_fixed(fc, (h, w), has_alpha, cut)
         exact = fc.exact
         fresh = not temporal or cut or self._centers is None
         self._followed = None
+        split = None  # with min_saturation: centers[:split] are the salient colours' entries
         if len(src.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
             centers, inertia, members = exact.astype(np.float64), 0.0, None
+        elif fc.salient is not None:
+            centers, members, split = self._fit_groups(fc, k, fresh, frame_no)
         else:
             centers, inertia, members = self._fit(fc, k, fresh, frame_no)
             self._mean_inertia = inertia / src.counts.sum()
-        if fresh and temporal and self._centers is not None and len(self._centers) == len(centers):
+        if (
+            split is None  # each group keeps its own slots
+            and fresh
+            and temporal
+            and self._centers is not None
+            and len(self._centers) == len(centers)
+        ):
             centers = centers[match_slots(self._centers, centers)]
         if len(centers) >= k or self._centers is None or not temporal:
             self._centers = centers
 
+        # An entry is set to ``shown`` (its cluster's mean, or its mode) when hysteresis lets
+        # it repaint; whether it may is decided on ``target``, the mean, against the mean it
+        # was last set from (``_set_from``), so a mode that hops between near-equal shades
+        # does not repaint the entry on its own.
         target = from_space(centers, opt.space)
-        display = target
+        shown = target
+        if opt.representative == "mode":
+            shown = fc.enhanced.copy() if members is None else _modes(fc, centers, split, opt)
+        display, set_from = shown, target
         if (
             temporal
             and not cut
@@ -428,27 +478,56 @@ class TemporalQuantizer:
                 threshold = np.minimum(threshold, spread)
             else:  # the palette is the colours themselves
                 threshold = 0.0
-            repaint = stable_palette(rgb_to_lab(self._display), target_lab, threshold)
+            repaint = stable_palette(rgb_to_lab(self._set_from), target_lab, threshold)
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
-            display = np.where(repaint[:, None], target, self._display)
+            display = np.where(repaint[:, None], shown, self._display)
+            if shown is not target:
+                set_from = np.where(repaint[:, None], target, self._set_from)
         del members  # (m,) int64: not needed for the colours' entries
         self._display = display
+        self._set_from = display if shown is target else set_from
         display_lab = rgb_to_lab(display)
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-        slots = None
-        if opt.dither == "none" or len(display_ws) < 2:
-            labels = nearest(exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
-            slots = gather(labels, src.inverse)
-        return FramePlan(
-            fc,
-            (h, w),
-            has_alpha,
-            cut=cut,
-            display=display,
-            display_ws=display_ws,
-            slots=slots,
-        )
+        entries = self._entries(fc, display_ws)
+        slots = None if entries is None else gather(entries, src.inverse)
+        if opt.transfer is not None:
+            # What is shown moves onto the other palette; the slots stay this clip's.
+            if self._map is None:
+                self._map = PaletteMap(
+                    opt.transfer, opt.transfer_shares, n_anchors=opt.transfer_colours, seed=opt.seed
+                )
+            if entries is None:  # dithering: each entry's pixels as their nearest colour's
+                entries = nearest(fc.exact, display_ws.astype(np.float64), opt.metric)
+            counts = np.bincount(entries, weights=fc.weights, minlength=len(display))
+            display = self._map.apply(display, counts, cut)
+        return FramePlan(fc, (h, w), has_alpha, cut, display, display_ws, slots)
+
+    def _plan_fixed(
+        self, fc: FrameColours, shape: tuple[int, int], has_alpha: bool, cut: bool
+    ) -> FramePlan:
+        """A frame's plan under the fixed ``options.palette``: no fit, every colour's nearest."""
+        opt = self.options
+        if self._fixed is None:
+            display = np.asarray(opt.palette, dtype=np.uint8)
+            ws = rgb_to_lab(display) if opt.space == "lab" else to_space(display, opt.space)
+            self._fixed = (display, ws)
+        display, display_ws = self._fixed
+        if has_alpha and len(display) == 256:  # the user's to fix: one line, exit 2
+            raise GifquantError(
+                "a palette of 256 colours leaves no index for transparent pixels; "
+                "give at most 255 colours"
+            )
+        entries = self._entries(fc, display_ws)
+        slots = None if entries is None else gather(entries, fc.source.inverse)
+        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots)
+
+    def _entries(self, fc: FrameColours, display_ws: NDArray) -> NDArray[np.uint8] | None:
+        """Each distinct colour's nearest entry (None when dithering: ``paint`` decides)."""
+        opt = self.options
+        if opt.dither != "none" and len(display_ws) >= 2:
+            return None
+        return nearest(fc.exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
 
     def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since

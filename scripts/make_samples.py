@@ -9,6 +9,11 @@ k=4), made by running gifquant on shapes.gif with its defaults.
 gallery-*.png: the README's gallery, made by the commands it shows on shapes.gif: a frame of
 ``gifquant compare -k 2 4 10`` (grid), the palette swatch, the random and seeded timelines, and
 the pixels' CIELAB projections (``gifquant palette``).
+pico8.hex, sunset.png: a fixed palette and a picture to take a palette from; gallery-fixed.png and
+gallery-transfer.png: frame 12 of shapes.gif with ``--palette-from pico8.hex`` (plain and
+dithered) and with ``--transfer sunset.png``, beside the original. gallery-picking.png: frame 12
+at k=6 with the default colours, ``--enhance 1.6``, ``--min-saturation 0.5`` and
+``--representative mode``.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ def main() -> None:
             im.convert("RGB").save(out / "compare-still.png")
     print(f"wrote {out / 'compare-still.png'}")
     gallery(out)
+    colour_gallery(out)
 
 
 def gallery(out: Path) -> None:
@@ -92,6 +98,86 @@ def gallery(out: Path) -> None:
     )
     for name in ("grid", "swatch", "timeline", "pixels"):
         print(f"wrote {out / f'gallery-{name}.png'}")
+    picking_gallery(out)
+
+
+def picking_gallery(out: Path) -> None:
+    """Frame 12 of shapes.gif at k=6, the source and each colour-picking option, side by side."""
+    import gifquant
+    from gifquant._io.streams import open_input
+    from gifquant._pictures import labelled_rows
+
+    with open_input(str(out / "shapes.gif")) as reader:
+        clip = np.stack([fr.rgba[..., :3] for fr in reader])
+    columns = [("source", clip[STILL_FRAME])]
+    for label, options in (
+        ("k=6", {}),
+        ("--enhance 1.6", {"enhance": 1.6}),
+        ("--min-saturation 0.5", {"min_saturation": 0.5}),
+        ("--representative mode", {"representative": "mode"}),
+    ):
+        columns.append((label, gifquant.quantize(clip, k=6, **options)[STILL_FRAME]))
+    panels = [
+        labelled_rows([(label, Image.fromarray(rgb).resize((2 * W, 2 * H), Image.NEAREST))])
+        for label, rgb in columns
+    ]
+    sheet = Image.new("RGB", (sum(p.width + 4 for p in panels) - 4, panels[0].height), "white")
+    x = 0
+    for p in panels:
+        sheet.paste(p, (x, 0))
+        x += p.width + 4
+    sheet.save(out / "gallery-picking.png")
+    print(f"wrote {out / 'gallery-picking.png'}")
+
+
+PICO8 = (
+    "000000 1d2b53 7e2553 008751 ab5236 5f574f c2c3c7 fff1e8 "
+    "ff004d ffa300 ffec27 00e436 29adff 83769c ff77a8 ffccaa"
+).split()
+
+
+def sunset() -> np.ndarray:
+    """A sunset, (H, W, 3) uint8: the target palette of the README's transfer example."""
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    top, mid, low = np.array([40, 24, 90]), np.array([235, 100, 70]), np.array([255, 200, 120])
+    s = (y / (0.62 * H))[..., None]
+    img = np.where(s < 0.6, top + (mid - top) * s / 0.6, mid + (low - mid) * (s - 0.6) / 0.4)
+    sun = (x - 0.62 * W) ** 2 + (y - 0.52 * H) ** 2 < (0.11 * H) ** 2
+    img[sun] = (255, 235, 160)
+    hills = y > 0.62 * H + 6 * np.sin(x / 11.0) + 3 * np.sin(x / 4.3)
+    img[hills] = (np.array([34, 22, 48]) + 14 * np.sin(x / 7.0)[..., None])[hills]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def colour_gallery(out: Path) -> None:
+    """The palette files of the README's fixed-palette and transfer examples, and their stills:
+    a frame of shapes.gif before and after."""
+    (out / "pico8.hex").write_text("".join(f"#{c}\n" for c in PICO8))
+    Image.fromarray(sunset()).save(out / "sunset.png")
+    shapes = str(out / "shapes.gif")
+    stills = [np.asarray(_frame(shapes, STILL_FRAME))]
+    with tempfile.TemporaryDirectory() as tmp:
+        for extra in (
+            ["--transfer", str(out / "sunset.png")],
+            ["--palette-from", str(out / "pico8.hex")],
+            ["--palette-from", str(out / "pico8.hex"), "--dither", "floyd-steinberg"],
+        ):
+            path = str(Path(tmp) / "out.gif")
+            run([shapes, path, "-k", "16", "-q", "-y", *extra])
+            stills.append(np.asarray(_frame(path, STILL_FRAME)))
+    gap = np.full((H, 4, 3), 255, np.uint8)
+    row = [stills[0], gap, stills[1], gap, sunset()]
+    Image.fromarray(np.concatenate(row, 1)).save(out / "gallery-transfer.png")
+    row = [stills[0], gap, stills[2], gap, stills[3]]
+    Image.fromarray(np.concatenate(row, 1)).save(out / "gallery-fixed.png")
+    for name in ("pico8.hex", "sunset.png", "gallery-transfer.png", "gallery-fixed.png"):
+        print(f"wrote {out / name}")
+
+
+def _frame(path: str, index: int) -> Image.Image:
+    with Image.open(path) as im:
+        im.seek(index)
+        return im.convert("RGB")
 
 
 def run(argv: list[str]) -> None:

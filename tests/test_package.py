@@ -12,7 +12,7 @@ import gifquant
 def test_pure_core_imports_no_io_libraries():
     code = (
         "import sys; import gifquant._kmeans, gifquant._metrics, gifquant._temporal, "
-        "gifquant._colour; "
+        "gifquant._colour, gifquant._options, gifquant._transfer, gifquant._representative; "
         "bad = [m for m in ('imageio', 'cv2', 'tqdm', 'PIL') if m in sys.modules];"
         "print(','.join(bad))"
     )
