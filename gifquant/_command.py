@@ -37,6 +37,8 @@ def _run() -> int:
     argv = sys.argv[1:]
     # A subcommand (``gifquant batch ...``) is a bare word: it has no one input to start on.
     early = None if argv[:1] and argv[0].isalpha() else prestart.EarlyStart.begin(argv)
+    if argv[:1] == ["batch"]:
+        _start_forkserver(argv[1:])
     try:
         from ._cli import main
     except BaseException:
@@ -47,6 +49,31 @@ def _run() -> int:
             raise SystemExit(128 + signum) from None
         raise
     return main(early=early)
+
+
+def _start_forkserver(argv: list[str]) -> None:
+    """For ``gifquant batch`` on a local pool or ``--dask local``: start the server its
+    workers fork from now, so that it imports gifquant (and distributed) while this process
+    imports the command line (about 0.2 s sooner at work). It ignores Ctrl-C at the terminal,
+    as the workers must (the batch stops them)."""
+    dask = [a.split("=", 1)[1] for a in argv if a.startswith("--dask=")]
+    dask += [b for a, b in zip(argv, argv[1:], strict=False) if a == "--dask"]
+    if dask and dask[-1] != "local":
+        return  # a remote cluster: no local worker
+    import multiprocessing
+    import multiprocessing.forkserver
+    import signal
+
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+    except ValueError:  # no forkserver (Windows)
+        return
+    ctx.set_forkserver_preload(["distributed", "gifquant._batch"] if dask else ["gifquant._batch"])
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _report() -> None:
