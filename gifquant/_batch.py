@@ -680,7 +680,9 @@ class _LocalStart:
         self._result: tuple | None = None
         self._error: BaseException | None = None
         self._taken = False
-        self._config = {}
+        # No statistical profiler in the workers: it samples every 10 ms for a dashboard
+        # nobody looks at here (about a tenth of a small-file batch's time).
+        self._config: dict = {"distributed.worker.profile.enabled": False}
         with contextlib.suppress(ValueError):  # no forkserver (Windows): Dask's default
             ctx = multiprocessing.get_context("forkserver")
             # Its processes fork from a server that imports distributed and gifquant once
@@ -690,7 +692,7 @@ class _LocalStart:
             ctx.set_forkserver_preload(["distributed", "gifquant._batch"])
             with _sigint_ignored():
                 multiprocessing.forkserver.ensure_running()
-            self._config = {"distributed.worker.multiprocessing-method": "forkserver"}
+            self._config["distributed.worker.multiprocessing-method"] = "forkserver"
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._start, name="gifquant-dask", daemon=True)
         self._thread.start()
