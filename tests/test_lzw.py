@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 from conftest import moving_clip, write_apng
+from PIL import Image
 
 from gifquant._cli import main
-from gifquant._io import lzw
+from gifquant._io import gifenc, lzw
 from gifquant._io.gif import encode_frame
 from gifquant._io.lzw import LzwWorker, WorkerError, lzw_worker
 
@@ -72,3 +73,17 @@ def test_cli_output_is_the_same_with_and_without_the_worker(tmp_path, monkeypatc
     monkeypatch.setattr(lzw, "WORKER_PIXELS", 1 << 40)
     assert main([str(src), str(inline), "-k", "8", "-q"]) == 0
     assert with_worker.read_bytes() == inline.read_bytes()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 16, 255, 256])
+def test_encoding_a_frame_gives_what_pillows_gif_saver_writes(k):
+    # The table is learnt once per palette and each frame only LZW-encoded: the same bytes
+    # as a whole save of that frame by Pillow, the same palette again or not.
+    for seed, transparent in enumerate([None, 0, k - 1, None]):
+        idx, pal = _frame(1 + 37 * seed, 3 + 101 * seed, k, seed % 2)
+        idx = (idx.astype(np.int64) % k).astype(np.uint8)
+        got = gifenc.encode_image(
+            idx.tobytes(), idx.shape[1], idx.shape[0], pal.tobytes(), transparent
+        )
+        im = Image.frombuffer("P", idx.shape[::-1], idx.tobytes(), "raw", "P", 0, 1)
+        assert got == gifenc._saved(im, pal.tobytes(), transparent)

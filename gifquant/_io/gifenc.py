@@ -48,9 +48,9 @@ def encode_image(
     key = (bytes(palette), transparent)
     known = _WRITTEN.get(key)
     if known is None:
+        if len(_WRITTEN) >= _WRITTEN_MAX:
+            _WRITTEN.clear()  # one step, safe beside another thread encoding
         known = _WRITTEN[key] = _learn(palette, transparent)
-        if len(_WRITTEN) > _WRITTEN_MAX:
-            del _WRITTEN[next(iter(_WRITTEN))]
     table, trans_out, direct = known
     if direct:
         return table, _CODE_SIZE + im.tobytes("gif", "P") + b"\x00", trans_out
