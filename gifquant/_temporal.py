@@ -59,7 +59,9 @@ class FramePlan:
 
     display : (k, 3) uint8 palette (None for a fully transparent frame) and display_ws, its
     working-space coordinates; slots : (n_opaque,) uint8, the entry of each opaque pixel's
-    colour (None when dithering, which ``paint`` does per pixel).
+    colour (None when dithering, which ``paint`` does per pixel); persistent : each entry is
+    the one of the same slot in the frame before (a seeded fit, or a fixed palette), so a still
+    pixel may keep its slot; else slots are matched by colour.
     """
 
     colours: FrameColours
@@ -69,6 +71,7 @@ class FramePlan:
     display: NDArray[np.uint8] | None = None
     display_ws: NDArray | None = None
     slots: NDArray[np.uint8] | None = None
+    persistent: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,7 @@ class TemporalQuantizer:
     _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
     _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
     _map: PaletteMap | None = field(default=None, init=False)
+    _fitted: bool = field(default=False, init=False)  # the last palette was a fit's
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -484,6 +488,15 @@ class TemporalQuantizer:
             display = np.where(repaint[:, None], shown, self._display)
             if shown is not target:
                 set_from = np.where(repaint[:, None], target, self._set_from)
+        persistent = (
+            temporal
+            and not cut
+            and members is not None
+            and self._fitted
+            and self._display is not None
+            and len(self._display) == len(display)
+        )
+        self._fitted = members is not None
         del members  # (m,) int64: not needed for the colours' entries
         self._display = display
         self._set_from = display if shown is target else set_from
@@ -501,7 +514,7 @@ class TemporalQuantizer:
                 entries = nearest(fc.exact, display_ws.astype(np.float64), opt.metric)
             counts = np.bincount(entries, weights=fc.weights, minlength=len(display))
             display = self._map.apply(display, counts, cut)
-        return FramePlan(fc, (h, w), has_alpha, cut, display, display_ws, slots)
+        return FramePlan(fc, (h, w), has_alpha, cut, display, display_ws, slots, persistent)
 
     def _plan_fixed(
         self, fc: FrameColours, shape: tuple[int, int], has_alpha: bool, cut: bool
@@ -520,7 +533,7 @@ class TemporalQuantizer:
             )
         entries = self._entries(fc, display_ws)
         slots = None if entries is None else gather(entries, fc.source.inverse)
-        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots)
+        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots, persistent=True)
 
     def _entries(self, fc: FrameColours, display_ws: NDArray) -> NDArray[np.uint8] | None:
         """Each distinct colour's nearest entry (None when dithering: ``paint`` decides)."""
@@ -545,7 +558,7 @@ class TemporalQuantizer:
             shown = None
         slots = plan.slots
         if slots is None:
-            slots = self._dither(src, fc, plan.display_ws, shown)
+            slots = self._dither(src, fc, plan, shown)
         display = plan.display
         if plan.has_alpha:
             self._shown = None
@@ -564,10 +577,11 @@ class TemporalQuantizer:
         return FrameResult(frame, src, plan.cut)
 
     def _dither(
-        self, src: DistinctColours, fc: FrameColours, display_ws: NDArray, shown: _Shown | None
+        self, src: DistinctColours, fc: FrameColours, plan: FramePlan, shown: _Shown | None
     ) -> NDArray[np.uint8]:
         """Palette slot of each opaque pixel (flattened), dithered."""
         opt = self.options
+        display_ws = plan.display_ws
         h, w = src.opaque.shape
         # Dither amplitude: the typical gap between neighbouring palette entries.
         d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
@@ -578,11 +592,19 @@ class TemporalQuantizer:
         full[opaque] = fc.exact[src.inverse]
         if opt.dither == "floyd-steinberg":
             active = np.ones(h * w, dtype=bool)
+            kept = None
             if shown is not None and opt.seeded and src.all_opaque:
                 # Only pixels whose source changed are dithered afresh: still ones keep their
-                # slot, so the pattern stays put (its colour follows the entry's).
+                # slot, so the pattern stays put (its colour follows the entry's). When the
+                # slots are not the last frame's (a palette of the frame's own colours), a
+                # still pixel keeps its colour's new slot, or is dithered afresh if its
+                # colour is gone.
                 before = shown.lab[shown.inverse]
                 active = (fc.lab[src.inverse] != before).any(1)
+                kept = shown.slots.astype(np.intp)
+                if not plan.persistent:
+                    kept = _slots_by_colour(shown.palette_packed, pack_rgb(plan.display))[kept]
+                    active |= kept < 0
             idx = floyd_steinberg(
                 full.reshape(h, w, 3),
                 display_ws,
@@ -591,11 +613,19 @@ class TemporalQuantizer:
                 limit=spacing,
             ).reshape(-1)
             if not active.all():
-                idx[~active] = shown.slots[~active]
+                idx[~active] = kept[~active]
             return idx[opaque].astype(np.uint8)
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
         return nearest(values, display_ws, "euclidean").astype(np.uint8)
+
+
+def _slots_by_colour(old: NDArray[np.uint32], new: NDArray[np.uint32]) -> NDArray[np.intp]:
+    """For each entry of the ``old`` palette (packed colours), the slot of the same colour in
+    ``new``, or -1 where it has none."""
+    order = np.argsort(new, kind="stable")
+    at = np.minimum(np.searchsorted(new[order], old), len(new) - 1)
+    return np.where(new[order][at] == old, order[at], -1)
 
 
 def _changed(

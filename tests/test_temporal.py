@@ -354,3 +354,22 @@ def test_warm_start_with_fewer_colours_than_k_and_no_memory():
     for frame in (busy, plain, busy):
         out = q.quantize(frame)
         assert len(np.unique(out.frame.rgb.reshape(-1, 3), axis=0)) <= 16
+
+
+def test_floyd_steinberg_on_palettes_of_the_frames_own_colours_keeps_every_colour():
+    """Frames with fewer colours than k are kept exactly, also when dithering and when the
+    number of colours changes from frame to frame (a still pixel's old slot then means another
+    colour, or none: k=256 on such clips used to raise an IndexError)."""
+    rng = np.random.default_rng(3)
+    base = rng.choice(np.array([[10, 20, 30], [200, 40, 40], [40, 200, 90]], np.uint8), (24, 32))
+    frames = []
+    for t in range(8):
+        f = base.copy()
+        for j in range(t % 4):  # 0 to 3 extra colours, in squares that come and go
+            f[2 + 5 * j : 6 + 5 * j, 2 + 3 * t : 6 + 3 * t] = (250 - 30 * j, 250, 30 * j)
+        frames.append(f)
+    for k in (256, 16):
+        q = TemporalQuantizer(QuantizeOptions(k=k, dither="floyd-steinberg"))
+        for f in frames:
+            out = q.quantize(np.dstack([f, np.full(f.shape[:2], 255, np.uint8)])).frame
+            np.testing.assert_array_equal(out.rgb, f)
