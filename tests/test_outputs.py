@@ -437,3 +437,30 @@ def test_a_missing_input_is_named_whatever_the_output(tmp_path, capsys):
     for out in ("o.txt", "-"):
         assert run(tmp_path / "nope.gif", out) == 2
         assert "nope.gif: no such file" in capsys.readouterr().err
+
+
+class _Signal(BaseException):
+    """Stands for the exception a signal handler raises."""
+
+
+@pytest.mark.parametrize("folder", [False, True])
+def test_a_signal_just_after_the_temporary_file_is_made_leaves_nothing(
+    tmp_path, monkeypatch, folder
+):
+    # A signal's exception can come at any bytecode; the moment the temporary file exists but
+    # its name is not yet returned used to leave a .part file behind (seen under load).
+    from gifquant._io import atomic
+
+    target = tmp_path / ("frames" if folder else "out.gif")
+    made = os.mkdir if folder else os.open
+
+    def then_signal(*args, **kwargs):
+        made(*args, **kwargs)
+        raise _Signal
+
+    monkeypatch.setattr(atomic.os, "mkdir" if folder else "open", then_signal)
+    with pytest.raises(_Signal):
+        with atomic.atomic_dir(str(target)) if folder else atomic.output_file(str(target)):
+            pass
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -61,30 +61,38 @@ def _target(path: str) -> str:
     return os.path.realpath(path) if os.path.islink(path) else path
 
 
-def _temp_beside(path: str, make) -> str:
-    """A new temporary name (``make`` is ``tempfile.mkstemp`` or ``mkdtemp``) in ``path``'s
-    folder, hidden and ending in ``.part``; a folder that cannot be written is a user error."""
+def _temp_beside(path: str, made: list[str], *, folder: bool = False) -> str:
+    """Make a new temporary file (or ``folder``) in ``path``'s folder, hidden and ending in
+    ``.part``; its name goes into ``made`` before it exists, so that a signal at any moment
+    leaves the caller knowing what to remove. A folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
     stem = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMP_STEM_BYTES])
-    try:
-        made = make(prefix="." + stem + ".", suffix=".part", dir=directory)
-    except OSError as exc:  # read-only or full file system, folder gone
-        raise GifquantError(f"{path}: cannot write in {directory}: {exc.strerror}") from None
-    if isinstance(made, tuple):  # mkstemp: (fd, name)
-        os.close(made[0])
-        return made[1]
-    return made
+    while True:
+        name = os.path.join(directory, f".{stem}.{secrets.token_hex(4)}.part")
+        made.append(name)
+        try:
+            if folder:
+                os.mkdir(name, 0o700)
+            else:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return name
+        except FileExistsError:
+            made.pop()
+        except OSError as exc:  # read-only or full file system, folder gone
+            made.pop()
+            raise GifquantError(f"{path}: cannot write in {directory}: {exc.strerror}") from None
 
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yield a temporary file name beside ``path``'s target (for a child process to write)
     that becomes the target when the block ends without an exception, and is removed otherwise
-    (on a signal too), leaving an existing target untouched."""
+    (on a signal too, whenever it comes), leaving an existing target untouched."""
     path = _target(path)
-    tmp = _temp_beside(path, tempfile.mkstemp)
+    made: list[str] = []
     try:
-        # mkstemp makes 0600: give a replaced file's own permissions, a new one the usual.
+        tmp = _temp_beside(path, made)
+        # Made 0600: give a replaced file's own permissions, a new one the usual.
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)
         except OSError:
@@ -93,8 +101,9 @@ def atomic_path(path: str) -> Iterator[str]:
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        for name in made:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
         raise
 
 
@@ -140,15 +149,17 @@ def atomic_dir(path: str) -> Iterator[str]:
     path = _target(path)
     if os.path.basename(path) in ("", ".", ".."):  # "frames/", "frames/.": the folder itself
         path = os.path.realpath(path)
-    tmp = _temp_beside(path, tempfile.mkdtemp)
+    made: list[str] = []  # the new frames' folder, then the one the old frames move to
     old = None
     try:
+        tmp = _temp_beside(path, made, folder=True)
         mode = os.stat(path).st_mode & 0o7777 if os.path.isdir(path) else 0o777 & ~umask()
         os.chmod(tmp, mode)
         yield tmp
         if os.path.isdir(path):
             check_frame_folder(path)
-            old = _temp_beside(path, tempfile.mkdtemp)
+            # ``old`` is set before the move: a signal right after it still puts them back.
+            old = _temp_beside(path, made, folder=True)
             os.replace(path, old)  # over the empty folder just made
         os.replace(tmp, path)
     except BaseException:
@@ -156,7 +167,9 @@ def atomic_dir(path: str) -> Iterator[str]:
             with contextlib.suppress(OSError):
                 os.replace(old, path)  # put the old frames back
                 old = None
-        shutil.rmtree(tmp, ignore_errors=True)
+        for name in made:
+            if name != old:  # (old frames that could not go back: removed below)
+                shutil.rmtree(name, ignore_errors=True)
         raise
     finally:
         if old is not None:
