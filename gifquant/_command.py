@@ -33,7 +33,7 @@ def _run() -> int:
     from ._io import children, prestart
 
     atexit.register(_report)
-    atexit.register(children.kill_all)
+    atexit.register(children.kill_all, final=True)
     argv = sys.argv[1:]
     # A subcommand (``gifquant batch ...``) is a bare word: it has no one input to start on.
     early = None if argv[:1] and argv[0].isalpha() else prestart.EarlyStart.begin(argv)

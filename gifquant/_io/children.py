@@ -17,16 +17,27 @@ _lock = threading.Lock()
 _running: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
 
 
-def track(proc: subprocess.Popen) -> subprocess.Popen:
-    """Remember ``proc`` until it ends; returns it."""
+_closed = False  # the command is ending: no child may start any more
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(args, **kwargs)``, remembered until it ends. Started and remembered
+    under one lock, so ``kill_all`` never misses a child another thread is starting; raises
+    OSError once the command is ending."""
     with _lock:
+        if _closed:
+            raise OSError("the command is ending")
+        proc = subprocess.Popen(args, **kwargs)
         _running.add(proc)
     return proc
 
 
-def kill_all() -> None:
-    """Kill and reap every tracked child still running."""
+def kill_all(*, final: bool = False) -> None:
+    """Kill and reap every tracked child still running (``final``: and start no more, as the
+    command ends)."""
+    global _closed
     with _lock:
+        _closed = _closed or final
         procs = list(_running)
         _running.clear()
     for proc in procs:

@@ -164,17 +164,25 @@ def probe(path: str, early=None) -> tuple[VideoProbe | None, str]:
 def run_probe(path: str) -> tuple[VideoProbe | None, str]:
     """Run ``ffmpeg -i path``: the first video stream (or None) and ffmpeg's last line."""
     try:
-        proc = subprocess.run(
+        # Tracked like every child: a signal while it runs (or while it starts, in the early
+        # start's thread) must not leave it behind.
+        proc = children.spawn(
             [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", file_url(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            check=False,
-            timeout=60,
         )
     except OSError as exc:
         raise GifquantError(f"cannot run ffmpeg: {exc}", exit_code=1) from None
-    text = proc.stderr.decode("utf-8", "replace")
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise GifquantError(f"{path}: ffmpeg took over 60 s to read it", exit_code=1) from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.decode("utf-8", "replace")
     return parse_probe(text), last_error(text)
 
 
@@ -238,14 +246,12 @@ class FfmpegProcess:
     def __init__(self, args: Sequence[str], *, stdin=None, stdout=None) -> None:
         self._err = tempfile.TemporaryFile()
         try:
-            self.proc = children.track(
-                subprocess.Popen(
-                    [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args],
-                    stdin=stdin,
-                    stdout=stdout,
-                    stderr=self._err,
-                    bufsize=0,
-                )
+            self.proc = children.spawn(
+                [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=self._err,
+                bufsize=0,
             )
         except OSError as exc:
             self._err.close()

@@ -16,7 +16,7 @@ import sysconfig
 from typing import BinaryIO
 
 from .._errors import GifquantError
-from .children import track
+from .children import spawn
 
 # gifsicle 1.96 measures lossy errors in the selected colour space and applies ``--gamma`` only
 # when it optimizes the images; ``--gamma=1`` gives a level its classic meaning (giflossy's,
@@ -64,13 +64,11 @@ def compress_lossy(src: BinaryIO, dst: BinaryIO, level: int, gifsicle: str | Non
     src.flush()
     src.seek(0)
     dst.flush()
-    proc = track(
-        subprocess.Popen(
-            [gifsicle, "--no-warnings", *LOSSY_ARGS, f"--lossy={level}"],
-            stdin=src,
-            stdout=dst,
-            stderr=subprocess.PIPE,
-        )
+    proc = spawn(
+        [gifsicle, "--no-warnings", *LOSSY_ARGS, f"--lossy={level}"],
+        stdin=src,
+        stdout=dst,
+        stderr=subprocess.PIPE,
     )
     try:
         _, err = proc.communicate()

@@ -35,17 +35,15 @@ def spawn_worker() -> subprocess.Popen:
     """The LZW encoder process (``gifenc.py`` run by path: it imports Pillow only)."""
     # -P: its folder does not go on sys.path, where a module could shadow another.
     here = os.path.dirname(os.path.abspath(__file__))
-    return children.track(
-        subprocess.Popen(
-            [
-                sys.executable,
-                *(["-P"] if sys.version_info >= (3, 11) else []),
-                os.path.join(here, "gifenc.py"),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+    return children.spawn(
+        [
+            sys.executable,
+            *(["-P"] if sys.version_info >= (3, 11) else []),
+            os.path.join(here, "gifenc.py"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
 
 
