@@ -250,12 +250,14 @@ def test_output_folder_not_writable(clip4, tmp_path, capsys, monkeypatch):
 
 
 def test_temporary_file_cannot_be_created(clip4, tmp_path, capsys, monkeypatch):
-    import tempfile
+    real_open = os.open
 
-    def refuse(*a, **kw):
-        raise OSError(30, "Read-only file system")
+    def refuse(path, flags, *a, **kw):  # the temporary output is made with O_EXCL
+        if flags & os.O_EXCL:
+            raise OSError(30, "Read-only file system")
+        return real_open(path, flags, *a, **kw)
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     assert run(clip4, tmp_path / "o.gif") == 2
     assert_clean_error(capsys, "cannot write in", "Read-only file system")
 
