@@ -32,7 +32,6 @@ from ._io.streams import OUTPUT_FORMATS
 from ._library import _load_palettes, _loop, _lossy, convert
 from ._matte import parse_colour
 from ._options import QuantizeOptions
-from ._palette_file import load_palette
 from ._sizing import parse_size
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
@@ -233,12 +232,10 @@ def batch(
     if todo:
         # Another file's palette is read once here, not by every worker for every file.
         run_settings = dict(settings)
-        _load_palettes(run_settings, run_settings.pop("palette_from", None), None)
-        if run_settings.get("transfer") is not None:
-            n = run_settings.get("transfer_colours", 8)
-            run_settings["transfer"] = load_palette(
-                run_settings["transfer"], n, option="--transfer"
-            )
+        palette_from = run_settings.pop("palette_from", None)
+        target = _load_palettes(run_settings, palette_from, run_settings.get("transfer"))
+        if target is not None:
+            run_settings["transfer"] = target
         if client is not None:
             _run_dask(client, todo, run_settings, take, jobs)
         else:

@@ -223,9 +223,8 @@ def convert(
     if max_size is not None:
         from ._sizing import fit_size
 
-        _load_palettes(options, palette_from, transfer)  # read once for the search's runs
-        if "transfer" in options:  # back to convert's own argument, its shares kept
-            transfer = Palette(options.pop("transfer"), options.pop("transfer_shares"))
+        # Read once for the search's runs: the transfer target goes on as a Palette.
+        transfer = _load_palettes(options, palette_from, transfer)
         return fit_size(
             src,
             dst,
@@ -254,7 +253,9 @@ def convert(
     QuantizeOptions(**options)  # bad settings first, before any palette is read
     fmt = output_format(dst, format)
     _check_output(src, dst, fmt, overwrite)
-    _load_palettes(options, palette_from, transfer)
+    target = _load_palettes(options, palette_from, transfer)
+    if target is not None:
+        options["transfer"], options["transfer_shares"] = target.colours, target.shares
     quant = QuantizeOptions(**options)
     loop = _loop(loop)
     matte_rgb = WHITE if matte is None else parse_colour(matte)
@@ -420,16 +421,15 @@ def convert(
     )
 
 
-def _load_palettes(options: dict, palette_from, transfer) -> None:
-    """Read ``palette_from`` into ``options["palette"]`` and ``transfer`` into
-    ``options["transfer"]`` and ``["transfer_shares"]`` (paths, ``Palette``s or colours)."""
+def _load_palettes(options: dict, palette_from, transfer) -> Palette | None:
+    """Read ``palette_from`` into ``options["palette"]``; return the ``transfer`` target read
+    (each a path, a ``Palette`` or colours), or None."""
     k = options.get("k", 16)
     if palette_from is not None:
         options["palette"] = load_palette(palette_from, k, option="--palette-from").colours
-    if transfer is not None:
-        n = options.get("transfer_colours", 8)
-        target = load_palette(transfer, n, option="--transfer")
-        options["transfer"], options["transfer_shares"] = target.colours, target.shares
+    if transfer is None:
+        return None
+    return load_palette(transfer, options.get("transfer_colours", 8), option="--transfer")
 
 
 # Outputs above this get a note with the options that would shrink them.
