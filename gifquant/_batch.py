@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from . import _signals as signals
 from ._errors import GifquantError
+from ._io.image import own_process
 from ._io.streams import OUTPUT_FORMATS
 from ._library import _load_palettes, _loop, _lossy, convert
 from ._matte import parse_colour
@@ -466,6 +467,7 @@ def _init_worker(pids) -> None:
     clean-up: no ``.part`` file, no ffmpeg left). Its process id goes to ``pids`` (a
     SimpleQueue), for the batch to find it by."""
     pids.put(os.getpid())
+    own_process()  # GIFs may be decoded as palette indices (see _io/image.py)
     signals.install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

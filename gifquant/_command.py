@@ -48,6 +48,9 @@ def _run() -> int:
         if signum is not None:
             raise SystemExit(128 + signum) from None
         raise
+    from ._io.image import own_process
+
+    own_process()  # this process is gifquant's: GIFs may be decoded as palette indices
     return main(early=early)
 
 

@@ -25,6 +25,7 @@ from ._colour import (
 )
 
 if TYPE_CHECKING:
+    from ._frames import Frame, IndexedPixels
     from ._options import QuantizeOptions
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
@@ -197,6 +198,35 @@ def distinct_colours(
     return shared_indexer().distinct(rgba, alpha_threshold, opaque=opaque)
 
 
+def indexed_colours(px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
+    """``distinct_colours`` of a frame held as palette indices: from the counts of its 256
+    indices, with no pass over its colours (the same result as from its RGBA pixels)."""
+    flat = px.indices.reshape(-1)
+    counts = np.bincount(flat, minlength=256)
+    keep = counts > 0
+    if alpha_threshold > 0:
+        keep &= px.table[:, 3] >= alpha_threshold
+    used = np.flatnonzero(keep)
+    # Several indices may hold one colour: the colours are the distinct words among those used.
+    words, slot = np.unique(pack_rgb(px.table[used]), return_inverse=True)
+    lut = np.zeros(256, np.uint16)
+    lut[used] = slot
+    colours = unpack_rgb(words)
+    colour_counts = np.bincount(slot, weights=counts[used], minlength=len(words)).astype(np.int64)
+    if counts[used].sum() == len(flat):
+        mask = np.broadcast_to(np.True_, px.indices.shape)
+        return DistinctColours(colours, colour_counts, gather(lut, flat), mask)
+    mask = keep[px.indices]
+    return DistinctColours(colours, colour_counts, gather(lut, flat[mask.reshape(-1)]), mask)
+
+
+def source_colours(frame: Frame, alpha_threshold: int = 128) -> DistinctColours:
+    """``distinct_colours`` of a frame, from its palette indices when the reader kept them."""
+    if frame.indexed is not None:
+        return indexed_colours(frame.indexed, alpha_threshold)
+    return distinct_colours(frame.rgba, alpha_threshold, opaque=frame.opaque)
+
+
 @dataclass(frozen=True)
 class FrameColours:
     """What the quantizer needs of a frame that does not depend on earlier frames.
@@ -223,14 +253,15 @@ class FrameColours:
 
 
 def frame_colours(
-    rgba: NDArray[np.uint8],
+    rgba: NDArray[np.uint8] | None,
     options: QuantizeOptions,
     source: DistinctColours | None = None,
     *,
     opaque: bool = False,
 ) -> FrameColours:
     """The frame-local part of quantizing a (height, width, 4) frame under ``options``
-    (``source``: its distinct colours, when already known; ``opaque``: every alpha is known to
+    (``source``: its distinct colours, when already known, and ``rgba`` may then be None;
+    ``opaque``: every alpha is known to
     be 255)."""
     if source is None:
         source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)

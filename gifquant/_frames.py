@@ -3,23 +3,56 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
+class IndexedPixels:
+    """A frame as palette indices (a GIF decoded without expanding it to colours).
+
+    indices : ndarray of shape (height, width), uint8
+    table : ndarray of shape (256, 4), uint8: each index's RGBA (alpha 0 or 255)
+    """
+
+    indices: NDArray[np.uint8]
+    table: NDArray[np.uint8]
+
+    def rgba(self) -> NDArray[np.uint8]:
+        """The pixels as (height, width, 4) uint8."""
+        words = self.table.reshape(-1).view(np.uint32)
+        return words[self.indices].view(np.uint8).reshape(self.indices.shape + (4,))
+
+
+@dataclass(frozen=True, eq=False)
 class Frame:
     """One decoded frame.
 
-    rgba : ndarray of shape (height, width, 4), uint8, fully composited
+    pixels : ndarray of shape (height, width, 4), uint8, fully composited; None when
+        ``indexed`` holds them
     duration : display time in seconds
     opaque : the reader knows every alpha is 255 (video); False: not known, look
+    indexed : the same frame as palette indices, when the reader has it so (``rgba`` is then
+        made from it on first use)
     """
 
-    rgba: NDArray[np.uint8]
+    pixels: NDArray[np.uint8] | None
     duration: float
     opaque: bool = False
+    indexed: IndexedPixels | None = None
+
+    @cached_property
+    def rgba(self) -> NDArray[np.uint8]:
+        """(height, width, 4) uint8, fully composited."""
+        return self.pixels if self.pixels is not None else self.indexed.rgba()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width)."""
+        source = self.pixels if self.pixels is not None else self.indexed.indices
+        return source.shape[:2]
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ def apply_matte(
     of every frame). Opaque frames pass untouched, as do frames whose alpha is only 0 or 255
     when a threshold keeps the transparent ones (nothing would change)."""
     for fr in frames:
-        if fr.opaque:
+        if fr.opaque or (fr.indexed is not None and alpha_threshold and alpha_threshold > 0):
+            # (A palette frame's alpha is only 0 or 255: a threshold leaves it as it is.)
             yield fr
             continue
         alpha = fr.rgba[..., 3]

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from . import _compare as compare
 from ._colour import SPACES, rgb_to_lab
-from ._distinct import FrameColours, frame_colours
+from ._distinct import FrameColours, frame_colours, source_colours
 from ._frames import Frame
 from ._kmeans import METRICS, distances
 from ._metrics import QualityMeter
@@ -170,12 +170,13 @@ class _Stages:
 
     def prepare(self, fr: Frame) -> Prepared:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
-        return Prepared(fr, frame_colours(fr.rgba, self.options, opaque=fr.opaque))
+        source = source_colours(fr, self.options.alpha_threshold)
+        return Prepared(fr, frame_colours(None, self.options, source))
 
     def plan(self, item: Prepared) -> Planned:
         """The main run's palette, decided in its own thread while the last frame is painted."""
         fr, fc = item.frame, item.colours
-        return Planned(fr, fc, self.quantizer.plan(fr.rgba, prepared=fc))
+        return Planned(fr, fc, self.quantizer.plan(None, prepared=fc))
 
     def paint(self, i: int, item: Planned) -> Painted:
         fr, fc = item.frame, item.colours
@@ -189,8 +190,8 @@ class _Stages:
     def _panel(self, q: TemporalQuantizer, fr: Frame, fc: FrameColours) -> FrameResult:
         # Panels share the frame's distinct colours; what depends on their options is theirs.
         same = q.options.alpha_threshold == self.options.alpha_threshold
-        mine = frame_colours(fr.rgba, q.options, fc.source if same else None, opaque=fr.opaque)
-        return q.quantize(fr.rgba, fr.duration, prepared=mine)
+        source = fc.source if same else source_colours(fr, q.options.alpha_threshold)
+        return q.quantize(None, fr.duration, prepared=frame_colours(None, q.options, source))
 
     def write(self, item: Painted) -> None:
         self.sink.write(item.result.frame)

@@ -46,7 +46,8 @@ def limit_clip(frames: Iterable[Frame], *, name: str, max_clip_pixels: int) -> I
     n = -1
     for frame in frames:  # not enumerate(): its reused result tuple would keep the frame
         n += 1
-        total += frame.rgba.shape[0] * frame.rgba.shape[1]
+        h, w = frame.shape
+        total += h * w
         if max_clip_pixels and total > max_clip_pixels:
             raise GifquantError(
                 f"{name}: over {max_clip_pixels} decoded pixels at frame {n} "

@@ -27,6 +27,12 @@ class GifLayout:
     zero_size_frame : index of the first frame with zero width or height, or None
     min_delay_cs : the shortest frame delay of 2 cs or more (browsers show shorter ones as
         10 cs), or None when no frame has one
+    repeated_tables : the frames' local colour tables that repeat the global one, as byte
+        ranges (descriptor flags to the table's end) with the flags byte that drops the table:
+        a reader given the file with them replaced sees the same pictures, with one palette
+    indexable : Pillow's palette-mode frames of this GIF mean what its expanded ones do: the
+        first frame has no transparent index (Pillow's frames are then opaque throughout), or
+        every frame has the first one's (another frame's index would be a colour there)
     hidden : byte ranges ``(start, end)``, in order and apart, of the blocks a reader must hide
         from Pillow: extensions that carry nothing for a decoder yet that Pillow misreads (one
         whose data is empty, legal but taken by Pillow as the start of its sub-blocks, so it
@@ -43,6 +49,8 @@ class GifLayout:
     zero_size_frame: int | None
     min_delay_cs: int | None = None
     hidden: tuple[tuple[int, int], ...] = ()
+    indexable: bool = True
+    repeated_tables: tuple[tuple[int, int, bytes], ...] = ()
 
 
 class _Truncated(Exception):
@@ -82,9 +90,10 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     if not is_gif(head):
         raise ValueError("not a GIF")
     width, height, flags = struct.unpack("<HHB", head[6:11])
+    global_table = None
     try:
         if flags & 0x80:
-            _read(f, 3 << ((flags & 7) + 1))
+            global_table = _read(f, 3 << ((flags & 7) + 1))
     except _Truncated:
         raise ValueError("the GIF global colour table is incomplete") from None
     canvas_w, canvas_h = width, height
@@ -94,6 +103,10 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     min_delay = None
     truncated = False
     hidden: list[tuple[int, int]] = []
+    pending = None  # the transparent index the next frame's graphic control block sets
+    first_transparency: list[int | None] = []  # the first frame's, once known
+    indexable = True
+    repeated: list[tuple[int, int, bytes]] = []
     try:
         while True:
             tag = f.read(1)
@@ -106,6 +119,7 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                 block = _read(f, size)
                 if label == 0xF9 and size >= 4:
                     transparency = transparency or bool(block[0] & 1)
+                    pending = block[3] if block[0] & 1 else None
                     delay = struct.unpack("<H", block[1:3])[0]
                     if delay >= 2:
                         min_delay = delay if min_delay is None else min(min_delay, delay)
@@ -123,10 +137,18 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                 if (w == 0 or h == 0) and zero is None:
                     zero = n_frames
                 if fl & 0x80:
-                    _read(f, 3 << ((fl & 7) + 1))
+                    table = _read(f, 3 << ((fl & 7) + 1))
+                    if table == global_table:
+                        end = f.tell()
+                        repeated.append((end - len(table) - 1, end, bytes([fl & 0x40])))
                 _read(f, 1)  # LZW minimum code size
                 _skip_sub_blocks(f)
                 n_frames += 1
+                if not first_transparency:
+                    first_transparency.append(pending)
+                if first_transparency[0] is not None and pending != first_transparency[0]:
+                    indexable = False
+                pending = None
             # Any other byte: Pillow skips it, and so do we.
     except _Truncated:
         truncated = True
@@ -141,4 +163,6 @@ def scan_gif(f: BinaryIO) -> GifLayout:
         zero,
         min_delay,
         tuple(hidden),
+        indexable,
+        tuple(repeated),
     )

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import GifImagePlugin, Image, ImageSequence, UnidentifiedImageError
 
 from .._errors import GifquantError
-from .._frames import ClipInfo, Frame
+from .._frames import ClipInfo, Frame, IndexedPixels
 from .budget import check_budget
 from .gifscan import GifLayout, is_gif, scan_gif
 from .splice import SplicedReader
@@ -76,6 +76,44 @@ def _pillow_call(max_pixels: int, *, c_stderr: bool = False) -> Iterator[None]:
                     Image.MAX_IMAGE_PIXELS = _lift_saved
 
 
+# GIF frames are read as palette indices (no expansion to colours, and a frame's distinct colours
+# come from its index counts) only in a process that is gifquant's own: the command line and its
+# batch workers. That takes Pillow's GIF loading strategy, a setting of the whole process, which a
+# program importing gifquant may rely on in threads of its own; gifquant's calls set it and put it
+# back under one lock.
+_own_process = False
+_strategy_lock = threading.Lock()
+
+
+def own_process() -> None:
+    """Declare the process gifquant's own (the command line, a batch worker): GIFs whose frames
+    all share one transparent index (or none) are then decoded as palette indices."""
+    global _own_process
+    _own_process = True
+
+
+@contextlib.contextmanager
+def _gif_strategy(indexed: bool | None) -> Iterator[None]:
+    """Around a Pillow call on a GIF in our own process (``indexed`` None: not a GIF, or not our
+    process): Pillow keeps frames in palette mode while their palette stays the same when
+    ``indexed``, and expands them to RGB after the first otherwise (its default)."""
+    if indexed is None:
+        yield
+        return
+    wanted = (
+        GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
+        if indexed
+        else GifImagePlugin.LoadingStrategy.RGB_AFTER_FIRST
+    )
+    with _strategy_lock:
+        saved = GifImagePlugin.LOADING_STRATEGY
+        GifImagePlugin.LOADING_STRATEGY = wanted
+        try:
+            yield
+        finally:
+            GifImagePlugin.LOADING_STRATEGY = saved
+
+
 def _layout(source: str | BinaryIO) -> GifLayout | None:
     """The block structure when ``source`` is a GIF, else None; a stream is left where it was."""
     if isinstance(source, str):
@@ -119,16 +157,26 @@ def _c_stderr_held(hold: bool) -> Iterator[None]:
             os.close(saved)
 
 
-def _spliced(source: str | BinaryIO, hidden: tuple[tuple[int, int], ...]) -> io.BufferedReader:
-    """``source`` without the byte ranges ``hidden``, buffered (Pillow reads byte by byte)."""
-    if not isinstance(source, str):
-        return io.BufferedReader(SplicedReader(source, hidden, owns=False), 1 << 16)
-    f = open(source, "rb")  # noqa: SIM115 - closed with the view
+def _spliced(source: str | BinaryIO, hidden: tuple[tuple, ...]) -> BinaryIO:
+    """``source`` without (or with replaced) the byte ranges ``hidden`` (see SplicedReader),
+    buffered (Pillow reads byte by byte), or read into memory when small (Pillow seeks at
+    every frame, and each seek refills a buffer through Python code)."""
+    f = source if not isinstance(source, str) else open(source, "rb")  # noqa: SIM115
     try:
-        return io.BufferedReader(SplicedReader(f, hidden, owns=True), 1 << 16)
+        view = io.BufferedReader(SplicedReader(f, hidden, owns=f is not source), 1 << 16)
     except BaseException:
-        f.close()
+        if f is not source:
+            f.close()
         raise
+    if view.raw.seek(0, os.SEEK_END) > _SPLICED_IN_MEMORY:
+        view.raw.seek(0)
+        return view
+    view.raw.seek(0)
+    with view:
+        return io.BytesIO(view.read())
+
+
+_SPLICED_IN_MEMORY = 16 << 20
 
 
 # Pillow modes whose pixels are all opaque (a GIF frame decodes as RGB unless it has
@@ -151,6 +199,27 @@ def _pixels(im: Image.Image) -> tuple[np.ndarray, bool]:
             return data.reshape(h, w, 4), True
     # Modes without alpha convert to alpha 255: no pass over it to find out.
     return np.asarray(im.convert("RGBA")), im.mode in _OPAQUE_MODES
+
+
+def _indexed(im: Image.Image, tables: dict) -> IndexedPixels:
+    """A palette-mode GIF frame as its indices and each index's RGBA, as Pillow would expand
+    them (indices past the palette are black; the transparent one has alpha 0)."""
+    indices = np.asarray(im)  # decodes the frame
+    transparent = im.info.get("transparency")
+    key = (im.im.getpalette("RGB", "RGB"), transparent)
+    table = tables.get(key)
+    if table is None:
+        if len(tables) > 64:  # a GIF whose frames keep changing palette: keep a few
+            tables.clear()
+        rgb = np.frombuffer(key[0], np.uint8).reshape(-1, 3)[:256]
+        table = np.zeros((256, 4), np.uint8)
+        table[: len(rgb), :3] = rgb
+        table[:, 3] = 255
+        if isinstance(transparent, int) and 0 <= transparent < 256:
+            table[transparent, 3] = 0
+        table.flags.writeable = False
+        tables[key] = table
+    return IndexedPixels(indices, table)
 
 
 def _fit(rgba: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -191,17 +260,25 @@ class ImageReader:
         if layout is not None:
             _check_layout(name, layout, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels)
         self._layout = layout
+        # Palette indices where every frame's indices mean the same colours (see own_process).
+        self._strategy = layout.indexable if layout and _own_process else None
+        self._tables: dict = {}
         # Pillow reads a view of a GIF without the blocks it misreads (an empty extension makes
-        # it swallow the next frame); the file itself is not copied.
-        self._view: io.BufferedReader | None = None
-        if layout is not None and layout.hidden:
+        # it swallow the next frame), and, for palette indices, without local colour tables
+        # that repeat the global one (Pillow expands every frame after one that has a table of
+        # its own); the file itself is not copied.
+        self._view: BinaryIO | None = None
+        cut = ()
+        if layout is not None:
+            cut = layout.hidden + (layout.repeated_tables if self._strategy else ())
+        if cut:
             try:
-                self._view = _spliced(source, layout.hidden)
+                self._view = _spliced(source, tuple(sorted(cut)))
             except OSError as exc:
                 raise GifquantError(f"{name}: cannot read: {exc.strerror or exc}") from None
             source = self._view
         try:
-            with _pillow_call(max_pixels):
+            with _pillow_call(max_pixels), _gif_strategy(self._strategy):
                 self._im = Image.open(source)
         except UnidentifiedImageError:
             self._close_view()
@@ -277,7 +354,10 @@ class ImageReader:
         expected = self.info.n_frames
         while True:
             try:
-                with _pillow_call(self._max_pixels, c_stderr=self._c_stderr):
+                with (
+                    _pillow_call(self._max_pixels, c_stderr=self._c_stderr),
+                    _gif_strategy(self._strategy),
+                ):
                     im = next(frames, None)
                     if im is None:
                         break
@@ -292,7 +372,12 @@ class ImageReader:
                             f"{self._name}: over {self._max_clip_pixels} decoded pixels at frame "
                             f"{n} (--max-clip-pixels); refusing a possible decompression bomb"
                         )
-                    rgba, opaque = _pixels(im)
+                    indexed = None
+                    if self._strategy and im.mode == "P":
+                        indexed = _indexed(im, self._tables)
+                        rgba, opaque = None, bool(indexed.table[:, 3].min() == 255)
+                    else:
+                        rgba, opaque = _pixels(im)
                     ms = im.info.get("duration") or 0
             except GifquantError:
                 raise
@@ -302,15 +387,18 @@ class ImageReader:
                 ) from None
             if expected is not None and n >= expected:
                 raise GifquantError(_miscount(self._name, expected, f"more than {expected}"))
-            if rgba.shape[:2] != (self.info.height, self.info.width):
+            shape = (rgba if indexed is None else indexed.indices).shape[:2]
+            if shape != (self.info.height, self.info.width):
                 # Pillow grows the canvas for frames drawn out of bounds; the logical
                 # screen (what ffmpeg and browsers show) is the first frame's size.
+                if indexed is not None:
+                    rgba, indexed = indexed.rgba(), None
                 rgba = _fit(rgba, self.info.height, self.info.width)
                 opaque = False  # the canvas around it is transparent
             n += 1
             # Handed over, not kept: no reference stays here while the frame is worked on.
-            out = [Frame(rgba, float(ms) / 1000.0, opaque)]
-            del rgba
+            out = [Frame(rgba, float(ms) / 1000.0, opaque, indexed)]
+            del rgba, indexed
             yield out.pop()
         if n == 0:
             raise GifquantError(f"{self._name}: no frames")
