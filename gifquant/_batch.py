@@ -713,6 +713,9 @@ class _LocalStart:
                 from distributed import Client
 
                 self._result = (Client(cluster), cluster)
+                # Its workers are this batch's own processes (a worker that restarts reads
+                # GIFs as colours: the same frames, a little slower).
+                self._result[0].run(own_process)
             except BaseException:
                 cluster.close()
                 raise
