@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -239,21 +238,23 @@ def _source(frames, bgr: bool) -> _Source:
             raise InputNotFoundError(f"{path}: no such file")
         return _file_frames(path)
     if isinstance(frames, (bytes, bytearray, memoryview)) or hasattr(frames, "read"):
-        spool = tempfile.NamedTemporaryFile(prefix="gifquant-", delete=False)
+        from ._io.atomic import remove_all, scratch_path
+
+        made: list[str] = []  # the spool's name, known before it exists
         try:
-            if hasattr(frames, "read"):
-                while chunk := frames.read(1 << 20):
-                    if not isinstance(chunk, (bytes, bytearray)):
-                        raise TypeError("frames: a file object must be opened in binary mode")
-                    spool.write(chunk)
-            else:
-                spool.write(bytes(frames))
-            spool.close()
+            name = scratch_path("gifquant-", made)
+            with open(name, "wb") as spool:
+                if hasattr(frames, "read"):
+                    while chunk := frames.read(1 << 20):
+                        if not isinstance(chunk, (bytes, bytearray)):
+                            raise TypeError("frames: a file object must be opened in binary mode")
+                        spool.write(chunk)
+                else:
+                    spool.write(bytes(frames))
+            return _file_frames(name, cleanup=name)  # removes the spool on any exit
         except BaseException:
-            spool.close()
-            os.unlink(spool.name)
+            remove_all(made)
             raise
-        return _file_frames(spool.name, cleanup=spool.name)  # removes the spool on any exit
     if isinstance(frames, Iterable):
         return _Source(_iterable_frames(frames, bgr))
     raise TypeError(

@@ -17,7 +17,6 @@ import dataclasses
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -175,7 +174,7 @@ def fit_size(
     """``convert`` with ``max_size`` (see the module's docstring); returns its ConvertReport
     with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size found when no
     setting fits."""
-    from ._io.atomic import atomic_path, is_special
+    from ._io.atomic import atomic_path, is_special, scratch_folder
     from ._io.gifsicle import find_gifsicle
     from ._io.streams import check_input, open_input, output_format
     from ._library import SizeChoice, _check_output, convert
@@ -260,7 +259,7 @@ def fit_size(
     tried: list[_Probe] = []
     smallest: _Probe | None = None
     n_probes = 0
-    with tempfile.TemporaryDirectory(prefix="gifquant-size-") as tmp:
+    with scratch_folder("gifquant-size-") as tmp:
         cache: dict[tuple, _Probe] = {}
 
         def probe(k: int, lv: int, tier) -> _Probe:

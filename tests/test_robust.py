@@ -553,3 +553,49 @@ def test_a_frame_placed_past_the_largest_canvas_is_an_input_error(tmp_path, caps
     src.write_bytes(bytes(data))
     assert main([str(src), str(tmp_path / "o.gif")]) == 2
     assert "largest GIF canvas" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["open", "close"])
+def test_scratch_files_go_whenever_the_run_is_interrupted(tmp_path, monkeypatch, where):
+    # The stdin spool, quantize()'s spool and --max-size's probes live in the temporary folder;
+    # a signal between a file's creation and its name reaching the caller left it there.
+    from gifquant._io import atomic
+
+    monkeypatch.setattr(atomic.tempfile, "tempdir", str(tmp_path))
+    real = getattr(atomic.os, where)
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not calls:
+            calls.append(args)
+            raise KeyboardInterrupt  # as a signal handler raises, just after the call
+        return result
+
+    monkeypatch.setattr(atomic.os, where, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.scratch_file("gifquant-stdin-"):
+            pass
+    assert calls and os.listdir(tmp_path) == []
+    monkeypatch.setattr(atomic.os, where, real)
+    with atomic.scratch_folder("gifquant-size-") as folder:
+        Path(folder, "probe.gif").write_bytes(b"x")
+    with pytest.raises(RuntimeError):
+        with atomic.scratch_file("gifquant-stdin-") as (name, f):
+            f.write(b"data")
+            raise RuntimeError
+    assert os.listdir(tmp_path) == []
+
+
+def test_stdin_spool_is_removed_after_a_broken_input(clip4, tmp_path, monkeypatch):
+    data = clip4.read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "gifquant", "-", str(tmp_path / "o.gif"), "-q"],
+        input=data[: len(data) * 2 // 3],
+        capture_output=True,
+        env=env,
+    )
+    assert r.returncode == 2 and b"Traceback" not in r.stderr
+    assert os.listdir(tmp_path / "tmp") == []

@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -67,8 +68,16 @@ def _temp_beside(path: str, made: list[str], *, folder: bool = False) -> str:
     leaves the caller knowing what to remove. A folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
     stem = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMP_STEM_BYTES])
+    return _make_new(directory, f".{stem}.", ".part", made, folder=folder, what=path)
+
+
+def _make_new(
+    directory: str, prefix: str, suffix: str, made: list[str], *, folder: bool, what: str
+) -> str:
+    """A new file (or ``folder``) named ``prefix`` + random + ``suffix`` in ``directory``, its
+    name put into ``made`` before it exists (see ``_temp_beside``)."""
     while True:
-        name = os.path.join(directory, f".{stem}.{secrets.token_hex(4)}.part")
+        name = os.path.join(directory, f"{prefix}{secrets.token_hex(4)}{suffix}")
         made.append(name)
         try:
             if folder:
@@ -80,7 +89,49 @@ def _temp_beside(path: str, made: list[str], *, folder: bool = False) -> str:
             made.pop()
         except OSError as exc:  # read-only or full file system, folder gone
             made.pop()
-            raise GifquantError(f"{path}: cannot write in {directory}: {exc.strerror}") from None
+            raise GifquantError(f"{what}: cannot write in {directory}: {exc.strerror}") from None
+
+
+def scratch_path(prefix: str, made: list[str]) -> str:
+    """A new empty file in the temporary folder, its name put into ``made`` before it exists
+    (for the caller to remove, see ``remove_all``)."""
+    return _make_new(tempfile.gettempdir(), prefix, "", made, folder=False, what="temporary file")
+
+
+def remove_all(made: list[str]) -> None:
+    """Remove the files and folders named in ``made`` (those that exist)."""
+    for name in made:
+        if os.path.isdir(name) and not os.path.islink(name):
+            shutil.rmtree(name, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+
+
+@contextlib.contextmanager
+def scratch_file(prefix: str) -> Iterator[tuple[str, BinaryIO]]:
+    """A new file in the temporary folder, open for reading and writing, and its name; removed
+    when the block ends, however it ends (a signal at any moment included: its name is known
+    before it exists, unlike ``tempfile``'s)."""
+    made: list[str] = []
+    try:
+        name = scratch_path(prefix, made)
+        with open(name, "w+b") as f:
+            yield name, f
+    finally:
+        remove_all(made)
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A new folder in the temporary folder, removed with what it holds when the block ends,
+    however it ends (see ``scratch_file``)."""
+    made: list[str] = []
+    try:
+        folder = tempfile.gettempdir()
+        yield _make_new(folder, prefix, "", made, folder=True, what="temporary folder")
+    finally:
+        remove_all(made)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,14 @@ import numpy as np
 
 from .._errors import GifquantError, InputNotFoundError
 from .._frames import ClipInfo, Frame, QuantizedFrame
-from .atomic import atomic_dir, atomic_path, check_frame_folder, is_special, output_file
+from .atomic import (
+    atomic_dir,
+    atomic_path,
+    check_frame_folder,
+    is_special,
+    output_file,
+    scratch_file,
+)
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif import GifWriter
 from .gifsicle import compress_lossy, require_gifsicle
@@ -153,14 +160,14 @@ def _open_stream(
             f"{name}: not a GIF, image, y4m or video stream (it starts {head[:8]!r})"
         )
     # Anything else may need seeking (GIF frame count, mp4 index): spool it to disk, not memory.
-    with tempfile.NamedTemporaryFile(prefix="gifquant-stdin-") as spool:
+    with scratch_file("gifquant-stdin-") as (spool_name, spool):
         spool.write(head)
         shutil.copyfileobj(stream, spool, 1 << 20)
         spool.flush()
         spool.seek(0)
         head = spool.read(16)
         spool.seek(0)
-        source = spool if file_kind(head) == "image" else spool.name
+        source = spool if file_kind(head) == "image" else spool_name
         with _open_file(source, name, head, max_pixels, start, max_clip_pixels) as reader:
             yield reader
 
