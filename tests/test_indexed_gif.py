@@ -4,6 +4,7 @@ give the very frames, distinct colours and output bytes that reading them as col
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -200,3 +201,122 @@ def test_spliced_reader_replaces_ranges():
     assert view.read() == want
     view.seek(6)
     assert view.read(3) == want[6:9]
+
+
+# Hand-made GIFs (a hostile tester's finds): each read the same both ways.
+
+
+def _lzw(indices: list[int], m: int) -> bytes:
+    """LZW data of literal codes only, a clear code before each run the table can hold."""
+    clear, width, codes = 1 << m, m + 1, []
+    for i in range(0, len(indices), max(1, clear - 2)):
+        codes += [clear, *indices[i : i + max(1, clear - 2)]]
+    acc = nbits = 0
+    out = bytearray()
+    for c in [*codes, clear + 1]:
+        acc |= c << nbits
+        nbits += width
+        while nbits >= 8:
+            out.append(acc & 255)
+            acc >>= 8
+            nbits -= 8
+    if nbits:
+        out.append(acc)
+    return (
+        b"".join(bytes([len(out[i : i + 255])]) + out[i : i + 255] for i in range(0, len(out), 255))
+        + b"\0"
+    )
+
+
+def _table(colours) -> tuple[bytes, int]:
+    bits = max(1, (len(colours) - 1).bit_length())
+    cs = list(colours) + [(0, 0, 0)] * ((1 << bits) - len(colours))
+    return b"".join(bytes(c) for c in cs), bits - 1
+
+
+def _header(w, h, table=None, background=0) -> bytes:
+    flags, tail = 0, b""
+    if table is not None:
+        flags, tail = 0x80 | table[1] | table[1] << 4, table[0]
+    return b"GIF89a" + struct.pack("<HHBBB", w, h, flags, background, 0) + tail
+
+
+def _control(disposal=0, transparent=None) -> bytes:
+    flags = disposal << 2 | (transparent is not None)
+    return b"\x21\xf9\x04" + struct.pack("<BHB", flags, 5, transparent or 0) + b"\0"
+
+
+def _image(x, y, w, h, indices, m=None, table=None) -> bytes:
+    flags, tail = 0, b""
+    if table is not None:
+        flags, tail = 0x80 | table[1], table[0]
+    m = m or max(2, max(indices).bit_length())
+    return b"," + struct.pack("<HHHHB", x, y, w, h, flags) + tail + bytes([m]) + _lzw(indices, m)
+
+
+P4 = _table([(200, 10, 10), (10, 200, 10), (10, 10, 200), (250, 250, 0)])
+L4 = _table([(9, 9, 9), (99, 99, 99), (199, 0, 0), (0, 0, 199)])
+RAMP = (bytes([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]), 1)  # Pillow takes it for no palette
+FULL = [0, 1, 2, 3, 0, 1] * 5  # a 6x5 frame
+
+HANDMADE = {
+    # the first frame with a table of its own, later ones with the global table
+    "own-first-table": _header(6, 5, P4)
+    + _image(0, 0, 6, 5, FULL, table=L4)
+    + _image(0, 0, 2, 2, [3] * 4),
+    "own-first-table-then-repeated": _header(6, 5, P4)
+    + _image(0, 0, 6, 5, FULL, table=L4)
+    + _image(0, 0, 2, 2, [3] * 4, table=P4),
+    # two control blocks before the first frame: Pillow keeps the first one's transparency
+    "two-controls": _header(6, 5, P4)
+    + _control(transparent=1)
+    + _control()
+    + _image(0, 0, 6, 5, FULL)
+    + _control()
+    + _image(0, 0, 2, 2, [1] * 4),
+    # cleared to a background index past the palette
+    "background-past-palette": _header(6, 5, P4, background=13)
+    + _image(0, 0, 6, 5, FULL)
+    + _control(disposal=2)
+    + _image(1, 1, 2, 2, [1] * 4)
+    + _image(0, 0, 1, 1, [2]),
+    "transparent-past-palette": _header(6, 5, P4)
+    + _image(0, 0, 6, 5, FULL)
+    + _control(disposal=2, transparent=9)
+    + _image(1, 1, 2, 2, [1] * 4, m=4)
+    + _image(0, 0, 1, 1, [2]),
+    "transparent-past-palette-throughout": _header(6, 5, P4)
+    + _control(transparent=9)
+    + _image(0, 0, 6, 5, FULL, m=4)
+    + _control(disposal=2, transparent=9)
+    + _image(1, 1, 2, 2, [1] * 4, m=4)
+    + _control(transparent=9)
+    + _image(0, 0, 1, 1, [2], m=4),
+    # tables Pillow reads as no palette
+    "grey-ramp-table": _header(6, 5, P4)
+    + _image(0, 0, 6, 5, FULL)
+    + _image(0, 0, 2, 2, [1, 2, 3, 0], table=RAMP),
+    "no-global-table": _header(6, 5)
+    + _image(0, 0, 6, 5, FULL, table=L4)
+    + _image(0, 0, 2, 2, [1, 2, 3, 0]),
+    # what stays indexed: one global table, a repeated one, one transparent index throughout
+    "indexable": _header(6, 5, P4)
+    + _control(transparent=0)
+    + _image(0, 0, 6, 5, FULL)
+    + _control(disposal=2, transparent=0)
+    + _image(1, 1, 2, 2, [1, 0, 2, 3], table=P4)
+    + _control(transparent=0)
+    + _image(0, 0, 3, 1, [3, 0, 1]),
+}
+
+
+@pytest.mark.parametrize("name", list(HANDMADE))
+def test_handmade_gifs_read_the_same_both_ways(tmp_path, monkeypatch, name):
+    path = tmp_path / f"{name}.gif"
+    path.write_bytes(HANDMADE[name] + b";")
+    want = read(path, False, monkeypatch)
+    got = read(path, True, monkeypatch)
+    assert len(got) == len(want)
+    for (a, da, _), (b, db, _) in zip(want, got, strict=True):
+        assert da == db and np.array_equal(a, b)
+    assert all(px is not None for _, _, px in got) == (name == "indexable")

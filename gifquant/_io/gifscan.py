@@ -72,6 +72,59 @@ def _skip_sub_blocks(f: BinaryIO) -> None:
         _read(f, size)
 
 
+class _Indexability:
+    """Whether Pillow's palette-mode frames of a GIF mean what its expanded ones do (see
+    ``GifLayout.indexable``), judged block by block as the scan meets them. Pillow keeps a frame
+    in palette mode while no frame has had a local table of its own, with the first frame's
+    palette and transparent index; where the two ways of reading part, the GIF is not
+    indexable:
+    - no global table, or one (or a local table) Pillow takes for no palette (a grey ramp);
+    - a first frame with a table of its own (later frames without one would be read with it);
+    - a transparent index on the first frame that a later frame does not share (an index that
+      is a colour there);
+    - a frame disposed to the background with a fill index past the palette (its expanded
+      frames fill with entry 0, its palette frames with black).
+    """
+
+    def __init__(self, global_table: bytes | None, background: int) -> None:
+        self.ok = global_table is not None and _is_palette(global_table)
+        self._colours = len(global_table) // 3 if global_table else 0
+        self._background = background
+        self._first: list[int | None] = []  # the first frame's transparent index, once read
+        self._transparency: int | None = None  # the coming frame's (Pillow never clears it)
+        self._disposal = 0  # Pillow keeps the last one given when a frame gives none
+
+    def control(self, block: bytes) -> None:
+        """A graphic control block (4 bytes or more)."""
+        if block[0] & 1:
+            self._transparency = block[3]
+        self._disposal = (block[0] >> 2) & 7 or self._disposal
+
+    def frame(self, table: bytes | None, repeated: bool) -> None:
+        """An image descriptor, with its local table (None: none) and whether that repeats
+        the global one."""
+        t, self._transparency = self._transparency, None
+        own = table is not None and not repeated
+        if not self._first:
+            self._first.append(t)
+            self.ok = self.ok and not own
+        elif self._first[0] is not None and t != self._first[0]:
+            self.ok = False
+        if own and not _is_palette(table):
+            self.ok = False
+        if self._disposal == 2:
+            fill = self._first[0] if self._first[0] is not None else t
+            if (self._background if fill is None else fill) >= self._colours:
+                self.ok = False
+
+
+def _is_palette(table: bytes) -> bool:
+    """Whether Pillow takes a colour table for a palette (not for the grey ramp 0, 1, 2...)."""
+    return any(
+        not (i // 3 == table[i] == table[i + 1] == table[i + 2]) for i in range(0, len(table), 3)
+    )
+
+
 def is_gif(head: bytes) -> bool:
     """Whether the first bytes of a file are a GIF signature."""
     return head[:6] in GIF_MAGIC
@@ -103,9 +156,7 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     min_delay = None
     truncated = False
     hidden: list[tuple[int, int]] = []
-    pending = None  # the transparent index the next frame's graphic control block sets
-    first_transparency: list[int | None] = []  # the first frame's, once known
-    indexable = True
+    indexable = _Indexability(global_table, head[11])
     repeated: list[tuple[int, int, bytes]] = []
     try:
         while True:
@@ -119,7 +170,7 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                 block = _read(f, size)
                 if label == 0xF9 and size >= 4:
                     transparency = transparency or bool(block[0] & 1)
-                    pending = block[3] if block[0] & 1 else None
+                    indexable.control(block)
                     delay = struct.unpack("<H", block[1:3])[0]
                     if delay >= 2:
                         min_delay = delay if min_delay is None else min(min_delay, delay)
@@ -136,19 +187,17 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                 canvas_w, canvas_h = max(canvas_w, x0 + w), max(canvas_h, y0 + h)
                 if (w == 0 or h == 0) and zero is None:
                     zero = n_frames
+                table = None
                 if fl & 0x80:
                     table = _read(f, 3 << ((fl & 7) + 1))
                     if table == global_table:
                         end = f.tell()
                         repeated.append((end - len(table) - 1, end, bytes([fl & 0x40])))
+                indexable.frame(table, table is not None and table == global_table)
                 _read(f, 1)  # LZW minimum code size
                 _skip_sub_blocks(f)
                 n_frames += 1
-                if not first_transparency:
-                    first_transparency.append(pending)
-                if first_transparency[0] is not None and pending != first_transparency[0]:
-                    indexable = False
-                pending = None
+
             # Any other byte: Pillow skips it, and so do we.
     except _Truncated:
         truncated = True
@@ -163,6 +212,6 @@ def scan_gif(f: BinaryIO) -> GifLayout:
         zero,
         min_delay,
         tuple(hidden),
-        indexable,
+        indexable.ok,
         tuple(repeated),
     )
