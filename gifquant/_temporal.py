@@ -191,6 +191,10 @@ class TemporalQuantizer:
     _centers: NDArray[np.float64] | None = field(default=None, init=False)
     _display: NDArray[np.uint8] | None = field(default=None, init=False)
     _set_from: NDArray[np.uint8] | None = field(default=None, init=False)  # see ``plan``
+    # Their CIELAB, kept so that no palette is converted twice (rows kept from a frame before
+    # keep their Lab: a row converts alike whatever the other rows hold).
+    _display_lab: NDArray[np.float32] | None = field(default=None, init=False)
+    _set_from_lab: NDArray[np.float32] | None = field(default=None, init=False)
     _hist: NDArray[np.float64] | None = field(default=None, init=False)
     _shown: _Shown | None = field(default=None, init=False)
     _mean_inertia: float | None = field(default=None, init=False)
@@ -464,10 +468,12 @@ class TemporalQuantizer:
         # was last set from (``_set_from``), so a mode that hops between near-equal shades
         # does not repaint the entry on its own.
         target = from_space(centers, opt.space)
-        shown = target
+        target_lab = rgb_to_lab(target)
+        shown, shown_lab = target, target_lab
         if opt.representative == "mode":
             shown = fc.enhanced.copy() if members is None else _modes(fc, centers, split, opt)
-        display, set_from = shown, target
+            shown_lab = rgb_to_lab(shown)
+        display, display_lab, set_from, set_from_lab = shown, shown_lab, target, target_lab
         if (
             temporal
             and not cut
@@ -475,19 +481,20 @@ class TemporalQuantizer:
             and len(self._display) == len(target)
             and opt.palette_hysteresis > 0
         ):
-            target_lab = rgb_to_lab(target)
             threshold = opt.palette_hysteresis
             if members is not None:
                 spread = cluster_spread(fc.lab, fc.weights, members, target_lab)
                 threshold = np.minimum(threshold, spread)
             else:  # the palette is the colours themselves
                 threshold = 0.0
-            repaint = stable_palette(rgb_to_lab(self._set_from), target_lab, threshold)
+            repaint = stable_palette(self._set_from_lab, target_lab, threshold)
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
             display = np.where(repaint[:, None], shown, self._display)
+            display_lab = np.where(repaint[:, None], shown_lab, self._display_lab)
             if shown is not target:
                 set_from = np.where(repaint[:, None], target, self._set_from)
+                set_from_lab = np.where(repaint[:, None], target_lab, self._set_from_lab)
         persistent = (
             temporal
             and not cut
@@ -498,9 +505,11 @@ class TemporalQuantizer:
         )
         self._fitted = members is not None
         del members  # (m,) int64: not needed for the colours' entries
-        self._display = display
-        self._set_from = display if shown is target else set_from
-        display_lab = rgb_to_lab(display)
+        self._display, self._display_lab = display, display_lab
+        if shown is target:
+            self._set_from, self._set_from_lab = display, display_lab
+        else:
+            self._set_from, self._set_from_lab = set_from, set_from_lab
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
         entries = self._entries(fc, display_ws)
         slots = None if entries is None else gather(entries, src.inverse)
