@@ -87,20 +87,20 @@ class _Shown:
 
 
 def _median_by_group(
-    values: NDArray, weights: NDArray, groups: NDArray, k: int
+    values: NDArray, weights: NDArray, groups: NDArray, total: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """About the weighted median of ``values`` (n,) >= 0 in each of ``k`` groups (0 where
-    empty): one argsort of the group plus the value scaled into [0, 1), several times faster
-    than ``kmeans.weighted_medians``' exact two-key sort, and close enough for a threshold."""
+    """About the weighted median of ``values`` (n,) >= 0 in each of the groups (0 where
+    empty), ``total`` (k,) being each group's weight: one argsort of the group plus the value
+    scaled into [0, 1), several times faster than ``kmeans.weighted_medians``' exact two-key
+    sort, and close enough for a threshold."""
     if len(values) == 0:
-        return np.zeros(k)
+        return np.zeros(len(total))
     key = values / (float(values.max()) * 1.001 + 1e-12)
     key += groups
     order = np.argsort(key)
     del key
     cum = np.take(weights, order)
     np.cumsum(cum, out=cum)
-    total = np.bincount(groups, weights=weights, minlength=k)
     before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
     at = np.minimum(np.searchsorted(cum, before + total / 2), len(order) - 1)
     return np.where(total > 0, values[order[at]], 0.0)
@@ -363,28 +363,29 @@ class TemporalQuantizer:
         # while a cluster that only gains or loses some pixels (an object passing) drifts
         # with the memory.
         euclidean = self.options.metric == "euclidean"
+        shift = means - centers
         if euclidean:
-            moved = np.sqrt(((means - centers) ** 2).sum(1))
+            shift_sq = (shift**2).sum(1)
+            moved = np.sqrt(shift_sq)
         else:
-            moved = np.abs(means - centers).sum(1)
+            moved = np.abs(shift).sum(1)
         far = np.empty(len(x))
         for start in range(0, len(x), _CHUNK):  # (m, 3) float64 temporaries a chunk at a time
             part = slice(start, start + _CHUNK)
             offset = x[part] - means[labels[part]]
             far[part] = np.sqrt((offset**2).sum(1)) if euclidean else np.abs(offset).sum(1)
         del offset
-        limit = _median_by_group(far, w, labels, k)
+        limit = _median_by_group(far, w, labels, n)
         limit = np.maximum(limit, DE_UNIT[self.options.space])  # and at least about 1 dE
         self._followed = (n > 0) & (moved > limit)
         rate[self._followed] = 1.0
         self._mass = mass
-        stepped = centers + rate[:, None] * (means - centers)
-        if self.options.metric == "euclidean":
+        stepped = centers + rate[:, None] * shift
+        if euclidean:
             # The frame's error around the moved centres, its points staying where they are
             # (parallel axes: each cluster's error about its mean, plus the mean's offset).
-            before = ((means - centers) ** 2).sum(1)
             after = ((means - stepped) ** 2).sum(1)
-            inertia += float(np.einsum("i,i->", n, after - before))
+            inertia += float(np.einsum("i,i->", n, after - shift_sq))
         if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
             stepped = _reseed_empty(x, w, stepped, ~present, dist)
         return stepped, max(inertia, 0.0), labels
