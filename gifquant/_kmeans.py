@@ -88,14 +88,22 @@ def assign(
     x = np.asarray(x)  # float32 points are widened a chunk at a time
     labels = nearest(x, centers, metric)
     c = np.asarray(centers, dtype=np.float64)
+    parts = _chunks(len(x), _block_rows(len(c)))
+    if len(parts) == 1:
+        return labels, _distance_to(x, c[labels], metric)
     dist = np.empty(len(x))
-    for part in _chunks(len(x), _block_rows(len(c))):
-        diff = np.asarray(x[part], dtype=np.float64) - c[labels[part]]
-        if metric == "euclidean":
-            dist[part] = np.einsum("ij,ij->i", diff, diff)
-        else:
-            dist[part] = np.abs(diff, out=diff).sum(1)
+    for part in parts:
+        dist[part] = _distance_to(x[part], c[labels[part]], metric)
     return labels, dist
+
+
+def _distance_to(x: NDArray, c: NDArray[np.float64], metric: Metric) -> NDArray[np.float64]:
+    """Distance (n,) float64 of each point of ``x`` (n, n_features) to the same row of ``c``,
+    squared for euclidean."""
+    diff = x - c  # float64, as ``c`` is
+    if metric == "euclidean":
+        return np.einsum("ij,ij->i", diff, diff)
+    return np.abs(diff, out=diff).sum(1)
 
 
 # Points handled at a time by ``assign`` and ``nearest`` (about): their float64 temporaries of
@@ -115,7 +123,6 @@ def nearest(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.int64]:
     x = np.asarray(x)  # float32 points are widened a chunk at a time
     c = np.asarray(centers, dtype=np.float64)
     n = len(x)
-    labels = np.empty(n, dtype=np.int64)
     rows = _block_rows(len(c))
     if metric == "euclidean":
         # argmin |x - c|^2 = argmin (|c|^2 - 2 x.c): with a column of ones on x and |c|^2 as a
@@ -123,15 +130,16 @@ def nearest(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.int64]:
         ca = np.empty((x.shape[1] + 1, len(c)))
         ca[:-1] = -2.0 * c.T
         ca[-1] = (c * c).sum(1)
+        if 0 < n <= rows:  # one block (a frame's few hundred colours): the same product, at once
+            return (_with_ones(x) @ ca).argmin(1)
+        labels = np.empty(n, dtype=np.int64)
         for part in _chunks(n, rows):
-            xp = x[part]
-            xa = np.empty((len(xp), x.shape[1] + 1))
-            xa[:, :-1] = xp
-            xa[:, -1] = 1.0
-            for start in range(0, len(xp), rows):
+            xa = _with_ones(x[part])
+            for start in range(0, len(xa), rows):
                 block = (xa[start : start + rows] @ ca).argmin(1)
                 labels[part.start + start : part.start + start + len(block)] = block
         return labels
+    labels = np.empty(n, dtype=np.int64)
     acc = np.empty((min(rows, n), len(c)))
     buf = np.empty_like(acc)
     for start in range(0, n, rows):
@@ -144,6 +152,14 @@ def nearest(x: NDArray, centers: NDArray, metric: Metric) -> NDArray[np.int64]:
             a += np.abs(b, out=b)
         labels[start : start + rows] = a.argmin(1)
     return labels
+
+
+def _with_ones(x: NDArray) -> NDArray[np.float64]:
+    """Points (n, n_features) widened to float64 with a column of ones after them."""
+    xa = np.empty((len(x), x.shape[1] + 1))
+    xa[:, :-1] = x
+    xa[:, -1] = 1.0
+    return xa
 
 
 def weighted_medians(
@@ -176,11 +192,12 @@ def _update(
     else:
         totals = np.bincount(labels, weights=w, minlength=k)
         present = totals > 0
-        new = np.zeros_like(centers)
+        new = np.empty_like(centers)
         for ch in range(x.shape[1]):
             new[:, ch] = np.bincount(labels, weights=w * x[:, ch], minlength=k)
-        new[present] /= totals[present, None]
-    new[~present] = centers[~present]
+        np.divide(new, totals[:, None], out=new, where=present[:, None])
+    if not present.all():
+        new[~present] = centers[~present]
     return new, present
 
 
@@ -344,6 +361,10 @@ def _sample_by_weight(pot: NDArray, u: NDArray) -> tuple[NDArray[np.intp], float
     padded[:n] = pot
     blocks = padded.reshape(nb, _SAMPLE_BLOCK)
     sums = blocks.sum(1)
+    if nb == 1:  # (a frame of at most 256 colours, as a GIF's) the points' own inverse CDF:
+        # the count of cumulative weights below each target, which never decrease
+        total = float(sums[0])
+        return np.minimum(np.searchsorted(np.cumsum(padded), u * total), n - 1), total
     cum = np.cumsum(sums)
     total = float(cum[-1])
     target = u * total

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._colour import delta_e, pack_rgb, rgb_to_lab, squared_de, unpack_rgb
-from ._distinct import shared_indexer
+from ._distinct import gather, shared_indexer
 
 STILL_DE = 1.0
 JND_DE = 2.3
@@ -82,18 +82,23 @@ def _lab_of_packed(key: NDArray[np.uint32], shape: tuple[int, ...]) -> NDArray[n
 
 
 def frame_coherence(
-    source: NDArray[np.uint32], output: NDArray[np.uint32], static: NDArray[np.bool_] | None
+    source: NDArray[np.uint32],
+    output: NDArray[np.uint32],
+    static: NDArray[np.bool_] | None,
+    n_colours: int | None = None,
 ) -> tuple[float | None, int]:
     """Incoherence and colours on screen of one frame.
 
     source, output : ndarray of shape (n_pixels,), uint32 ``0xRRGGBB`` words of the counted pixels
     static : ndarray of shape (n_pixels,), bool, the pixels whose source is exactly that of the
         previous frame; None on a first frame
+    n_colours : the distinct words of ``output``, when the caller knows them (else counted here)
 
     Returns (share of static pixels more than ``JND_DE`` from their source colour's majority
     output, or None when no pixel is static; number of distinct output colours).
     """
-    n_colours = _n_distinct(output)
+    if n_colours is None:
+        n_colours = _n_distinct(output)
     n_static = 0 if static is None else int(np.count_nonzero(static))
     if n_static == 0:
         return None, n_colours
@@ -165,6 +170,24 @@ def _count_u8(values: NDArray[np.uint8]) -> NDArray[np.int64]:
     return counts
 
 
+def _n_drawn(words: NDArray[np.uint32], indices: NDArray[np.uint8]) -> int:
+    """Distinct words of a palette image's pixels (``words[indices]``), from the entries drawn."""
+    return len(np.unique(words[np.flatnonzero(_count_u8(indices.reshape(-1)))]))
+
+
+def _take_rows(table: NDArray, index: NDArray[np.integer]) -> NDArray:
+    """``table[index]`` for a (p, 3) ``table`` and an index array of any shape and integer dtype:
+    np.take a chunk at a time, several times faster than indexing, copying a chunk's index (not
+    the frame's) to intp."""
+    flat = index.reshape(-1)
+    out = np.empty((len(flat),) + table.shape[1:], table.dtype)
+    for start in range(0, len(flat), _BAND):
+        part = slice(start, start + _BAND)
+        # mode="clip": with "raise", take buffers ``out`` (every index is in range anyway)
+        np.take(table, flat[part], axis=0, out=out[part], mode="clip")
+    return out.reshape(index.shape + table.shape[1:])
+
+
 def _n_distinct(words: NDArray[np.uint32]) -> int:
     if len(words) == 0:
         return 0
@@ -215,6 +238,8 @@ class QualityMeter:
         source_packed: NDArray[np.uint32],
         output_packed: NDArray[np.uint32],
         mask: NDArray[np.bool_] | None = None,
+        *,
+        n_colours: int | None = None,
     ) -> float | None:
         """Add one frame's incoherence and colours on screen.
 
@@ -223,6 +248,8 @@ class QualityMeter:
         mask : ndarray of shape (height, width), bool, the pixels that count (None: all); a
             pixel is static when it counts in this frame and the previous one and its source
             word is unchanged
+        n_colours : the distinct output words of the pixels that count, when the caller knows
+            them (else counted here)
 
         Keeps the previous source frame only. Returns the frame's incoherence (None when no
         pixel is static, as on a first frame).
@@ -237,7 +264,7 @@ class QualityMeter:
         if prev is not None and prev.shape == source_packed.shape:
             prev = prev.reshape(-1)
             static = (prev if counted is None else prev[counted]) == src
-        share, n_colours = frame_coherence(src, out, static)
+        share, n_colours = frame_coherence(src, out, static, n_colours)
         if counted is None:
             self._prev_source = np.array(source_packed, dtype=np.uint32)
         else:
@@ -261,7 +288,10 @@ class QualityMeter:
         h, w = mask.shape
         words = pack_rgb(palette)
         if h * w < BANDED_PIXELS or not mask.all():
-            return self.observe(pack_rgb(source_rgba).reshape(h, w), words[indices], mask)
+            n_colours = _n_drawn(words, indices if mask.all() else indices[mask])
+            output = gather(words, indices)
+            source = pack_rgb(source_rgba).reshape(h, w)
+            return self.observe(source, output, mask, n_colours=n_colours)
         n = h * w
         prev = self._prev_source
         if prev is not None and prev.shape != (h, w):
@@ -284,8 +314,7 @@ class QualityMeter:
         del prev, prev_flat
         self._prev_source = None  # its words are read: let them go before the sort
         # Distinct output words: those of the entries drawn (as _n_distinct of every pixel's).
-        drawn = np.flatnonzero(_count_u8(flat_indices))
-        n_colours = len(np.unique(words[drawn]))
+        n_colours = _n_drawn(words, flat_indices)
         share = _incoherence(key, n_static) if n_static else None
         del key
         self._prev_source = source.reshape(h, w)
@@ -319,12 +348,11 @@ class QualityMeter:
             )
             return self._update_banded(frame)
         if mask.all():
-            # Indexing, not np.take: that would copy the indices to intp (8 bytes a pixel) first.
-            src = src_lut[source_inverse].reshape(mask.shape + (3,))
+            src = _take_rows(src_lut, source_inverse).reshape(mask.shape + (3,))
         else:
             src = np.zeros(mask.shape + (3,), dtype=np.float32)
-            src[mask] = src_lut[source_inverse]
-        out = rgb_to_lab(palette)[indices]
+            src[mask] = _take_rows(src_lut, source_inverse)
+        out = _take_rows(rgb_to_lab(palette), indices)
         return self.update_lab(src, out, mask)
 
     def _update_banded(self, frame: _IndexedFrame) -> float:

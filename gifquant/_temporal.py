@@ -87,20 +87,20 @@ class _Shown:
 
 
 def _median_by_group(
-    values: NDArray, weights: NDArray, groups: NDArray, k: int
+    values: NDArray, weights: NDArray, groups: NDArray, total: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """About the weighted median of ``values`` (n,) >= 0 in each of ``k`` groups (0 where
-    empty): one argsort of the group plus the value scaled into [0, 1), several times faster
-    than ``kmeans.weighted_medians``' exact two-key sort, and close enough for a threshold."""
+    """About the weighted median of ``values`` (n,) >= 0 in each of the groups (0 where
+    empty), ``total`` (k,) being each group's weight: one argsort of the group plus the value
+    scaled into [0, 1), several times faster than ``kmeans.weighted_medians``' exact two-key
+    sort, and close enough for a threshold."""
     if len(values) == 0:
-        return np.zeros(k)
+        return np.zeros(len(total))
     key = values / (float(values.max()) * 1.001 + 1e-12)
     key += groups
     order = np.argsort(key)
     del key
     cum = np.take(weights, order)
     np.cumsum(cum, out=cum)
-    total = np.bincount(groups, weights=weights, minlength=k)
     before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
     at = np.minimum(np.searchsorted(cum, before + total / 2), len(order) - 1)
     return np.where(total > 0, values[order[at]], 0.0)
@@ -191,6 +191,10 @@ class TemporalQuantizer:
     _centers: NDArray[np.float64] | None = field(default=None, init=False)
     _display: NDArray[np.uint8] | None = field(default=None, init=False)
     _set_from: NDArray[np.uint8] | None = field(default=None, init=False)  # see ``plan``
+    # Their CIELAB, kept so that no palette is converted twice (rows kept from a frame before
+    # keep their Lab: a row converts alike whatever the other rows hold).
+    _display_lab: NDArray[np.float32] | None = field(default=None, init=False)
+    _set_from_lab: NDArray[np.float32] | None = field(default=None, init=False)
     _hist: NDArray[np.float64] | None = field(default=None, init=False)
     _shown: _Shown | None = field(default=None, init=False)
     _mean_inertia: float | None = field(default=None, init=False)
@@ -359,28 +363,29 @@ class TemporalQuantizer:
         # while a cluster that only gains or loses some pixels (an object passing) drifts
         # with the memory.
         euclidean = self.options.metric == "euclidean"
+        shift = means - centers
         if euclidean:
-            moved = np.sqrt(((means - centers) ** 2).sum(1))
+            shift_sq = (shift**2).sum(1)
+            moved = np.sqrt(shift_sq)
         else:
-            moved = np.abs(means - centers).sum(1)
+            moved = np.abs(shift).sum(1)
         far = np.empty(len(x))
         for start in range(0, len(x), _CHUNK):  # (m, 3) float64 temporaries a chunk at a time
             part = slice(start, start + _CHUNK)
             offset = x[part] - means[labels[part]]
             far[part] = np.sqrt((offset**2).sum(1)) if euclidean else np.abs(offset).sum(1)
         del offset
-        limit = _median_by_group(far, w, labels, k)
+        limit = _median_by_group(far, w, labels, n)
         limit = np.maximum(limit, DE_UNIT[self.options.space])  # and at least about 1 dE
         self._followed = (n > 0) & (moved > limit)
         rate[self._followed] = 1.0
         self._mass = mass
-        stepped = centers + rate[:, None] * (means - centers)
-        if self.options.metric == "euclidean":
+        stepped = centers + rate[:, None] * shift
+        if euclidean:
             # The frame's error around the moved centres, its points staying where they are
             # (parallel axes: each cluster's error about its mean, plus the mean's offset).
-            before = ((means - centers) ** 2).sum(1)
             after = ((means - stepped) ** 2).sum(1)
-            inertia += float(np.einsum("i,i->", n, after - before))
+            inertia += float(np.einsum("i,i->", n, after - shift_sq))
         if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
             stepped = _reseed_empty(x, w, stepped, ~present, dist)
         return stepped, max(inertia, 0.0), labels
@@ -464,10 +469,12 @@ class TemporalQuantizer:
         # was last set from (``_set_from``), so a mode that hops between near-equal shades
         # does not repaint the entry on its own.
         target = from_space(centers, opt.space)
-        shown = target
+        target_lab = rgb_to_lab(target)
+        shown, shown_lab = target, target_lab
         if opt.representative == "mode":
             shown = fc.enhanced.copy() if members is None else _modes(fc, centers, split, opt)
-        display, set_from = shown, target
+            shown_lab = rgb_to_lab(shown)
+        display, display_lab, set_from, set_from_lab = shown, shown_lab, target, target_lab
         if (
             temporal
             and not cut
@@ -475,19 +482,20 @@ class TemporalQuantizer:
             and len(self._display) == len(target)
             and opt.palette_hysteresis > 0
         ):
-            target_lab = rgb_to_lab(target)
             threshold = opt.palette_hysteresis
             if members is not None:
                 spread = cluster_spread(fc.lab, fc.weights, members, target_lab)
                 threshold = np.minimum(threshold, spread)
             else:  # the palette is the colours themselves
                 threshold = 0.0
-            repaint = stable_palette(rgb_to_lab(self._set_from), target_lab, threshold)
+            repaint = stable_palette(self._set_from_lab, target_lab, threshold)
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
             display = np.where(repaint[:, None], shown, self._display)
+            display_lab = np.where(repaint[:, None], shown_lab, self._display_lab)
             if shown is not target:
                 set_from = np.where(repaint[:, None], target, self._set_from)
+                set_from_lab = np.where(repaint[:, None], target_lab, self._set_from_lab)
         persistent = (
             temporal
             and not cut
@@ -498,9 +506,11 @@ class TemporalQuantizer:
         )
         self._fitted = members is not None
         del members  # (m,) int64: not needed for the colours' entries
-        self._display = display
-        self._set_from = display if shown is target else set_from
-        display_lab = rgb_to_lab(display)
+        self._display, self._display_lab = display, display_lab
+        if shown is target:
+            self._set_from, self._set_from_lab = display, display_lab
+        else:
+            self._set_from, self._set_from_lab = set_from, set_from_lab
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
         entries = self._entries(fc, display_ws)
         slots = None if entries is None else gather(entries, src.inverse)
