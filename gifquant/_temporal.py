@@ -41,6 +41,9 @@ from ._transfer import PaletteMap
 
 # Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
 _CHUNK = 1 << 16
+# At most this many entries handed over to a new object at once (one each while that lowers the
+# frame's error by a tenth), before a fresh fit is preferred.
+_REPAIRS = 4
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ class TemporalQuantizer:
     _mean_inertia: float | None = field(default=None, init=False)
     _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
     _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
+    _emptied: bool = field(default=False, init=False)  # the last step moved an empty centre
     _n_frames: int = field(default=0, init=False)
     # With min_saturation: the fits of the salient colours and of the others, each seeded.
     _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
@@ -235,20 +239,70 @@ class TemporalQuantizer:
             )
             return self._refine(fc, res.centers)
         centers, inertia, labels = self._step(exact, weights, start)
-        # A new object can make even the stepped palette much worse than a fresh one: when the
-        # error per pixel jumps, try a fresh start and take it if it is clearly better.
-        if (
+        jumped = (
             self._mean_inertia is not None
             and inertia / weights.sum() > 1.25 * self._mean_inertia + 1e-9
-        ):
+        )
+        if not (jumped or self._emptied):
+            return centers, inertia, labels
+        # An object came (the error per pixel jumps) or went (an entry lost all its colours,
+        # and was moved onto the colour served worst): try handing an entry or a few over to
+        # what the palette serves worst. That keeps every other entry where it was (a tooltip
+        # takes an entry, the window behind keeps its colours, and gets it back when the
+        # tooltip goes), where a fresh fit, also tried when the error jumps, may move them all:
+        # that is taken only when clearly better than both.
+        if self._emptied:  # the step's error is the one before the empty entries moved
+            labels, dist = assign(exact, centers, opt.metric)
+            inertia = float(np.einsum("i,i->", weights, dist))
+        fixed, fixed_inertia, fixed_labels = self._repair(fc, centers)
+        for _ in range(_REPAIRS - 1):  # an object of several colours: an entry each
+            more = self._repair(fc, fixed)
+            if not more[1] < 0.9 * fixed_inertia:
+                break
+            fixed, fixed_inertia, fixed_labels = more
+        alt_inertia = np.inf
+        if jumped:
             fresh, alt_inertia, alt_labels = self._fresh_fit(fc, k, frame_no, n_init=1)
-            if alt_inertia < 0.9 * inertia and len(fresh) == len(start):
-                perm = match_slots(start, fresh)
-                fresh, alt_labels = fresh[perm], np.argsort(perm)[alt_labels]
-                self._mass = np.bincount(alt_labels, weights, minlength=len(fresh))
-                self._followed = None
-                return fresh, alt_inertia, alt_labels
+        if fixed_inertia < 0.9 * inertia and fixed_inertia <= 1.1 * alt_inertia:
+            self._mass = np.bincount(fixed_labels, weights, minlength=len(fixed))
+            self._followed = None
+            return fixed, fixed_inertia, fixed_labels
+        if alt_inertia < 0.9 * inertia and len(fresh) == len(start):
+            perm = match_slots(start, fresh)
+            fresh, alt_labels = fresh[perm], np.argsort(perm)[alt_labels]
+            self._mass = np.bincount(alt_labels, weights, minlength=len(fresh))
+            self._followed = None
+            return fresh, alt_inertia, alt_labels
         return centers, inertia, labels
+
+    def _repair(
+        self, fc: FrameColours, centers: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.int64]]:
+        """``centers`` with the entry whose loss costs this frame least (its colours' extra
+        error at their next-nearest entry) moved onto the colour served worst without it
+        (pixels times distance), then refined on the frame's exact colours."""
+        x, w = fc.fit_x, fc.fit_w
+        k = len(centers)
+        if k < 2 or len(x) <= k:
+            return self._refine(fc, centers)
+        nearest_two = np.empty((len(x), 2), np.intp)
+        d1, d2 = np.empty(len(x)), np.empty(len(x))
+        for start in range(0, len(x), _CHUNK // 16):  # (chunk, k) distances at a time
+            part = slice(start, start + _CHUNK // 16)
+            d = distances(x[part], centers, self.options.metric)
+            two = np.argpartition(d, 1, axis=1)[:, :2]
+            rows = np.arange(len(d))
+            a, b = d[rows, two[:, 0]], d[rows, two[:, 1]]
+            swap = b < a
+            two[swap] = two[swap][:, ::-1]
+            nearest_two[part] = two
+            d1[part], d2[part] = np.minimum(a, b), np.maximum(a, b)
+        loss = np.bincount(nearest_two[:, 0], weights=w * (d2 - d1), minlength=k)
+        lost = int(np.argmin(loss))
+        served = np.where(nearest_two[:, 0] == lost, d2, d1)  # each colour's distance without it
+        trial = centers.copy()
+        trial[lost] = x[int(np.argmax(w * served))]
+        return self._refine(fc, trial)
 
     def _fit_groups(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -386,6 +440,7 @@ class TemporalQuantizer:
             # (parallel axes: each cluster's error about its mean, plus the mean's offset).
             after = ((means - stepped) ** 2).sum(1)
             inertia += float(np.einsum("i,i->", n, after - shift_sq))
+        self._emptied = reseed
         if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
             stepped = _reseed_empty(x, w, stepped, ~present, dist)
         return stepped, max(inertia, 0.0), labels
