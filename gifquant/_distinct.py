@@ -261,8 +261,7 @@ def frame_colours(
 ) -> FrameColours:
     """The frame-local part of quantizing a (height, width, 4) frame under ``options``
     (``source``: its distinct colours, when already known, and ``rgba`` may then be None;
-    ``opaque``: every alpha is known to
-    be 255)."""
+    ``opaque``: every alpha is known to be 255)."""
     if source is None:
         source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
     src = source

@@ -54,20 +54,17 @@ def apply_matte(
     """The frames composited over ``matte`` (see ``over_matte``; ``alpha_threshold`` None: all
     of every frame). Opaque frames pass untouched, as do frames whose alpha is only 0 or 255
     when a threshold keeps the transparent ones (nothing would change)."""
+    thresholded = alpha_threshold is not None and alpha_threshold > 0
     for fr in frames:
-        if fr.opaque or (fr.indexed is not None and alpha_threshold and alpha_threshold > 0):
-            # (A palette frame's alpha is only 0 or 255: a threshold leaves it as it is.)
+        # (A palette frame's alpha is only 0 or 255.)
+        if fr.opaque or (thresholded and fr.indexed is not None):
             yield fr
             continue
         alpha = fr.rgba[..., 3]
         if alpha.min() == 255:
             yield Frame(fr.rgba, fr.duration, opaque=True)
             continue
-        if (
-            alpha_threshold is not None
-            and 0 < alpha_threshold
-            and not ((alpha != 0) & (alpha != 255)).any()
-        ):
+        if thresholded and not ((alpha != 0) & (alpha != 255)).any():
             yield fr
             continue
         yield Frame(

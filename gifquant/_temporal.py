@@ -203,7 +203,6 @@ class TemporalQuantizer:
     _mean_inertia: float | None = field(default=None, init=False)
     _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
     _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
-    _emptied: bool = field(default=False, init=False)  # the last step moved an empty centre
     _n_frames: int = field(default=0, init=False)
     # With min_saturation: the fits of the salient colours and of the others, each seeded.
     _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
@@ -238,12 +237,12 @@ class TemporalQuantizer:
                 tol=opt.tol,
             )
             return self._refine(fc, res.centers)
-        centers, inertia, labels = self._step(exact, weights, start)
+        centers, inertia, labels, emptied = self._step(exact, weights, start)
         jumped = (
             self._mean_inertia is not None
             and inertia / weights.sum() > 1.25 * self._mean_inertia + 1e-9
         )
-        if not (jumped or self._emptied):
+        if not (jumped or emptied):
             return centers, inertia, labels
         # An object came (the error per pixel jumps) or went (an entry lost all its colours,
         # and was moved onto the colour served worst): try handing an entry or a few over to
@@ -251,7 +250,7 @@ class TemporalQuantizer:
         # takes an entry, the window behind keeps its colours, and gets it back when the
         # tooltip goes), where a fresh fit, also tried when the error jumps, may move them all:
         # that is taken only when clearly better than both.
-        if self._emptied:  # the step's error is the one before the empty entries moved
+        if emptied:  # the step's error is the one before the empty entries moved
             labels, dist = assign(exact, centers, opt.metric)
             inertia = float(np.einsum("i,i->", weights, dist))
         fixed, fixed_inertia, fixed_labels = self._repair(fc, centers)
@@ -285,21 +284,17 @@ class TemporalQuantizer:
         k = len(centers)
         if k < 2 or len(x) <= k:
             return self._refine(fc, centers)
-        nearest_two = np.empty((len(x), 2), np.intp)
+        # Each colour's nearest entry, its distance to it and to the next-nearest.
+        nearest = np.empty(len(x), np.intp)
         d1, d2 = np.empty(len(x)), np.empty(len(x))
         for start in range(0, len(x), _CHUNK // 16):  # (chunk, k) distances at a time
             part = slice(start, start + _CHUNK // 16)
             d = distances(x[part], centers, self.options.metric)
-            two = np.argpartition(d, 1, axis=1)[:, :2]
-            rows = np.arange(len(d))
-            a, b = d[rows, two[:, 0]], d[rows, two[:, 1]]
-            swap = b < a
-            two[swap] = two[swap][:, ::-1]
-            nearest_two[part] = two
-            d1[part], d2[part] = np.minimum(a, b), np.maximum(a, b)
-        loss = np.bincount(nearest_two[:, 0], weights=w * (d2 - d1), minlength=k)
+            nearest[part] = np.argmin(d, axis=1)
+            d1[part], d2[part] = np.partition(d, 1, axis=1)[:, :2].T
+        loss = np.bincount(nearest, weights=w * (d2 - d1), minlength=k)
         lost = int(np.argmin(loss))
-        served = np.where(nearest_two[:, 0] == lost, d2, d1)  # each colour's distance without it
+        served = np.where(nearest == lost, d2, d1)  # each colour's distance without it
         trial = centers.copy()
         trial[lost] = x[int(np.argmax(w * served))]
         return self._refine(fc, trial)
@@ -390,14 +385,15 @@ class TemporalQuantizer:
 
     def _step(
         self, x: NDArray, w: NDArray, centers: NDArray
-    ) -> tuple[NDArray[np.float64], float, NDArray[np.uint8]]:
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.uint8], bool]:
         """One mini-batch k-means step: each centre moves toward the mean (median) of its
         points in this frame by the frame's share of the centre's recent pixel mass (older
         frames count ``palette_memory`` times less each frame), so within a shot the palette
         settles on the shot's colours instead of chasing each frame's noise. A centre no
         colour of the frame is nearest to moves onto the worst-served colour (no pixel shows
         it, so nothing on screen changes). Returns the centres, the frame's error about them
-        (its points assigned as before) and each point's centre (k <= 256: uint8)."""
+        (its points assigned as before), each point's centre (k <= 256: uint8) and whether a
+        centre was empty."""
         k = len(centers)
         labels, dist = assign(x, centers, self.options.metric)
         labels = labels.astype(np.uint8)  # a byte a colour, not 8, while the step runs
@@ -440,10 +436,9 @@ class TemporalQuantizer:
             # (parallel axes: each cluster's error about its mean, plus the mean's offset).
             after = ((means - stepped) ** 2).sum(1)
             inertia += float(np.einsum("i,i->", n, after - shift_sq))
-        self._emptied = reseed
         if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
             stepped = _reseed_empty(x, w, stepped, ~present, dist)
-        return stepped, max(inertia, 0.0), labels
+        return stepped, max(inertia, 0.0), labels, reseed
 
     def quantize(
         self,

@@ -187,17 +187,15 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                 canvas_w, canvas_h = max(canvas_w, x0 + w), max(canvas_h, y0 + h)
                 if (w == 0 or h == 0) and zero is None:
                     zero = n_frames
-                table = None
-                if fl & 0x80:
-                    table = _read(f, 3 << ((fl & 7) + 1))
-                    if table == global_table:
-                        end = f.tell()
-                        repeated.append((end - len(table) - 1, end, bytes([fl & 0x40])))
-                indexable.frame(table, table is not None and table == global_table)
+                table = _read(f, 3 << ((fl & 7) + 1)) if fl & 0x80 else None
+                repeats = table is not None and table == global_table
+                if repeats:
+                    end = f.tell()
+                    repeated.append((end - len(table) - 1, end, bytes([fl & 0x40])))
+                indexable.frame(table, repeats)
                 _read(f, 1)  # LZW minimum code size
                 _skip_sub_blocks(f)
                 n_frames += 1
-
             # Any other byte: Pillow skips it, and so do we.
     except _Truncated:
         truncated = True

@@ -168,10 +168,10 @@ def _spliced(source: str | BinaryIO, hidden: tuple[tuple, ...]) -> BinaryIO:
         if f is not source:
             f.close()
         raise
-    if view.raw.seek(0, os.SEEK_END) > _SPLICED_IN_MEMORY:
-        view.raw.seek(0)
-        return view
+    size = view.raw.seek(0, os.SEEK_END)
     view.raw.seek(0)
+    if size > _SPLICED_IN_MEMORY:
+        return view
     with view:
         return io.BytesIO(view.read())
 
