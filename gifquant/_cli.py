@@ -30,6 +30,7 @@ from ._io.streams import (
 from ._kmeans import INITS, METRICS
 from ._library import LOOP_MAX, LOSSY_MAX, convert
 from ._matte import parse_colour
+from ._options import STRENGTH_WORDS
 from ._representative import REPRESENTATIVES
 from ._resize import parse_scale
 from ._sizing import parse_size
@@ -76,6 +77,24 @@ def _number(lo: float, hi: float, *, below_hi: bool = False):
             rng = f"at least {lo:g} and less than {hi:g}" if below_hi else f"{lo:g}..{hi:g}"
             raise argparse.ArgumentTypeError(f"{text} is outside {rng}")
         return v
+
+    return parse
+
+
+def _strength(hi: float):
+    """``auto``, ``off`` or a strength 0..hi, as a float (``auto`` 1.0, ``off`` 0.0)."""
+    number = _number(0, hi)
+
+    def parse(text: str) -> float:
+        word = text.strip().lower()
+        if word in STRENGTH_WORDS:
+            return STRENGTH_WORDS[word]
+        try:
+            return number(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not auto, off or a strength 0..{hi:g}"
+            ) from None
 
     return parse
 
@@ -302,6 +321,25 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         type=_number(0, MAX_DITHER),
         default=1.0,
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
+    )
+    p.add_argument(
+        "--denoise",
+        type=_strength(8),
+        default=1.0,
+        metavar="auto|off|S",
+        help="hold camera noise in the source still before quantizing (fewer bytes, no "
+        "shimmer on still surfaces): auto (default) measures each clip's noise and leaves a "
+        "clip with none untouched; off; or a strength S, 0..8, that scales the thresholds "
+        "(1 = auto's, 2 = twice the measured noise)",
+    )
+    p.add_argument(
+        "--deband",
+        type=_strength(4),
+        default=1.0,
+        metavar="auto|off|S",
+        help="keep smooth gradients free of bands: palette entries weighted to where errors "
+        "show, and a fine still dither between close entries of smooth areas only; auto "
+        "(default), off, or a strength S, 0..4",
     )
     add_colour_options(p)
     colours = p.add_argument_group("palettes of other files")
@@ -607,6 +645,8 @@ def file_settings(args: argparse.Namespace) -> dict:
         delta=args.delta,
         dither=args.dither,
         dither_strength=args.dither_strength,
+        denoise=args.denoise,
+        deband=args.deband,
         **colour_settings(args),
         palette_from=args.palette_from,
         transfer=args.transfer,
