@@ -35,17 +35,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._frames import Frame
-from ._kernels import block_noise_sums, denoise_step
+from ._kernels import block_gradient, block_noise_sums, denoise_step
 
 BLOCK = 16  # pixels a side of the blocks the noise is measured in
 LOOKAHEAD = 4  # frames seen at once: the current one and three ahead
 FLOOR = 1.0  # levels: the least noise a noisy clip's block is taken to have
 PERSIST = 3.0  # levels: a steady shift smaller than this is followed, not restarted on
 SHOWN_MIN, SHOWN_MAX = 2.5, 4.0  # levels: the shown value's hysteresis (sigma, clipped)
+TIGHT = 1.5  # levels: PERSIST and SHOWN_MIN in smooth blocks, where a held step would show
+GRADIENT = 1.0  # levels a pixel: a block of the shown frame smoother than this is smooth
 MEMORY = 64  # frames: the running mean's longest memory, so it follows a slow drift
 CAP = 16.0  # levels: a second difference beyond this is motion, not noise
 SMALL = 8.0  # levels: second differences up to this are what noise looks like
 NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
+CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
 _HISTORY = 7  # frames of measurements the noise estimate is the median of
 _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
 
@@ -64,7 +67,46 @@ def block_noise(
     e2_sum, n_blip, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     h, w = cur.shape[:2]
-    return sigma, float(n_small) / (h * w)
+    share = float(n_small) / (h * w)
+    if share >= NOISY and palette_churn(prev, cur) >= CHURN:
+        share = 0.0  # the colours changed as wholes: a new palette, not noise
+    return sigma, share
+
+
+def palette_churn(prev: NDArray[np.uint8], cur: NDArray[np.uint8]) -> float:
+    """How much of the change between two frames is whole colours becoming other colours.
+
+    A clean animation stored as a GIF with a palette per frame changes this way: every pixel
+    of a colour becomes the same new colour (a gradient's steps move). Noise scatters a
+    colour's pixels over many colours, or moves a few of them and leaves the rest. Returns the
+    share of the changed pixels (on a grid of at most ~40,000) whose colour's most common
+    successor is one other colour, and that successor: about 1 for a palette change, low for
+    noise (a clip of such frames is not denoised, so no still colour is shown two ways).
+    """
+    h, w = cur.shape[:2]
+    step = max(1, int(np.sqrt(h * w / 40000)))
+    a = _packed(prev[::step, ::step])
+    b = _packed(cur[::step, ::step])
+    moved = a != b
+    if not moved.any():
+        return 0.0
+    pairs, counts = np.unique((a << 24) | b, return_counts=True)
+    src = pairs >> 24
+    # Per source colour, its most common successor: sort by colour, then by count.
+    order = np.lexsort((-counts, src))
+    first = np.ones(len(order), bool)
+    first[1:] = src[order][1:] != src[order][:-1]
+    top = order[first]
+    per_colour = np.add.reduceat(counts[order], np.flatnonzero(first))
+    # Only colours on several pixels tell: noise in continuous tone gives each pixel its own.
+    shared = per_colour >= 3
+    changed_top = ((pairs[top] & 0xFFFFFF) != src[top]) & shared
+    return float(counts[top][changed_top].sum()) / float(np.count_nonzero(moved))
+
+
+def _packed(rgb: NDArray[np.uint8]) -> NDArray[np.int64]:
+    c = rgb[..., :3].reshape(-1, 3).astype(np.int64)
+    return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
 
 
 def block_noise_reference(
@@ -87,9 +129,26 @@ def block_noise_reference(
     return sums(np.where(blip, e2, 0.0)), sums(blip.astype(np.int64)), small
 
 
+def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """``_kernels.block_gradient`` in numpy."""
+    a = img[..., :3].astype(np.int64)
+    g = np.zeros(a.shape[:2], np.int64)
+    g[1:-1, 1:-1] = (np.abs(a[1:-1, 2:] - a[1:-1, :-2]) + np.abs(a[2:, 1:-1] - a[:-2, 1:-1])).sum(2)
+    h, w = g.shape
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    padded = np.zeros((hb * BLOCK, wb * BLOCK))
+    padded[:h, :w] = g
+    ones = np.zeros((hb * BLOCK, wb * BLOCK))
+    ones[:h, :w] = 1
+    return padded.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3)) / (
+        6.0 * ones.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3))
+    )
+
+
 def step_reference(
     window: list[NDArray[np.uint8]],
     sigma: NDArray[np.float64],
+    tight: NDArray[np.bool_],
     mean: NDArray[np.float32],
     count: NDArray[np.uint8],
     shown: NDArray[np.uint8],
@@ -111,9 +170,14 @@ def step_reference(
     n = count.astype(np.float64)
     m = mean.astype(np.float64)
     dr = ((run - m) ** 2).sum(2)
+    persist = np.where(tight, TIGHT, PERSIST)
     with np.errstate(divide="ignore"):
-        threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), PERSIST * PERSIST)
-    restart = (count == 0) | (dr > threshold)
+        threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
+    exact = np.ones(sigma.shape, bool)
+    for f in window[1:]:
+        exact &= (f[..., :3] == window[0][..., :3]).all(2)
+    exact &= len(window) >= 3
+    restart = (count == 0) | (dr > threshold) | (exact & (shown != window[0][..., :3]).any(2))
     n_new = np.where(restart, 1.0, np.minimum(n + 1, MEMORY))
     m_new = np.where(restart[..., None], x, m + (x - m) * (1.0 / n_new)[..., None])
     m_new = m_new.astype(np.float32)
@@ -123,8 +187,8 @@ def step_reference(
         run,
         (m64 * n_new[..., None] + run * run_n[..., None]) * (1.0 / (n_new + run_n))[..., None],
     )
-    q = np.clip(sigma, SHOWN_MIN, SHOWN_MAX)
-    move = ((est - shown) ** 2).sum(2) > q * q
+    q = np.clip(sigma, np.where(tight, TIGHT, SHOWN_MIN), SHOWN_MAX)
+    move = (((est - shown) ** 2).sum(2) > q * q) | exact
     shown[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
     mean[...] = m_new
     count[...] = n_new.astype(np.uint8)
@@ -145,9 +209,11 @@ class Denoiser:
             raise ValueError(f"strength must be more than 0, not {strength}")
         self.strength = float(strength)
         self.sigma = 0.0  # the latest frame's typical noise (levels), for reports
-        self._prev: NDArray[np.uint8] | None = None
+        self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
+        self.before: NDArray[np.uint8] | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
         self._state: tuple[NDArray, NDArray, NDArray] | None = None
+        self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames."""
@@ -171,8 +237,22 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None, 0
-        blocks, (mean, count, shown) = state
-        held = denoise_step(window, blocks, BLOCK, mean, count, shown)
+        blocks, tight, (mean, count, shown) = state
+        held = denoise_step(
+            window,
+            blocks,
+            tight,
+            BLOCK,
+            mean,
+            count,
+            shown,
+            PERSIST,
+            SHOWN_MIN,
+            SHOWN_MAX,
+            TIGHT,
+            MEMORY,
+        )
+        self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
         return shown.copy(), held
 
     def step_reference(self, window: list[NDArray[np.uint8]]) -> tuple[NDArray | None, int]:
@@ -180,10 +260,12 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None, 0
-        blocks, (mean, count, shown) = state
+        blocks, tight, (mean, count, shown) = state
         h, w = window[0].shape[:2]
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, sigma, mean, count, shown)
+        tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
+        held = step_reference(window, sigma, tight, mean, count, shown)
+        self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
         return shown.copy(), held
 
     def _begin(self, window: list[NDArray[np.uint8]]):
@@ -193,19 +275,21 @@ class Denoiser:
         h, w = cur.shape[:2]
         if self._prev is not None and self._prev.shape != cur.shape:
             self._history.clear()
-            self._state = None
+            self._state = self._prev = None
         blocks = self._noise(window)
-        self._prev = cur
+        self.before, self._prev = self._prev, cur
         if blocks is None:
             self._state = None
             return None
-        if self._state is None:
+        if self._state is None or self._tight.shape != blocks.shape:
+            self._tight = np.zeros(blocks.shape, np.uint8)
             self._state = (
                 np.zeros((h, w, 3), np.float32),
                 np.zeros((h, w), np.uint8),
-                np.ascontiguousarray(cur[..., :3]),
+                np.array(cur[..., :3], order="C"),  # a copy: the source is not ours
             )
-        return np.ascontiguousarray(blocks * np.float32(self.strength)), self._state
+        scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
+        return scaled, self._tight, self._state
 
 
 def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:
@@ -232,14 +316,22 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
     pixels = [f.rgba for f in window]
     if any(p.shape != pixels[0].shape for p in pixels[1:]):
         pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
-    fed, held = {}, {}
+    fed, held, still = {}, {}, {}
+    cur = pixels[0]
+    before = None
     for strength, d in denoisers.items():
         out, n = d.step(pixels)
         if out is not None:
-            rgba = np.empty(pixels[0].shape[:2] + (4,), np.uint8)
+            rgba = np.empty(cur.shape[:2] + (4,), np.uint8)
             rgba[..., :3] = out
-            rgba[..., 3] = pixels[0][..., 3]
+            rgba[..., 3] = cur[..., 3]
             fed[strength], held[strength] = rgba, n
+            if d.before is not None:
+                if before is None:
+                    before = (d.before[..., :3] == cur[..., :3]).all(2).reshape(-1)
+                shown_off = (out != cur[..., :3]).any(2).reshape(-1)
+                idx = np.flatnonzero(before & shown_off)
+                still[strength] = (idx, cur[..., :3].reshape(-1, 3)[idx])
     if not fed:
         return first
-    return Frame(pixels[0], first.duration, first.opaque, fed=fed, held=held)
+    return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

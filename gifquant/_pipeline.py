@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from . import _compare as compare
 from ._colour import SPACES, rgb_to_lab
+from ._deband import smooth_mask
 from ._denoise import denoised
 from ._distinct import FrameColours, frame_colours, source_colours
 from ._frames import Frame
@@ -173,7 +174,8 @@ class _Stages:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
         fed = fr.to_quantize(self.options.denoise)
         source = source_colours(fed, self.options.alpha_threshold)
-        return Prepared(fr, frame_colours(None, self.options, source))
+        colours = frame_colours(None, self.options, source)
+        return Prepared(fr, _with_smooth(colours, fed, self.options))
 
     def plan(self, item: Prepared) -> Planned:
         """The main run's palette, decided in its own thread while the last frame is painted."""
@@ -182,7 +184,8 @@ class _Stages:
 
     def paint(self, i: int, item: Planned) -> Painted:
         fr, fc = item.frame, item.colours
-        res = self.quantizer.paint(item.plan, fr.duration)
+        still = (fr.still_held or {}).get(self.options.denoise)
+        res = self.quantizer.paint(item.plan, fr.duration, still)
         # The panel matching the main run reuses its result rather than computing it twice.
         others = [
             res if p.options == self.options else self._panel(q, fr, fc) for p, q in self.panels
@@ -197,7 +200,12 @@ class _Stages:
         )
         fed = fr.to_quantize(q.options.denoise)
         source = fc.source if same else source_colours(fed, q.options.alpha_threshold)
-        return q.quantize(None, fr.duration, prepared=frame_colours(None, q.options, source))
+        colours = frame_colours(None, q.options, source)
+        if same and (q.options.deband > 0) == (self.options.deband > 0):
+            colours = dataclasses.replace(colours, smooth=fc.smooth)
+        else:
+            colours = _with_smooth(colours, fed, q.options)
+        return q.quantize(None, fr.duration, prepared=colours)
 
     def write(self, item: Painted) -> None:
         self.sink.write(item.result.frame)
@@ -499,6 +507,18 @@ class _Drain:
             self._thread.join(_POLL)
         if exc_type is None:
             self._raise()
+
+
+def _with_smooth(fc: FrameColours, fed: Frame, options: QuantizeOptions) -> FrameColours:
+    """``fc`` with its smooth pixels marked, when de-banding may have work on this frame (on,
+    no dither of the user's own, and more colours than entries)."""
+    src = fc.source
+    if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
+        return fc
+    smooth = smooth_mask(fed.rgba).reshape(-1)
+    return dataclasses.replace(
+        fc, smooth=smooth if src.all_opaque else smooth[src.opaque.reshape(-1)]
+    )
 
 
 def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: QuantizeOptions) -> None:

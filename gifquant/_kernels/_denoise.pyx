@@ -6,11 +6,7 @@ cimport cython
 
 import numpy as np
 
-cdef double PERSIST2 = 9.0  # _denoise.PERSIST ** 2
-cdef double SHOWN_MIN = 2.5
-cdef double SHOWN_MAX = 4.0
-DEF MEMORY_MAX = 64
-cdef int MEMORY = MEMORY_MAX
+DEF MEMORY_MAX = 250
 
 
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
@@ -47,11 +43,44 @@ cdef inline double _sq3(double a, double b, double c) noexcept nogil:
     return a * a + b * b + c * c
 
 
-def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :, ::1] mean,
-                 unsigned char[:, ::1] count, unsigned char[:, :, ::1] shown):
+def block_gradient(const unsigned char[:, :, ::1] img, int block):
+    """Per block, the mean over its pixels of (|dx| + |dy|) / 2 by central differences, averaged
+    over the three channels: levels a pixel (border pixels count 0)."""
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, c
+    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
+    out_arr = np.zeros((hb, wb), np.float64)
+    cnt_arr = np.zeros((hb, wb), np.float64)
+    cdef double[:, :] out = out_arr
+    cdef double[:, :] cnt = cnt_arr
+    cdef int g
+    with nogil:
+        for y in range(h):
+            for x in range(w):
+                cnt[y // block, x // block] += 1
+                if y == 0 or x == 0 or y == h - 1 or x == w - 1:
+                    continue
+                g = 0
+                for c in range(3):
+                    g = g + abs(<int>img[y, x + 1, c] - <int>img[y, x - 1, c])
+                    g = g + abs(<int>img[y + 1, x, c] - <int>img[y - 1, x, c])
+                out[y // block, x // block] += g
+    return out_arr / (6.0 * cnt_arr)
+
+
+def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:, ::1] tight,
+                 int block, float[:, :, ::1] mean, unsigned char[:, ::1] count,
+                 unsigned char[:, :, ::1] shown, double persist, double shown_min,
+                 double shown_max, double tight_level, int memory):
     """One frame of ``_denoise.step_reference``'s maths on the state, in place; returns the
     pixels held. ``window``: 1 to 4 frames (h, w, >=3) uint8 of one shape; ``blocks``: the
-    per-block sigma."""
+    per-block sigma; ``tight``: per block, 1 where it is smooth (a steady shift of more than
+    ``tight_level`` levels restarts a pixel there, and its shown value moves at that); the rest
+    are ``_denoise``'s constants of the same names."""
+    if not 1 <= memory <= MEMORY_MAX:
+        raise ValueError(f"memory must be 1..{MEMORY_MAX}")
+    cdef double PERSIST2 = persist * persist, SHOWN_MIN = shown_min, SHOWN_MAX = shown_max
+    cdef double TIGHT = tight_level
+    cdef int MEMORY = memory
     cdef int L = len(window)
     if not 1 <= L <= 4:
         raise ValueError("window must hold 1 to 4 frames")
@@ -71,8 +100,9 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
             raise ValueError("the window's frames must be (h, w, >=3) of one size")
         base[i] = &fv_[0, 0, 0]
         sy[i], sx[i], sc[i] = fv_.strides[0], fv_.strides[1], fv_.strides[2]
-    cdef int going, r
-    cdef double s, s2, run[3], xs[3], fv[3], m[3], est[3], d2, dr, n, n_new, thr, q, v
+    cdef int going, r, exact
+    cdef double s, s2, run[3], xs[3], fv[3], m[3], est[3], d2, dr, n, n_new, thr, q, v, persist2
+    cdef double q_min
     cdef bint restart
     cdef long long held = 0
     cdef const unsigned char* p
@@ -86,19 +116,28 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
             for x in range(w):
                 s = blocks[y // block, x // block]
                 s2 = s * s
+                if tight[y // block, x // block]:
+                    persist2, q_min = TIGHT * TIGHT, TIGHT
+                else:
+                    persist2, q_min = PERSIST2, SHOWN_MIN
                 p = base[0] + y * sy[0] + x * sx[0]
                 for c in range(3):
                     xs[c] = p[c * sc[0]]
                     run[c] = xs[c]
                 r = 1
                 going = 1
+                exact = L >= 3
                 for i in range(1, L):
-                    if not going:
+                    if not going and not exact:
                         break
                     p = base[i] + y * sy[i] + x * sx[i]
                     for c in range(3):
                         fv[c] = p[c * sc[i]]
+                    if fv[0] != xs[0] or fv[1] != xs[1] or fv[2] != xs[2]:
+                        exact = 0
                     d2 = _sq3(fv[0] - xs[0], fv[1] - xs[1], fv[2] - xs[2])
+                    if not going:
+                        continue
                     if d2 <= 32 * s2:
                         for c in range(3):
                             run[c] = run[c] + fv[c]
@@ -114,9 +153,13 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
                 else:
                     dr = _sq3(run[0] - m[0], run[1] - m[1], run[2] - m[2])
                     thr = 16 * s2 * (inv[r] + inv[count[y, x]])
-                    if thr < PERSIST2:
-                        thr = PERSIST2
+                    if thr < persist2:
+                        thr = persist2
                     restart = dr > thr
+                # A source exactly the same over the whole window is not noise: show it.
+                if exact and (shown[y, x, 0] != xs[0] or shown[y, x, 1] != xs[1]
+                              or shown[y, x, 2] != xs[2]):
+                    restart = True
                 if restart:
                     n_new = 1
                     for c in range(3):
@@ -131,11 +174,11 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
                         est[c] = (<double>mean[y, x, c] * n_new + run[c] * r) * inv[<int>n_new + r]
                 count[y, x] = <unsigned char>n_new
                 q = s
-                if q < SHOWN_MIN:
-                    q = SHOWN_MIN
+                if q < q_min:
+                    q = q_min
                 elif q > SHOWN_MAX:
                     q = SHOWN_MAX
-                if _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
+                if exact or _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
                     for c in range(3):
                         v = floor(est[c] + 0.5)
                         if v < 0:
