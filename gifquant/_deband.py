@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from ._colour import rgb_to_lab
 from ._dither import blue_noise
+from ._kernels import downsample
 from ._kmeans import distances
 
 STEP_MIN, STEP_MAX = 2.3, 4.6  # dE: entries closer show no band; further, the dither shows
@@ -33,9 +34,12 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
     the blur of the eye at a normal distance, sigma 1.5 px)."""
     h, w = rgba.shape[:2]
     s = _SCALE
-    hs, ws = max(1, h // s), max(1, w // s)
-    small = rgba[: hs * s, : ws * s, :3].reshape(hs, s, ws, s, 3).mean((1, 3), dtype=np.float32)
-    lab = rgb_to_lab(np.clip(np.rint(small), 0, 255).astype(np.uint8).reshape(-1, 3))
+    hs, ws = h // s, w // s
+    full = np.zeros((h, w), bool)
+    if hs < 3 or ws < 3:
+        return full
+    small = downsample(rgba, s)
+    lab = rgb_to_lab(small.reshape(-1, 3))
     lab = _blur121(lab.reshape(hs, ws, 3).astype(np.float32))
     gy = np.zeros((hs, ws), np.float32)
     gx = np.zeros((hs, ws), np.float32)
@@ -48,7 +52,6 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
     smooth = grad < SMOOTH
     smooth[[0, -1], :] = False  # edges of the small frame: no neighbours to judge by
     smooth[:, [0, -1]] = False
-    full = np.zeros((h, w), bool)
     full[: hs * s, : ws * s] = np.repeat(np.repeat(smooth, s, 0), s, 1)
     return full
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,10 +68,7 @@ def block_noise(
     e2_sum, n_blip, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     h, w = cur.shape[:2]
-    share = float(n_small) / (h * w)
-    if share >= NOISY and palette_churn(prev, cur) >= CHURN:
-        share = 0.0  # the colours changed as wholes: a new palette, not noise
-    return sigma, share
+    return sigma, float(n_small) / (h * w)
 
 
 def palette_churn(prev: NDArray[np.uint8], cur: NDArray[np.uint8]) -> float:
@@ -147,25 +145,30 @@ def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
 
 def step_reference(
     window: list[NDArray[np.uint8]],
+    before: NDArray[np.uint8] | None,
     sigma: NDArray[np.float64],
     tight: NDArray[np.bool_],
     mean: NDArray[np.float32],
     count: NDArray[np.uint8],
     shown: NDArray[np.uint8],
+    still_off: NDArray[np.uint8],
 ) -> int:
     """``_kernels.denoise_step`` in numpy: one frame's step on the state (``mean`` (h, w, 3)
-    float32, ``count`` (h, w) uint8, ``shown`` (h, w, 3) uint8, updated in place), ``sigma``
-    (h, w) the pixels' noise times the strength; returns the pixels held (``shown`` not the
-    source)."""
-    x = window[0][..., :3].astype(np.float64)
+    float32, ``count`` (h, w) uint8, ``shown`` (h, w, 4) uint8, updated in place; ``still_off``
+    (h, w) uint8 set), ``sigma`` (h, w) the pixels' noise times the strength, ``tight`` (h, w)
+    the smooth blocks' pixels; returns the pixels held (``shown`` not the source)."""
+    src = window[0][..., :3]
+    x = src.astype(np.float64)
     s2 = sigma * sigma
     run_sum, run_n = x.copy(), np.ones(sigma.shape)
     going = np.ones(sigma.shape, bool)
+    exact = np.full(sigma.shape, len(window) >= 3)
     for f in window[1:]:
         fv = f[..., :3].astype(np.float64)
         going &= ((fv - x) ** 2).sum(2) <= 32 * s2
         run_sum += fv * going[..., None]
         run_n += going
+        exact &= (f[..., :3] == src).all(2)
     run = run_sum * (1.0 / run_n)[..., None]  # by reciprocals, as the kernel does
     n = count.astype(np.float64)
     m = mean.astype(np.float64)
@@ -173,11 +176,9 @@ def step_reference(
     persist = np.where(tight, TIGHT, PERSIST)
     with np.errstate(divide="ignore"):
         threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
-    exact = np.ones(sigma.shape, bool)
-    for f in window[1:]:
-        exact &= (f[..., :3] == window[0][..., :3]).all(2)
-    exact &= len(window) >= 3
-    restart = (count == 0) | (dr > threshold) | (exact & (shown != window[0][..., :3]).any(2))
+    rgb = shown[..., :3]
+    # A source exactly the same over the whole window is not noise: it is shown as it is.
+    restart = (count == 0) | (dr > threshold) | (exact & (rgb != src).any(2))
     n_new = np.where(restart, 1.0, np.minimum(n + 1, MEMORY))
     m_new = np.where(restart[..., None], x, m + (x - m) * (1.0 / n_new)[..., None])
     m_new = m_new.astype(np.float32)
@@ -188,20 +189,32 @@ def step_reference(
         (m64 * n_new[..., None] + run * run_n[..., None]) * (1.0 / (n_new + run_n))[..., None],
     )
     q = np.clip(sigma, np.where(tight, TIGHT, SHOWN_MIN), SHOWN_MAX)
-    move = (((est - shown) ** 2).sum(2) > q * q) | exact
-    shown[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
+    move = (((est - rgb) ** 2).sum(2) > q * q) | exact
+    rgb[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
+    shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
     mean[...] = m_new
     count[...] = n_new.astype(np.uint8)
-    return int(np.count_nonzero((shown != window[0][..., :3]).any(2)))
+    off = (rgb != src).any(2)
+    still_off[...] = off & (before[..., :3] == src).all(2) if before is not None else False
+    return int(np.count_nonzero(off))
+
+
+class Step(NamedTuple):
+    """One frame's denoising: ``fed`` (h, w, 4) uint8, the pixels to quantize; ``held``, how
+    many are not the source's; ``still``, the flat indices of those whose source is exactly as
+    in the frame before."""
+
+    fed: NDArray[np.uint8]
+    held: int
+    still: NDArray[np.intp]
 
 
 class Denoiser:
     """A clip's denoising state (frames (h, w, 3 or 4) uint8; a new size starts afresh).
 
     ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
-    at the clip's end) and returns the (h, w, 3) uint8 pixels to quantize, or None when the
-    frame is to be quantized as it is (the clip shows no noise), and how many pixels are held.
-    About 16 bytes a pixel of state.
+    at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
+    is (the clip shows no noise). About 21 bytes a pixel of state.
     """
 
     def __init__(self, strength: float = 1.0) -> None:
@@ -210,17 +223,27 @@ class Denoiser:
         self.strength = float(strength)
         self.sigma = 0.0  # the latest frame's typical noise (levels), for reports
         self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
-        self.before: NDArray[np.uint8] | None = None  # the one before the current frame
+        self._before: NDArray[np.uint8] | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
-        self._state: tuple[NDArray, NDArray, NDArray] | None = None
+        self._churn = 0.0
+        self._frame = 0
+        self._state: tuple[NDArray, ...] | None = None
         self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
-        """Per-block noise sigma of the current frame (None: no noise), from recent frames."""
+        """Per-block noise sigma of the current frame (None: no noise), from recent frames:
+        measured every other frame (the median of the last few is what counts)."""
         cur = window[0]
+        # The first frame has none before it: the second difference at the next one stands in.
         prev = self._prev if self._prev is not None else (window[2] if len(window) > 2 else None)
-        if prev is not None and len(window) > 1 and prev.shape == cur.shape:
-            self._history.append(block_noise(prev, cur, window[1]))
+        if prev is not None and len(window) > 1 and (self._frame % 2 == 0 or not self._history):
+            sigma, share = block_noise(prev, cur, window[1])
+            if share >= NOISY:
+                if self._frame % 8 == 0 or not self._history:
+                    self._churn = palette_churn(prev, cur)
+                if self._churn >= CHURN:
+                    share = 0.0  # the colours changed as wholes: a new palette, not noise
+            self._history.append((sigma, share))
             del self._history[:-_HISTORY]
         if not self._history or np.median([s for _, s in self._history]) < NOISY:
             self.sigma = 0.0
@@ -233,60 +256,57 @@ class Denoiser:
         self.sigma = typical
         return np.clip(sigma, FLOOR, 1.5 * typical).astype(np.float32)
 
-    def step(self, window: list[NDArray[np.uint8]]) -> tuple[NDArray[np.uint8] | None, int]:
+    def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
         state = self._begin(window)
         if state is None:
-            return None, 0
-        blocks, tight, (mean, count, shown) = state
+            return None
+        blocks, tight, (mean, count, shown, still_off) = state
         held = denoise_step(
-            window,
-            blocks,
-            tight,
-            BLOCK,
-            mean,
-            count,
-            shown,
-            PERSIST,
-            SHOWN_MIN,
-            SHOWN_MAX,
-            TIGHT,
-            MEMORY,
-        )
-        self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
-        return shown.copy(), held
+            window, self._before, blocks, tight, BLOCK, mean, count, shown, still_off,
+            PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
+        )  # fmt: skip
+        if self._frame % 4 == 1:  # smooth blocks change slowly: looked at every 4th frame
+            self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
+        return Step(shown.copy(), held, np.flatnonzero(still_off))
 
-    def step_reference(self, window: list[NDArray[np.uint8]]) -> tuple[NDArray | None, int]:
+    def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
         """``step`` through the numpy reference (the tests' oracle)."""
         state = self._begin(window)
         if state is None:
-            return None, 0
-        blocks, tight, (mean, count, shown) = state
+            return None
+        blocks, tight, (mean, count, shown, still_off) = state
         h, w = window[0].shape[:2]
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, sigma, tight, mean, count, shown)
-        self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
-        return shown.copy(), held
+        held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
+        if self._frame % 4 == 1:
+            self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
+        return Step(shown.copy(), held, np.flatnonzero(still_off))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
-        """The frame's per-block sigma times the strength and the state to step, or None when
-        the clip shows no noise (then the state is dropped: it starts afresh with noise)."""
+        """The frame's per-block sigma times the strength, the smooth blocks and the state to
+        step, or None when the clip shows no noise (then the state is dropped: it starts
+        afresh when noise shows)."""
         cur = window[0]
         h, w = cur.shape[:2]
         if self._prev is not None and self._prev.shape != cur.shape:
             self._history.clear()
             self._state = self._prev = None
+        self._frame += 1
         blocks = self._noise(window)
-        self.before, self._prev = self._prev, cur
+        self._before, self._prev = self._prev, cur
         if blocks is None:
             self._state = None
             return None
         if self._state is None or self._tight.shape != blocks.shape:
             self._tight = np.zeros(blocks.shape, np.uint8)
+            shown = np.empty((h, w, 4), np.uint8)  # a copy: the source is not ours
+            shown[..., :3] = cur[..., :3]
             self._state = (
                 np.zeros((h, w, 3), np.float32),
                 np.zeros((h, w), np.uint8),
-                np.array(cur[..., :3], order="C"),  # a copy: the source is not ours
+                shown,
+                np.zeros((h, w), np.uint8),
             )
         scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
         return scaled, self._tight, self._state
@@ -316,22 +336,13 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
     pixels = [f.rgba for f in window]
     if any(p.shape != pixels[0].shape for p in pixels[1:]):
         pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
-    fed, held, still = {}, {}, {}
     cur = pixels[0]
-    before = None
+    fed, held, still = {}, {}, {}
     for strength, d in denoisers.items():
-        out, n = d.step(pixels)
-        if out is not None:
-            rgba = np.empty(cur.shape[:2] + (4,), np.uint8)
-            rgba[..., :3] = out
-            rgba[..., 3] = cur[..., 3]
-            fed[strength], held[strength] = rgba, n
-            if d.before is not None:
-                if before is None:
-                    before = (d.before[..., :3] == cur[..., :3]).all(2).reshape(-1)
-                shown_off = (out != cur[..., :3]).any(2).reshape(-1)
-                idx = np.flatnonzero(before & shown_off)
-                still[strength] = (idx, cur[..., :3].reshape(-1, 3)[idx])
+        step = d.step(pixels)
+        if step is not None:
+            fed[strength], held[strength] = step.fed, step.held
+            still[strength] = (step.still, cur[..., :3].reshape(-1, 3)[step.still])
     if not fed:
         return first
     return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

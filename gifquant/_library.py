@@ -47,14 +47,19 @@ class Stats:
     """How an output compares with its source (see the README's definitions).
 
     dE : mean CIE76 colour error; flicker : mean dE change between frames where the source is
-    still; incoherence : share of unchanged source pixels shown unlike their colour's others;
-    colours_on_screen : the most distinct colours shown in any frame
+    still; incoherence : share of unchanged source pixels shown unlike their colour's others
+    (over 2.3 dE), ghosts : the same over 4.6 dE; colours_on_screen : the most distinct colours
+    shown in any frame; dE_p99 : the mean of the frames' 99th percentile of per-pixel dE;
+    banding : the share of the source's smooth areas where the output shows an edge
     """
 
     dE: float
     flicker: float
     incoherence: float
     colours_on_screen: int
+    ghosts: float = 0.0
+    dE_p99: float = 0.0
+    banding: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,8 @@ class ConvertReport:
 
     frames : frames written; seconds : wall time of the whole run; bytes : size of the output
     (a folder's PNG files summed; None for stdout, a device or a FIFO)
-    dE, flicker, incoherence, colours_on_screen : the output against its source, measured
-        with ``stats=True`` (None otherwise)
+    dE, flicker, incoherence, colours_on_screen, ghosts, dE_p99, banding : the output against
+        its source, measured with ``stats=True`` (None otherwise; see ``Stats``)
     cuts : frames detected as scene cuts
     panels : each comparison panel's ``Stats`` by label (with ``stats=True`` and ``compare``)
     notes : advice for the user (e.g. a frame rate browsers slow down, a large output)
@@ -78,6 +83,9 @@ class ConvertReport:
     flicker: float | None = None
     incoherence: float | None = None
     colours_on_screen: int | None = None
+    ghosts: float | None = None
+    dE_p99: float | None = None
+    banding: float | None = None
     cuts: tuple[int, ...] = ()
     panels: dict[str, Stats] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -96,6 +104,9 @@ class ConvertReport:
             "flicker": self.flicker,
             "incoherence": self.incoherence,
             "colours_on_screen": self.colours_on_screen,
+            "ghosts": self.ghosts,
+            "dE_p99": self.dE_p99,
+            "banding": self.banding,
             "cuts": list(self.cuts),
         }
         doc = {"settings": self.settings, "frames": list(self.frame_records), "summary": summary}
@@ -392,9 +403,14 @@ def convert(
             flicker=m.flicker,
             incoherence=m.incoherence,
             colours_on_screen=m.colours_max,
+            ghosts=m.ghosts,
+            dE_p99=m.de_p99,
+            banding=m.banding,
         )
     panel_stats = {
-        label: Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max)
+        label: Stats(
+            m.mean_de, m.flicker, m.incoherence, m.colours_max, m.ghosts, m.de_p99, m.banding
+        )
         for label, m in (report.panel_meters.items() if stats or records else ())
     }
     settings = {

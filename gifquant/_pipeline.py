@@ -249,6 +249,8 @@ class _Stages:
             "dE": m.frame_de[-1],
             "flicker": m.frame_flicker[-1],
             "incoherence": m.frame_incoherence[-1] if len(m.frame_incoherence) > observed else None,
+            "ghosts": m.frame_ghosts[-1] if len(m.frame_incoherence) > observed else None,
+            "dE_p99": m.frame_p99[-1] if m.frame_p99 else None,
             "colours_on_screen": m.frame_colours[-1] if m.frame_colours else None,
             "palette": [
                 {

@@ -9,6 +9,26 @@ import numpy as np
 DEF MEMORY_MAX = 250
 
 
+def downsample(const unsigned char[:, :, :] img, int s):
+    """(h // s, w // s, 3) uint8: each s x s block's mean colour, rounded."""
+    cdef Py_ssize_t hs = img.shape[0] // s, ws = img.shape[1] // s, y, x, c, i, j
+    out_arr = np.empty((hs, ws, 3), np.uint8)
+    cdef unsigned char[:, :, ::1] out = out_arr
+    cdef long acc[3]
+    cdef long area = s * s
+    with nogil:
+        for y in range(hs):
+            for x in range(ws):
+                acc[0] = acc[1] = acc[2] = 0
+                for i in range(s):
+                    for j in range(s):
+                        for c in range(3):
+                            acc[c] += img[y * s + i, x * s + j, c]
+                for c in range(3):
+                    out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
+    return out_arr
+
+
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
                      const unsigned char[:, :, :] nxt, int block, double cap, double small):
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
@@ -67,15 +87,18 @@ def block_gradient(const unsigned char[:, :, ::1] img, int block):
     return out_arr / (6.0 * cnt_arr)
 
 
-def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:, ::1] tight,
-                 int block, float[:, :, ::1] mean, unsigned char[:, ::1] count,
-                 unsigned char[:, :, ::1] shown, double persist, double shown_min,
+def denoise_step(list window, before, const float[:, ::1] blocks,
+                 const unsigned char[:, ::1] tight, int block, float[:, :, ::1] mean,
+                 unsigned char[:, ::1] count, unsigned char[:, :, ::1] shown,
+                 unsigned char[:, ::1] still_off, double persist, double shown_min,
                  double shown_max, double tight_level, int memory):
     """One frame of ``_denoise.step_reference``'s maths on the state, in place; returns the
-    pixels held. ``window``: 1 to 4 frames (h, w, >=3) uint8 of one shape; ``blocks``: the
-    per-block sigma; ``tight``: per block, 1 where it is smooth (a steady shift of more than
-    ``tight_level`` levels restarts a pixel there, and its shown value moves at that); the rest
-    are ``_denoise``'s constants of the same names."""
+    pixels held. ``window``: 1 to 4 frames (h, w, >=3) uint8 of one shape; ``before``: the
+    frame before them, or None; ``blocks``: the per-block sigma; ``tight``: per block, 1 where
+    it is smooth (a steady shift of more than ``tight_level`` levels restarts a pixel there,
+    and its shown value moves at that); ``shown``: (h, w, 4), its alpha copied from the frame;
+    ``still_off``: set to 1 where the source is exactly as ``before`` and shown otherwise; the
+    rest are ``_denoise``'s constants of the same names."""
     if not 1 <= memory <= MEMORY_MAX:
         raise ValueError(f"memory must be 1..{MEMORY_MAX}")
     cdef double PERSIST2 = persist * persist, SHOWN_MIN = shown_min, SHOWN_MAX = shown_max
@@ -89,13 +112,15 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
     cdef Py_ssize_t h = f0.shape[0], w = f0.shape[1], y, x, c
     # Each frame by its own strides (RGB and RGBA frames may be mixed), read through pointers:
     # a memoryview chosen per pixel would cost a reference count each time.
-    cdef const unsigned char* base[4]
-    cdef Py_ssize_t sy[4]
-    cdef Py_ssize_t sx[4]
-    cdef Py_ssize_t sc[4]
+    cdef const unsigned char* base[5]
+    cdef Py_ssize_t sy[5]
+    cdef Py_ssize_t sx[5]
+    cdef Py_ssize_t sc[5]
     cdef int i
-    for i in range(L):
-        fv_ = window[i]
+    cdef bint has_before = before is not None
+    cdef bint has_alpha = f0.shape[2] > 3
+    for i in range(L + has_before):
+        fv_ = window[i] if i < L else before
         if fv_.shape[0] != h or fv_.shape[1] != w or fv_.shape[2] < 3:
             raise ValueError("the window's frames must be (h, w, >=3) of one size")
         base[i] = &fv_[0, 0, 0]
@@ -106,17 +131,23 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
     cdef bint restart
     cdef long long held = 0
     cdef const unsigned char* p
+    cdef const unsigned char* pb
     # Reciprocals of the counts, so each pixel multiplies (the reference does the same).
     cdef double inv[MEMORY_MAX + 8]
     inv[0] = 0
     for i in range(1, MEMORY_MAX + 8):
         inv[i] = 1.0 / i
+    # Each column's block, worked out once (a division per pixel costs more than the rest).
+    xb_arr = np.arange(w, dtype=np.intp) // block
+    cdef const Py_ssize_t[::1] xb = xb_arr
+    cdef Py_ssize_t yb
     with nogil:
         for y in range(h):
+            yb = y // block
             for x in range(w):
-                s = blocks[y // block, x // block]
+                s = blocks[yb, xb[x]]
                 s2 = s * s
-                if tight[y // block, x // block]:
+                if tight[yb, xb[x]]:
                     persist2, q_min = TIGHT * TIGHT, TIGHT
                 else:
                     persist2, q_min = PERSIST2, SHOWN_MIN
@@ -187,6 +218,12 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
                             v = 255
                         shown[y, x, c] = <unsigned char>v
                 p = base[0] + y * sy[0] + x * sx[0]
+                shown[y, x, 3] = p[3 * sc[0]] if has_alpha else 255
+                still_off[y, x] = 0
                 if shown[y, x, 0] != p[0] or shown[y, x, 1] != p[sc[0]] or shown[y, x, 2] != p[2 * sc[0]]:
                     held += 1
+                    if has_before:
+                        pb = base[L] + y * sy[L] + x * sx[L]
+                        if pb[0] == p[0] and pb[sc[L]] == p[sc[0]] and pb[2 * sc[L]] == p[2 * sc[0]]:
+                            still_off[y, x] = 1
     return held
