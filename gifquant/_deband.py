@@ -13,15 +13,18 @@ Pure numpy.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._colour import rgb_to_lab
+from ._distinct import FrameColours
 from ._dither import blue_noise
 from ._kernels import downsample
 from ._kmeans import distances
+from ._options import QuantizeOptions
 
 STEP_MIN, STEP_MAX = 2.3, 4.6  # dE: entries closer show no band; further, the dither shows
 SMOOTH = 0.25  # dE a pixel: a smoother area of the (blurred) source is where bands show
@@ -54,6 +57,20 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
     smooth[:, [0, -1]] = False
     full[: hs * s, : ws * s] = np.repeat(np.repeat(smooth, s, 0), s, 1)
     return full
+
+
+def with_smooth(
+    fc: FrameColours, rgba: NDArray[np.uint8], options: QuantizeOptions
+) -> FrameColours:
+    """``fc`` (the colours of the (h, w, 4) frame ``rgba``) with its smooth pixels marked, when
+    de-banding may have work on it: on, no dither of the user's own, more colours than entries."""
+    src = fc.source
+    if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
+        return fc
+    smooth = smooth_mask(rgba).reshape(-1)
+    if not src.all_opaque:
+        smooth = smooth[src.opaque.reshape(-1)]
+    return replace(fc, smooth=smooth)
 
 
 def _blur121(a: NDArray[np.float32]) -> NDArray[np.float32]:

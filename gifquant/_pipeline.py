@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from . import _compare as compare
 from ._colour import SPACES, rgb_to_lab
-from ._deband import smooth_mask
+from ._deband import with_smooth
 from ._denoise import denoised
 from ._distinct import FrameColours, frame_colours, source_colours
 from ._frames import Frame
@@ -51,7 +51,7 @@ class RunReport:
 
 def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
     """Panels from a comma list: ``random``, ``seeded``, ``original``, ``k=N``, ``metric=M``,
-    ``space=S`` (each a variation of ``base``). Raises ValueError with a user-facing message."""
+    ``space=S``, ``denoise=D``, ``deband=D`` (each a variation of ``base``). Raises ValueError with a user-facing message."""
     panels = []
     for raw in spec.split(","):
         tok = raw.strip().lower()
@@ -75,6 +75,13 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
                 raise ValueError(f"bad panel {raw!r}: metric is one of {', '.join(METRICS)}")
             opts = dataclasses.replace(base, metric=tok[7:])
             panels.append(Panel(f"{tok[7:]} k={base.k}", opts))
+        elif tok.startswith(("denoise=", "deband=")):
+            name, value = tok.split("=", 1)
+            try:
+                opts = dataclasses.replace(base, **{name: value})
+            except ValueError:
+                raise ValueError(f"bad panel {raw!r}: {name} is auto, off or a strength") from None
+            panels.append(Panel(f"{name} {value} k={base.k}", opts))
         elif tok.startswith("space="):
             if tok[6:] not in SPACES:
                 raise ValueError(f"bad panel {raw!r}: space is one of {', '.join(SPACES)}")
@@ -82,7 +89,8 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
             panels.append(Panel(f"{tok[6:]} k={base.k}", opts))
         else:
             raise ValueError(
-                f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M or space=S"
+                f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M, space=S, "
+                "denoise=D or deband=D"
             )
     if len(panels) < 2:
         raise ValueError("a comparison needs at least two panels")
@@ -175,7 +183,7 @@ class _Stages:
         fed = fr.to_quantize(self.options.denoise)
         source = source_colours(fed, self.options.alpha_threshold)
         colours = frame_colours(None, self.options, source)
-        return Prepared(fr, _with_smooth(colours, fed, self.options))
+        return Prepared(fr, with_smooth(colours, fed.rgba, self.options))
 
     def plan(self, item: Prepared) -> Planned:
         """The main run's palette, decided in its own thread while the last frame is painted."""
@@ -204,7 +212,7 @@ class _Stages:
         if same and (q.options.deband > 0) == (self.options.deband > 0):
             colours = dataclasses.replace(colours, smooth=fc.smooth)
         else:
-            colours = _with_smooth(colours, fed, q.options)
+            colours = with_smooth(colours, fed.rgba, q.options)
         return q.quantize(None, fr.duration, prepared=colours)
 
     def write(self, item: Painted) -> None:
@@ -509,18 +517,6 @@ class _Drain:
             self._thread.join(_POLL)
         if exc_type is None:
             self._raise()
-
-
-def _with_smooth(fc: FrameColours, fed: Frame, options: QuantizeOptions) -> FrameColours:
-    """``fc`` with its smooth pixels marked, when de-banding may have work on this frame (on,
-    no dither of the user's own, and more colours than entries)."""
-    src = fc.source
-    if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
-        return fc
-    smooth = smooth_mask(fed.rgba).reshape(-1)
-    return dataclasses.replace(
-        fc, smooth=smooth if src.all_opaque else smooth[src.opaque.reshape(-1)]
-    )
 
 
 def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: QuantizeOptions) -> None:
