@@ -51,7 +51,8 @@ class RunReport:
 
 def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
     """Panels from a comma list: ``random``, ``seeded``, ``original``, ``k=N``, ``metric=M``,
-    ``space=S``, ``denoise=D``, ``deband=D`` (each a variation of ``base``). Raises ValueError with a user-facing message."""
+    ``space=S``, ``denoise=D``, ``deband=D`` (each a variation of ``base``). Raises
+    ValueError with a user-facing message."""
     panels = []
     for raw in spec.split(","):
         tok = raw.strip().lower()
