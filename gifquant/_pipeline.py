@@ -325,7 +325,7 @@ def _serial(frames: Iterable[Frame], stages: _Stages) -> None:
         prepared = stages.prepare(fr)
         if not stages.measure and not stages.panels:
             # Past its distinct colours, nothing reads the frame's pixels: let them go.
-            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
+            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque, still_held=fr.still_held)
         planned = stages.quantizer.plan(None, prepared=prepared.colours)
         del prepared
         item = stages.paint(i, Planned(fr, planned.colours, planned))

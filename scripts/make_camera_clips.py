@@ -204,6 +204,16 @@ CLIPS: dict[str, tuple[Frames, bool]] = {
 }
 
 
+def frames(name: str, n: int, width: int, height: int) -> np.ndarray:
+    """Clip ``name``'s (n, height, width, 3) uint8 frames as drawn, before any codec (what the
+    tests use: the same clips, small and in memory)."""
+    draw, _ = CLIPS[name]
+    rng = np.random.default_rng(sum(map(ord, name)))
+    return np.stack(
+        [np.clip(np.rint(f), 0, 255).astype(np.uint8) for f in draw(n, height, width, rng)]
+    )
+
+
 def make(name: str, out: Path, n: int, w: int, h: int, crf: int, fps: int = 24) -> Path:
     """Write clip ``name`` to ``out/NAME.mkv`` (FFV1, RGB) and return its path."""
     draw, codec = CLIPS[name]
