@@ -1,7 +1,8 @@
 """Benchmark gifquant against ffmpeg, gifski and a naive scikit-learn warm start.
 
     python scripts/bench.py [--section quality|speed|k256|memory|batch|camera|all]
-                            [--clips NAME ...] [--repeat N] [--quick] [--profile] [--json PATH] [--judge PYTHON]
+                            [--clips NAME ...] [--repeat N] [--quick] [--profile]
+                            [--json PATH] [--judge PYTHON]
 
 Sections (the issues they measure):
   quality  k=16: gifquant defaults vs ffmpeg global and per-frame palettes (issue 4)
