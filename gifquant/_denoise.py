@@ -50,6 +50,7 @@ CAP = 16.0  # levels: a second difference beyond this is motion, not noise
 SMALL = 8.0  # levels: second differences up to this are what noise looks like
 NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
 CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
+MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory, see denoised
 _HISTORY = 7  # frames of measurements the noise estimate is the median of
 _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
 
@@ -315,7 +316,9 @@ class Denoiser:
 def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:
     """``frames`` with each strength's denoised pixels in ``Frame.fed`` (and ``Frame.held``),
     ``LOOKAHEAD - 1`` frames behind them. A frame no strength changes comes out as it came
-    in (a clean clip's frames, palette indices and all)."""
+    in (a clean clip's frames, palette indices and all), and so does a frame of ``MAX_PIXELS``
+    or more: the look-ahead and the state (about 30 bytes a pixel) would break the memory
+    promise of 16 bytes a pixel there."""
     denoisers = {float(s): Denoiser(float(s)) for s in strengths if s > 0}
     window: deque[Frame] = deque()
     for fr in frames:
@@ -331,7 +334,8 @@ def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Fr
 
 def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
     first = window[0]
-    if not denoisers:
+    h, w = first.shape
+    if not denoisers or h * w >= MAX_PIXELS:
         return first
     pixels = [f.rgba for f in window]
     if any(p.shape != pixels[0].shape for p in pixels[1:]):

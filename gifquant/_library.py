@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import _compare as _compare
+from ._denoise import MAX_PIXELS as DENOISE_MAX_PIXELS
 from ._errors import GifquantError
 from ._io.atomic import is_special
 from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
@@ -322,6 +323,11 @@ def convert(
             raise GifquantError(
                 f"--scale: {info.width}x{info.height} is over the limit of {max_pixels} "
                 "pixels per frame (--max-pixels)"
+            )
+        if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
+            notes.append(
+                f"frames of {info.width}x{info.height} are not denoised (over "
+                f"{DENOISE_MAX_PIXELS} pixels, where it would break the memory promise)"
             )
         if fmt == "gif" and info.fps and info.fps > 50:
             notes.append(
