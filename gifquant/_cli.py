@@ -16,7 +16,7 @@ from ._colour import SPACES
 from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
-from ._io.atomic import is_special, output_file
+from ._io.atomic import committed_together, is_special, output_file
 from ._io.prestart import EarlyStart
 from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
@@ -28,7 +28,7 @@ from ._io.streams import (
     same_file,
 )
 from ._kmeans import INITS, METRICS
-from ._library import LOOP_MAX, LOSSY_MAX, convert
+from ._library import LOOP_MAX, LOSSY_MAX, ConvertReport, convert
 from ._matte import parse_colour
 from ._representative import REPRESENTATIVES
 from ._resize import parse_scale
@@ -524,26 +524,14 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if not args.quiet:
             _say(f"note: {note}")
 
-    report = convert(
-        args.input,
-        args.output,
-        early=early,
-        format=args.fmt,
-        overwrite=True,  # asked above
-        compare=args.compare,
-        panels=args.panels,
-        records=args.report is not None,
-        progress=not args.quiet
-        and sys.stderr is not None
-        and (args.progress or sys.stderr.isatty()),
-        on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
-        on_note=note_now,
-        **file_settings(args),
-    )
-    if args.report is not None:
-        with output_file(args.report) as f:
-            f.write(report.to_json().encode())
-    signals.finish()  # the outputs are in place: what is left is printing what happened
+    # The output, the comparison and the report are put in place together, or none of them.
+    with committed_together(commit=False) as commit:
+        report = _convert(args, early, note_now)
+        if args.report is not None:
+            with output_file(args.report) as f:
+                f.write(report.to_json().encode())
+        signals.finish()  # every output is written: what is left is renaming them and printing
+        commit()
     if not args.quiet:
         for note in report.notes:
             if note not in said:  # a note said during the run is not said again
@@ -572,6 +560,26 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
             prefix="  ",
         )
     return 0
+
+
+def _convert(args: argparse.Namespace, early: EarlyStart | None, on_note) -> ConvertReport:
+    """The main command's ``convert`` call."""
+    return convert(
+        args.input,
+        args.output,
+        early=early,
+        format=args.fmt,
+        overwrite=True,  # asked above
+        compare=args.compare,
+        panels=args.panels,
+        records=args.report is not None,
+        progress=not args.quiet
+        and sys.stderr is not None
+        and (args.progress or sys.stderr.isatty()),
+        on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
+        on_note=on_note,
+        **file_settings(args),
+    )
 
 
 def file_settings(args: argparse.Namespace) -> dict:

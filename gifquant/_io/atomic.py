@@ -9,13 +9,14 @@ as ffmpeg does: it cannot be renamed over, and replacing it would destroy it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from .._errors import GifquantError
@@ -134,6 +135,79 @@ def scratch_folder(prefix: str) -> Iterator[str]:
         remove_all(made)
 
 
+class _Group:
+    """Outputs written but not yet in place: each a step that puts it there and one that takes
+    it back (see ``committed_together``)."""
+
+    def __init__(self) -> None:
+        # (the output's path, the temporary name it is written at, put it there, take it back)
+        self.steps: list[tuple[str, str, Callable[[], None], Callable[[], None]]] = []
+
+    def discard(self) -> None:
+        for *_, undo in reversed(self.steps):
+            with contextlib.suppress(OSError):
+                undo()
+        self.steps.clear()
+
+    def commit(self) -> None:
+        try:
+            while self.steps:
+                self.steps[0][2]()
+                self.steps.pop(0)
+        finally:
+            self.discard()  # after a failed rename: the rest are not put in place
+
+
+_GROUP: contextvars.ContextVar[_Group | None] = contextvars.ContextVar("_GROUP", default=None)
+
+
+@contextlib.contextmanager
+def committed_together(*, commit: bool = True, alone: bool = False) -> Iterator[Callable[[], None]]:
+    """Hold back the renames of the outputs written in the block (``atomic_path``,
+    ``output_file``, ``atomic_dir``): all are put in place when the block ends without an
+    exception, none otherwise (their temporary files are removed). Within an outer block the
+    outputs join the outer one, unless ``alone`` (a scratch file the block reads back itself).
+    With ``commit=False`` the caller puts them in place by calling the function the block
+    yields, inside the block (after, say, ignoring signals); those not put in place by then
+    are discarded. A device or FIFO is written in place when it is written: write those last."""
+    outer = None if alone else _GROUP.get()
+    group = _Group()
+    token = _GROUP.set(group)
+    try:
+        yield group.commit
+    except BaseException:
+        _GROUP.reset(token)
+        group.discard()
+        raise
+    _GROUP.reset(token)
+    if outer is not None:
+        outer.steps.extend(group.steps)
+    elif commit:
+        group.commit()
+    else:
+        group.discard()
+
+
+def _put_in_place(path: str, tmp: str, done: Callable[[], None], undo: Callable[[], None]) -> None:
+    """Run ``done`` now, or hand it to the group of ``committed_together`` if one is open."""
+    group = _GROUP.get()
+    if group is None:
+        done()
+    else:
+        group.steps.append((path, tmp, done, undo))
+
+
+def written_at(path: str) -> str:
+    """Where the output ``path`` is now: its temporary name while an open
+    ``committed_together`` holds it back, else ``path``."""
+    group = _GROUP.get()
+    target = _target(path)
+    for name, tmp, _, _ in reversed(group.steps if group is not None else ()):
+        if name == target:
+            return tmp
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yield a temporary file name beside ``path``'s target (for a child process to write)
@@ -150,7 +224,7 @@ def atomic_path(path: str) -> Iterator[str]:
             mode = 0o666 & ~umask()
         os.chmod(tmp, mode)
         yield tmp
-        os.replace(tmp, path)
+        _put_in_place(path, tmp, lambda: os.replace(tmp, path), lambda: os.unlink(tmp))
     except BaseException:
         for name in made:
             with contextlib.suppress(OSError):
@@ -201,12 +275,24 @@ def atomic_dir(path: str) -> Iterator[str]:
     if os.path.basename(path) in ("", ".", ".."):  # "frames/", "frames/.": the folder itself
         path = os.path.realpath(path)
     made: list[str] = []  # the new frames' folder, then the one the old frames move to
-    old = None
+    tmp = None
     try:
         tmp = _temp_beside(path, made, folder=True)
         mode = os.stat(path).st_mode & 0o7777 if os.path.isdir(path) else 0o777 & ~umask()
         os.chmod(tmp, mode)
         yield tmp
+    except BaseException:
+        for name in made:
+            shutil.rmtree(name, ignore_errors=True)
+        raise
+    _put_in_place(path, tmp, lambda: _replace_dir(tmp, path), lambda: shutil.rmtree(tmp))
+
+
+def _replace_dir(tmp: str, path: str) -> None:
+    """Put the folder ``tmp`` in place of ``path`` (see ``atomic_dir``)."""
+    made: list[str] = [tmp]  # the new frames' folder, then the one the old frames move to
+    old = None
+    try:
         if os.path.isdir(path):
             check_frame_folder(path)
             # ``old`` is set before the move: a signal right after it still puts them back.
