@@ -12,10 +12,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from . import _signals as signals
 from ._cli import _check_output, _Parser, _positive_int, add_colour_options, colour_settings
 from ._colour import SPACES
 from ._errors import GifquantError
-from ._io.atomic import atomic_path, output_file
+from ._io.atomic import atomic_path, committed_together, output_file
 from ._io.streams import check_input, output_format
 from ._kmeans import METRICS
 
@@ -137,32 +138,39 @@ def run(argv: Sequence[str]) -> int:
     if args.plot3d and (main.samples is None or not len(main.samples)):
         raise GifquantError(f"{args.input}: no opaque pixels to plot (--plot3d)")
     text = main.text(fmt)
-    if args.output and args.output != "-":
-        with output_file(args.output) as f:
-            f.write(text.encode())
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    if args.swatch:
-        _save(main.swatch(*size), args.swatch)
-    if args.timeline:
-        if len(reports) == 1:
-            picture = main.timeline(args.timeline_px)
-        else:
-            picture = labelled_rows(
-                [
-                    (f"{mode}, k={args.k}, {len(r.frames)} frames", r.timeline(args.timeline_px))
-                    for mode, r in reports.items()
-                ]
-            )
-        _save(picture, args.timeline)
-    if args.plot3d:
-        with atomic_path(args.plot3d) as tmp:
-            main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
-    if args.replaced:
-        from ._library import convert
+    # Every output is put in place together, or none is (a signal or an error on the way).
+    with committed_together(commit=False) as commit:
+        if args.output and args.output != "-":
+            with output_file(args.output) as f:
+                f.write(text.encode())
+        if args.swatch:
+            _save(main.swatch(*size), args.swatch)
+        if args.timeline:
+            if len(reports) == 1:
+                picture = main.timeline(args.timeline_px)
+            else:
+                picture = labelled_rows(
+                    [
+                        (
+                            f"{mode}, k={args.k}, {len(r.frames)} frames",
+                            r.timeline(args.timeline_px),
+                        )
+                        for mode, r in reports.items()
+                    ]
+                )
+            _save(picture, args.timeline)
+        if args.plot3d:
+            with atomic_path(args.plot3d) as tmp:
+                main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
+        if args.replaced:
+            from ._library import convert
 
-        convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
+            convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
+        if not args.output or args.output == "-":  # a stream cannot be taken back: last
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        signals.finish()  # every output is written: what is left is renaming them
+        commit()
     if not args.quiet:
         print(
             f"gifquant palette: {len(main.frames)} frames, k={args.k}, overall "

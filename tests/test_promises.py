@@ -5,6 +5,7 @@ do not collide, --lossy's result is checked, limits are refused before the work.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,47 @@ def test_the_report_and_outputs_appear_together(clip, tmp_path):
     assert run(clip, out, "--compare", tmp_path / "c.gif", "--report", report, "-q") == 0
     assert files(tmp_path) == ["c.gif", "clip.gif", "o.gif", "r.json"]
     assert b'"bytes": %d' % out.stat().st_size in report.read_bytes()
+
+
+# --- item 2: palette's outputs appear together or not at all -----------------------------------
+
+
+def palette_outputs(tmp_path: Path) -> list[str]:
+    return [
+        "-o",
+        str(tmp_path / "p.json"),
+        "--swatch",
+        str(tmp_path / "s.png"),
+        "--timeline",
+        str(tmp_path / "t.png"),
+        "--replaced",
+        str(tmp_path / "r.gif"),
+    ]
+
+
+def test_palette_stopped_by_a_signal_leaves_no_output(clip, tmp_path, monkeypatch, capsys):
+    from gifquant import _library
+
+    def signalled(*args, **kwargs):  # SIGINT while the last output is written
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    real = _library.convert
+    monkeypatch.setattr(_library, "convert", signalled)
+    assert run("palette", clip, "-k", 4, *palette_outputs(tmp_path), "-q") == 130
+    assert files(tmp_path) == ["clip.gif"]
+    assert "no output written" in capsys.readouterr().err
+
+
+def test_palette_failing_on_one_output_leaves_none(clip, tmp_path, capsys):
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc here")
+    outputs = palette_outputs(tmp_path)[:4] + ["--timeline", "/proc/t.png"]
+    assert run("palette", clip, "-k", 4, *outputs, "-q") == 2
+    assert files(tmp_path) == ["clip.gif"]
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_palette_writes_every_output(clip, tmp_path, capsys):
+    assert run("palette", clip, "-k", 4, *palette_outputs(tmp_path), "-q") == 0
+    assert files(tmp_path) == ["clip.gif", "p.json", "r.gif", "s.png", "t.png"]
