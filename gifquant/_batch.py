@@ -205,6 +205,8 @@ def batch(
         )
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError("jobs must be a whole number >= 1")
+    if isinstance(client, str) and client != "local":
+        _check_address(client)  # before the output folder is made
     jobs_list = plan(paths, out_dir, fmt)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise GifquantError(f"{out_dir}: not a folder (--out-dir)")
@@ -290,6 +292,8 @@ def _extension(src: str, fmt: str | None) -> str:
 
 def _expand(arg: str, out_real: str) -> Iterator[tuple[str, str]]:
     """(input, its path relative to the output folder) for one argument."""
+    if "\0" in arg:
+        raise GifquantError(f"{arg!r}: a path cannot hold a NUL byte")
     if arg == "-":
         yield from _listed(sys.stdin, "stdin")
     elif glob.has_magic(arg):
@@ -335,6 +339,8 @@ def _listed(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
     """A list's entries (one path a line; blank lines and ``#`` comments skipped), relative to
     the deepest folder holding them all."""
     entries = [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
+    if any("\0" in e for e in entries):
+        raise GifquantError(f"{name}: an entry holds a NUL byte; a path cannot")
     if not entries:
         raise GifquantError(f"{name}: the list names no files")
     common = os.path.commonpath([os.path.dirname(os.path.abspath(e)) for e in entries])
@@ -638,6 +644,24 @@ def _connect(address: str, jobs: int | None):
     except OSError as exc:
         raise GifquantError(
             f"--dask {address}: cannot reach the scheduler ({exc})", exit_code=1
+        ) from None
+
+
+def _check_address(address: str) -> None:
+    """Refuse a scheduler address that is not one (a user's mistake, not a failure to reach
+    it): no scheme known to Dask, or no host and port where its scheme needs them."""
+    _distributed()
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, _ = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise GifquantError(
+            f"--dask {address}: not a scheduler address ({exc}); give tcp://HOST:PORT or local"
         ) from None
 
 

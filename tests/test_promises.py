@@ -92,3 +92,26 @@ def test_palette_failing_on_one_output_leaves_none(clip, tmp_path, capsys):
 def test_palette_writes_every_output(clip, tmp_path, capsys):
     assert run("palette", clip, "-k", 4, *palette_outputs(tmp_path), "-q") == 0
     assert files(tmp_path) == ["clip.gif", "p.json", "r.gif", "s.png", "t.png"]
+
+
+# --- item 9: user mistakes are exit 2 with a plain line, not internal errors --------------------
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:port", "foo://h:1"])
+def test_batch_refuses_a_dask_address_that_is_not_one(clip, tmp_path, address, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    assert run("batch", clip, "--out-dir", out, "--dask", address, "-q") == 2
+    err = capsys.readouterr().err
+    assert "not a scheduler address" in err and "internal" not in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_batch_refuses_a_list_with_a_nul_byte(clip, tmp_path, capsys):
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{clip}\n{tmp_path}/a\0b.gif\n")
+    out = tmp_path / "out"
+    assert run("batch", listed, "--out-dir", out, "-q") == 2
+    err = capsys.readouterr().err
+    assert "NUL byte" in err and "internal" not in err and err.count("\n") == 1
+    assert not out.exists()
