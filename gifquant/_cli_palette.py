@@ -8,6 +8,7 @@ gifquant palette film.mp4 -k 6 --min-saturation 0.3 --representative mode --swat
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from ._cli import _check_output, _Parser, _positive_int, add_colour_options, col
 from ._colour import SPACES
 from ._errors import GifquantError
 from ._io.atomic import atomic_path, committed_together, output_file
-from ._io.streams import check_input, output_format
+from ._io.streams import check_input, output_format, same_file
 from ._kmeans import METRICS
 
 
@@ -119,11 +120,14 @@ def run(argv: Sequence[str]) -> int:
     check_input(args.input)
     size = _size(args.swatch_size)
     fmt = args.fmt or _text_format(args.output)
+    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
+        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
+    if args.replaced == "-":
+        raise GifquantError("--replaced -: stdout has no format to go by; name a file")
+    _check_collisions(args)
     for path in (args.output, args.swatch, args.timeline, args.plot3d):
         if path is not None and path != "-":
             _check_output(args.input, path, "file", args)
-    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
-        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
     if args.replaced:
         _check_output(args.input, args.replaced, output_format(args.replaced, None), args)
 
@@ -143,8 +147,9 @@ def run(argv: Sequence[str]) -> int:
         if args.output and args.output != "-":
             with output_file(args.output) as f:
                 f.write(text.encode())
+        stdout = text.encode() if not args.output or args.output == "-" else None
         if args.swatch:
-            _save(main.swatch(*size), args.swatch)
+            stdout = _save(main.swatch(*size), args.swatch) or stdout
         if args.timeline:
             if len(reports) == 1:
                 picture = main.timeline(args.timeline_px)
@@ -158,7 +163,7 @@ def run(argv: Sequence[str]) -> int:
                         for mode, r in reports.items()
                     ]
                 )
-            _save(picture, args.timeline)
+            stdout = _save(picture, args.timeline) or stdout
         if args.plot3d:
             with atomic_path(args.plot3d) as tmp:
                 main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
@@ -166,9 +171,10 @@ def run(argv: Sequence[str]) -> int:
             from ._library import convert
 
             convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
-        if not args.output or args.output == "-":  # a stream cannot be taken back: last
-            sys.stdout.write(text)
+        if stdout is not None:  # a stream cannot be taken back: last
             sys.stdout.flush()
+            sys.stdout.buffer.write(stdout)
+            sys.stdout.buffer.flush()
         signals.finish()  # every output is written: what is left is renaming them
         commit()
     if not args.quiet:
@@ -195,6 +201,38 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _save(picture, path: str) -> None:
+def _check_collisions(args: argparse.Namespace) -> None:
+    """Refuse two outputs that are one file, and more than one output to stdout (the palette's
+    text goes there without ``-o``)."""
+    named = [
+        ("-o", "-" if args.output is None else args.output),
+        ("--swatch", args.swatch),
+        ("--timeline", args.timeline),
+        ("--replaced", args.replaced),
+        ("--plot3d", args.plot3d),
+    ]
+    named = [(option, path) for option, path in named if path is not None]
+    for i, (a, path_a) in enumerate(named):
+        for b, path_b in named[i + 1 :]:
+            if not same_file(path_a, path_b):
+                continue
+            if a == "-o" and args.output is None:
+                raise GifquantError(
+                    f"{b} {path_b}: the palette text goes to stdout (no -o); give -o FILE"
+                )
+            if "-" in (path_a, path_b):
+                raise GifquantError(
+                    f"{a} {path_a} and {b} {path_b}: both go to stdout; at most one output may"
+                )
+            raise GifquantError(f"{a} {path_a} and {b} {path_b}: the same file; name each its own")
+
+
+def _save(picture, path: str) -> bytes | None:
+    """Write ``picture`` as a PNG file, or return its bytes for stdout (``path`` ``-``)."""
+    if path == "-":
+        buffer = io.BytesIO()
+        picture.save(buffer, "PNG")
+        return buffer.getvalue()
     with output_file(path) as f:
         picture.save(f, "PNG")
+    return None

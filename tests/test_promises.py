@@ -115,3 +115,36 @@ def test_batch_refuses_a_list_with_a_nul_byte(clip, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "NUL byte" in err and "internal" not in err and err.count("\n") == 1
     assert not out.exists()
+
+
+# --- item 10: palette's outputs do not collide; - is stdout once --------------------------------
+
+
+@pytest.mark.parametrize(
+    "outputs, says",
+    [
+        (["--swatch", "same.png", "--timeline", "same.png", "-y"], "the same file"),
+        (["-o", "x.png", "--swatch", "x.png", "-y"], "the same file"),
+        (["--swatch", "-"], "give -o FILE"),  # the text goes to stdout already
+        (["-o", "-", "--timeline", "-"], "at most one output"),
+        (["-o", "p.json", "--replaced", "-"], "name a file"),
+        (["-o", "p.json", "--plot3d", "-"], "name it .html"),
+    ],
+)
+def test_palette_refuses_colliding_outputs_up_front(
+    clip, tmp_path, outputs, says, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert run("palette", clip, "-k", 3, *outputs, "-q") == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+    assert files(tmp_path) == ["clip.gif"]
+
+
+def test_palette_writes_a_picture_to_stdout_when_the_text_goes_to_a_file(
+    clip, tmp_path, capfdbinary, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert run("palette", clip, "-k", 3, "-o", "p.json", "--swatch", "-", "-q") == 0
+    assert capfdbinary.readouterr().out[:8] == b"\x89PNG\r\n\x1a\n"
+    assert files(tmp_path) == ["clip.gif", "p.json"]
