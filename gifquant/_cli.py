@@ -635,13 +635,19 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
 def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:
     """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
     check_paths(inp, out, fmt)  # the input, a folder, a missing or read-only folder
+    _may_replace(out, args, stdin_free=inp != "-")
+
+
+def _may_replace(out: str, args: argparse.Namespace, *, stdin_free: bool) -> None:
+    """For an existing output follow -y / -n, or ask like ffmpeg when stdin is a terminal
+    (and not an input: ``stdin_free``)."""
     if out == "-" or not os.path.lexists(out) or args.overwrite:
         return
     if args.no_overwrite:  # as ffmpeg's -n: a device or FIFO that exists is refused too
         raise GifquantError(f"{out}: already exists; not overwriting (-n)")
     if is_special(out):
         return  # written into, not replaced: nothing to ask
-    if inp == "-" or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
+    if not stdin_free or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
         raise GifquantError(f"{out}: already exists (use -y to overwrite)")
     _say(f"File '{out}' already exists. Overwrite? [y/N] ", prefix="", end="")
     answer = sys.stdin.readline().strip().lower()
@@ -711,8 +717,8 @@ def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
 
 
 def _check_summary(args: argparse.Namespace) -> None:
-    """Refuse a --summary path that would replace a folder, an input or an output (a summary
-    of an earlier run is replaced: a resumed batch writes its own)."""
+    """Refuse a --summary path that would replace a folder, an input or an output; an
+    existing file is replaced as an output is (-y, or asked on a terminal)."""
     from ._batch import plan
     from ._io.streams import inside
 
@@ -729,6 +735,7 @@ def _check_summary(args: argparse.Namespace) -> None:
         for job in plan(args.inputs, args.out_dir, args.fmt):
             if same_file(job.src, path):
                 raise GifquantError(f"--summary {path}: is an input of the batch")
+    _may_replace(path, args, stdin_free="-" not in args.inputs)
 
 
 def _run_batch(args: argparse.Namespace) -> int:

@@ -78,6 +78,8 @@ def test_pool_batch_reports_the_broken_file_and_resumes(tree, tmp_path, capsys):
 
     # Resumed: what is done is skipped (left as it was), the broken file fails again.
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.gif")}
+    # (its own summary: an existing one is replaced only with -y, as any output)
+    summary = tmp_path / "resumed.json"
     assert main([*argv, "--jobs", "1", "--summary", str(summary), "-q"]) == 1
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.gif")} == stamps
     data = json.loads(summary.read_text())

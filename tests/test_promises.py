@@ -148,3 +148,17 @@ def test_palette_writes_a_picture_to_stdout_when_the_text_goes_to_a_file(
     assert run("palette", clip, "-k", 3, "-o", "p.json", "--swatch", "-", "-q") == 0
     assert capfdbinary.readouterr().out[:8] == b"\x89PNG\r\n\x1a\n"
     assert files(tmp_path) == ["clip.gif", "p.json"]
+
+
+# --- item 12: batch --summary follows the overwrite rule ----------------------------------------
+
+
+def test_batch_summary_is_not_replaced_without_y(clip, tmp_path, capsys):
+    summary = tmp_path / "s.json"
+    summary.write_text("earlier")
+    argv = ["batch", clip, "--out-dir", tmp_path / "out", "--summary", summary, "-q"]
+    assert run(*argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert summary.read_text() == "earlier" and not (tmp_path / "out").exists()
+    assert run(*argv, "-n") == 2 and summary.read_text() == "earlier"
+    assert run(*argv, "-y") == 0 and summary.read_text().startswith("{")
