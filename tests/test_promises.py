@@ -162,3 +162,31 @@ def test_batch_summary_is_not_replaced_without_y(clip, tmp_path, capsys):
     assert summary.read_text() == "earlier" and not (tmp_path / "out").exists()
     assert run(*argv, "-n") == 2 and summary.read_text() == "earlier"
     assert run(*argv, "-y") == 0 and summary.read_text().startswith("{")
+
+
+# --- item 11: --lossy checks what gifsicle wrote -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "writes",
+    [b"", b"GIF89a", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"],  # empty, 6 bytes, no frame
+)
+@pytest.mark.parametrize("to_stdout", [False, True])
+def test_lossy_refuses_what_a_broken_gifsicle_wrote(
+    clip, tmp_path, monkeypatch, capfdbinary, writes, to_stdout
+):
+    from gifquant._io import gifsicle
+
+    fake = tmp_path / "gifsicle"
+    (tmp_path / "writes").write_bytes(writes)
+    fake.write_text(f"#!/bin/sh\ncat > /dev/null\ncat '{tmp_path / 'writes'}'\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(gifsicle, "find_gifsicle", lambda: str(fake))
+    out = tmp_path / "o.gif"
+    out.write_bytes(b"earlier")
+    target = ["-", "-f", "gif"] if to_stdout else [out, "-y"]
+    assert run(clip, *target, "--lossy", 40, "-q") == 1
+    got = capfdbinary.readouterr()
+    assert b"gifsicle --lossy wrote a broken result" in got.err and got.err.count(b"\n") == 1
+    assert got.out == b"" and out.read_bytes() == b"earlier"
+    assert files(tmp_path) == ["clip.gif", "gifsicle", "o.gif", "writes"]
