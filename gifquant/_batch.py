@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import glob
 import inspect
 import logging
@@ -298,11 +299,7 @@ def _expand(arg: str, out_real: str) -> Iterator[tuple[str, str]]:
         yield from _listed(sys.stdin, "stdin")
     elif glob.has_magic(arg):
         base = _glob_base(arg)
-        found = sorted(
-            m
-            for m in glob.glob(arg, recursive=True)
-            if os.path.isfile(m) and not _inside(m, out_real)
-        )
+        found = sorted(m for m in _glob(arg) if os.path.isfile(m) and not _inside(m, out_real))
         if not found:
             raise GifquantError(f"{arg}: no files match")
         for m in found:
@@ -346,6 +343,51 @@ def _listed(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
     common = os.path.commonpath([os.path.dirname(os.path.abspath(e)) for e in entries])
     for e in entries:
         yield e, os.path.relpath(os.path.abspath(e), common)
+
+
+def _glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, but a ``**`` does not descend into a folder the
+    walk is already inside (a symlink to an ancestor or to itself), where glob's walk would
+    loop until names grow too long."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    if "**" not in parts:
+        return glob.glob(pattern, recursive=True)
+    found: list[str] = []
+    _glob_walk("/" if parts[0] == "" else "", [p for p in parts if p], (), found)
+    return list(dict.fromkeys(found))  # (a ** after a ** finds a file twice)
+
+
+def _glob_walk(path: str, parts: list[str], above: tuple[str, ...], found: list[str]) -> None:
+    """The matches of ``parts`` under the folder ``path`` into ``found``; ``above``: the real
+    paths of the folders walked down through to ``path``."""
+    if not parts:
+        found.append(path)
+        return
+    part, rest = parts[0], parts[1:]
+    here = (*above, os.path.realpath(path or "."))
+    if not glob.has_magic(part):
+        if os.path.lexists(os.path.join(path, part)):
+            _glob_walk(os.path.join(path, part), rest, here, found)
+        return
+    try:
+        names = sorted(os.listdir(path or "."))
+    except OSError:
+        return
+    if part == "**":
+        _glob_walk(path, rest, above, found)  # ** matches no folder too
+        for name in names:
+            sub = os.path.join(path, name)
+            if name.startswith("."):
+                continue
+            if os.path.isdir(sub):
+                if os.path.realpath(sub) not in here:  # else a loop
+                    _glob_walk(sub, parts, here, found)
+            elif not rest:  # a trailing ** matches files too
+                found.append(sub)
+        return
+    for name in fnmatch.filter(names, part):
+        if not name.startswith(".") or part.startswith("."):
+            _glob_walk(os.path.join(path, name), rest, here, found)
 
 
 def _glob_base(pattern: str) -> str:

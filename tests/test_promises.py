@@ -190,3 +190,19 @@ def test_lossy_refuses_what_a_broken_gifsicle_wrote(
     assert b"gifsicle --lossy wrote a broken result" in got.err and got.err.count(b"\n") == 1
     assert got.out == b"" and out.read_bytes() == b"earlier"
     assert files(tmp_path) == ["clip.gif", "gifsicle", "o.gif", "writes"]
+
+
+# --- item 6: a recursive glob does not follow symlink loops ------------------------------------
+
+
+@pytest.mark.parametrize("link, to", [("self", "../x"), ("up", "..")])
+def test_a_recursive_glob_does_not_follow_a_symlink_loop(clip, tmp_path, link, to, capsys):
+    loop = tmp_path / "loop"
+    (loop / "x").mkdir(parents=True)
+    (loop / "g.gif").write_bytes(clip.read_bytes())
+    (loop / "x" / "g.gif").write_bytes(clip.read_bytes())
+    os.symlink(to, loop / "x" / link)
+    out = tmp_path / "out"
+    assert run("batch", f"{loop}/**/*.gif", "--out-dir", out, "-k", 4, "--jobs", 1, "-q") == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["g.gif", "x/g.gif"]
