@@ -206,3 +206,15 @@ def test_a_recursive_glob_does_not_follow_a_symlink_loop(clip, tmp_path, link, t
     assert run("batch", f"{loop}/**/*.gif", "--out-dir", out, "-k", 4, "--jobs", 1, "-q") == 0
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == ["g.gif", "x/g.gif"]
+
+
+# --- item 7: compare refuses a grid too large before it reads a frame ---------------------------
+
+
+def test_compare_refuses_a_grid_too_large_before_any_frame(clip, tmp_path):
+    from gifquant import compare
+
+    seen = []
+    with pytest.raises(ValueError, match="the grid would be"):
+        compare(clip, tmp_path / "g.gif", k=[2, 4], max_pixels=5000, on_frame=seen.append)
+    assert seen == [] and files(tmp_path) == ["clip.gif"]
