@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from . import _signals as signals
 from ._errors import GifquantError
+from ._io.atomic import remove_dead_temps, scratch_folder
 from ._io.image import own_process
 from ._io.streams import OUTPUT_FORMATS
 from ._library import _load_palettes, _loop, _lossy, convert
@@ -222,6 +223,8 @@ def batch(
         if on_record is not None:
             on_record(record)
 
+    # What killed runs left (a batch killed outright, its workers with it); not a live one's.
+    remove_dead_temps([job.dst for job in jobs_list])
     todo = []
     if client is not None and not isinstance(client, str) and not hasattr(client, "submit"):
         raise TypeError(
@@ -240,10 +243,14 @@ def batch(
         target = _load_palettes(run_settings, palette_from, run_settings.get("transfer"))
         if target is not None:
             run_settings["transfer"] = target
-        if client is not None:
-            _run_dask(client, todo, run_settings, take, jobs)
-        else:
-            _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
+        try:
+            if client is not None:
+                _run_dask(client, todo, run_settings, take, jobs)
+            else:
+                _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
+        finally:
+            # A worker killed under a file (its retry done elsewhere) left its temporary file.
+            remove_dead_temps([job.dst for job in todo])
     return BatchReport(
         records=tuple(records[j.index] for j in jobs_list),
         seconds=time.perf_counter() - started,
@@ -626,13 +633,9 @@ def _signal(pid: int, signum: int) -> bool:
 
 
 def _remove_temp_files(dst: str) -> None:
-    folder, name = os.path.split(dst)
-    stem = "." + os.path.splitext(name)[0]
-    with contextlib.suppress(OSError):
-        for e in os.scandir(folder or "."):
-            if e.name.startswith(stem) and e.name.endswith(".part"):
-                with contextlib.suppress(OSError):
-                    os.unlink(e.path)
+    """The temporary files of ``dst`` left by workers that were killed (see
+    ``remove_dead_temps``: those of a live process, another batch's, stay)."""
+    remove_dead_temps([dst])
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,7 +659,9 @@ def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) 
                 # The cluster starts (about a second) in a thread while this process
                 # converts files itself, smallest first, on the core the start leaves idle;
                 # once up, the thread hands the cluster every file not taken here.
-                starting = stack.enter_context(_LocalStart(jobs, todo, settings))
+                # Its workers' scratch space (dask-scratch-space/*.lock) goes with the batch.
+                scratch = stack.enter_context(scratch_folder("gifquant-dask-"))
+                starting = stack.enter_context(_LocalStart(jobs, todo, settings, scratch))
                 while (job := starting.take()) is not None:
                     record = convert_one(job.src, job.dst, settings)
                     done(job, dataclasses.replace(record, in_batch=True))
@@ -724,7 +729,7 @@ class _LocalStart:
     its client, closed with the cluster on leaving; leaving without ``client`` (a failing or
     stopped batch) waits for the start to finish and closes what it started."""
 
-    def __init__(self, jobs: int | None, todo: list[_Job], settings: dict) -> None:
+    def __init__(self, jobs: int | None, todo: list[_Job], settings: dict, scratch: str) -> None:
         import importlib.util
         import multiprocessing
         import multiprocessing.forkserver
@@ -747,7 +752,10 @@ class _LocalStart:
         self._taken = False
         # No statistical profiler in the workers: it samples every 10 ms for a dashboard
         # nobody looks at here (about a tenth of a small-file batch's time).
-        self._config: dict = {"distributed.worker.profile.enabled": False}
+        self._config: dict = {
+            "distributed.worker.profile.enabled": False,
+            "temporary-directory": scratch,
+        }
         with contextlib.suppress(ValueError):  # no forkserver (Windows): Dask's default
             ctx = multiprocessing.get_context("forkserver")
             # Its processes fork from a server that imports distributed and gifquant once

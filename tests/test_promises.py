@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,18 @@ from conftest import moving_clip, write_gif
 
 from gifquant._cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def run(*argv) -> int:
     return main([str(a) for a in argv])
+
+
+def command(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m gifquant ARGV`` in a child process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    args = [sys.executable, "-m", "gifquant", *map(str, argv)]
+    return subprocess.run(args, capture_output=True, env=env, timeout=300)
 
 
 @pytest.fixture
@@ -218,3 +229,42 @@ def test_compare_refuses_a_grid_too_large_before_any_frame(clip, tmp_path):
     with pytest.raises(ValueError, match="the grid would be"):
         compare(clip, tmp_path / "g.gif", k=[2, 4], max_pixels=5000, on_frame=seen.append)
     assert seen == [] and files(tmp_path) == ["clip.gif"]
+
+
+# --- items 3 and 4: what killed workers and batches leave is removed, a live run's is not -----
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def plant_temps(out: Path) -> tuple[Path, Path]:
+    """A temporary file of out/clip.gif left by a process that is gone, and one of a live
+    process (this one: another batch writing the same output)."""
+    out.mkdir()
+    dead = out / f".clip.gif.0badf00d.{dead_pid()}.part"
+    live = out / f".clip.gif.0badf00d.{os.getpid()}.part"
+    dead.write_bytes(b"x")
+    live.write_bytes(b"x")
+    return dead, live
+
+
+def test_a_batch_removes_temporary_files_of_dead_runs_only(clip, tmp_path):
+    out = tmp_path / "out"
+    dead, live = plant_temps(out)
+    assert run("batch", clip, "--out-dir", out, "-k", 4, "--jobs", 1, "-q") == 0
+    assert not dead.exists() and live.exists() and (out / "clip.gif").exists()
+
+
+def test_a_dask_batch_leaves_no_scratch_space_or_temporary_file(clip, tmp_path):
+    pytest.importorskip("distributed")
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    dead, live = plant_temps(out)
+    argv = ["batch", clip, clip, "--out-dir", out, "-k", 4, "--dask", "local", "-j", 1, "-q"]
+    res = command(*argv, env={"TMPDIR": str(tmp)})
+    assert res.returncode == 0, res.stderr
+    assert os.listdir(tmp) == []  # no dask-scratch-space/*.lock
+    assert not dead.exists() and live.exists() and (out / "clip.gif").exists()

@@ -68,8 +68,52 @@ def _temp_beside(path: str, made: list[str], *, folder: bool = False) -> str:
     ``.part``; its name goes into ``made`` before it exists, so that a signal at any moment
     leaves the caller knowing what to remove. A folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
+    # The writer's process id in the name: a later run removes it once that process is gone.
+    suffix = f".{os.getpid()}.part"
+    return _make_new(directory, _temp_prefix(path), suffix, made, folder=folder, what=path)
+
+
+def _temp_prefix(path: str) -> str:
     stem = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMP_STEM_BYTES])
-    return _make_new(directory, f".{stem}.", ".part", made, folder=folder, what=path)
+    return f".{stem}."
+
+
+def remove_dead_temps(paths: list[str]) -> None:
+    """Remove the temporary files and folders (``.part``) left beside the targets of
+    ``paths`` by processes that are gone (killed before their clean-up ran); never those of a
+    live process (another run writing the same output). Each folder is listed once."""
+    by_folder: dict[str, set[str]] = {}
+    for path in paths:
+        path = _target(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        by_folder.setdefault(folder, set()).add(_temp_prefix(path))
+    for folder, prefixes in by_folder.items():
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(".") and n.endswith(".part")]
+        except OSError:
+            continue
+        for name in names:
+            head, _, pid = name[: -len(".part")].rpartition(".")
+            prefix, _, token = head.rpartition(".")
+            if f"{prefix}." not in prefixes or len(token) != 8 or not pid.isdigit():
+                continue  # not a temporary file of these outputs
+            if not _alive(int(pid)):
+                remove_all([os.path.join(folder, name)])
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # there, but not ours to signal
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _make_new(
