@@ -445,6 +445,15 @@ def _json_value(v):
 def convert_one(src: str, dst: str, settings: dict, attempt: int = 1) -> FileRecord:
     """Convert one file as a batch worker does (one frame at a time), catching its failure
     into the record. Runs in a worker process; a signal there still stops it."""
+    global _busy
+    _busy = True
+    try:
+        return _convert_one(src, dst, settings, attempt)
+    finally:
+        _busy = False
+
+
+def _convert_one(src: str, dst: str, settings: dict, attempt: int) -> FileRecord:
     cpu = time.process_time()
     try:
         bytes_in = os.path.getsize(src)
@@ -516,15 +525,63 @@ def _died(job: _Job, attempt: int, why: str) -> FileRecord:
 # the local pool
 
 
-def _init_worker(pids) -> None:
+def _init_worker(pids, batch: int, mp_temp: str | None) -> None:
     """A pool worker: Ctrl-C at the terminal reaches the whole process group, but only the
     batch decides to stop (it sends each worker SIGTERM, which unwinds ``convert`` through its
     clean-up: no ``.part`` file, no ffmpeg left). Its process id goes to ``pids`` (a
-    SimpleQueue), for the batch to find it by."""
+    SimpleQueue), for the batch to find it by. It watches the batch (process ``batch``): see
+    ``_watch_batch``."""
     pids.put(os.getpid())
     own_process()  # GIFs may be decoded as palette indices (see _io/image.py)
     signals.install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import threading
+
+    watch = threading.Thread(
+        target=_watch_batch, args=(batch, mp_temp), name="gifquant-watch", daemon=True
+    )
+    watch.start()
+
+
+_busy = False  # in a pool worker: a file is being converted
+
+
+def _watch_batch(batch: int, mp_temp: str | None) -> None:
+    """In a pool worker, whose parent is the forkserver: wait for the batch to end, and if it
+    ended without stopping the pool (killed outright), stop the file in progress (SIGTERM: its
+    clean-up runs) and exit. Otherwise the workers would idle for ever, and with them the
+    forkserver and resource tracker, holding the batch's stderr open; the last one out removes
+    the batch's multiprocessing folder (``mp_temp``, pymp-*)."""
+    import select
+
+    from ._io.atomic import process_alive
+
+    try:
+        fd = os.pidfd_open(batch)
+    except (AttributeError, OSError):  # not Linux 5.3+: look every second
+        fd = None
+    while process_alive(batch):
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if mp_temp is not None and os.path.basename(mp_temp).startswith("pymp-"):
+        import shutil
+
+        shutil.rmtree(mp_temp, ignore_errors=True)
+    os._exit(128 + signal.SIGTERM)
+
+
+def _mp_temp() -> str | None:
+    """The folder multiprocessing made for this process (pymp-*: the forkserver's socket),
+    if it made one."""
+    import multiprocessing
+
+    return multiprocessing.current_process()._config.get("tempdir")
 
 
 def _context():
@@ -556,7 +613,10 @@ def _run_pool(
                 ctx = _context()
                 pids = ctx.SimpleQueue()  # each worker's process id, as it starts
                 pool = ProcessPoolExecutor(
-                    n_jobs, mp_context=ctx, initializer=_init_worker, initargs=(pids,)
+                    n_jobs,
+                    mp_context=ctx,
+                    initializer=_init_worker,
+                    initargs=(pids, os.getpid(), _mp_temp()),
                 )
             # As many in flight as workers: a worker that dies takes only its own file.
             while queue and len(running) < n_jobs:

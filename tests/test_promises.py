@@ -4,10 +4,13 @@ do not collide, --lossy's result is checked, limits are refused before the work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -268,3 +271,37 @@ def test_a_dask_batch_leaves_no_scratch_space_or_temporary_file(clip, tmp_path):
     assert res.returncode == 0, res.stderr
     assert os.listdir(tmp) == []  # no dask-scratch-space/*.lock
     assert not dead.exists() and live.exists() and (out / "clip.gif").exists()
+
+
+def test_a_killed_batch_takes_its_pool_with_it(tmp_path):
+    """SIGKILL reaches only the batch: its workers notice, unwind their file and exit, and the
+    forkserver and resource tracker follow, so a caller reading stderr gets its end."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        write_gif(src / f"c{i}.gif", moving_clip(120, 120, 160, seed=i))
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
+    argv = [sys.executable, "-m", "gifquant", "batch", src, "--out-dir", out, "-k", 64]
+    proc = subprocess.Popen(
+        [*map(str, argv), "-j", "2", "-q"],
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # its own process group, for the clean-up below
+    )
+    try:
+        while not list(out.rglob(".*.part")):  # under way
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+        ended = []
+        reader = threading.Thread(target=lambda: ended.append(proc.stderr.read()), daemon=True)
+        reader.start()
+        reader.join(120)  # a guard against hanging for ever, not a timing
+        assert ended, "the pool outlived the batch, holding its stderr open"
+    finally:
+        with contextlib.suppress(OSError):  # what a failure left
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not list(out.rglob(".*.part")) and os.listdir(tmp) == []

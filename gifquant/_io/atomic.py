@@ -97,11 +97,11 @@ def remove_dead_temps(paths: list[str]) -> None:
             prefix, _, token = head.rpartition(".")
             if f"{prefix}." not in prefixes or len(token) != 8 or not pid.isdigit():
                 continue  # not a temporary file of these outputs
-            if not _alive(int(pid)):
+            if not process_alive(int(pid)):
                 remove_all([os.path.join(folder, name)])
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
