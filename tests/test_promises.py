@@ -305,3 +305,32 @@ def test_a_killed_batch_takes_its_pool_with_it(tmp_path):
         with contextlib.suppress(OSError):  # what a failure left
             os.killpg(proc.pid, signal.SIGKILL)
     assert not list(out.rglob(".*.part")) and os.listdir(tmp) == []
+
+
+def test_a_dask_worker_killed_under_a_file_leaves_no_temporary_file(tmp_path):
+    pytest.importorskip("distributed")
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        write_gif(src / f"c{i}.gif", moving_clip(150, 120, 160, seed=i))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "gifquant", "batch", src, "--out-dir", out, "-k", 64]
+    argv += ["--dask", "local", "-j", 2, "-q"]
+    proc = subprocess.Popen(list(map(str, argv)), stderr=subprocess.PIPE, env=env)
+    killed = None
+    while killed is None and proc.poll() is None:
+        for part in out.glob(".*.part") if out.exists() else ():
+            pid = part.name.split(".")[-2]
+            assert pid.isdigit(), f"{part.name}: a temporary name carries its writer's pid"
+            if int(pid) != proc.pid:  # a worker's, not the batch's own
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+                    killed = pid
+                break
+        time.sleep(0.01)
+    err = proc.communicate(timeout=300)[1]
+    if killed is None:
+        pytest.skip("the batch converted every file before its cluster took one")
+    assert proc.returncode == 0, err
+    assert files(out) == [f"c{i}.gif" for i in range(6)]  # no .part
