@@ -533,6 +533,7 @@ def _init_worker(pids, batch: int, mp_temp: str | None) -> None:
     ``_watch_batch``."""
     pids.put(os.getpid())
     own_process()  # GIFs may be decoded as palette indices (see _io/image.py)
+    sys.stderr = _QuietAfterSignal(sys.stderr)
     signals.install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import threading
@@ -541,6 +542,48 @@ def _init_worker(pids, batch: int, mp_temp: str | None) -> None:
         target=_watch_batch, args=(batch, mp_temp), name="gifquant-watch", daemon=True
     )
     watch.start()
+
+
+class _QuietAfterSignal:
+    """A worker's stderr that says nothing once a signal has stopped it: a traceback of its
+    shutdown (multiprocessing prints one for any exception there) is nothing the user can act
+    on; the batch says what happened."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if signals.received() is not None:
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _worker_excepthook(kind, exc, tb) -> None:
+    """The forkserver's and so its workers' excepthook: a worker that fails to start because
+    the batch is going away (its semaphore, pipe or socket gone, a signal) says nothing, and
+    anything else is one line, not a traceback."""
+    if issubclass(kind, (FileNotFoundError, EOFError, ConnectionError, KeyboardInterrupt)):
+        return
+    with contextlib.suppress(Exception):
+        print(f"gifquant: worker: internal error: {kind.__name__}: {exc}", file=sys.stderr)
+
+
+def _preloaded_by_forkserver() -> bool:
+    """Whether this module is being imported as the forkserver's preload (not by the batch)."""
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    frame = sys._getframe()
+    while forkserver is not None and frame is not None:
+        if frame.f_code is forkserver.main.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+if _preloaded_by_forkserver():
+    sys.excepthook = _worker_excepthook
 
 
 _busy = False  # in a pool worker: a file is being converted

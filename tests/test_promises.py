@@ -334,3 +334,44 @@ def test_a_dask_worker_killed_under_a_file_leaves_no_temporary_file(tmp_path):
         pytest.skip("the batch converted every file before its cluster took one")
     assert proc.returncode == 0, err
     assert files(out) == [f"c{i}.gif" for i in range(6)]  # no .part
+
+
+# --- item 5: no traceback from the pool's start-up or shutdown ---------------------------------
+
+
+def test_a_worker_failing_to_start_as_the_batch_goes_prints_no_traceback():
+    """What the forkserver does with a child whose start fails (the batch's semaphore gone):
+    its excepthook, set by gifquant._batch as the forkserver's preload."""
+    script = (
+        "import sys, multiprocessing, multiprocessing.forkserver as fs\n"
+        "def main(): import gifquant._batch\n"
+        "fs.main.__code__ = main.__code__\n"  # (so that the import runs 'in' forkserver.main)
+        "fs.main()\n"
+        "try:\n"
+        "    raise FileNotFoundError(2, 'No such file or directory')\n"
+        "except Exception:\n"
+        "    sys.excepthook(*sys.exc_info())\n"
+        "sys.excepthook(RuntimeError, RuntimeError('boom'), None)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.decode() == "gifquant: worker: internal error: RuntimeError: boom\n"
+
+
+def test_a_worker_stopped_by_a_signal_prints_no_traceback(tmp_path):
+    """A pool worker's stderr after a signal: what multiprocessing prints of its shutdown."""
+    script = (
+        "import os, signal, sys, traceback, multiprocessing\n"
+        "from gifquant import _batch\n"
+        "_batch._init_worker(multiprocessing.SimpleQueue(), os.getppid(), None)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    for _ in range(10**8): pass\n"
+        "except SystemExit:\n"
+        "    sys.stderr.write('Process ForkServerProcess-2:\\n')\n"
+        "    traceback.print_exc()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env)
+    assert res.returncode == 0 and res.stderr == b""
