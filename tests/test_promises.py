@@ -5,6 +5,7 @@ do not collide, --lossy's result is checked, limits are refused before the work.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -375,3 +376,33 @@ def test_a_worker_stopped_by_a_signal_prints_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env)
     assert res.returncode == 0 and res.stderr == b""
+
+
+# --- item 8: memory within 16 B a frame pixel + 200 MB where the docs say so -------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB on Linux")
+def test_palette_of_two_4000x4000_noise_frames_keeps_to_the_memory_budget(tmp_path):
+    # palette works alone (no child process), so ru_maxrss is its whole peak. Before: 442 MiB
+    # (464 MB, over the 456 MB budget) as glibc kept a large frame's freed temporaries; now
+    # 402 MiB. (docs/memory.md has every path, by scripts/bench_memory.py --section paths.)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_memory import write_noise_y4m
+
+    clip = tmp_path / "noise.y4m"
+    write_noise_y4m(clip, side=4000, n_frames=2)
+    run_and_peak = (
+        "import json, resource, subprocess, sys\n"
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "print(json.dumps([r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
+    )
+    argv = [sys.executable, "-m", "gifquant", "palette", clip, "-k", 16, "-o", tmp_path / "p.json"]
+    res = subprocess.run(
+        [sys.executable, "-c", run_and_peak, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    code, kib = json.loads(res.stdout.strip().splitlines()[-1])
+    assert code == 0, res.stderr
+    assert kib * 1024 <= 16 * 4000 * 4000 + 200_000_000, f"{kib / 1024:.0f} MiB"
