@@ -508,6 +508,8 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     if args.report is not None:
         if args.report == "-" or same_file(args.report, args.output):
             raise GifquantError("--report needs its own file path, not the output's")
+        if args.compare and same_file(args.report, args.compare):
+            raise GifquantError("--report needs its own file path, not --compare's")
         _check_output(args.input, args.report, "file", args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
         _check_output(

@@ -406,3 +406,11 @@ def test_palette_of_two_4000x4000_noise_frames_keeps_to_the_memory_budget(tmp_pa
     code, kib = json.loads(res.stdout.strip().splitlines()[-1])
     assert code == 0, res.stderr
     assert kib * 1024 <= 16 * 4000 * 4000 + 200_000_000, f"{kib / 1024:.0f} MiB"
+
+
+def test_the_report_and_the_comparison_cannot_be_one_file(clip, tmp_path, capsys):
+    # (found by the second hostile run: the report replaced the comparison, exit 0)
+    both = tmp_path / "c.gif"
+    assert run(clip, tmp_path / "o.gif", "--compare", both, "--report", both, "-q") == 2
+    assert "--report needs its own file path" in capsys.readouterr().err
+    assert files(tmp_path) == ["clip.gif"]
