@@ -694,7 +694,8 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--summary",
         metavar="FILE.json",
-        help="write the totals and a record per file (settings, figures, error) as JSON",
+        help="write the totals and a record per file (settings, figures, error) as JSON "
+        "(- for stdout)",
     )
     add_file_options(p, compare=False)
     p.add_argument("--version", action="version", version=f"gifquant {__version__}")
@@ -725,7 +726,7 @@ def _check_summary(args: argparse.Namespace) -> None:
     from ._io.streams import inside
 
     path = args.summary
-    if path is None:
+    if path is None or path == "-":  # "-": stdout
         return
     if os.path.isdir(path):
         raise GifquantError(f"--summary {path}: is a directory")
@@ -794,7 +795,12 @@ def _run_batch(args: argparse.Namespace) -> int:
                 "not written, those done are in place: the same command resumes"
             )
             return exc.code
-    if args.summary:
+    if args.summary == "-":
+        import json
+
+        sys.stdout.write(json.dumps(report.as_dict(), indent=1) + "\n")
+        sys.stdout.flush()
+    elif args.summary:
         _write_json(args.summary, report.as_dict())
     if not args.quiet:
         _say(

@@ -414,3 +414,11 @@ def test_the_report_and_the_comparison_cannot_be_one_file(clip, tmp_path, capsys
     assert run(clip, tmp_path / "o.gif", "--compare", both, "--report", both, "-q") == 2
     assert "--report needs its own file path" in capsys.readouterr().err
     assert files(tmp_path) == ["clip.gif"]
+
+
+def test_batch_summary_dash_is_stdout_not_a_file_named_dash(clip, tmp_path, capsys, monkeypatch):
+    # (found by the second hostile run: --summary - wrote a file named '-')
+    monkeypatch.chdir(tmp_path)
+    assert run("batch", clip, "--out-dir", "out", "--summary", "-", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["done"] == 1
+    assert files(tmp_path) == ["clip.gif", "out"]
