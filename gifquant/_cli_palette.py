@@ -17,7 +17,7 @@ from . import _signals as signals
 from ._cli import _check_output, _Parser, _positive_int, add_colour_options, colour_settings
 from ._colour import SPACES
 from ._errors import GifquantError
-from ._io.atomic import atomic_path, committed_together, output_file
+from ._io.atomic import atomic_path, committed_together, is_special, output_file
 from ._io.streams import check_input, output_format, same_file
 from ._kmeans import METRICS
 
@@ -143,13 +143,12 @@ def run(argv: Sequence[str]) -> int:
         raise GifquantError(f"{args.input}: no opaque pixels to plot (--plot3d)")
     text = main.text(fmt)
     # Every output is put in place together, or none is (a signal or an error on the way).
+    # A stream or device cannot be taken back: what goes there is written last.
+    late: list[tuple[str, bytes]] = []
     with committed_together(commit=False) as commit:
-        if args.output and args.output != "-":
-            with output_file(args.output) as f:
-                f.write(text.encode())
-        stdout = text.encode() if not args.output or args.output == "-" else None
+        _write(args.output or "-", text.encode(), late)
         if args.swatch:
-            stdout = _save(main.swatch(*size), args.swatch) or stdout
+            _write(args.swatch, _png(main.swatch(*size)), late)
         if args.timeline:
             if len(reports) == 1:
                 picture = main.timeline(args.timeline_px)
@@ -163,7 +162,7 @@ def run(argv: Sequence[str]) -> int:
                         for mode, r in reports.items()
                     ]
                 )
-            stdout = _save(picture, args.timeline) or stdout
+            _write(args.timeline, _png(picture), late)
         if args.plot3d:
             with atomic_path(args.plot3d) as tmp:
                 main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
@@ -171,10 +170,14 @@ def run(argv: Sequence[str]) -> int:
             from ._library import convert
 
             convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
-        if stdout is not None:  # a stream cannot be taken back: last
-            sys.stdout.flush()
-            sys.stdout.buffer.write(stdout)
-            sys.stdout.buffer.flush()
+        for path, data in late:
+            if path == "-":
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
         signals.finish()  # every output is written: what is left is renaming them
         commit()
     if not args.quiet:
@@ -227,12 +230,17 @@ def _check_collisions(args: argparse.Namespace) -> None:
             raise GifquantError(f"{a} {path_a} and {b} {path_b}: the same file; name each its own")
 
 
-def _save(picture, path: str) -> bytes | None:
-    """Write ``picture`` as a PNG file, or return its bytes for stdout (``path`` ``-``)."""
-    if path == "-":
-        buffer = io.BytesIO()
-        picture.save(buffer, "PNG")
-        return buffer.getvalue()
+def _png(picture) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _write(path: str, data: bytes, late: list[tuple[str, bytes]]) -> None:
+    """Write ``data`` to the file ``path`` (put in place with the others), or keep it in
+    ``late`` for stdout (``-``) or a device or FIFO, written after every file."""
+    if path == "-" or is_special(path):
+        late.append((path, data))
+        return
     with output_file(path) as f:
-        picture.save(f, "PNG")
-    return None
+        f.write(data)

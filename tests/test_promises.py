@@ -422,3 +422,20 @@ def test_batch_summary_dash_is_stdout_not_a_file_named_dash(clip, tmp_path, caps
     assert run("batch", clip, "--out-dir", "out", "--summary", "-", "-q") == 0
     assert json.loads(capsys.readouterr().out)["done"] == 1
     assert files(tmp_path) == ["clip.gif", "out"]
+
+
+def test_palette_writes_a_fifo_only_once_every_file_succeeded(clip, tmp_path):
+    # (found by the second hostile run: -o FIFO was written first, before a later failure)
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc here")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    outputs = ["-o", fifo, "--swatch", tmp_path / "s.png", "--timeline", "/proc/t.png"]
+    assert run("palette", clip, "-k", 3, *outputs, "-q") == 2
+    with contextlib.suppress(OSError):  # end the reader if nothing opened the FIFO
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    reader.join(60)
+    assert got == [b""] and files(tmp_path) == ["clip.gif", "fifo"]
