@@ -212,7 +212,12 @@ def batch(
     jobs_list = plan(paths, out_dir, fmt)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise GifquantError(f"{out_dir}: not a folder (--out-dir)")
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise GifquantError(
+            f"{out_dir}: cannot make the folder (--out-dir): {exc.strerror}"
+        ) from None
     if on_start is not None:
         on_start(len(jobs_list))
 

@@ -16,7 +16,7 @@ from ._colour import SPACES
 from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
-from ._io.atomic import committed_together, is_special, output_file
+from ._io.atomic import check_writable, committed_together, is_special, output_file
 from ._io.prestart import EarlyStart
 from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
@@ -734,6 +734,8 @@ def _check_summary(args: argparse.Namespace) -> None:
         raise GifquantError(f"--summary {path}: it must not be inside --out-dir")
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise GifquantError(f"--summary {path}: no such folder")
+    if not is_special(path):
+        check_writable(path)  # now, not once every file is done
     if "-" not in args.inputs:  # a list on stdin is read once, by the batch
         for job in plan(args.inputs, args.out_dir, args.fmt):
             if same_file(job.src, path):

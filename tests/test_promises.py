@@ -439,3 +439,16 @@ def test_palette_writes_a_fifo_only_once_every_file_succeeded(clip, tmp_path):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     reader.join(60)
     assert got == [b""] and files(tmp_path) == ["clip.gif", "fifo"]
+
+
+def test_batch_refuses_an_unwritable_summary_or_out_dir_before_any_file(clip, tmp_path, capsys):
+    # (found by the second hostile run: the summary failed after every file was converted;
+    # an --out-dir that cannot be made was exit 1)
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc here")
+    out = tmp_path / "out"
+    assert run("batch", clip, "--out-dir", out, "--summary", "/proc/s.json", "-q") == 2
+    assert not out.exists()
+    assert run("batch", clip, "--out-dir", "/proc/out", "-q") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "cannot write in /proc" in err[0] and "cannot make the folder" in err[1]

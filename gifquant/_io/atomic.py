@@ -73,6 +73,16 @@ def _temp_beside(path: str, made: list[str], *, folder: bool = False) -> str:
     return _make_new(directory, _temp_prefix(path), suffix, made, folder=folder, what=path)
 
 
+def check_writable(path: str) -> None:
+    """Refuse (a one-line error) an output ``path`` whose folder cannot take a new file, by
+    making and removing the temporary file a write would make: before the work, not after."""
+    made: list[str] = []
+    try:
+        _temp_beside(_target(path), made)
+    finally:
+        remove_all(made)
+
+
 def _temp_prefix(path: str) -> str:
     stem = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMP_STEM_BYTES])
     return f".{stem}."
