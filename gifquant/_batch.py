@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from . import _signals as signals
 from ._errors import GifquantError
-from ._io.atomic import remove_dead_temps, scratch_folder
+from ._io.atomic import process_alive, remove_dead_temps, scratch_folder
 from ._io.image import own_process
 from ._io.streams import OUTPUT_FORMATS
 from ._library import _load_palettes, _loop, _lossy, convert
@@ -602,8 +602,6 @@ def _watch_batch(batch: int, mp_temp: str | None) -> None:
     the batch's multiprocessing folder (``mp_temp``, pymp-*)."""
     import select
 
-    from ._io.atomic import process_alive
-
     try:
         fd = os.pidfd_open(batch)
     except (AttributeError, OSError):  # not Linux 5.3+: look every second
@@ -767,8 +765,10 @@ def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) 
                 # The cluster starts (about a second) in a thread while this process
                 # converts files itself, smallest first, on the core the start leaves idle;
                 # once up, the thread hands the cluster every file not taken here.
-                # Its workers' scratch space (dask-scratch-space/*.lock) goes with the batch.
-                scratch = stack.enter_context(scratch_folder("gifquant-dask-"))
+                # Its workers' scratch space (dask-scratch-space/*.lock) goes with the batch;
+                # the pid in its name lets a later batch remove it if this one is killed.
+                _remove_dead_scratch()
+                scratch = stack.enter_context(scratch_folder(f"{_SCRATCH}{os.getpid()}-"))
                 starting = stack.enter_context(_LocalStart(jobs, todo, settings, scratch))
                 while (job := starting.take()) is not None:
                     record = convert_one(job.src, job.dst, settings)
@@ -789,6 +789,23 @@ def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) 
             # their clean-up ran.
             for job in unfinished.values():
                 _remove_temp_files(job.dst)
+
+
+_SCRATCH = "gifquant-dask-"
+
+
+def _remove_dead_scratch() -> None:
+    """Remove the scratch folders of ``--dask local`` batches that were killed (their pid,
+    in the name, is gone)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            pid = name[len(_SCRATCH) :].split("-")[0]
+            if name.startswith(_SCRATCH) and pid.isdigit() and not process_alive(int(pid)):
+                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
 
 
 def _connect(address: str, jobs: int | None):

@@ -267,10 +267,14 @@ def test_a_dask_batch_leaves_no_scratch_space_or_temporary_file(clip, tmp_path):
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
     dead, live = plant_temps(out)
+    # The scratch folders of a killed --dask local batch and of one still running.
+    (tmp / f"gifquant-dask-{dead_pid()}-0badf00d" / "dask-scratch-space").mkdir(parents=True)
+    (tmp / f"gifquant-dask-{os.getpid()}-0badf00d").mkdir()
     argv = ["batch", clip, clip, "--out-dir", out, "-k", 4, "--dask", "local", "-j", 1, "-q"]
     res = command(*argv, env={"TMPDIR": str(tmp)})
     assert res.returncode == 0, res.stderr
-    assert os.listdir(tmp) == []  # no dask-scratch-space/*.lock
+    # No dask-scratch-space/*.lock, nor the killed batch's scratch folder.
+    assert os.listdir(tmp) == [f"gifquant-dask-{os.getpid()}-0badf00d"]
     assert not dead.exists() and live.exists() and (out / "clip.gif").exists()
 
 
