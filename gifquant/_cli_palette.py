@@ -71,10 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="text form (default: from -o's extension, else json)",
     )
     p.add_argument("-o", "--output", help="write the text here instead of stdout")
-    p.add_argument("--swatch", metavar="PNG", help="a bar, each colour as wide as its share")
+    p.add_argument(
+        "--swatch",
+        metavar="PNG",
+        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
+        "may go to stdout)",
+    )
     p.add_argument("--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)")
     p.add_argument(
-        "--timeline", metavar="PNG", help="one column per frame, its palette stacked by share"
+        "--timeline",
+        metavar="PNG",
+        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
     )
     p.add_argument(
         "--timeline-px",
