@@ -16,7 +16,7 @@ from ._colour import SPACES
 from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
-from ._io.atomic import is_special, output_file
+from ._io.atomic import check_writable, committed_together, is_special, output_file
 from ._io.prestart import EarlyStart
 from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
@@ -28,7 +28,7 @@ from ._io.streams import (
     same_file,
 )
 from ._kmeans import INITS, METRICS
-from ._library import LOOP_MAX, LOSSY_MAX, convert
+from ._library import LOOP_MAX, LOSSY_MAX, ConvertReport, convert
 from ._matte import parse_colour
 from ._options import STRENGTH_WORDS
 from ._representative import REPRESENTATIVES
@@ -546,6 +546,8 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     if args.report is not None:
         if args.report == "-" or same_file(args.report, args.output):
             raise GifquantError("--report needs its own file path, not the output's")
+        if args.compare and same_file(args.report, args.compare):
+            raise GifquantError("--report needs its own file path, not --compare's")
         _check_output(args.input, args.report, "file", args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
         _check_output(
@@ -562,26 +564,14 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if not args.quiet:
             _say(f"note: {note}")
 
-    report = convert(
-        args.input,
-        args.output,
-        early=early,
-        format=args.fmt,
-        overwrite=True,  # asked above
-        compare=args.compare,
-        panels=args.panels,
-        records=args.report is not None,
-        progress=not args.quiet
-        and sys.stderr is not None
-        and (args.progress or sys.stderr.isatty()),
-        on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
-        on_note=note_now,
-        **file_settings(args),
-    )
-    if args.report is not None:
-        with output_file(args.report) as f:
-            f.write(report.to_json().encode())
-    signals.finish()  # the outputs are in place: what is left is printing what happened
+    # The output, the comparison and the report are put in place together, or none of them.
+    with committed_together(commit=False) as commit:
+        report = _convert(args, early, note_now)
+        if args.report is not None:
+            with output_file(args.report) as f:
+                f.write(report.to_json().encode())
+        signals.finish()  # every output is written: what is left is renaming them and printing
+        commit()
     if not args.quiet:
         for note in report.notes:
             if note not in said:  # a note said during the run is not said again
@@ -613,6 +603,26 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
             prefix="  ",
         )
     return 0
+
+
+def _convert(args: argparse.Namespace, early: EarlyStart | None, on_note) -> ConvertReport:
+    """The main command's ``convert`` call."""
+    return convert(
+        args.input,
+        args.output,
+        early=early,
+        format=args.fmt,
+        overwrite=True,  # asked above
+        compare=args.compare,
+        panels=args.panels,
+        records=args.report is not None,
+        progress=not args.quiet
+        and sys.stderr is not None
+        and (args.progress or sys.stderr.isatty()),
+        on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
+        on_note=on_note,
+        **file_settings(args),
+    )
 
 
 def file_settings(args: argparse.Namespace) -> dict:
@@ -670,13 +680,19 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
 def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:
     """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
     check_paths(inp, out, fmt)  # the input, a folder, a missing or read-only folder
+    _may_replace(out, args, stdin_free=inp != "-")
+
+
+def _may_replace(out: str, args: argparse.Namespace, *, stdin_free: bool) -> None:
+    """For an existing output follow -y / -n, or ask like ffmpeg when stdin is a terminal
+    (and not an input: ``stdin_free``)."""
     if out == "-" or not os.path.lexists(out) or args.overwrite:
         return
     if args.no_overwrite:  # as ffmpeg's -n: a device or FIFO that exists is refused too
         raise GifquantError(f"{out}: already exists; not overwriting (-n)")
     if is_special(out):
         return  # written into, not replaced: nothing to ask
-    if inp == "-" or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
+    if not stdin_free or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
         raise GifquantError(f"{out}: already exists (use -y to overwrite)")
     _say(f"File '{out}' already exists. Overwrite? [y/N] ", prefix="", end="")
     answer = sys.stdin.readline().strip().lower()
@@ -721,7 +737,8 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--summary",
         metavar="FILE.json",
-        help="write the totals and a record per file (settings, figures, error) as JSON",
+        help="write the totals and a record per file (settings, figures, error) as JSON "
+        "(- for stdout)",
     )
     add_file_options(p, compare=False)
     p.add_argument("--version", action="version", version=f"gifquant {__version__}")
@@ -746,13 +763,13 @@ def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
 
 
 def _check_summary(args: argparse.Namespace) -> None:
-    """Refuse a --summary path that would replace a folder, an input or an output (a summary
-    of an earlier run is replaced: a resumed batch writes its own)."""
+    """Refuse a --summary path that would replace a folder, an input or an output; an
+    existing file is replaced as an output is (-y, or asked on a terminal)."""
     from ._batch import plan
     from ._io.streams import inside
 
     path = args.summary
-    if path is None:
+    if path is None or path == "-":  # "-": stdout
         return
     if os.path.isdir(path):
         raise GifquantError(f"--summary {path}: is a directory")
@@ -760,10 +777,13 @@ def _check_summary(args: argparse.Namespace) -> None:
         raise GifquantError(f"--summary {path}: it must not be inside --out-dir")
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise GifquantError(f"--summary {path}: no such folder")
+    if not is_special(path):
+        check_writable(path)  # now, not once every file is done
     if "-" not in args.inputs:  # a list on stdin is read once, by the batch
         for job in plan(args.inputs, args.out_dir, args.fmt):
             if same_file(job.src, path):
                 raise GifquantError(f"--summary {path}: is an input of the batch")
+    _may_replace(path, args, stdin_free="-" not in args.inputs)
 
 
 def _run_batch(args: argparse.Namespace) -> int:
@@ -820,7 +840,12 @@ def _run_batch(args: argparse.Namespace) -> int:
                 "not written, those done are in place: the same command resumes"
             )
             return exc.code
-    if args.summary:
+    if args.summary == "-":
+        import json
+
+        sys.stdout.write(json.dumps(report.as_dict(), indent=1) + "\n")
+        sys.stdout.flush()
+    elif args.summary:
         _write_json(args.summary, report.as_dict())
     if not args.quiet:
         _say(

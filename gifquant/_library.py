@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from . import _compare as _compare
 from ._denoise import MAX_PIXELS as DENOISE_MAX_PIXELS
 from ._errors import GifquantError
-from ._io.atomic import is_special
+from ._io.atomic import committed_together, is_special, written_at
 from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
 from ._io.image import ImageReader
 from ._io.prestart import EarlyStart
@@ -299,6 +299,7 @@ def convert(
     started = time.perf_counter()
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
+        stack.enter_context(committed_together())  # the output and the comparison, or neither
         image_budget = DEFAULT_MAX_CLIP_PIXELS if max_clip_pixels is None else max_clip_pixels
         reader = stack.enter_context(
             open_input(
@@ -546,7 +547,7 @@ def _measure_file(
     with open_input(src, max_pixels=max_pixels, max_clip_pixels=budget, start=timeline.ss) as r:
         tl = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - r.seeked))
         _, clip = apply_timeline(apply_matte(r, matte, quant.alpha_threshold), r.info, tl)
-        return measure_gif(clip, dst)
+        return measure_gif(clip, written_at(dst))
 
 
 def _return_freed_memory() -> None:
@@ -599,6 +600,7 @@ def _size(path: str) -> int | None:
     """Bytes of a written output: a file's size, a folder's files summed; None for a stream."""
     if path == "-" or is_special(path):
         return None
+    path = written_at(path)  # not yet in place when its caller commits outputs together
     if os.path.isdir(path):
         return sum(e.stat().st_size for e in os.scandir(path) if e.is_file())
     return os.path.getsize(path)

@@ -22,6 +22,7 @@ from ._colour import lab_to_rgb, rgb_to_lab
 from ._errors import GifquantError
 from ._kmeans import kmeans
 from ._options import QuantizeOptions
+from ._pipeline import SERIAL_PIXELS
 from ._representative import cluster_modes
 from ._temporal import TemporalQuantizer
 
@@ -174,6 +175,10 @@ def palette(
     n_kept = 0
     with contextlib.closing(frames_of(frames, bgr)) as source:
         for rgba, _, duration in source:
+            if not per_frame and rgba.shape[0] * rgba.shape[1] >= SERIAL_PIXELS:
+                from ._library import _return_freed_memory
+
+                _return_freed_memory()  # as convert does for large frames
             out = q.quantize(rgba, duration or 0.1).frame
             counts = np.bincount(out.indices.ravel(), minlength=len(out.palette))
             if out.transparent is not None:

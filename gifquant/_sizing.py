@@ -174,7 +174,13 @@ def fit_size(
     """``convert`` with ``max_size`` (see the module's docstring); returns its ConvertReport
     with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size found when no
     setting fits."""
-    from ._io.atomic import atomic_path, is_special, scratch_folder
+    from ._io.atomic import (
+        atomic_path,
+        committed_together,
+        is_special,
+        scratch_folder,
+        written_at,
+    )
     from ._io.gifsicle import find_gifsicle
     from ._io.streams import check_input, open_input, output_format
     from ._library import SizeChoice, _check_output, convert
@@ -274,17 +280,18 @@ def fit_size(
                     n = max(2, round(probe_frames * rate / base_rate))
             path = os.path.join(tmp, f"probe{n_probes}.gif")
             n_probes += 1
-            rep = convert(
-                src,
-                path,
-                frames=n,
-                fps=rate,
-                scale=sc,
-                k=k,
-                lossy=lv,
-                stats=reference is None,
-                **common,
-            )
+            with committed_together(alone=True):  # in place now, to be read back
+                rep = convert(
+                    src,
+                    path,
+                    frames=n,
+                    fps=rate,
+                    scale=sc,
+                    k=k,
+                    lossy=lv,
+                    stats=reference is None,
+                    **common,
+                )
             with open(path, "rb") as f:
                 data = f.read()
             predicted = predict_size(data, rep.frames, total)
@@ -335,7 +342,8 @@ def fit_size(
             if cand is None:
                 break
             try:
-                with atomic_path(dst) as out:
+                # An attempt over the size leaves nothing (its comparison included).
+                with committed_together(), atomic_path(dst) as out:
                     rep = convert(
                         src,
                         out,
@@ -365,7 +373,7 @@ def fit_size(
                 f"({human(rep.bytes)}; {n_probes} settings probed)"
             )
             return dataclasses.replace(
-                rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
+                rep, bytes=os.path.getsize(written_at(dst)), chosen=chosen, notes=(*rep.notes, note)
             )
     best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
     if tried and smallest is not None and smallest.predicted <= target:

@@ -37,6 +37,7 @@ class GifLayout:
         from Pillow: extensions that carry nothing for a decoder yet that Pillow misreads (one
         whose data is empty, legal but taken by Pillow as the start of its sub-blocks, so it
         swallows the next frame; a graphic control block shorter than its 4 bytes)
+    delay_cs : the frame delays summed (the clip's length in centiseconds)
     """
 
     width: int
@@ -51,6 +52,7 @@ class GifLayout:
     hidden: tuple[tuple[int, int], ...] = ()
     indexable: bool = True
     repeated_tables: tuple[tuple[int, int, bytes], ...] = ()
+    delay_cs: int = 0
 
 
 class _Truncated(Exception):
@@ -154,6 +156,7 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     transparency = False
     zero = None
     min_delay = None
+    total_delay = 0
     truncated = False
     hidden: list[tuple[int, int]] = []
     indexable = _Indexability(global_table, head[11])
@@ -172,6 +175,7 @@ def scan_gif(f: BinaryIO) -> GifLayout:
                     transparency = transparency or bool(block[0] & 1)
                     indexable.control(block)
                     delay = struct.unpack("<H", block[1:3])[0]
+                    total_delay += delay
                     if delay >= 2:
                         min_delay = delay if min_delay is None else min(min_delay, delay)
                 if size:
@@ -212,4 +216,5 @@ def scan_gif(f: BinaryIO) -> GifLayout:
         tuple(hidden),
         indexable.ok,
         tuple(repeated),
+        total_delay,
     )
