@@ -279,7 +279,7 @@ class Denoiser:
         )  # fmt: skip
         if self._frame % 4 == 1:  # smooth blocks change slowly: looked at every 4th frame
             self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, np.flatnonzero(still_off))
+        return Step(shown.copy(), held, _indices(still_off))
 
     def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
         """``step`` through the numpy reference (the tests' oracle)."""
@@ -293,7 +293,7 @@ class Denoiser:
         held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
         if self._frame % 4 == 1:
             self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, np.flatnonzero(still_off))
+        return Step(shown.copy(), held, _indices(still_off))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
         """The frame's per-block sigma times the strength, the smooth blocks and the state to
@@ -322,6 +322,12 @@ class Denoiser:
             )
         scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
         return scaled, self._tight, self._state
+
+
+def _indices(mask: NDArray[np.uint8]) -> NDArray[np.intp]:
+    """Flat indices of ``mask``'s set pixels, as int32 when they fit (half the bytes)."""
+    idx = np.flatnonzero(mask)
+    return idx.astype(np.int32) if mask.size < 2**31 else idx
 
 
 def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:
