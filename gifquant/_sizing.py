@@ -24,6 +24,7 @@ import numpy as np
 
 from ._errors import GifquantError
 from ._frames import Frame
+from ._io.gifblocks import IMAGE, Truncated, blocks, read_header
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MAX_TARGET = 1 << 40
@@ -70,33 +71,18 @@ def human(n: float) -> str:
 
 
 def frame_ends(data: bytes) -> list[int]:
-    """Byte offsets where each image of a GIF ends (after its last LZW sub-block)."""
+    """Byte offsets where each image of a GIF ends (after its last LZW sub-block); the images
+    complete before a cut, for a GIF cut short."""
     f = io.BytesIO(data)
-    head = f.read(13)
-    flags = head[10]
-    if flags & 0x80:
-        f.seek(3 << ((flags & 7) + 1), io.SEEK_CUR)
-    ends = []
-    while True:
-        tag = f.read(1)
-        if not tag or tag == b";":
-            return ends
-        if tag == b"!":
-            f.read(1)
-        else:  # an image: descriptor, local table, LZW minimum code size
-            desc = f.read(9)
-            if len(desc) < 9:
-                return ends
-            if desc[8] & 0x80:
-                f.seek(3 << ((desc[8] & 7) + 1), io.SEEK_CUR)
-            f.read(1)
-        while True:
-            size = f.read(1)
-            if not size or size[0] == 0:
-                break
-            f.seek(size[0], io.SEEK_CUR)
-        if tag != b"!":
-            ends.append(f.tell())
+    ends: list[int] = []
+    try:
+        read_header(f)
+        for block in blocks(f):
+            if block.kind == IMAGE:
+                ends.append(block)
+    except Truncated:
+        pass
+    return [b.end for b in ends if b.end is not None]
 
 
 def predict_size(data: bytes, frames: int, total: int | None) -> int:

@@ -4,7 +4,8 @@
     python scripts/same_outputs.py HEAD~3 --only corpus --k 16 --jobs 1
 
 Each run is made twice in the same scratch folder outside the project: once with the commit's
-source (``git archive`` into a temporary folder) on ``PYTHONPATH``, once with this checkout's, both
+source (``git archive`` into a temporary folder) on ``PYTHONPATH``, once with a copy of this
+checkout's ``gifquant/`` (taken at the start, uncommitted edits included), both
 with ``python -m gifquant`` and the same interpreter. The working directory is the scratch folder
 for both sides: with ``python -m`` the working directory comes first on ``sys.path``, so running
 from inside the project would compare the new code with itself. Every file a run writes, and its
@@ -96,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="gq-same-"))
     try:
         old = _checkout(args.commit, scratch / "old-src")
+        new = scratch / "new-src"  # a copy, so that edits made while this runs do not count
+        shutil.copytree(
+            ROOT / "gifquant", new / "gifquant", ignore=shutil.ignore_patterns("__pycache__")
+        )
         runs = _runs(args)
         if args.name:
             runs = {n: c for n, c in runs.items() if n in args.name}
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"comparing {ROOT} with {args.commit} ({_rev(args.commit)}): {len(runs)} runs")
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             results = list(
-                pool.map(lambda r: _compare(r[0], r[1], old, inputs, scratch), runs.items())
+                pool.map(lambda r: _compare(r[0], r[1], old, new, inputs, scratch), runs.items())
             )
         same = sum(ok for ok, _ in results)
         for _, lines in results:
@@ -184,10 +189,10 @@ def _run(command: str, src: Path, inputs: Path, cwd: Path, keep: Path) -> None:
     shutil.move(cwd, keep)
 
 
-def _compare(name: str, command: str, old: Path, inputs: Path, scratch: Path):
+def _compare(name: str, command: str, old: Path, new: Path, inputs: Path, scratch: Path):
     cwd = scratch / "run" / name  # one path for both sides, so paths in outputs agree
     _run(command, old, inputs, cwd, scratch / "old" / name)
-    _run(command, ROOT, inputs, cwd, scratch / "new" / name)
+    _run(command, new, inputs, cwd, scratch / "new" / name)
     a, b = scratch / "old" / name, scratch / "new" / name
     files = sorted({p.relative_to(a) for p in a.rglob("*") if p.is_file()}
                    | {p.relative_to(b) for p in b.rglob("*") if p.is_file()})  # fmt: skip

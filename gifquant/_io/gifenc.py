@@ -11,7 +11,9 @@ or -1 for an error, image data length, transparent index or -1), then the bytes.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import os
 import signal
 import struct
 import sys
@@ -19,18 +21,20 @@ from typing import BinaryIO
 
 from PIL import Image
 
+if __package__:
+    from .gifblocks import EXTENSION, GRAPHIC_CONTROL, blocks, read_header
+else:  # run by path as the encoder process (prestart.spawn_worker, with -P): no package
+    _here = os.path.dirname(os.path.abspath(__file__))
+    _spec = importlib.util.spec_from_file_location(
+        "_gifquant_gifblocks", os.path.join(_here, "gifblocks.py")
+    )
+    _gifblocks = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_gifblocks)
+    EXTENSION, GRAPHIC_CONTROL = _gifblocks.EXTENSION, _gifblocks.GRAPHIC_CONTROL
+    blocks, read_header = _gifblocks.blocks, _gifblocks.read_header
+
 REQUEST = struct.Struct("<IIHh")
 REPLY = struct.Struct("<iIh")
-
-
-def _sub_blocks(data: bytes, pos: int) -> int:
-    """Skip a chain of data sub-blocks starting at ``pos``; return the position after it."""
-    while True:
-        size = data[pos]
-        pos += 1
-        if size == 0:
-            return pos
-        pos += size
 
 
 def encode_image(
@@ -84,34 +88,20 @@ def _saved(
     if transparent is not None:
         params["transparency"] = int(transparent)
     im.save(buf, "GIF", **params)
-    data = buf.getvalue()
-    pos = 13
-    flags = data[10]
-    table = b""
-    if flags & 0x80:
-        size = 3 << ((flags & 7) + 1)
-        table = data[pos : pos + size]
-        pos += size
+    buf.seek(0)
+    table = read_header(buf)[1] or b""
     trans_out = None
-    while True:
-        tag = data[pos]
-        if tag == 0x21:
-            label = data[pos + 1]
-            if label == 0xF9 and data[pos + 3] & 1:
-                trans_out = data[pos + 6]
-            pos = _sub_blocks(data, pos + 2)
-        elif tag == 0x2C:
-            flags = data[pos + 9]
-            pos += 10
-            if flags & 0x80:
-                size = 3 << ((flags & 7) + 1)
-                table = data[pos : pos + size]
-                pos += size
-            start = pos
-            pos = _sub_blocks(data, pos + 1)
-            return table, data[start:pos], trans_out
-        else:  # pragma: no cover - Pillow always writes an image
-            raise RuntimeError("unexpected block in Pillow's GIF output")
+    image = None
+    for block in blocks(buf):
+        if block.kind == EXTENSION:
+            if image is None and block.label == GRAPHIC_CONTROL and block.head[0] & 1:
+                trans_out = block.head[3]
+        elif image is None:
+            image = block
+    if image is None:  # pragma: no cover - Pillow always writes an image
+        raise RuntimeError("no image in Pillow's GIF output")
+    data = buf.getvalue()
+    return image.table or table, data[image.data : image.end], trans_out
 
 
 def read_exact(f: BinaryIO, n: int) -> bytes:

@@ -2,8 +2,8 @@
 
 Pillow grows its canvas to hold frames drawn out of bounds and decodes whatever a frame
 descriptor claims, so the pixel budgets must be checked on the structure before any pixel is
-decoded. The walk skips LZW data sub-block by sub-block (a few hundred thousand reads for a
-100 MB file) and is as lenient as Pillow about stray bytes between blocks.
+decoded. The walk (``gifblocks.blocks``) skips LZW data sub-block by sub-block (a few hundred
+thousand reads for a 100 MB file) and is as lenient as Pillow about stray bytes between blocks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,16 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-GIF_MAGIC = (b"GIF87a", b"GIF89a")
+from .gifblocks import (
+    EXTENSION,
+    GIF_MAGIC,
+    GRAPHIC_CONTROL,
+    Block,
+    Truncated,
+    blocks,
+    read_exact,
+    table_size,
+)
 
 
 @dataclass(frozen=True)
@@ -51,25 +60,6 @@ class GifLayout:
     hidden: tuple[tuple[int, int], ...] = ()
     indexable: bool = True
     repeated_tables: tuple[tuple[int, int, bytes], ...] = ()
-
-
-class _Truncated(Exception):
-    pass
-
-
-def _read(f: BinaryIO, n: int) -> bytes:
-    data = f.read(n)
-    if len(data) != n:
-        raise _Truncated
-    return data
-
-
-def _skip_sub_blocks(f: BinaryIO) -> None:
-    while True:
-        size = _read(f, 1)[0]
-        if size == 0:
-            return
-        _read(f, size)
 
 
 class _Indexability:
@@ -137,79 +127,83 @@ def scan_gif(f: BinaryIO) -> GifLayout:
     is incomplete; every later truncation is reported in ``truncated``.
     """
     try:
-        head = _read(f, 13)
-    except _Truncated:
+        head = read_exact(f, 13)
+    except Truncated:
         raise ValueError("the GIF header is incomplete") from None
     if not is_gif(head):
         raise ValueError("not a GIF")
-    width, height, flags = struct.unpack("<HHB", head[6:11])
-    global_table = None
     try:
-        if flags & 0x80:
-            global_table = _read(f, 3 << ((flags & 7) + 1))
-    except _Truncated:
+        global_table = read_exact(f, table_size(head[10])) if head[10] & 0x80 else None
+    except Truncated:
         raise ValueError("the GIF global colour table is incomplete") from None
-    canvas_w, canvas_h = width, height
-    n_frames = 0
-    transparency = False
-    zero = None
-    min_delay = None
+    scan = _Scan(head, global_table)
     truncated = False
-    hidden: list[tuple[int, int]] = []
-    indexable = _Indexability(global_table, head[11])
-    repeated: list[tuple[int, int, bytes]] = []
     try:
-        while True:
-            tag = f.read(1)
-            if not tag or tag == b";":
-                break  # a missing trailer after complete frames is common and harmless
-            if tag == b"!":
-                start = f.tell() - 1
-                label = _read(f, 1)[0]
-                size = _read(f, 1)[0]
-                block = _read(f, size)
-                if label == 0xF9 and size >= 4:
-                    transparency = transparency or bool(block[0] & 1)
-                    indexable.control(block)
-                    delay = struct.unpack("<H", block[1:3])[0]
-                    if delay >= 2:
-                        min_delay = delay if min_delay is None else min(min_delay, delay)
-                if size:
-                    _skip_sub_blocks(f)
-                if size == 0 or (label == 0xF9 and size < 4):
-                    if hidden and hidden[-1][1] == start:  # one range for a run of them
-                        hidden[-1] = (hidden[-1][0], f.tell())
-                    else:
-                        hidden.append((start, f.tell()))
-            elif tag == b",":
-                x0, y0, w, h, fl = struct.unpack("<HHHHB", _read(f, 9))
-                # Before the data: a bomb that is also cut short is reported as a bomb.
-                canvas_w, canvas_h = max(canvas_w, x0 + w), max(canvas_h, y0 + h)
-                if (w == 0 or h == 0) and zero is None:
-                    zero = n_frames
-                table = _read(f, 3 << ((fl & 7) + 1)) if fl & 0x80 else None
-                repeats = table is not None and table == global_table
-                if repeats:
-                    end = f.tell()
-                    repeated.append((end - len(table) - 1, end, bytes([fl & 0x40])))
-                indexable.frame(table, repeats)
-                _read(f, 1)  # LZW minimum code size
-                _skip_sub_blocks(f)
-                n_frames += 1
-            # Any other byte: Pillow skips it, and so do we.
-    except _Truncated:
+        for block in blocks(f):
+            if block.kind == EXTENSION:
+                scan.extension(block)
+            else:
+                scan.image(block)
+    except Truncated:
         truncated = True
-    return GifLayout(
-        width,
-        height,
-        canvas_w,
-        canvas_h,
-        n_frames,
-        transparency,
-        truncated,
-        zero,
-        min_delay,
-        tuple(hidden),
-        indexable.ok,
-        tuple(repeated),
-    )
+    return scan.layout(truncated)
+
+
+class _Scan:
+    """What ``scan_gif`` gathers, block by block."""
+
+    def __init__(self, head: bytes, global_table: bytes | None) -> None:
+        self.width, self.height = struct.unpack("<HH", head[6:10])
+        self.canvas = [self.width, self.height]
+        self.global_table = global_table
+        self.images: list[Block] = []
+        self.transparency = False
+        self.zero: int | None = None
+        self.min_delay: int | None = None
+        self.hidden: list[tuple[int, int]] = []
+        self.indexable = _Indexability(global_table, head[11])
+        self.repeated: list[tuple[int, int, bytes]] = []
+
+    def extension(self, block: Block) -> None:
+        control = block.label == GRAPHIC_CONTROL
+        if control and len(block.head) >= 4:
+            self.transparency = self.transparency or bool(block.head[0] & 1)
+            self.indexable.control(block.head)
+            delay = struct.unpack("<H", block.head[1:3])[0]
+            if delay >= 2:
+                self.min_delay = delay if self.min_delay is None else min(self.min_delay, delay)
+        if not block.head or (control and len(block.head) < 4):
+            if self.hidden and self.hidden[-1][1] == block.start:  # one range for a run
+                self.hidden[-1] = (self.hidden[-1][0], block.end)
+            else:
+                self.hidden.append((block.start, block.end))
+
+    def image(self, block: Block) -> None:
+        """An image's descriptor and table, before its data: a bomb that is also cut short is
+        reported as a bomb."""
+        x0, y0, w, h, fl = struct.unpack("<HHHHB", block.head)
+        self.canvas = [max(self.canvas[0], x0 + w), max(self.canvas[1], y0 + h)]
+        if (w == 0 or h == 0) and self.zero is None:
+            self.zero = len(self.images)
+        table = block.table
+        repeats = table is not None and table == self.global_table
+        if repeats:
+            self.repeated.append((block.data - len(table) - 1, block.data, bytes([fl & 0x40])))
+        self.indexable.frame(table, repeats)
+        self.images.append(block)
+
+    def layout(self, truncated: bool) -> GifLayout:
+        return GifLayout(
+            self.width,
+            self.height,
+            self.canvas[0],
+            self.canvas[1],
+            sum(b.end is not None for b in self.images),  # complete frames only
+            self.transparency,
+            truncated,
+            self.zero,
+            self.min_delay,
+            tuple(self.hidden),
+            self.indexable.ok,
+            tuple(self.repeated),
+        )
