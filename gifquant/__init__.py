@@ -14,7 +14,7 @@ import importlib as _importlib
 from ._version import __version__
 
 _LAZY = {
-    "convert": "._library",
+    "convert": "._convert",
     "batch": "._batch",
     "BatchReport": "._batch",
     "FileRecord": "._batch",
@@ -25,7 +25,7 @@ _LAZY = {
     "palette": "._palette",
     "compare": "._grid",
     "CompareReport": "._grid",
-    "Palette": "._palette",
+    "Palette": "._palette_model",
     "PaletteReport": "._palette",
     "GifquantError": "._errors",
     "ClipInfo": "._frames",

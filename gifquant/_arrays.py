@@ -14,10 +14,13 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, ImageSequence
 
 from ._display import Animation
 from ._errors import InputNotFoundError
 from ._frames import QuantizedFrame
+from ._io.atomic import remove_all, scratch_path
+from ._io.streams import open_input
 from ._options import QuantizeOptions
 from ._temporal import TemporalQuantizer
 
@@ -228,8 +231,6 @@ def frames_of(frames, bgr: bool = False) -> _Source:
 
 
 def _source(frames, bgr: bool) -> _Source:
-    from PIL import Image
-
     if isinstance(frames, Image.Image):
         return _Source(_pil_frames(frames))
     if isinstance(frames, (str, os.PathLike)):
@@ -238,8 +239,6 @@ def _source(frames, bgr: bool) -> _Source:
             raise InputNotFoundError(f"{path}: no such file")
         return _file_frames(path)
     if isinstance(frames, (bytes, bytearray, memoryview)) or hasattr(frames, "read"):
-        from ._io.atomic import remove_all, scratch_path
-
         made: list[str] = []  # the spool's name, known before it exists
         try:
             name = scratch_path("gifquant-", made)
@@ -264,8 +263,6 @@ def _source(frames, bgr: bool) -> _Source:
 
 
 def _iterable_frames(frames: Iterable, bgr: bool) -> Iterator:
-    from PIL import Image
-
     for i, frame in enumerate(frames):
         if isinstance(frame, Image.Image):
             yield np.asarray(frame.convert("RGBA")), 4, None
@@ -280,16 +277,12 @@ def _iterable_frames(frames: Iterable, bgr: bool) -> Iterator:
 
 
 def _pil_frames(im) -> Iterator:
-    from PIL import ImageSequence
-
     for frame in ImageSequence.Iterator(im):
         ms = frame.info.get("duration")
         yield np.asarray(frame.convert("RGBA")), 4, (ms / 1000.0 if ms else None)
 
 
 def _file_frames(path: str, cleanup: str | None = None) -> _Source:
-    from ._io.streams import open_input
-
     stack = contextlib.ExitStack()
     if cleanup is not None:
         stack.callback(os.unlink, cleanup)

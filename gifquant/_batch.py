@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import _signals as signals
+from ._convert import convert
 from ._errors import GifquantError
 from ._io.image import own_process
 from ._io.streams import OUTPUT_FORMATS
-from ._library import _load_palettes, _loop, _lossy, convert
+from ._library import _load_palettes, _loop, _lossy
 from ._matte import parse_colour
 from ._options import QuantizeOptions
 from ._sizing import parse_size

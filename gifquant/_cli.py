@@ -10,160 +10,52 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from . import _cli_compare, _cli_palette
 from . import _signals as signals
+from ._batch import batch, plan
+from ._cli_args import (
+    MAX_BUDGET,
+    MAX_DE,
+    MAX_DITHER,
+    MAX_FRAMES,
+    MAX_SEED,
+    Parser,
+    add_colour_options,
+    check_output,
+    colour_settings,
+    colour_value,
+    number,
+    positive_int,
+    rate,
+    say,
+    scale_value,
+    scene_threshold,
+    size_value,
+    time_value,
+)
 from ._colour import SPACES
+from ._convert import convert
 from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
-from ._io.atomic import is_special, output_file
+from ._io.atomic import output_file
 from ._io.prestart import EarlyStart
 from ._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_PIXELS,
     OUTPUT_FORMATS,
     check_input,
-    check_paths,
+    inside,
     output_format,
     same_file,
 )
 from ._kmeans import INITS, METRICS
-from ._library import LOOP_MAX, LOSSY_MAX, convert
-from ._matte import parse_colour
-from ._representative import REPRESENTATIVES
-from ._resize import parse_scale
-from ._sizing import parse_size
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like argparse but without usage
-        raise GifquantError(message)
-
-
-# Ranges of the numeric options (also in --help and the README).
-MAX_DE = 100.0  # CIE76 dE thresholds
-MAX_DITHER = 8.0
-MAX_FPS = 100  # a GIF delay is whole centiseconds
-MAX_FRAMES = 10**9
-MAX_SEED = 2**32 - 1
-MAX_BUDGET = 10**12  # pixels
-MAX_ENHANCE = 4.0
-
-
-def _positive_int(lo: int, hi: int | None = None):
-    def parse(text: str) -> int:
-        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in {rng}") from None
-        if v < lo or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{v} is outside {rng}")
-        return v
-
-    return parse
-
-
-def _number(lo: float, hi: float, *, below_hi: bool = False):
-    """A finite number in lo..hi (or lo <= x < hi with ``below_hi``)."""
-
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not (lo <= v < hi if below_hi else lo <= v <= hi):  # NaN and inf fail too
-            rng = f"at least {lo:g} and less than {hi:g}" if below_hi else f"{lo:g}..{hi:g}"
-            raise argparse.ArgumentTypeError(f"{text} is outside {rng}")
-        return v
-
-    return parse
-
-
-def _scene_threshold(text: str) -> float | None:
-    if text.lower() in ("off", "none"):
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'off'") from None
-    if not 0 < v <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1]")
-    return v
-
-
-def _time(positive: bool):
-    """Seconds in ffmpeg's syntax: ``[[HH:]MM:]SS[.frac]`` or a number with s/ms/us."""
-
-    def parse(text: str) -> float:
-        t = text.strip()
-        try:
-            if ":" in t:
-                parts = t.split(":")
-                if len(parts) > 3 or any(p == "" for p in parts):
-                    raise ValueError
-                v = 0.0
-                for p in parts:
-                    v = v * 60 + float(p)
-            else:
-                unit = 1.0
-                for suffix, mul in (("ms", 1e-3), ("us", 1e-6), ("s", 1.0)):
-                    if t.endswith(suffix):
-                        t, unit = t[: -len(suffix)], mul
-                        break
-                v = float(t) * unit
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a time (seconds, or [HH:]MM:SS[.frac])"
-            ) from None
-        if not (v >= 0 and v < 1e9) or (positive and v == 0):
-            rng = "0 < T < 1e+09" if positive else "0..1e+09"
-            raise argparse.ArgumentTypeError(f"{text} is outside {rng} seconds")
-        return v
-
-    return parse
-
-
-def _rate(text: str) -> float:
-    """A frame rate: a number or a fraction like 30000/1001."""
-    try:
-        if "/" in text:
-            num, den = text.split("/")
-            v = float(num) / float(den)
-        else:
-            v = float(text)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a frame rate (e.g. 12 or 30000/1001)"
-        ) from None
-    if not 0.01 <= v <= MAX_FPS:
-        raise argparse.ArgumentTypeError(f"{text} is outside 0.01..{MAX_FPS} frames per second")
-    return v
-
-
-def _scale(text: str) -> tuple[int, int]:
-    try:
-        return parse_scale(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _colour(text: str) -> tuple[int, int, int]:
-    try:
-        return parse_colour(text)
-    except GifquantError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--matte: ")) from None
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except GifquantError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--max-size: ")) from None
+from ._library import LOOP_MAX, LOSSY_MAX
+from ._version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="gifquant",
         allow_abbrev=False,
         description="Re-encode an animated GIF, image or video with K colours per frame, seeding "
@@ -191,7 +83,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         "--colours",
         "--colors",
         dest="k",
-        type=_positive_int(1, 256),
+        type=positive_int(1, 256),
         default=None,
         help="palette entries per frame, 1..256 (default 16; with --max-size, the most "
         "the search may use, else 256)",
@@ -230,31 +122,31 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     p.add_argument(
         "--n-init",
-        type=_positive_int(1, 100),
+        type=positive_int(1, 100),
         default=3,
         help="restarts of an initialisation, the lowest inertia wins (default 3)",
     )
     p.add_argument(
         "--max-iter",
-        type=_positive_int(1, 10000),
+        type=positive_int(1, 10000),
         default=50,
         help="Lloyd iterations per frame at most (default 50)",
     )
     p.add_argument(
         "--tol",
-        type=_number(0, MAX_DE),
+        type=number(0, MAX_DE),
         default=1e-3,
         help="stop when no centroid moves more than this (colour-space units, 0..100)",
     )
     p.add_argument(
         "--seed",
-        type=_positive_int(0, MAX_SEED),
+        type=positive_int(0, MAX_SEED),
         default=0,
         help="random seed: the same seed gives the same output (default 0)",
     )
     p.add_argument(
         "--palette-hysteresis",
-        type=_number(0, MAX_DE),
+        type=number(0, MAX_DE),
         default=3.0,
         metavar="DE",
         help="a palette entry's colour changes only once its centroid moved more than "
@@ -262,7 +154,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     p.add_argument(
         "--palette-memory",
-        type=_number(0, 1, below_hi=True),
+        type=number(0, 1, below_hi=True),
         default=0.95,
         metavar="M",
         help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
@@ -271,7 +163,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     p.add_argument(
         "--scene-threshold",
-        type=_scene_threshold,
+        type=scene_threshold,
         default=0.5,
         metavar="T",
         help="colour-histogram distance (0..1) that counts as a scene cut and "
@@ -299,7 +191,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     p.add_argument(
         "--dither-strength",
-        type=_number(0, MAX_DITHER),
+        type=number(0, MAX_DITHER),
         default=1.0,
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
     )
@@ -324,7 +216,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     colours.add_argument(
         "--transfer-colours",
         metavar="N",
-        type=_positive_int(1, 256),
+        type=positive_int(1, 256),
         default=8,
         help="colours of the --transfer palette taken from an image or clip, and clusters "
         "the clip is matched in, 1..256 (default 8)",
@@ -337,25 +229,27 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         help=f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
     )
     tl = p.add_argument_group("cutting and resampling (ffmpeg's meanings)")
-    tl.add_argument("--ss", type=_time(False), default=0.0, metavar="T", help="start at T seconds")
-    tl.add_argument("--t", type=_time(True), default=None, metavar="T", help="keep T seconds")
+    tl.add_argument(
+        "--ss", type=time_value(False), default=0.0, metavar="T", help="start at T seconds"
+    )
+    tl.add_argument("--t", type=time_value(True), default=None, metavar="T", help="keep T seconds")
     tl.add_argument(
         "--frames",
-        type=_positive_int(1, MAX_FRAMES),
+        type=positive_int(1, MAX_FRAMES),
         default=None,
         metavar="N",
         help="write at most N frames (1..10^9)",
     )
     tl.add_argument(
         "--fps",
-        type=_rate,
+        type=rate,
         default=None,
         metavar="F",
         help="resample to F frames per second, 0.01..100 (frames dropped or repeated, timing kept)",
     )
     tl.add_argument(
         "--scale",
-        type=_scale,
+        type=scale_value,
         default=None,
         metavar="W:H",
         help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
@@ -363,7 +257,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     out = p.add_argument_group("loop, matte, lossy compression, size target")
     out.add_argument(
         "--loop",
-        type=_positive_int(-1, LOOP_MAX),
+        type=positive_int(-1, LOOP_MAX),
         default=None,
         metavar="N",
         help="GIF/APNG loop count: 0 forever, -1 play once, N plays N+1 times (ffmpeg's "
@@ -371,7 +265,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     out.add_argument(
         "--matte",
-        type=_colour,
+        type=colour_value,
         default=None,
         metavar="COLOUR",
         help="composite transparent and semi-transparent pixels over this colour (a name or "
@@ -380,7 +274,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     out.add_argument(
         "--alpha-threshold",
-        type=_positive_int(0, 255),
+        type=positive_int(0, 255),
         default=128,
         metavar="A",
         help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
@@ -388,7 +282,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     out.add_argument(
         "--lossy",
-        type=_positive_int(0, LOSSY_MAX),
+        type=positive_int(0, LOSSY_MAX),
         default=None,
         metavar="N",
         help=f"GIF: gifsicle's lossy LZW compression, 0..{LOSSY_MAX} (20-80 typical: "
@@ -396,7 +290,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
     out.add_argument(
         "--max-size",
-        type=_size,
+        type=size_value,
         default=None,
         metavar="SIZE",
         help="GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
@@ -417,13 +311,13 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         )
     p.add_argument(
         "--max-pixels",
-        type=_positive_int(1, MAX_BUDGET),
+        type=positive_int(1, MAX_BUDGET),
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
     )
     p.add_argument(
         "--max-clip-pixels",
-        type=_positive_int(0, MAX_BUDGET),
+        type=positive_int(0, MAX_BUDGET),
         default=None,
         help="refuse clips that decode to more pixels than this in all, 0 for no limit "
         f"(default {DEFAULT_MAX_CLIP_PIXELS} for GIFs and images, where a few bytes can claim "
@@ -452,46 +346,6 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     )
 
 
-def add_colour_options(p: argparse.ArgumentParser) -> None:
-    """--enhance, --min-saturation and --representative: how the colours are picked (the main
-    command, batch and palette)."""
-    g = p.add_argument_group("colour picking")
-    g.add_argument(
-        "--enhance",
-        type=_number(0, MAX_ENHANCE),
-        default=1.0,
-        metavar="F",
-        help="scale each colour's saturation around its grey level before clustering, as "
-        f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
-        "the output shows the enhanced colours",
-    )
-    g.add_argument(
-        "--min-saturation",
-        type=_number(0, 1),
-        default=0.0,
-        metavar="S",
-        help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
-        "holds the salient colours; every pixel is still drawn with its nearest entry "
-        "(default 0: fit every colour)",
-    )
-    g.add_argument(
-        "--representative",
-        choices=REPRESENTATIVES,
-        default="mean",
-        help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
-        "(a colour the frame holds)",
-    )
-
-
-def colour_settings(args: argparse.Namespace) -> dict:
-    """The options of ``add_colour_options`` as ``QuantizeOptions`` fields."""
-    return dict(
-        enhance=args.enhance,
-        min_saturation=args.min_saturation,
-        representative=args.representative,
-    )
-
-
 def _after_frame(bar) -> Callable[[int], None]:
     def step(i: int) -> None:
         if bar is not None:
@@ -504,13 +358,13 @@ def _after_frame(bar) -> Callable[[int], None]:
 def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     check_input(args.input)  # first: a missing input is the mistake to name
     fmt = output_format(args.output, args.fmt)
-    _check_output(args.input, args.output, fmt, args)
+    check_output(args.input, args.output, fmt, args)
     if args.report is not None:
         if args.report == "-" or same_file(args.report, args.output):
             raise GifquantError("--report needs its own file path, not the output's")
-        _check_output(args.input, args.report, "file", args)
+        check_output(args.input, args.report, "file", args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
-        _check_output(
+        check_output(
             args.input, args.compare, output_format(args.compare, None, option="--compare"), args
         )
     if args.max_size is not None and args.output == "-":
@@ -522,7 +376,7 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     def note_now(note: str) -> None:  # a note known while the run goes on (a large GIF)
         said.append(note)
         if not args.quiet:
-            _say(f"note: {note}")
+            say(f"note: {note}")
 
     report = convert(
         args.input,
@@ -547,7 +401,7 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     if not args.quiet:
         for note in report.notes:
             if note not in said:  # a note said during the run is not said again
-                _say(f"note: {note}")
+                say(f"note: {note}")
     if args.quiet and not args.stats:
         return 0
     # -q silences progress and notes, not what was asked for (--stats).
@@ -560,13 +414,13 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     )
     k = report.chosen.k if report.chosen is not None else report.settings.get("k", args.k)
     mode = "fixed palette" if args.palette_from else "seeded" if args.seeded else "random"
-    _say(f"{report.frames} frames, k={k} {mode}, {quality}{report.seconds:.2f} s ({fps:.1f} fps)")
+    say(f"{report.frames} frames, k={k} {mode}, {quality}{report.seconds:.2f} s ({fps:.1f} fps)")
     if report.cuts and not args.quiet:
         shown = ", ".join(str(c) for c in report.cuts[:20])
         more = f" (+{len(report.cuts) - 20} more)" if len(report.cuts) > 20 else ""
-        _say(f"{len(report.cuts)} scene cuts at frames {shown}{more}", prefix="  ")
+        say(f"{len(report.cuts)} scene cuts at frames {shown}{more}", prefix="  ")
     for label, st in report.panels.items():
-        _say(
+        say(
             f"compare {label}: mean dE {st.dE:.2f}, flicker {st.flicker:.3f}, "
             f"incoherence {st.incoherence:.4f}, colours on screen {st.colours_on_screen}",
             prefix="  ",
@@ -624,29 +478,12 @@ def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:
-    """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
-    check_paths(inp, out, fmt)  # the input, a folder, a missing or read-only folder
-    if out == "-" or not os.path.lexists(out) or args.overwrite:
-        return
-    if args.no_overwrite:  # as ffmpeg's -n: a device or FIFO that exists is refused too
-        raise GifquantError(f"{out}: already exists; not overwriting (-n)")
-    if is_special(out):
-        return  # written into, not replaced: nothing to ask
-    if inp == "-" or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
-        raise GifquantError(f"{out}: already exists (use -y to overwrite)")
-    _say(f"File '{out}' already exists. Overwrite? [y/N] ", prefix="", end="")
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        raise GifquantError(f"{out}: already exists; not overwriting")
-
-
 # --------------------------------------------------------------------------------------------
 # gifquant batch
 
 
 def build_batch_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="gifquant batch",
         allow_abbrev=False,
         description="Re-encode many files with the main command's options, in worker processes "
@@ -664,7 +501,7 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs",
         "-j",
-        type=_positive_int(1, 4096),
+        type=positive_int(1, 4096),
         default=None,
         metavar="N",
         help=f"worker processes (default: the cores, {os.cpu_count()})",
@@ -705,9 +542,6 @@ def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
 def _check_summary(args: argparse.Namespace) -> None:
     """Refuse a --summary path that would replace a folder, an input or an output (a summary
     of an earlier run is replaced: a resumed batch writes its own)."""
-    from ._batch import plan
-    from ._io.streams import inside
-
     path = args.summary
     if path is None:
         return
@@ -724,8 +558,6 @@ def _check_summary(args: argparse.Namespace) -> None:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    from ._batch import batch
-
     show_bar = not args.quiet and sys.stderr is not None and (args.progress or sys.stderr.isatty())
     _check_summary(args)  # said now, not once every file is done
     with contextlib.ExitStack() as stack:
@@ -749,7 +581,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 if bar is not None:
                     bar.write(line, file=sys.stderr)
                 else:
-                    _say(line, prefix="")
+                    say(line, prefix="")
             if bar is not None:
                 frames += r.frames or 0
                 bar.set_postfix_str(f"{frames} frames", refresh=False)
@@ -772,7 +604,7 @@ def _run_batch(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.close()
             signals.reset()
-            _say(
+            say(
                 f"interrupted ({signal.Signals(exc.signum).name}); the files in progress were "
                 "not written, those done are in place: the same command resumes"
             )
@@ -780,7 +612,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     if args.summary:
         _write_json(args.summary, report.as_dict())
     if not args.quiet:
-        _say(
+        say(
             f"batch: {report.done} done, {report.skipped} skipped, {report.failed} failed; "
             f"{_mb(report.bytes_in)} in, {_mb(report.bytes_out)} out; "
             f"{report.seconds:.2f} s ({report.files_per_second:.1f} files/s)"
@@ -794,8 +626,6 @@ def _mb(n: int) -> str:
 
 def _write_json(path: str, data: dict) -> None:
     import json
-
-    from ._io.atomic import output_file
 
     with output_file(path) as f:
         f.write((json.dumps(data, indent=1) + "\n").encode())
@@ -826,14 +656,10 @@ def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
 
 
 def _palette_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
-    from . import _cli_palette
-
     return _until_help(lambda: _cli_palette.run(argv))
 
 
 def _compare_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
-    from . import _cli_compare
-
     return _until_help(lambda: _cli_compare.run(argv, lambda i: signals.check()))
 
 
@@ -851,34 +677,27 @@ def _failed(exc: BaseException) -> int:
             interrupted = signals.Interrupted(signum)
         signals.reset()
         if interrupted is None:  # Ctrl-C with no handler of ours (not the main thread)
-            _say("interrupted; no output written")
+            say("interrupted; no output written")
             return 130
-        _say(interrupted.message)
+        say(interrupted.message)
         return interrupted.code
     if isinstance(exc, GifquantError):
-        _say(f"error: {exc}")
+        say(f"error: {exc}")
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # the reader of our stdout went away: stop quietly
         _silence_stdout()
         return 1
     if isinstance(exc, OSError):  # disk full, output vanished mid-run: say so in one line
         where = f"{exc.filename}: " if exc.filename else ""
-        _say(f"error: {where}{exc.strerror or exc}")
+        say(f"error: {where}{exc.strerror or exc}")
         return 1
     if isinstance(exc, MemoryError):
-        _say("error: out of memory")
+        say("error: out of memory")
         return 1
     if isinstance(exc, SystemExit):
         raise exc
-    _say(f"internal error: {type(exc).__name__}: {exc}")  # a bug: still one line
+    say(f"internal error: {type(exc).__name__}: {exc}")  # a bug: still one line
     return 1
-
-
-def _say(text: str, *, prefix: str = "gifquant: ", end: str = "\n") -> None:
-    """One line on stderr (nothing when stderr is closed)."""
-    if sys.stderr is not None:
-        with contextlib.suppress(Exception):
-            print(f"{prefix}{text}", file=sys.stderr, end=end, flush=True)
 
 
 def _silence_stdout() -> None:

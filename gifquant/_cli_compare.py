@@ -11,16 +11,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._cli import MAX_ENHANCE, MAX_FRAMES, _check_output, _number, _Parser, _positive_int
+from ._cli_args import MAX_ENHANCE, MAX_FRAMES, Parser, check_output, number, positive_int
 from ._colour import SPACES
 from ._errors import GifquantError
+from ._grid import compare
 from ._io.streams import output_format
 from ._kmeans import METRICS
 from ._representative import REPRESENTATIVES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="gifquant compare",
         allow_abbrev=False,
         description="An animated grid: the source and every product of k values (columns) "
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--colours",
         "--colors",
         dest="k",
-        type=_positive_int(1, 256),
+        type=positive_int(1, 256),
         nargs="+",
         default=[4],
         help="k values, one column each (default 4)",
@@ -69,14 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--enhance",
-        type=_number(0, MAX_ENHANCE),
+        type=number(0, MAX_ENHANCE),
         default=1.0,
         metavar="F",
         help=f"every panel: saturation factor before clustering, 0..{MAX_ENHANCE:g} (default 1)",
     )
     p.add_argument(
         "--min-saturation",
-        type=_number(0, 1),
+        type=number(0, 1),
         default=0.0,
         metavar="S",
         help="every panel: leave colours of HSV saturation below S out of the fit (default 0)",
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--frames",
-        type=_positive_int(1, MAX_FRAMES),
+        type=positive_int(1, MAX_FRAMES),
         default=None,
         metavar="N",
         help="at most N frames (1..10^9)",
@@ -108,12 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str], on_frame) -> int:
     """Parse ``argv`` (after ``compare``), write the grid; returns the exit code."""
-    from ._grid import compare
-
     args = build_parser().parse_args(list(argv))
     if args.input == "-":
         raise GifquantError("gifquant compare reads a file, not stdin (it reads the clip twice)")
-    _check_output(args.input, args.output, output_format(args.output, args.fmt), args)
+    check_output(args.input, args.output, output_format(args.output, args.fmt), args)
     report = compare(
         args.input,
         args.output,

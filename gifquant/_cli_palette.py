@@ -12,16 +12,19 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._cli import _check_output, _Parser, _positive_int, add_colour_options, colour_settings
+from ._cli_args import Parser, add_colour_options, check_output, colour_settings, positive_int
 from ._colour import SPACES
+from ._convert import convert
 from ._errors import GifquantError
 from ._io.atomic import atomic_path, output_file
 from ._io.streams import check_input, output_format
 from ._kmeans import METRICS
+from ._palette import palette
+from ._pictures import labelled_rows
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="gifquant palette",
         allow_abbrev=False,
         description="The palette of an image or a clip: each frame's colours and the whole "
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--colours",
         "--colors",
         dest="k",
-        type=_positive_int(1, 256),
+        type=positive_int(1, 256),
         default=6,
         help="colours per frame and overall, 1..256 (default 6)",
     )
@@ -76,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeline-px",
-        type=_positive_int(1, 64),
+        type=positive_int(1, 64),
         default=4,
         metavar="N",
         help="timeline pixels per frame, 1..64 (default 4)",
@@ -109,22 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str]) -> int:
     """Parse ``argv`` (after ``palette``), write what was asked; returns the exit code."""
-    from ._palette import palette
-    from ._pictures import labelled_rows
-
     args = build_parser().parse_args(list(argv))
     if args.input == "-":
         raise GifquantError("gifquant palette reads a file, not stdin (it may read it twice)")
     check_input(args.input)
-    size = _size(args.swatch_size)
+    size = size_value(args.swatch_size)
     fmt = args.fmt or _text_format(args.output)
     for path in (args.output, args.swatch, args.timeline, args.plot3d):
         if path is not None and path != "-":
-            _check_output(args.input, path, "file", args)
+            check_output(args.input, path, "file", args)
     if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
         raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
     if args.replaced:
-        _check_output(args.input, args.replaced, output_format(args.replaced, None), args)
+        check_output(args.input, args.replaced, output_format(args.replaced, None), args)
 
     source = args.input
     settings = {"space": args.space, "metric": args.metric, **colour_settings(args)}
@@ -160,8 +160,6 @@ def run(argv: Sequence[str]) -> int:
         with atomic_path(args.plot3d) as tmp:
             main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
     if args.replaced:
-        from ._library import convert
-
         convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
     if not args.quiet:
         print(
@@ -177,7 +175,7 @@ def _text_format(path: str | None) -> str:
     return {".gpl": "gpl", ".hex": "hex", ".txt": "hex"}.get(ext, "json")
 
 
-def _size(text: str) -> tuple[int, int]:
+def size_value(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:

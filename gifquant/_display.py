@@ -13,8 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 from ._frames import QuantizedFrame
+from ._io.atomic import output_file
+from ._io.gif import GifWriter
 
 # Larger GIFs are not put inline (a notebook holds them in its file and the browser's memory).
 INLINE_LIMIT = 20 * 1024 * 1024
@@ -61,8 +64,6 @@ class Animation:
 
     def to_gif(self) -> bytes:
         """The animation as GIF bytes."""
-        from ._io.gif import GifWriter
-
         buf = io.BytesIO()
         h, w = self._frames[0].indices.shape
         alpha = any(f.transparent is not None for f in self._frames)
@@ -74,15 +75,11 @@ class Animation:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the animation as a GIF to ``path`` (replaced whole, or not at all)."""
-        from ._io.atomic import output_file
-
         data = self.to_gif()
         with output_file(os.fspath(path)) as f:
             f.write(data)
 
     def _still_png(self) -> bytes:
-        from PIL import Image
-
         buf = io.BytesIO()
         Image.fromarray(self._frames[0].rgba).save(buf, "PNG")
         return buf.getvalue()

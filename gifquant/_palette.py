@@ -22,44 +22,12 @@ from ._colour import lab_to_rgb, rgb_to_lab
 from ._errors import GifquantError
 from ._kmeans import kmeans
 from ._options import QuantizeOptions
+from ._palette_model import Palette, sorted_palette
+from ._pictures import projections, swatch, timeline
 from ._representative import cluster_modes
 from ._temporal import TemporalQuantizer
 
 FORMATS = ("json", "gpl", "hex")
-
-
-@dataclass(frozen=True)
-class Palette:
-    """Colours with their shares of the (opaque) pixels, most common first.
-
-    colours : ndarray of shape (n, 3), uint8 sRGB
-    shares : ndarray of shape (n,), float, summing to 1 (0 for a fully transparent frame)
-    """
-
-    colours: NDArray[np.uint8]
-    shares: NDArray[np.float64]
-
-    @property
-    def hex(self) -> list[str]:
-        return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in self.colours.tolist()]
-
-    def records(self) -> list[dict[str, object]]:
-        return [
-            {"colour": h, "share": round(float(s), 6)}
-            for h, s in zip(self.hex, self.shares, strict=True)
-        ]
-
-
-def _sorted(colours: NDArray[np.uint8], counts: NDArray) -> Palette:
-    """Entries with pixels, one per colour (counts of a colour listed twice summed), most
-    common first."""
-    keep = counts > 0
-    colours, inverse = np.unique(colours[keep], axis=0, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=counts[keep], minlength=len(colours))
-    order = np.lexsort((colours[:, 2], colours[:, 1], colours[:, 0], -counts))
-    total = counts.sum()
-    shares = counts[order] / total if total else counts[order]
-    return Palette(colours[order].astype(np.uint8), shares)
 
 
 @dataclass(frozen=True)
@@ -81,8 +49,6 @@ class PaletteReport:
         """Sampled pixels in CIELAB, coloured by their palette entry, the overall palette
         marked: ``.html`` an interactive 3-D scatter (plotly, ``gifquant[plot]``), ``.png``
         three 2-D projections."""
-        from ._pictures import projections
-
         if self.samples is None or not len(self.samples):
             raise GifquantError("no opaque pixels to plot")
         src, ent = self.samples[:, 0], self.samples[:, 1]
@@ -125,14 +91,10 @@ class PaletteReport:
 
     def swatch(self, width: int = 600, height: int = 80):
         """The overall palette as a bar, each colour's segment as wide as its share (PIL)."""
-        from ._pictures import swatch
-
         return swatch(self.overall, width, height)
 
     def timeline(self, px: int = 4, height: int = 120):
         """Each frame's palette as a column ``px`` wide, stacked by share (PIL image)."""
-        from ._pictures import timeline
-
         return timeline(self.frames, px, height)
 
     def _repr_html_(self) -> str:
@@ -178,7 +140,7 @@ def palette(
             counts = np.bincount(out.indices.ravel(), minlength=len(out.palette))
             if out.transparent is not None:
                 counts[out.transparent] = 0
-            per_frame.append(_sorted(out.palette, counts))
+            per_frame.append(sorted_palette(out.palette, counts))
             if samples:
                 pairs = _sample(rgba, out, samples, rng)
                 kept.append(pairs)
@@ -254,10 +216,10 @@ def _overall(frames: list[Palette], k: int, *, mode: bool = False) -> Palette:
     keep = w > 0
     distinct, w = distinct[keep], w[keep]
     if len(distinct) <= k:
-        return _sorted(distinct, w)
+        return sorted_palette(distinct, w)
     res = kmeans(rgb_to_lab(distinct).astype(np.float64), k, weights=w, rng=0, n_init=3)
     if mode:
         centres, _ = cluster_modes(distinct, w, res.labels, len(res.centers))
     else:
         centres = np.clip(np.rint(lab_to_rgb(res.centers)), 0, 255).astype(np.uint8)
-    return _sorted(centres, np.bincount(res.labels, weights=w, minlength=len(centres)))
+    return sorted_palette(centres, np.bincount(res.labels, weights=w, minlength=len(centres)))

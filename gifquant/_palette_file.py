@@ -16,7 +16,9 @@ import numpy as np
 
 from ._errors import GifquantError
 from ._io.streams import check_input
-from ._palette import Palette
+from ._options import _palette_tuple
+from ._palette import palette
+from ._palette_model import Palette
 
 # A palette file's text is read whole: 256 colours with names fit many times over in this.
 _MAX_TEXT = 1 << 20
@@ -37,8 +39,6 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
     if isinstance(source, Palette):
         return _unique(source.colours, source.shares)
     if not isinstance(source, (str, os.PathLike)):
-        from ._options import _palette_tuple
-
         try:
             colours = np.asarray(_palette_tuple(source), np.uint8)
         except (TypeError, ValueError) as exc:
@@ -63,7 +63,6 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
                 f"{option} {path}: over {_MAX_TEXT >> 20} MB; not a palette of 256 colours"
             )
         return _parse(text, path, option)
-    from ._palette import palette
 
     try:
         overall = palette(path, k=k, samples=0, **options).overall

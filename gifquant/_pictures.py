@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from ._colour import rgb_to_lab
-from ._palette import Palette
+from ._palette_model import Palette
 
 BACKGROUND = (24, 24, 24)
 INK = (235, 235, 235)

@@ -17,14 +17,23 @@ import dataclasses
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image, ImageSequence
 
 from ._errors import GifquantError
 from ._frames import Frame
+from ._io.atomic import atomic_path, is_special, scratch_folder
 from ._io.gifblocks import IMAGE, Truncated, blocks, read_header
+from ._io.gifsicle import find_gifsicle
+from ._io.streams import check_input, open_input, output_format
+from ._library import SizeChoice, _check_output, _scale, one_pass
+from ._matte import WHITE, apply_matte, parse_colour
+from ._metrics import QualityMeter
+from ._options import _palette_tuple
+from ._resize import resize_rgba
+from ._timeline import TimelineOptions, apply_timeline
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MAX_TARGET = 1 << 40
@@ -94,27 +103,6 @@ def predict_size(data: bytes, frames: int, total: int | None) -> int:
     return int(first + (len(data) - first) * (total - 1) / (frames - 1))
 
 
-def decode_gif(path: str) -> Iterator[np.ndarray]:
-    """The frames a GIF shows, (height, width, 4) uint8, composited as browsers do."""
-    from PIL import Image, ImageSequence
-
-    with Image.open(path) as im:
-        for fr in ImageSequence.Iterator(im):
-            yield np.asarray(fr.convert("RGBA"))
-
-
-def measure_gif(source: Iterable[Frame], path: str):
-    """A QualityMeter of the GIF at ``path`` against ``source`` frames (same timeline)."""
-    from ._metrics import QualityMeter
-
-    meter = QualityMeter()
-    for src, out in zip(source, decode_gif(path), strict=False):
-        if src.rgba.shape[:2] != out.shape[:2]:
-            raise GifquantError(f"{path}: frame size differs from the source's")
-        meter.update(src.rgba[..., :3], out[..., :3], src.rgba[..., 3] >= 128)
-    return meter
-
-
 @dataclass(frozen=True)
 class _Probe:
     k: int
@@ -160,13 +148,6 @@ def fit_size(
     """``convert`` with ``max_size`` (see the module's docstring); returns its ConvertReport
     with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size found when no
     setting fits."""
-    from ._io.atomic import atomic_path, is_special, scratch_folder
-    from ._io.gifsicle import find_gifsicle
-    from ._io.streams import check_input, open_input, output_format
-    from ._library import SizeChoice, _check_output, convert
-    from ._matte import WHITE, apply_matte, parse_colour
-    from ._options import _palette_tuple
-    from ._timeline import TimelineOptions, apply_timeline
 
     target = parse_size(max_size)
     check_input(src)
@@ -205,10 +186,8 @@ def fit_size(
     )
 
     # Each tier's size, rate and frame count, from the input's header (no frame decoded).
-    from ._library import _scale as parse_scale_spec
-
     base = TimelineOptions(
-        ss=ss, t=t, frames=frames, fps=fps, scale=None if scale is None else parse_scale_spec(scale)
+        ss=ss, t=t, frames=frames, fps=fps, scale=None if scale is None else _scale(scale)
     )
     tiers, shares = [], []
     with open_input(src, max_pixels=max_pixels, start=ss) as reader:
@@ -260,7 +239,7 @@ def fit_size(
                     n = max(2, round(probe_frames * rate / base_rate))
             path = os.path.join(tmp, f"probe{n_probes}.gif")
             n_probes += 1
-            rep = convert(
+            rep = one_pass(
                 src,
                 path,
                 frames=n,
@@ -322,7 +301,7 @@ def fit_size(
                 break
             try:
                 with atomic_path(dst) as out:
-                    rep = convert(
+                    rep = one_pass(
                         src,
                         out,
                         frames=frames,
@@ -369,11 +348,6 @@ def seen_score(reference: list[Frame], path: str) -> float:
     """dE + FLICKER_WEIGHT x flicker of the GIF at ``path`` as a viewer sees it against
     ``reference`` (the source's frames at the full size and rate): each reference frame is
     matched with the GIF frame on screen at its middle, enlarged to the reference's size."""
-    from PIL import Image, ImageSequence
-
-    from ._metrics import QualityMeter
-    from ._resize import resize_rgba
-
     shown, ends, clock = [], [], 0.0
     with Image.open(path) as im:
         for fr in ImageSequence.Iterator(im):

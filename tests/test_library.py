@@ -12,8 +12,8 @@ from conftest import moving_clip, read_gif, write_gif
 from PIL import Image
 
 from gifquant._arrays import quantize
+from gifquant._convert import convert
 from gifquant._display import Animation
-from gifquant._library import convert
 
 
 @pytest.fixture

@@ -2,22 +2,92 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import gifquant
 
+CORE = [
+    "_colour",
+    "_distinct",
+    "_dither",
+    "_frames",
+    "_kmeans",
+    "_metrics",
+    "_options",
+    "_remap",
+    "_representative",
+    "_temporal",
+    "_transfer",
+]
+PACKAGE = Path(gifquant.__file__).parent
+
 
 def test_pure_core_imports_no_io_libraries():
+    """The numeric core knows nothing of files, processes, bars or command lines."""
     code = (
-        "import sys; import gifquant._kmeans, gifquant._metrics, gifquant._temporal, "
-        "gifquant._colour, gifquant._options, gifquant._transfer, gifquant._representative; "
-        "bad = [m for m in ('imageio', 'cv2', 'tqdm', 'PIL') if m in sys.modules];"
-        "print(','.join(bad))"
+        "import sys; "
+        + "; ".join(f"import gifquant.{m}" for m in CORE)
+        + "; bad = [m for m in ('imageio', 'cv2', 'tqdm', 'PIL', 'argparse', 'subprocess',"
+        " 'gifquant._io') if m in sys.modules]; print(','.join(bad))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == ""
+
+
+def _imports() -> dict[str, set[str]]:
+    """Each module of the package and the package modules it imports, anywhere in it (inside
+    functions too; not under ``if TYPE_CHECKING``, which never runs)."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                node.body = []
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                subs = [f"{target}.{a.name}" for a in node.names]
+                deps |= {m for m in subs if m in modules} or {target}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph = _imports()
+    assert len(graph) > 30  # the walk found the package
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            cycle = path[path.index(module) :] + [module]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        for dep in sorted(graph[module]):
+            visit(dep, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
 
 
 def test_exported_names():
