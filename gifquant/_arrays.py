@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,7 +35,7 @@ def quantize(
     bgr: bool = False,
     durations: float | Iterable[float] | None = None,
     as_animation: bool = False,
-    progress: bool = False,
+    on_progress: Callable[[int, int | None], None] | None = None,
     **options,
 ):
     """Quantize frames to at most ``k`` colours each, seeding each frame from the last.
@@ -57,7 +57,8 @@ def quantize(
     durations : display time of each frame in seconds (a number for all, or one per frame);
         default: the file's timing, else 0.1 s. Used by ``as_animation``.
     as_animation : return an ``Animation`` (it plays inline in Jupyter; ``.frames``, ``.save``)
-    progress : draw a progress bar on stderr
+    on_progress : called with (frames done, frames in all) after each frame; the total is
+        None for an iterable or a file, whose length is not known up front
     **options : the other ``QuantizeOptions`` fields (``seeded``, ``metric``, ``space``,
         ``dither``, ...)
 
@@ -99,7 +100,8 @@ def quantize(
         single = array.ndim == 3
         stack = array[None] if single else array
         items = ((*_as_rgba(f, bgr), None) for f in stack)
-        painted = _progress(_paint(items, opts, _durations(durations, len(stack))), progress)
+        painted = _paint(items, opts, _durations(durations, len(stack)))
+        painted = _progress(painted, on_progress, len(stack))
         if as_animation:
             return Animation([frame for frame, _ in painted])
         pictures = np.stack([_picture(frame, channels, bgr) for frame, channels in painted])
@@ -107,14 +109,14 @@ def quantize(
     source = _source(frames, bgr)
     if as_animation:
         with contextlib.closing(source):
-            painted = _progress(_paint(source, opts, _durations(durations, None)), progress)
+            painted = _progress(_paint(source, opts, _durations(durations, None)), on_progress)
             return Animation([frame for frame, _ in painted])
-    return _stream(source, opts, durations, progress, bgr)
+    return _stream(source, opts, durations, on_progress, bgr)
 
 
-def _stream(source, opts, durations, progress, bgr) -> Iterator[NDArray[np.uint8]]:
+def _stream(source, opts, durations, on_progress, bgr) -> Iterator[NDArray[np.uint8]]:
     with contextlib.closing(source):
-        painted = _progress(_paint(source, opts, _durations(durations, None)), progress)
+        painted = _progress(_paint(source, opts, _durations(durations, None)), on_progress)
         for frame, channels in painted:
             yield _picture(frame, channels, bgr)
 
@@ -192,16 +194,12 @@ def _paint(source, opts: QuantizeOptions, durations: Iterator[float | None]):
         yield q.quantize(rgba, duration).frame, channels
 
 
-def _progress(items, progress: bool):
-    if not progress:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    with tqdm(unit="frame", leave=False) as bar:
-        for item in items:
-            bar.update(1)
-            yield item
+def _progress(items, on_progress, total: int | None = None):
+    """``items``, telling ``on_progress`` (when given) of each one done."""
+    for done, item in enumerate(items, 1):
+        if on_progress is not None:
+            on_progress(done, total)
+        yield item
 
 
 class _Source:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from . import _signals as signals
 from ._convert import convert
-from ._errors import GifquantError
+from ._errors import GifquantError, SettingError
 from ._io.image import own_process
 from ._io.streams import OUTPUT_FORMATS
 from ._library import _load_palettes, _loop, _lossy
@@ -45,7 +45,7 @@ INPUT_EXTENSIONS = frozenset(
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 # ``convert``'s keywords that are the batch's own business, not a per-file setting.
 _NOT_SETTINGS = frozenset(
-    {"src", "dst", "format", "overwrite", "compare", "panels", "progress", "on_frame", "early"}
+    {"src", "dst", "format", "overwrite", "compare", "panels", "on_progress", "on_frame", "early"}
 )
 
 
@@ -77,10 +77,14 @@ class FileRecord:
     stats: dict[str, float] | None = None
     cuts: tuple[int, ...] = ()
     in_batch: bool = False
+    # The failure itself, for a caller that names settings its own way (the command line's
+    # flags: GifquantError.for_command_line); not in as_dict.
+    failure: GifquantError | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         """The record as plain JSON values."""
-        d = dataclasses.asdict(self)
+        d = dataclasses.asdict(dataclasses.replace(self, failure=None))
+        del d["failure"]
         d["cuts"] = list(self.cuts)
         return d
 
@@ -201,14 +205,16 @@ def batch(
     settings = _check_settings(settings)
     fmt = None if format is None else format.lower()
     if fmt is not None and fmt not in OUTPUT_FORMATS:
-        raise GifquantError(
-            f"unknown output format {format!r} (-f): choose from {', '.join(OUTPUT_FORMATS)}"
+        raise SettingError(
+            "unknown output format {value!r} ({format}): choose from {formats}",
+            value=format,
+            formats=", ".join(OUTPUT_FORMATS),
         )
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError("jobs must be a whole number >= 1")
     jobs_list = plan(paths, out_dir, fmt)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise GifquantError(f"{out_dir}: not a folder (--out-dir)")
+        raise SettingError("{path}: not a folder ({out_dir})", path=out_dir)
     os.makedirs(out_dir, exist_ok=True)
     if on_start is not None:
         on_start(len(jobs_list))
@@ -410,7 +416,10 @@ def convert_one(src: str, dst: str, settings: dict, attempt: int = 1) -> FileRec
         )
     except Exception as exc:  # noqa: BLE001 - every failure is this file's record
         message, code = _describe(exc)
-        return FileRecord(src, dst, "failed", message, code, attempt, bytes_in=bytes_in)
+        failure = exc if isinstance(exc, GifquantError) else None
+        return FileRecord(
+            src, dst, "failed", message, code, attempt, bytes_in=bytes_in, failure=failure
+        )
     stats = None
     if report.dE is not None:
         stats = dict(
@@ -637,8 +646,11 @@ def _connect(address: str, jobs: int | None):
     try:
         return _closing(Client(address, timeout="10s"), None)
     except OSError as exc:
-        raise GifquantError(
-            f"--dask {address}: cannot reach the scheduler ({exc})", exit_code=1
+        raise SettingError(
+            "{client} {address}: cannot reach the scheduler ({exc})",
+            exit_code=1,
+            address=address,
+            exc=exc,
         ) from None
 
 
@@ -646,8 +658,8 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise GifquantError(
-            "--dask needs dask.distributed: pip install 'gifquant[dask]'", exit_code=1
+        raise SettingError(
+            "{client} needs dask.distributed: pip install 'gifquant[dask]'", exit_code=1
         ) from None
     return distributed
 
@@ -747,8 +759,8 @@ class _LocalStart:
             signals.check()
         if self._error is not None:
             if isinstance(self._error, OSError):
-                raise GifquantError(
-                    f"--dask local: cannot start a cluster ({self._error})", exit_code=1
+                raise SettingError(
+                    "{client} local: cannot start a cluster ({exc})", exit_code=1, exc=self._error
                 ) from None
             raise self._error
         self._taken = True

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
+
+from tqdm import tqdm
 
 from . import _cli_compare, _cli_palette
 from . import _signals as signals
@@ -24,6 +27,7 @@ from ._cli_args import (
     check_output,
     colour_settings,
     colour_value,
+    message,
     number,
     positive_int,
     rate,
@@ -355,6 +359,27 @@ def _after_frame(bar) -> Callable[[int], None]:
     return step
 
 
+class _FrameBar:
+    """The bar of frames on stderr, drawn from the library's reports (``on_progress``); made at
+    the first, when the number of frames is known."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=total, unit="frame", file=sys.stderr, leave=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _show_bar(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr is not None and (args.progress or sys.stderr.isatty())
+
+
 def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     check_input(args.input)  # first: a missing input is the mistake to name
     fmt = output_format(args.output, args.fmt)
@@ -365,7 +390,7 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         check_output(args.input, args.report, "file", args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
         check_output(
-            args.input, args.compare, output_format(args.compare, None, option="--compare"), args
+            args.input, args.compare, output_format(args.compare, None, option="compare"), args
         )
     if args.max_size is not None and args.output == "-":
         raise GifquantError(
@@ -378,22 +403,24 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if not args.quiet:
             say(f"note: {note}")
 
-    report = convert(
-        args.input,
-        args.output,
-        early=early,
-        format=args.fmt,
-        overwrite=True,  # asked above
-        compare=args.compare,
-        panels=args.panels,
-        records=args.report is not None,
-        progress=not args.quiet
-        and sys.stderr is not None
-        and (args.progress or sys.stderr.isatty()),
-        on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
-        on_note=note_now,
-        **file_settings(args),
-    )
+    bar = _FrameBar() if _show_bar(args) else None
+    with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.callback(bar.close)
+        report = convert(
+            args.input,
+            args.output,
+            early=early,
+            format=args.fmt,
+            overwrite=True,  # asked above
+            compare=args.compare,
+            panels=args.panels,
+            records=args.report is not None,
+            on_progress=bar,
+            on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
+            on_note=note_now,
+            **file_settings(args),
+        )
     if args.report is not None:
         with output_file(args.report) as f:
             f.write(report.to_json().encode())
@@ -558,7 +585,7 @@ def _check_summary(args: argparse.Namespace) -> None:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    show_bar = not args.quiet and sys.stderr is not None and (args.progress or sys.stderr.isatty())
+    show_bar = _show_bar(args)
     _check_summary(args)  # said now, not once every file is done
     with contextlib.ExitStack() as stack:
         bar = None
@@ -567,8 +594,6 @@ def _run_batch(args: argparse.Namespace) -> int:
         def on_start(n: int) -> None:
             nonlocal bar
             if show_bar:
-                from tqdm import tqdm
-
                 bar = stack.enter_context(
                     tqdm(total=n, unit="file", file=sys.stderr, dynamic_ncols=True)
                 )
@@ -576,8 +601,9 @@ def _run_batch(args: argparse.Namespace) -> int:
         def on_record(r) -> None:
             nonlocal frames
             if r.status == "failed":
-                where = "" if r.error.startswith(r.src) else f"{r.src}: "
-                line = f"gifquant: error: {where}{r.error}"
+                error = r.error if r.failure is None else message(r.failure)
+                where = "" if error.startswith(r.src) else f"{r.src}: "
+                line = f"gifquant: error: {where}{error}"
                 if bar is not None:
                     bar.write(line, file=sys.stderr)
                 else:
@@ -610,7 +636,11 @@ def _run_batch(args: argparse.Namespace) -> int:
             )
             return exc.code
     if args.summary:
-        _write_json(args.summary, report.as_dict())
+        summary = report.as_dict()
+        for record, r in zip(summary["records"], report.records, strict=True):
+            if r.failure is not None:  # as the line said on stderr: settings named by flags
+                record["error"] = message(r.failure)
+        _write_json(args.summary, summary)
     if not args.quiet:
         say(
             f"batch: {report.done} done, {report.skipped} skipped, {report.failed} failed; "
@@ -625,8 +655,6 @@ def _mb(n: int) -> str:
 
 
 def _write_json(path: str, data: dict) -> None:
-    import json
-
     with output_file(path) as f:
         f.write((json.dumps(data, indent=1) + "\n").encode())
 
@@ -682,7 +710,7 @@ def _failed(exc: BaseException) -> int:
         say(interrupted.message)
         return interrupted.code
     if isinstance(exc, GifquantError):
-        say(f"error: {exc}")
+        say(f"error: {message(exc)}")
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):  # the reader of our stdout went away: stop quietly
         _silence_stdout()

@@ -16,6 +16,39 @@ from ._representative import REPRESENTATIVES
 from ._resize import parse_scale
 from ._sizing import parse_size
 
+# The flag that sets each setting the library's messages name by its keyword
+# (GifquantError.for_command_line); tests/test_docs.py checks each is a flag of a command.
+FLAGS = {
+    "k": "-k",
+    "format": "-f",
+    "ss": "--ss",
+    "t": "--t",
+    "scale": "--scale",
+    "loop": "--loop",
+    "matte": "--matte",
+    "lossy": "--lossy",
+    "max_size": "--max-size",
+    "max_pixels": "--max-pixels",
+    "max_clip_pixels": "--max-clip-pixels",
+    "compare": "--compare",
+    "panels": "--panels",
+    "palette_from": "--palette-from",
+    "transfer": "--transfer",
+    "out_dir": "--out-dir",
+    "client": "--dask",
+    "panel_width": "--panel-width",
+    "modes": "--modes",
+    "metrics": "--metric",
+    "spaces": "--space",
+    "representatives": "--representative",
+    "plot3d": "--plot3d",
+}
+
+
+def message(exc: GifquantError) -> str:
+    """A library error as the command line says it: settings named by their flags."""
+    return exc.for_command_line(FLAGS)
+
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like argparse but without usage
@@ -134,14 +167,14 @@ def colour_value(text: str) -> tuple[int, int, int]:
     try:
         return parse_colour(text)
     except GifquantError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--matte: ")) from None
+        raise argparse.ArgumentTypeError(message(exc).removeprefix("--matte: ")) from None
 
 
 def size_value(text: str) -> int:
     try:
         return parse_size(text)
     except GifquantError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--max-size: ")) from None
+        raise argparse.ArgumentTypeError(message(exc).removeprefix("--max-size: ")) from None
 
 
 def add_colour_options(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ._errors import GifquantError
+from ._errors import SettingError
 from ._io.budget import DEFAULT_MAX_PIXELS
 from ._io.prestart import EarlyStart
 from ._io.streams import check_input
@@ -35,7 +35,7 @@ def convert(
     max_clip_pixels: int | None = None,
     stats: bool = False,
     records: bool = False,
-    progress: bool = False,
+    on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     early: EarlyStart | None = None,
@@ -65,7 +65,8 @@ def convert(
     stats : measure dE, flicker, incoherence and colours on screen (costs about as much as
         quantizing)
     records : also keep a record per frame (``ConvertReport.frame_records``; implies stats)
-    progress : draw a progress bar on stderr
+    on_progress : called with (frames done, frames in all) after each frame is quantized;
+        the total is None when the input does not say (a pipe, some videos)
     on_frame : called with each frame's index once it is quantized
     on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
         its first frames); every note is also in the report
@@ -116,7 +117,7 @@ def convert(
     if "palette" in options and palette_from is not None:
         raise TypeError("give palette_from or palette, not both")
     if transfer is not None and (palette_from is not None or "palette" in options):
-        raise GifquantError("a fixed palette (--palette-from) and --transfer cannot be combined")
+        raise SettingError("a fixed palette ({palette_from}) and {transfer} cannot be combined")
     if max_size is not None:
         # Read once for the search's runs: the transfer target goes on as a Palette.
         transfer = _load_palettes(options, palette_from, transfer)
@@ -137,7 +138,7 @@ def convert(
             max_pixels=max_pixels,
             max_clip_pixels=max_clip_pixels,
             stats=stats,
-            progress=progress,
+            on_progress=on_progress,
             on_frame=on_frame,
             loop=loop,
             matte=matte,
@@ -162,7 +163,7 @@ def convert(
         max_clip_pixels=max_clip_pixels,
         stats=stats,
         records=records,
-        progress=progress,
+        on_progress=on_progress,
         on_frame=on_frame,
         on_note=on_note,
         early=early,

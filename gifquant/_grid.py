@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ._colour import SPACES
 from ._compare import LABEL_COLOURS, grid_size
-from ._errors import GifquantError
+from ._errors import GifquantError, Setting, SettingError
 from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from ._io.streams import check_input, open_input, open_output, output_format
 from ._kmeans import METRICS
@@ -113,7 +113,7 @@ def compare(
     if not ks or any(
         isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 256 for v in ks
     ):
-        raise GifquantError(f"-k: whole numbers 1..256, not {ks}")
+        raise SettingError("{k}: whole numbers 1..256, not {ks}", ks=ks)
     base = QuantizeOptions(**options)
     fmt = output_format(dst, format)
     _check_output(src, dst, fmt, overwrite)
@@ -127,7 +127,7 @@ def compare(
             "labels" + (" and the source" if source else "") + ": fewer or smaller k values"
         )
     if panel_width is not None and not 16 <= panel_width <= 4096:
-        raise GifquantError(f"--panel-width {panel_width} is outside 16..4096")
+        raise SettingError("{panel_width} {value} is outside 16..4096", value=panel_width)
     settings = dict(
         ss=ss,
         t=t,
@@ -153,7 +153,9 @@ def compare(
 
 def _check_choices(name: str, given: Sequence[str], allowed: Sequence[str]) -> None:
     if isinstance(given, str) or not given or any(g not in allowed for g in given):
-        raise GifquantError(f"--{name.rstrip('s')}: one or more of {', '.join(allowed)}")
+        raise SettingError(
+            "{name}: one or more of {allowed}", name=Setting(name), allowed=", ".join(allowed)
+        )
 
 
 def _cells(base, ks, modes, metrics, spaces, representatives, source) -> tuple[list[Panel], int]:
@@ -217,9 +219,11 @@ def _run(src, cells, columns, dst, fmt, draw, settings, on_frame):
         if draw:
             w, h = grid_size(len(cells), columns, info.width, info.height, lines=2)
             if max(w, h) > 16384 or w * h > settings["max_pixels"]:
-                raise GifquantError(
-                    f"the grid would be {w}x{h}: too large; a smaller --panel-width or fewer "
-                    "panels makes it fit"
+                raise SettingError(
+                    "the grid would be {w}x{h}: too large; a smaller {panel_width} or fewer "
+                    "panels makes it fit",
+                    w=w,
+                    h=h,
                 )
             sink = stack.enter_context(open_output(dst, fmt, info, width=w, height=h))
         first = next(p.options for p in cells if p.options is not None)

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from . import _compare as _compare
-from ._errors import GifquantError
+from ._errors import GifquantError, SettingError
 from ._frames import Frame
 from ._io.atomic import is_special
 from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
@@ -142,7 +142,7 @@ def one_pass(
     max_clip_pixels: int | None = None,
     stats: bool = False,
     records: bool = False,
-    progress: bool = False,
+    on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     early: EarlyStart | None = None,
@@ -164,7 +164,7 @@ def one_pass(
     if "palette" in options and palette_from is not None:
         raise TypeError("give palette_from or palette, not both")
     if transfer is not None and (palette_from is not None or "palette" in options):
-        raise GifquantError("a fixed palette (--palette-from) and --transfer cannot be combined")
+        raise SettingError("a fixed palette ({palette_from}) and {transfer} cannot be combined")
     QuantizeOptions(**options)  # bad settings first, before any palette is read
     fmt = output_format(dst, format)
     _check_output(src, dst, fmt, overwrite)
@@ -180,23 +180,23 @@ def one_pass(
     )
     timeline0 = timeline
     if panels is not None and compare is None:
-        raise GifquantError("--panels needs --compare PATH (the file the panels go to)")
+        raise SettingError("{panels} needs {compare} PATH (the file the panels go to)")
     panel_list, compare_fmt = None, None
     if compare is not None:
         if compare == "-" or same_file(compare, dst):
-            raise GifquantError("--compare needs its own file path, not the output's")
-        compare_fmt = output_format(compare, None, option="--compare")
+            raise SettingError("{compare} needs its own file path, not the output's")
+        compare_fmt = output_format(compare, None, option="compare")
         if (fmt == "png" and inside(compare, dst)) or (
             compare_fmt == "png" and inside(dst, compare)
         ):
-            raise GifquantError("--compare and the output cannot be one inside the other")
+            raise SettingError("{compare} and the output cannot be one inside the other")
         _check_output(src, compare, compare_fmt, overwrite)
         # Only GIF output draws what changed over what is on screen.
         panel_options = dataclasses.replace(quant, delta=quant.delta and compare_fmt == "gif")
         try:
             panel_list = parse_panels("random,seeded" if panels is None else panels, panel_options)
         except ValueError as exc:
-            raise GifquantError(f"--panels: {exc}") from None
+            raise SettingError("{panels}: {exc}", exc=exc) from None
     quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")
 
     started = time.perf_counter()
@@ -223,9 +223,11 @@ def one_pass(
         if opaque_out:
             info = dataclasses.replace(info, transparency=False)
         if info.width * info.height > max_pixels:
-            raise GifquantError(
-                f"--scale: {info.width}x{info.height} is over the limit of {max_pixels} "
-                "pixels per frame (--max-pixels)"
+            raise SettingError(
+                "{scale}: {w}x{h} is over the limit of {n} pixels per frame ({max_pixels})",
+                w=info.width,
+                h=info.height,
+                n=max_pixels,
             )
         if fmt == "gif" and info.fps and info.fps > 50:
             notes.append(
@@ -261,13 +263,8 @@ def one_pass(
         if fmt == "gif" and info.n_frames and hasattr(sink, "frame_bytes"):
             predictor = _Predictor(sink, info.n_frames, fmt, quant.k, lossy, on_note)
             step = predictor.wrap(step)
-        if progress:
-            from tqdm import tqdm
-
-            bar = stack.enter_context(
-                tqdm(total=info.n_frames, unit="frame", file=sys.stderr, leave=False)
-            )
-            step = _with_bar(bar, on_frame)
+        if on_progress is not None:
+            step = _reporting(step, on_progress, info.n_frames)
         large = info.width * info.height >= SERIAL_PIXELS
         if large:
             _return_freed_memory()
@@ -284,9 +281,12 @@ def one_pass(
             threads=not large if threads is None else threads and not large,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
-            raise GifquantError(
-                f"{src}: no frames in the requested range (--ss {ss:g}"
-                + (f" --t {t:g})" if t is not None else ")")
+            raise SettingError(
+                "{src}: no frames in the requested range ({ss} {start:g}"
+                + (" {t} {length:g})" if t is not None else ")"),
+                src=src,
+                start=ss,
+                length=t,
             )
     # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
     seconds = time.perf_counter() - started
@@ -341,10 +341,10 @@ def _load_palettes(options: dict, palette_from, transfer) -> Palette | None:
     (each a path, a ``Palette`` or colours), or None."""
     k = options.get("k", 16)
     if palette_from is not None:
-        options["palette"] = load_palette(palette_from, k, option="--palette-from").colours
+        options["palette"] = load_palette(palette_from, k, option="palette_from").colours
     if transfer is None:
         return None
-    return load_palette(transfer, options.get("transfer_colours", 8), option="--transfer")
+    return load_palette(transfer, options.get("transfer_colours", 8), option="transfer")
 
 
 # Outputs above this get a note with the options that would shrink them.
@@ -406,7 +406,7 @@ def _loop(loop) -> int | None:
     if isinstance(loop, bool) or not isinstance(loop, int):
         raise TypeError(f"loop must be an int or None, not {type(loop).__name__}")
     if not -1 <= loop <= LOOP_MAX:
-        raise GifquantError(f"--loop {loop} is outside -1..{LOOP_MAX}")
+        raise SettingError("{loop} {value} is outside -1..{hi}", value=loop, hi=LOOP_MAX)
     return loop
 
 
@@ -416,9 +416,9 @@ def _lossy(lossy, fmt: str) -> int:
     if isinstance(lossy, bool) or not isinstance(lossy, int):
         raise TypeError(f"lossy must be an int, not {type(lossy).__name__}")
     if not 0 <= lossy <= LOSSY_MAX:
-        raise GifquantError(f"--lossy {lossy} is outside 0..{LOSSY_MAX}")
+        raise SettingError("{lossy} {value} is outside 0..{hi}", value=lossy, hi=LOSSY_MAX)
     if lossy and fmt != "gif":
-        raise GifquantError(f"--lossy is for GIF output (this output is {fmt})")
+        raise SettingError("{lossy} is for GIF output (this output is {fmt})", fmt=fmt)
     return lossy
 
 
@@ -469,7 +469,7 @@ def _scale(value: str | tuple[int, int]) -> tuple[int, int]:
         try:
             return parse_scale(value)
         except ValueError as exc:
-            raise GifquantError(f"--scale: {exc}") from None
+            raise SettingError("{scale}: {exc}", exc=exc) from None
     return parse_scale(f"{value[0]}:{value[1]}")
 
 
@@ -479,9 +479,19 @@ def _check_output(src: str, dst: str, fmt: str, overwrite: bool) -> None:
         raise GifquantError(f"{dst}: already exists (overwrite=True replaces it)")
 
 
-def _with_bar(bar, on_frame: Callable[[int], None] | None) -> Callable[[int], None]:
+def _reporting(
+    on_frame: Callable[[int], None] | None,
+    on_progress: Callable[[int, int | None], None],
+    total: int | None,
+) -> Callable[[int], None]:
+    """``on_frame``, and ``on_progress`` told of each frame done (``total``: None when the
+    input does not say how many frames it holds)."""
+    done = 0
+
     def step(i: int) -> None:
-        bar.update(1)
+        nonlocal done
+        done += 1
+        on_progress(done, total)
         if on_frame is not None:
             on_frame(i)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ._colour import over_matte
-from ._errors import GifquantError
+from ._errors import SettingError
 from ._frames import Frame
 
 WHITE = (255, 255, 255)
@@ -33,11 +33,14 @@ def parse_colour(value: str | tuple[int, int, int]) -> tuple[int, int, int]:
         try:
             rgb = ImageColor.getrgb(text)
         except ValueError:
-            raise GifquantError(
-                f"--matte: {value!r} is not a colour (a name such as white, or #rrggbb)"
+            raise SettingError(
+                "{matte}: {value!r} is not a colour (a name such as white, or #rrggbb)",
+                value=value,
             ) from None
         if len(rgb) == 4 and rgb[3] != 255:
-            raise GifquantError(f"--matte: {value!r} is not opaque; a matte has no alpha")
+            raise SettingError(
+                "{matte}: {value!r} is not opaque; a matte has no alpha", value=value
+            )
         return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
     if (
         isinstance(value, (tuple, list))

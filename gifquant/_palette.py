@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ._arrays import frames_of
 from ._colour import lab_to_rgb, rgb_to_lab
-from ._errors import GifquantError
+from ._errors import GifquantError, SettingError
 from ._kmeans import kmeans
 from ._options import QuantizeOptions
 from ._palette_model import Palette, sorted_palette
@@ -174,8 +174,8 @@ def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
     try:
         import plotly.graph_objects as go
     except ImportError:
-        raise GifquantError(
-            "--plot3d FILE.html needs plotly: pip install 'gifquant[plot]' (or write a .png)"
+        raise SettingError(
+            "{plot3d} FILE.html needs plotly: pip install 'gifquant[plot]' (or write a .png)"
         ) from None
     css = [f"rgb({r},{g},{b})" for r, g, b in colours.tolist()]
     fig = go.Figure(

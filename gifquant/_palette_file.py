@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from ._errors import GifquantError
+from ._errors import GifquantError, Setting, SettingError
 from ._io.streams import check_input
 from ._options import _palette_tuple
 from ._palette import palette
@@ -46,36 +46,54 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
         return _unique(colours, None)
     path = os.fspath(source)
     if path == "-":
-        raise GifquantError(f"{option} reads a file, not stdin ('-')")
+        raise SettingError("{option} reads a file, not stdin ('-')", option=Setting(option))
     try:
         check_input(path)
     except GifquantError as exc:  # InputNotFoundError stays a FileNotFoundError too
-        raise type(exc)(f"{option}: {exc}") from None
+        raise type(exc).naming("{option}: {exc}", option=Setting(option), exc=exc) from None
     if os.path.splitext(path)[1].lower() in TEXT_SUFFIXES:
         try:
             # utf-8-sig: a byte order mark, as Windows editors write, is not a colour.
             with open(path, encoding="utf-8-sig") as f:
                 text = f.read(_MAX_TEXT + 1)
         except (OSError, UnicodeDecodeError) as exc:
-            raise GifquantError(f"{option} {path}: cannot read it ({exc})") from None
+            raise SettingError(
+                "{option} {path}: cannot read it ({exc})",
+                option=Setting(option),
+                path=path,
+                exc=exc,
+            ) from None
         if len(text) > _MAX_TEXT:
-            raise GifquantError(
-                f"{option} {path}: over {_MAX_TEXT >> 20} MB; not a palette of 256 colours"
+            raise SettingError(
+                "{option} {path}: over {mb} MB; not a palette of 256 colours",
+                option=Setting(option),
+                path=path,
+                mb=_MAX_TEXT >> 20,
             )
-        return _parse(text, path, option)
+        try:
+            return _parse(text, path)
+        except GifquantError as exc:
+            raise SettingError("{option} {exc}", option=Setting(option), exc=exc) from None
 
     try:
         overall = palette(path, k=k, samples=0, **options).overall
     except GifquantError as exc:
-        raise GifquantError(f"{option}: {exc}") from None
+        raise type(exc).naming(
+            "{option}: {exc}", exc.exit_code, option=Setting(option), exc=exc
+        ) from None
     if not len(overall.colours):
-        raise GifquantError(f"{option}: {path}: every pixel is transparent; no colours to take")
+        raise SettingError(
+            "{option}: {path}: every pixel is transparent; no colours to take",
+            option=Setting(option),
+            path=path,
+        )
     return overall
 
 
-def _parse(text: str, path: str, option: str) -> Palette:
-    """A palette file's colours and shares (text as ``gifquant palette`` writes it)."""
-    where = f"{option} {path}"
+def _parse(text: str, path: str) -> Palette:
+    """A palette file's colours and shares (text as ``gifquant palette`` writes it); errors
+    start with ``path``."""
+    where = path
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         colours, shares = _from_json(text, where)

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from . import _compare as compare
 from ._colour import SPACES, rgb_to_lab
 from ._distinct import FrameColours, frame_colours, source_colours
+from ._errors import SettingError
 from ._frames import Frame
 from ._kmeans import METRICS, distances
 from ._metrics import QualityMeter
@@ -89,10 +90,11 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
     used = sum(p.options.k for p in panels if p.options is not None)
     spare = 256 - compare.LABEL_COLOURS - 1 - used
     if spare < (16 if any(p.options is None for p in panels) else 0):
-        raise ValueError(
-            f"the panels' palettes ({used} colours) do not fit one GIF frame of 256 colours"
+        raise SettingError(
+            "the panels' palettes ({used} colours) do not fit one GIF frame of 256 colours"
             + (" with room for the original" if any(p.options is None for p in panels) else "")
-            + ("; use a palette of fewer colours" if base.palette else "; use a smaller -k")
+            + ("; use a palette of fewer colours" if base.palette else "; use a smaller {k}"),
+            used=used,
         )
     return panels
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageSequence
 
-from ._errors import GifquantError
+from ._errors import SettingError
 from ._frames import Frame
 from ._io.atomic import atomic_path, is_special, scratch_folder
 from ._io.gifblocks import IMAGE, Truncated, blocks, read_header
@@ -60,14 +60,15 @@ def parse_size(value: int | str) -> int:
     elif isinstance(value, str):
         m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgKMG]?)(?:i?[bB])?\s*", value)
         if not m:
-            raise GifquantError(
-                f"--max-size: {value!r} is not a size (bytes, or a number with K, M or G)"
+            raise SettingError(
+                "{max_size}: {value!r} is not a size (bytes, or a number with K, M or G)",
+                value=value,
             )
         n = int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
     else:
         raise TypeError(f"max_size must be an int or a str, not {type(value).__name__}")
     if not 1 <= n <= MAX_TARGET:
-        raise GifquantError(f"--max-size {value} is outside 1 byte..1024G")
+        raise SettingError("{max_size} {value} is outside 1 byte..1024G", value=value)
     return n
 
 
@@ -138,7 +139,7 @@ def fit_size(
     max_pixels: int,
     max_clip_pixels: int | None,
     stats: bool,
-    progress: bool,
+    on_progress,
     on_frame,
     loop,
     matte,
@@ -153,16 +154,16 @@ def fit_size(
     check_input(src)
     fmt = output_format(dst, format)
     if fmt != "gif":
-        raise GifquantError(f"--max-size is for GIF output (this output is {fmt})")
+        raise SettingError("{max_size} is for GIF output (this output is {fmt})", fmt=fmt)
     if dst == "-" or is_special(dst):
-        raise GifquantError(
-            "--max-size needs an output file: it checks the size before anything is written"
+        raise SettingError(
+            "{max_size} needs an output file: it checks the size before anything is written"
         )
     if src == "-" or not os.path.isfile(src):
-        raise GifquantError("--max-size needs an input file: it reads the clip more than once")
+        raise SettingError("{max_size} needs an input file: it reads the clip more than once")
     _check_output(src, dst, fmt, overwrite)
     if compare is not None:
-        _check_output(src, compare, output_format(compare, None, option="--compare"), overwrite)
+        _check_output(src, compare, output_format(compare, None, option="compare"), overwrite)
     k_max = options.pop("k", 256)
     fixed = options.get("palette")
     if fixed is not None:  # a fixed palette has its own k: lossy, size and rate are searched
@@ -310,7 +311,7 @@ def fit_size(
                         k=cand.k,
                         lossy=cand.lossy,
                         stats=stats,
-                        progress=progress,
+                        on_progress=on_progress,
                         on_frame=on_frame,
                         compare=compare,
                         panels=panels,
@@ -334,13 +335,18 @@ def fit_size(
             )
     best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
     if tried and smallest is not None and smallest.predicted <= target:
-        raise GifquantError(
-            f"--max-size {human(target)}: every setting tried came out over it (the closest, "
-            f"{_describe(tried[-1])}, made {human(tried[-1].predicted)}); try a larger size"
+        raise SettingError(
+            "{max_size} {target}: every setting tried came out over it (the closest, "
+            "{closest}, made {made}); try a larger size",
+            target=human(target),
+            closest=_describe(tried[-1]),
+            made=human(tried[-1].predicted),
         )
-    raise GifquantError(
-        f"--max-size {human(target)} cannot be met: the smallest output found is about "
-        f"{human(best.predicted)} ({_describe(best)})"
+    raise SettingError(
+        "{max_size} {target} cannot be met: the smallest output found is about {size} ({what})",
+        target=human(target),
+        size=human(best.predicted),
+        what=_describe(best),
     )
 
 

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -105,16 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.name:
             runs = {n: c for n, c in runs.items() if n in args.name}
         inputs = _inputs(scratch / "inputs")
-        print(f"comparing {ROOT} with {args.commit} ({_rev(args.commit)}): {len(runs)} runs")
+        print(
+            f"comparing {ROOT} with {args.commit} ({_rev(args.commit)}): {len(runs)} runs",
+            flush=True,
+        )
+        same = 0
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-            results = list(
-                pool.map(lambda r: _compare(r[0], r[1], old, new, inputs, scratch), runs.items())
-            )
-        same = sum(ok for ok, _ in results)
-        for _, lines in results:
-            print("\n".join(lines))
-        print(f"{same} of {len(results)} runs identical")
-        return 0 if same == len(results) else 1
+            todo = [pool.submit(_compare, n, c, old, new, inputs, scratch) for n, c in runs.items()]
+            for done in as_completed(todo):  # each run said as it ends
+                ok, lines = done.result()
+                same += ok
+                print("\n".join(lines), flush=True)
+        print(f"{same} of {len(runs)} runs identical")
+        return 0 if same == len(runs) else 1
     finally:
         if args.keep:
             print(f"scratch kept in {scratch}")

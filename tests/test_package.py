@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,29 @@ def test_exported_names():
     assert callable(gifquant.quantize) and callable(gifquant.convert)
     public = {n for n in vars(gifquant) if not n.startswith("_")}
     assert public <= set(gifquant.__all__) and set(gifquant.__all__) <= set(dir(gifquant))
+
+
+def test_library_errors_name_no_command_line_flags():
+    """The library's messages name settings by keyword; only the command line says flags."""
+    from gifquant import _cli, _cli_args, _cli_compare, _cli_palette
+
+    parsers = [
+        _cli.build_parser(),
+        _cli.build_batch_parser(),
+        _cli_compare.build_parser(),
+        _cli_palette.build_parser(),
+    ]
+    flags = {o for p in parsers for a in p._actions for o in a.option_strings} - {"-h"}
+    assert set(_cli_args.FLAGS.values()) <= flags
+    flag = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(flags))) + r")(?![\w-])")
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name.startswith(("_cli", "_command")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                for const in ast.walk(node.exc):
+                    if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                        if m := flag.search(const.value):
+                            found.append(f"{path.name}:{node.lineno}: {m.group(1)}")
+    assert not found

