@@ -35,6 +35,7 @@ from ._cli_args import (
     scale_value,
     scene_threshold,
     size_value,
+    strength,
     time_value,
 )
 from ._colour import SPACES
@@ -198,6 +199,25 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         type=number(0, MAX_DITHER),
         default=1.0,
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
+    )
+    p.add_argument(
+        "--denoise",
+        type=strength(8),
+        default=1.0,
+        metavar="auto|off|S",
+        help="hold camera noise in the source still before quantizing (fewer bytes, no "
+        "shimmer on still surfaces): auto (default) measures each clip's noise and leaves a "
+        "clip with none untouched; off; or a strength S, 0..8, that scales the thresholds "
+        "(1 = auto's, 2 = twice the measured noise)",
+    )
+    p.add_argument(
+        "--deband",
+        type=strength(4),
+        default=1.0,
+        metavar="auto|off|S",
+        help="keep smooth gradients free of bands: palette entries weighted to where errors "
+        "show, and a fine still dither between close entries of smooth areas only; auto "
+        "(default), off, or a strength S, 0..4",
     )
     add_colour_options(p)
     colours = p.add_argument_group("palettes of other files")
@@ -488,6 +508,8 @@ def file_settings(args: argparse.Namespace) -> dict:
         delta=args.delta,
         dither=args.dither,
         dither_strength=args.dither_strength,
+        denoise=args.denoise,
+        deband=args.deband,
         **colour_settings(args),
         palette_from=args.palette_from,
         transfer=args.transfer,

@@ -12,6 +12,7 @@ from ._errors import GifquantError
 from ._io.atomic import is_special
 from ._io.streams import check_paths
 from ._matte import parse_colour
+from ._options import STRENGTH_WORDS
 from ._representative import REPRESENTATIVES
 from ._resize import parse_scale
 from ._sizing import parse_size
@@ -91,6 +92,24 @@ def number(lo: float, hi: float, *, below_hi: bool = False):
             rng = f"at least {lo:g} and less than {hi:g}" if below_hi else f"{lo:g}..{hi:g}"
             raise argparse.ArgumentTypeError(f"{text} is outside {rng}")
         return v
+
+    return parse
+
+
+def strength(hi: float):
+    """``auto``, ``off`` or a strength 0..hi, as a float (``auto`` 1.0, ``off`` 0.0)."""
+    in_range = number(0, hi)
+
+    def parse(text: str) -> float:
+        word = text.strip().lower()
+        if word in STRENGTH_WORDS:
+            return STRENGTH_WORDS[word]
+        try:
+            return in_range(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not auto, off or a strength 0..{hi:g}"
+            ) from None
 
     return parse
 

@@ -36,12 +36,24 @@ class Frame:
     opaque : the reader knows every alpha is 255 (video); False: not known, look
     indexed : the same frame as palette indices, when the reader has it so (``rgba`` is then
         made from it on first use)
+    fed : the denoised pixels to quantize instead, (height, width, 4) uint8, by denoising
+        strength (``_denoise.denoised``); a strength not in it quantizes ``rgba`` as it is
+    held : by strength, how many of ``fed``'s pixels are not the source's
     """
 
     pixels: NDArray[np.uint8] | None
     duration: float
     opaque: bool = False
     indexed: IndexedPixels | None = None
+    fed: dict[float, NDArray[np.uint8]] | None = None
+    held: dict[float, int] | None = None
+
+    def to_quantize(self, denoise: float) -> Frame:
+        """The frame the quantizer reads at denoising strength ``denoise``: the denoised
+        pixels where there are, else this frame."""
+        if not self.fed or denoise not in self.fed:
+            return self
+        return Frame(self.fed[denoise], self.duration, self.opaque)
 
     @cached_property
     def rgba(self) -> NDArray[np.uint8]:

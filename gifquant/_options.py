@@ -40,6 +40,12 @@ class QuantizeOptions:
     palette : a fixed palette, (n, 3) sRGB colours 0..255 (1 <= n <= 256), used instead of
         clustering (paletteuse with a palette of one's own); ``k`` is then its length, and
         dithering and delta frames apply as usual. Held as a tuple of (r, g, b) tuples.
+    denoise : how strongly camera noise in the source is held still before quantizing
+        (``_denoise``): ``"auto"`` (1.0: the noise each clip measures), ``"off"`` (0.0), or a
+        strength 0..8 scaling the thresholds; a clip that measures no noise is not touched
+    deband : how strongly smooth gradients are kept free of bands (palette entries put where
+        errors show, and a fine screen-fixed dither between close entries of a smooth area
+        only): ``"auto"`` (1.0), ``"off"`` (0.0), or a strength 0..4
     transfer, transfer_shares, transfer_colours : another clip's palette (as ``palette``) and
         its colours' shares of the pixels (None: equal): each frame's palette is shown moved
         onto it (``_transfer.PaletteMap``, matched in ``transfer_colours`` clusters)
@@ -70,8 +76,12 @@ class QuantizeOptions:
     transfer: tuple[tuple[int, int, int], ...] | None = None
     transfer_shares: tuple[float, ...] | None = None
     transfer_colours: int = 8
+    denoise: float = 1.0
+    deband: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("denoise", "deband"):
+            object.__setattr__(self, name, _strength(getattr(self, name), name))
         if self.palette is not None:
             fixed = _palette_tuple(self.palette)
             object.__setattr__(self, "palette", fixed)
@@ -102,11 +112,31 @@ class QuantizeOptions:
             ("dither_strength", 8),
             ("enhance", 4),
             ("min_saturation", 1),
+            ("denoise", 8),
+            ("deband", 4),
         ):
             _check_number(self, name, hi)
         _check_number(self, "palette_memory", 1, below=True)
         if self.scene_threshold is not None:
             _check_number(self, "scene_threshold", 1)
+
+
+def _strength(value, name: str) -> float:
+    """``"auto"`` (1.0), ``"off"`` (0.0) or a number, as a float (checked with the others)."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in STRENGTH_WORDS:
+            return STRENGTH_WORDS[word]
+        try:
+            return float(word)
+        except ValueError:
+            raise ValueError(f"{name} must be auto, off or a number, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be auto, off or a number, not {type(value).__name__}")
+    return float(value)
+
+
+STRENGTH_WORDS = {"auto": 1.0, "on": 1.0, "off": 0.0, "none": 0.0}
 
 
 def _palette_tuple(palette, name: str = "palette") -> tuple[tuple[int, int, int], ...]:

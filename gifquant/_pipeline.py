@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from . import _compare as compare
 from ._colour import SPACES, rgb_to_lab
+from ._denoise import denoised
 from ._distinct import FrameColours, frame_colours, source_colours
 from ._errors import SettingError
 from ._frames import Frame
@@ -172,7 +173,8 @@ class _Stages:
 
     def prepare(self, fr: Frame) -> Prepared:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
-        source = source_colours(fr, self.options.alpha_threshold)
+        fed = fr.to_quantize(self.options.denoise)
+        source = source_colours(fed, self.options.alpha_threshold)
         return Prepared(fr, frame_colours(None, self.options, source))
 
     def plan(self, item: Prepared) -> Planned:
@@ -191,8 +193,12 @@ class _Stages:
 
     def _panel(self, q: TemporalQuantizer, fr: Frame, fc: FrameColours) -> FrameResult:
         # Panels share the frame's distinct colours; what depends on their options is theirs.
-        same = q.options.alpha_threshold == self.options.alpha_threshold
-        source = fc.source if same else source_colours(fr, q.options.alpha_threshold)
+        same = (q.options.alpha_threshold, q.options.denoise) == (
+            self.options.alpha_threshold,
+            self.options.denoise,
+        )
+        fed = fr.to_quantize(q.options.denoise)
+        source = fc.source if same else source_colours(fed, q.options.alpha_threshold)
         return q.quantize(None, fr.duration, prepared=frame_colours(None, q.options, source))
 
     def write(self, item: Painted) -> None:
@@ -247,6 +253,7 @@ class _Stages:
             ],
             "drift": drift,
             "cut": bool(item.result.cut),
+            "held": (item.frame.held or {}).get(self.options.denoise, 0),
             "bytes": None,
         }
 
@@ -283,6 +290,9 @@ def run(
     stages = _Stages(
         options, sink, compare_sink, panels, measure, on_frame, records and measure, columns
     )
+    strengths = {options.denoise, *(q.options.denoise for _, q in stages.panels)}
+    if any(s > 0 for s in strengths):
+        frames = denoised(frames, strengths)
     if threads:
         _threaded(frames, stages)
     else:
@@ -497,7 +507,8 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
     out = res.frame
     mask = fr.rgba[..., 3] >= 128
     src = res.source
-    if options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
+    quantized_as_is = fr.to_quantize(options.denoise) is fr  # not denoised pixels
+    if quantized_as_is and options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
         # The quantizer already split the source into distinct colours over the same mask.
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
         meter.observe_indexed(fr.rgba, mask, out.indices, out.palette)
