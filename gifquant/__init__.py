@@ -35,6 +35,7 @@ _LAZY = {
     "kmeans": "._kmeans",
     "QualityMeter": "._metrics",
     "QuantizeOptions": "._options",
+    "Settings": "._settings",
     "TemporalQuantizer": "._temporal",
 }
 

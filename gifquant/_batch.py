@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
-import inspect
 import logging
 import os
 import signal
@@ -31,10 +30,8 @@ from ._convert import convert
 from ._errors import GifquantError, SettingError
 from ._io.image import own_process
 from ._io.streams import OUTPUT_FORMATS
-from ._library import _load_palettes, _loop, _lossy
-from ._matte import parse_colour
-from ._options import QuantizeOptions
-from ._sizing import parse_size
+from ._library import read_palettes
+from ._settings import KEYWORDS, Settings
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
 INPUT_EXTENSIONS = frozenset(
@@ -45,7 +42,18 @@ INPUT_EXTENSIONS = frozenset(
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 # ``convert``'s keywords that are the batch's own business, not a per-file setting.
 _NOT_SETTINGS = frozenset(
-    {"src", "dst", "format", "overwrite", "compare", "panels", "on_progress", "on_frame", "early"}
+    {
+        "src",
+        "dst",
+        "format",
+        "overwrite",
+        "compare",
+        "panels",
+        "threads",
+        "on_progress",
+        "on_frame",
+        "early",
+    }
 )
 
 
@@ -96,7 +104,7 @@ class BatchReport:
 
     records: tuple[FileRecord, ...]
     seconds: float
-    settings: dict = dataclasses.field(default_factory=dict)
+    settings: Settings = dataclasses.field(default_factory=dict)
 
     def _count(self, status: str) -> int:
         return sum(r.status == status for r in self.records)
@@ -161,6 +169,7 @@ class _Job:
 def batch(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     out_dir: str | os.PathLike,
+    settings: Settings | None = None,
     *,
     format: str | None = None,
     overwrite: bool = False,
@@ -168,7 +177,7 @@ def batch(
     client=None,
     on_record: Callable[[FileRecord], None] | None = None,
     on_start: Callable[[int], None] | None = None,
-    **settings,
+    **keywords,
 ) -> BatchReport:
     """Convert every file ``paths`` names into ``out_dir``, mirroring the input tree.
 
@@ -185,8 +194,8 @@ def batch(
         ``jobs`` worker processes; its workers must see the same paths (a shared filesystem)
     on_record : called in this process with each ``FileRecord`` as it comes in
     on_start : called once with the number of inputs, before any is converted
-    **settings : ``convert``'s per-file settings (``k``, ``seeded``, ``dither``, ``fps``,
-        ``scale``, ``stats``, ...)
+    settings, **keywords : ``convert``'s settings for each file, a ``Settings`` and keywords
+        (``k``, ``seeded``, ``dither``, ``fps``, ``scale``, ``stats``, ...; not ``compare``)
 
     Returns
     -------
@@ -202,7 +211,7 @@ def batch(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out_dir = os.fspath(out_dir)
-    settings = _check_settings(settings)
+    settings = _check_settings(settings, keywords)
     fmt = None if format is None else format.lower()
     if fmt is not None and fmt not in OUTPUT_FORMATS:
         raise SettingError(
@@ -239,11 +248,7 @@ def batch(
             todo.append(job)
     if todo:
         # Another file's palette is read once here, not by every worker for every file.
-        run_settings = dict(settings)
-        palette_from = run_settings.pop("palette_from", None)
-        target = _load_palettes(run_settings, palette_from, run_settings.get("transfer"))
-        if target is not None:
-            run_settings["transfer"] = target
+        run_settings = read_palettes(settings)
         if client is not None:
             _run_dask(client, todo, run_settings, take, jobs)
         else:
@@ -251,7 +256,7 @@ def batch(
     return BatchReport(
         records=tuple(records[j.index] for j in jobs_list),
         seconds=time.perf_counter() - started,
-        settings={"format": fmt, **settings},
+        settings={"format": fmt, **_summary_settings(settings)},
     )
 
 
@@ -367,23 +372,24 @@ def _inside(path: str, folder_real: str) -> bool:
     return real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep)
 
 
-def _check_settings(settings: dict) -> dict:
+def _check_settings(settings: Settings | None, keywords: dict) -> Settings:
     """The per-file settings, checked once here rather than failing on every file."""
-    known = set(inspect.signature(convert).parameters) - {"options", "threads"}
-    fields = {f.name for f in dataclasses.fields(QuantizeOptions)}
-    for name in settings:
-        if name in _NOT_SETTINGS or (name not in known and name not in fields):
+    for name in keywords:
+        if name in _NOT_SETTINGS or name not in KEYWORDS:
             raise TypeError(f"batch() got an unexpected setting {name!r}")
-    # (``transfer`` is convert's: a path or palette, read into the options' colours later)
-    QuantizeOptions(**{k: v for k, v in settings.items() if k in fields - known})
-    # The output controls too: a bad value is one error now, not one per file.
-    _loop(settings.get("loop"))
-    _lossy(settings.get("lossy"), "gif")
-    if settings.get("matte") is not None:
-        parse_colour(settings["matte"])
-    if settings.get("max_size") is not None:
-        parse_size(settings["max_size"])
-    return dict(settings)
+    settings = (settings or Settings()).replace(**keywords)
+    if settings.write.compare is not None:
+        raise TypeError("batch() got an unexpected setting 'compare'")
+    return settings
+
+
+def _summary_settings(settings: Settings) -> dict:
+    """The settings a batch ran with, as the summary lists them (each file's own format and
+    overwriting are the batch's)."""
+    out = settings.keywords()
+    for name in ("format", "overwrite", "compare", "panels", "records", "threads"):
+        del out[name]
+    return out
 
 
 def _json_value(v):
@@ -394,7 +400,7 @@ def _json_value(v):
 # one file, in a worker
 
 
-def convert_one(src: str, dst: str, settings: dict, attempt: int = 1) -> FileRecord:
+def convert_one(src: str, dst: str, settings: Settings, attempt: int = 1) -> FileRecord:
     """Convert one file as a batch worker does (one frame at a time), catching its failure
     into the record. Runs in a worker process; a signal there still stops it."""
     cpu = time.process_time()
@@ -409,10 +415,10 @@ def convert_one(src: str, dst: str, settings: dict, attempt: int = 1) -> FileRec
         report = convert(
             src,
             dst,
+            settings,
             overwrite=True,  # the batch decided: missing, or asked to overwrite
             threads=False,
             on_frame=_check_signal,
-            **settings,
         )
     except Exception as exc:  # noqa: BLE001 - every failure is this file's record
         message, code = _describe(exc)
@@ -496,7 +502,7 @@ def _context():
 
 
 def _run_pool(
-    todo: list[_Job], settings: dict, n_jobs: int, take: Callable[[_Job, FileRecord], None]
+    todo: list[_Job], settings: Settings, n_jobs: int, take: Callable[[_Job, FileRecord], None]
 ) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -601,7 +607,7 @@ def _remove_temp_files(dst: str) -> None:
 # a Dask cluster
 
 
-def _run_dask(client, todo: list[_Job], settings: dict, take, jobs: int | None) -> None:
+def _run_dask(client, todo: list[_Job], settings: Settings, take, jobs: int | None) -> None:
     """Run ``todo`` on a Dask cluster: ``client`` is a ``Client``, a scheduler address, or
     ``"local"`` for a ``LocalCluster`` of ``jobs`` worker processes (started and stopped
     here)."""
@@ -671,7 +677,7 @@ class _LocalStart:
     its client, closed with the cluster on leaving; leaving without ``client`` (a failing or
     stopped batch) waits for the start to finish and closes what it started."""
 
-    def __init__(self, jobs: int | None, todo: list[_Job], settings: dict) -> None:
+    def __init__(self, jobs: int | None, todo: list[_Job], settings: Settings) -> None:
         import importlib.util
         import multiprocessing
         import multiprocessing.forkserver
@@ -807,7 +813,7 @@ def _closing(client, cluster):
 class _Tasks:
     """Files sent to a Dask client as tasks, each future's (job, attempt) until collected."""
 
-    def __init__(self, client, settings: dict) -> None:
+    def __init__(self, client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
         self.futures: dict = {}

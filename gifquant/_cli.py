@@ -25,7 +25,6 @@ from ._cli_args import (
     Parser,
     add_colour_options,
     check_output,
-    colour_settings,
     colour_value,
     message,
     number,
@@ -39,7 +38,7 @@ from ._cli_args import (
     time_value,
 )
 from ._colour import SPACES
-from ._convert import convert
+from ._convert import convert_file
 from ._dither import DITHERS
 from ._errors import GifquantError
 from ._io import children
@@ -55,7 +54,7 @@ from ._io.streams import (
     same_file,
 )
 from ._kmeans import INITS, METRICS
-from ._library import LOOP_MAX, LOSSY_MAX
+from ._settings import LOOP_MAX, LOSSY_MAX, Settings
 from ._version import __version__
 
 
@@ -248,7 +247,7 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
     p.add_argument(
         "-f",
         "--format",
-        dest="fmt",
+        dest="format",
         default=None,
         help=f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
     )
@@ -402,7 +401,7 @@ def _show_bar(args: argparse.Namespace) -> bool:
 
 def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     check_input(args.input)  # first: a missing input is the mistake to name
-    fmt = output_format(args.output, args.fmt)
+    fmt = output_format(args.output, args.format)
     check_output(args.input, args.output, fmt, args)
     if args.report is not None:
         if args.report == "-" or same_file(args.report, args.output):
@@ -427,19 +426,14 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.callback(bar.close)
-        report = convert(
+        report = convert_file(
             args.input,
             args.output,
+            Settings.from_arguments(args, overwrite=True, records=args.report is not None),
             early=early,
-            format=args.fmt,
-            overwrite=True,  # asked above
-            compare=args.compare,
-            panels=args.panels,
-            records=args.report is not None,
             on_progress=bar,
             on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
             on_note=note_now,
-            **file_settings(args),
         )
     if args.report is not None:
         with output_file(args.report) as f:
@@ -473,48 +467,6 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
             prefix="  ",
         )
     return 0
-
-
-def file_settings(args: argparse.Namespace) -> dict:
-    """``convert``'s per-file settings from the parsed options (main command and batch)."""
-    return dict(
-        ss=args.ss,
-        t=args.t,
-        frames=args.frames,
-        fps=args.fps,
-        scale=args.scale,
-        merge_duplicates=args.merge_duplicates,
-        max_pixels=args.max_pixels,
-        max_clip_pixels=args.max_clip_pixels,
-        stats=args.stats,
-        loop=args.loop,
-        matte=args.matte,
-        lossy=args.lossy,
-        max_size=args.max_size,
-        alpha_threshold=args.alpha_threshold,
-        # With --max-size, -k is the most the search may use; without it, the default 16.
-        **({} if args.max_size is not None and args.k is None else {"k": args.k or 16}),
-        seeded=args.seeded,
-        metric=args.metric,
-        space=args.space,
-        init=args.init,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        seed=args.seed,
-        palette_hysteresis=args.palette_hysteresis,
-        palette_memory=args.palette_memory,
-        scene_threshold=args.scene_threshold,
-        delta=args.delta,
-        dither=args.dither,
-        dither_strength=args.dither_strength,
-        denoise=args.denoise,
-        deband=args.deband,
-        **colour_settings(args),
-        palette_from=args.palette_from,
-        transfer=args.transfer,
-        transfer_colours=args.transfer_colours,
-    )
 
 
 def _glue_negative_scale(argv: Sequence[str]) -> list[str]:
@@ -601,7 +553,7 @@ def _check_summary(args: argparse.Namespace) -> None:
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise GifquantError(f"--summary {path}: no such folder")
     if "-" not in args.inputs:  # a list on stdin is read once, by the batch
-        for job in plan(args.inputs, args.out_dir, args.fmt):
+        for job in plan(args.inputs, args.out_dir, args.format):
             if same_file(job.src, path):
                 raise GifquantError(f"--summary {path}: is an input of the batch")
 
@@ -640,13 +592,13 @@ def _run_batch(args: argparse.Namespace) -> int:
             report = batch(
                 args.inputs,
                 args.out_dir,
-                format=args.fmt,
+                Settings.from_arguments(args, format=None, overwrite=False),
+                format=args.format,
                 overwrite=args.overwrite,
                 jobs=args.jobs,
                 client=args.dask,
                 on_start=on_start,
                 on_record=on_record,
-                **file_settings(args),
             )
         except signals.Interrupted as exc:
             if bar is not None:

@@ -15,7 +15,7 @@ from ._matte import parse_colour
 from ._options import STRENGTH_WORDS
 from ._representative import REPRESENTATIVES
 from ._resize import parse_scale
-from ._sizing import parse_size
+from ._settings import parse_size
 
 # The flag that sets each setting the library's messages name by its keyword
 # (GifquantError.for_command_line); tests/test_docs.py checks each is a flag of a command.

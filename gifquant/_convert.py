@@ -1,4 +1,4 @@
-"""``convert``: a file, as the command converts it; with ``max_size``, through the size search.
+"""``convert``: a file, as the command converts it; with a size target, through the search.
 
 The size search (``_sizing.fit_size``) runs ``_library.one_pass`` once for each setting it
 probes and once more for the output, so it sits between this and the one pass.
@@ -9,94 +9,68 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ._errors import SettingError
-from ._io.budget import DEFAULT_MAX_PIXELS
 from ._io.prestart import EarlyStart
 from ._io.streams import check_input
-from ._library import ConvertReport, _load_palettes, _path, one_pass
+from ._library import ConvertReport, one_pass, read_palettes
+from ._settings import Settings
 from ._sizing import fit_size
 
 
 def convert(
     src: str | os.PathLike,
     dst: str | os.PathLike,
+    settings: Settings | None = None,
     *,
-    format: str | None = None,
-    overwrite: bool = False,
-    ss: float = 0.0,
-    t: float | None = None,
-    frames: int | None = None,
-    fps: float | None = None,
-    scale: str | tuple[int, int] | None = None,
-    compare: str | os.PathLike | None = None,
-    panels: str | None = None,
-    merge_duplicates: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_clip_pixels: int | None = None,
-    stats: bool = False,
-    records: bool = False,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
-    early: EarlyStart | None = None,
-    loop: int | None = None,
-    matte: str | tuple[int, int, int] | None = None,
-    lossy: int | None = None,
-    max_size: int | str | None = None,
-    threads: bool | None = None,
-    palette_from=None,
-    transfer=None,
-    **options,
+    **keywords,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
 
     Parameters
     ----------
     src, dst : paths; ``dst`` ``"-"`` is stdout (needs ``format``)
-    format : ``gif``, ``mp4``, ``webm``, ``y4m`` or ``png``; default from ``dst``'s extension
-    overwrite : replace an existing ``dst`` (and ``compare``); else an existing one is an error
-    ss, t, frames, fps, scale : start and length in seconds, at most this many frames, a
-        constant frame rate, a ``"W:H"`` size (-1 keeps the aspect ratio), as ffmpeg means them
-    compare, panels : also write a side-by-side comparison (``panels`` as the CLI's
-        ``--panels``, default ``"random,seeded"``)
-    merge_duplicates : fold a frame that changes nothing into the previous frame's delay
-    max_pixels, max_clip_pixels : pixel budgets per frame and per clip (None: the default for
-        GIFs and images, no limit for video)
-    stats : measure dE, flicker, incoherence and colours on screen (costs about as much as
-        quantizing)
-    records : also keep a record per frame (``ConvertReport.frame_records``; implies stats)
+    settings : a ``Settings`` (``Settings.from_keywords(...)``), to which ``keywords`` apply;
+        default: the keywords alone
     on_progress : called with (frames done, frames in all) after each frame is quantized;
         the total is None when the input does not say (a pipe, some videos)
     on_frame : called with each frame's index once it is quantized
     on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
         its first frames); every note is also in the report
-    early : what the command started while importing (``_io.prestart.EarlyStart``), for the
-        reader and writer to take
-    loop : times a GIF or APNG repeats: 0 forever, -1 play once, N plays N + 1 times
-        (ffmpeg's ``-loop``); None keeps the input's (forever for video)
-    matte : the colour (a name, ``"#rrggbb"`` or (r, g, b)) transparent and semi-transparent
-        pixels are composited over; default white. mp4, webm and y4m composite every pixel;
-        GIF and PNG keep pixels with alpha under ``alpha_threshold`` (default 128) transparent
-    lossy : GIF only: gifsicle's ``--lossy`` level (0 or None = off, up to 200); needs gifsicle
-        (``pip install 'gifquant[lossy]'``)
-    max_size : GIF only: bytes (or ``"10M"``: K, M, G are powers of 1024) the output must not
-        exceed; the settings (k, lossy, scale, fps) are searched on a probe of the clip (see
-        ``report.chosen``); k, lossy, scale and fps given are the most it may use
-    palette_from : quantize to a fixed palette instead of clustering: a ``.gpl``, ``.json`` or
-        ``.hex`` palette file, an image or clip (its palette of ``k`` colours), a ``Palette``,
-        or (n, 3) sRGB colours; the output shows only those colours
-    transfer : show the clip in another clip's colours (the same kinds of source as
-        ``palette_from``; an image's or clip's palette has ``transfer_colours`` colours, default
-        8): each frame's palette, in ``transfer_colours`` clusters, goes to that palette's colours
-        matched on lightness and share, each entry keeping its offset from its cluster
-    threads : read ahead and write behind in threads (True), or work one frame at a time
-        (False, as a batch worker does: its cores are busy with other files); None: threads
-        unless the frames are large. The output is the same bytes either way
-    **options : the quantizer's settings, ``QuantizeOptions``' fields (``k``, ``seeded``,
-        ``metric``, ``space``, ``dither``, ...), among them the colour picking:
-        ``enhance`` (0..4, saturation scaled before clustering as PIL's
-        ``ImageEnhance.Color``; 1 unchanged), ``min_saturation`` (0..1, less saturated
-        colours are left out of the fit) and ``representative`` (``"mean"`` or ``"mode"``)
+    **keywords : the settings, each with its default:
+
+        - what to read: ``ss``, ``t``, ``frames``, ``fps``, ``scale`` (start and length in
+          seconds, at most this many frames, a constant frame rate, a ``"W:H"`` size with -1
+          keeping the aspect ratio, as ffmpeg means them); ``max_pixels``,
+          ``max_clip_pixels`` (pixel budgets per frame and per clip; None: the default for
+          GIFs and images, no limit for video)
+        - how to quantize: ``QuantizeOptions``' fields (``k``, ``seeded``, ``metric``,
+          ``space``, ``dither``, ``enhance``, ``min_saturation``, ``representative``, ...);
+          ``palette_from``: quantize to a fixed palette instead of clustering (a ``.gpl``,
+          ``.json`` or ``.hex`` palette file, an image or clip (its palette of ``k``
+          colours), a ``Palette``, or (n, 3) sRGB colours); ``transfer``: show the clip in
+          another clip's colours (the same kinds of source; an image's or clip's palette has
+          ``transfer_colours`` colours, default 8), each entry keeping its offset from its
+          cluster
+        - what to write: ``format`` (``gif``, ``mp4``, ``webm``, ``y4m`` or ``png``; default
+          from ``dst``'s extension); ``overwrite`` (replace an existing ``dst`` and
+          ``compare``; else an existing one is an error); ``loop`` (0 forever, -1 play once,
+          N plays N + 1 times; None keeps the input's, forever for video); ``matte`` (the
+          colour, a name, ``"#rrggbb"`` or (r, g, b), transparent pixels are composited over;
+          default white: mp4, webm and y4m composite every pixel, GIF and PNG keep pixels
+          with alpha under ``alpha_threshold`` transparent); ``lossy`` (GIF only: gifsicle's
+          lossy level, 0 = off, up to 200; needs ``pip install 'gifquant[lossy]'``);
+          ``merge_duplicates`` (fold a frame that changes nothing into the previous frame's
+          delay); ``compare``, ``panels`` (also write a side-by-side comparison; ``panels``
+          as the CLI's ``--panels``, default ``"random,seeded"``); ``stats`` (measure dE,
+          flicker, incoherence and colours on screen: about as much work as quantizing);
+          ``records`` (also a record per frame, ``ConvertReport.frame_records``; implies
+          stats); ``threads`` (read ahead and write behind in threads, or one frame at a time
+          with False; None: threads unless the frames are large; the bytes are the same)
+        - the size target: ``max_size`` (GIF only: bytes, or ``"10M"`` with K, M, G powers
+          of 1024): the settings (k, lossy, scale, fps) are searched on a probe of the clip
+          (see ``report.chosen``); k and lossy given are the most it may use
 
     Returns
     -------
@@ -106,72 +80,42 @@ def convert(
     ------
     FileNotFoundError : ``src`` does not exist
     ValueError : a bad setting, an unreadable or broken input, an output that cannot be written
-        (``gifquant.GifquantError``, a ValueError, carries the message the CLI prints)
-    TypeError : a setting of the wrong type
+        (``gifquant.GifquantError``, a ValueError, carries the message; it names settings by
+        their keywords)
+    TypeError : an unknown setting, or a setting of the wrong type
     """
     src, dst = _path(src, "src"), _path(dst, "dst")
-    compare = None if compare is None else _path(compare, "compare")
     check_input(src)  # first: a missing input is the mistake to name
-    if "delta" in options and not isinstance(options["delta"], bool):
-        raise TypeError("delta must be True or False")
-    if "palette" in options and palette_from is not None:
-        raise TypeError("give palette_from or palette, not both")
-    if transfer is not None and (palette_from is not None or "palette" in options):
-        raise SettingError("a fixed palette ({palette_from}) and {transfer} cannot be combined")
-    if max_size is not None:
+    settings = (settings or Settings()).replace(**keywords)
+    return convert_file(
+        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note
+    )
+
+
+def convert_file(
+    src: str,
+    dst: str,
+    settings: Settings,
+    *,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    early: EarlyStart | None = None,
+) -> ConvertReport:
+    """``convert`` once its settings are made and ``src`` checked: the size search, or one
+    pass (what the command line and batch workers call; ``early`` is what the command started
+    while importing, for the reader and writer to take)."""
+    if settings.size is not None:
         # Read once for the search's runs: the transfer target goes on as a Palette.
-        transfer = _load_palettes(options, palette_from, transfer)
         return fit_size(
-            src,
-            dst,
-            max_size,
-            format=format,
-            overwrite=overwrite,
-            ss=ss,
-            t=t,
-            frames=frames,
-            fps=fps,
-            scale=scale,
-            compare=compare,
-            panels=panels,
-            merge_duplicates=merge_duplicates,
-            max_pixels=max_pixels,
-            max_clip_pixels=max_clip_pixels,
-            stats=stats,
-            on_progress=on_progress,
-            on_frame=on_frame,
-            loop=loop,
-            matte=matte,
-            lossy=lossy,
-            transfer=transfer,
-            **options,
+            src, dst, read_palettes(settings), on_progress=on_progress, on_frame=on_frame
         )
     return one_pass(
-        src,
-        dst,
-        format=format,
-        overwrite=overwrite,
-        ss=ss,
-        t=t,
-        frames=frames,
-        fps=fps,
-        scale=scale,
-        compare=compare,
-        panels=panels,
-        merge_duplicates=merge_duplicates,
-        max_pixels=max_pixels,
-        max_clip_pixels=max_clip_pixels,
-        stats=stats,
-        records=records,
-        on_progress=on_progress,
-        on_frame=on_frame,
-        on_note=on_note,
-        early=early,
-        loop=loop,
-        matte=matte,
-        lossy=lossy,
-        threads=threads,
-        palette_from=palette_from,
-        transfer=transfer,
-        **options,
+        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note, early=early
     )
+
+
+def _path(value, name: str) -> str:
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise TypeError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}")

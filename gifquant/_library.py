@@ -24,11 +24,10 @@ from . import _compare as _compare
 from ._errors import GifquantError, SettingError
 from ._frames import Frame
 from ._io.atomic import is_special
-from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, limit_clip
+from ._io.budget import DEFAULT_MAX_CLIP_PIXELS, limit_clip
 from ._io.image import ImageReader
 from ._io.prestart import EarlyStart
 from ._io.streams import (
-    check_input,
     check_paths,
     inside,
     open_input,
@@ -36,14 +35,13 @@ from ._io.streams import (
     output_format,
     same_file,
 )
-from ._matte import OPAQUE_FORMATS, WHITE, apply_matte, parse_colour
+from ._matte import OPAQUE_FORMATS, apply_matte
 from ._metrics import QualityMeter
 from ._options import QuantizeOptions
 from ._palette_file import load_palette
-from ._palette_model import Palette
 from ._pipeline import SERIAL_PIXELS, parse_panels, run
-from ._resize import parse_scale
-from ._timeline import TimelineOptions, apply_timeline
+from ._settings import ReadSettings, Settings, WriteSettings
+from ._timeline import apply_timeline
 
 
 @dataclass(frozen=True)
@@ -125,110 +123,33 @@ class SizeChoice:
 
 
 def one_pass(
-    src: str | os.PathLike,
-    dst: str | os.PathLike,
+    src: str,
+    dst: str,
+    settings: Settings,
     *,
-    format: str | None = None,
-    overwrite: bool = False,
-    ss: float = 0.0,
-    t: float | None = None,
-    frames: int | None = None,
-    fps: float | None = None,
-    scale: str | tuple[int, int] | None = None,
-    compare: str | os.PathLike | None = None,
-    panels: str | None = None,
-    merge_duplicates: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_clip_pixels: int | None = None,
-    stats: bool = False,
-    records: bool = False,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     early: EarlyStart | None = None,
-    loop: int | None = None,
-    matte: str | tuple[int, int, int] | None = None,
-    lossy: int | None = None,
-    threads: bool | None = None,
-    palette_from=None,
-    transfer=None,
-    **options,
 ) -> ConvertReport:
-    """One run of ``convert``, every setting but ``max_size`` (the size search runs this once
-    for each setting it probes). Parameters, return and errors as ``convert``'s."""
-    src, dst = _path(src, "src"), _path(dst, "dst")
-    compare = None if compare is None else _path(compare, "compare")
-    check_input(src)  # first: a missing input is the mistake to name
-    if "delta" in options and not isinstance(options["delta"], bool):
-        raise TypeError("delta must be True or False")
-    if "palette" in options and palette_from is not None:
-        raise TypeError("give palette_from or palette, not both")
-    if transfer is not None and (palette_from is not None or "palette" in options):
-        raise SettingError("a fixed palette ({palette_from}) and {transfer} cannot be combined")
-    QuantizeOptions(**options)  # bad settings first, before any palette is read
-    fmt = output_format(dst, format)
-    _check_output(src, dst, fmt, overwrite)
-    target = _load_palettes(options, palette_from, transfer)
-    if target is not None:
-        options["transfer"], options["transfer_shares"] = target.colours, target.shares
-    quant = QuantizeOptions(**options)
-    loop = _loop(loop)
-    matte_rgb = WHITE if matte is None else parse_colour(matte)
-    lossy = _lossy(lossy, fmt)
-    timeline = TimelineOptions(
-        ss=ss, t=t, frames=frames, fps=fps, scale=_scale(scale) if scale is not None else None
-    )
-    timeline0 = timeline
-    if panels is not None and compare is None:
-        raise SettingError("{panels} needs {compare} PATH (the file the panels go to)")
-    panel_list, compare_fmt = None, None
-    if compare is not None:
-        if compare == "-" or same_file(compare, dst):
-            raise SettingError("{compare} needs its own file path, not the output's")
-        compare_fmt = output_format(compare, None, option="compare")
-        if (fmt == "png" and inside(compare, dst)) or (
-            compare_fmt == "png" and inside(dst, compare)
-        ):
-            raise SettingError("{compare} and the output cannot be one inside the other")
-        _check_output(src, compare, compare_fmt, overwrite)
-        # Only GIF output draws what changed over what is on screen.
-        panel_options = dataclasses.replace(quant, delta=quant.delta and compare_fmt == "gif")
-        try:
-            panel_list = parse_panels("random,seeded" if panels is None else panels, panel_options)
-        except ValueError as exc:
-            raise SettingError("{panels}: {exc}", exc=exc) from None
+    """Convert ``src`` into ``dst`` once, with ``settings`` as they are (their size target is
+    not this function's: the size search runs this once for each setting it probes). ``src``
+    is a checked input; callbacks and errors as ``convert``'s; ``early`` is what the command
+    started while importing (``_io.prestart.EarlyStart``), for the reader and writer to take.
+    """
+    write = settings.write
+    fmt = output_format(dst, write.format)
+    _check_output(src, dst, fmt, write.overwrite)
+    quant = _read_palettes_into(settings)
+    if write.lossy and fmt != "gif":
+        raise SettingError("{lossy} is for GIF output (this output is {fmt})", fmt=fmt)
+    panel_list, compare_fmt = _panels(src, dst, fmt, write, quant)
     quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")
 
     started = time.perf_counter()
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
-        image_budget = DEFAULT_MAX_CLIP_PIXELS if max_clip_pixels is None else max_clip_pixels
-        reader = stack.enter_context(
-            open_input(
-                src, max_pixels=max_pixels, max_clip_pixels=image_budget, start=ss, early=early
-            )
-        )
-        timeline = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - reader.seeked))
-        # An image reader keeps to its clip budget itself (before decoding each frame); for
-        # video and y4m, whose length is their own, there is none unless asked for.
-        decoded = reader
-        if not isinstance(reader, ImageReader) and max_clip_pixels:
-            decoded = limit_clip(reader, name=src, max_clip_pixels=max_clip_pixels)
-        # Compositing comes before scaling: an edge blends into the matte, not into black.
-        opaque_out = fmt in OPAQUE_FORMATS
-        decoded = apply_matte(decoded, matte_rgb, None if opaque_out else quant.alpha_threshold)
-        info, clip = apply_timeline(decoded, reader.info, timeline)
-        if loop is not None:
-            info = dataclasses.replace(info, loop=None if loop == -1 else loop)
-        if opaque_out:
-            info = dataclasses.replace(info, transparency=False)
-        if info.width * info.height > max_pixels:
-            raise SettingError(
-                "{scale}: {w}x{h} is over the limit of {n} pixels per frame ({max_pixels})",
-                w=info.width,
-                h=info.height,
-                n=max_pixels,
-            )
+        info, clip = _open_clip(stack, src, fmt, settings, quant.alpha_threshold, early)
         if fmt == "gif" and info.fps and info.fps > 50:
             notes.append(
                 f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
@@ -239,10 +160,10 @@ def one_pass(
                 dst,
                 fmt,
                 info,
-                merge_duplicates=merge_duplicates,
+                merge_duplicates=write.merge_duplicates,
                 early=early,
-                matte=matte_rgb,
-                lossy=lossy,
+                matte=write.matte,
+                lossy=write.lossy,
             )
         )
         compare_sink = None
@@ -250,18 +171,18 @@ def one_pass(
             n = len(panel_list)
             compare_sink = stack.enter_context(
                 open_output(
-                    compare,
+                    write.compare,
                     compare_fmt,
                     info,
                     width=n * info.width + (n - 1) * _compare.GAP,
                     height=info.height + _compare.label_height(info.height),
-                    matte=matte_rgb,
+                    matte=write.matte,
                 )
             )
         step = on_frame
         predictor = None
         if fmt == "gif" and info.n_frames and hasattr(sink, "frame_bytes"):
-            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, lossy, on_note)
+            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, write.lossy, on_note)
             step = predictor.wrap(step)
         if on_progress is not None:
             step = _reporting(step, on_progress, info.n_frames)
@@ -275,30 +196,125 @@ def one_pass(
             compare_sink=compare_sink,
             panels=panel_list,
             on_frame=step,
-            measure=stats or records,
-            records=records,
+            measure=write.stats or write.records,
+            records=write.records,
             # Large frames one at a time: memory, not speed, is the limit.
-            threads=not large if threads is None else threads and not large,
+            threads=not large if write.threads is None else write.threads and not large,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
+            read = settings.read
             raise SettingError(
                 "{src}: no frames in the requested range ({ss} {start:g}"
-                + (" {t} {length:g})" if t is not None else ")"),
+                + (" {t} {length:g})" if read.t is not None else ")"),
                 src=src,
-                start=ss,
-                length=t,
+                start=read.ss,
+                length=read.t,
             )
     # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
     seconds = time.perf_counter() - started
+    predicted = None if predictor is None else predictor.note
+    return _report(src, dst, fmt, settings, quant, report, sink, seconds, notes, predicted)
+
+
+def _read_palettes_into(settings: Settings) -> QuantizeOptions:
+    """The quantizer's settings with the palettes of other files read into them."""
+    quant = settings.quantize
+    if settings.palette_from is not None:
+        colours = load_palette(settings.palette_from, quant.k, option="palette_from").colours
+        quant = dataclasses.replace(quant, palette=colours)
+    if settings.transfer is not None:
+        target = load_palette(settings.transfer, quant.transfer_colours, option="transfer")
+        quant = dataclasses.replace(quant, transfer=target.colours, transfer_shares=target.shares)
+    return quant
+
+
+def read_palettes(settings: Settings) -> Settings:
+    """``settings`` with ``palette_from`` read into the quantizer's fixed palette, and
+    ``transfer`` (a path, a ``Palette`` or colours) read into a ``Palette``: what a batch or
+    the size search does once, for all its runs."""
+    quant, transfer = settings.quantize, settings.transfer
+    if settings.palette_from is not None:
+        colours = load_palette(settings.palette_from, quant.k, option="palette_from").colours
+        quant = dataclasses.replace(quant, palette=colours)
+    if transfer is not None:
+        transfer = load_palette(transfer, quant.transfer_colours, option="transfer")
+    return dataclasses.replace(settings, quantize=quant, palette_from=None, transfer=transfer)
+
+
+def _panels(
+    src: str, dst: str, fmt: str, write: WriteSettings, quant: QuantizeOptions
+) -> tuple[list | None, str | None]:
+    """The comparison's panels and format (None, None without one), its path checked."""
+    compare = write.compare
+    if compare is None:
+        return None, None
+    if compare == "-" or same_file(compare, dst):
+        raise SettingError("{compare} needs its own file path, not the output's")
+    compare_fmt = output_format(compare, None, option="compare")
+    if (fmt == "png" and inside(compare, dst)) or (compare_fmt == "png" and inside(dst, compare)):
+        raise SettingError("{compare} and the output cannot be one inside the other")
+    _check_output(src, compare, compare_fmt, write.overwrite)
+    # Only GIF output draws what changed over what is on screen.
+    panel_options = dataclasses.replace(quant, delta=quant.delta and compare_fmt == "gif")
+    spec = "random,seeded" if write.panels is None else write.panels
+    try:
+        return parse_panels(spec, panel_options), compare_fmt
+    except ValueError as exc:
+        raise SettingError("{panels}: {exc}", exc=exc) from None
+
+
+def _open_clip(stack, src: str, fmt: str, settings: Settings, alpha_threshold: int, early):
+    """The input opened on ``stack``, composited over the matte, trimmed, resampled and scaled:
+    (the output's ClipInfo, its frames)."""
+    read, write = settings.read, settings.write
+    budget = DEFAULT_MAX_CLIP_PIXELS if read.max_clip_pixels is None else read.max_clip_pixels
+    reader = stack.enter_context(
+        open_input(
+            src,
+            max_pixels=read.max_pixels,
+            max_clip_pixels=budget,
+            start=read.ss,
+            early=early,
+        )
+    )
+    timeline = dataclasses.replace(read.timeline, ss=max(0.0, read.ss - reader.seeked))
+    # An image reader keeps to its clip budget itself (before decoding each frame); for
+    # video and y4m, whose length is their own, there is none unless asked for.
+    decoded = reader
+    if not isinstance(reader, ImageReader) and read.max_clip_pixels:
+        decoded = limit_clip(reader, name=src, max_clip_pixels=read.max_clip_pixels)
+    # Compositing comes before scaling: an edge blends into the matte, not into black.
+    opaque_out = fmt in OPAQUE_FORMATS
+    decoded = apply_matte(decoded, write.matte, None if opaque_out else alpha_threshold)
+    info, clip = apply_timeline(decoded, reader.info, timeline)
+    if write.loop is not None:
+        info = dataclasses.replace(info, loop=None if write.loop == -1 else write.loop)
+    if opaque_out:
+        info = dataclasses.replace(info, transparency=False)
+    if info.width * info.height > read.max_pixels:
+        raise SettingError(
+            "{scale}: {w}x{h} is over the limit of {n} pixels per frame ({max_pixels})",
+            w=info.width,
+            h=info.height,
+            n=read.max_pixels,
+        )
+    return info, clip
+
+
+def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, notes, predicted):
+    """The ConvertReport of a finished run: what it measured (the file itself after a lossy
+    step), its notes (``predicted``: the large-output note said while it ran) and settings."""
+    write = settings.write
+    measure = write.stats or write.records
     frame_bytes = getattr(sink, "frame_bytes", None)
-    if records and frame_bytes is not None and len(frame_bytes) == len(report.frames):
+    if write.records and frame_bytes is not None and len(frame_bytes) == len(report.frames):
         for record, n in zip(report.frames, frame_bytes, strict=True):
             record["bytes"] = n
     measured = {}
-    if stats or records:
+    if measure:
         m = report.meter
-        if lossy:  # the grain comes after the quantizer: measure the file itself
-            m = _measure_file(src, dst, timeline0, max_pixels, max_clip_pixels, matte_rgb, quant)
+        if write.lossy:  # the grain comes after the quantizer: measure the file itself
+            m = _measure_file(src, dst, settings.read, write.matte, quant)
             if m is None:
                 notes.append("--stats with --lossy to a stream: measured before the lossy step")
                 m = report.meter
@@ -310,19 +326,13 @@ def one_pass(
         )
     panel_stats = {
         label: Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max)
-        for label, m in (report.panel_meters.items() if stats or records else ())
-    }
-    settings = {
-        "input": src,
-        "output": dst,
-        "format": fmt,
-        **{f.name: getattr(quant, f.name) for f in dataclasses.fields(quant)},
+        for label, m in (report.panel_meters.items() if measure else ())
     }
     size = _size(dst)
-    if predictor is not None and predictor.note is not None:
-        notes.append(predictor.note)
+    if predicted is not None:
+        notes.append(predicted)
     elif size is not None and size > LARGE_OUTPUT:
-        notes.append(_large_note(size, fmt, quant.k, lossy))
+        notes.append(_large_note(size, fmt, quant.k, write.lossy))
     return ConvertReport(
         frames=report.n_frames,
         seconds=seconds,
@@ -331,26 +341,18 @@ def one_pass(
         panels=panel_stats,
         notes=tuple(notes),
         frame_records=tuple(report.frames),
-        settings=settings,
+        settings={
+            "input": src,
+            "output": dst,
+            "format": fmt,
+            **{f.name: getattr(quant, f.name) for f in dataclasses.fields(quant)},
+        },
         **measured,
     )
 
 
-def _load_palettes(options: dict, palette_from, transfer) -> Palette | None:
-    """Read ``palette_from`` into ``options["palette"]``; return the ``transfer`` target read
-    (each a path, a ``Palette`` or colours), or None."""
-    k = options.get("k", 16)
-    if palette_from is not None:
-        options["palette"] = load_palette(palette_from, k, option="palette_from").colours
-    if transfer is None:
-        return None
-    return load_palette(transfer, options.get("transfer_colours", 8), option="transfer")
-
-
 # Outputs above this get a note with the options that would shrink them.
 LARGE_OUTPUT = 50 << 20
-LOOP_MAX = 65535  # the NETSCAPE extension's 16 bits
-LOSSY_MAX = 200
 
 
 class _Predictor:
@@ -400,44 +402,16 @@ def _large_note(size: int, fmt: str, k: int, lossy: int, *, predicted: bool = Fa
     return f"the output {what}; {', '.join(ways)} would make it smaller"
 
 
-def _loop(loop) -> int | None:
-    if loop is None:
-        return None
-    if isinstance(loop, bool) or not isinstance(loop, int):
-        raise TypeError(f"loop must be an int or None, not {type(loop).__name__}")
-    if not -1 <= loop <= LOOP_MAX:
-        raise SettingError("{loop} {value} is outside -1..{hi}", value=loop, hi=LOOP_MAX)
-    return loop
-
-
-def _lossy(lossy, fmt: str) -> int:
-    if lossy is None:
-        return 0
-    if isinstance(lossy, bool) or not isinstance(lossy, int):
-        raise TypeError(f"lossy must be an int, not {type(lossy).__name__}")
-    if not 0 <= lossy <= LOSSY_MAX:
-        raise SettingError("{lossy} {value} is outside 0..{hi}", value=lossy, hi=LOSSY_MAX)
-    if lossy and fmt != "gif":
-        raise SettingError("{lossy} is for GIF output (this output is {fmt})", fmt=fmt)
-    return lossy
-
-
 def _measure_file(
-    src: str,
-    dst: str,
-    timeline: TimelineOptions,
-    max_pixels: int,
-    max_clip_pixels: int | None,
-    matte: tuple[int, int, int],
-    quant: QuantizeOptions,
+    src: str, dst: str, read: ReadSettings, matte: tuple[int, int, int], quant: QuantizeOptions
 ):
     """A QualityMeter of the GIF file ``dst`` against a second read of the source (None when
     either cannot be read again: stdin, stdout, a pipe or device)."""
     if src == "-" or dst == "-" or not os.path.isfile(src) or is_special(dst):
         return None
-    budget = DEFAULT_MAX_CLIP_PIXELS if max_clip_pixels is None else max_clip_pixels
-    with open_input(src, max_pixels=max_pixels, max_clip_pixels=budget, start=timeline.ss) as r:
-        tl = dataclasses.replace(timeline, ss=max(0.0, timeline.ss - r.seeked))
+    budget = DEFAULT_MAX_CLIP_PIXELS if read.max_clip_pixels is None else read.max_clip_pixels
+    with open_input(src, max_pixels=read.max_pixels, max_clip_pixels=budget, start=read.ss) as r:
+        tl = dataclasses.replace(read.timeline, ss=max(0.0, read.ss - r.seeked))
         _, clip = apply_timeline(apply_matte(r, matte, quant.alpha_threshold), r.info, tl)
         return measure_gif(clip, dst)
 
@@ -456,21 +430,6 @@ def _return_freed_memory() -> None:
         libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops the climbing
     except (OSError, AttributeError):
         pass
-
-
-def _path(value, name: str) -> str:
-    if isinstance(value, (str, os.PathLike)):
-        return os.fspath(value)
-    raise TypeError(f"{name} must be a path (str or os.PathLike), not {type(value).__name__}")
-
-
-def _scale(value: str | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(value, str):
-        try:
-            return parse_scale(value)
-        except ValueError as exc:
-            raise SettingError("{scale}: {exc}", exc=exc) from None
-    return parse_scale(f"{value[0]}:{value[1]}")
 
 
 def _check_output(src: str, dst: str, fmt: str, overwrite: bool) -> None:

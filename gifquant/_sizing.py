@@ -16,27 +16,25 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageSequence
 
-from ._errors import SettingError
+from ._errors import GifquantError, SettingError
 from ._frames import Frame
 from ._io.atomic import atomic_path, is_special, scratch_folder
 from ._io.gifblocks import IMAGE, Truncated, blocks, read_header
 from ._io.gifsicle import find_gifsicle
-from ._io.streams import check_input, open_input, output_format
-from ._library import SizeChoice, _check_output, _scale, one_pass
-from ._matte import WHITE, apply_matte, parse_colour
+from ._io.streams import open_input, output_format
+from ._library import ConvertReport, SizeChoice, _check_output, one_pass
+from ._matte import apply_matte
 from ._metrics import QualityMeter
-from ._options import _palette_tuple
 from ._resize import resize_rgba
-from ._timeline import TimelineOptions, apply_timeline
+from ._settings import Settings
+from ._timeline import apply_timeline
 
-SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-MAX_TARGET = 1 << 40
 K_LADDER = (256, 128, 64, 32, 16, 8, 4)
 LOSSY_LADDER = (0, 20, 40, 80)
 # (share of the width and height, frame-rate cap), tried in order while nothing fits.
@@ -48,28 +46,6 @@ PROBE_FRAMES = 12
 FLICKER_WEIGHT = 2.0
 MARGIN = 0.97  # aim a little under the target: the prediction is an estimate
 FINAL_ATTEMPTS = 4  # full runs that may come out over the target
-
-
-def parse_size(value: int | str) -> int:
-    """Bytes from an int or ``"10M"``, ``"512K"``, ``"1.5G"``, ``"2000000"`` (K, M, G are
-    powers of 1024; a trailing ``B`` or ``iB`` is allowed)."""
-    if isinstance(value, bool):
-        raise TypeError("max_size must be bytes (int) or a size such as '10M'")
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgKMG]?)(?:i?[bB])?\s*", value)
-        if not m:
-            raise SettingError(
-                "{max_size}: {value!r} is not a size (bytes, or a number with K, M or G)",
-                value=value,
-            )
-        n = int(float(m.group(1)) * SIZE_UNITS[m.group(2).upper()])
-    else:
-        raise TypeError(f"max_size must be an int or a str, not {type(value).__name__}")
-    if not 1 <= n <= MAX_TARGET:
-        raise SettingError("{max_size} {value} is outside 1 byte..1024G", value=value)
-    return n
 
 
 def human(n: float) -> str:
@@ -124,35 +100,17 @@ class _Over(Exception):
 def fit_size(
     src: str,
     dst: str,
-    max_size: int | str,
+    settings: Settings,
     *,
-    format: str | None,
-    overwrite: bool,
-    ss: float,
-    t: float | None,
-    frames: int | None,
-    fps: float | None,
-    scale,
-    compare,
-    panels,
-    merge_duplicates: bool,
-    max_pixels: int,
-    max_clip_pixels: int | None,
-    stats: bool,
-    on_progress,
-    on_frame,
-    loop,
-    matte,
-    lossy: int | None,
-    **options,
-):
-    """``convert`` with ``max_size`` (see the module's docstring); returns its ConvertReport
-    with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size found when no
-    setting fits."""
-
-    target = parse_size(max_size)
-    check_input(src)
-    fmt = output_format(dst, format)
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> ConvertReport:
+    """Convert ``src`` into ``dst`` under ``settings.size`` (see the module's docstring),
+    the other files' palettes already read (``read_palettes``); returns the final run's
+    ConvertReport with ``chosen`` set. Raises GifquantError (exit 2) with the smallest size
+    found when no setting fits."""
+    write = settings.write
+    fmt = output_format(dst, write.format)
     if fmt != "gif":
         raise SettingError("{max_size} is for GIF output (this output is {fmt})", fmt=fmt)
     if dst == "-" or is_special(dst):
@@ -161,193 +119,214 @@ def fit_size(
         )
     if src == "-" or not os.path.isfile(src):
         raise SettingError("{max_size} needs an input file: it reads the clip more than once")
-    _check_output(src, dst, fmt, overwrite)
-    if compare is not None:
-        _check_output(src, compare, output_format(compare, None, option="compare"), overwrite)
-    k_max = options.pop("k", 256)
-    fixed = options.get("palette")
-    if fixed is not None:  # a fixed palette has its own k: lossy, size and rate are searched
-        k_max = len(_palette_tuple(fixed))
-    if lossy is None:
-        levels = LOSSY_LADDER if find_gifsicle() else (0,)
-    else:
-        levels = tuple(sorted({lv for lv in LOSSY_LADDER if lv <= lossy} | {lossy}))
-    ks = sorted({k for k in K_LADDER if k <= k_max and fixed is None} | {k_max}, reverse=True)
-    common = dict(
-        ss=ss,
-        t=t,
-        max_pixels=max_pixels,
-        max_clip_pixels=max_clip_pixels,
-        merge_duplicates=merge_duplicates,
-        loop=loop,
-        matte=matte,
-        overwrite=True,
-        format="gif",
-        **options,
-    )
+    _check_output(src, dst, fmt, write.overwrite)
+    if write.compare is not None:
+        compare_fmt = output_format(write.compare, None, option="compare")
+        _check_output(src, write.compare, compare_fmt, write.overwrite)
+    with scratch_folder("gifquant-size-") as folder:
+        search = _Search(src, settings, folder)
+        return search.run(dst, on_progress, on_frame)
 
-    # Each tier's size, rate and frame count, from the input's header (no frame decoded).
-    base = TimelineOptions(
-        ss=ss, t=t, frames=frames, fps=fps, scale=None if scale is None else _scale(scale)
-    )
-    tiers, shares = [], []
-    with open_input(src, max_pixels=max_pixels, start=ss) as reader:
-        base = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked))
-        info0, _ = apply_timeline(iter(()), reader.info, base)
-        for share, cap in TIERS:
-            # A rate given is kept; else the tiers cap the source's.
-            rate = info0.fps
-            rate = cap if fps is None and cap and rate and rate > cap else fps
-            w = max(1, round(info0.width * share))
-            h = max(1, round(info0.height * share))
-            sc = base.scale if share == 1.0 else (w, h)
-            info, _ = apply_timeline(
-                iter(()), reader.info, dataclasses.replace(base, fps=rate, scale=sc)
+
+class _Search:
+    """The size search over one clip: its tiers of size and rate, the frames every probe is
+    judged against, the probes made (each once), and the final runs."""
+
+    def __init__(self, src: str, settings: Settings, folder: str) -> None:
+        self.src, self.settings, self.folder = src, settings, folder
+        self.target = settings.size.size
+        k_max = settings.size.max_k
+        fixed = settings.quantize.palette
+        if fixed is not None:  # a fixed palette has its own k: lossy, size and rate are searched
+            k_max = len(fixed)
+        lossy = settings.size.max_lossy
+        if lossy is None:
+            self.levels = LOSSY_LADDER if find_gifsicle() else (0,)
+        else:
+            self.levels = tuple(sorted({lv for lv in LOSSY_LADDER if lv <= lossy} | {lossy}))
+        ks = {k for k in K_LADDER if k <= k_max and fixed is None} | {k_max}
+        self.ks = sorted(ks, reverse=True)
+        self.tiers, self.shares, self.base, fps0 = self._tiers()
+        frames = settings.read.frames
+        self.probe_frames = PROBE_FRAMES if frames is None else min(frames, PROBE_FRAMES)
+        self.known = all(x[4] is not None for x in self.tiers)
+        # What every probe is judged against: the first frames at the full size and rate, as
+        # the quantizer would get them (the matte applied).
+        self.reference = self._reference() if self.known else None
+        self.base_rate = self.tiers[0][1] or fps0
+        self.cache: dict[tuple, _Probe] = {}
+        self.tried: list[_Probe] = []
+        self.smallest: _Probe | None = None
+        self.n_probes = 0
+
+    def _tiers(self):
+        """Each tier's size, rate and frame count, from the input's header (no frame
+        decoded); with the shares of the full size, the clip's timeline and its rate."""
+        read = self.settings.read
+        base = read.timeline
+        tiers, shares = [], []
+        with open_input(self.src, max_pixels=read.max_pixels, start=read.ss) as reader:
+            base = dataclasses.replace(base, ss=max(0.0, read.ss - reader.seeked))
+            info0, _ = apply_timeline(iter(()), reader.info, base)
+            for share, cap in TIERS:
+                # A rate given is kept; else the tiers cap the source's.
+                rate = info0.fps
+                rate = cap if read.fps is None and cap and rate and rate > cap else read.fps
+                w = max(1, round(info0.width * share))
+                h = max(1, round(info0.height * share))
+                sc = base.scale if share == 1.0 else (w, h)
+                info, _ = apply_timeline(
+                    iter(()), reader.info, dataclasses.replace(base, fps=rate, scale=sc)
+                )
+                tier = (sc, rate, info.width, info.height)
+                if tier not in [x[:4] for x in tiers]:
+                    tiers.append((*tier, info.n_frames))
+                    shares.append(share)
+        return tiers, shares, base, info0.fps
+
+    def _reference(self) -> list[Frame]:
+        read, settings = self.settings.read, self.settings
+        threshold = settings.quantize.alpha_threshold
+        with open_input(self.src, max_pixels=read.max_pixels, start=read.ss) as reader:
+            first = dataclasses.replace(
+                self.base, ss=max(0.0, read.ss - reader.seeked), frames=self.probe_frames
             )
-            tier = (sc, rate, info.width, info.height)
-            if tier not in [x[:4] for x in tiers]:
-                tiers.append((*tier, info.n_frames))
-                shares.append(share)
-    probe_frames = PROBE_FRAMES if frames is None else min(frames, PROBE_FRAMES)
-    known = all(x[4] is not None for x in tiers)
-    # What every probe is judged against: the first frames at the full size and rate, as the
-    # quantizer would get them (the matte applied).
-    reference = None
-    if known:
-        threshold = options.get("alpha_threshold", 128)
-        matte_rgb = WHITE if matte is None else parse_colour(matte)
-        with open_input(src, max_pixels=max_pixels, start=ss) as reader:
-            first = dataclasses.replace(base, ss=max(0.0, ss - reader.seeked), frames=probe_frames)
-            _, clip = apply_timeline(apply_matte(reader, matte_rgb, threshold), reader.info, first)
-            reference = list(clip)
-    base_rate = tiers[0][1] or info0.fps
+            matted = apply_matte(reader, settings.write.matte, threshold)
+            _, clip = apply_timeline(matted, reader.info, first)
+            return list(clip)
 
-    tried: list[_Probe] = []
-    smallest: _Probe | None = None
-    n_probes = 0
-    with scratch_folder("gifquant-size-") as tmp:
-        cache: dict[tuple, _Probe] = {}
+    def _run(self, path: str, callbacks: dict | None = None, **changes) -> ConvertReport:
+        """One pass of the clip into ``path`` with these settings changed (no size target,
+        no records, the output overwritten, GIF)."""
+        settings = dataclasses.replace(self.settings, size=None).replace(
+            overwrite=True, format="gif", records=False, threads=None, **changes
+        )
+        return one_pass(self.src, path, settings, **(callbacks or {}))
 
-        def probe(k: int, lv: int, tier) -> _Probe:
-            nonlocal n_probes, smallest
-            if (k, lv, tier) in cache:
-                return cache[k, lv, tier]
-            sc, rate, w, h, total = tier
-            n = frames
-            if known:  # the same stretch of time as the reference
-                n = probe_frames
-                if rate and base_rate:
-                    n = max(2, round(probe_frames * rate / base_rate))
-            path = os.path.join(tmp, f"probe{n_probes}.gif")
-            n_probes += 1
-            rep = one_pass(
-                src,
-                path,
-                frames=n,
-                fps=rate,
-                scale=sc,
-                k=k,
-                lossy=lv,
-                stats=reference is None,
-                **common,
-            )
-            with open(path, "rb") as f:
-                data = f.read()
-            predicted = predict_size(data, rep.frames, total)
-            if reference is not None:
-                score = seen_score(reference, path)
-            else:
-                score = rep.dE + FLICKER_WEIGHT * rep.flicker
-            p = _Probe(k, lv, sc, rate, w, h, predicted, score)
-            if smallest is None or p.predicted < smallest.predicted:
-                smallest = p
-            cache[k, lv, tier] = p
-            return p
+    def probe(self, k: int, lv: int, tier) -> _Probe:
+        if (k, lv, tier) in self.cache:
+            return self.cache[k, lv, tier]
+        sc, rate, w, h, total = tier
+        n = self.settings.read.frames
+        if self.known:  # the same stretch of time as the reference
+            n = self.probe_frames
+            if rate and self.base_rate:
+                n = max(2, round(self.probe_frames * rate / self.base_rate))
+        path = os.path.join(self.folder, f"probe{self.n_probes}.gif")
+        self.n_probes += 1
+        rep = self._run(
+            path,
+            frames=n,
+            fps=rate,
+            scale=sc,
+            k=k,
+            lossy=lv,
+            stats=self.reference is None,
+            compare=None,
+            panels=None,
+        )
+        with open(path, "rb") as f:
+            data = f.read()
+        predicted = predict_size(data, rep.frames, total)
+        if self.reference is not None:
+            score = seen_score(self.reference, path)
+        else:
+            score = rep.dE + FLICKER_WEIGHT * rep.flicker
+        p = _Probe(k, lv, sc, rate, w, h, predicted, score)
+        if self.smallest is None or p.predicted < self.smallest.predicted:
+            self.smallest = p
+        self.cache[k, lv, tier] = p
+        return p
 
-        def search(tier, goal: float) -> list[_Probe]:
-            """For each k (largest first), the least lossy level predicted under ``goal``."""
-            if probe(ks[-1], levels[-1], tier).predicted > goal:
-                return []  # not even the smallest setting: nothing in this tier fits
-            fits = []
-            for k in ks:
-                if probe(k, levels[-1], tier).predicted > goal:
-                    continue
-                found = next(p for lv in levels if (p := probe(k, lv, tier)).predicted <= goal)
-                fits.append(found)
-                if found.lossy == levels[0]:
-                    break  # a smaller k without lossy only loses more
-            return fits
+    def search(self, tier, goal: float) -> list[_Probe]:
+        """For each k (largest first), the least lossy level predicted under ``goal``."""
+        ks, levels = self.ks, self.levels
+        if self.probe(ks[-1], levels[-1], tier).predicted > goal:
+            return []  # not even the smallest setting: nothing in this tier fits
+        fits = []
+        for k in ks:
+            if self.probe(k, levels[-1], tier).predicted > goal:
+                continue
+            found = next(p for lv in levels if (p := self.probe(k, lv, tier)).predicted <= goal)
+            fits.append(found)
+            if found.lossy == levels[0]:
+                break  # a smaller k without lossy only loses more
+        return fits
 
-        def best_under(goal: float) -> _Probe | None:
-            """The best-scored setting predicted under ``goal``, tier by tier from the full
-            size down, stopping at the first tier whose best is worse than the last one's."""
-            best = None
-            for i, tier in enumerate(tiers):
-                if best is not None and shares[i] < FLOOR_SHARE:
-                    break  # below half size only when nothing larger fits
-                fits = search(tier, goal)
-                if not fits:
-                    continue
-                cand = min(fits, key=lambda p: p.score)
-                if best is not None and cand.score >= best.score:
-                    break
-                best = cand
-            return best
+    def best_under(self, goal: float) -> _Probe | None:
+        """The best-scored setting predicted under ``goal``, tier by tier from the full
+        size down, stopping at the first tier whose best is worse than the last one's."""
+        best = None
+        for i, tier in enumerate(self.tiers):
+            if best is not None and self.shares[i] < FLOOR_SHARE:
+                break  # below half size only when nothing larger fits
+            fits = self.search(tier, goal)
+            if not fits:
+                continue
+            cand = min(fits, key=lambda p: p.score)
+            if best is not None and cand.score >= best.score:
+                break
+            best = cand
+        return best
 
-        # Actual size over predicted, learnt from a final run that came out over the target.
-        factor = 1.0
+    def run(self, dst: str, on_progress, on_frame) -> ConvertReport:
+        """The best setting under the target, written to ``dst``; the prediction's error,
+        learnt from a final run that came out over the target, narrows the next search."""
+        target, write = self.target, self.settings.write
+        factor = 1.0  # actual size over predicted
         for _ in range(FINAL_ATTEMPTS):
-            cand = best_under(target * MARGIN / factor)
+            cand = self.best_under(target * MARGIN / factor)
             if cand is None:
                 break
             try:
                 with atomic_path(dst) as out:
-                    rep = one_pass(
-                        src,
+                    rep = self._run(
                         out,
-                        frames=frames,
+                        dict(on_progress=on_progress, on_frame=on_frame),
                         fps=cand.fps,
                         scale=cand.scale,
                         k=cand.k,
                         lossy=cand.lossy,
-                        stats=stats,
-                        on_progress=on_progress,
-                        on_frame=on_frame,
-                        compare=compare,
-                        panels=panels,
-                        **common,
+                        stats=write.stats,
+                        compare=write.compare,
+                        panels=write.panels,
                     )
                     if rep.bytes > target:
                         raise _Over(rep.bytes)
             except _Over as over:
                 factor = max(factor, over.size / cand.predicted * 1.02)
-                tried.append(dataclasses.replace(cand, predicted=over.size))
+                self.tried.append(dataclasses.replace(cand, predicted=over.size))
                 continue
+            n = self.n_probes
             chosen = SizeChoice(
-                cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n_probes
+                cand.k, cand.lossy, cand.width, cand.height, cand.fps, cand.predicted, n
             )
             note = (
                 f"--max-size {human(target)}: chose {_describe(cand)} "
-                f"({human(rep.bytes)}; {n_probes} settings probed)"
+                f"({human(rep.bytes)}; {n} settings probed)"
             )
             return dataclasses.replace(
                 rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
             )
-    best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
-    if tried and smallest is not None and smallest.predicted <= target:
-        raise SettingError(
-            "{max_size} {target}: every setting tried came out over it (the closest, "
-            "{closest}, made {made}); try a larger size",
+        raise self._failure()
+
+    def _failure(self) -> GifquantError:
+        tried, smallest, target = self.tried, self.smallest, self.target
+        best = min(tried + ([smallest] if smallest else []), key=lambda p: p.predicted)
+        if tried and smallest is not None and smallest.predicted <= target:
+            return SettingError(
+                "{max_size} {target}: every setting tried came out over it (the closest, "
+                "{closest}, made {made}); try a larger size",
+                target=human(target),
+                closest=_describe(tried[-1]),
+                made=human(tried[-1].predicted),
+            )
+        return SettingError(
+            "{max_size} {target} cannot be met: the smallest output found is about {size} ({what})",
             target=human(target),
-            closest=_describe(tried[-1]),
-            made=human(tried[-1].predicted),
+            size=human(best.predicted),
+            what=_describe(best),
         )
-    raise SettingError(
-        "{max_size} {target} cannot be met: the smallest output found is about {size} ({what})",
-        target=human(target),
-        size=human(best.predicted),
-        what=_describe(best),
-    )
 
 
 def seen_score(reference: list[Frame], path: str) -> float:

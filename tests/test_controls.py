@@ -17,7 +17,8 @@ from gifquant._cli import main
 from gifquant._colour import over_matte
 from gifquant._io import gifsicle
 from gifquant._metrics import QualityMeter
-from gifquant._sizing import frame_ends, parse_size
+from gifquant._settings import parse_size
+from gifquant._sizing import frame_ends
 
 needs_gifsicle = pytest.mark.skipif(
     gifsicle.find_gifsicle() is None,

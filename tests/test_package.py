@@ -41,6 +41,25 @@ def test_pure_core_imports_no_io_libraries():
     assert r.stdout.strip() == ""
 
 
+def test_library_imports_no_tqdm():
+    """Only the command line draws a bar: the library reports progress through a callback."""
+    code = (
+        "import sys, gifquant; "
+        "[getattr(gifquant, n) for n in gifquant.__all__ if n not in ('__version__', 'main')]; "
+        "import gifquant._batch, gifquant._grid, gifquant._palette, gifquant._sizing; "
+        "print('tqdm' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"
+    graph = _imports()
+    library = [m for m in graph if not m.rpartition(".")[2].startswith(("_cli", "_command"))]
+    for module in library:  # not even inside a function
+        path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+        if not path.exists():
+            path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
+        assert "tqdm" not in path.read_text(), module
+
+
 def _imports() -> dict[str, set[str]]:
     """Each module of the package and the package modules it imports, anywhere in it (inside
     functions too; not under ``if TYPE_CHECKING``, which never runs)."""
@@ -108,6 +127,7 @@ def test_exported_names():
         "QualityMeter",
         "QuantizeOptions",
         "QuantizedFrame",
+        "Settings",
         "Stats",
         "TemporalQuantizer",
         "compare",
