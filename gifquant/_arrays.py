@@ -10,15 +10,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
+from ._deband import with_smooth
+from ._denoise import denoised
 from ._display import Animation
+from ._distinct import frame_colours
 from ._errors import InputNotFoundError
-from ._frames import QuantizedFrame
+from ._frames import Frame, QuantizedFrame
 from ._io.atomic import remove_all, scratch_path
 from ._io.streams import open_input
 from ._options import QuantizeOptions
@@ -178,20 +182,31 @@ def _durations(durations, n: int | None) -> Iterator[float]:
 
 def _paint(source, opts: QuantizeOptions, durations: Iterator[float | None]):
     """(QuantizedFrame, channels) for each (rgba, channels, duration) item of ``source``; a
-    duration from ``durations`` wins over the item's own."""
+    duration from ``durations`` wins over the item's own. Denoised as ``convert`` does (a few
+    frames behind the source, for the look-ahead)."""
     q = TemporalQuantizer(opts)
-    size = None
-    for i, (rgba, channels, own) in enumerate(source):
-        if size is None:
-            size = rgba.shape[:2]
-        elif rgba.shape[:2] != size:
-            raise ValueError(
-                f"frame {i} is {rgba.shape[1]}x{rgba.shape[0]}, frame 0 {size[1]}x{size[0]}: "
-                "all frames must have one size"
-            )
-        d = next(durations)
-        duration = d if d is not None else own if own is not None else DEFAULT_DURATION
-        yield q.quantize(rgba, duration).frame, channels
+    channels_of: deque[int] = deque()
+
+    def frames() -> Iterator[Frame]:
+        size = None
+        for i, (rgba, channels, own) in enumerate(source):
+            if size is None:
+                size = rgba.shape[:2]
+            elif rgba.shape[:2] != size:
+                raise ValueError(
+                    f"frame {i} is {rgba.shape[1]}x{rgba.shape[0]}, frame 0 "
+                    f"{size[1]}x{size[0]}: all frames must have one size"
+                )
+            d = next(durations)
+            duration = d if d is not None else own if own is not None else DEFAULT_DURATION
+            channels_of.append(channels)
+            yield Frame(rgba, duration)
+
+    for fr in denoised(frames(), [opts.denoise]):
+        fed = fr.to_quantize(opts.denoise)
+        still = (fr.still_held or {}).get(opts.denoise)
+        plan = q.plan(None, prepared=with_smooth(frame_colours(fed.rgba, opts), fed.rgba, opts))
+        yield q.paint(plan, fr.duration, still).frame, channels_of.popleft()
 
 
 def _progress(items, on_progress, total: int | None = None):

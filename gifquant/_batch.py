@@ -433,6 +433,9 @@ def convert_one(src: str, dst: str, settings: Settings, attempt: int = 1) -> Fil
             flicker=report.flicker,
             incoherence=report.incoherence,
             colours_on_screen=report.colours_on_screen,
+            ghosts=report.ghosts,
+            dE_p99=report.dE_p99,
+            banding=report.banding,
         )
     return FileRecord(
         src,

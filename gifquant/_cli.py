@@ -448,8 +448,9 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     # -q silences progress and notes, not what was asked for (--stats).
     fps = report.frames / report.seconds if report.seconds else 0.0
     quality = (
-        f"mean dE {report.dE:.2f}, flicker {report.flicker:.3f}, "
-        f"incoherence {report.incoherence:.4f}, colours on screen {report.colours_on_screen}, "
+        f"mean dE {report.dE:.2f}, dE p99 {report.dE_p99:.2f}, flicker {report.flicker:.3f}, "
+        f"incoherence {report.incoherence:.4f}, ghosts {report.ghosts:.4f}, "
+        f"banding {report.banding:.4f}, colours on screen {report.colours_on_screen}, "
         if args.stats
         else ""
     )
@@ -462,8 +463,10 @@ def _run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         say(f"{len(report.cuts)} scene cuts at frames {shown}{more}", prefix="  ")
     for label, st in report.panels.items():
         say(
-            f"compare {label}: mean dE {st.dE:.2f}, flicker {st.flicker:.3f}, "
-            f"incoherence {st.incoherence:.4f}, colours on screen {st.colours_on_screen}",
+            f"compare {label}: mean dE {st.dE:.2f}, dE p99 {st.dE_p99:.2f}, "
+            f"flicker {st.flicker:.3f}, incoherence {st.incoherence:.4f}, "
+            f"ghosts {st.ghosts:.4f}, banding {st.banding:.4f}, "
+            f"colours on screen {st.colours_on_screen}",
             prefix="  ",
         )
     return 0

@@ -43,6 +43,8 @@ FLAGS = {
     "spaces": "--space",
     "representatives": "--representative",
     "plot3d": "--plot3d",
+    "denoise": "--denoise",
+    "deband": "--deband",
 }
 
 

@@ -11,7 +11,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._cli_args import MAX_ENHANCE, MAX_FRAMES, Parser, check_output, number, positive_int
+from ._cli_args import (
+    MAX_ENHANCE,
+    MAX_FRAMES,
+    Parser,
+    check_output,
+    number,
+    positive_int,
+    strength,
+)
 from ._colour import SPACES
 from ._errors import GifquantError
 from ._grid import compare
@@ -69,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows: an entry's colour is its cluster's mean, mode (its most common colour) or both",
     )
     p.add_argument(
+        "--denoise",
+        nargs="+",
+        type=strength(8),
+        default=[1.0],
+        metavar="auto|off|S",
+        help="rows: source denoising strengths, e.g. --denoise auto off (default auto)",
+    )
+    p.add_argument(
+        "--deband",
+        nargs="+",
+        type=strength(4),
+        default=[1.0],
+        metavar="auto|off|S",
+        help="rows: de-banding strengths, e.g. --deband auto off (default auto)",
+    )
+    p.add_argument(
         "--enhance",
         type=number(0, MAX_ENHANCE),
         default=1.0,
@@ -121,6 +145,8 @@ def run(argv: Sequence[str], on_frame) -> int:
         metrics=args.metric,
         spaces=args.space,
         representatives=args.representative,
+        denoise=args.denoise,
+        deband=args.deband,
         enhance=args.enhance,
         min_saturation=args.min_saturation,
         source=args.source,

@@ -30,22 +30,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._frames import Frame
-from ._kernels import block_noise_sums, denoise_step
+from ._kernels import block_gradient, block_noise_sums, denoise_step
 
 BLOCK = 16  # pixels a side of the blocks the noise is measured in
 LOOKAHEAD = 4  # frames seen at once: the current one and three ahead
 FLOOR = 1.0  # levels: the least noise a noisy clip's block is taken to have
 PERSIST = 3.0  # levels: a steady shift smaller than this is followed, not restarted on
 SHOWN_MIN, SHOWN_MAX = 2.5, 4.0  # levels: the shown value's hysteresis (sigma, clipped)
+TIGHT = 1.5  # levels: PERSIST and SHOWN_MIN in smooth blocks, where a held step would show
+GRADIENT = 1.0  # levels a pixel: a block of the shown frame smoother than this is smooth
 MEMORY = 64  # frames: the running mean's longest memory, so it follows a slow drift
 CAP = 16.0  # levels: a second difference beyond this is motion, not noise
 SMALL = 8.0  # levels: second differences up to this are what noise looks like
 NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
+CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
+MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory, see denoised
 _HISTORY = 7  # frames of measurements the noise estimate is the median of
 _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
 
@@ -65,6 +70,42 @@ def block_noise(
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     h, w = cur.shape[:2]
     return sigma, float(n_small) / (h * w)
+
+
+def palette_churn(prev: NDArray[np.uint8], cur: NDArray[np.uint8]) -> float:
+    """How much of the change between two frames is whole colours becoming other colours.
+
+    A clean animation stored as a GIF with a palette per frame changes this way: every pixel
+    of a colour becomes the same new colour (a gradient's steps move). Noise scatters a
+    colour's pixels over many colours, or moves a few of them and leaves the rest. Returns the
+    share of the changed pixels (on a grid of at most ~40,000) whose colour's most common
+    successor is one other colour, and that successor: about 1 for a palette change, low for
+    noise (a clip of such frames is not denoised, so no still colour is shown two ways).
+    """
+    h, w = cur.shape[:2]
+    step = max(1, int(np.sqrt(h * w / 40000)))
+    a = _packed(prev[::step, ::step])
+    b = _packed(cur[::step, ::step])
+    moved = a != b
+    if not moved.any():
+        return 0.0
+    pairs, counts = np.unique((a << 24) | b, return_counts=True)
+    src = pairs >> 24
+    # Per source colour, its most common successor: sort by colour, then by count.
+    order = np.lexsort((-counts, src))
+    first = np.ones(len(order), bool)
+    first[1:] = src[order][1:] != src[order][:-1]
+    top = order[first]
+    per_colour = np.add.reduceat(counts[order], np.flatnonzero(first))
+    # Only colours on several pixels tell: noise in continuous tone gives each pixel its own.
+    shared = per_colour >= 3
+    changed_top = ((pairs[top] & 0xFFFFFF) != src[top]) & shared
+    return float(counts[top][changed_top].sum()) / float(np.count_nonzero(moved))
+
+
+def _packed(rgb: NDArray[np.uint8]) -> NDArray[np.int64]:
+    c = rgb[..., :3].reshape(-1, 3).astype(np.int64)
+    return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
 
 
 def block_noise_reference(
@@ -87,33 +128,58 @@ def block_noise_reference(
     return sums(np.where(blip, e2, 0.0)), sums(blip.astype(np.int64)), small
 
 
+def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """``_kernels.block_gradient`` in numpy."""
+    a = img[..., :3].astype(np.int64)
+    g = np.zeros(a.shape[:2], np.int64)
+    g[1:-1, 1:-1] = (np.abs(a[1:-1, 2:] - a[1:-1, :-2]) + np.abs(a[2:, 1:-1] - a[:-2, 1:-1])).sum(2)
+    h, w = g.shape
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    padded = np.zeros((hb * BLOCK, wb * BLOCK))
+    padded[:h, :w] = g
+    ones = np.zeros((hb * BLOCK, wb * BLOCK))
+    ones[:h, :w] = 1
+    return padded.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3)) / (
+        6.0 * ones.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3))
+    )
+
+
 def step_reference(
     window: list[NDArray[np.uint8]],
+    before: NDArray[np.uint8] | None,
     sigma: NDArray[np.float64],
+    tight: NDArray[np.bool_],
     mean: NDArray[np.float32],
     count: NDArray[np.uint8],
     shown: NDArray[np.uint8],
+    still_off: NDArray[np.uint8],
 ) -> int:
     """``_kernels.denoise_step`` in numpy: one frame's step on the state (``mean`` (h, w, 3)
-    float32, ``count`` (h, w) uint8, ``shown`` (h, w, 3) uint8, updated in place), ``sigma``
-    (h, w) the pixels' noise times the strength; returns the pixels held (``shown`` not the
-    source)."""
-    x = window[0][..., :3].astype(np.float64)
+    float32, ``count`` (h, w) uint8, ``shown`` (h, w, 4) uint8, updated in place; ``still_off``
+    (h, w) uint8 set), ``sigma`` (h, w) the pixels' noise times the strength, ``tight`` (h, w)
+    the smooth blocks' pixels; returns the pixels held (``shown`` not the source)."""
+    src = window[0][..., :3]
+    x = src.astype(np.float64)
     s2 = sigma * sigma
     run_sum, run_n = x.copy(), np.ones(sigma.shape)
     going = np.ones(sigma.shape, bool)
+    exact = np.full(sigma.shape, len(window) >= 3)
     for f in window[1:]:
         fv = f[..., :3].astype(np.float64)
         going &= ((fv - x) ** 2).sum(2) <= 32 * s2
         run_sum += fv * going[..., None]
         run_n += going
+        exact &= (f[..., :3] == src).all(2)
     run = run_sum * (1.0 / run_n)[..., None]  # by reciprocals, as the kernel does
     n = count.astype(np.float64)
     m = mean.astype(np.float64)
     dr = ((run - m) ** 2).sum(2)
+    persist = np.where(tight, TIGHT, PERSIST)
     with np.errstate(divide="ignore"):
-        threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), PERSIST * PERSIST)
-    restart = (count == 0) | (dr > threshold)
+        threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
+    rgb = shown[..., :3]
+    # A source exactly the same over the whole window is not noise: it is shown as it is.
+    restart = (count == 0) | (dr > threshold) | (exact & (rgb != src).any(2))
     n_new = np.where(restart, 1.0, np.minimum(n + 1, MEMORY))
     m_new = np.where(restart[..., None], x, m + (x - m) * (1.0 / n_new)[..., None])
     m_new = m_new.astype(np.float32)
@@ -123,21 +189,33 @@ def step_reference(
         run,
         (m64 * n_new[..., None] + run * run_n[..., None]) * (1.0 / (n_new + run_n))[..., None],
     )
-    q = np.clip(sigma, SHOWN_MIN, SHOWN_MAX)
-    move = ((est - shown) ** 2).sum(2) > q * q
-    shown[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
+    q = np.clip(sigma, np.where(tight, TIGHT, SHOWN_MIN), SHOWN_MAX)
+    move = (((est - rgb) ** 2).sum(2) > q * q) | exact
+    rgb[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
+    shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
     mean[...] = m_new
     count[...] = n_new.astype(np.uint8)
-    return int(np.count_nonzero((shown != window[0][..., :3]).any(2)))
+    off = (rgb != src).any(2)
+    still_off[...] = off & (before[..., :3] == src).all(2) if before is not None else False
+    return int(np.count_nonzero(off))
+
+
+class Step(NamedTuple):
+    """One frame's denoising: ``fed`` (h, w, 4) uint8, the pixels to quantize; ``held``, how
+    many are not the source's; ``still``, the flat indices of those whose source is exactly as
+    in the frame before."""
+
+    fed: NDArray[np.uint8]
+    held: int
+    still: NDArray[np.intp]
 
 
 class Denoiser:
     """A clip's denoising state (frames (h, w, 3 or 4) uint8; a new size starts afresh).
 
     ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
-    at the clip's end) and returns the (h, w, 3) uint8 pixels to quantize, or None when the
-    frame is to be quantized as it is (the clip shows no noise), and how many pixels are held.
-    About 16 bytes a pixel of state.
+    at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
+    is (the clip shows no noise). About 21 bytes a pixel of state.
     """
 
     def __init__(self, strength: float = 1.0) -> None:
@@ -145,16 +223,28 @@ class Denoiser:
             raise ValueError(f"strength must be more than 0, not {strength}")
         self.strength = float(strength)
         self.sigma = 0.0  # the latest frame's typical noise (levels), for reports
-        self._prev: NDArray[np.uint8] | None = None
+        self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
+        self._before: NDArray[np.uint8] | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
-        self._state: tuple[NDArray, NDArray, NDArray] | None = None
+        self._churn = 0.0
+        self._frame = 0
+        self._state: tuple[NDArray, ...] | None = None
+        self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
-        """Per-block noise sigma of the current frame (None: no noise), from recent frames."""
+        """Per-block noise sigma of the current frame (None: no noise), from recent frames:
+        measured every other frame (the median of the last few is what counts)."""
         cur = window[0]
+        # The first frame has none before it: the second difference at the next one stands in.
         prev = self._prev if self._prev is not None else (window[2] if len(window) > 2 else None)
-        if prev is not None and len(window) > 1 and prev.shape == cur.shape:
-            self._history.append(block_noise(prev, cur, window[1]))
+        if prev is not None and len(window) > 1 and (self._frame % 2 == 0 or not self._history):
+            sigma, share = block_noise(prev, cur, window[1])
+            if share >= NOISY:
+                if self._frame % 8 == 0 or not self._history:
+                    self._churn = palette_churn(prev, cur)
+                if self._churn >= CHURN:
+                    share = 0.0  # the colours changed as wholes: a new palette, not noise
+            self._history.append((sigma, share))
             del self._history[:-_HISTORY]
         if not self._history or np.median([s for _, s in self._history]) < NOISY:
             self.sigma = 0.0
@@ -167,51 +257,68 @@ class Denoiser:
         self.sigma = typical
         return np.clip(sigma, FLOOR, 1.5 * typical).astype(np.float32)
 
-    def step(self, window: list[NDArray[np.uint8]]) -> tuple[NDArray[np.uint8] | None, int]:
+    def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
         state = self._begin(window)
         if state is None:
-            return None, 0
-        blocks, (mean, count, shown) = state
-        held = denoise_step(window, blocks, BLOCK, mean, count, shown)
-        return shown.copy(), held
+            return None
+        blocks, tight, (mean, count, shown, still_off) = state
+        held = denoise_step(
+            window, self._before, blocks, tight, BLOCK, mean, count, shown, still_off,
+            PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
+        )  # fmt: skip
+        if self._frame % 4 == 1:  # smooth blocks change slowly: looked at every 4th frame
+            self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
+        return Step(shown.copy(), held, np.flatnonzero(still_off))
 
-    def step_reference(self, window: list[NDArray[np.uint8]]) -> tuple[NDArray | None, int]:
+    def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
         """``step`` through the numpy reference (the tests' oracle)."""
         state = self._begin(window)
         if state is None:
-            return None, 0
-        blocks, (mean, count, shown) = state
+            return None
+        blocks, tight, (mean, count, shown, still_off) = state
         h, w = window[0].shape[:2]
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, sigma, mean, count, shown)
-        return shown.copy(), held
+        tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
+        held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
+        if self._frame % 4 == 1:
+            self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
+        return Step(shown.copy(), held, np.flatnonzero(still_off))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
-        """The frame's per-block sigma times the strength and the state to step, or None when
-        the clip shows no noise (then the state is dropped: it starts afresh with noise)."""
+        """The frame's per-block sigma times the strength, the smooth blocks and the state to
+        step, or None when the clip shows no noise (then the state is dropped: it starts
+        afresh when noise shows)."""
         cur = window[0]
         h, w = cur.shape[:2]
         if self._prev is not None and self._prev.shape != cur.shape:
             self._history.clear()
-            self._state = None
+            self._state = self._prev = None
+        self._frame += 1
         blocks = self._noise(window)
-        self._prev = cur
+        self._before, self._prev = self._prev, cur
         if blocks is None:
             self._state = None
             return None
-        if self._state is None:
+        if self._state is None or self._tight.shape != blocks.shape:
+            self._tight = np.zeros(blocks.shape, np.uint8)
+            shown = np.empty((h, w, 4), np.uint8)  # a copy: the source is not ours
+            shown[..., :3] = cur[..., :3]
             self._state = (
                 np.zeros((h, w, 3), np.float32),
                 np.zeros((h, w), np.uint8),
-                np.ascontiguousarray(cur[..., :3]),
+                shown,
+                np.zeros((h, w), np.uint8),
             )
-        return np.ascontiguousarray(blocks * np.float32(self.strength)), self._state
+        scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
+        return scaled, self._tight, self._state
 
 
 def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:
     """``frames`` with each strength's denoised pixels in ``Frame.fed`` (and ``Frame.held``),
     ``LOOKAHEAD - 1`` frames behind them. A frame no strength changes comes out as it came
-    in (a clean clip's frames, palette indices and all)."""
+    in (a clean clip's frames, palette indices and all), and so does a frame of ``MAX_PIXELS``
+    or more: the look-ahead and the state (about 30 bytes a pixel) would break the memory
+    promise of 16 bytes a pixel there."""
     denoisers = {float(s): Denoiser(float(s)) for s in strengths if s > 0}
     window: deque[Frame] = deque()
     for fr in frames:
@@ -227,19 +334,19 @@ def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Fr
 
 def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
     first = window[0]
-    if not denoisers:
+    h, w = first.shape
+    if not denoisers or h * w >= MAX_PIXELS:
         return first
     pixels = [f.rgba for f in window]
     if any(p.shape != pixels[0].shape for p in pixels[1:]):
         pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
-    fed, held = {}, {}
+    cur = pixels[0]
+    fed, held, still = {}, {}, {}
     for strength, d in denoisers.items():
-        out, n = d.step(pixels)
-        if out is not None:
-            rgba = np.empty(pixels[0].shape[:2] + (4,), np.uint8)
-            rgba[..., :3] = out
-            rgba[..., 3] = pixels[0][..., 3]
-            fed[strength], held[strength] = rgba, n
+        step = d.step(pixels)
+        if step is not None:
+            fed[strength], held[strength] = step.fed, step.held
+            still[strength] = (step.still, cur[..., :3].reshape(-1, 3)[step.still])
     if not fed:
         return first
-    return Frame(pixels[0], first.duration, first.opaque, fed=fed, held=held)
+    return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

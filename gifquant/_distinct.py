@@ -238,7 +238,8 @@ class FrameColours:
     the k-means runs on (the salient colours' only, with ``min_saturation``);
     enhanced : (m, 3) uint8, the colours clustered as RGB (``source.colours`` itself unless
     ``enhance`` changes them); salient : (n,) indices of the colours the fit runs on (those of
-    at least ``min_saturation``), None for all of them
+    at least ``min_saturation``), None for all of them; smooth : (n_opaque,) bool, the pixels
+    in smooth areas, where ``deband`` may dither (None: not measured, no de-banding)
     """
 
     source: DistinctColours
@@ -250,6 +251,7 @@ class FrameColours:
     fit_w: NDArray[np.float64]
     enhanced: NDArray[np.uint8] | None = None
     salient: NDArray[np.intp] | None = None
+    smooth: NDArray[np.bool_] | None = None
 
 
 def frame_colours(

@@ -39,6 +39,9 @@ class Frame:
     fed : the denoised pixels to quantize instead, (height, width, 4) uint8, by denoising
         strength (``_denoise.denoised``); a strength not in it quantizes ``rgba`` as it is
     held : by strength, how many of ``fed``'s pixels are not the source's
+    still_held : by strength, the pixels whose source is exactly as in the frame before but
+        which ``fed`` shows otherwise: their flat indices (n,) and source colours (n, 3) uint8
+        (the painter keeps them coherent with their source colour's other pixels)
     """
 
     pixels: NDArray[np.uint8] | None
@@ -47,6 +50,7 @@ class Frame:
     indexed: IndexedPixels | None = None
     fed: dict[float, NDArray[np.uint8]] | None = None
     held: dict[float, int] | None = None
+    still_held: dict[float, tuple[NDArray[np.intp], NDArray[np.uint8]]] | None = None
 
     def to_quantize(self, denoise: float) -> Frame:
         """The frame the quantizer reads at denoising strength ``denoise``: the denoised

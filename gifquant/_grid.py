@@ -79,6 +79,8 @@ def compare(
     metrics: Sequence[str] = ("euclidean",),
     spaces: Sequence[str] = ("lab",),
     representatives: Sequence[str] = ("mean",),
+    denoise: Sequence[float | str] = (1.0,),
+    deband: Sequence[float | str] = (1.0,),
     source: bool = True,
     panel_width: int | None = None,
     format: str | None = None,
@@ -93,7 +95,8 @@ def compare(
     **options,
 ) -> CompareReport:
     """Write to ``dst`` a grid comparing settings on ``src``: rows of ``modes`` x ``metrics``
-    x ``spaces`` x ``representatives``, columns of ``k`` values after the ``source``; each
+    x ``spaces`` x ``representatives`` x ``denoise`` x ``deband`` strengths ("auto", "off" or
+    numbers), columns of ``k`` values after the ``source``; each
     panel labelled with its setting and its measured dE, flicker (``fl``) and colours on
     screen (``c``). Same frame count and timing as the source; a source wider than
     ``panel_width`` (default 320) is scaled down. ``dst``'s format is its extension's (or
@@ -115,10 +118,18 @@ def compare(
     ):
         raise SettingError("{k}: whole numbers 1..256, not {ks}", ks=ks)
     base = QuantizeOptions(**options)
+    strengths = []
+    for name, given in (("denoise", denoise), ("deband", deband)):
+        if isinstance(given, (str, int, float)) or not given:
+            raise SettingError("{name}: one or more of auto, off or a strength", name=Setting(name))
+        try:
+            strengths.append([getattr(dataclasses.replace(base, **{name: v}), name) for v in given])
+        except (TypeError, ValueError) as exc:
+            raise SettingError("{name}: {exc}", name=Setting(name), exc=exc) from None
     fmt = output_format(dst, format)
     _check_output(src, dst, fmt, overwrite)
     base = dataclasses.replace(base, delta=base.delta and fmt == "gif")
-    cells, columns = _cells(base, ks, modes, metrics, spaces, representatives, source)
+    cells, columns = _cells(base, ks, (modes, metrics, spaces, representatives, *strengths), source)
     used = sum(p.options.k for p in dict.fromkeys(cells) if p.options is not None)
     room = 256 - LABEL_COLOURS - 1 - (SOURCE_COLOURS if source else 0)
     if used > room:
@@ -158,22 +169,29 @@ def _check_choices(name: str, given: Sequence[str], allowed: Sequence[str]) -> N
         )
 
 
-def _cells(base, ks, modes, metrics, spaces, representatives, source) -> tuple[list[Panel], int]:
-    """The grid's panels row by row, and its number of columns."""
+def _cells(base, ks, axes, source) -> tuple[list[Panel], int]:
+    """The grid's panels row by row (a row for each combination of the ``axes``: modes,
+    metrics, spaces, representatives, denoise and deband strengths), and its columns."""
+    modes, metrics, spaces, representatives, denoise, deband = axes
     original = Panel("source\n", None)  # two lines, as the measured panels
     cells = []
-    rows = itertools.product(dict.fromkeys(modes), metrics, spaces, representatives)
-    for mode, metric, space, representative in rows:
+    rows = itertools.product(
+        dict.fromkeys(modes), metrics, spaces, representatives, denoise, deband
+    )
+    for mode, metric, space, representative, dn, db in rows:
         if source:
             cells.append(original)
         for k in ks:
             label = f"{mode} k={k}"
-            if len(metrics) > 1:
-                label += f" {metric}"
-            if len(spaces) > 1:
-                label += f" {space}"
-            if len(representatives) > 1:
-                label += f" {representative}"
+            for name, values, v in (
+                ("", metrics, metric),
+                ("", spaces, space),
+                ("", representatives, representative),
+                ("denoise ", denoise, dn),
+                ("deband ", deband, db),
+            ):
+                if len(values) > 1:
+                    label += f" {name}{_strength_word(v) if name else v}"
             opts = dataclasses.replace(
                 base,
                 k=k,
@@ -181,9 +199,15 @@ def _cells(base, ks, modes, metrics, spaces, representatives, source) -> tuple[l
                 metric=metric,
                 space=space,
                 representative=representative,
+                denoise=dn,
+                deband=db,
             )
             cells.append(Panel(label, opts))
     return cells, len(ks) + bool(source)
+
+
+def _strength_word(v: float) -> str:
+    return {0.0: "off", 1.0: "auto"}.get(v, f"{v:g}")
 
 
 def _label(p: Panel, stats: dict[str, Stats]) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from . import _compare as _compare
+from ._denoise import MAX_PIXELS as DENOISE_MAX_PIXELS
 from ._errors import GifquantError, SettingError
 from ._frames import Frame
 from ._io.atomic import is_special
@@ -49,14 +50,19 @@ class Stats:
     """How an output compares with its source (see the README's definitions).
 
     dE : mean CIE76 colour error; flicker : mean dE change between frames where the source is
-    still; incoherence : share of unchanged source pixels shown unlike their colour's others;
-    colours_on_screen : the most distinct colours shown in any frame
+    still; incoherence : share of unchanged source pixels shown unlike their colour's others
+    (over 2.3 dE), ghosts : the same over 4.6 dE; colours_on_screen : the most distinct colours
+    shown in any frame; dE_p99 : the mean of the frames' 99th percentile of per-pixel dE;
+    banding : the share of the source's smooth areas where the output shows an edge
     """
 
     dE: float
     flicker: float
     incoherence: float
     colours_on_screen: int
+    ghosts: float = 0.0
+    dE_p99: float = 0.0
+    banding: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,8 @@ class ConvertReport:
 
     frames : frames written; seconds : wall time of the whole run; bytes : size of the output
     (a folder's PNG files summed; None for stdout, a device or a FIFO)
-    dE, flicker, incoherence, colours_on_screen : the output against its source, measured
-        with ``stats=True`` (None otherwise)
+    dE, flicker, incoherence, colours_on_screen, ghosts, dE_p99, banding : the output against
+        its source, measured with ``stats=True`` (None otherwise; see ``Stats``)
     cuts : frames detected as scene cuts
     panels : each comparison panel's ``Stats`` by label (with ``stats=True`` and ``compare``)
     notes : advice for the user (e.g. a frame rate browsers slow down, a large output)
@@ -80,6 +86,9 @@ class ConvertReport:
     flicker: float | None = None
     incoherence: float | None = None
     colours_on_screen: int | None = None
+    ghosts: float | None = None
+    dE_p99: float | None = None
+    banding: float | None = None
     cuts: tuple[int, ...] = ()
     panels: dict[str, Stats] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -98,6 +107,9 @@ class ConvertReport:
             "flicker": self.flicker,
             "incoherence": self.incoherence,
             "colours_on_screen": self.colours_on_screen,
+            "ghosts": self.ghosts,
+            "dE_p99": self.dE_p99,
+            "banding": self.banding,
             "cuts": list(self.cuts),
         }
         doc = {"settings": self.settings, "frames": list(self.frame_records), "summary": summary}
@@ -150,6 +162,11 @@ def one_pass(
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
         info, clip = _open_clip(stack, src, fmt, settings, quant.alpha_threshold, early)
+        if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
+            notes.append(
+                f"frames of {info.width}x{info.height} are not denoised (over "
+                f"{DENOISE_MAX_PIXELS} pixels, where it would break the memory promise)"
+            )
         if fmt == "gif" and info.fps and info.fps > 50:
             notes.append(
                 f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
@@ -323,9 +340,14 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
             flicker=m.flicker,
             incoherence=m.incoherence,
             colours_on_screen=m.colours_max,
+            ghosts=m.ghosts,
+            dE_p99=m.de_p99,
+            banding=m.banding,
         )
     panel_stats = {
-        label: Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max)
+        label: Stats(
+            m.mean_de, m.flicker, m.incoherence, m.colours_max, m.ghosts, m.de_p99, m.banding
+        )
         for label, m in (report.panel_meters.items() if measure else ())
     }
     size = _size(dst)

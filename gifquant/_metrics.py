@@ -9,6 +9,18 @@ source colour got in that frame (the majority taken over all pixels of the frame
 the frames that have such pixels. Any plain per-frame palette mapping scores 0; holding pixels at
 colours their peers no longer get raises it (dithering too, by design).
 
+ghosts: incoherence counted at ``GHOST_DE`` (4.6 dE, 2 JND): still source pixels shown clearly off
+what the other pixels of their colour show, as a stale object or a ghost is.
+
+dE_p99: the 99th percentile of a frame's per-pixel dE, averaged over frames: the tail where trails,
+lost objects and posterized edges show, which the mean hides.
+
+banding: over the smooth areas of the source (the gradient of the source blurred as the eye sees
+it, sigma 1.5 px, under ``SMOOTH_DE`` dE a pixel), the share where the blurred output has an edge
+(over ``EDGE_DE`` dE a pixel): the false contours of a posterized gradient (a fine dither blurs
+away); averaged over the frames that have smooth areas. Not measured on frames of
+``BANDED_PIXELS`` or more (their Lab images are never held whole).
+
 colours on screen: the distinct output colours of a frame; ``colours_max`` is the most of any frame.
 
 Both follow the independent judge (``shared/tools/judge.py``), except that only the pixels a mask
@@ -29,6 +41,8 @@ from ._distinct import gather, shared_indexer
 
 STILL_DE = 1.0
 JND_DE = 2.3
+GHOST_DE = 4.6
+SMOOTH_DE, EDGE_DE = 0.25, 0.6
 
 # Stands for a previous pixel that did not count: no 0xRRGGBB word equals it.
 _NOT_COUNTED = np.uint32(0xFF000000)
@@ -86,16 +100,17 @@ def frame_coherence(
     output: NDArray[np.uint32],
     static: NDArray[np.bool_] | None,
     n_colours: int | None = None,
-) -> tuple[float | None, int]:
-    """Incoherence and colours on screen of one frame.
+) -> tuple[tuple[float, float] | None, int]:
+    """Incoherence, ghosts and colours on screen of one frame.
 
     source, output : ndarray of shape (n_pixels,), uint32 ``0xRRGGBB`` words of the counted pixels
     static : ndarray of shape (n_pixels,), bool, the pixels whose source is exactly that of the
         previous frame; None on a first frame
     n_colours : the distinct words of ``output``, when the caller knows them (else counted here)
 
-    Returns (share of static pixels more than ``JND_DE`` from their source colour's majority
-    output, or None when no pixel is static; number of distinct output colours).
+    Returns (shares of static pixels more than ``JND_DE`` and more than ``GHOST_DE`` from their
+    source colour's majority output, or None when no pixel is static; number of distinct
+    output colours).
     """
     if n_colours is None:
         n_colours = _n_distinct(output)
@@ -110,12 +125,13 @@ def frame_coherence(
     return _incoherence(key, n_static), n_colours
 
 
-def _incoherence(key: NDArray[np.uint64], n_static: int) -> float:
-    """``frame_coherence``'s share from its keys (sorted here, in place) and static count."""
+def _incoherence(key: NDArray[np.uint64], n_static: int) -> tuple[float, float]:
+    """``frame_coherence``'s shares (at ``JND_DE`` and at ``GHOST_DE``) from its keys (sorted
+    here, in place) and static count."""
     key.sort()
     new_pair, new_source = _steps(key)
     if np.count_nonzero(new_pair) == np.count_nonzero(new_source):
-        return 0.0  # one output per source colour: a plain mapping
+        return 0.0, 0.0  # one output per source colour: a plain mapping
     starts = np.flatnonzero(new_pair)
     starts += 1
     starts = np.concatenate(([0], starts))
@@ -142,10 +158,10 @@ def _incoherence(key: NDArray[np.uint64], n_static: int) -> float:
     n_odd_static = end[odd] - first_static
     odd, n_odd_static = odd[n_odd_static > 0], n_odd_static[n_odd_static > 0]
     if len(odd) == 0:
-        return 0.0
+        return 0.0, 0.0
     # Lab of the few colours involved only.
-    off = delta_e(rgb_to_lab(unpack_rgb(out[odd])), rgb_to_lab(unpack_rgb(major[odd]))) > JND_DE
-    return float(n_odd_static[off].sum()) / n_static
+    d = delta_e(rgb_to_lab(unpack_rgb(out[odd])), rgb_to_lab(unpack_rgb(major[odd])))
+    return tuple(float(n_odd_static[d > t].sum()) / n_static for t in (JND_DE, GHOST_DE))
 
 
 def _steps(key: NDArray[np.uint64]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -209,6 +225,9 @@ class QualityMeter:
     frame_incoherence: list[float] = field(default_factory=list)
     frame_colours: list[int] = field(default_factory=list)
     frame_flicker: list[float | None] = field(default_factory=list)  # None: no still pixels
+    frame_ghosts: list[float] = field(default_factory=list)
+    frame_p99: list[float] = field(default_factory=list)
+    frame_banding: list[float] = field(default_factory=list)  # frames with smooth areas only
     _flicker_sum: float = 0.0
     _flicker_n: int = 0
     _prev: tuple[NDArray, NDArray, NDArray] | _IndexedFrame | None = None
@@ -269,10 +288,15 @@ class QualityMeter:
             self._prev_source = np.array(source_packed, dtype=np.uint32)
         else:
             self._prev_source = np.where(mask, source_packed, _NOT_COUNTED).astype(np.uint32)
+        return self._note_coherence(share, n_colours)
+
+    def _note_coherence(self, shares: tuple[float, float] | None, n_colours: int) -> float | None:
         self.frame_colours.append(n_colours)
-        if share is not None:
-            self.frame_incoherence.append(share)
-        return share
+        if shares is None:
+            return None
+        self.frame_incoherence.append(shares[0])
+        self.frame_ghosts.append(shares[1])
+        return shares[0]
 
     def observe_indexed(
         self,
@@ -318,10 +342,7 @@ class QualityMeter:
         share = _incoherence(key, n_static) if n_static else None
         del key
         self._prev_source = source.reshape(h, w)
-        self.frame_colours.append(n_colours)
-        if share is not None:
-            self.frame_incoherence.append(share)
-        return share
+        return self._note_coherence(share, n_colours)
 
     def update_indexed(
         self,
@@ -364,6 +385,7 @@ class QualityMeter:
         h, w = frame.shape
         rows = max(1, _BAND // max(w, 1))
         err_sum, n_counted = 0.0, 0
+        errs = []
         before = (self._flicker_sum, self._flicker_n)
         for top in range(0, h, rows):
             bottom = min(h, top + rows)
@@ -374,6 +396,7 @@ class QualityMeter:
                 err.sum(dtype=np.float64) if mask is None else err[mask].sum(dtype=np.float64)
             )
             n_counted += len(err) if mask is None else int(np.count_nonzero(mask))
+            errs.append(err if mask is None else err[mask])
             if prev is not None:
                 psrc, pout = prev.band(top, bottom)
                 still = squared_de(src, psrc) < STILL_DE * STILL_DE
@@ -388,9 +411,16 @@ class QualityMeter:
                     self._flicker_n += n_still
         de = err_sum / n_counted if n_counted else 0.0
         self.frame_de.append(de)
+        self._note_tail(np.concatenate(errs) if errs else np.zeros(0, np.float32))
         self._note_flicker(before)
         self._prev = frame
         return de
+
+    def _note_tail(self, err: NDArray) -> None:
+        """The frame's 99th percentile of per-pixel dE (as the judge picks it)."""
+        if err.size:
+            at = int(0.99 * (err.size - 1))
+            self.frame_p99.append(float(np.partition(err, at)[at]))
 
     def _note_flicker(self, before: tuple[float, int]) -> None:
         n = self._flicker_n - before[1]
@@ -412,6 +442,10 @@ class QualityMeter:
             err = err[mask]
             de = float(err.mean()) if err.size else 0.0
         self.frame_de.append(de)
+        self._note_tail(err.reshape(-1))
+        band = banding(source_lab, output_lab, None if full else mask)
+        if band is not None:
+            self.frame_banding.append(band)
         if isinstance(self._prev, tuple) and self._prev[0].shape == source_lab.shape:
             psrc, pout, pmask = self._prev
             still = squared_de(source_lab, psrc) < STILL_DE * STILL_DE
@@ -442,6 +476,86 @@ class QualityMeter:
         return float(np.mean(self.frame_incoherence)) if self.frame_incoherence else 0.0
 
     @property
+    def ghosts(self) -> float:
+        """Mean share of static pixels shown over ``GHOST_DE`` off their colour's majority."""
+        return float(np.mean(self.frame_ghosts)) if self.frame_ghosts else 0.0
+
+    @property
+    def de_p99(self) -> float:
+        """Mean over frames of each frame's 99th percentile of per-pixel dE."""
+        return float(np.mean(self.frame_p99)) if self.frame_p99 else 0.0
+
+    @property
+    def banding(self) -> float:
+        """Mean over frames with smooth areas of the share of them the output bands."""
+        return float(np.mean(self.frame_banding)) if self.frame_banding else 0.0
+
+    @property
     def colours_max(self) -> int:
         """Most distinct output colours on screen in any observed frame (0 if none)."""
         return max(self.frame_colours, default=0)
+
+
+def _gaussian_kernel(sigma: float) -> NDArray[np.float32]:
+    """OpenCV's ``getGaussianKernel`` for float images at ksize (0, 0): 2 * round(4 sigma) + 1
+    taps, normalised."""
+    n = int(round(sigma * 8 + 1)) | 1
+    x = np.arange(n) - (n - 1) / 2
+    k = np.exp(-(x * x) / (2 * sigma * sigma))
+    return (k / k.sum()).astype(np.float32)
+
+
+def _filter(img: NDArray[np.float32], taps: NDArray[np.float32], axis: int) -> NDArray:
+    """``img`` (h, w, c) convolved along ``axis`` with symmetric ``taps``, borders reflected
+    without repeating the edge (OpenCV's default, numpy's ``reflect``)."""
+    r = len(taps) // 2
+    n = img.shape[axis]
+    if n <= r:  # too small to reflect: no blur along this axis
+        return img.copy()
+    pad = [(0, 0)] * img.ndim
+    pad[axis] = (r, r)
+    p = np.pad(img, pad, mode="reflect")
+    out = np.zeros_like(img)
+    for i, t in enumerate(taps):
+        out += t * np.take(p, np.arange(i, i + n), axis=axis)
+    return out
+
+
+def blurred_gradient(lab: NDArray) -> NDArray[np.float32]:
+    """Gradient magnitude (dE a pixel) of a (h, w, 3) CIELAB frame blurred as the eye at a
+    normal distance blurs it (Gaussian, sigma 1.5): the judge's, in numpy."""
+    g = _gaussian_kernel(1.5)
+    b = _filter(_filter(np.asarray(lab, np.float32), g, 0), g, 1)
+    d = np.array([-1.0, 0.0, 1.0], np.float32)  # Sobel 3x3: a derivative across, a 1-2-1 along
+    s = np.array([1.0, 2.0, 1.0], np.float32)
+    gx = _filter_odd(_filter(b, s, 0), d, 1) / 8
+    gy = _filter_odd(_filter(b, s, 1), d, 0) / 8
+    return np.sqrt((gx * gx + gy * gy).sum(2))
+
+
+def _filter_odd(img: NDArray[np.float32], taps: NDArray[np.float32], axis: int) -> NDArray:
+    """``_filter`` with the 3-tap derivative ``taps`` (correlation, as OpenCV applies it)."""
+    n = img.shape[axis]
+    if n < 2:
+        return np.zeros_like(img)
+    pad = [(0, 0)] * img.ndim
+    pad[axis] = (1, 1)
+    p = np.pad(img, pad, mode="reflect")
+    return taps[0] * np.take(p, np.arange(0, n), axis=axis) + taps[2] * np.take(
+        p, np.arange(2, n + 2), axis=axis
+    )
+
+
+def banding(
+    source_lab: NDArray, output_lab: NDArray, mask: NDArray[np.bool_] | None = None
+) -> float | None:
+    """Share of the source's smooth pixels (blurred gradient < ``SMOOTH_DE``) where the blurred
+    output has an edge (> ``EDGE_DE``); None when the frame has no smooth pixel."""
+    smooth = blurred_gradient(source_lab) < SMOOTH_DE
+    if mask is not None:
+        smooth &= mask
+    if not smooth.any():
+        return None
+    return float(np.count_nonzero(blurred_gradient(output_lab)[smooth] > EDGE_DE)) / float(
+        np.count_nonzero(smooth)
+    )

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from . import _compare as compare
 from ._colour import SPACES, rgb_to_lab
+from ._deband import with_smooth
 from ._denoise import denoised
 from ._distinct import FrameColours, frame_colours, source_colours
 from ._errors import SettingError
@@ -51,7 +52,8 @@ class RunReport:
 
 def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
     """Panels from a comma list: ``random``, ``seeded``, ``original``, ``k=N``, ``metric=M``,
-    ``space=S`` (each a variation of ``base``). Raises ValueError with a user-facing message."""
+    ``space=S``, ``denoise=D``, ``deband=D`` (each a variation of ``base``). Raises
+    ValueError with a user-facing message."""
     panels = []
     for raw in spec.split(","):
         tok = raw.strip().lower()
@@ -75,6 +77,13 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
                 raise ValueError(f"bad panel {raw!r}: metric is one of {', '.join(METRICS)}")
             opts = dataclasses.replace(base, metric=tok[7:])
             panels.append(Panel(f"{tok[7:]} k={base.k}", opts))
+        elif tok.startswith(("denoise=", "deband=")):
+            name, value = tok.split("=", 1)
+            try:
+                opts = dataclasses.replace(base, **{name: value})
+            except ValueError:
+                raise ValueError(f"bad panel {raw!r}: {name} is auto, off or a strength") from None
+            panels.append(Panel(f"{name} {value} k={base.k}", opts))
         elif tok.startswith("space="):
             if tok[6:] not in SPACES:
                 raise ValueError(f"bad panel {raw!r}: space is one of {', '.join(SPACES)}")
@@ -82,7 +91,8 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
             panels.append(Panel(f"{tok[6:]} k={base.k}", opts))
         else:
             raise ValueError(
-                f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M or space=S"
+                f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M, space=S, "
+                "denoise=D or deband=D"
             )
     if len(panels) < 2:
         raise ValueError("a comparison needs at least two panels")
@@ -175,7 +185,8 @@ class _Stages:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
         fed = fr.to_quantize(self.options.denoise)
         source = source_colours(fed, self.options.alpha_threshold)
-        return Prepared(fr, frame_colours(None, self.options, source))
+        colours = frame_colours(None, self.options, source)
+        return Prepared(fr, with_smooth(colours, fed.rgba, self.options))
 
     def plan(self, item: Prepared) -> Planned:
         """The main run's palette, decided in its own thread while the last frame is painted."""
@@ -184,7 +195,8 @@ class _Stages:
 
     def paint(self, i: int, item: Planned) -> Painted:
         fr, fc = item.frame, item.colours
-        res = self.quantizer.paint(item.plan, fr.duration)
+        still = (fr.still_held or {}).get(self.options.denoise)
+        res = self.quantizer.paint(item.plan, fr.duration, still)
         # The panel matching the main run reuses its result rather than computing it twice.
         others = [
             res if p.options == self.options else self._panel(q, fr, fc) for p, q in self.panels
@@ -199,7 +211,12 @@ class _Stages:
         )
         fed = fr.to_quantize(q.options.denoise)
         source = fc.source if same else source_colours(fed, q.options.alpha_threshold)
-        return q.quantize(None, fr.duration, prepared=frame_colours(None, q.options, source))
+        colours = frame_colours(None, q.options, source)
+        if same and (q.options.deband > 0) == (self.options.deband > 0):
+            colours = dataclasses.replace(colours, smooth=fc.smooth)
+        else:
+            colours = with_smooth(colours, fed.rgba, q.options)
+        return q.quantize(None, fr.duration, prepared=colours)
 
     def write(self, item: Painted) -> None:
         self.sink.write(item.result.frame)
@@ -243,6 +260,8 @@ class _Stages:
             "dE": m.frame_de[-1],
             "flicker": m.frame_flicker[-1],
             "incoherence": m.frame_incoherence[-1] if len(m.frame_incoherence) > observed else None,
+            "ghosts": m.frame_ghosts[-1] if len(m.frame_incoherence) > observed else None,
+            "dE_p99": m.frame_p99[-1] if m.frame_p99 else None,
             "colours_on_screen": m.frame_colours[-1] if m.frame_colours else None,
             "palette": [
                 {
@@ -308,7 +327,7 @@ def _serial(frames: Iterable[Frame], stages: _Stages) -> None:
         prepared = stages.prepare(fr)
         if not stages.measure and not stages.panels:
             # Past its distinct colours, nothing reads the frame's pixels: let them go.
-            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque)
+            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque, still_held=fr.still_held)
         planned = stages.quantizer.plan(None, prepared=prepared.colours)
         del prepared
         item = stages.paint(i, Planned(fr, planned.colours, planned))

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
+from ._deband import deband, thresholds
 from ._distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from ._dither import dither_offsets, floyd_steinberg
 from ._errors import GifquantError
@@ -602,9 +603,17 @@ class TemporalQuantizer:
             return None
         return nearest(fc.exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
 
-    def paint(self, plan: FramePlan, duration: float = 0.1) -> FrameResult:
+    def paint(
+        self,
+        plan: FramePlan,
+        duration: float = 0.1,
+        still: tuple[NDArray[np.intp], NDArray[np.uint8]] | None = None,
+    ) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since
-        the frame before. Frames must be painted in planning order."""
+        the frame before. Frames must be painted in planning order. ``still``: pixels of a
+        denoised frame whose source did not change but which are shown held (flat indices and
+        source colours); each is painted by its source colour where its held colour's entry
+        is more than a JND from that (so a still colour looks the same everywhere)."""
         opt = self.options
         fc, src = plan.colours, plan.colours.source
         h, w = plan.shape
@@ -619,6 +628,16 @@ class TemporalQuantizer:
         slots = plan.slots
         if slots is None:
             slots = self._dither(src, fc, plan, shown)
+        elif still is not None and len(still[0]) and src.all_opaque:
+            slots = _coherent(slots, still, plan, opt)
+        if plan.slots is not None and fc.smooth is not None and opt.deband > 0:
+            threshold = thresholds(h, w)
+            if not src.all_opaque:
+                threshold = threshold[src.opaque.reshape(-1)]
+            display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+            slots = deband(
+                slots, src.inverse, fc.lab, display_lab, fc.smooth, threshold, opt.deband
+            )
         display = plan.display
         if plan.has_alpha:
             self._shown = None
@@ -678,6 +697,37 @@ class TemporalQuantizer:
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
         return nearest(values, display_ws, "euclidean").astype(np.uint8)
+
+
+def _coherent(
+    slots: NDArray[np.uint8],
+    still: tuple[NDArray[np.intp], NDArray[np.uint8]],
+    plan: FramePlan,
+    opt: QuantizeOptions,
+) -> NDArray[np.uint8]:
+    """``slots`` with the ``still`` pixels (flat indices, source colours) painted by their
+    source colour's entry where the held colour's entry is more than a JND off it."""
+    idx, rgb = still
+    packed = pack_rgb(rgb)
+    colours, inv = np.unique(packed, return_inverse=True)
+    rgb_u = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], 1)
+    ws = to_space(rgb_u.astype(np.uint8), opt.space)
+    own = nearest(ws, plan.display_ws.astype(np.float64), opt.metric)[inv]
+    held = slots[idx]
+    differ = own != held
+    if not differ.any():
+        return slots
+    display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+    gap = np.sqrt(((display_lab[own[differ]] - display_lab[held[differ]]) ** 2).sum(1))
+    fix = np.flatnonzero(differ)[gap > JND]
+    if fix.size == 0:
+        return slots
+    out = slots.copy()
+    out[idx[fix]] = own[fix]
+    return out
+
+
+JND = 2.3  # dE: a just noticeable difference
 
 
 def _slots_by_colour(old: NDArray[np.uint32], new: NDArray[np.uint32]) -> NDArray[np.intp]:

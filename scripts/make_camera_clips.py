@@ -11,6 +11,8 @@ codec noise a real camera clip carries) and decoded again into a lossless RGB fi
   street    the same scene, busier: many cars and pedestrians, more noise
   meeting   a meeting room: a large plain wall under a soft light gradient, a person moving
   sunset    a sky gradient with a slowly sinking sun over rippling water
+  sky       a full-frame smooth sky gradient drifting slowly, a ball crossing it, a busy strip
+            along the bottom (the gradient bands first when entries run short)
   partial   a still scene, Gaussian noise on its left half only, the right half exactly still
             (no codec: the clean half stays bit-exact, so ghosts and flicker have pixels to
             measure)
@@ -156,6 +158,22 @@ def _sunset(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
         yield frame + rng.normal(0, 1.0, frame.shape)
 
 
+def _sky(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    texture = _street_scene(h, w, rng)  # a colourful band along the bottom pulls entries away
+    for t in range(n):
+        u = (yy / h + 0.002 * t)[..., None]
+        v = (np.hypot(xx - w * 0.7, yy - h * 0.2) / w)[..., None]
+        frame = (1 - u) * np.array([40, 90, 170]) + u * np.array([235, 170, 120])
+        frame = frame + 40 * np.exp(-4 * v) * np.array([1.0, 0.8, 0.3])
+        band = int(h * 0.82)
+        frame[band:] = texture[band:]
+        cx = int((w * 0.1 + 6 * t) % w)
+        ball = (xx - cx) ** 2 + (yy - h * 0.5) ** 2 < (h * 0.08) ** 2
+        frame[ball] = (230, 40, 60)
+        yield frame + rng.normal(0, 0.8, frame.shape)
+
+
 def _partial(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
     scene = _street_scene(h, w, rng)
     for _ in range(n):
@@ -180,9 +198,20 @@ CLIPS: dict[str, tuple[Frames, bool]] = {
     "street": (_street, True),
     "meeting": (_meeting, True),
     "sunset": (_sunset, True),
+    "sky": (_sky, True),
     "partial": (_partial, False),
     "creep": (_creep, False),
 }
+
+
+def frames(name: str, n: int, width: int, height: int) -> np.ndarray:
+    """Clip ``name``'s (n, height, width, 3) uint8 frames as drawn, before any codec (what the
+    tests use: the same clips, small and in memory)."""
+    draw, _ = CLIPS[name]
+    rng = np.random.default_rng(sum(map(ord, name)))
+    return np.stack(
+        [np.clip(np.rint(f), 0, 255).astype(np.uint8) for f in draw(n, height, width, rng)]
+    )
 
 
 def make(name: str, out: Path, n: int, w: int, h: int, crf: int, fps: int = 24) -> Path:

@@ -169,6 +169,7 @@ def test_library_errors_name_no_command_line_flags():
             if isinstance(node, ast.Raise) and node.exc is not None:
                 for const in ast.walk(node.exc):
                     if isinstance(const, ast.Constant) and isinstance(const.value, str):
-                        if m := flag.search(const.value):
+                        text = const.value
+                        if m := flag.search(text) or re.search(r"(?<![\w-])(--?)$", text):
                             found.append(f"{path.name}:{node.lineno}: {m.group(1)}")
     assert not found

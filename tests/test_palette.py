@@ -169,6 +169,7 @@ def test_the_report_holds_a_record_per_frame_that_agrees_with_the_meter(tmp_path
     assert doc["settings"]["k"] == 4 and doc["settings"]["format"] == "gif"
     frames, summary = doc["frames"], doc["summary"]
     keys = {"index", "dE", "flicker", "incoherence", "colours_on_screen", "palette", "drift"}
+    keys |= {"ghosts", "dE_p99", "held"}
     assert all(set(f) == keys | {"cut", "bytes"} for f in frames)
     assert [f["index"] for f in frames] == list(range(8)) and summary["frames"] == 8
     meter = measure(read_gif(src)[0], out)  # the metrics module on the files

@@ -15,6 +15,7 @@ from gifquant._remap import match_slots
 from gifquant._temporal import QuantizeOptions, TemporalQuantizer
 
 PLAIN = ["--palette-hysteresis", "0", "--palette-memory", "0", "--scene-threshold", "off"]
+PLAIN += ["--denoise", "off", "--deband", "off"]  # each pixel its source's nearest entry
 
 
 def run(*argv) -> int:

@@ -2,7 +2,7 @@
 which the tests compare them with, live beside the code that calls them."""
 
 try:
-    from ._denoise import block_noise_sums, denoise_step
+    from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
         "gifquant's compiled kernels are missing or broken "
@@ -10,4 +10,4 @@ except ImportError as exc:  # a broken or missing build: say how to mend it, nev
         "(or, in a checkout: pip install -e .)"
     ) from None
 
-__all__ = ["block_noise_sums", "denoise_step"]
+__all__ = ["block_gradient", "block_noise_sums", "denoise_step", "downsample"]

@@ -6,11 +6,27 @@ cimport cython
 
 import numpy as np
 
-cdef double PERSIST2 = 9.0  # _denoise.PERSIST ** 2
-cdef double SHOWN_MIN = 2.5
-cdef double SHOWN_MAX = 4.0
-DEF MEMORY_MAX = 64
-cdef int MEMORY = MEMORY_MAX
+DEF MEMORY_MAX = 250
+
+
+def downsample(const unsigned char[:, :, :] img, int s):
+    """(h // s, w // s, 3) uint8: each s x s block's mean colour, rounded."""
+    cdef Py_ssize_t hs = img.shape[0] // s, ws = img.shape[1] // s, y, x, c, i, j
+    out_arr = np.empty((hs, ws, 3), np.uint8)
+    cdef unsigned char[:, :, ::1] out = out_arr
+    cdef long acc[3]
+    cdef long area = s * s
+    with nogil:
+        for y in range(hs):
+            for x in range(ws):
+                acc[0] = acc[1] = acc[2] = 0
+                for i in range(s):
+                    for j in range(s):
+                        for c in range(3):
+                            acc[c] += img[y * s + i, x * s + j, c]
+                for c in range(3):
+                    out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
+    return out_arr
 
 
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
@@ -47,11 +63,47 @@ cdef inline double _sq3(double a, double b, double c) noexcept nogil:
     return a * a + b * b + c * c
 
 
-def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :, ::1] mean,
-                 unsigned char[:, ::1] count, unsigned char[:, :, ::1] shown):
+def block_gradient(const unsigned char[:, :, ::1] img, int block):
+    """Per block, the mean over its pixels of (|dx| + |dy|) / 2 by central differences, averaged
+    over the three channels: levels a pixel (border pixels count 0)."""
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, c
+    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
+    out_arr = np.zeros((hb, wb), np.float64)
+    cnt_arr = np.zeros((hb, wb), np.float64)
+    cdef double[:, :] out = out_arr
+    cdef double[:, :] cnt = cnt_arr
+    cdef int g
+    with nogil:
+        for y in range(h):
+            for x in range(w):
+                cnt[y // block, x // block] += 1
+                if y == 0 or x == 0 or y == h - 1 or x == w - 1:
+                    continue
+                g = 0
+                for c in range(3):
+                    g = g + abs(<int>img[y, x + 1, c] - <int>img[y, x - 1, c])
+                    g = g + abs(<int>img[y + 1, x, c] - <int>img[y - 1, x, c])
+                out[y // block, x // block] += g
+    return out_arr / (6.0 * cnt_arr)
+
+
+def denoise_step(list window, before, const float[:, ::1] blocks,
+                 const unsigned char[:, ::1] tight, int block, float[:, :, ::1] mean,
+                 unsigned char[:, ::1] count, unsigned char[:, :, ::1] shown,
+                 unsigned char[:, ::1] still_off, double persist, double shown_min,
+                 double shown_max, double tight_level, int memory):
     """One frame of ``_denoise.step_reference``'s maths on the state, in place; returns the
-    pixels held. ``window``: 1 to 4 frames (h, w, >=3) uint8 of one shape; ``blocks``: the
-    per-block sigma."""
+    pixels held. ``window``: 1 to 4 frames (h, w, >=3) uint8 of one shape; ``before``: the
+    frame before them, or None; ``blocks``: the per-block sigma; ``tight``: per block, 1 where
+    it is smooth (a steady shift of more than ``tight_level`` levels restarts a pixel there,
+    and its shown value moves at that); ``shown``: (h, w, 4), its alpha copied from the frame;
+    ``still_off``: set to 1 where the source is exactly as ``before`` and shown otherwise; the
+    rest are ``_denoise``'s constants of the same names."""
+    if not 1 <= memory <= MEMORY_MAX:
+        raise ValueError(f"memory must be 1..{MEMORY_MAX}")
+    cdef double PERSIST2 = persist * persist, SHOWN_MIN = shown_min, SHOWN_MAX = shown_max
+    cdef double TIGHT = tight_level
+    cdef int MEMORY = memory
     cdef int L = len(window)
     if not 1 <= L <= 4:
         raise ValueError("window must hold 1 to 4 frames")
@@ -60,45 +112,63 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
     cdef Py_ssize_t h = f0.shape[0], w = f0.shape[1], y, x, c
     # Each frame by its own strides (RGB and RGBA frames may be mixed), read through pointers:
     # a memoryview chosen per pixel would cost a reference count each time.
-    cdef const unsigned char* base[4]
-    cdef Py_ssize_t sy[4]
-    cdef Py_ssize_t sx[4]
-    cdef Py_ssize_t sc[4]
+    cdef const unsigned char* base[5]
+    cdef Py_ssize_t sy[5]
+    cdef Py_ssize_t sx[5]
+    cdef Py_ssize_t sc[5]
     cdef int i
-    for i in range(L):
-        fv_ = window[i]
+    cdef bint has_before = before is not None
+    cdef bint has_alpha = f0.shape[2] > 3
+    for i in range(L + has_before):
+        fv_ = window[i] if i < L else before
         if fv_.shape[0] != h or fv_.shape[1] != w or fv_.shape[2] < 3:
             raise ValueError("the window's frames must be (h, w, >=3) of one size")
         base[i] = &fv_[0, 0, 0]
         sy[i], sx[i], sc[i] = fv_.strides[0], fv_.strides[1], fv_.strides[2]
-    cdef int going, r
-    cdef double s, s2, run[3], xs[3], fv[3], m[3], est[3], d2, dr, n, n_new, thr, q, v
+    cdef int going, r, exact
+    cdef double s, s2, run[3], xs[3], fv[3], m[3], est[3], d2, dr, n, n_new, thr, q, v, persist2
+    cdef double q_min
     cdef bint restart
     cdef long long held = 0
     cdef const unsigned char* p
+    cdef const unsigned char* pb
     # Reciprocals of the counts, so each pixel multiplies (the reference does the same).
     cdef double inv[MEMORY_MAX + 8]
     inv[0] = 0
     for i in range(1, MEMORY_MAX + 8):
         inv[i] = 1.0 / i
+    # Each column's block, worked out once (a division per pixel costs more than the rest).
+    xb_arr = np.arange(w, dtype=np.intp) // block
+    cdef const Py_ssize_t[::1] xb = xb_arr
+    cdef Py_ssize_t yb
     with nogil:
         for y in range(h):
+            yb = y // block
             for x in range(w):
-                s = blocks[y // block, x // block]
+                s = blocks[yb, xb[x]]
                 s2 = s * s
+                if tight[yb, xb[x]]:
+                    persist2, q_min = TIGHT * TIGHT, TIGHT
+                else:
+                    persist2, q_min = PERSIST2, SHOWN_MIN
                 p = base[0] + y * sy[0] + x * sx[0]
                 for c in range(3):
                     xs[c] = p[c * sc[0]]
                     run[c] = xs[c]
                 r = 1
                 going = 1
+                exact = L >= 3
                 for i in range(1, L):
-                    if not going:
+                    if not going and not exact:
                         break
                     p = base[i] + y * sy[i] + x * sx[i]
                     for c in range(3):
                         fv[c] = p[c * sc[i]]
+                    if fv[0] != xs[0] or fv[1] != xs[1] or fv[2] != xs[2]:
+                        exact = 0
                     d2 = _sq3(fv[0] - xs[0], fv[1] - xs[1], fv[2] - xs[2])
+                    if not going:
+                        continue
                     if d2 <= 32 * s2:
                         for c in range(3):
                             run[c] = run[c] + fv[c]
@@ -114,9 +184,13 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
                 else:
                     dr = _sq3(run[0] - m[0], run[1] - m[1], run[2] - m[2])
                     thr = 16 * s2 * (inv[r] + inv[count[y, x]])
-                    if thr < PERSIST2:
-                        thr = PERSIST2
+                    if thr < persist2:
+                        thr = persist2
                     restart = dr > thr
+                # A source exactly the same over the whole window is not noise: show it.
+                if exact and (shown[y, x, 0] != xs[0] or shown[y, x, 1] != xs[1]
+                              or shown[y, x, 2] != xs[2]):
+                    restart = True
                 if restart:
                     n_new = 1
                     for c in range(3):
@@ -131,11 +205,11 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
                         est[c] = (<double>mean[y, x, c] * n_new + run[c] * r) * inv[<int>n_new + r]
                 count[y, x] = <unsigned char>n_new
                 q = s
-                if q < SHOWN_MIN:
-                    q = SHOWN_MIN
+                if q < q_min:
+                    q = q_min
                 elif q > SHOWN_MAX:
                     q = SHOWN_MAX
-                if _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
+                if exact or _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
                     for c in range(3):
                         v = floor(est[c] + 0.5)
                         if v < 0:
@@ -144,6 +218,12 @@ def denoise_step(list window, const float[:, ::1] blocks, int block, float[:, :,
                             v = 255
                         shown[y, x, c] = <unsigned char>v
                 p = base[0] + y * sy[0] + x * sx[0]
+                shown[y, x, 3] = p[3 * sc[0]] if has_alpha else 255
+                still_off[y, x] = 0
                 if shown[y, x, 0] != p[0] or shown[y, x, 1] != p[sc[0]] or shown[y, x, 2] != p[2 * sc[0]]:
                     held += 1
+                    if has_before:
+                        pb = base[L] + y * sy[L] + x * sx[L]
+                        if pb[0] == p[0] and pb[sc[L]] == p[sc[0]] and pb[2 * sc[L]] == p[2 * sc[0]]:
+                            still_off[y, x] = 1
     return held

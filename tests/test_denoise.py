@@ -1,0 +1,298 @@
+"""Source denoising and de-banding (--denoise, --deband): the kernels against their numpy
+references, and what a viewer sees on generated clips (scripts/make_camera_clips.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SAMPLES, measure, read_gif, write_apng, write_gif
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gifquant
+from gifquant import main
+from gifquant._colour import delta_e, rgb_to_lab
+from gifquant._deband import deband, smooth_mask
+from gifquant._denoise import (
+    BLOCK,
+    CAP,
+    LOOKAHEAD,
+    SMALL,
+    Denoiser,
+    block_gradient_reference,
+    block_noise_reference,
+    palette_churn,
+)
+from gifquant._kernels import block_gradient, block_noise_sums, downsample
+
+_SPEC = importlib.util.spec_from_file_location(
+    "make_camera_clips", Path(__file__).resolve().parents[1] / "scripts" / "make_camera_clips.py"
+)
+clips = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(clips)
+
+MAX_GHOSTS = 0.002
+
+
+def rgba(frames: np.ndarray) -> list[np.ndarray]:
+    return [np.dstack([f, np.full(f.shape[:2], 255, np.uint8)]) for f in frames]
+
+
+def run(*args) -> int:
+    return main([str(a) for a in args])
+
+
+# --- kernels against their references ---------------------------------------------------------
+
+frame_shapes = st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from([3, 4]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(frame_shapes, st.integers(0, 2**32 - 1), st.sampled_from([0, 2, 30]))
+def test_block_noise_kernel_matches_its_reference(shape, seed, spread):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, shape, dtype=np.int64)
+    f = [np.clip(base + rng.integers(-spread, spread + 1, shape), 0, 255).astype(np.uint8)]
+    f += [np.clip(base + rng.integers(-spread, spread + 1, shape), 0, 255).astype(np.uint8)]
+    f += [np.clip(base + rng.integers(-spread, spread + 1, shape), 0, 255).astype(np.uint8)]
+    got = block_noise_sums(*f, BLOCK, CAP, SMALL)
+    want = block_noise_reference(*f)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[2] == want[2]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_block_gradient_and_downsample_kernels_match_their_references(h, w, seed):
+    img = np.random.default_rng(seed).integers(0, 256, (h, w, 4), dtype=np.uint8)
+    rgb = np.ascontiguousarray(img[..., :3])
+    np.testing.assert_allclose(block_gradient(rgb, BLOCK), block_gradient_reference(img))
+    for s in (1, 2, 4):
+        if h >= s and w >= s:
+            small = img[: h // s * s, : w // s * s, :3].reshape(h // s, s, w // s, s, 3)
+            want = np.floor(small.sum((1, 3)) / (s * s) + 0.5)
+            np.testing.assert_array_equal(downsample(img, s), want.astype(np.uint8))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 37),
+    st.integers(1, 37),
+    st.sampled_from([3, 4]),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.5, 1.0, 2.0]),
+    st.sampled_from([1, 2, 3, 9]),
+)
+def test_denoise_step_matches_the_numpy_reference(h, w, channels, seed, strength, n):
+    # Noisy frames with a still part, a changing part and an object; the compiled step and the
+    # numpy one take the same state from frame to frame and must agree on every pixel.
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h, w, channels)).astype(np.int64)
+    frames = []
+    for t in range(n + LOOKAHEAD):
+        f = base + rng.normal(0, 3, base.shape).round().astype(np.int64) * (t % 3 != 0)
+        f[: h // 2, : w // 3] = base[: h // 2, : w // 3]  # exactly still
+        f[h // 2 :, (t * 2) % w :][:, :3] = 200
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    a, b = Denoiser(strength), Denoiser(strength)
+    for i in range(n):
+        window = frames[i : i + LOOKAHEAD]
+        got, want = a.step(window), b.step_reference(window)
+        assert (got is None) == (want is None)
+        if got is not None:
+            np.testing.assert_array_equal(got.fed, want.fed)
+            assert got.held == want.held
+            np.testing.assert_array_equal(got.still, want.still)
+
+
+def test_one_pixel_and_the_clip_end_step_like_the_reference():
+    frames = [np.full((1, 1, 4), v, np.uint8) for v in (10, 13, 9, 12, 11)]
+    a, b = Denoiser(), Denoiser()
+    for i in range(len(frames)):
+        got, want = a.step(frames[i : i + 4]), b.step_reference(frames[i : i + 4])
+        assert (got is None) == (want is None)
+
+
+def test_the_source_frames_are_never_written_to():
+    frames = rgba(clips.frames("partial", 8, 48, 32))
+    copies = [f.copy() for f in frames]
+    d = Denoiser()
+    for i in range(len(frames)):
+        d.step(frames[i : i + LOOKAHEAD])
+    for f, c in zip(frames, copies, strict=True):
+        np.testing.assert_array_equal(f, c)
+
+
+def test_a_strength_must_be_positive():
+    with pytest.raises(ValueError, match="strength"):
+        Denoiser(0)
+
+
+# --- what is held -------------------------------------------------------------------------------
+
+
+def test_a_clean_animation_is_byte_identical_with_the_controls_on_and_off(tmp_path):
+    # Flat shapes moving over a flat background: no noise, no gradient: left alone. The bundled
+    # sample (a gradient stored with a palette per frame) is a palette change, not noise.
+    yy, xx = np.mgrid[0:48, 0:64]
+    frames = []
+    for t in range(10):
+        f = np.full((48, 64, 3), (30, 60, 120), np.uint8)
+        f[(yy - 24) ** 2 + (xx - 8 - 4 * t) ** 2 < 64] = (240, 200, 40)
+        f[30:40, 40:50] = (200, 40, 60) if t % 4 < 2 else (40, 200, 60)
+        frames.append(f)
+    for src in (write_gif(tmp_path / "flat.gif", frames), SAMPLES / "shapes.gif"):
+        for k in (4, 256):
+            on, off = tmp_path / "on.gif", tmp_path / "off.gif"
+            assert run(src, on, "-k", k, "-q", "-y") == 0
+            assert run(src, off, "-k", k, "-q", "-y", "--denoise", "off", "--deband", "off") == 0
+            assert on.read_bytes() == off.read_bytes(), (src, k)
+
+
+def test_palette_churn_tells_a_new_palette_from_noise():
+    frames = read_gif(SAMPLES / "shapes.gif")[0]
+    assert palette_churn(frames[3], frames[4]) > 0.5
+    noisy = clips.frames("partial", 3, 64, 48)
+    assert palette_churn(noisy[0], noisy[1]) < 0.5
+
+
+def _report(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_noise_is_held_still_for_fewer_bytes_and_less_flicker_without_ghosts(tmp_path):
+    # A still street, Gaussian noise on its left half, the right half exactly still.
+    frames = clips.frames("partial", 14, 96, 64)
+    src = write_apng(tmp_path / "p.png", list(frames))
+    on, off = tmp_path / "on.gif", tmp_path / "off.gif"
+    rep_on, rep_off = tmp_path / "on.json", tmp_path / "off.json"
+    for k in (16, 256):
+        assert run(src, on, "-k", k, "-q", "-y", "--report", rep_on) == 0
+        assert run(src, off, "-k", k, "-q", "-y", "--denoise", "off", "--report", rep_off) == 0
+        held = [f["held"] for f in _report(rep_on)["frames"]]
+        assert max(held) > 0 and all(f["held"] == 0 for f in _report(rep_off)["frames"])
+        assert on.stat().st_size < 0.8 * off.stat().st_size, k
+        m_on, m_off = measure(list(frames), on), measure(list(frames), off)
+        assert m_on.flicker < 0.5 * m_off.flicker, (k, m_on.flicker, m_off.flicker)
+        assert m_on.ghosts <= MAX_GHOSTS
+        assert m_on.colours_max <= k
+
+
+def test_a_low_contrast_object_moving_over_noise_is_not_lost_and_leaves_no_trail():
+    # A 20x20 object about 7 dE off its background moves 1 px a frame over noise (sigma 2).
+    frames = clips.frames("creep", 16, 96, 64)
+    on = gifquant.quantize(frames, k=16)
+    off = gifquant.quantize(frames, k=16, denoise="off", deband="off")
+    lab = [rgb_to_lab(f.reshape(-1, 3)).reshape(f.shape) for f in frames]
+
+    def err(out, t, area):
+        o = rgb_to_lab(out[t].reshape(-1, 3)).reshape(out[t].shape)
+        return float(delta_e(lab[t][area], o[area]).mean())
+
+    h, w = frames.shape[1:3]
+    for t in range(1, len(frames)):
+        x, y = w // 4 + t, h // 2 - 10
+        foot = np.zeros((h, w), bool)
+        foot[y : y + 20, x : x + 20] = True
+        left = np.zeros((h, w), bool)
+        left[y : y + 20, x - 1] = True  # the column the object left this frame
+        assert err(on, t, foot) <= err(off, t, foot) + 1, t
+        assert err(on, t, left) <= 2.3, t
+
+
+def test_what_is_held_stays_within_the_noise():
+    frames = clips.frames("partial", 12, 64, 48)
+    out = gifquant.quantize(frames, k=256, deband="off")
+    noisy = np.s_[:, :, : 64 // 2]
+    # Held still: each pixel's output stays nearer its value over time than the source does.
+    d_src = np.abs(frames[4:][noisy].astype(float) - frames[4:][noisy].mean(0)).mean()
+    d_out = np.abs(out[4:][noisy].astype(float) - frames[4:][noisy].mean(0)).mean()
+    assert d_out < 0.7 * d_src
+
+
+# --- de-banding ---------------------------------------------------------------------------------
+
+
+def test_a_smooth_gradient_bands_less_with_deband(tmp_path):
+    # A clean grey-blue ramp at 8 colours (entries about 3 dE apart: bands today), still but
+    # for a small square crossing it.
+    yy, xx = np.mgrid[0:48, 0:96].astype(np.float32)
+    frames = []
+    for t in range(6):
+        v = 100 + 60 * xx / 96
+        f = np.stack([v, v + 5, v + 20], -1).round().astype(np.uint8)
+        f[4:10, 10 * t : 10 * t + 6] = (230, 60, 40)
+        frames.append(f)
+    src = write_apng(tmp_path / "ramp.png", frames)
+    on, off = tmp_path / "on.gif", tmp_path / "off.gif"
+    assert run(src, on, "-k", 8, "-q", "-y") == 0
+    assert run(src, off, "-k", 8, "-q", "-y", "--deband", "off") == 0
+    m_on, m_off = measure(frames, on), measure(frames, off)
+    assert m_off.banding > 0.05
+    assert m_on.banding < 0.5 * m_off.banding, (m_on.banding, m_off.banding)
+    assert m_on.ghosts <= MAX_GHOSTS and m_on.colours_max <= 8
+    # The dither is fixed to the screen: the still ramp does not crawl (only the smooth area's
+    # edge next to the moving square moves with it).
+    assert m_on.flicker <= m_off.flicker + 0.05
+
+
+def test_deband_leaves_flat_colours_and_far_entries_alone():
+    lab = np.array([[50.0, 0, 0], [53.0, 0, 0], [80.0, 0, 0]])
+    colours = np.array([[50.0, 0, 0], [51.0, 0, 0], [65.0, 0, 0]], np.float32)
+    inverse = np.array([0, 1, 2, 1])
+    slots = np.array([0, 0, 1, 0], np.uint8)
+    smooth = np.ones(4, bool)
+    threshold = np.array([0.1, 0.1, 0.1, 0.9], np.float32)
+    out = deband(slots, inverse, colours, lab, smooth, threshold)
+    # An entry's own colour stays; 51 (a third of the way to 53) takes 53 where its threshold
+    # is under a third; 65, between entries 27 dE apart, is not dithered.
+    assert out.tolist() == [0, 1, 1, 0]
+    assert deband(slots, inverse, colours, lab, ~smooth, threshold) is slots
+
+
+def test_smooth_mask_finds_gradients_not_edges():
+    yy, xx = np.mgrid[0:64, 0:64]
+    img = np.zeros((64, 64, 4), np.uint8)
+    img[..., 0] = img[..., 1] = img[..., 2] = (80 + xx // 2).astype(np.uint8)
+    img[:, 32:, :3] = 250  # an edge
+    mask = smooth_mask(img)
+    assert mask[8:56, 8:20].all()
+    assert not mask[:, 28:36].any()
+
+
+# --- the controls -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--denoise", "--deband"])
+def test_a_bad_strength_is_a_one_line_usage_error(flag, tmp_path, capsys):
+    src = write_gif(tmp_path / "a.gif", [np.zeros((8, 8, 3), np.uint8)] * 2)
+    assert run(src, tmp_path / "o.gif", flag, "sometimes") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "auto, off or a strength" in err[0]
+    assert run(src, tmp_path / "o.gif", flag, "99") == 2
+
+
+def test_the_library_checks_the_strengths():
+    frames = np.zeros((2, 4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="denoise"):
+        gifquant.quantize(frames, k=2, denoise="maybe")
+    with pytest.raises(TypeError, match="deband"):
+        gifquant.quantize(frames, k=2, deband=[1])
+    with pytest.raises(ValueError, match="deband"):
+        gifquant.quantize(frames, k=2, deband=9)
+
+
+def test_compare_rows_and_panels_take_the_controls(tmp_path):
+    src = write_apng(tmp_path / "p.png", list(clips.frames("partial", 6, 48, 32)))
+    rep = gifquant.compare(src, tmp_path / "g.png", k=[4], denoise=["auto", "off"])
+    assert {"seeded k=4 denoise auto", "seeded k=4 denoise off"} <= set(rep.panels)
+    out = tmp_path / "o.gif"
+    report = gifquant.convert(
+        src, out, k=4, compare=tmp_path / "c.gif", panels="denoise=off,denoise=2", stats=True
+    )
+    assert set(report.panels) == {"denoise off k=4", "denoise 2 k=4"}
