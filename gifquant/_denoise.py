@@ -163,13 +163,11 @@ def step_reference(
     s2 = sigma * sigma
     run_sum, run_n = x.copy(), np.ones(sigma.shape)
     going = np.ones(sigma.shape, bool)
-    exact = np.full(sigma.shape, len(window) >= 3)
     for f in window[1:]:
         fv = f[..., :3].astype(np.float64)
         going &= ((fv - x) ** 2).sum(2) <= 32 * s2
         run_sum += fv * going[..., None]
         run_n += going
-        exact &= (f[..., :3] == src).all(2)
     run = run_sum * (1.0 / run_n)[..., None]  # by reciprocals, as the kernel does
     n = count.astype(np.float64)
     m = mean.astype(np.float64)
@@ -178,8 +176,7 @@ def step_reference(
     with np.errstate(divide="ignore"):
         threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
     rgb = shown[..., :3]
-    # A source exactly the same over the whole window is not noise: it is shown as it is.
-    restart = (count == 0) | (dr > threshold) | (exact & (rgb != src).any(2))
+    restart = (count == 0) | (dr > threshold)
     n_new = np.where(restart, 1.0, np.minimum(n + 1, MEMORY))
     m_new = np.where(restart[..., None], x, m + (x - m) * (1.0 / n_new)[..., None])
     m_new = m_new.astype(np.float32)
@@ -190,7 +187,7 @@ def step_reference(
         (m64 * n_new[..., None] + run * run_n[..., None]) * (1.0 / (n_new + run_n))[..., None],
     )
     q = np.clip(sigma, np.where(tight, TIGHT, SHOWN_MIN), SHOWN_MAX)
-    move = (((est - rgb) ** 2).sum(2) > q * q) | exact
+    move = ((est - rgb) ** 2).sum(2) > q * q
     rgb[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
     shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
     mean[...] = m_new

@@ -125,7 +125,7 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
             raise ValueError("the window's frames must be (h, w, >=3) of one size")
         base[i] = &fv_[0, 0, 0]
         sy[i], sx[i], sc[i] = fv_.strides[0], fv_.strides[1], fv_.strides[2]
-    cdef int going, r, exact
+    cdef int going, r
     cdef double s, s2, run[3], xs[3], fv[3], m[3], est[3], d2, dr, n, n_new, thr, q, v, persist2
     cdef double q_min
     cdef bint restart
@@ -157,18 +157,13 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                     run[c] = xs[c]
                 r = 1
                 going = 1
-                exact = L >= 3
                 for i in range(1, L):
-                    if not going and not exact:
+                    if not going:
                         break
                     p = base[i] + y * sy[i] + x * sx[i]
                     for c in range(3):
                         fv[c] = p[c * sc[i]]
-                    if fv[0] != xs[0] or fv[1] != xs[1] or fv[2] != xs[2]:
-                        exact = 0
                     d2 = _sq3(fv[0] - xs[0], fv[1] - xs[1], fv[2] - xs[2])
-                    if not going:
-                        continue
                     if d2 <= 32 * s2:
                         for c in range(3):
                             run[c] = run[c] + fv[c]
@@ -187,10 +182,6 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                     if thr < persist2:
                         thr = persist2
                     restart = dr > thr
-                # A source exactly the same over the whole window is not noise: show it.
-                if exact and (shown[y, x, 0] != xs[0] or shown[y, x, 1] != xs[1]
-                              or shown[y, x, 2] != xs[2]):
-                    restart = True
                 if restart:
                     n_new = 1
                     for c in range(3):
@@ -209,7 +200,7 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                     q = q_min
                 elif q > SHOWN_MAX:
                     q = SHOWN_MAX
-                if exact or _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
+                if _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
                     for c in range(3):
                         v = floor(est[c] + 0.5)
                         if v < 0:
