@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from gifquant._frames import QuantizedFrame
-from gifquant._io.gif import GifWriter
-from gifquant._io.gifblocks import IMAGE, blocks, read_header
-from gifquant._metrics import QualityMeter
+from gifquant._core.frames import QuantizedFrame
+from gifquant._core.metrics import QualityMeter
+from gifquant._io.gif.blocks import IMAGE, blocks, read_header
+from gifquant._io.gif.write import GifWriter
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

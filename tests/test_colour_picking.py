@@ -9,11 +9,12 @@ from conftest import corpus_file, moving_clip, read_gif, write_gif
 from PIL import Image, ImageEnhance
 
 import gifquant
-from gifquant._cli import build_batch_parser, main
-from gifquant._colour import enhance_colours, hsv_saturation, pack_rgb, rgb_to_lab
-from gifquant._representative import cluster_modes
-from gifquant._settings import Settings
-from gifquant._temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._cli import main
+from gifquant._cli.batch import build_batch_parser
+from gifquant._core.colour import enhance_colours, hsv_saturation, pack_rgb, rgb_to_lab
+from gifquant._core.representative import cluster_modes
+from gifquant._core.temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._run.settings import Settings
 
 
 def run(*argv) -> int:

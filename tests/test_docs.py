@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gifquant import _cli, _cli_compare, _cli_palette
+from gifquant._cli import batch, compare, convert, palette
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -42,23 +42,23 @@ def _tables() -> dict[str, dict[str, str]]:
 
 def test_command_reference_lists_every_option_of_every_command():
     tables = _tables()
-    main = _cli.build_parser()
+    main = convert.build_parser()
     assert set(tables["main"]) == _flags(main)
-    assert set(tables["compare"]) == _flags(_cli_compare.build_parser())
-    assert set(tables["palette"]) == _flags(_cli_palette.build_parser())
+    assert set(tables["compare"]) == _flags(compare.build_parser())
+    assert set(tables["palette"]) == _flags(palette.build_parser())
     # batch's table holds its own options; the main command's rows not marked as missing from
     # batch are the rest.
     shared = {f for f, row in tables["main"].items() if NOT_IN_BATCH not in row}
-    assert set(tables["batch"]) | shared == _flags(_cli.build_batch_parser())
+    assert set(tables["batch"]) | shared == _flags(batch.build_batch_parser())
 
 
 def test_command_reference_defaults_agree_with_the_parsers():
     """Where a row names a default, it is the parser's (k's default is written once)."""
     tables = _tables()
     parsers = {
-        "main": _cli.build_parser(),
-        "compare": _cli_compare.build_parser(),
-        "palette": _cli_palette.build_parser(),
+        "main": convert.build_parser(),
+        "compare": compare.build_parser(),
+        "palette": palette.build_parser(),
     }
     checked = 0
     for name, parser in parsers.items():

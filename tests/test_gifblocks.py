@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from gifquant._io.gifblocks import EXTENSION, IMAGE, Truncated, blocks, read_header
+from gifquant._io.gif.blocks import EXTENSION, IMAGE, Truncated, blocks, read_header
 
 HEADER = b"GIF89a" + bytes([2, 0, 1, 0, 0x80, 0, 0]) + bytes(6)  # 2x1, a 2-colour table
 CONTROL = b"\x21\xf9\x04\x01\x05\x00\x01\x00"  # transparent index 1, delay 5 cs

@@ -1,9 +1,11 @@
-"""Package shape: the pure core stays pure, the exported names are the documented ones."""
+"""Package shape: the pure core stays pure, the layers import downwards only, no import
+circles, the exported names are the documented ones."""
 
 from __future__ import annotations
 
 import ast
 import importlib
+import pkgutil
 import re
 import subprocess
 import sys
@@ -12,33 +14,48 @@ from pathlib import Path
 import pytest
 
 import gifquant
+import gifquant._core
 
-CORE = [
-    "_colour",
-    "_distinct",
-    "_dither",
-    "_frames",
-    "_kmeans",
-    "_metrics",
-    "_options",
-    "_remap",
-    "_representative",
-    "_temporal",
-    "_transfer",
-]
 PACKAGE = Path(gifquant.__file__).parent
+CORE = sorted(m.name for m in pkgutil.iter_modules(gifquant._core.__path__))
+# Each layer and the package's modules it may import (besides its own): data flows one way.
+LAYERS = {
+    "gifquant._core": ("gifquant._errors", "gifquant._kernels"),
+    "gifquant._io": ("gifquant._core", "gifquant._errors"),
+}
 
 
 def test_pure_core_imports_no_io_libraries():
     """The numeric core knows nothing of files, processes, bars or command lines."""
     code = (
         "import sys; "
-        + "; ".join(f"import gifquant.{m}" for m in CORE)
+        + "; ".join(f"import gifquant._core.{m}" for m in CORE)
         + "; bad = [m for m in ('imageio', 'cv2', 'tqdm', 'PIL', 'argparse', 'subprocess',"
-        " 'gifquant._io') if m in sys.modules]; print(','.join(bad))"
+        " 'gifquant._io', 'gifquant._run', 'gifquant._pictures', 'gifquant._cli')"
+        " if m in sys.modules]; print(','.join(bad))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert r.stdout.strip() == ""
+    assert len(CORE) >= 10 and r.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layers_import_downwards_only(layer):
+    allowed = (layer, *LAYERS[layer])
+    for module, deps in _imports().items():
+        if module == layer or module.startswith(layer + "."):
+            bad = [d for d in deps if not any(d == a or d.startswith(a + ".") for a in allowed)]
+            assert not bad, f"{module} imports {bad}"
+
+
+def test_only_the_command_imports_the_command_line():
+    for module, deps in _imports().items():
+        if not _is_command_line(module) and module != "gifquant":
+            assert not [d for d in deps if _is_command_line(d)], module
+
+
+def _is_command_line(module: str) -> bool:
+    parts = module.split(".")
+    return "_cli" in parts or "_command" in parts or "__main__" in parts
 
 
 def test_library_imports_no_tqdm():
@@ -46,18 +63,19 @@ def test_library_imports_no_tqdm():
     code = (
         "import sys, gifquant; "
         "[getattr(gifquant, n) for n in gifquant.__all__ if n not in ('__version__', 'main')]; "
-        "import gifquant._batch, gifquant._grid, gifquant._palette, gifquant._sizing; "
+        "import gifquant._run.batch, gifquant._run.size, gifquant._pictures.grid; "
         "print('tqdm' in sys.modules)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
-    graph = _imports()
-    library = [m for m in graph if not m.rpartition(".")[2].startswith(("_cli", "_command"))]
-    for module in library:  # not even inside a function
-        path = PACKAGE.parent / (module.replace(".", "/") + ".py")
-        if not path.exists():
-            path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
-        assert "tqdm" not in path.read_text(), module
+    for module in _imports():  # not even inside a function
+        if not _is_command_line(module):
+            assert "tqdm" not in _path(module).read_text(), module
+
+
+def _path(module: str) -> Path:
+    path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+    return path if path.exists() else PACKAGE.parent / module.replace(".", "/") / "__init__.py"
 
 
 def _imports() -> dict[str, set[str]]:
@@ -140,9 +158,11 @@ def test_exported_names():
     }
     for name in gifquant.__all__:
         assert getattr(gifquant, name).__doc__ or name == "__version__", name
+        # as httpx does: the public names say where to find them, not the private module
+        assert name == "__version__" or getattr(gifquant, name).__module__ == "gifquant", name
     # Once every module is loaded, the public names are exactly __all__: the modules are
     # private (_kmeans, _io, ...), and no module shadows a function of the same name.
-    importlib.import_module("gifquant._cli")  # loads the whole package
+    importlib.import_module("gifquant._cli")  # loads the whole command line
     assert callable(gifquant.quantize) and callable(gifquant.convert)
     public = {n for n in vars(gifquant) if not n.startswith("_")}
     assert public <= set(gifquant.__all__) and set(gifquant.__all__) <= set(dir(gifquant))
@@ -150,20 +170,20 @@ def test_exported_names():
 
 def test_library_errors_name_no_command_line_flags():
     """The library's messages name settings by keyword; only the command line says flags."""
-    from gifquant import _cli, _cli_args, _cli_compare, _cli_palette
+    from gifquant._cli import args, batch, compare, convert, palette
 
     parsers = [
-        _cli.build_parser(),
-        _cli.build_batch_parser(),
-        _cli_compare.build_parser(),
-        _cli_palette.build_parser(),
+        convert.build_parser(),
+        batch.build_batch_parser(),
+        compare.build_parser(),
+        palette.build_parser(),
     ]
     flags = {o for p in parsers for a in p._actions for o in a.option_strings} - {"-h"}
-    assert set(_cli_args.FLAGS.values()) <= flags
+    assert set(args.FLAGS.values()) <= flags
     flag = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(flags))) + r")(?![\w-])")
     found = []
     for path in PACKAGE.rglob("*.py"):
-        if path.name.startswith(("_cli", "_command")):
+        if _is_command_line(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Raise) and node.exc is not None:

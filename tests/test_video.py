@@ -17,13 +17,13 @@ import pytest
 from conftest import corpus_file, moving_clip, read_gif, write_gif
 
 from gifquant._cli import main
-from gifquant._frames import Frame, QuantizedFrame
+from gifquant._core.frames import Frame, QuantizedFrame
 from gifquant._io.ffmpeg import ffmpeg_exe, parse_probe
-from gifquant._io.gif import GifWriter
+from gifquant._io.gif.write import GifWriter
 from gifquant._io.image import ImageReader
+from gifquant._io.timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
 from gifquant._io.video import VideoReader
 from gifquant._io.y4m import Y4mReader, Y4mWriter, rate_fraction
-from gifquant._timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
 
 ROOT = Path(__file__).resolve().parents[1]
 FF = ffmpeg_exe()
@@ -569,7 +569,7 @@ def test_cfr_clock_keeps_the_timeline():
 
 
 def test_apply_timeline_info():
-    from gifquant._frames import ClipInfo
+    from gifquant._core.frames import ClipInfo
 
     info, it = apply_timeline(
         frames_of([0.05] * 20),
@@ -612,8 +612,8 @@ def test_corpus_cockatoo_trim(tmp_path):
 
 
 def test_encoder_failure_leaves_nothing(tmp_path):
+    from gifquant._core.frames import ClipInfo
     from gifquant._errors import GifquantError
-    from gifquant._frames import ClipInfo
     from gifquant._io.streams import open_output
 
     out = tmp_path / "o.mp4"
@@ -627,7 +627,7 @@ def test_encoder_failure_leaves_nothing(tmp_path):
 def test_clip_pixel_budget_defaults_to_images_only(clip, tmp_path, monkeypatch, capsys):
     # The default clip budget guards against GIF bombs; a video states its own length, so a long
     # one is not refused unless --max-clip-pixels says so.
-    from gifquant import _library as library
+    from gifquant._run import once as library
 
     monkeypatch.setattr(library, "DEFAULT_MAX_CLIP_PIXELS", 64 * 48 * 5)
     assert run(clip, tmp_path / "v.gif", "-k", "4", "-q") == 0

@@ -20,11 +20,11 @@ from typing import BinaryIO
 import numpy as np
 from PIL import GifImagePlugin, Image, ImageSequence, UnidentifiedImageError
 
+from .._core.frames import ClipInfo, Frame, IndexedPixels
 from .._errors import GifquantError, SettingError
-from .._frames import ClipInfo, Frame, IndexedPixels
 from .budget import check_budget
-from .gifscan import GifLayout, is_gif, scan_gif
-from .splice import SplicedReader
+from .gif.scan import GifLayout, is_gif, scan_gif
+from .gif.splice import SplicedReader
 
 # What a broken file makes Pillow raise (struct.error: short reads in its block parsers;
 # KeyError: a TIFF page with an unknown compression code).

@@ -14,8 +14,8 @@ from typing import BinaryIO, Protocol
 
 import numpy as np
 
+from .._core.frames import ClipInfo, Frame, QuantizedFrame
 from .._errors import GifquantError, InputNotFoundError, Setting, SettingError
-from .._frames import ClipInfo, Frame, QuantizedFrame
 from .atomic import (
     atomic_dir,
     atomic_path,
@@ -25,10 +25,10 @@ from .atomic import (
     scratch_file,
 )
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
-from .gif import GifWriter
-from .gifsicle import compress_lossy, require_gifsicle
+from .gif.gifsicle import compress_lossy, require_gifsicle
+from .gif.lzw import lzw_worker
+from .gif.write import GifWriter
 from .image import ImageReader
-from .lzw import lzw_worker
 from .png import PngFileWriter, PngSequenceWriter
 from .prestart import EarlyStart
 from .sniff import Y4M_MAGIC, file_kind, is_video_container
