@@ -275,6 +275,39 @@ def test_fps_lower_than_a_gif_source(tmp_path):
     assert len(frames) == 6 and durs == [100] * 6
 
 
+def test_speed_keeps_every_frame_and_divides_its_time(tmp_path):
+    src = write_gif(tmp_path / "in.gif", moving_clip(12), duration=0.1)  # 1.2 s at 10 fps
+    plain, fast, slow = tmp_path / "p.gif", tmp_path / "f.gif", tmp_path / "s.gif"
+    assert run(src, plain, "-k", "4", "-q") == 0
+    assert run(src, fast, "-k", "4", "--speed", "2", "-q") == 0
+    assert run(src, slow, "-k", "4", "--speed", "0.5", "--ss", "0.2", "-q") == 0
+    (pf, _, _), (ff, fd, _), (_, sd, _) = read_gif(plain), read_gif(fast), read_gif(slow)
+    assert fd == [50] * 12 and len(ff) == len(pf) == 12  # the same pictures, twice as fast
+    assert all(np.array_equal(a, b) for a, b in zip(pf, ff, strict=True))
+    assert sd == [200] * 10  # --ss is the source's time: 2 frames cut, then half speed
+    # A rate after the speed is the output's: 2x of 10 fps resampled to 10 fps drops half.
+    assert run(src, fast, "-k", "4", "--speed", "2", "--fps", "10", "-y", "-q") == 0
+    assert read_gif(fast)[1] == [100] * 6
+
+
+@pytest.mark.parametrize("speed", ["0", "101", "nan", "fast"])
+def test_speed_out_of_range_is_a_usage_error(tmp_path, capsys, speed):
+    src = write_gif(tmp_path / "in.gif", moving_clip(3))
+    assert run(src, tmp_path / "o.gif", "--speed", speed) == 2
+    assert "--speed" in capsys.readouterr().err and not (tmp_path / "o.gif").exists()
+
+
+def test_speed_in_python_is_checked_once(tmp_path):
+    import gifquant
+
+    with pytest.raises(ValueError, match="speed 0 is outside"):
+        gifquant.Settings.from_keywords(speed=0)
+    src = write_gif(tmp_path / "in.gif", moving_clip(4), duration=0.1)
+    gifquant.convert(src, tmp_path / "o.gif", k=4, speed=4)
+    durations = read_gif(tmp_path / "o.gif")[1]  # 25 ms each, GIF delays whole cs
+    assert len(durations) == 4 and sum(durations) == 100
+
+
 def test_gif_input_trim_and_scale(tmp_path):
     src = write_gif(tmp_path / "in.gif", moving_clip(12, h=40, w=56))
     out = tmp_path / "o.gif"

@@ -27,7 +27,7 @@ from .._io.streams import (
     same_file,
 )
 from .._run.convert import convert_file
-from .._run.settings import LOOP_MAX, LOSSY_MAX, Settings
+from .._run.settings import LOOP_MAX, LOSSY_MAX, MAX_SPEED, Settings
 from .._version import __version__
 from .args import (
     MAX_BUDGET,
@@ -255,6 +255,14 @@ def add_file_options(p: argparse.ArgumentParser, *, compare: bool) -> None:
         default=None,
         metavar="N",
         help="write at most N frames (1..10^9)",
+    )
+    tl.add_argument(
+        "--speed",
+        type=number(0.01, MAX_SPEED),
+        default=1.0,
+        metavar="F",
+        help="play F times as fast, 0.01..100 (0.5: half speed): every frame is kept and shown "
+        "1/F as long; --ss and --t are the source's times, --fps the output's rate",
     )
     tl.add_argument(
         "--fps",

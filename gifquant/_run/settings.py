@@ -26,6 +26,7 @@ from .._io.timeline import TimelineOptions
 
 LOOP_MAX = 65535  # the NETSCAPE extension's 16 bits
 LOSSY_MAX = 200
+MAX_SPEED = 100.0
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MAX_TARGET = 1 << 40
 # The most palette entries the size search tries when k is not given.
@@ -38,8 +39,9 @@ class ReadSettings:
 
     ss, t : start and length in seconds (None: to the end); frames : at most this many output
     frames; fps : resample to this constant rate; scale : ``(w, h)``, -1 keeping the aspect
-    ratio; max_pixels, max_clip_pixels : pixel budgets per frame and per clip (None: the
-    default for GIFs and images, no limit for video; 0: no limit)
+    ratio; speed : play this many times as fast (0.01..100; 0.5 half speed: each frame's time
+    divided by it); max_pixels, max_clip_pixels : pixel budgets per frame and per clip (None:
+    the default for GIFs and images, no limit for video; 0: no limit)
     """
 
     ss: float = 0.0
@@ -47,16 +49,23 @@ class ReadSettings:
     frames: int | None = None
     fps: float | None = None
     scale: tuple[int, int] | None = None
+    speed: float = 1.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_clip_pixels: int | None = None
 
     def __post_init__(self) -> None:
         if self.scale is not None:
             object.__setattr__(self, "scale", _scale(self.scale))
+        if isinstance(self.speed, bool) or not isinstance(self.speed, (int, float)):
+            raise TypeError(f"speed must be a number, not {type(self.speed).__name__}")
+        if not 0.01 <= self.speed <= MAX_SPEED:  # NaN fails too
+            raise SettingError(
+                "{speed} {value} is outside 0.01..{hi}", value=self.speed, hi=MAX_SPEED
+            )
 
     @property
     def timeline(self) -> TimelineOptions:
-        return TimelineOptions(self.ss, self.t, self.frames, self.fps, self.scale)
+        return TimelineOptions(self.ss, self.t, self.frames, self.fps, self.scale, self.speed)
 
 
 @dataclass(frozen=True)
