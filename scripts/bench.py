@@ -697,7 +697,7 @@ JUDGE_HEADERS = [
     "clip",
     "tool",
     "dE",
-    "dE p99",
+    "p99",
     "flicker",
     "incoh.",
     "ghosts",

@@ -1,16 +1,22 @@
-"""Peak memory of gifquant runs, two sections:
+"""Peak memory of gifquant runs, three sections:
 
 - ``length``: the whole of bottle-detection.mp4 against its first 119 frames. Frames stream
   from ffmpeg one at a time, so the peak should not grow with the clip's length.
 - ``large``: two 4000x4000 frames of uniform RGB noise (y4m 4:4:4, made in a temporary
   directory) to GIF, y4m and mp4, and to GIF with ``--stats``: peak RSS, bytes per frame pixel
   over an import-only run, and PASS/FAIL against the budget of 16 bytes a pixel + 200 MB.
+- ``paths``: every way in and out of 4000x4000 frames, against the same budget: y4m noise to
+  GIF, y4m, mp4 and GIF with ``--stats``; pure RGB noise as a 2-frame APNG and a still PNG to
+  GIF; a 2-frame GIF to GIF; ``compare`` to GIF and mp4; ``palette``; and the Python API's
+  ``quantize()`` of a (2, 4000, 4000, 3) array (counted without the input and the returned
+  array, which the caller holds). Written as a markdown table with ``--markdown FILE``.
 
 Each run is a fresh ``python -m gifquant`` child; its resident set and those of its children
-(ffmpeg, the GIF encoder process) are summed by polling /proc (Linux), and ru_maxrss of the
-largest process is shown beside it.
+(ffmpeg, the GIF encoder process) are summed by polling /proc (Linux) every 20 ms: the peak of
+that sum is the figure (gifquant plus its children). Beside it, the sum of each process's own
+peak (VmHWM, an upper bound: the peaks need not coincide) and ru_maxrss of the largest process.
 
-    python scripts/bench_memory.py [--section length|large|all] [CORPUS_DIR]
+    python scripts/bench_memory.py [--section length|large|paths|all] [CORPUS_DIR]
 """
 
 from __future__ import annotations
@@ -65,6 +71,50 @@ def _tree_rss_kib(pid: int) -> int:
         total += _rss_kib(p)
         todo.extend(_children(p))
     return total
+
+
+def _hwm_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(_children(p))
+    return found
+
+
+def measure_tree(argv: list[str], *, interval: float = 0.02, env_extra: dict | None = None):
+    """Run ``argv``; return (peak of the summed RSS of its process tree, the sum of each
+    process's own peak RSS, both KiB; wall seconds). Linux only (/proc)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    peak, hwm = 0, {}
+    while proc.poll() is None:
+        pids = _tree(proc.pid)
+        peak = max(peak, sum(_rss_kib(p) for p in pids))
+        for p in pids:
+            hwm[p] = max(hwm.get(p, 0), _hwm_kib(p))
+        time.sleep(interval)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}: {err.strip()}")
+    return peak, sum(hwm.values()), seconds
 
 
 def measure(argv: list[str], *, interval: float = 0.02) -> tuple[int, int, float]:
@@ -190,12 +240,137 @@ def large_section(*, outputs: tuple[str, ...] = ("gif", "y4m", "mp4", "gif --sta
     return lines
 
 
+def write_noise_images(folder: Path, side: int = LARGE_SIDE) -> tuple[Path, Path, Path]:
+    """Pure RGB noise (two thirds of the pixels a colour of their own): a 2-frame APNG, a
+    still PNG, and a 2-frame GIF (256 random colours a frame); and a still PNG whose every
+    pixel has a colour of its own."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    frames = [
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)) for _ in range(2)
+    ]
+    apng, png, gif = folder / "noise.apng", folder / "noise.png", folder / "noise.gif"
+    frames[0].save(apng, format="PNG", save_all=True, append_images=frames[1:], duration=40)
+    frames[0].save(png)
+    paletted = [
+        Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8), mode="P")
+        for _ in range(2)
+    ]
+    for im in paletted:
+        im.putpalette(rng.integers(0, 256, 768, dtype=np.uint8).tobytes())
+    paletted[0].save(gif, save_all=True, append_images=paletted[1:], duration=40, loop=0)
+    # Every pixel a colour of its own: the most distinct colours a frame can have.
+    codes = rng.permutation(1 << 24)[: side * side].astype(np.uint32)
+    rgb = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], -1).astype(np.uint8)
+    distinct = folder / "distinct.png"
+    Image.fromarray(rgb.reshape(side, side, 3)).save(distinct)
+    return apng, png, gif, distinct
+
+
+_QUANTIZE = """
+import numpy as np, gifquant
+rng = np.random.default_rng(0)
+frames = rng.integers(0, 256, (2, {side}, {side}, 3), dtype=np.uint8)
+out = gifquant.quantize(frames, k=16)
+assert out.shape == frames.shape
+"""
+
+
+def paths_section(markdown: Path | None = None) -> list[str]:
+    """Printable lines (and a markdown table in ``markdown``): the peak of gifquant plus its
+    children on each path of 4000x4000 frames, against the budget of 16 B/px + 200 MB."""
+    pixels = LARGE_SIDE * LARGE_SIDE
+    limit = BYTES_PER_PIXEL * pixels + CONSTANT_BYTES
+    gq = [sys.executable, "-m", "gifquant"]
+    rows: list[tuple[str, float, float, float, bool]] = []
+    lines = [
+        f"paths: {LARGE_SIDE}x{LARGE_SIDE} frames, -k 16; peak of gifquant + children "
+        f"(sum of each process's peak); budget {limit / 1e6:.0f} MB = {limit / 2**20:.0f} MiB"
+    ]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        y4m = tmp / "noise.y4m"
+        write_noise_y4m(y4m)
+        apng, png, gif, distinct = write_noise_images(tmp)
+        out = tmp / "out"
+        cases = [
+            ("y4m (2 frames) -> GIF", [*gq, y4m, f"{out}.gif", "-q"]),
+            ("y4m -> y4m", [*gq, y4m, f"{out}.y4m", "-q"]),
+            ("y4m -> mp4", [*gq, y4m, f"{out}.mp4", "-q"]),
+            ("y4m -> GIF --stats", [*gq, y4m, f"{out}.gif", "--stats"]),
+            ("APNG of RGB noise (2 frames) -> GIF", [*gq, apng, f"{out}.gif", "-q"]),
+            ("PNG of RGB noise (still) -> GIF", [*gq, png, f"{out}.gif", "-q"]),
+            ("PNG of 16 M distinct colours (still) -> GIF", [*gq, distinct, f"{out}.gif", "-q"]),
+            ("GIF (2 frames, 256 colours) -> GIF", [*gq, gif, f"{out}.gif", "-q"]),
+            ("compare y4m -> GIF (-k 4)", [*gq, "compare", y4m, f"{out}.gif", "-k", "4"]),
+            ("compare y4m -> mp4 (-k 4)", [*gq, "compare", y4m, f"{out}.mp4", "-k", "4"]),
+            (
+                "compare y4m -> GIF (-k 4, --panel-width 2000: a 4002x4130 grid)",
+                [*gq, "compare", y4m, f"{out}.gif", "-k", "4", "--panel-width", "2000"],
+            ),
+            (
+                "compare y4m -> mp4 (-k 4, --panel-width 2000)",
+                [*gq, "compare", y4m, f"{out}.mp4", "-k", "4", "--panel-width", "2000"],
+            ),
+            ("palette y4m", [*gq, "palette", y4m, "-k", "16", "-o", f"{out}.json", "-q"]),
+        ]
+        for label, argv in cases:
+            argv = [str(a) for a in argv]
+            if argv[3] not in ("compare", "palette"):
+                argv += ["-k", "16", "-y"]
+            else:
+                argv += ["-y"]
+            try:
+                peak, hwm, seconds = measure_tree(argv)
+            except RuntimeError as exc:
+                lines.append(f"  {label:<38} failed: {str(exc)[-200:]}")
+                continue
+            rows.append((label, peak / 1024, hwm / 1024, seconds, peak * 1024 <= limit))
+        # The caller holds the input and the returned array (each 2 x 4000 x 4000 x 3 bytes):
+        # they are not gifquant's working memory.
+        peak, hwm, seconds = measure_tree([sys.executable, "-c", _QUANTIZE.format(side=LARGE_SIDE)])
+        held = 2 * (2 * pixels * 3) // 1024
+        own = peak - held
+        rows.append(
+            (
+                "quantize() of (2, 4000, 4000, 3) uint8, less its input and result",
+                own / 1024,
+                (hwm - held) / 1024,
+                seconds,
+                own * 1024 <= limit,
+            )
+        )
+    for label, peak, hwm, seconds, ok in rows:
+        lines.append(
+            f"  {label:<38} {peak:7.0f} MiB  ({hwm:.0f} MiB)  {'PASS' if ok else 'FAIL'}  "
+            f"{seconds:.1f} s"
+        )
+    if markdown is not None:
+        table = [
+            "| path (4000x4000 frames, -k 16) | peak, gifquant + children | sum of the "
+            "processes' own peaks | bytes a pixel over 200 MB | within 16 B/px + 200 MB |",
+            "|---|---:|---:|---:|---|",
+        ]
+        table += [
+            f"| {label} | {peak:.0f} MiB | {hwm:.0f} MiB | "
+            f"{(peak * 2**20 - CONSTANT_BYTES) / pixels:.1f} | {'yes' if ok else 'no'} |"
+            for label, peak, hwm, _, ok in rows
+        ]
+        markdown.write_text("\n".join(table) + "\n")
+    return lines
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpus"))
-    parser.add_argument("--section", choices=("length", "large", "all"), default="length")
+    parser.add_argument("--section", choices=("length", "large", "paths", "all"), default="length")
+    parser.add_argument("--markdown", type=Path, help="paths: also write the table here")
     args = parser.parse_args()
     if args.section in ("length", "all"):
         print("\n".join(memory_section(args.corpus)))
     if args.section in ("large", "all"):
         print("\n".join(large_section()))
+    if args.section in ("paths", "all"):
+        print("\n".join(paths_section(args.markdown)))

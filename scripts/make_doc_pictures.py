@@ -54,8 +54,9 @@ def main() -> None:
         im.paste(Image.fromarray(strip), (0, 16))
         ImageDraw.Draw(im).text((4, 2), f"{label} (frames {first}-{first + FRAMES - 1})", "black")
         tiles.append(np.asarray(im))
-    gap = ((0, 6), (0, 0), (0, 0))
-    sheet = np.concatenate([np.pad(t, gap, constant_values=255) for t in tiles])
+    sheet = np.concatenate(
+        [np.pad(t, ((0, 6), (0, 0), (0, 0)), constant_values=255) for t in tiles]
+    )
     dst = REPO / "docs" / "images" / "denoise-crop.png"
     Image.fromarray(sheet).save(dst, optimize=True)
     print(dst)

@@ -78,6 +78,8 @@ def test_pool_batch_reports_the_broken_file_and_resumes(tree, tmp_path, capsys):
 
     # Resumed: what is done is skipped (left as it was), the broken file fails again.
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.gif")}
+    # (its own summary: an existing one is replaced only with -y, as any output)
+    summary = tmp_path / "resumed.json"
     assert main([*argv, "--jobs", "1", "--summary", str(summary), "-q"]) == 1
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.gif")} == stamps
     data = json.loads(summary.read_text())
@@ -217,15 +219,17 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_part_files(tree, tmp_path):
         text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
-    deadline = time.monotonic() + 60
-    while not list(out.rglob(".*.part")) and time.monotonic() < deadline:
+    # Waits for events, not for times (a loaded machine is slow to start the pool); the
+    # long deadlines only stop a hang.
+    while not list(out.rglob(".*.part")):
+        assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)  # as the terminal does: the whole process group
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     assert "interrupted (SIGINT)" in err and "Traceback" not in err
     assert not list(out.rglob(".*.part"))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 300
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _group_alive(proc.pid)
@@ -258,13 +262,13 @@ def test_a_worker_that_dies_loses_only_its_file_which_is_retried(tree, tmp_path)
         )
     )
     runner.start()
-    deadline = time.monotonic() + 60
-    while not list(out.rglob(".*.part")) and time.monotonic() < deadline:
+    while not list(out.rglob(".*.part")):  # a worker is at work (however long start-up takes)
+        assert runner.is_alive()
         time.sleep(0.01)
     workers = _pool_workers()
     assert workers
     os.kill(workers[0], signal.SIGKILL)
-    runner.join(120)
+    runner.join(900)  # only a guard against a hang: the slow settings take long under load
     report = result["report"]
     assert report.ok and report.done == len(names)
     assert any(r.attempts == 2 for r in report.records)

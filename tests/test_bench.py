@@ -92,19 +92,25 @@ def test_memory_bench_counts_processes_started_from_threads():
     )
     mem = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mem)
+    # 'up' once the child exists (not after a sleep a loaded machine may outlast); the child
+    # lives until stdin closes.
     code = (
-        "import subprocess, sys, threading, time\n"
-        "t = threading.Thread(target=lambda: subprocess.run(['sleep', '3']))\n"
-        "t.start(); time.sleep(0.5); print('up', flush=True); t.join()\n"
+        "import subprocess, sys, threading\n"
+        "started = []\n"
+        "t = threading.Thread(target=lambda: started.append(subprocess.Popen(['sleep', '600'])))\n"
+        "t.start(); t.join(); print('up', flush=True)\n"
+        "sys.stdin.read(); started[0].kill(); started[0].wait()\n"
     )
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert p.stdout.readline().strip() == "up"
         kids = mem._children(p.pid)
         assert len(kids) == 1
         assert mem._tree_rss_kib(p.pid) > mem._rss_kib(p.pid)
     finally:
-        p.kill()
+        p.stdin.close()
         p.wait()
 
 

@@ -63,7 +63,8 @@ def test_block_noise_kernel_matches_its_reference(shape, seed, spread):
     want = block_noise_reference(*f)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
-    assert got[2] == want[2]
+    np.testing.assert_array_equal(got[2], want[2])
+    assert got[3] == want[3]
 
 
 @settings(max_examples=30, deadline=None)

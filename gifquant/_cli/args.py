@@ -241,13 +241,19 @@ def colour_settings(args: argparse.Namespace) -> dict:
 def check_output(inp: str, out: str, fmt: str, args: argparse.Namespace) -> None:
     """Refuse a bad output path; for an existing one follow -y / -n, or ask like ffmpeg."""
     check_paths(inp, out, fmt)  # the input, a folder, a missing or read-only folder
+    may_replace(out, args, stdin_free=inp != "-")
+
+
+def may_replace(out: str, args: argparse.Namespace, *, stdin_free: bool) -> None:
+    """For an existing output follow -y / -n, or ask like ffmpeg when stdin is a terminal
+    (and not an input: ``stdin_free``)."""
     if out == "-" or not os.path.lexists(out) or args.overwrite:
         return
     if args.no_overwrite:  # as ffmpeg's -n: a device or FIFO that exists is refused too
         raise GifquantError(f"{out}: already exists; not overwriting (-n)")
     if is_special(out):
         return  # written into, not replaced: nothing to ask
-    if inp == "-" or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
+    if not stdin_free or sys.stdin is None or not sys.stdin.isatty() or sys.stderr is None:
         raise GifquantError(f"{out}: already exists (use -y to overwrite)")
     say(f"File '{out}' already exists. Overwrite? [y/N] ", prefix="", end="")
     answer = sys.stdin.readline().strip().lower()

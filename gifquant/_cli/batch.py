@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .. import _signals as signals
 from .._errors import GifquantError
-from .._io.atomic import output_file
+from .._io.atomic import check_writable, is_special, output_file
 from .._io.streams import (
     inside,
     same_file,
@@ -23,6 +23,7 @@ from .._run.settings import Settings
 from .._version import __version__
 from .args import (
     Parser,
+    may_replace,
     message,
     positive_int,
     say,
@@ -63,7 +64,8 @@ def build_batch_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--summary",
         metavar="FILE.json",
-        help="write the totals and a record per file (settings, figures, error) as JSON",
+        help="write the totals and a record per file (settings, figures, error) as JSON "
+        "(- for stdout)",
     )
     add_file_options(p, compare=False)
     p.add_argument("--version", action="version", version=f"gifquant {__version__}")
@@ -71,10 +73,10 @@ def build_batch_parser() -> argparse.ArgumentParser:
 
 
 def _check_summary(args: argparse.Namespace) -> None:
-    """Refuse a --summary path that would replace a folder, an input or an output (a summary
-    of an earlier run is replaced: a resumed batch writes its own)."""
+    """Refuse a --summary path that would replace a folder, an input or an output; an
+    existing file is replaced as an output is (-y, or asked on a terminal)."""
     path = args.summary
-    if path is None:
+    if path is None or path == "-":  # "-": stdout
         return
     if os.path.isdir(path):
         raise GifquantError(f"--summary {path}: is a directory")
@@ -82,10 +84,13 @@ def _check_summary(args: argparse.Namespace) -> None:
         raise GifquantError(f"--summary {path}: it must not be inside --out-dir")
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise GifquantError(f"--summary {path}: no such folder")
+    if not is_special(path):
+        check_writable(path)  # now, not once every file is done
     if "-" not in args.inputs:  # a list on stdin is read once, by the batch
         for job in plan(args.inputs, args.out_dir, args.format):
             if same_file(job.src, path):
                 raise GifquantError(f"--summary {path}: is an input of the batch")
+    may_replace(path, args, stdin_free="-" not in args.inputs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,7 +149,11 @@ def run(args: argparse.Namespace) -> int:
         for record, r in zip(summary["records"], report.records, strict=True):
             if r.failure is not None:  # as the line said on stderr: settings named by flags
                 record["error"] = message(r.failure)
-        _write_json(args.summary, summary)
+        if args.summary == "-":
+            sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+            sys.stdout.flush()
+        else:
+            _write_json(args.summary, summary)
     if not args.quiet:
         say(
             f"batch: {report.done} done, {report.skipped} skipped, {report.failed} failed; "

@@ -4,7 +4,6 @@ what it prints."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ from .._core.colour import SPACES
 from .._core.dither import DITHERS
 from .._core.kmeans import INITS, METRICS
 from .._errors import GifquantError
-from .._io.atomic import output_file
+from .._io.atomic import committed_together, output_file
 from .._io.prestart import EarlyStart
 from .._io.streams import (
     DEFAULT_MAX_CLIP_PIXELS,
@@ -407,6 +406,8 @@ def run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     if args.report is not None:
         if args.report == "-" or same_file(args.report, args.output):
             raise GifquantError("--report needs its own file path, not the output's")
+        if args.compare and same_file(args.report, args.compare):
+            raise GifquantError("--report needs its own file path, not --compare's")
         check_output(args.input, args.report, "file", args)
     if args.compare and not same_file(args.compare, args.output) and args.compare != "-":
         check_output(
@@ -423,23 +424,28 @@ def run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
         if not args.quiet:
             say(f"note: {note}")
 
+    settings = Settings.from_arguments(args, overwrite=True, records=args.report is not None)
     bar = _FrameBar() if show_bar(args) else None
-    with contextlib.ExitStack() as stack:
-        if bar is not None:
-            stack.callback(bar.close)
-        report = convert_file(
-            args.input,
-            args.output,
-            Settings.from_arguments(args, overwrite=True, records=args.report is not None),
-            early=early,
-            on_progress=bar,
-            on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C code
-            on_note=note_now,
-        )
-    if args.report is not None:
-        with output_file(args.report) as f:
-            f.write(report.to_json().encode())
-    signals.finish()  # the outputs are in place: what is left is printing what happened
+    # The output, the comparison and the report are put in place together, or none of them.
+    with committed_together(commit=False) as commit:
+        try:
+            report = convert_file(
+                args.input,
+                args.output,
+                settings,
+                early=early,
+                on_progress=bar,
+                on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C
+                on_note=note_now,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        if args.report is not None:
+            with output_file(args.report) as f:
+                f.write(report.to_json().encode())
+        signals.finish()  # every output is written: what is left is renaming them and printing
+        commit()
     if not args.quiet:
         for note in report.notes:
             if note not in said:  # a note said during the run is not said again

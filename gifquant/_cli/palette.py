@@ -8,15 +8,17 @@ gifquant palette film.mp4 -k 6 --min-saturation 0.3 --representative mode --swat
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
 
+from .. import _signals as signals
 from .._core.colour import SPACES
 from .._core.kmeans import METRICS
 from .._errors import GifquantError
-from .._io.atomic import atomic_path, output_file
-from .._io.streams import check_input, output_format
+from .._io.atomic import atomic_path, committed_together, is_special, output_file
+from .._io.streams import check_input, output_format, same_file
 from .._pictures.draw import labelled_rows
 from .._pictures.palette import palette
 from .._run.convert import convert
@@ -72,10 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="text form (default: from -o's extension, else json)",
     )
     p.add_argument("-o", "--output", help="write the text here instead of stdout")
-    p.add_argument("--swatch", metavar="PNG", help="a bar, each colour as wide as its share")
+    p.add_argument(
+        "--swatch",
+        metavar="PNG",
+        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
+        "may go to stdout)",
+    )
     p.add_argument("--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)")
     p.add_argument(
-        "--timeline", metavar="PNG", help="one column per frame, its palette stacked by share"
+        "--timeline",
+        metavar="PNG",
+        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
     )
     p.add_argument(
         "--timeline-px",
@@ -118,11 +127,14 @@ def run(argv: Sequence[str]) -> int:
     check_input(args.input)
     size = size_value(args.swatch_size)
     fmt = args.fmt or _text_format(args.output)
+    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
+        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
+    if args.replaced == "-":
+        raise GifquantError("--replaced -: stdout has no format to go by; name a file")
+    _check_collisions(args)
     for path in (args.output, args.swatch, args.timeline, args.plot3d):
         if path is not None and path != "-":
             check_output(args.input, path, "file", args)
-    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
-        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
     if args.replaced:
         check_output(args.input, args.replaced, output_format(args.replaced, None), args)
 
@@ -137,30 +149,42 @@ def run(argv: Sequence[str]) -> int:
     if args.plot3d and (main.samples is None or not len(main.samples)):
         raise GifquantError(f"{args.input}: no opaque pixels to plot (--plot3d)")
     text = main.text(fmt)
-    if args.output and args.output != "-":
-        with output_file(args.output) as f:
-            f.write(text.encode())
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    if args.swatch:
-        _save(main.swatch(*size), args.swatch)
-    if args.timeline:
-        if len(reports) == 1:
-            picture = main.timeline(args.timeline_px)
-        else:
-            picture = labelled_rows(
-                [
-                    (f"{mode}, k={args.k}, {len(r.frames)} frames", r.timeline(args.timeline_px))
-                    for mode, r in reports.items()
-                ]
-            )
-        _save(picture, args.timeline)
-    if args.plot3d:
-        with atomic_path(args.plot3d) as tmp:
-            main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
-    if args.replaced:
-        convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
+    # Every output is put in place together, or none is (a signal or an error on the way).
+    # A stream or device cannot be taken back: what goes there is written last.
+    late: list[tuple[str, bytes]] = []
+    with committed_together(commit=False) as commit:
+        _write(args.output or "-", text.encode(), late)
+        if args.swatch:
+            _write(args.swatch, _png(main.swatch(*size)), late)
+        if args.timeline:
+            if len(reports) == 1:
+                picture = main.timeline(args.timeline_px)
+            else:
+                picture = labelled_rows(
+                    [
+                        (
+                            f"{mode}, k={args.k}, {len(r.frames)} frames",
+                            r.timeline(args.timeline_px),
+                        )
+                        for mode, r in reports.items()
+                    ]
+                )
+            _write(args.timeline, _png(picture), late)
+        if args.plot3d:
+            with atomic_path(args.plot3d) as tmp:
+                main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
+        if args.replaced:
+            convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
+        for path, data in late:
+            if path == "-":
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+        signals.finish()  # every output is written: what is left is renaming them
+        commit()
     if not args.quiet:
         print(
             f"gifquant palette: {len(main.frames)} frames, k={args.k}, overall "
@@ -185,6 +209,43 @@ def size_value(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _save(picture, path: str) -> None:
+def _check_collisions(args: argparse.Namespace) -> None:
+    """Refuse two outputs that are one file, and more than one output to stdout (the palette's
+    text goes there without ``-o``)."""
+    named = [
+        ("-o", "-" if args.output is None else args.output),
+        ("--swatch", args.swatch),
+        ("--timeline", args.timeline),
+        ("--replaced", args.replaced),
+        ("--plot3d", args.plot3d),
+    ]
+    named = [(option, path) for option, path in named if path is not None]
+    for i, (a, path_a) in enumerate(named):
+        for b, path_b in named[i + 1 :]:
+            if not same_file(path_a, path_b):
+                continue
+            if a == "-o" and args.output is None:
+                raise GifquantError(
+                    f"{b} {path_b}: the palette text goes to stdout (no -o); give -o FILE"
+                )
+            if "-" in (path_a, path_b):
+                raise GifquantError(
+                    f"{a} {path_a} and {b} {path_b}: both go to stdout; at most one output may"
+                )
+            raise GifquantError(f"{a} {path_a} and {b} {path_b}: the same file; name each its own")
+
+
+def _png(picture) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _write(path: str, data: bytes, late: list[tuple[str, bytes]]) -> None:
+    """Write ``data`` to the file ``path`` (put in place with the others), or keep it in
+    ``late`` for stdout (``-``) or a device or FIFO, written after every file."""
+    if path == "-" or is_special(path):
+        late.append((path, data))
+        return
     with output_file(path) as f:
-        picture.save(f, "PNG")
+        f.write(data)

@@ -48,6 +48,7 @@ GRADIENT = 1.0  # levels a pixel: a block of the shown frame smoother than this 
 MEMORY = 64  # frames: the running mean's longest memory, so it follows a slow drift
 CAP = 16.0  # levels: a second difference beyond this is motion, not noise
 SMALL = 8.0  # levels: second differences up to this are what noise looks like
+MOVING = 0.1  # a block where this share of the pixels moves (> CAP levels) is not held
 NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
 CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
 MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory, see denoised
@@ -58,17 +59,21 @@ _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over th
 def block_noise(
     prev: NDArray[np.uint8], cur: NDArray[np.uint8], nxt: NDArray[np.uint8]
 ) -> tuple[NDArray[np.float32], float]:
-    """Each 16x16 block's noise sigma (levels), shape (ceil(h/16), ceil(w/16)), and the share of
-    the frame's pixels that blip, from three consecutive (h, w, >=3) uint8 frames.
+    """Each 16x16 block's noise sigma (levels), shape (ceil(h/16), ceil(w/16)), -1 for a moving
+    block, and the share of the frame's pixels that blip, from three consecutive (h, w, >=3)
+    uint8 frames.
 
     A pixel blips when its second difference is at least one level long (capped at ``CAP``).
     Codec noise is sparse (most pixels exactly still, some off by a level or two for a frame),
     sensor noise dense; what a held pixel must absorb is the size of the blips that do occur,
     so a block's sigma is the RMS of its blips over sqrt(4.5) (0 where none blip).
     """
-    e2_sum, n_blip, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
+    e2_sum, n_blip, n_moving, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     h, w = cur.shape[:2]
+    # A block where a tenth of the pixels move is not held at all (marked by -1): what moves
+    # there is the picture, and its noise could not be told from its motion.
+    sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
     return sigma, float(n_small) / (h * w)
 
 
@@ -112,7 +117,11 @@ def block_noise_reference(
     prev: NDArray[np.uint8], cur: NDArray[np.uint8], nxt: NDArray[np.uint8]
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
     """``_kernels.block_noise_sums`` in numpy: per block the sum of the blips' squared second
-    differences and their count, and the frame's count of small blips."""
+    differences, their count and the moving pixels' count, and the frame's count of small
+    blips."""
+    c = cur[..., :3].astype(np.float64)
+    p, n = prev[..., :3].astype(np.float64), nxt[..., :3].astype(np.float64)
+    moving = (((c - p) ** 2).sum(2) > CAP * CAP) | (((n - c) ** 2).sum(2) > CAP * CAP)
     lap = cur[..., :3].astype(np.float64) - 0.5 * (prev[..., :3] + nxt[..., :3].astype(np.float64))
     e2 = np.minimum((lap * lap).sum(2), CAP * CAP)
     blip = e2 >= 1.0
@@ -125,7 +134,8 @@ def block_noise_reference(
         return padded.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3))
 
     small = int(np.count_nonzero(blip & (e2 <= SMALL * SMALL)))
-    return sums(np.where(blip, e2, 0.0)), sums(blip.astype(np.int64)), small
+    blips = sums(blip.astype(np.int64))
+    return sums(np.where(blip, e2, 0.0)), blips, sums(moving.astype(np.int64)), small
 
 
 def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
@@ -176,18 +186,18 @@ def step_reference(
     with np.errstate(divide="ignore"):
         threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
     rgb = shown[..., :3]
-    restart = (count == 0) | (dr > threshold)
+    restart = (count == 0) | (dr > threshold) | (sigma == 0)
     n_new = np.where(restart, 1.0, np.minimum(n + 1, MEMORY))
     m_new = np.where(restart[..., None], x, m + (x - m) * (1.0 / n_new)[..., None])
     m_new = m_new.astype(np.float32)
     m64 = m_new.astype(np.float64)
     est = np.where(
         restart[..., None],
-        run,
+        np.where((sigma == 0)[..., None], x, run),
         (m64 * n_new[..., None] + run * run_n[..., None]) * (1.0 / (n_new + run_n))[..., None],
     )
     q = np.clip(sigma, np.where(tight, TIGHT, SHOWN_MIN), SHOWN_MAX)
-    move = ((est - rgb) ** 2).sum(2) > q * q
+    move = (((est - rgb) ** 2).sum(2) > q * q) | (sigma == 0)
     rgb[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
     shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
     mean[...] = m_new
@@ -246,13 +256,17 @@ class Denoiser:
         if not self._history or np.median([s for _, s in self._history]) < NOISY:
             self.sigma = 0.0
             return None
-        sigma = np.median(np.stack([b for b, _ in self._history]), axis=0)
+        stack = np.stack([b for b, _ in self._history])
+        moving = stack[-1] < 0  # the latest measure says where the picture moves now
+        sigma = np.median(np.where(stack < 0, 0, stack), axis=0)
         measured = sigma[sigma > 0]
         # A block crossed by motion measures high; noise is about even over a frame, so no
         # block is taken as noisier than 1.5 times the typical one.
         typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
         self.sigma = typical
-        return np.clip(sigma, FLOOR, 1.5 * typical).astype(np.float32)
+        sigma = np.clip(sigma, FLOOR, 1.5 * typical)
+        sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
+        return sigma.astype(np.float32)
 
     def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
         state = self._begin(window)
@@ -265,7 +279,7 @@ class Denoiser:
         )  # fmt: skip
         if self._frame % 4 == 1:  # smooth blocks change slowly: looked at every 4th frame
             self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, np.flatnonzero(still_off))
+        return Step(shown.copy(), held, _indices(still_off))
 
     def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
         """``step`` through the numpy reference (the tests' oracle)."""
@@ -279,7 +293,7 @@ class Denoiser:
         held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
         if self._frame % 4 == 1:
             self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, np.flatnonzero(still_off))
+        return Step(shown.copy(), held, _indices(still_off))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
         """The frame's per-block sigma times the strength, the smooth blocks and the state to
@@ -308,6 +322,12 @@ class Denoiser:
             )
         scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
         return scaled, self._tight, self._state
+
+
+def _indices(mask: NDArray[np.uint8]) -> NDArray[np.intp]:
+    """Flat indices of ``mask``'s set pixels, as int32 when they fit (half the bytes)."""
+    idx = np.flatnonzero(mask)
+    return idx.astype(np.int32) if mask.size < 2**31 else idx
 
 
 def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:

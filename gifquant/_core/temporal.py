@@ -605,7 +605,7 @@ class TemporalQuantizer:
         the frame before. Frames must be painted in planning order. ``still``: pixels of a
         denoised frame whose source did not change but which are shown held (flat indices and
         source colours); each is painted by its source colour where its held colour's entry
-        is more than a JND from that (so a still colour looks the same everywhere)."""
+        is more than 4.6 dE (two JND) from that: a still colour is never shown clearly wrong."""
         opt = self.options
         fc, src = plan.colours, plan.colours.source
         h, w = plan.shape
@@ -698,7 +698,7 @@ def _coherent(
     opt: QuantizeOptions,
 ) -> NDArray[np.uint8]:
     """``slots`` with the ``still`` pixels (flat indices, source colours) painted by their
-    source colour's entry where the held colour's entry is more than a JND off it."""
+    source colour's entry where the held colour's entry is more than ``GHOST`` off it."""
     idx, rgb = still
     packed = pack_rgb(rgb)
     colours, inv = np.unique(packed, return_inverse=True)
@@ -711,7 +711,7 @@ def _coherent(
         return slots
     display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
     gap = np.sqrt(((display_lab[own[differ]] - display_lab[held[differ]]) ** 2).sum(1))
-    fix = np.flatnonzero(differ)[gap > JND]
+    fix = np.flatnonzero(differ)[gap > GHOST]
     if fix.size == 0:
         return slots
     out = slots.copy()
@@ -719,7 +719,7 @@ def _coherent(
     return out
 
 
-JND = 2.3  # dE: a just noticeable difference
+GHOST = 4.6  # dE: two just noticeable differences, a colour clearly wrong
 
 
 def _slots_by_colour(old: NDArray[np.uint32], new: NDArray[np.uint32]) -> NDArray[np.intp]:

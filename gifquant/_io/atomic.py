@@ -9,13 +9,14 @@ as ffmpeg does: it cannot be renamed over, and replacing it would destroy it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from .._errors import GifquantError
@@ -67,8 +68,62 @@ def _temp_beside(path: str, made: list[str], *, folder: bool = False) -> str:
     ``.part``; its name goes into ``made`` before it exists, so that a signal at any moment
     leaves the caller knowing what to remove. A folder that cannot be written is a user error."""
     directory = os.path.dirname(os.path.abspath(path))
+    # The writer's process id in the name: a later run removes it once that process is gone.
+    suffix = f".{os.getpid()}.part"
+    return _make_new(directory, _temp_prefix(path), suffix, made, folder=folder, what=path)
+
+
+def check_writable(path: str) -> None:
+    """Refuse (a one-line error) an output ``path`` whose folder cannot take a new file, by
+    making and removing the temporary file a write would make: before the work, not after."""
+    made: list[str] = []
+    try:
+        _temp_beside(_target(path), made)
+    finally:
+        remove_all(made)
+
+
+def _temp_prefix(path: str) -> str:
     stem = os.fsdecode(os.fsencode(os.path.basename(path))[:_TEMP_STEM_BYTES])
-    return _make_new(directory, f".{stem}.", ".part", made, folder=folder, what=path)
+    return f".{stem}."
+
+
+def remove_dead_temps(paths: list[str]) -> None:
+    """Remove the temporary files and folders (``.part``) left beside the targets of
+    ``paths`` by processes that are gone (killed before their clean-up ran); never those of a
+    live process (another run writing the same output). Each folder is listed once."""
+    by_folder: dict[str, set[str]] = {}
+    for path in paths:
+        path = _target(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        by_folder.setdefault(folder, set()).add(_temp_prefix(path))
+    for folder, prefixes in by_folder.items():
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(".") and n.endswith(".part")]
+        except OSError:
+            continue
+        for name in names:
+            head, _, pid = name[: -len(".part")].rpartition(".")
+            prefix, _, token = head.rpartition(".")
+            if f"{prefix}." not in prefixes or len(token) != 8 or not pid.isdigit():
+                continue  # not a temporary file of these outputs
+            if not process_alive(int(pid)):
+                remove_all([os.path.join(folder, name)])
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # there, but not ours to signal
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _make_new(
@@ -134,6 +189,79 @@ def scratch_folder(prefix: str) -> Iterator[str]:
         remove_all(made)
 
 
+class _Group:
+    """Outputs written but not yet in place: each a step that puts it there and one that takes
+    it back (see ``committed_together``)."""
+
+    def __init__(self) -> None:
+        # (the output's path, the temporary name it is written at, put it there, take it back)
+        self.steps: list[tuple[str, str, Callable[[], None], Callable[[], None]]] = []
+
+    def discard(self) -> None:
+        for *_, undo in reversed(self.steps):
+            with contextlib.suppress(OSError):
+                undo()
+        self.steps.clear()
+
+    def commit(self) -> None:
+        try:
+            while self.steps:
+                self.steps[0][2]()
+                self.steps.pop(0)
+        finally:
+            self.discard()  # after a failed rename: the rest are not put in place
+
+
+_GROUP: contextvars.ContextVar[_Group | None] = contextvars.ContextVar("_GROUP", default=None)
+
+
+@contextlib.contextmanager
+def committed_together(*, commit: bool = True, alone: bool = False) -> Iterator[Callable[[], None]]:
+    """Hold back the renames of the outputs written in the block (``atomic_path``,
+    ``output_file``, ``atomic_dir``): all are put in place when the block ends without an
+    exception, none otherwise (their temporary files are removed). Within an outer block the
+    outputs join the outer one, unless ``alone`` (a scratch file the block reads back itself).
+    With ``commit=False`` the caller puts them in place by calling the function the block
+    yields, inside the block (after, say, ignoring signals); those not put in place by then
+    are discarded. A device or FIFO is written in place when it is written: write those last."""
+    outer = None if alone else _GROUP.get()
+    group = _Group()
+    token = _GROUP.set(group)
+    try:
+        yield group.commit
+    except BaseException:
+        _GROUP.reset(token)
+        group.discard()
+        raise
+    _GROUP.reset(token)
+    if outer is not None:
+        outer.steps.extend(group.steps)
+    elif commit:
+        group.commit()
+    else:
+        group.discard()
+
+
+def _put_in_place(path: str, tmp: str, done: Callable[[], None], undo: Callable[[], None]) -> None:
+    """Run ``done`` now, or hand it to the group of ``committed_together`` if one is open."""
+    group = _GROUP.get()
+    if group is None:
+        done()
+    else:
+        group.steps.append((path, tmp, done, undo))
+
+
+def written_at(path: str) -> str:
+    """Where the output ``path`` is now: its temporary name while an open
+    ``committed_together`` holds it back, else ``path``."""
+    group = _GROUP.get()
+    target = _target(path)
+    for name, tmp, _, _ in reversed(group.steps if group is not None else ()):
+        if name == target:
+            return tmp
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yield a temporary file name beside ``path``'s target (for a child process to write)
@@ -150,7 +278,7 @@ def atomic_path(path: str) -> Iterator[str]:
             mode = 0o666 & ~umask()
         os.chmod(tmp, mode)
         yield tmp
-        os.replace(tmp, path)
+        _put_in_place(path, tmp, lambda: os.replace(tmp, path), lambda: os.unlink(tmp))
     except BaseException:
         for name in made:
             with contextlib.suppress(OSError):
@@ -201,12 +329,24 @@ def atomic_dir(path: str) -> Iterator[str]:
     if os.path.basename(path) in ("", ".", ".."):  # "frames/", "frames/.": the folder itself
         path = os.path.realpath(path)
     made: list[str] = []  # the new frames' folder, then the one the old frames move to
-    old = None
+    tmp = None
     try:
         tmp = _temp_beside(path, made, folder=True)
         mode = os.stat(path).st_mode & 0o7777 if os.path.isdir(path) else 0o777 & ~umask()
         os.chmod(tmp, mode)
         yield tmp
+    except BaseException:
+        for name in made:
+            shutil.rmtree(name, ignore_errors=True)
+        raise
+    _put_in_place(path, tmp, lambda: _replace_dir(tmp, path), lambda: shutil.rmtree(tmp))
+
+
+def _replace_dir(tmp: str, path: str) -> None:
+    """Put the folder ``tmp`` in place of ``path`` (see ``atomic_dir``)."""
+    made: list[str] = [tmp]  # the new frames' folder, then the one the old frames move to
+    old = None
+    try:
         if os.path.isdir(path):
             check_frame_folder(path)
             # ``old`` is set before the move: a signal right after it still puts them back.

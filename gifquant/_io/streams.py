@@ -292,7 +292,7 @@ def open_output(
             yield _Matted(sink, matte) if fmt == "y4m" else sink
             sink.close()
             if fmt == "gif" and lossy:
-                compress_lossy(raw, f, lossy, gifsicle)
+                compress_lossy(raw, f, lossy, gifsicle, folder=folder)
     except BrokenPipeError:
         if path == "-":
             raise  # the reader of our stdout went away: the command stops quietly

@@ -32,13 +32,17 @@ def downsample(const unsigned char[:, :, :] img, int s):
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
                      const unsigned char[:, :, :] nxt, int block, double cap, double small):
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
-    count; and the frame's count of blips of at most ``small`` levels."""
+    count, and the count of its moving pixels (changed by more than ``cap`` from ``prev`` or to
+    ``nxt``); and the frame's count of blips of at most ``small`` levels."""
     cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, c
     cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
     e2_sum_arr = np.zeros((hb, wb), np.float64)
     n_arr = np.zeros((hb, wb), np.int64)
+    moving_arr = np.zeros((hb, wb), np.int64)
     cdef double[:, :] e2_sum = e2_sum_arr
     cdef long long[:, :] n_blip = n_arr
+    cdef long long[:, :] n_moving = moving_arr
+    cdef long long d_prev, d_next, a, b, cap2 = <long long>(cap * cap)
     # Twice the second difference is a whole number: e4 = (2 lap)^2 summed, exact in integers.
     cdef long long lap2, e4, cap4 = <long long>(4 * cap * cap), small4 = <long long>(4 * small * small)
     cdef long long n_small = 0, row_sum, row_n
@@ -46,9 +50,17 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
         for y in range(h):
             for x in range(w):
                 e4 = 0
+                d_prev = 0
+                d_next = 0
                 for c in range(3):
                     lap2 = 2 * <long long>cur[y, x, c] - prev[y, x, c] - nxt[y, x, c]
                     e4 = e4 + lap2 * lap2
+                    a = <long long>cur[y, x, c] - prev[y, x, c]
+                    b = <long long>nxt[y, x, c] - cur[y, x, c]
+                    d_prev = d_prev + a * a
+                    d_next = d_next + b * b
+                if d_prev > cap2 or d_next > cap2:
+                    n_moving[y // block, x // block] += 1
                 if e4 >= 4:
                     if e4 > cap4:
                         e4 = cap4
@@ -56,7 +68,7 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
                     n_blip[y // block, x // block] += 1
                     if e4 <= small4:
                         n_small += 1
-    return e2_sum_arr, n_arr, n_small
+    return e2_sum_arr, n_arr, moving_arr, n_small
 
 
 cdef inline double _sq3(double a, double b, double c) noexcept nogil:
@@ -174,7 +186,7 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                     run[c] = run[c] * inv[r]
                     m[c] = mean[y, x, c]
                 n = count[y, x]
-                if count[y, x] == 0:
+                if count[y, x] == 0 or s == 0:  # s 0: a moving block, taken as it comes
                     restart = True
                 else:
                     dr = _sq3(run[0] - m[0], run[1] - m[1], run[2] - m[2])
@@ -186,7 +198,7 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                     n_new = 1
                     for c in range(3):
                         mean[y, x, c] = <float>xs[c]
-                        est[c] = run[c]
+                        est[c] = run[c] if s > 0 else xs[c]
                 else:
                     n_new = n + 1
                     if n_new > MEMORY:
@@ -200,7 +212,7 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                     q = q_min
                 elif q > SHOWN_MAX:
                     q = SHOWN_MAX
-                if _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
+                if s == 0 or _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
                     for c in range(3):
                         v = floor(est[c] + 0.5)
                         if v < 0:

@@ -240,15 +240,16 @@ def _run(src, cells, columns, dst, fmt, draw, settings, on_frame):
         )
         info, clip = apply_timeline(reader, reader.info, timeline)
         sink = _Discard()
+        # Checked on the first pass too, before any frame is read: not once it is measured.
+        w, h = grid_size(len(cells), columns, info.width, info.height, lines=2)
+        if max(w, h) > 16384 or w * h > settings["max_pixels"]:
+            raise SettingError(
+                "the grid would be {w}x{h}: too large; a smaller {panel_width} or fewer panels "
+                "makes it fit",
+                w=w,
+                h=h,
+            )
         if draw:
-            w, h = grid_size(len(cells), columns, info.width, info.height, lines=2)
-            if max(w, h) > 16384 or w * h > settings["max_pixels"]:
-                raise SettingError(
-                    "the grid would be {w}x{h}: too large; a smaller {panel_width} or fewer "
-                    "panels makes it fit",
-                    w=w,
-                    h=h,
-                )
             sink = stack.enter_context(open_output(dst, fmt, info, width=w, height=h))
         first = next(p.options for p in cells if p.options is not None)
         report = run(

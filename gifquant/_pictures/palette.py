@@ -23,7 +23,9 @@ from .._core.options import QuantizeOptions
 from .._core.representative import cluster_modes
 from .._core.temporal import TemporalQuantizer
 from .._errors import GifquantError, SettingError
+from .._io.budget import return_freed_memory
 from .._run.arrays import frames_of
+from .._run.pipeline import SERIAL_PIXELS
 from .draw import projections, swatch, timeline
 from .model import Palette, sorted_palette
 
@@ -136,6 +138,8 @@ def palette(
     n_kept = 0
     with contextlib.closing(frames_of(frames, bgr)) as source:
         for rgba, _, duration in source:
+            if not per_frame and rgba.shape[0] * rgba.shape[1] >= SERIAL_PIXELS:
+                return_freed_memory()  # as convert does for large frames
             out = q.quantize(rgba, duration or 0.1).frame
             counts = np.bincount(out.indices.ravel(), minlength=len(out.palette))
             if out.transparent is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import glob
 import logging
 import os
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 from .. import _signals as signals
 from .._errors import GifquantError, SettingError
+from .._io.atomic import process_alive, remove_dead_temps, scratch_folder
 from .._io.image import own_process
 from .._io.streams import OUTPUT_FORMATS
 from .convert import convert
@@ -221,10 +223,17 @@ def batch(
         )
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError("jobs must be a whole number >= 1")
+    if isinstance(client, str) and client != "local":
+        _check_address(client)  # before the output folder is made
     jobs_list = plan(paths, out_dir, fmt)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise SettingError("{path}: not a folder ({out_dir})", path=out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(
+            "{path}: cannot make the folder ({out_dir}): {why}", path=out_dir, why=exc.strerror
+        ) from None
     if on_start is not None:
         on_start(len(jobs_list))
 
@@ -235,6 +244,8 @@ def batch(
         if on_record is not None:
             on_record(record)
 
+    # What killed runs left (a batch killed outright, its workers with it); not a live one's.
+    remove_dead_temps([job.dst for job in jobs_list])
     todo = []
     if client is not None and not isinstance(client, str) and not hasattr(client, "submit"):
         raise TypeError(
@@ -249,10 +260,14 @@ def batch(
     if todo:
         # Another file's palette is read once here, not by every worker for every file.
         run_settings = read_palettes(settings)
-        if client is not None:
-            _run_dask(client, todo, run_settings, take, jobs)
-        else:
-            _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
+        try:
+            if client is not None:
+                _run_dask(client, todo, run_settings, take, jobs)
+            else:
+                _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
+        finally:
+            # A worker killed under a file (its retry done elsewhere) left its temporary file.
+            remove_dead_temps([job.dst for job in todo])
     return BatchReport(
         records=tuple(records[j.index] for j in jobs_list),
         seconds=time.perf_counter() - started,
@@ -302,15 +317,13 @@ def _extension(src: str, fmt: str | None) -> str:
 
 def _expand(arg: str, out_real: str) -> Iterator[tuple[str, str]]:
     """(input, its path relative to the output folder) for one argument."""
+    if "\0" in arg:
+        raise GifquantError(f"{arg!r}: a path cannot hold a NUL byte")
     if arg == "-":
         yield from _listed(sys.stdin, "stdin")
     elif glob.has_magic(arg):
         base = _glob_base(arg)
-        found = sorted(
-            m
-            for m in glob.glob(arg, recursive=True)
-            if os.path.isfile(m) and not _inside(m, out_real)
-        )
+        found = sorted(m for m in _glob(arg) if os.path.isfile(m) and not _inside(m, out_real))
         if not found:
             raise GifquantError(f"{arg}: no files match")
         for m in found:
@@ -347,11 +360,58 @@ def _listed(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
     """A list's entries (one path a line; blank lines and ``#`` comments skipped), relative to
     the deepest folder holding them all."""
     entries = [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
+    if any("\0" in e for e in entries):
+        raise GifquantError(f"{name}: an entry holds a NUL byte; a path cannot")
     if not entries:
         raise GifquantError(f"{name}: the list names no files")
     common = os.path.commonpath([os.path.dirname(os.path.abspath(e)) for e in entries])
     for e in entries:
         yield e, os.path.relpath(os.path.abspath(e), common)
+
+
+def _glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, but a ``**`` does not descend into a folder the
+    walk is already inside (a symlink to an ancestor or to itself), where glob's walk would
+    loop until names grow too long."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    if "**" not in parts:
+        return glob.glob(pattern, recursive=True)
+    found: list[str] = []
+    _glob_walk("/" if parts[0] == "" else "", [p for p in parts if p], (), found)
+    return list(dict.fromkeys(found))  # (a ** after a ** finds a file twice)
+
+
+def _glob_walk(path: str, parts: list[str], above: tuple[str, ...], found: list[str]) -> None:
+    """The matches of ``parts`` under the folder ``path`` into ``found``; ``above``: the real
+    paths of the folders walked down through to ``path``."""
+    if not parts:
+        found.append(path)
+        return
+    part, rest = parts[0], parts[1:]
+    here = (*above, os.path.realpath(path or "."))
+    if not glob.has_magic(part):
+        if os.path.lexists(os.path.join(path, part)):
+            _glob_walk(os.path.join(path, part), rest, here, found)
+        return
+    try:
+        names = sorted(os.listdir(path or "."))
+    except OSError:
+        return
+    if part == "**":
+        _glob_walk(path, rest, above, found)  # ** matches no folder too
+        for name in names:
+            sub = os.path.join(path, name)
+            if name.startswith("."):
+                continue
+            if os.path.isdir(sub):
+                if os.path.realpath(sub) not in here:  # else a loop
+                    _glob_walk(sub, parts, here, found)
+            elif not rest:  # a trailing ** matches files too
+                found.append(sub)
+        return
+    for name in fnmatch.filter(names, part):
+        if not name.startswith(".") or part.startswith("."):
+            _glob_walk(os.path.join(path, name), rest, here, found)
 
 
 def _glob_base(pattern: str) -> str:
@@ -403,6 +463,15 @@ def _json_value(v):
 def convert_one(src: str, dst: str, settings: Settings, attempt: int = 1) -> FileRecord:
     """Convert one file as a batch worker does (one frame at a time), catching its failure
     into the record. Runs in a worker process; a signal there still stops it."""
+    global _busy
+    _busy = True
+    try:
+        return _convert_one(src, dst, settings, attempt)
+    finally:
+        _busy = False
+
+
+def _convert_one(src: str, dst: str, settings: Settings, attempt: int) -> FileRecord:
     cpu = time.process_time()
     try:
         bytes_in = os.path.getsize(src)
@@ -480,15 +549,104 @@ def _died(job: _Job, attempt: int, why: str) -> FileRecord:
 # the local pool
 
 
-def _init_worker(pids) -> None:
+def _init_worker(pids, batch: int, mp_temp: str | None) -> None:
     """A pool worker: Ctrl-C at the terminal reaches the whole process group, but only the
     batch decides to stop (it sends each worker SIGTERM, which unwinds ``convert`` through its
     clean-up: no ``.part`` file, no ffmpeg left). Its process id goes to ``pids`` (a
-    SimpleQueue), for the batch to find it by."""
+    SimpleQueue), for the batch to find it by. It watches the batch (process ``batch``): see
+    ``_watch_batch``."""
     pids.put(os.getpid())
     own_process()  # GIFs may be decoded as palette indices (see _io/image.py)
+    sys.stderr = _QuietAfterSignal(sys.stderr)
     signals.install()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import threading
+
+    watch = threading.Thread(
+        target=_watch_batch, args=(batch, mp_temp), name="gifquant-watch", daemon=True
+    )
+    watch.start()
+
+
+class _QuietAfterSignal:
+    """A worker's stderr that says nothing once a signal has stopped it: a traceback of its
+    shutdown (multiprocessing prints one for any exception there) is nothing the user can act
+    on; the batch says what happened."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if signals.received() is not None:
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _worker_excepthook(kind, exc, tb) -> None:
+    """The forkserver's and so its workers' excepthook: a worker that fails to start because
+    the batch is going away (its semaphore, pipe or socket gone, a signal) says nothing, and
+    anything else is one line, not a traceback."""
+    if issubclass(kind, (FileNotFoundError, EOFError, ConnectionError, KeyboardInterrupt)):
+        return
+    with contextlib.suppress(Exception):
+        print(f"gifquant: worker: internal error: {kind.__name__}: {exc}", file=sys.stderr)
+
+
+def _preloaded_by_forkserver() -> bool:
+    """Whether this module is being imported as the forkserver's preload (not by the batch)."""
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    frame = sys._getframe()
+    while forkserver is not None and frame is not None:
+        if frame.f_code is forkserver.main.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+if _preloaded_by_forkserver():
+    sys.excepthook = _worker_excepthook
+
+
+_busy = False  # in a pool worker: a file is being converted
+
+
+def _watch_batch(batch: int, mp_temp: str | None) -> None:
+    """In a pool worker, whose parent is the forkserver: wait for the batch to end, and if it
+    ended without stopping the pool (killed outright), stop the file in progress (SIGTERM: its
+    clean-up runs) and exit. Otherwise the workers would idle for ever, and with them the
+    forkserver and resource tracker, holding the batch's stderr open; the last one out removes
+    the batch's multiprocessing folder (``mp_temp``, pymp-*)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(batch)
+    except (AttributeError, OSError):  # not Linux 5.3+: look every second
+        fd = None
+    while process_alive(batch):
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if mp_temp is not None and os.path.basename(mp_temp).startswith("pymp-"):
+        import shutil
+
+        shutil.rmtree(mp_temp, ignore_errors=True)
+    os._exit(128 + signal.SIGTERM)
+
+
+def _mp_temp() -> str | None:
+    """The folder multiprocessing made for this process (pymp-*: the forkserver's socket),
+    if it made one."""
+    import multiprocessing
+
+    return multiprocessing.current_process()._config.get("tempdir")
 
 
 def _context():
@@ -520,7 +678,10 @@ def _run_pool(
                 ctx = _context()
                 pids = ctx.SimpleQueue()  # each worker's process id, as it starts
                 pool = ProcessPoolExecutor(
-                    n_jobs, mp_context=ctx, initializer=_init_worker, initargs=(pids,)
+                    n_jobs,
+                    mp_context=ctx,
+                    initializer=_init_worker,
+                    initargs=(pids, os.getpid(), _mp_temp()),
                 )
             # As many in flight as workers: a worker that dies takes only its own file.
             while queue and len(running) < n_jobs:
@@ -597,13 +758,9 @@ def _signal(pid: int, signum: int) -> bool:
 
 
 def _remove_temp_files(dst: str) -> None:
-    folder, name = os.path.split(dst)
-    stem = "." + os.path.splitext(name)[0]
-    with contextlib.suppress(OSError):
-        for e in os.scandir(folder or "."):
-            if e.name.startswith(stem) and e.name.endswith(".part"):
-                with contextlib.suppress(OSError):
-                    os.unlink(e.path)
+    """The temporary files of ``dst`` left by workers that were killed (see
+    ``remove_dead_temps``: those of a live process, another batch's, stay)."""
+    remove_dead_temps([dst])
 
 
 # --------------------------------------------------------------------------------------------
@@ -627,7 +784,11 @@ def _run_dask(client, todo: list[_Job], settings: Settings, take, jobs: int | No
                 # The cluster starts (about a second) in a thread while this process
                 # converts files itself, smallest first, on the core the start leaves idle;
                 # once up, the thread hands the cluster every file not taken here.
-                starting = stack.enter_context(_LocalStart(jobs, todo, settings))
+                # Its workers' scratch space (dask-scratch-space/*.lock) goes with the batch;
+                # the pid in its name lets a later batch remove it if this one is killed.
+                _remove_dead_scratch()
+                scratch = stack.enter_context(scratch_folder(f"{_SCRATCH}{os.getpid()}-"))
+                starting = stack.enter_context(_LocalStart(jobs, todo, settings, scratch))
                 while (job := starting.take()) is not None:
                     record = convert_one(job.src, job.dst, settings)
                     done(job, dataclasses.replace(record, in_batch=True))
@@ -649,6 +810,23 @@ def _run_dask(client, todo: list[_Job], settings: Settings, take, jobs: int | No
                 _remove_temp_files(job.dst)
 
 
+_SCRATCH = "gifquant-dask-"
+
+
+def _remove_dead_scratch() -> None:
+    """Remove the scratch folders of ``--dask local`` batches that were killed (their pid,
+    in the name, is gone)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            pid = name[len(_SCRATCH) :].split("-")[0]
+            if name.startswith(_SCRATCH) and pid.isdigit() and not process_alive(int(pid)):
+                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+
+
 def _connect(address: str, jobs: int | None):
     """A client of the scheduler at ``address``, closed on leaving."""
     Client = _distributed().Client
@@ -658,6 +836,26 @@ def _connect(address: str, jobs: int | None):
         raise SettingError(
             "{client} {address}: cannot reach the scheduler ({exc})",
             exit_code=1,
+            address=address,
+            exc=exc,
+        ) from None
+
+
+def _check_address(address: str) -> None:
+    """Refuse a scheduler address that is not one (a user's mistake, not a failure to reach
+    it): no scheme known to Dask, or no host and port where its scheme needs them."""
+    _distributed()
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, _ = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise SettingError(
+            "{client} {address}: not a scheduler address ({exc}); give tcp://HOST:PORT or local",
             address=address,
             exc=exc,
         ) from None
@@ -680,7 +878,9 @@ class _LocalStart:
     its client, closed with the cluster on leaving; leaving without ``client`` (a failing or
     stopped batch) waits for the start to finish and closes what it started."""
 
-    def __init__(self, jobs: int | None, todo: list[_Job], settings: Settings) -> None:
+    def __init__(
+        self, jobs: int | None, todo: list[_Job], settings: Settings, scratch: str
+    ) -> None:
         import importlib.util
         import multiprocessing
         import multiprocessing.forkserver
@@ -703,7 +903,10 @@ class _LocalStart:
         self._taken = False
         # No statistical profiler in the workers: it samples every 10 ms for a dashboard
         # nobody looks at here (about a tenth of a small-file batch's time).
-        self._config: dict = {"distributed.worker.profile.enabled": False}
+        self._config: dict = {
+            "distributed.worker.profile.enabled": False,
+            "temporary-directory": scratch,
+        }
         with contextlib.suppress(ValueError):  # no forkserver (Windows): Dask's default
             ctx = multiprocessing.get_context("forkserver")
             # Its processes fork from a server that imports distributed and gifquant once

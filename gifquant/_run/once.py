@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from .._core.frames import Frame
 from .._core.metrics import QualityMeter
 from .._core.options import QuantizeOptions
 from .._errors import GifquantError, SettingError
-from .._io.atomic import is_special
-from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, limit_clip
+from .._io.atomic import committed_together, is_special, written_at
+from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, limit_clip, return_freed_memory
 from .._io.image import ImageReader
 from .._io.matte import OPAQUE_FORMATS, apply_matte
 from .._io.prestart import EarlyStart
@@ -154,6 +153,7 @@ def one_pass(
     started = time.perf_counter()
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
+        stack.enter_context(committed_together())  # the output and the comparison, or neither
         info, clip = _open_clip(stack, src, fmt, settings, quant.alpha_threshold, early)
         if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
             notes.append(
@@ -198,7 +198,7 @@ def one_pass(
             step = _reporting(step, on_progress, info.n_frames)
         large = info.width * info.height >= SERIAL_PIXELS
         if large:
-            _return_freed_memory()
+            return_freed_memory()
         report = run(
             clip,
             sink,
@@ -428,23 +428,7 @@ def _measure_file(
     with open_input(src, max_pixels=read.max_pixels, max_clip_pixels=budget, start=read.ss) as r:
         tl = dataclasses.replace(read.timeline, ss=max(0.0, read.ss - r.seeked))
         _, clip = apply_timeline(apply_matte(r, matte, quant.alpha_threshold), r.info, tl)
-        return measure_gif(clip, dst)
-
-
-def _return_freed_memory() -> None:
-    """Have glibc's malloc map blocks of 4 MiB and more on their own, so that freeing one hands
-    it back to the system. By default the threshold climbs to 32 MiB after the first large free,
-    and a large frame's many chunk-sized temporaries then stay resident (~60 MB at 16 M pixels).
-    Elsewhere (not glibc) nothing is done. Only for frames of SERIAL_PIXELS or more."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops the climbing
-    except (OSError, AttributeError):
-        pass
+        return measure_gif(clip, written_at(dst))
 
 
 def _check_output(src: str, dst: str, fmt: str, overwrite: bool) -> None:
@@ -476,6 +460,7 @@ def _size(path: str) -> int | None:
     """Bytes of a written output: a file's size, a folder's files summed; None for a stream."""
     if path == "-" or is_special(path):
         return None
+    path = written_at(path)  # not yet in place when its caller commits outputs together
     if os.path.isdir(path):
         return sum(e.stat().st_size for e in os.scandir(path) if e.is_file())
     return os.path.getsize(path)

@@ -185,8 +185,13 @@ class _Stages:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
         fed = fr.to_quantize(self.options.denoise)
         source = source_colours(fed, self.options.alpha_threshold)
-        colours = frame_colours(None, self.options, source)
-        return Prepared(fr, with_smooth(colours, fed.rgba, self.options))
+        colours = with_smooth(frame_colours(None, self.options, source), fed.rgba, self.options)
+        if fr.fed is not None and not self.panels:
+            # Past here the denoised pixels are not looked at, and the source's only by the
+            # meter: let them go (4 to 8 bytes a pixel for each frame in flight).
+            pixels = fr.rgba if self.measure else _NO_PIXELS
+            fr = Frame(pixels, fr.duration, fr.opaque, held=fr.held, still_held=fr.still_held)
+        return Prepared(fr, colours)
 
     def plan(self, item: Prepared) -> Planned:
         """The main run's palette, decided in its own thread while the last frame is painted."""
@@ -327,7 +332,7 @@ def _serial(frames: Iterable[Frame], stages: _Stages) -> None:
         prepared = stages.prepare(fr)
         if not stages.measure and not stages.panels:
             # Past its distinct colours, nothing reads the frame's pixels: let them go.
-            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque, still_held=fr.still_held)
+            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque, held=fr.held, still_held=fr.still_held)
         planned = stages.quantizer.plan(None, prepared=prepared.colours)
         del prepared
         item = stages.paint(i, Planned(fr, planned.colours, planned))

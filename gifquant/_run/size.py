@@ -25,7 +25,13 @@ from PIL import Image, ImageSequence
 from .._core.frames import Frame
 from .._core.metrics import QualityMeter
 from .._errors import GifquantError, SettingError
-from .._io.atomic import atomic_path, is_special, scratch_folder
+from .._io.atomic import (
+    atomic_path,
+    committed_together,
+    is_special,
+    scratch_folder,
+    written_at,
+)
 from .._io.gif.blocks import IMAGE, Truncated, blocks, read_header
 from .._io.gif.gifsicle import find_gifsicle
 from .._io.matte import apply_matte
@@ -214,17 +220,18 @@ class _Search:
                 n = max(2, round(self.probe_frames * rate / self.base_rate))
         path = os.path.join(self.folder, f"probe{self.n_probes}.gif")
         self.n_probes += 1
-        rep = self._run(
-            path,
-            frames=n,
-            fps=rate,
-            scale=sc,
-            k=k,
-            lossy=lv,
-            stats=self.reference is None,
-            compare=None,
-            panels=None,
-        )
+        with committed_together(alone=True):  # in place now, to be read back
+            rep = self._run(
+                path,
+                frames=n,
+                fps=rate,
+                scale=sc,
+                k=k,
+                lossy=lv,
+                stats=self.reference is None,
+                compare=None,
+                panels=None,
+            )
         with open(path, "rb") as f:
             data = f.read()
         predicted = predict_size(data, rep.frames, total)
@@ -279,7 +286,8 @@ class _Search:
             if cand is None:
                 break
             try:
-                with atomic_path(dst) as out:
+                # An attempt over the size leaves nothing (its comparison included).
+                with committed_together(), atomic_path(dst) as out:
                     rep = self._run(
                         out,
                         dict(on_progress=on_progress, on_frame=on_frame),
@@ -306,7 +314,7 @@ class _Search:
                 f"({human(rep.bytes)}; {n} settings probed)"
             )
             return dataclasses.replace(
-                rep, bytes=os.path.getsize(dst), chosen=chosen, notes=(*rep.notes, note)
+                rep, bytes=os.path.getsize(written_at(dst)), chosen=chosen, notes=(*rep.notes, note)
             )
         raise self._failure()
 

@@ -46,6 +46,7 @@ class GifLayout:
         from Pillow: extensions that carry nothing for a decoder yet that Pillow misreads (one
         whose data is empty, legal but taken by Pillow as the start of its sub-blocks, so it
         swallows the next frame; a graphic control block shorter than its 4 bytes)
+    delay_cs : the frame delays summed (the clip's length in centiseconds)
     """
 
     width: int
@@ -60,6 +61,7 @@ class GifLayout:
     hidden: tuple[tuple[int, int], ...] = ()
     indexable: bool = True
     repeated_tables: tuple[tuple[int, int, bytes], ...] = ()
+    delay_cs: int = 0
 
 
 class _Indexability:
@@ -160,6 +162,7 @@ class _Scan:
         self.transparency = False
         self.zero: int | None = None
         self.min_delay: int | None = None
+        self.total_delay = 0
         self.hidden: list[tuple[int, int]] = []
         self.indexable = _Indexability(global_table, head[11])
         self.repeated: list[tuple[int, int, bytes]] = []
@@ -170,6 +173,7 @@ class _Scan:
             self.transparency = self.transparency or bool(block.head[0] & 1)
             self.indexable.control(block.head)
             delay = struct.unpack("<H", block.head[1:3])[0]
+            self.total_delay += delay
             if delay >= 2:
                 self.min_delay = delay if self.min_delay is None else min(self.min_delay, delay)
         if not block.head or (control and len(block.head) < 4):
@@ -206,4 +210,5 @@ class _Scan:
             tuple(self.hidden),
             self.indexable.ok,
             tuple(self.repeated),
+            self.total_delay,
         )
