@@ -99,6 +99,7 @@ def deband(
     smooth: NDArray[np.bool_],
     threshold: NDArray[np.float32],
     strength: float = 1.0,
+    colours_rgb: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
     """Slots (n,) with smooth pixels dithered between their entry and the next.
 
@@ -106,7 +107,8 @@ def deband(
     colour; colours_lab : (m, 3) the distinct colours in CIELAB; palette_lab : (k, 3) the
     entries in CIELAB; smooth : (n,) bool, the pixels in smooth areas; threshold : (n,) the
     screen-fixed thresholds in (0, 1); strength : entries from ``STEP_MIN / strength`` dE
-    apart are dithered (up to ``STEP_MAX``). Returns new slots (or ``slots`` when none change).
+    apart are dithered (up to ``STEP_MAX``); colours_rgb : (m, 3) uint8, the distinct colours,
+    to leave clipped ones alone. Returns new slots (or ``slots`` when none change).
     """
     k = len(palette_lab)
     if k < 2 or not smooth.any():
@@ -115,6 +117,10 @@ def deband(
     # The colours smooth pixels have, and each one's entry (the pixels' own, all alike).
     used = np.zeros(m, bool)
     used[inverse[smooth]] = True
+    # Not clipped colours (a channel at 0 or 255: blown-out highlights, crushed shadows): they
+    # hold no gradient, and a dither there shows as dust.
+    if colours_rgb is not None:
+        used &= ~((colours_rgb == 0) | (colours_rgb == 255)).any(1)
     cand = np.flatnonzero(used)
     if cand.size == 0:
         return slots

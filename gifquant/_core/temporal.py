@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from .._errors import GifquantError
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
-from .deband import deband, thresholds
+from .deband import STEP_MAX, deband, thresholds
 from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from .dither import dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
@@ -80,6 +80,7 @@ class _Shown:
     lab: NDArray[np.float32] | None  # None unless dithering with Floyd-Steinberg
     inverse: NDArray[np.integer] | None
     shape: tuple[int, int]
+    fed: NDArray[np.uint32] | None = None  # each pixel's colour, where de-banding may dither
 
 
 def _median_by_group(
@@ -622,14 +623,25 @@ class TemporalQuantizer:
             slots = self._dither(src, fc, plan, shown)
         elif still is not None and len(still[0]) and src.all_opaque:
             slots = _coherent(slots, still, plan, opt)
+        fed = None
         if plan.slots is not None and fc.smooth is not None and opt.deband > 0:
             threshold = thresholds(h, w)
             if not src.all_opaque:
                 threshold = threshold[src.opaque.reshape(-1)]
             display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
             slots = deband(
-                slots, src.inverse, fc.lab, display_lab, fc.smooth, threshold, opt.deband
+                slots,
+                src.inverse,
+                fc.lab,
+                display_lab,
+                fc.smooth,
+                threshold,
+                opt.deband,
+                colours_rgb=src.colours,
             )
+            fed = gather(pack_rgb(src.colours), src.inverse)
+            if shown is not None and shown.fed is not None and len(shown.fed) == len(fed):
+                slots = _kept_pattern(slots, fed, fc.smooth, shown, display_lab)
         display = plan.display
         if plan.has_alpha:
             self._shown = None
@@ -643,7 +655,7 @@ class TemporalQuantizer:
             # The source's colours are only looked at again by the next frame's dithering.
             fs = opt.dither == "floyd-steinberg"
             lab, inverse = (fc.lab, src.inverse) if fs else (None, None)
-            self._shown = _Shown(slots, packed, lab, inverse, (h, w))
+            self._shown = _Shown(slots, packed, lab, inverse, (h, w), fed)
             frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
         return FrameResult(frame, src, plan.cut)
 
@@ -689,6 +701,31 @@ class TemporalQuantizer:
         offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
         values = full[opaque] + (offsets * spacing)[:, None]
         return nearest(values, display_ws, "euclidean").astype(np.uint8)
+
+
+def _kept_pattern(
+    slots: NDArray[np.uint8],
+    fed: NDArray[np.uint32],
+    smooth: NDArray[np.bool_],
+    shown: _Shown,
+    display_lab: NDArray,
+) -> NDArray[np.uint8]:
+    """``slots`` with the smooth pixels whose colour is the last frame's keeping the last
+    frame's slot, when that entry is within one de-banding step (``STEP_MAX``) of the new
+    one: a dither pattern on a still area stays put while entries drift (no patches that come
+    and go), and never shows a colour clearly off its peers'."""
+    keep = smooth & (fed == shown.fed) & (slots != shown.slots)
+    if not keep.any() or len(display_lab) != len(shown.palette_packed):
+        return slots
+    idx = np.flatnonzero(keep)
+    old, new = shown.slots[idx], slots[idx]
+    lab = np.asarray(display_lab, np.float64)
+    near = ((lab[old] - lab[new]) ** 2).sum(1) <= STEP_MAX * STEP_MAX
+    if not near.any():
+        return slots
+    out = slots.copy()
+    out[idx[near]] = old[near]
+    return out
 
 
 def _coherent(

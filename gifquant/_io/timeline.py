@@ -21,7 +21,8 @@ _EPS = 1e-6  # seconds; absorbs the float error of summed frame durations
 class TimelineOptions:
     """ss : start, seconds; t : length, seconds (None: to the end); frames : at most this many
     output frames; fps : resample to this constant rate; scale : (w, h) spec, -1 keeps aspect;
-    speed : play this many times as fast (after the trim, before the resampling)."""
+    speed : play this many times as fast, 0.01..100 (0.5 half speed: every frame kept, its time
+    divided by it; after the trim, before the resampling)."""
 
     ss: float = 0.0
     t: float | None = None

@@ -34,22 +34,13 @@ SEARCH_K = 256
 
 
 @dataclass(frozen=True)
-class ReadSettings:
-    """What to read of the input.
+class ReadSettings(TimelineOptions):
+    """What to read of the input: the timeline's stretch, rate, size and speed (``ss``, ``t``,
+    ``frames``, ``fps``, ``scale``, ``speed``: see ``TimelineOptions``; ``scale`` may be given
+    as ``"W:H"``), and the pixel budgets per frame and per clip (``max_pixels``,
+    ``max_clip_pixels``; None: the default for GIFs and images, no limit for video; 0: no
+    limit)."""
 
-    ss, t : start and length in seconds (None: to the end); frames : at most this many output
-    frames; fps : resample to this constant rate; scale : ``(w, h)``, -1 keeping the aspect
-    ratio; speed : play this many times as fast (0.01..100; 0.5 half speed: each frame's time
-    divided by it); max_pixels, max_clip_pixels : pixel budgets per frame and per clip (None:
-    the default for GIFs and images, no limit for video; 0: no limit)
-    """
-
-    ss: float = 0.0
-    t: float | None = None
-    frames: int | None = None
-    fps: float | None = None
-    scale: tuple[int, int] | None = None
-    speed: float = 1.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_clip_pixels: int | None = None
 
@@ -65,7 +56,8 @@ class ReadSettings:
 
     @property
     def timeline(self) -> TimelineOptions:
-        return TimelineOptions(self.ss, self.t, self.frames, self.fps, self.scale, self.speed)
+        """The timeline's part (this value is one: ``apply_timeline`` takes it as it is)."""
+        return self
 
 
 @dataclass(frozen=True)
