@@ -606,7 +606,7 @@ class TemporalQuantizer:
         the frame before. Frames must be painted in planning order. ``still``: pixels of a
         denoised frame whose source did not change but which are shown held (flat indices and
         source colours); each is painted by its source colour where its held colour's entry
-        is more than 4.6 dE (two JND) from that: a still colour is never shown clearly wrong."""
+        is more than 4 dE from that: a still colour is never shown clearly wrong (4.6 dE)."""
         opt = self.options
         fc, src = plan.colours, plan.colours.source
         h, w = plan.shape
@@ -756,7 +756,7 @@ def _coherent(
     return out
 
 
-GHOST = 4.6  # dE: two just noticeable differences, a colour clearly wrong
+GHOST = 4.0  # dE: a margin under two JND (4.6, a colour clearly wrong: a ghost)
 
 
 def _slots_by_colour(old: NDArray[np.uint32], new: NDArray[np.uint32]) -> NDArray[np.intp]:
