@@ -14,28 +14,29 @@ import importlib as _importlib
 from ._version import __version__
 
 _LAZY = {
-    "convert": "._library",
-    "batch": "._batch",
-    "BatchReport": "._batch",
-    "FileRecord": "._batch",
-    "ConvertReport": "._library",
-    "Stats": "._library",
-    "quantize": "._arrays",
-    "Animation": "._display",
-    "palette": "._palette",
-    "compare": "._grid",
-    "CompareReport": "._grid",
-    "Palette": "._palette",
-    "PaletteReport": "._palette",
+    "convert": "._run.convert",
+    "batch": "._run.batch",
+    "BatchReport": "._run.batch",
+    "FileRecord": "._run.batch",
+    "ConvertReport": "._run.once",
+    "Stats": "._run.once",
+    "quantize": "._run.arrays",
+    "Animation": "._run.display",
+    "palette": "._pictures.palette",
+    "compare": "._pictures.grid",
+    "CompareReport": "._pictures.grid",
+    "Palette": "._pictures.model",
+    "PaletteReport": "._pictures.palette",
     "GifquantError": "._errors",
-    "ClipInfo": "._frames",
-    "Frame": "._frames",
-    "QuantizedFrame": "._frames",
-    "KMeansResult": "._kmeans",
-    "kmeans": "._kmeans",
-    "QualityMeter": "._metrics",
-    "QuantizeOptions": "._options",
-    "TemporalQuantizer": "._temporal",
+    "ClipInfo": "._core.frames",
+    "Frame": "._core.frames",
+    "QuantizedFrame": "._core.frames",
+    "KMeansResult": "._core.kmeans",
+    "kmeans": "._core.kmeans",
+    "QualityMeter": "._core.metrics",
+    "QuantizeOptions": "._core.options",
+    "Settings": "._run.settings",
+    "TemporalQuantizer": "._core.temporal",
 }
 
 __all__ = ["__version__", "main", *_LAZY]
@@ -44,6 +45,7 @@ __all__ = ["__version__", "main", *_LAZY]
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+        value.__module__ = __name__  # public here, wherever it is defined (as httpx does)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'gifquant' has no attribute {name!r}")

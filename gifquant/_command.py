@@ -71,7 +71,9 @@ def _start_forkserver(argv: list[str]) -> None:
         ctx = multiprocessing.get_context("forkserver")
     except ValueError:  # no forkserver (Windows)
         return
-    ctx.set_forkserver_preload(["distributed", "gifquant._batch"] if dask else ["gifquant._batch"])
+    ctx.set_forkserver_preload(
+        ["distributed", "gifquant._run.batch"] if dask else ["gifquant._run.batch"]
+    )
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         multiprocessing.forkserver.ensure_running()

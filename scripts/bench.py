@@ -16,7 +16,7 @@ Sections (the issues they measure):
 Every tool reads the same input file. Video clips are first cut to a lossless RGB intermediate
 (FFV1 in .mkv, bgr0) so every tool sees the same RGB frames; the metrics use those frames as the
 source. Outputs are decoded with Pillow (checked against ffmpeg's decoder on an ffmpeg-written
-GIF; ffmpeg's decoder is used instead when they disagree). Metrics are gifquant._metrics
+GIF; ffmpeg's decoder is used instead when they disagree). Metrics are gifquant._core.metrics
 (mean CIE76 dE vs source; flicker over pixels whose source changed < 1 dE; incoherence, the share
 of exactly unchanged source pixels shown > 1 JND off their source colour's majority output; the
 most distinct colours on screen in a frame). With --judge PYTHON, every output is also scored by
@@ -55,7 +55,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 JUDGE = REPO.parent / "shared" / "tools" / "judge.py"
 sys.path.insert(0, str(REPO))
 
-from gifquant._metrics import QualityMeter  # noqa: E402
+from gifquant._core.metrics import QualityMeter  # noqa: E402
 
 BATCH_FILES = 100  # the batch section's small GIFs
 FFMPEG_GLOBAL = (
@@ -1045,11 +1045,11 @@ def stage_times(path: Path, k: int = 16) -> tuple[dict[str, list[float]], int]:
     (so they add up, and other threads' load does not count), with gifquant's defaults."""
     import resource
 
-    from gifquant._distinct import frame_colours, shared_indexer
-    from gifquant._io import gif as gifmod
+    from gifquant._core.distinct import frame_colours, shared_indexer
+    from gifquant._core.kmeans import nearest
+    from gifquant._core.temporal import QuantizeOptions, TemporalQuantizer
+    from gifquant._io.gif import write as gifmod
     from gifquant._io.video import VideoReader
-    from gifquant._kmeans import nearest
-    from gifquant._temporal import QuantizeOptions, TemporalQuantizer
 
     times: dict[str, list[float]] = {name: [] for name in STAGE_WHERE}
     frames = []
@@ -1415,7 +1415,7 @@ class _WarmCluster:
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         self.client = Client(self.cluster)
-        self.client.run(lambda: __import__("gifquant._batch"))
+        self.client.run(lambda: __import__("gifquant._run.batch"))
 
     def __call__(self, folder: Path, out: Path) -> Timed:
         import gifquant

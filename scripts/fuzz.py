@@ -47,8 +47,8 @@ LIMITS = ["--max-pixels", "1000000", "--max-clip-pixels", "20000000"]
 def tiny_clip_gif() -> bytes:
     """A 4-frame 24x16 animated GIF with a transparent corner, written by gifquant's writer."""
     sys.path.insert(0, str(ROOT))
-    from gifquant._frames import QuantizedFrame
-    from gifquant._io.gif import GifWriter
+    from gifquant._core.frames import QuantizedFrame
+    from gifquant._io.gif.write import GifWriter
 
     rng = np.random.default_rng(0)
     palette = rng.integers(0, 256, size=(16, 3), dtype=np.uint8)

@@ -29,8 +29,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gifquant import main as gifquant_main  # noqa: E402
-from gifquant._frames import QuantizedFrame  # noqa: E402
-from gifquant._io.gif import GifWriter  # noqa: E402
+from gifquant._core.frames import QuantizedFrame  # noqa: E402
+from gifquant._io.gif.write import GifWriter  # noqa: E402
 
 W, H, N, FPS = 128, 96, 36, 20
 STILL_FRAME = 12
@@ -105,7 +105,7 @@ def picking_gallery(out: Path) -> None:
     """Frame 12 of shapes.gif at k=6, the source and each colour-picking option, side by side."""
     import gifquant
     from gifquant._io.streams import open_input
-    from gifquant._pictures import labelled_rows
+    from gifquant._pictures.draw import labelled_rows
 
     with open_input(str(out / "shapes.gif")) as reader:
         clip = np.stack([fr.rgba[..., :3] for fr in reader])

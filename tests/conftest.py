@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from gifquant._frames import QuantizedFrame
-from gifquant._io.gif import GifWriter
-from gifquant._metrics import QualityMeter
+from gifquant._core.frames import QuantizedFrame
+from gifquant._core.metrics import QualityMeter
+from gifquant._io.gif.blocks import IMAGE, blocks, read_header
+from gifquant._io.gif.write import GifWriter
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -189,15 +190,6 @@ def gif_blocks(path) -> list[dict]:
 
 def frame_offsets(data: bytes) -> list[int]:
     """Byte offsets of each image descriptor (0x2C) of a well-formed GIF."""
-    offs, pos = [], 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-    while data[pos] != 0x3B:
-        if data[pos] == 0x21:
-            pos += 2
-        else:
-            offs.append(pos)
-            flags = data[pos + 9]
-            pos += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0) + 1
-        while data[pos]:
-            pos += data[pos] + 1
-        pos += 1
-    return offs
+    f = io.BytesIO(data)
+    read_header(f)
+    return [b.start for b in blocks(f) if b.kind == IMAGE]

@@ -17,8 +17,8 @@ import pytest
 from conftest import CORPUS, corpus_file, moving_clip, write_gif
 
 import gifquant
-from gifquant._batch import plan
 from gifquant._cli import main
+from gifquant._run.batch import plan
 
 K = 8
 CORPUS_GIFS = ("newtonscradle.gif", "people-detection.gif")

@@ -65,7 +65,7 @@ def test_stage_times_cover_every_frame_and_put_the_quantizer_back(bench, tmp_pat
 
     import imageio_ffmpeg
 
-    from gifquant._io import gif
+    from gifquant._io.gif import write as gif
 
     clip = tmp_path / "clip.mp4"
     subprocess.run(

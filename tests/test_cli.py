@@ -12,7 +12,7 @@ from conftest import SAMPLES, measure, moving_clip, read_gif, write_gif
 from PIL import Image
 
 from gifquant._cli import main
-from gifquant._metrics import QualityMeter
+from gifquant._core.metrics import QualityMeter
 
 
 def run(*argv: str) -> int:
@@ -288,8 +288,8 @@ def test_bundled_sample_converts(tmp_path):
 def test_gif_writer_uses_the_global_table_whenever_it_holds_the_colours_drawn(tmp_path):
     from conftest import gif_blocks
 
-    from gifquant._frames import QuantizedFrame
-    from gifquant._io.gif import OPENING_FRAMES, GifWriter
+    from gifquant._core.frames import QuantizedFrame
+    from gifquant._io.gif.write import OPENING_FRAMES, GifWriter
 
     pal = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], np.uint8)
     reordered = pal[::-1].copy()  # the same colours under other indices

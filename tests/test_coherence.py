@@ -19,10 +19,10 @@ from conftest import (
 )
 
 from gifquant._cli import main
-from gifquant._colour import delta_e, rgb_to_lab
-from gifquant._frames import QuantizedFrame
-from gifquant._io.gif import OPENING_FRAMES, GifWriter
-from gifquant._metrics import JND_DE
+from gifquant._core.colour import delta_e, rgb_to_lab
+from gifquant._core.frames import QuantizedFrame
+from gifquant._core.metrics import JND_DE
+from gifquant._io.gif.write import OPENING_FRAMES, GifWriter
 
 MAX_INCOHERENCE = 0.002
 H, W = 32, 48

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gifquant._colour import from_space, rgb_to_lab, to_space
+from gifquant._core.colour import from_space, rgb_to_lab, to_space
 
 
 def test_lab_reference_values():

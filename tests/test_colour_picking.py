@@ -9,10 +9,12 @@ from conftest import corpus_file, moving_clip, read_gif, write_gif
 from PIL import Image, ImageEnhance
 
 import gifquant
-from gifquant._cli import build_batch_parser, file_settings, main
-from gifquant._colour import enhance_colours, hsv_saturation, pack_rgb, rgb_to_lab
-from gifquant._representative import cluster_modes
-from gifquant._temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._cli import main
+from gifquant._cli.batch import build_batch_parser
+from gifquant._core.colour import enhance_colours, hsv_saturation, pack_rgb, rgb_to_lab
+from gifquant._core.representative import cluster_modes
+from gifquant._core.temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._run.settings import Settings
 
 
 def run(*argv) -> int:
@@ -250,12 +252,8 @@ def test_batch_passes_the_colour_options_on(tmp_path):
         ["x.gif", "--out-dir", str(tmp_path), "--enhance", "2", "--min-saturation", "0.25"]
         + ["--representative", "mode"]
     )
-    settings = file_settings(args)
-    assert (settings["enhance"], settings["min_saturation"], settings["representative"]) == (
-        2.0,
-        0.25,
-        "mode",
-    )
+    quant = Settings.from_arguments(args).quantize
+    assert (quant.enhance, quant.min_saturation, quant.representative) == (2.0, 0.25, "mode")
 
 
 def test_compare_rows_of_representatives(tmp_path, capsys):

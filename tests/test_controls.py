@@ -12,12 +12,13 @@ from conftest import corpus_file, moving_clip, read_gif, write_gif
 from PIL import Image
 
 import gifquant
-from gifquant import _library
 from gifquant._cli import main
-from gifquant._colour import over_matte
-from gifquant._io import gifsicle
-from gifquant._metrics import QualityMeter
-from gifquant._sizing import frame_ends, parse_size
+from gifquant._core.colour import over_matte
+from gifquant._core.metrics import QualityMeter
+from gifquant._io.gif import gifsicle
+from gifquant._run import once as _library
+from gifquant._run.settings import parse_size
+from gifquant._run.size import frame_ends
 
 needs_gifsicle = pytest.mark.skipif(
     gifsicle.find_gifsicle() is None,

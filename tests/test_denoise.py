@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 import gifquant
 from gifquant import main
-from gifquant._colour import delta_e, rgb_to_lab
-from gifquant._deband import deband, smooth_mask
-from gifquant._denoise import (
+from gifquant._core.colour import delta_e, rgb_to_lab
+from gifquant._core.deband import deband, smooth_mask
+from gifquant._core.denoise import (
     BLOCK,
     CAP,
     LOOKAHEAD,

@@ -19,8 +19,8 @@ from conftest import frame_offsets, moving_clip, read_gif, write_apng, write_gif
 from PIL import Image, ImageSequence
 
 from gifquant._cli import main
-from gifquant._io.gifscan import scan_gif
-from gifquant._io.splice import SplicedReader
+from gifquant._io.gif.scan import scan_gif
+from gifquant._io.gif.splice import SplicedReader
 
 ROOT = Path(__file__).resolve().parents[1]
 

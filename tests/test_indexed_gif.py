@@ -12,10 +12,10 @@ from conftest import CORPUS, moving_clip, write_gif
 from PIL import GifImagePlugin, Image
 
 import gifquant
-from gifquant._distinct import distinct_colours, indexed_colours
+from gifquant._core.distinct import distinct_colours, indexed_colours
 from gifquant._io import image
-from gifquant._io.gifscan import scan_gif
-from gifquant._io.splice import SplicedReader
+from gifquant._io.gif.scan import scan_gif
+from gifquant._io.gif.splice import SplicedReader
 
 
 def read(path, own: bool, monkeypatch) -> list:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gifquant._kmeans import kmeans, weighted_medians
+from gifquant._core.kmeans import kmeans, weighted_medians
 
 LINE = np.array([[0, 0, 0], [2, 0, 0], [10, 0, 0], [12, 0, 0]], float)
 

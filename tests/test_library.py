@@ -11,10 +11,10 @@ import pytest
 from conftest import moving_clip, read_gif, write_gif
 from PIL import Image
 
-from gifquant._arrays import quantize
-from gifquant._denoise import LOOKAHEAD
-from gifquant._display import Animation
-from gifquant._library import convert
+from gifquant._core.denoise import LOOKAHEAD
+from gifquant._run.arrays import quantize
+from gifquant._run.convert import convert
+from gifquant._run.display import Animation
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_an_animation_plays_inline_as_its_gif(clip):
 
 
 def test_a_large_animation_says_so_instead_of_inlining(clip, monkeypatch):
-    from gifquant import _display as display
+    from gifquant._run import display
 
     monkeypatch.setattr(display, "INLINE_LIMIT", 100)
     html = quantize(clip, k=4, as_animation=True)._repr_html_()
@@ -237,10 +237,12 @@ def test_the_notebook_demo_runs_its_checks(tmp_path):
 def test_the_docstring_examples_hold():
     import doctest
 
-    import gifquant._arrays
-    import gifquant._palette
+    import gifquant
 
-    result = doctest.testmod(gifquant._arrays, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 6 and result.failed == 0
-    result = doctest.testmod(gifquant._palette)
-    assert result.attempted >= 2 and result.failed == 0
+    finder = doctest.DocTestFinder()
+    for obj, least in ((gifquant.quantize, 6), (gifquant.palette, 2)):
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+        for test in finder.find(obj, obj.__name__, globs={}):
+            runner.run(test)
+        result = runner.summarize(verbose=False)
+        assert result.attempted >= least and result.failed == 0, obj.__name__

@@ -11,9 +11,10 @@ from conftest import moving_clip, write_apng
 from PIL import Image
 
 from gifquant._cli import main
-from gifquant._io import gifenc, lzw
-from gifquant._io.gif import encode_frame
-from gifquant._io.lzw import LzwWorker, WorkerError, lzw_worker
+from gifquant._io.gif import encoder as gifenc
+from gifquant._io.gif import lzw
+from gifquant._io.gif.lzw import LzwWorker, WorkerError, lzw_worker
+from gifquant._io.gif.write import encode_frame
 
 
 def _frame(h: int, w: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gifquant._distinct import frame_colours
+from gifquant._core.distinct import frame_colours
+from gifquant._core.temporal import QuantizeOptions, TemporalQuantizer
 from gifquant._io.y4m import rgb_to_yuv444, yuv_to_rgba
-from gifquant._temporal import QuantizeOptions, TemporalQuantizer
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1 << 20

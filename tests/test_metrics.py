@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gifquant._colour import delta_e, pack_rgb, rgb_to_lab
-from gifquant._metrics import JND_DE, QualityMeter
+from gifquant._core.colour import delta_e, pack_rgb, rgb_to_lab
+from gifquant._core.metrics import JND_DE, QualityMeter
 
 JUDGE = Path(__file__).resolve().parents[2] / "shared" / "tools" / "judge.py"
 

@@ -245,8 +245,8 @@ def test_the_summary_time_includes_the_encoders_finish(clip, tmp_path, capsys, m
     import re
     import types
 
-    from gifquant import _library
     from gifquant._io.video import VideoWriter
+    from gifquant._run import once as _library
 
     now = [0.0]
     monkeypatch.setattr(_library, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))

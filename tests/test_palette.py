@@ -11,7 +11,7 @@ from PIL import Image
 
 import gifquant
 from gifquant._cli import main
-from gifquant._pictures import split
+from gifquant._pictures.draw import split
 
 
 def run(*argv) -> int:
@@ -194,7 +194,7 @@ def test_the_report_is_refused_where_the_output_is(tmp_path, capsys):
 
 
 def test_compare_draws_a_labelled_grid_in_lockstep_with_the_source(tmp_path):
-    from gifquant._compare import GAP, _label_mask, label_height
+    from gifquant._pictures.panels import GAP, _label_mask, label_height
 
     clip = moving_clip(6, 24, 32)
     src = write_gif(tmp_path / "c.gif", clip)

@@ -82,14 +82,14 @@ def palette_outputs(tmp_path: Path) -> list[str]:
 
 
 def test_palette_stopped_by_a_signal_leaves_no_output(clip, tmp_path, monkeypatch, capsys):
-    from gifquant import _library
+    from gifquant._cli import palette as cli_palette
 
     def signalled(*args, **kwargs):  # SIGINT while the last output is written
         os.kill(os.getpid(), signal.SIGINT)
         return real(*args, **kwargs)
 
-    real = _library.convert
-    monkeypatch.setattr(_library, "convert", signalled)
+    real = cli_palette.convert
+    monkeypatch.setattr(cli_palette, "convert", signalled)
     assert run("palette", clip, "-k", 4, *palette_outputs(tmp_path), "-q") == 130
     assert files(tmp_path) == ["clip.gif"]
     assert "no output written" in capsys.readouterr().err
@@ -190,7 +190,7 @@ def test_batch_summary_is_not_replaced_without_y(clip, tmp_path, capsys):
 def test_lossy_refuses_what_a_broken_gifsicle_wrote(
     clip, tmp_path, monkeypatch, capfdbinary, writes, to_stdout
 ):
-    from gifquant._io import gifsicle
+    from gifquant._io.gif import gifsicle
 
     fake = tmp_path / "gifsicle"
     (tmp_path / "writes").write_bytes(writes)
@@ -346,10 +346,10 @@ def test_a_dask_worker_killed_under_a_file_leaves_no_temporary_file(tmp_path):
 
 def test_a_worker_failing_to_start_as_the_batch_goes_prints_no_traceback():
     """What the forkserver does with a child whose start fails (the batch's semaphore gone):
-    its excepthook, set by gifquant._batch as the forkserver's preload."""
+    its excepthook, set by gifquant._run.batch as the forkserver's preload."""
     script = (
         "import sys, multiprocessing, multiprocessing.forkserver as fs\n"
-        "def main(): import gifquant._batch\n"
+        "def main(): import gifquant._run.batch\n"
         "fs.main.__code__ = main.__code__\n"  # (so that the import runs 'in' forkserver.main)
         "fs.main()\n"
         "try:\n"
@@ -368,7 +368,7 @@ def test_a_worker_stopped_by_a_signal_prints_no_traceback(tmp_path):
     """A pool worker's stderr after a signal: what multiprocessing prints of its shutdown."""
     script = (
         "import os, signal, sys, traceback, multiprocessing\n"
-        "from gifquant import _batch\n"
+        "from gifquant._run import batch as _batch\n"
         "_batch._init_worker(multiprocessing.SimpleQueue(), os.getppid(), None)\n"
         "try:\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"

@@ -16,11 +16,11 @@ import pytest
 from conftest import assert_decoders_agree, frame_offsets, moving_clip, read_gif, write_gif
 
 from gifquant._cli import main
+from gifquant._core.frames import Frame, QuantizedFrame
 from gifquant._errors import GifquantError
-from gifquant._frames import Frame, QuantizedFrame
 from gifquant._io.budget import limit_clip
-from gifquant._io.gif import GifWriter, encode_frame
-from gifquant._io.gifscan import scan_gif
+from gifquant._io.gif.scan import scan_gif
+from gifquant._io.gif.write import GifWriter, encode_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -347,7 +347,7 @@ def test_no_prompt_when_stdin_is_not_a_terminal(clip4, tmp_path, capsys, monkeyp
 
 
 def _interrupt_at(monkeypatch, n: int, exc: BaseException) -> None:
-    from gifquant import _pipeline as pipeline
+    from gifquant._run import pipeline
 
     # The main thread paints each planned frame: the failure strikes there, at frame n.
     real = pipeline.TemporalQuantizer.paint
@@ -389,7 +389,7 @@ def test_error_while_planning_a_frame_is_one_line_and_leaves_nothing(
     clip4, tmp_path, monkeypatch, capsys
 ):
     # Palettes are planned in their own thread, ahead of the main one: its errors come through.
-    from gifquant import _pipeline as pipeline
+    from gifquant._run import pipeline
 
     real = pipeline.TemporalQuantizer.plan
     calls = []

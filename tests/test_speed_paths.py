@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import moving_clip
 
-from gifquant._colour import delta_e, pack_rgb, rgb_to_lab, unpack_rgb
-from gifquant._distinct import ColourIndexer, colour_histogram, distinct_colours
-from gifquant._frames import Frame
-from gifquant._metrics import QualityMeter, lab_image
-from gifquant._pipeline import run
-from gifquant._temporal import QuantizeOptions
+from gifquant._core.colour import delta_e, pack_rgb, rgb_to_lab, unpack_rgb
+from gifquant._core.distinct import ColourIndexer, colour_histogram, distinct_colours
+from gifquant._core.frames import Frame
+from gifquant._core.metrics import QualityMeter, lab_image
+from gifquant._core.temporal import QuantizeOptions
+from gifquant._run.pipeline import run
 
-km = importlib.import_module("gifquant._kmeans")  # the package re-exports the function kmeans
+km = importlib.import_module("gifquant._core.kmeans")  # the package re-exports the function kmeans
 
 
 def _unique_reference(rgba, threshold=128):
@@ -228,7 +228,7 @@ def test_threaded_run_closes_an_abandoned_generator():
 @pytest.mark.parametrize("dither", ["none", "floyd-steinberg"])
 def test_changed_marks_exactly_the_pixels_whose_colour_changed(dither):
     # The quantizer compares packed palette words; the plain test compares what is on screen.
-    from gifquant._temporal import TemporalQuantizer
+    from gifquant._core.temporal import TemporalQuantizer
 
     rng = np.random.default_rng(6)
     clip = [
@@ -251,7 +251,7 @@ def test_changed_marks_exactly_the_pixels_whose_colour_changed(dither):
 
 
 def test_cluster_spread_is_the_plain_rms_distance():
-    from gifquant._remap import cluster_spread
+    from gifquant._core.remap import cluster_spread
 
     rng = np.random.default_rng(5)
     lab = (rng.random((500, 3)) * 100).astype(np.float32)

@@ -9,10 +9,10 @@ from conftest import gif_blocks, measure, moving_clip, read_gif, write_apng, wri
 
 from gifquant import quantize
 from gifquant._cli import main
-from gifquant._colour import pack_rgb, rgb_to_lab
-from gifquant._dither import bayer_matrix, blue_noise
-from gifquant._remap import match_slots
-from gifquant._temporal import QuantizeOptions, TemporalQuantizer
+from gifquant._core.colour import pack_rgb, rgb_to_lab
+from gifquant._core.dither import bayer_matrix, blue_noise
+from gifquant._core.remap import match_slots
+from gifquant._core.temporal import QuantizeOptions, TemporalQuantizer
 
 PLAIN = ["--palette-hysteresis", "0", "--palette-memory", "0", "--scene-threshold", "off"]
 PLAIN += ["--denoise", "off", "--deband", "off"]  # each pixel its source's nearest entry

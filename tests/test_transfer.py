@@ -12,9 +12,9 @@ from PIL import Image
 
 import gifquant
 from gifquant._cli import main
-from gifquant._colour import rgb_to_lab
-from gifquant._palette_file import load_palette
-from gifquant._transfer import match_palettes, min_cost_matching
+from gifquant._core.colour import rgb_to_lab
+from gifquant._core.transfer import match_palettes, min_cost_matching
+from gifquant._pictures.files import load_palette
 
 FIXED = np.array(
     [[0, 0, 0], [255, 255, 255], [200, 30, 40], [30, 60, 200], [240, 220, 40]], np.uint8

@@ -17,13 +17,13 @@ import pytest
 from conftest import corpus_file, moving_clip, read_gif, write_gif
 
 from gifquant._cli import main
-from gifquant._frames import Frame, QuantizedFrame
+from gifquant._core.frames import Frame, QuantizedFrame
 from gifquant._io.ffmpeg import ffmpeg_exe, parse_probe
-from gifquant._io.gif import GifWriter
+from gifquant._io.gif.write import GifWriter
 from gifquant._io.image import ImageReader
+from gifquant._io.timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
 from gifquant._io.video import VideoReader
 from gifquant._io.y4m import Y4mReader, Y4mWriter, rate_fraction
-from gifquant._timeline import CfrClock, TimelineOptions, apply_timeline, resample, trim
 
 ROOT = Path(__file__).resolve().parents[1]
 FF = ffmpeg_exe()
@@ -273,6 +273,39 @@ def test_fps_lower_than_a_gif_source(tmp_path):
     assert run(src, out, "-k", "4", "--fps", "10", "-q") == 0
     frames, durs, _ = read_gif(out)
     assert len(frames) == 6 and durs == [100] * 6
+
+
+def test_speed_keeps_every_frame_and_divides_its_time(tmp_path):
+    src = write_gif(tmp_path / "in.gif", moving_clip(12), duration=0.1)  # 1.2 s at 10 fps
+    plain, fast, slow = tmp_path / "p.gif", tmp_path / "f.gif", tmp_path / "s.gif"
+    assert run(src, plain, "-k", "4", "-q") == 0
+    assert run(src, fast, "-k", "4", "--speed", "2", "-q") == 0
+    assert run(src, slow, "-k", "4", "--speed", "0.5", "--ss", "0.2", "-q") == 0
+    (pf, _, _), (ff, fd, _), (_, sd, _) = read_gif(plain), read_gif(fast), read_gif(slow)
+    assert fd == [50] * 12 and len(ff) == len(pf) == 12  # the same pictures, twice as fast
+    assert all(np.array_equal(a, b) for a, b in zip(pf, ff, strict=True))
+    assert sd == [200] * 10  # --ss is the source's time: 2 frames cut, then half speed
+    # A rate after the speed is the output's: 2x of 10 fps resampled to 10 fps drops half.
+    assert run(src, fast, "-k", "4", "--speed", "2", "--fps", "10", "-y", "-q") == 0
+    assert read_gif(fast)[1] == [100] * 6
+
+
+@pytest.mark.parametrize("speed", ["0", "101", "nan", "fast"])
+def test_speed_out_of_range_is_a_usage_error(tmp_path, capsys, speed):
+    src = write_gif(tmp_path / "in.gif", moving_clip(3))
+    assert run(src, tmp_path / "o.gif", "--speed", speed) == 2
+    assert "--speed" in capsys.readouterr().err and not (tmp_path / "o.gif").exists()
+
+
+def test_speed_in_python_is_checked_once(tmp_path):
+    import gifquant
+
+    with pytest.raises(ValueError, match="speed 0 is outside"):
+        gifquant.Settings.from_keywords(speed=0)
+    src = write_gif(tmp_path / "in.gif", moving_clip(4), duration=0.1)
+    gifquant.convert(src, tmp_path / "o.gif", k=4, speed=4)
+    durations = read_gif(tmp_path / "o.gif")[1]  # 25 ms each, GIF delays whole cs
+    assert len(durations) == 4 and sum(durations) == 100
 
 
 def test_gif_input_trim_and_scale(tmp_path):
@@ -569,7 +602,7 @@ def test_cfr_clock_keeps_the_timeline():
 
 
 def test_apply_timeline_info():
-    from gifquant._frames import ClipInfo
+    from gifquant._core.frames import ClipInfo
 
     info, it = apply_timeline(
         frames_of([0.05] * 20),
@@ -612,8 +645,8 @@ def test_corpus_cockatoo_trim(tmp_path):
 
 
 def test_encoder_failure_leaves_nothing(tmp_path):
+    from gifquant._core.frames import ClipInfo
     from gifquant._errors import GifquantError
-    from gifquant._frames import ClipInfo
     from gifquant._io.streams import open_output
 
     out = tmp_path / "o.mp4"
@@ -627,7 +660,7 @@ def test_encoder_failure_leaves_nothing(tmp_path):
 def test_clip_pixel_budget_defaults_to_images_only(clip, tmp_path, monkeypatch, capsys):
     # The default clip budget guards against GIF bombs; a video states its own length, so a long
     # one is not refused unless --max-clip-pixels says so.
-    from gifquant import _library as library
+    from gifquant._run import once as library
 
     monkeypatch.setattr(library, "DEFAULT_MAX_CLIP_PIXELS", 64 * 48 * 5)
     assert run(clip, tmp_path / "v.gif", "-k", "4", "-q") == 0

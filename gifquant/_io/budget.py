@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 
-from .._errors import GifquantError
-from .._frames import Frame
+from .._core.frames import Frame
+from .._errors import SettingError
 
 # Per frame: 2^25, 8K UHD (7680x4320) fits. A bomb GIF claims billions; and a large frame costs
 # 23 (noise through y4m) to 35 (pure RGB noise) bytes a pixel to quantize, plus ~100 MB
@@ -24,16 +25,26 @@ def check_budget(
     ``max_clip_pixels`` 0 means no limit for the whole clip.
     """
     if width * height > max_pixels:
-        raise GifquantError(
-            f"{name}: {width}x{height} = {width * height} pixels per frame is over the limit of "
-            f"{max_pixels} (--max-pixels); refusing a possible decompression bomb"
+        raise SettingError(
+            "{name}: {w}x{h} = {n} pixels per frame is over the limit of {limit} ({max_pixels}); "
+            "refusing a possible decompression bomb",
+            name=name,
+            w=width,
+            h=height,
+            n=width * height,
+            limit=max_pixels,
         )
     total = width * height * n_frames
     if max_clip_pixels and total > max_clip_pixels:
-        raise GifquantError(
-            f"{name}: {n_frames} frames of {width}x{height} = {total} pixels is over the limit of "
-            f"{max_clip_pixels} for a clip (--max-clip-pixels); refusing a possible "
-            "decompression bomb"
+        raise SettingError(
+            "{name}: {frames} frames of {w}x{h} = {n} pixels is over the limit of {limit} for a "
+            "clip ({max_clip_pixels}); refusing a possible decompression bomb",
+            name=name,
+            frames=n_frames,
+            w=width,
+            h=height,
+            n=total,
+            limit=max_clip_pixels,
         )
 
 
@@ -49,11 +60,30 @@ def limit_clip(frames: Iterable[Frame], *, name: str, max_clip_pixels: int) -> I
         h, w = frame.shape
         total += h * w
         if max_clip_pixels and total > max_clip_pixels:
-            raise GifquantError(
-                f"{name}: over {max_clip_pixels} decoded pixels at frame {n} "
-                "(--max-clip-pixels); refusing a possible decompression bomb"
+            raise SettingError(
+                "{name}: over {limit} decoded pixels at frame {n} ({max_clip_pixels}); refusing "
+                "a possible decompression bomb",
+                name=name,
+                limit=max_clip_pixels,
+                n=n,
             )
         # Handed over, not kept: no reference stays here while the frame is worked on.
         out = [frame]
         del frame
         yield out.pop()
+
+
+def return_freed_memory() -> None:
+    """Have glibc's malloc map blocks of 4 MiB and more on their own, so that freeing one hands
+    it back to the system. By default the threshold climbs to 32 MiB after the first large free,
+    and a large frame's many chunk-sized temporaries then stay resident (~60 MB at 16 M pixels).
+    Elsewhere (not glibc) nothing is done. Only for frames of SERIAL_PIXELS or more."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD; a fixed value also stops the climbing
+    except (OSError, AttributeError):
+        pass

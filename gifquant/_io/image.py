@@ -20,11 +20,11 @@ from typing import BinaryIO
 import numpy as np
 from PIL import GifImagePlugin, Image, ImageSequence, UnidentifiedImageError
 
-from .._errors import GifquantError
-from .._frames import ClipInfo, Frame, IndexedPixels
+from .._core.frames import ClipInfo, Frame, IndexedPixels
+from .._errors import GifquantError, SettingError
 from .budget import check_budget
-from .gifscan import GifLayout, is_gif, scan_gif
-from .splice import SplicedReader
+from .gif.scan import GifLayout, is_gif, scan_gif
+from .gif.splice import SplicedReader
 
 # What a broken file makes Pillow raise (struct.error: short reads in its block parsers;
 # KeyError: a TIFF page with an unknown compression code).
@@ -368,9 +368,12 @@ class ImageReader:
                     )
                     total += w * h
                     if self._max_clip_pixels and total > self._max_clip_pixels:
-                        raise GifquantError(
-                            f"{self._name}: over {self._max_clip_pixels} decoded pixels at frame "
-                            f"{n} (--max-clip-pixels); refusing a possible decompression bomb"
+                        raise SettingError(
+                            "{name}: over {limit} decoded pixels at frame {n} ({max_clip_pixels}); "
+                            "refusing a possible decompression bomb",
+                            name=self._name,
+                            limit=self._max_clip_pixels,
+                            n=n,
                         )
                     indexed = None
                     if self._strategy and im.mode == "P":

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from .._frames import ClipInfo, QuantizedFrame
+from .._core.frames import ClipInfo, QuantizedFrame
 
 NAME = "frame_{:06d}.png"
 SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -25,21 +25,21 @@ from collections.abc import Sequence
 from . import children
 from .sniff import file_kind
 
-# Frames at least this large are worth an encoder process (see ``lzw.py``).
+# Frames at least this large are worth an encoder process (see ``gif/lzw.py``).
 WORKER_PIXELS = 1 << 18
 # The longest a run waits for the early start (a probe and two process starts) to finish.
 _WAIT = 20.0
 
 
 def spawn_worker() -> subprocess.Popen:
-    """The LZW encoder process (``gifenc.py`` run by path: it imports Pillow only)."""
+    """The LZW encoder process (``gif/encoder.py`` run by path: it imports Pillow only)."""
     # -P: its folder does not go on sys.path, where a module could shadow another.
     here = os.path.dirname(os.path.abspath(__file__))
     return children.spawn(
         [
             sys.executable,
             *(["-P"] if sys.version_info >= (3, 11) else []),
-            os.path.join(here, "gifenc.py"),
+            os.path.join(here, "gif", "encoder.py"),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -95,7 +95,7 @@ class EarlyStart:
         return early
 
     def _start(self, path: str, decode: bool, encode: bool) -> None:
-        from .ffmpeg import FfmpegProcess, decode_args, run_probe  # imported by begin()
+        from .ffmpeg import FfmpegProcess, decode_args, run_probe
 
         try:
             result = run_probe(path)

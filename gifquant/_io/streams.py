@@ -14,8 +14,8 @@ from typing import BinaryIO, Protocol
 
 import numpy as np
 
-from .._errors import GifquantError, InputNotFoundError
-from .._frames import ClipInfo, Frame, QuantizedFrame
+from .._core.frames import ClipInfo, Frame, QuantizedFrame
+from .._errors import GifquantError, InputNotFoundError, Setting, SettingError
 from .atomic import (
     atomic_dir,
     atomic_path,
@@ -25,10 +25,10 @@ from .atomic import (
     scratch_file,
 )
 from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
-from .gif import GifWriter
-from .gifsicle import compress_lossy, require_gifsicle
+from .gif.gifsicle import compress_lossy, require_gifsicle
+from .gif.lzw import lzw_worker
+from .gif.write import GifWriter
 from .image import ImageReader
-from .lzw import lzw_worker
 from .png import PngFileWriter, PngSequenceWriter
 from .prestart import EarlyStart
 from .sniff import Y4M_MAGIC, file_kind, is_video_container
@@ -56,11 +56,13 @@ def output_format(path: str, fmt: str | None, *, option: str | None = None) -> s
     if fmt is not None:
         fmt = fmt.lower()
         if fmt not in OUTPUT_FORMATS:
-            raise GifquantError(
-                f"unknown output format {fmt!r} (-f): choose from {', '.join(OUTPUT_FORMATS)}"
+            raise SettingError(
+                "unknown output format {value!r} ({format}): choose from {formats}",
+                value=fmt,
+                formats=", ".join(OUTPUT_FORMATS),
             )
     elif path == "-":
-        raise GifquantError("writing to stdout needs -f FORMAT")
+        raise SettingError("writing to stdout needs {format} FORMAT")
     else:
         if option is not None and (path.endswith(os.sep) or os.path.isdir(path)):
             return "png"  # a folder: PNG frames, as -f png writes
@@ -68,17 +70,21 @@ def output_format(path: str, fmt: str | None, *, option: str | None = None) -> s
         ext = {"yuv4mpeg": "y4m", "apng": "png"}.get(ext, ext)
         if ext not in OUTPUT_FORMATS:
             if option is not None:
-                raise GifquantError(
-                    f"{option} {path}: cannot tell the format from the extension; name it "
-                    ".gif, .mp4, .webm, .y4m or .png"
+                raise SettingError(
+                    "{option} {path}: cannot tell the format from the extension; name it "
+                    ".gif, .mp4, .webm, .y4m or .png",
+                    option=Setting(option),
+                    path=path,
                 )
-            raise GifquantError(
-                f"{path}: cannot tell the output format from the extension; use -f "
-                f"({', '.join(OUTPUT_FORMATS)})"
+            raise SettingError(
+                "{path}: cannot tell the output format from the extension; use {format} "
+                "({formats})",
+                path=path,
+                formats=", ".join(OUTPUT_FORMATS),
             )
         fmt = ext
     if path == "-" and fmt not in STDOUT_FORMATS:
-        raise GifquantError(f"-f {fmt} cannot go to stdout; give a folder name")
+        raise SettingError("{format} {fmt} cannot go to stdout; give a folder name", fmt=fmt)
     return fmt
 
 
@@ -409,7 +415,9 @@ def check_paths(inp: str, out: str, fmt: str) -> None:
     elif os.path.exists(out) and stat.S_ISSOCK(os.stat(out).st_mode):
         raise GifquantError(f"{out}: is a socket, not a file or pipe")
     elif fmt == "png" and not is_png_file(out) and os.path.lexists(out):
-        raise GifquantError(f"{out}: exists and is not a folder (-f png writes a folder)")
+        raise SettingError(
+            "{out}: exists and is not a folder ({format} png writes a folder)", out=out
+        )
     if is_special(out):
         return  # written in place, wherever it lives
     target = os.path.realpath(out) if os.path.islink(out) else out  # a link's file is replaced

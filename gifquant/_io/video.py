@@ -14,12 +14,12 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .._core.frames import ClipInfo, Frame, QuantizedFrame
 from .._errors import GifquantError
-from .._frames import ClipInfo, Frame, QuantizedFrame
-from .._timeline import CfrClock
 from .budget import check_budget
 from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
 from .prestart import EarlyStart
+from .timeline import CfrClock
 from .y4m import rate_fraction
 
 # Pixels sent to the encoder at a time.

@@ -13,11 +13,11 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from .._core.frames import ClipInfo, Frame, QuantizedFrame
 from .._errors import GifquantError
-from .._frames import ClipInfo, Frame, QuantizedFrame
-from .._timeline import CfrClock
 from .budget import check_budget
 from .sniff import Y4M_MAGIC
+from .timeline import CfrClock
 
 _MAX_LINE = 4096
 # Pixels converted at a time (YCbCr <-> RGB go through float32 planes, 4 bytes a sample).

@@ -1,0 +1,118 @@
+"""The command line: ``main`` dispatches to the main command (``convert.py``) or a subcommand
+(``batch.py``, ``compare.py``, ``palette.py``) and says every failure in one line. The
+command line is the only code that prints or draws a progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .. import _signals as signals
+from .._errors import GifquantError
+from .._io import children
+from .._io.prestart import EarlyStart
+from . import batch, convert
+from . import compare as _cli_compare
+from . import palette as _cli_palette
+from .args import message, say
+
+
+def _until_help(run: Callable[[], int]) -> int:
+    """``run()``, or the exit code of the --help or --version it printed (a signal's
+    ``Interrupted``, a SystemExit too, goes on up)."""
+    try:
+        return run()
+    except SystemExit as exc:
+        if isinstance(exc, signals.Interrupted):
+            raise
+        return int(exc.code or 0)
+
+
+def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+    return _until_help(
+        lambda: batch.run(batch.build_batch_parser().parse_args(convert.glue_negative_scale(argv)))
+    )
+
+
+SUBCOMMANDS: dict[str, Callable[..., int]] = {}  # filled below: batch, palette, compare
+
+
+def main(argv: Sequence[str] | None = None, *, early: EarlyStart | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 other failure, 2 usage or input
+    error, 128 + N after signal N: 130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT)."""
+    old = signals.install()
+    try:
+        signals.check()  # one that arrived while the command was importing
+        return _main(argv, early)
+    except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
+        children.kill_all()  # a child whose owner was given up on
+        return _failed(exc)
+    finally:
+        signals.restore(old)
+
+
+def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:  # a file of that name is reached as ./batch
+        return SUBCOMMANDS[argv[0]](argv[1:], early)
+    return _until_help(
+        lambda: convert.run(
+            convert.build_parser().parse_args(convert.glue_negative_scale(argv)), early
+        )
+    )
+
+
+def _palette_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+    return _until_help(lambda: _cli_palette.run(argv))
+
+
+def _compare_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+    return _until_help(lambda: _cli_compare.run(argv, lambda i: signals.check()))
+
+
+# Subcommands, when they come first: gifquant palette IN ..., gifquant compare IN OUT ...
+SUBCOMMANDS.update(batch=_batch_main, palette=_palette_main, compare=_compare_main)
+
+
+def _failed(exc: BaseException) -> int:
+    """Say why the run failed, in one line on stderr, and give its exit code."""
+    signum = signals.received()
+    if signum is not None or isinstance(exc, KeyboardInterrupt):
+        # Interrupted, or failing because of it (a child process got the same Ctrl-C).
+        interrupted = exc if isinstance(exc, signals.Interrupted) else None
+        if interrupted is None and signum is not None:
+            interrupted = signals.Interrupted(signum)
+        signals.reset()
+        if interrupted is None:  # Ctrl-C with no handler of ours (not the main thread)
+            say("interrupted; no output written")
+            return 130
+        say(interrupted.message)
+        return interrupted.code
+    if isinstance(exc, GifquantError):
+        say(f"error: {message(exc)}")
+        return exc.exit_code
+    if isinstance(exc, BrokenPipeError):  # the reader of our stdout went away: stop quietly
+        _silence_stdout()
+        return 1
+    if isinstance(exc, OSError):  # disk full, output vanished mid-run: say so in one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        say(f"error: {where}{exc.strerror or exc}")
+        return 1
+    if isinstance(exc, MemoryError):
+        say("error: out of memory")
+        return 1
+    if isinstance(exc, SystemExit):
+        raise exc
+    say(f"internal error: {type(exc).__name__}: {exc}")  # a bug: still one line
+    return 1
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush does not fail again."""
+
+    with contextlib.suppress(OSError, ValueError):
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)

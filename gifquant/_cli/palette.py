@@ -1,0 +1,251 @@
+"""``gifquant palette IN ...``: a clip's palette as text and pictures (part of the CLI).
+
+gifquant palette in.gif -k 6 --swatch swatch.png --timeline timeline.png --format json
+gifquant palette photo.jpg -k 5 --replaced replaced.png --plot3d pixels.html
+gifquant palette film.mp4 -k 6 --min-saturation 0.3 --representative mode --swatch swatch.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import _signals as signals
+from .._core.colour import SPACES
+from .._core.kmeans import METRICS
+from .._errors import GifquantError
+from .._io.atomic import atomic_path, committed_together, is_special, output_file
+from .._io.streams import check_input, output_format, same_file
+from .._pictures.draw import labelled_rows
+from .._pictures.palette import palette
+from .._run.convert import convert
+from .args import Parser, add_colour_options, check_output, colour_settings, positive_int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="gifquant palette",
+        allow_abbrev=False,
+        description="The palette of an image or a clip: each frame's colours and the whole "
+        "clip's, with their shares; as JSON, GIMP .gpl or hex lines, and as pictures.",
+    )
+    p.add_argument("input", help="GIF, image or video file")
+    p.add_argument(
+        "-k",
+        "--colours",
+        "--colors",
+        dest="k",
+        type=positive_int(1, 256),
+        default=6,
+        help="colours per frame and overall, 1..256 (default 6)",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--seeded",
+        dest="seeded",
+        action="store_true",
+        default=True,
+        help="seed each frame from the last (default)",
+    )
+    mode.add_argument(
+        "--random", dest="seeded", action="store_false", help="a fresh k-means every frame"
+    )
+    p.add_argument(
+        "--space",
+        choices=SPACES,
+        default="lab",
+        help="colour space of the clustering (default lab)",
+    )
+    p.add_argument(
+        "--metric",
+        choices=METRICS,
+        default="euclidean",
+        help="euclidean (k-means) or manhattan (k-medians)",
+    )
+    add_colour_options(p)
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("json", "gpl", "hex"),
+        default=None,
+        help="text form (default: from -o's extension, else json)",
+    )
+    p.add_argument("-o", "--output", help="write the text here instead of stdout")
+    p.add_argument(
+        "--swatch",
+        metavar="PNG",
+        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
+        "may go to stdout)",
+    )
+    p.add_argument("--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)")
+    p.add_argument(
+        "--timeline",
+        metavar="PNG",
+        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
+    )
+    p.add_argument(
+        "--timeline-px",
+        type=positive_int(1, 64),
+        default=4,
+        metavar="N",
+        help="timeline pixels per frame, 1..64 (default 4)",
+    )
+    p.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("random", "seeded"),
+        default=None,
+        help="timeline rows for these modes, side by side (e.g. random seeded)",
+    )
+    p.add_argument(
+        "--replaced",
+        metavar="OUT",
+        help="the input with each pixel replaced by its palette colour (any output "
+        "format: .png, .gif, .mp4, ...)",
+    )
+    p.add_argument(
+        "--plot3d",
+        metavar="FILE",
+        help="sampled pixels in CIELAB coloured by cluster: .html (plotly, "
+        "gifquant[plot]) or .png (three 2-D views)",
+    )
+    ow = p.add_mutually_exclusive_group()
+    ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
+    ow.add_argument("-n", "--no-overwrite", action="store_true", help="never overwrite")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    return p
+
+
+def run(argv: Sequence[str]) -> int:
+    """Parse ``argv`` (after ``palette``), write what was asked; returns the exit code."""
+    args = build_parser().parse_args(list(argv))
+    if args.input == "-":
+        raise GifquantError("gifquant palette reads a file, not stdin (it may read it twice)")
+    check_input(args.input)
+    size = size_value(args.swatch_size)
+    fmt = args.fmt or _text_format(args.output)
+    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
+        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
+    if args.replaced == "-":
+        raise GifquantError("--replaced -: stdout has no format to go by; name a file")
+    _check_collisions(args)
+    for path in (args.output, args.swatch, args.timeline, args.plot3d):
+        if path is not None and path != "-":
+            check_output(args.input, path, "file", args)
+    if args.replaced:
+        check_output(args.input, args.replaced, output_format(args.replaced, None), args)
+
+    source = args.input
+    settings = {"space": args.space, "metric": args.metric, **colour_settings(args)}
+    modes = args.modes or ["seeded" if args.seeded else "random"]
+    reports = {}
+    for mode in dict.fromkeys(modes):  # each once, in order
+        reports[mode] = palette(source, args.k, seeded=mode == "seeded", **settings)
+    main = reports["seeded" if args.seeded and "seeded" in reports else modes[0]]
+
+    if args.plot3d and (main.samples is None or not len(main.samples)):
+        raise GifquantError(f"{args.input}: no opaque pixels to plot (--plot3d)")
+    text = main.text(fmt)
+    # Every output is put in place together, or none is (a signal or an error on the way).
+    # A stream or device cannot be taken back: what goes there is written last.
+    late: list[tuple[str, bytes]] = []
+    with committed_together(commit=False) as commit:
+        _write(args.output or "-", text.encode(), late)
+        if args.swatch:
+            _write(args.swatch, _png(main.swatch(*size)), late)
+        if args.timeline:
+            if len(reports) == 1:
+                picture = main.timeline(args.timeline_px)
+            else:
+                picture = labelled_rows(
+                    [
+                        (
+                            f"{mode}, k={args.k}, {len(r.frames)} frames",
+                            r.timeline(args.timeline_px),
+                        )
+                        for mode, r in reports.items()
+                    ]
+                )
+            _write(args.timeline, _png(picture), late)
+        if args.plot3d:
+            with atomic_path(args.plot3d) as tmp:
+                main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
+        if args.replaced:
+            convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
+        for path, data in late:
+            if path == "-":
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+        signals.finish()  # every output is written: what is left is renaming them
+        commit()
+    if not args.quiet:
+        print(
+            f"gifquant palette: {len(main.frames)} frames, k={args.k}, overall "
+            + " ".join(main.overall.hex),
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _text_format(path: str | None) -> str:
+    ext = os.path.splitext(path or "")[1].lower()
+    return {".gpl": "gpl", ".hex": "hex", ".txt": "hex"}.get(ext, "json")
+
+
+def size_value(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise GifquantError(f"--swatch-size {text!r}: give WxH, e.g. 600x80") from None
+    if not (1 <= w <= 16384 and 1 <= h <= 16384):
+        raise GifquantError(f"--swatch-size {text!r}: each side is 1..16384")
+    return w, h
+
+
+def _check_collisions(args: argparse.Namespace) -> None:
+    """Refuse two outputs that are one file, and more than one output to stdout (the palette's
+    text goes there without ``-o``)."""
+    named = [
+        ("-o", "-" if args.output is None else args.output),
+        ("--swatch", args.swatch),
+        ("--timeline", args.timeline),
+        ("--replaced", args.replaced),
+        ("--plot3d", args.plot3d),
+    ]
+    named = [(option, path) for option, path in named if path is not None]
+    for i, (a, path_a) in enumerate(named):
+        for b, path_b in named[i + 1 :]:
+            if not same_file(path_a, path_b):
+                continue
+            if a == "-o" and args.output is None:
+                raise GifquantError(
+                    f"{b} {path_b}: the palette text goes to stdout (no -o); give -o FILE"
+                )
+            if "-" in (path_a, path_b):
+                raise GifquantError(
+                    f"{a} {path_a} and {b} {path_b}: both go to stdout; at most one output may"
+                )
+            raise GifquantError(f"{a} {path_a} and {b} {path_b}: the same file; name each its own")
+
+
+def _png(picture) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _write(path: str, data: bytes, late: list[tuple[str, bytes]]) -> None:
+    """Write ``data`` to the file ``path`` (put in place with the others), or keep it in
+    ``late`` for stdout (``-``) or a device or FIFO, written after every file."""
+    if path == "-" or is_special(path):
+        late.append((path, data))
+        return
+    with output_file(path) as f:
+        f.write(data)

@@ -1,0 +1,155 @@
+"""De-banding: a fine, screen-fixed dither between the two nearest entries of a smooth area.
+
+A smooth gradient painted with a palette shows bands where one entry gives way to the next:
+an edge of one palette step that the eye picks out when the step is more than about one JND
+(2.3 dE). Noise in the source used to hide them; a denoised source shows them. Here a pixel of a
+smooth area whose colour lies between its nearest entry and the next (2.3 to 4.6 dE apart) takes
+the other entry with the probability of its position between them, against a blue-noise
+threshold fixed to the screen: the mixture averages to the colour, a still area keeps its
+pattern from frame to frame, and no pixel is ever more than one step (4.6 dE, two JND) from
+what its peers show. Edges, texture, flat colours and entries further apart are left alone.
+Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._kernels import downsample
+from .colour import rgb_to_lab
+from .distinct import FrameColours
+from .dither import blue_noise
+from .kmeans import distances
+from .options import QuantizeOptions
+
+STEP_MIN, STEP_MAX = 2.3, 4.6  # dE: entries closer show no band; further, the dither shows
+SMOOTH = 0.25  # dE a pixel: a smoother area of the (blurred) source is where bands show
+_SCALE = 4  # the smoothness is measured on a frame this many times smaller a side
+
+
+def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """(h, w) bool: pixels in a smooth area (the blurred frame's gradient under ``SMOOTH`` dE
+    a pixel), measured on a 4x smaller copy in CIELAB (an area mean, then a 1-2-1 blur: about
+    the blur of the eye at a normal distance, sigma 1.5 px)."""
+    h, w = rgba.shape[:2]
+    s = _SCALE
+    hs, ws = h // s, w // s
+    full = np.zeros((h, w), bool)
+    if hs < 3 or ws < 3:
+        return full
+    small = downsample(rgba, s)
+    lab = rgb_to_lab(small.reshape(-1, 3))
+    lab = _blur121(lab.reshape(hs, ws, 3).astype(np.float32))
+    gy = np.zeros((hs, ws), np.float32)
+    gx = np.zeros((hs, ws), np.float32)
+    if hs > 2:
+        gy[1:-1] = ((lab[2:] - lab[:-2]) ** 2).sum(2)
+    if ws > 2:
+        gx[:, 1:-1] = ((lab[:, 2:] - lab[:, :-2]) ** 2).sum(2)
+    # Central differences span 2 small pixels, that is 2 * _SCALE pixels of the frame.
+    grad = np.sqrt(gx + gy) / (2 * s)
+    smooth = grad < SMOOTH
+    smooth[[0, -1], :] = False  # edges of the small frame: no neighbours to judge by
+    smooth[:, [0, -1]] = False
+    full[: hs * s, : ws * s] = np.repeat(np.repeat(smooth, s, 0), s, 1)
+    return full
+
+
+def with_smooth(
+    fc: FrameColours, rgba: NDArray[np.uint8], options: QuantizeOptions
+) -> FrameColours:
+    """``fc`` (the colours of the (h, w, 4) frame ``rgba``) with its smooth pixels marked, when
+    de-banding may have work on it: on, no dither of the user's own, more colours than entries."""
+    src = fc.source
+    if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
+        return fc
+    smooth = smooth_mask(rgba).reshape(-1)
+    if not src.all_opaque:
+        smooth = smooth[src.opaque.reshape(-1)]
+    return replace(fc, smooth=smooth)
+
+
+def _blur121(a: NDArray[np.float32]) -> NDArray[np.float32]:
+    out = a.copy()
+    if a.shape[0] > 2:
+        out[1:-1] = 0.25 * a[:-2] + 0.5 * a[1:-1] + 0.25 * a[2:]
+    b = out.copy()
+    if a.shape[1] > 2:
+        b[:, 1:-1] = 0.25 * out[:, :-2] + 0.5 * out[:, 1:-1] + 0.25 * out[:, 2:]
+    return b
+
+
+@lru_cache(maxsize=4)
+def thresholds(height: int, width: int) -> NDArray[np.float32]:
+    """Screen-fixed thresholds in (0, 1), (height * width,), tiled blue noise."""
+    tile = blue_noise(64) + np.float32(0.5)
+    reps = (-(-height // 64), -(-width // 64))
+    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width]).reshape(-1)
+
+
+def deband(
+    slots: NDArray[np.uint8],
+    inverse: NDArray,
+    colours_lab: NDArray[np.float32],
+    palette_lab: NDArray,
+    smooth: NDArray[np.bool_],
+    threshold: NDArray[np.float32],
+    strength: float = 1.0,
+    colours_rgb: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """Slots (n,) with smooth pixels dithered between their entry and the next.
+
+    slots : (n,) uint8, each pixel's nearest entry; inverse : (n,) each pixel's distinct
+    colour; colours_lab : (m, 3) the distinct colours in CIELAB; palette_lab : (k, 3) the
+    entries in CIELAB; smooth : (n,) bool, the pixels in smooth areas; threshold : (n,) the
+    screen-fixed thresholds in (0, 1); strength : entries from ``STEP_MIN / strength`` dE
+    apart are dithered (up to ``STEP_MAX``); colours_rgb : (m, 3) uint8, the distinct colours,
+    to leave clipped ones alone. Returns new slots (or ``slots`` when none change).
+    """
+    k = len(palette_lab)
+    if k < 2 or not smooth.any():
+        return slots
+    m = len(colours_lab)
+    # The colours smooth pixels have, and each one's entry (the pixels' own, all alike).
+    used = np.zeros(m, bool)
+    used[inverse[smooth]] = True
+    # Not clipped colours (a channel at 0 or 255: blown-out highlights, crushed shadows): they
+    # hold no gradient, and a dither there shows as dust.
+    if colours_rgb is not None:
+        used &= ~((colours_rgb == 0) | (colours_rgb == 255)).any(1)
+    cand = np.flatnonzero(used)
+    if cand.size == 0:
+        return slots
+    entry = np.zeros(m, np.intp)
+    entry[inverse] = slots
+    c = colours_lab[cand].astype(np.float64)
+    pal = np.asarray(palette_lab, np.float64)
+    e1 = entry[cand]
+    d = distances(c, pal, "euclidean")
+    d[np.arange(len(cand)), e1] = np.inf
+    e2 = np.argmin(d, axis=1)
+    a, b = pal[e1], pal[e2]
+    ab = b - a
+    gap2 = (ab * ab).sum(1)
+    f = ((c - a) * ab).sum(1) / np.maximum(gap2, 1e-12)
+    off = c - a - f[:, None] * ab
+    lo = STEP_MIN / max(strength, 1e-6)
+    ok = (gap2 >= lo * lo) & (gap2 < STEP_MAX * STEP_MAX) & (f > 0) & (f < 1)
+    # The colour must lie between the two, not off to a side of them.
+    ok &= (off * off).sum(1) < 0.25 * gap2
+    if not ok.any():
+        return slots
+    share = np.zeros(m, np.float32)
+    share[cand[ok]] = np.minimum(f[ok], 0.5)
+    other = np.zeros(m, np.uint8)
+    other[cand[ok]] = e2[ok]
+    take = smooth & (share[inverse] > threshold)
+    if not take.any():
+        return slots
+    out = slots.copy()
+    out[take] = other[inverse[take]]
+    return out

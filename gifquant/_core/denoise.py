@@ -1,0 +1,369 @@
+"""Temporal denoising of the source: camera noise held still, real changes taken at once.
+
+A still surface filmed by a camera changes a little in every frame (sensor and codec noise). Fed
+as it is to the quantizer, every frame's pixels differ, so every delta frame is full and still
+surfaces shimmer. Here each pixel's value is held while its changes stay within the noise the
+clip shows, and is taken afresh from the source on the frame it really changes:
+
+- the noise is measured per 16x16 block from the temporal second difference
+  ``x[t] - (x[t-1] + x[t+1]) / 2``: noise blips give it a spread, while still pixels, fades and
+  steady motion give next to none. A clip in which fewer than 1% of the pixels blip (a drawing,
+  a screen recording, pixel art, a clean render) is passed through untouched, bit for bit.
+- a pixel keeps a running mean of its values since its last real change. On each frame the
+  look-ahead gives the run of the next frames that agree with this one (within the noise); the
+  pixel restarts from the source when that run's mean leaves the running mean by more than the
+  noise of the two allows (4 sigma) and by more than ``PERSIST`` levels. A one-frame blip has a
+  run of one and must clear 4 sigma on its own; a small change that lasts is seen by its run on
+  the frame it happens, so nothing trails or lags.
+- the value shown (fed to the quantizer) is the best estimate of the still value (the running
+  mean with the run's), and moves only when that estimate leaves it by more than the noise
+  (at least ``SHOWN_MIN`` levels), so a held pixel does not change from frame to frame.
+
+A held pixel is never further from its source's still value than those thresholds, so what is
+held is within the clip's noise. ``strength`` scales the thresholds (1: the measured noise).
+
+The per-pixel step is compiled (``_kernels.denoise``); ``step_reference`` is the same maths in
+numpy, kept as the tests' oracle.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._kernels import block_gradient, block_noise_sums, denoise_step
+from .frames import Frame
+
+BLOCK = 16  # pixels a side of the blocks the noise is measured in
+LOOKAHEAD = 4  # frames seen at once: the current one and three ahead
+FLOOR = 1.0  # levels: the least noise a noisy clip's block is taken to have
+PERSIST = 3.0  # levels: a steady shift smaller than this is followed, not restarted on
+SHOWN_MIN, SHOWN_MAX = 2.5, 4.0  # levels: the shown value's hysteresis (sigma, clipped)
+TIGHT = 1.5  # levels: PERSIST and SHOWN_MIN in smooth blocks, where a held step would show
+GRADIENT = 1.0  # levels a pixel: a block of the shown frame smoother than this is smooth
+MEMORY = 64  # frames: the running mean's longest memory, so it follows a slow drift
+CAP = 16.0  # levels: a second difference beyond this is motion, not noise
+SMALL = 8.0  # levels: second differences up to this are what noise looks like
+MOVING = 0.1  # a block where this share of the pixels moves (> CAP levels) is not held
+NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
+CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
+MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory, see denoised
+_HISTORY = 7  # frames of measurements the noise estimate is the median of
+_NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
+
+
+def block_noise(
+    prev: NDArray[np.uint8], cur: NDArray[np.uint8], nxt: NDArray[np.uint8]
+) -> tuple[NDArray[np.float32], float]:
+    """Each 16x16 block's noise sigma (levels), shape (ceil(h/16), ceil(w/16)), -1 for a moving
+    block, and the share of the frame's pixels that blip, from three consecutive (h, w, >=3)
+    uint8 frames.
+
+    A pixel blips when its second difference is at least one level long (capped at ``CAP``).
+    Codec noise is sparse (most pixels exactly still, some off by a level or two for a frame),
+    sensor noise dense; what a held pixel must absorb is the size of the blips that do occur,
+    so a block's sigma is the RMS of its blips over sqrt(4.5) (0 where none blip).
+    """
+    e2_sum, n_blip, n_moving, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
+    sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
+    h, w = cur.shape[:2]
+    # A block where a tenth of the pixels move is not held at all (marked by -1): what moves
+    # there is the picture, and its noise could not be told from its motion.
+    sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
+    return sigma, float(n_small) / (h * w)
+
+
+def palette_churn(prev: NDArray[np.uint8], cur: NDArray[np.uint8]) -> float:
+    """How much of the change between two frames is whole colours becoming other colours.
+
+    A clean animation stored as a GIF with a palette per frame changes this way: every pixel
+    of a colour becomes the same new colour (a gradient's steps move). Noise scatters a
+    colour's pixels over many colours, or moves a few of them and leaves the rest. Returns the
+    share of the changed pixels (on a grid of at most ~40,000) whose colour's most common
+    successor is one other colour, and that successor: about 1 for a palette change, low for
+    noise (a clip of such frames is not denoised, so no still colour is shown two ways).
+    """
+    h, w = cur.shape[:2]
+    step = max(1, int(np.sqrt(h * w / 40000)))
+    a = _packed(prev[::step, ::step])
+    b = _packed(cur[::step, ::step])
+    moved = a != b
+    if not moved.any():
+        return 0.0
+    pairs, counts = np.unique((a << 24) | b, return_counts=True)
+    src = pairs >> 24
+    # Per source colour, its most common successor: sort by colour, then by count.
+    order = np.lexsort((-counts, src))
+    first = np.ones(len(order), bool)
+    first[1:] = src[order][1:] != src[order][:-1]
+    top = order[first]
+    per_colour = np.add.reduceat(counts[order], np.flatnonzero(first))
+    # Only colours on several pixels tell: noise in continuous tone gives each pixel its own.
+    shared = per_colour >= 3
+    changed_top = ((pairs[top] & 0xFFFFFF) != src[top]) & shared
+    return float(counts[top][changed_top].sum()) / float(np.count_nonzero(moved))
+
+
+def _packed(rgb: NDArray[np.uint8]) -> NDArray[np.int64]:
+    c = rgb[..., :3].reshape(-1, 3).astype(np.int64)
+    return (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
+
+
+def block_noise_reference(
+    prev: NDArray[np.uint8], cur: NDArray[np.uint8], nxt: NDArray[np.uint8]
+) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
+    """``_kernels.block_noise_sums`` in numpy: per block the sum of the blips' squared second
+    differences, their count and the moving pixels' count, and the frame's count of small
+    blips."""
+    c = cur[..., :3].astype(np.float64)
+    p, n = prev[..., :3].astype(np.float64), nxt[..., :3].astype(np.float64)
+    moving = (((c - p) ** 2).sum(2) > CAP * CAP) | (((n - c) ** 2).sum(2) > CAP * CAP)
+    lap = cur[..., :3].astype(np.float64) - 0.5 * (prev[..., :3] + nxt[..., :3].astype(np.float64))
+    e2 = np.minimum((lap * lap).sum(2), CAP * CAP)
+    blip = e2 >= 1.0
+    h, w = e2.shape
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+
+    def sums(a: NDArray) -> NDArray:
+        padded = np.zeros((hb * BLOCK, wb * BLOCK), a.dtype)
+        padded[:h, :w] = a
+        return padded.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3))
+
+    small = int(np.count_nonzero(blip & (e2 <= SMALL * SMALL)))
+    blips = sums(blip.astype(np.int64))
+    return sums(np.where(blip, e2, 0.0)), blips, sums(moving.astype(np.int64)), small
+
+
+def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """``_kernels.block_gradient`` in numpy."""
+    a = img[..., :3].astype(np.int64)
+    g = np.zeros(a.shape[:2], np.int64)
+    g[1:-1, 1:-1] = (np.abs(a[1:-1, 2:] - a[1:-1, :-2]) + np.abs(a[2:, 1:-1] - a[:-2, 1:-1])).sum(2)
+    h, w = g.shape
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    padded = np.zeros((hb * BLOCK, wb * BLOCK))
+    padded[:h, :w] = g
+    ones = np.zeros((hb * BLOCK, wb * BLOCK))
+    ones[:h, :w] = 1
+    return padded.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3)) / (
+        6.0 * ones.reshape(hb, BLOCK, wb, BLOCK).sum((1, 3))
+    )
+
+
+def step_reference(
+    window: list[NDArray[np.uint8]],
+    before: NDArray[np.uint8] | None,
+    sigma: NDArray[np.float64],
+    tight: NDArray[np.bool_],
+    mean: NDArray[np.float32],
+    count: NDArray[np.uint8],
+    shown: NDArray[np.uint8],
+    still_off: NDArray[np.uint8],
+) -> int:
+    """``_kernels.denoise_step`` in numpy: one frame's step on the state (``mean`` (h, w, 3)
+    float32, ``count`` (h, w) uint8, ``shown`` (h, w, 4) uint8, updated in place; ``still_off``
+    (h, w) uint8 set), ``sigma`` (h, w) the pixels' noise times the strength, ``tight`` (h, w)
+    the smooth blocks' pixels; returns the pixels held (``shown`` not the source)."""
+    src = window[0][..., :3]
+    x = src.astype(np.float64)
+    s2 = sigma * sigma
+    run_sum, run_n = x.copy(), np.ones(sigma.shape)
+    going = np.ones(sigma.shape, bool)
+    for f in window[1:]:
+        fv = f[..., :3].astype(np.float64)
+        going &= ((fv - x) ** 2).sum(2) <= 32 * s2
+        run_sum += fv * going[..., None]
+        run_n += going
+    run = run_sum * (1.0 / run_n)[..., None]  # by reciprocals, as the kernel does
+    n = count.astype(np.float64)
+    m = mean.astype(np.float64)
+    dr = ((run - m) ** 2).sum(2)
+    persist = np.where(tight, TIGHT, PERSIST)
+    with np.errstate(divide="ignore"):
+        threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
+    rgb = shown[..., :3]
+    restart = (count == 0) | (dr > threshold) | (sigma == 0)
+    n_new = np.where(restart, 1.0, np.minimum(n + 1, MEMORY))
+    m_new = np.where(restart[..., None], x, m + (x - m) * (1.0 / n_new)[..., None])
+    m_new = m_new.astype(np.float32)
+    m64 = m_new.astype(np.float64)
+    est = np.where(
+        restart[..., None],
+        np.where((sigma == 0)[..., None], x, run),
+        (m64 * n_new[..., None] + run * run_n[..., None]) * (1.0 / (n_new + run_n))[..., None],
+    )
+    q = np.clip(sigma, np.where(tight, TIGHT, SHOWN_MIN), SHOWN_MAX)
+    move = (((est - rgb) ** 2).sum(2) > q * q) | (sigma == 0)
+    rgb[move] = np.clip(np.floor(est[move] + 0.5), 0, 255).astype(np.uint8)
+    shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
+    mean[...] = m_new
+    count[...] = n_new.astype(np.uint8)
+    off = (rgb != src).any(2)
+    still_off[...] = off & (before[..., :3] == src).all(2) if before is not None else False
+    return int(np.count_nonzero(off))
+
+
+class Step(NamedTuple):
+    """One frame's denoising: ``fed`` (h, w, 4) uint8, the pixels to quantize; ``held``, how
+    many are not the source's; ``still``, the flat indices of those whose source is exactly as
+    in the frame before."""
+
+    fed: NDArray[np.uint8]
+    held: int
+    still: NDArray[np.intp]
+
+
+class Denoiser:
+    """A clip's denoising state (frames (h, w, 3 or 4) uint8; a new size starts afresh).
+
+    ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
+    at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
+    is (the clip shows no noise). About 21 bytes a pixel of state.
+    """
+
+    def __init__(self, strength: float = 1.0) -> None:
+        if not strength > 0:
+            raise ValueError(f"strength must be more than 0, not {strength}")
+        self.strength = float(strength)
+        self.sigma = 0.0  # the latest frame's typical noise (levels), for reports
+        self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
+        self._before: NDArray[np.uint8] | None = None  # the one before the current frame
+        self._history: list[tuple[NDArray[np.float32], float]] = []
+        self._churn = 0.0
+        self._frame = 0
+        self._state: tuple[NDArray, ...] | None = None
+        self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
+
+    def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
+        """Per-block noise sigma of the current frame (None: no noise), from recent frames:
+        measured every other frame (the median of the last few is what counts)."""
+        cur = window[0]
+        # The first frame has none before it: the second difference at the next one stands in.
+        prev = self._prev if self._prev is not None else (window[2] if len(window) > 2 else None)
+        if prev is not None and len(window) > 1 and (self._frame % 2 == 0 or not self._history):
+            sigma, share = block_noise(prev, cur, window[1])
+            if share >= NOISY:
+                if self._frame % 8 == 0 or not self._history:
+                    self._churn = palette_churn(prev, cur)
+                if self._churn >= CHURN:
+                    share = 0.0  # the colours changed as wholes: a new palette, not noise
+            self._history.append((sigma, share))
+            del self._history[:-_HISTORY]
+        if not self._history or np.median([s for _, s in self._history]) < NOISY:
+            self.sigma = 0.0
+            return None
+        stack = np.stack([b for b, _ in self._history])
+        moving = stack[-1] < 0  # the latest measure says where the picture moves now
+        sigma = np.median(np.where(stack < 0, 0, stack), axis=0)
+        measured = sigma[sigma > 0]
+        # A block crossed by motion measures high; noise is about even over a frame, so no
+        # block is taken as noisier than 1.5 times the typical one.
+        typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
+        self.sigma = typical
+        sigma = np.clip(sigma, FLOOR, 1.5 * typical)
+        sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
+        return sigma.astype(np.float32)
+
+    def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
+        state = self._begin(window)
+        if state is None:
+            return None
+        blocks, tight, (mean, count, shown, still_off) = state
+        held = denoise_step(
+            window, self._before, blocks, tight, BLOCK, mean, count, shown, still_off,
+            PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
+        )  # fmt: skip
+        if self._frame % 4 == 1:  # smooth blocks change slowly: looked at every 4th frame
+            self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
+        return Step(shown.copy(), held, _indices(still_off))
+
+    def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
+        """``step`` through the numpy reference (the tests' oracle)."""
+        state = self._begin(window)
+        if state is None:
+            return None
+        blocks, tight, (mean, count, shown, still_off) = state
+        h, w = window[0].shape[:2]
+        sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
+        tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
+        held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
+        if self._frame % 4 == 1:
+            self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
+        return Step(shown.copy(), held, _indices(still_off))
+
+    def _begin(self, window: list[NDArray[np.uint8]]):
+        """The frame's per-block sigma times the strength, the smooth blocks and the state to
+        step, or None when the clip shows no noise (then the state is dropped: it starts
+        afresh when noise shows)."""
+        cur = window[0]
+        h, w = cur.shape[:2]
+        if self._prev is not None and self._prev.shape != cur.shape:
+            self._history.clear()
+            self._state = self._prev = None
+        self._frame += 1
+        blocks = self._noise(window)
+        self._before, self._prev = self._prev, cur
+        if blocks is None:
+            self._state = None
+            return None
+        if self._state is None or self._tight.shape != blocks.shape:
+            self._tight = np.zeros(blocks.shape, np.uint8)
+            shown = np.empty((h, w, 4), np.uint8)  # a copy: the source is not ours
+            shown[..., :3] = cur[..., :3]
+            self._state = (
+                np.zeros((h, w, 3), np.float32),
+                np.zeros((h, w), np.uint8),
+                shown,
+                np.zeros((h, w), np.uint8),
+            )
+        scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
+        return scaled, self._tight, self._state
+
+
+def _indices(mask: NDArray[np.uint8]) -> NDArray[np.intp]:
+    """Flat indices of ``mask``'s set pixels, as int32 when they fit (half the bytes)."""
+    idx = np.flatnonzero(mask)
+    return idx.astype(np.int32) if mask.size < 2**31 else idx
+
+
+def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:
+    """``frames`` with each strength's denoised pixels in ``Frame.fed`` (and ``Frame.held``),
+    ``LOOKAHEAD - 1`` frames behind them. A frame no strength changes comes out as it came
+    in (a clean clip's frames, palette indices and all), and so does a frame of ``MAX_PIXELS``
+    or more: the look-ahead and the state (about 30 bytes a pixel) would break the memory
+    promise of 16 bytes a pixel there."""
+    denoisers = {float(s): Denoiser(float(s)) for s in strengths if s > 0}
+    window: deque[Frame] = deque()
+    for fr in frames:
+        window.append(fr)
+        del fr  # the window holds the frame; once it leaves, nothing here keeps it
+        if len(window) == LOOKAHEAD:
+            yield _step(window, denoisers)
+            window.popleft()
+    while window:
+        yield _step(window, denoisers)
+        window.popleft()
+
+
+def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
+    first = window[0]
+    h, w = first.shape
+    if not denoisers or h * w >= MAX_PIXELS:
+        return first
+    pixels = [f.rgba for f in window]
+    if any(p.shape != pixels[0].shape for p in pixels[1:]):
+        pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
+    cur = pixels[0]
+    fed, held, still = {}, {}, {}
+    for strength, d in denoisers.items():
+        step = d.step(pixels)
+        if step is not None:
+            fed[strength], held[strength] = step.fed, step.held
+            still[strength] = (step.still, cur[..., :3].reshape(-1, 3)[step.still])
+    if not fed:
+        return first
+    return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

@@ -1,0 +1,366 @@
+"""A frame's distinct colours: what the quantizer needs of a frame that depends on no other frame.
+
+Pure numpy. Each frame is reduced to its distinct colours with pixel counts (a sort of the packed
+colours and a reused 2^24-entry slot table, no per-frame hashing), their coordinates in the working
+colour space and CIELAB, a coarser colour histogram for the fit and a scene histogram for cuts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .colour import (
+    _ROWS,
+    enhance_colours,
+    hsv_saturation,
+    pack_rgb,
+    rgb_to_lab,
+    to_space,
+    unpack_rgb,
+)
+
+if TYPE_CHECKING:
+    from .frames import Frame, IndexedPixels
+    from .options import QuantizeOptions
+
+# Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
+_EXACT_FIT_LIMIT = 4096
+# Frames of up to this many pixels keep their per-pixel scratch arrays from frame to frame (fast);
+# larger ones allocate and free them, so a large frame's working set is not held between frames.
+_SCRATCH_PIXELS = 1 << 21
+# Pixels or colours handled at a time where a whole frame's worth of temporaries would be large.
+_CHUNK = 1 << 16
+assert _CHUNK % _ROWS == 0  # chunked colour conversion runs the very same matrix blocks
+
+
+@dataclass(frozen=True)
+class DistinctColours:
+    """The opaque pixels of a frame as distinct colours.
+
+    colours : ndarray of shape (n_distinct, 3), uint8
+    counts : ndarray of shape (n_distinct,), pixel count of each colour
+    inverse : ndarray of shape (n_opaque,), uint16 or int32: index into ``colours`` of each
+        opaque pixel
+    opaque : ndarray of shape (height, width), bool (read-only)
+    """
+
+    colours: NDArray[np.uint8]
+    counts: NDArray[np.int64]
+    inverse: NDArray[np.unsignedinteger] | NDArray[np.int32]
+    opaque: NDArray[np.bool_]
+
+    @property
+    def all_opaque(self) -> bool:
+        """Every pixel is opaque (one index a pixel): no pass over ``opaque`` needed."""
+        return len(self.inverse) == self.opaque.size
+
+
+class ColourIndexer:
+    """Finds the distinct colours of frames, one frame after another, without an argsort.
+
+    Sorting the packed colours (not arg-sorting them) gives the distinct colours and their counts;
+    a 2^24-entry slot table, reused from frame to frame, then maps every pixel to its colour's
+    index. Only the table entries of a frame's colours are written and read, so the table is never
+    cleared. Not thread-safe: one indexer per thread.
+
+    Results equal ``np.unique(packed, return_inverse=True, return_counts=True)``.
+    """
+
+    def __init__(self) -> None:
+        # 16-bit slots while a frame has at most 65536 colours (half the memory to touch and
+        # gather from), 32-bit ones beyond; each table is made on first need.
+        self._slots: dict[type, NDArray] = {}
+        # Per-pixel scratch arrays, kept from frame to frame: fresh ones of a few MB each would
+        # be page-faulted in again every frame (the allocator hands large blocks back to the OS).
+        self._scratch: dict[str, NDArray] = {}
+
+    def _buffer(self, name: str, n: int, dtype: type) -> NDArray:
+        buf = self._scratch.get(name)
+        if buf is None or len(buf) < n:
+            buf = self._scratch[name] = np.empty(n, dtype=dtype)
+        return buf[:n]
+
+    def distinct(
+        self, rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+    ) -> DistinctColours:
+        """Split a (height, width, 4) uint8 frame into its distinct opaque colours (``opaque``:
+        every alpha is known to be 255, so it is not looked at)."""
+        n = rgba.shape[0] * rgba.shape[1]
+        if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
+            # One pass over alpha, and no mask: a read-only view of one True, not a byte a pixel.
+            mask = np.broadcast_to(np.True_, rgba.shape[:2])
+            if n > _SCRATCH_PIXELS:
+                # A large frame: its packed pixels are sorted in place and each pixel's index
+                # is then looked up band by band, so only one packed copy is ever alive.
+                colours, counts, inverse = self.index(None, rgba=rgba)
+                return DistinctColours(colours, counts, inverse, mask)
+            key = pack_rgb(rgba, out=self._buffer("key", n, np.uint32))
+        else:
+            mask = rgba[..., 3] >= alpha_threshold
+            key = pack_rgb(
+                rgba, out=self._buffer("key", n, np.uint32) if n <= _SCRATCH_PIXELS else None
+            )
+            key = key[mask.reshape(-1)]
+        colours, counts, inverse = self.index(key)
+        return DistinctColours(colours, counts, inverse, mask)
+
+    def index(
+        self, key: NDArray[np.uint32] | None, *, rgba: NDArray[np.uint8] | None = None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.unsignedinteger]]:
+        """Distinct colours of packed pixels ``key`` (n,), or of every pixel of ``rgba``
+        (h, w, 4) when ``key`` is None: (colours (m, 3) uint8 in sorted order, counts (m,)
+        int64, inverse (n,) uint16 or int32 with ``colours[inverse]`` the pixels)."""
+        n = len(key) if key is not None else rgba.shape[0] * rgba.shape[1]
+        if n == 0:
+            return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.uint16)
+        if n <= _SCRATCH_PIXELS:
+            ordered = self._buffer("ordered", n, np.uint32)
+            np.copyto(ordered, key)
+        elif key is None:
+            ordered = pack_rgb(rgba)
+        else:
+            ordered = key.copy()
+        ordered.sort()
+        starts = _run_starts(ordered)
+        uniq = ordered[starts]
+        counts = np.diff(starts, append=n)
+        del ordered, starts
+        dtype = np.uint16 if len(uniq) <= 1 << 16 else np.int32
+        slot = self._slots.get(dtype)
+        if slot is None:
+            # Pages are only touched where colours occur; unwritten entries are never read.
+            slot = np.empty(1 << 24, dtype=dtype)
+            if n <= _SCRATCH_PIXELS:  # a large frame's table (up to 64 MB) goes with it
+                self._slots[dtype] = slot
+        # A chunk at a time: a whole frame's colour numbers and index copy would be 12 B a colour.
+        for start in range(0, len(uniq), _CHUNK):
+            part = uniq[start : start + _CHUNK]
+            slot[part] = np.arange(start, start + len(part), dtype=dtype)
+        colours = unpack_rgb(uniq)
+        del uniq
+        if key is not None:
+            inverse = gather(slot, key)
+        else:
+            inverse = np.empty(n, dtype)
+            flat = rgba.reshape(n, 4)
+            for start in range(0, n, _CHUNK):
+                part = flat[start : start + _CHUNK]
+                # mode="clip": with "raise", take buffers ``out`` (every key is < 2^24 anyway)
+                out = inverse[start : start + len(part)]
+                np.take(slot, pack_rgb(part), out=out, mode="clip")
+        return colours, counts.astype(np.int64, copy=False), inverse
+
+
+def _run_starts(ordered: NDArray[np.uint32]) -> NDArray[np.intp]:
+    """Where each run of equal values of the sorted ``ordered`` (n,) starts, n >= 1; a chunk
+    at a time, so no flag per pixel is held."""
+    parts = [np.zeros(1, np.intp)]
+    for start in range(1, len(ordered), _CHUNK):
+        stop = min(len(ordered), start + _CHUNK)
+        new = np.not_equal(ordered[start:stop], ordered[start - 1 : stop - 1])
+        parts.append(np.flatnonzero(new) + start)
+    return np.concatenate(parts)
+
+
+def gather(table: NDArray, index: NDArray[np.integer]) -> NDArray:
+    """``table[index]`` for a 1-D ``table`` and an index array of any shape and integer dtype:
+    np.take a chunk at a time, three times faster than indexing with a non-intp array, and its
+    intp copy of the index is a chunk's, not a frame's (8 bytes a pixel)."""
+    flat = np.ascontiguousarray(index).reshape(-1)
+    out = np.empty(len(flat), table.dtype)
+    for start in range(0, len(flat), _CHUNK):
+        # mode="clip": with "raise", take buffers ``out`` (every index is in range anyway)
+        np.take(table, flat[start : start + _CHUNK], out=out[start : start + _CHUNK], mode="clip")
+    return out.reshape(index.shape)
+
+
+_INDEXERS = threading.local()
+
+
+def shared_indexer() -> ColourIndexer:
+    """The calling thread's ``ColourIndexer`` (created on first use, kept for the thread's life)."""
+    ix = getattr(_INDEXERS, "indexer", None)
+    if ix is None:
+        ix = _INDEXERS.indexer = ColourIndexer()
+    return ix
+
+
+def distinct_colours(
+    rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+) -> DistinctColours:
+    """Split a (height, width, 4) frame into its distinct opaque colours (sorted as (r, g, b));
+    ``opaque``: every alpha is known to be 255."""
+    return shared_indexer().distinct(rgba, alpha_threshold, opaque=opaque)
+
+
+def indexed_colours(px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
+    """``distinct_colours`` of a frame held as palette indices: from the counts of its 256
+    indices, with no pass over its colours (the same result as from its RGBA pixels)."""
+    flat = px.indices.reshape(-1)
+    counts = np.bincount(flat, minlength=256)
+    keep = counts > 0
+    if alpha_threshold > 0:
+        keep &= px.table[:, 3] >= alpha_threshold
+    used = np.flatnonzero(keep)
+    # Several indices may hold one colour: the colours are the distinct words among those used.
+    words, slot = np.unique(pack_rgb(px.table[used]), return_inverse=True)
+    lut = np.zeros(256, np.uint16)
+    lut[used] = slot
+    colours = unpack_rgb(words)
+    colour_counts = np.bincount(slot, weights=counts[used], minlength=len(words)).astype(np.int64)
+    if counts[used].sum() == len(flat):
+        mask = np.broadcast_to(np.True_, px.indices.shape)
+        return DistinctColours(colours, colour_counts, gather(lut, flat), mask)
+    mask = keep[px.indices]
+    return DistinctColours(colours, colour_counts, gather(lut, flat[mask.reshape(-1)]), mask)
+
+
+def source_colours(frame: Frame, alpha_threshold: int = 128) -> DistinctColours:
+    """``distinct_colours`` of a frame, from its palette indices when the reader kept them."""
+    if frame.indexed is not None:
+        return indexed_colours(frame.indexed, alpha_threshold)
+    return distinct_colours(frame.rgba, alpha_threshold, opaque=frame.opaque)
+
+
+@dataclass(frozen=True)
+class FrameColours:
+    """What the quantizer needs of a frame that does not depend on earlier frames.
+
+    source : the distinct colours; exact : (m, 3) float32, the colours clustered (after
+    ``enhance``) in the working space; lab : (m, 3) float32, them in CIELAB (the same array as
+    ``exact`` in the lab space); weights : (m,) float64, their pixel counts; scene : the source
+    colours' ``scene_histogram``; fit_x, fit_w : the points (working space, float64) and weights
+    the k-means runs on (the salient colours' only, with ``min_saturation``);
+    enhanced : (m, 3) uint8, the colours clustered as RGB (``source.colours`` itself unless
+    ``enhance`` changes them); salient : (n,) indices of the colours the fit runs on (those of
+    at least ``min_saturation``), None for all of them; smooth : (n_opaque,) bool, the pixels
+    in smooth areas, where ``deband`` may dither (None: not measured, no de-banding)
+    """
+
+    source: DistinctColours
+    exact: NDArray[np.float32]
+    lab: NDArray[np.float32]
+    weights: NDArray[np.float64]
+    scene: NDArray[np.float64]
+    fit_x: NDArray[np.float64]
+    fit_w: NDArray[np.float64]
+    enhanced: NDArray[np.uint8] | None = None
+    salient: NDArray[np.intp] | None = None
+    smooth: NDArray[np.bool_] | None = None
+
+
+def frame_colours(
+    rgba: NDArray[np.uint8] | None,
+    options: QuantizeOptions,
+    source: DistinctColours | None = None,
+    *,
+    opaque: bool = False,
+) -> FrameColours:
+    """The frame-local part of quantizing a (height, width, 4) frame under ``options``
+    (``source``: its distinct colours, when already known, and ``rgba`` may then be None;
+    ``opaque``: every alpha is known to be 255)."""
+    if source is None:
+        source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
+    src = source
+    # The colours clustered: a colour-to-colour map of the distinct colours, not of the pixels.
+    colours = src.colours
+    if options.enhance != 1:
+        colours = _converted(
+            src.colours, lambda c: enhance_colours(c, options.enhance), dtype=np.uint8
+        )
+    # float32, as the conversion gives them (the maths widens them to float64 as it reads them,
+    # a chunk at a time); in CIELAB they are the Lab coordinates too.
+    exact = _converted(colours, lambda c: to_space(c, options.space))
+    lab = exact if options.space == "lab" else _converted(colours, rgb_to_lab)
+    weights = src.counts.astype(np.float64)
+    salient = None
+    if options.min_saturation > 0 and len(colours):
+        keep = hsv_saturation(colours) >= options.min_saturation
+        # A frame with no colour that saturated is fitted on all its colours.
+        if keep.any() and not keep.all():
+            salient = np.flatnonzero(keep)
+    fit_x, fit_w = fit_points(colours, exact, weights, options, salient)
+    scene = scene_histogram(src.colours, weights) if len(src.colours) else np.zeros(4096)
+    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w, colours, salient)
+
+
+def fit_points(
+    colours: NDArray[np.uint8],
+    exact: NDArray[np.float32],
+    weights: NDArray[np.float64],
+    options: QuantizeOptions,
+    subset: NDArray[np.intp] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The points (working space, float64) and weights a k-means runs on: the colours (m, 3)
+    uint8 themselves (``exact``, their working-space coordinates) when there are few, else
+    their ``colour_histogram`` at ``options.fit_bits``; only the ``subset`` of them if given."""
+    if subset is not None:
+        colours, exact, weights = colours[subset], exact[subset], weights[subset]
+    if len(colours) <= _EXACT_FIT_LIMIT:
+        return exact.astype(np.float64), weights
+    # The float64 weights: the counts' values, and no float copy of them to make.
+    means, fit_w = colour_histogram(colours, weights, options.fit_bits)
+    return to_space(means, options.space).astype(np.float64), fit_w
+
+
+def _converted(colours: NDArray[np.uint8], convert, dtype: type = np.float32) -> NDArray:
+    """``convert(colours)`` (m, 3) ``dtype``, a chunk of colours at a time: the conversion's
+    float64 temporaries of every colour at once would cost ~100 bytes a colour."""
+    if len(colours) <= _CHUNK:
+        return convert(colours)
+    out = np.empty(colours.shape, dtype)
+    for start in range(0, len(colours), _CHUNK):  # whole blocks of colour._ROWS: same results
+        out[start : start + _CHUNK] = convert(colours[start : start + _CHUNK])
+    return out
+
+
+# Above this many histogram bins (bits per channel > 6) a sort beats dense per-bin arrays.
+_DENSE_HISTOGRAM_BINS = 1 << 18
+
+
+def colour_histogram(
+    colours: NDArray[np.uint8], counts: NDArray, bits: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Bin colours at ``bits`` per channel: (mean colour of each non-empty bin, its pixel count).
+
+    Bins come in increasing order of ``r_bin << 2 bits | g_bin << bits | b_bin``.
+    """
+    shift = 8 - bits
+    # From uint8 to one intp bin number, which each bincount reads without a copy.
+    c = colours >> shift
+    bins = c[:, 0].astype(np.intp) << (2 * bits)
+    bins |= c[:, 1].astype(np.intp) << bits
+    bins |= c[:, 2]
+    del c
+    counts = np.asarray(counts, dtype=np.float64)
+    n_bins = 1 << (3 * bits)
+    if n_bins <= _DENSE_HISTOGRAM_BINS:
+        dense = np.bincount(bins, weights=counts, minlength=n_bins)
+        ids = np.flatnonzero(dense)
+        inv, m, w = bins, n_bins, dense
+    else:
+        ids, inv = np.unique(bins, return_inverse=True)
+        m = len(ids)
+        w = np.bincount(inv, weights=counts, minlength=m)
+        ids = np.arange(m)
+    means = np.empty((len(ids), 3))
+    for ch in range(3):
+        means[:, ch] = np.bincount(inv, weights=counts * colours[:, ch], minlength=m)[ids]
+    w = w[ids]
+    means /= w[:, None]
+    return means, w
+
+
+def scene_histogram(colours: NDArray[np.uint8], counts: NDArray) -> NDArray[np.float64]:
+    """Normalised 4-bit-per-channel colour histogram (4096,) for scene-cut detection."""
+    c = colours >> 4
+    bins = c[:, 0].astype(np.intp) << 8
+    bins |= c[:, 1].astype(np.intp) << 4
+    bins |= c[:, 2]
+    h = np.bincount(bins, weights=counts, minlength=4096)
+    return h / max(1.0, h.sum())

@@ -1,0 +1,126 @@
+"""Values passed between the stages: source frames in, quantized frames out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class IndexedPixels:
+    """A frame as palette indices (a GIF decoded without expanding it to colours).
+
+    indices : ndarray of shape (height, width), uint8
+    table : ndarray of shape (256, 4), uint8: each index's RGBA (alpha 0 or 255)
+    """
+
+    indices: NDArray[np.uint8]
+    table: NDArray[np.uint8]
+
+    def rgba(self) -> NDArray[np.uint8]:
+        """The pixels as (height, width, 4) uint8."""
+        words = self.table.reshape(-1).view(np.uint32)
+        return words[self.indices].view(np.uint8).reshape(self.indices.shape + (4,))
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded frame.
+
+    pixels : ndarray of shape (height, width, 4), uint8, fully composited; None when
+        ``indexed`` holds them
+    duration : display time in seconds
+    opaque : the reader knows every alpha is 255 (video); False: not known, look
+    indexed : the same frame as palette indices, when the reader has it so (``rgba`` is then
+        made from it on first use)
+    fed : the denoised pixels to quantize instead, (height, width, 4) uint8, by denoising
+        strength (``denoise.denoised``); a strength not in it quantizes ``rgba`` as it is
+    held : by strength, how many of ``fed``'s pixels are not the source's
+    still_held : by strength, the pixels whose source is exactly as in the frame before but
+        which ``fed`` shows otherwise: their flat indices (n,) and source colours (n, 3) uint8
+        (the painter keeps them coherent with their source colour's other pixels)
+    """
+
+    pixels: NDArray[np.uint8] | None
+    duration: float
+    opaque: bool = False
+    indexed: IndexedPixels | None = None
+    fed: dict[float, NDArray[np.uint8]] | None = None
+    held: dict[float, int] | None = None
+    still_held: dict[float, tuple[NDArray[np.intp], NDArray[np.uint8]]] | None = None
+
+    def to_quantize(self, denoise: float) -> Frame:
+        """The frame the quantizer reads at denoising strength ``denoise``: the denoised
+        pixels where there are, else this frame."""
+        if not self.fed or denoise not in self.fed:
+            return self
+        return Frame(self.fed[denoise], self.duration, self.opaque)
+
+    @cached_property
+    def rgba(self) -> NDArray[np.uint8]:
+        """(height, width, 4) uint8, fully composited."""
+        return self.pixels if self.pixels is not None else self.indexed.rgba()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width)."""
+        source = self.pixels if self.pixels is not None else self.indexed.indices
+        return source.shape[:2]
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What a reader knows about a clip before the frames arrive.
+
+    loop : GIF loop count (0 = forever, None = play once), carried to GIF output
+    fps : nominal frame rate (video sources), or None
+    n_frames : frame count when the container tells it cheaply, else None
+    transparency : the source may have transparent pixels (GIF output then gives every frame
+        a transparent index, so decoders that judge by the first frame keep the alpha)
+    """
+
+    width: int
+    height: int
+    loop: int | None = 0
+    fps: float | None = None
+    n_frames: int | None = None
+    transparency: bool = False
+
+
+@dataclass(frozen=True)
+class QuantizedFrame:
+    """A palette image: what the viewer sees is ``palette[indices]`` (and see-through where
+    ``indices == transparent``).
+
+    indices : ndarray of shape (height, width), uint8, each < len(palette)
+    palette : ndarray of shape (n_colours, 3), uint8 sRGB, 1 <= n_colours <= 256
+    transparent : palette index of see-through pixels, or None
+    duration : display time in seconds
+    changed : ndarray of shape (height, width), bool: the pixels whose colour differs from the
+        previous frame's (a writer may leave the others as they are on screen); None: draw the
+        whole frame
+    """
+
+    indices: NDArray[np.uint8]
+    palette: NDArray[np.uint8]
+    transparent: int | None
+    duration: float
+    changed: NDArray[np.bool_] | None = None
+
+    @property
+    def rgb(self) -> NDArray[np.uint8]:
+        """What the viewer sees, shape (height, width, 3)."""
+        return self.palette[self.indices]
+
+    @property
+    def rgba(self) -> NDArray[np.uint8]:
+        """What the viewer sees with alpha, shape (height, width, 4)."""
+        out = np.empty(self.indices.shape + (4,), dtype=np.uint8)
+        out[..., :3] = self.palette[self.indices]
+        out[..., 3] = 255
+        if self.transparent is not None:
+            out[self.indices == self.transparent] = 0
+        return out

@@ -1,0 +1,802 @@
+"""Temporal colour quantization: one k-means per frame, warm-started from the previous frame.
+
+Pure numpy: frames in as arrays, palette images out. No files, no printing.
+
+``TemporalQuantizer.plan`` decides a frame's palette (scene cut, seeded fit, palette hysteresis)
+and each distinct colour's entry; ``paint`` draws it (dithering) and marks what
+changed on screen. The stability rules themselves are in ``remap``.
+
+The output is coherent by construction: what is on screen after a frame is exactly
+``palette[indices]`` of that frame, so it never shows more than K colours, and every pixel whose
+source colour did not change gets the entry its colour maps to, like every other pixel of that
+colour. Delta frames are the writer's business: ``QuantizedFrame.changed`` tells it which pixels
+differ from the frame before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._errors import GifquantError
+from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
+from .deband import STEP_MAX, deband, thresholds
+from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
+from .dither import dither_offsets, floyd_steinberg
+from .frames import QuantizedFrame
+from .kmeans import Metric, _reseed_empty, _update, assign, distances, kmeans, nearest
+from .options import QuantizeOptions
+from .remap import cluster_spread, match_slots, stable_palette
+from .representative import cluster_modes
+from .transfer import PaletteMap
+
+# Colours handled at a time where (m, 3) float64 temporaries of every colour would be large.
+_CHUNK = 1 << 16
+# At most this many entries handed over to a new object at once (one each while that lowers the
+# frame's error by a tenth), before a fresh fit is preferred.
+_REPAIRS = 4
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """A quantized frame, its source's distinct colours (the metrics read them) and whether it
+    was a scene cut."""
+
+    frame: QuantizedFrame
+    source: DistinctColours
+    cut: bool = False
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """A frame's palette as ``TemporalQuantizer.plan`` decided it: what ``paint`` needs.
+
+    display : (k, 3) uint8 palette (None for a fully transparent frame) and display_ws, its
+    working-space coordinates; slots : (n_opaque,) uint8, the entry of each opaque pixel's
+    colour (None when dithering, which ``paint`` does per pixel); persistent : each entry is
+    the one of the same slot in the frame before (a seeded fit, or a fixed palette), so a still
+    pixel may keep its slot; else slots are matched by colour.
+    """
+
+    colours: FrameColours
+    shape: tuple[int, int]
+    has_alpha: bool
+    cut: bool = False
+    display: NDArray[np.uint8] | None = None
+    display_ws: NDArray | None = None
+    slots: NDArray[np.uint8] | None = None
+    persistent: bool = False
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the last opaque frame put on screen: its slots (n,) uint8, its palette packed (k,)
+    uint32, and its source (distinct colours' Lab and each pixel's index into them)."""
+
+    slots: NDArray[np.uint8]
+    palette_packed: NDArray[np.uint32]
+    lab: NDArray[np.float32] | None  # None unless dithering with Floyd-Steinberg
+    inverse: NDArray[np.integer] | None
+    shape: tuple[int, int]
+    fed: NDArray[np.uint32] | None = None  # each pixel's colour, where de-banding may dither
+
+
+def _median_by_group(
+    values: NDArray, weights: NDArray, groups: NDArray, total: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """About the weighted median of ``values`` (n,) >= 0 in each of the groups (0 where
+    empty), ``total`` (k,) being each group's weight: one argsort of the group plus the value
+    scaled into [0, 1), several times faster than ``kmeans.weighted_medians``' exact two-key
+    sort, and close enough for a threshold."""
+    if len(values) == 0:
+        return np.zeros(len(total))
+    key = values / (float(values.max()) * 1.001 + 1e-12)
+    key += groups
+    order = np.argsort(key)
+    del key
+    cum = np.take(weights, order)
+    np.cumsum(cum, out=cum)
+    before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
+    at = np.minimum(np.searchsorted(cum, before + total / 2), len(order) - 1)
+    return np.where(total > 0, values[order[at]], 0.0)
+
+
+def _count_labels(labels: NDArray[np.uint8], k: int) -> NDArray[np.int64]:
+    """Points of each of ``k`` labels, a chunk at a time (bincount copies to 8-byte ints)."""
+    counts = np.zeros(max(k, 256), np.int64)
+    for start in range(0, len(labels), _CHUNK):
+        counts += np.bincount(labels[start : start + _CHUNK], minlength=256)
+    return counts[:k]
+
+
+def _extend_centers(
+    x: NDArray, w: NDArray, centers: NDArray, k: int, metric: Metric
+) -> NDArray[np.float64]:
+    """Top ``centers`` up to ``k`` with the worst-served points (greedy, weighted max-min)."""
+    out = list(centers)
+    closest = distances(x, centers, metric).min(1) if len(centers) else np.full(len(x), np.inf)
+    while len(out) < k:
+        i = int(np.argmax(w * closest))
+        if closest[i] <= 0:
+            break
+        out.append(x[i])
+        closest = np.minimum(closest, distances(x, x[i : i + 1], metric)[:, 0])
+    return np.asarray(out, dtype=np.float64)
+
+
+def _subset(fc: FrameColours, which: NDArray[np.intp], options: QuantizeOptions) -> FrameColours:
+    """The frame's colours ``which`` (indices) alone, as a fit sees them."""
+    exact = fc.exact[which]
+    lab = exact if fc.lab is fc.exact else fc.lab[which]
+    if fc.salient is not None and np.array_equal(which, fc.salient):
+        fit_x, fit_w = fc.fit_x, fc.fit_w  # made with the frame's colours
+    else:
+        fit_x, fit_w = fit_points(fc.enhanced, fc.exact, fc.weights, options, which)
+    return replace(
+        fc,
+        exact=exact,
+        lab=lab,
+        weights=fc.weights[which],
+        enhanced=fc.enhanced[which],
+        fit_x=fit_x,
+        fit_w=fit_w,
+        salient=None,
+    )
+
+
+def _modes(
+    fc: FrameColours, centers: NDArray[np.float64], split: int | None, opt: QuantizeOptions
+) -> NDArray[np.uint8]:
+    """Each centre's representative colour (k, 3) uint8: the most common colour of the
+    frame's colours nearest to it (with ``split``, the salient colours' nearest among
+    ``centers[:split]``, the others' among the rest); for a centre no colour is nearest to,
+    the frame's colour nearest to it. Always a colour the frame holds (after ``enhance``)."""
+    k = len(centers)
+    if split is None or split == k:
+        labels = nearest(fc.exact, centers, opt.metric)
+    else:
+        salient = np.zeros(len(fc.exact), bool)
+        salient[fc.salient] = True
+        labels = np.empty(len(fc.exact), np.int64)
+        labels[salient] = nearest(fc.exact[salient], centers[:split], opt.metric)
+        labels[~salient] = nearest(fc.exact[~salient], centers[split:], opt.metric) + split
+    modes, present = cluster_modes(fc.enhanced, fc.weights, labels, k)
+    for j in np.flatnonzero(~present):  # rare: a centre no colour is nearest to
+        i = int(np.argmin(distances(fc.exact, centers[j : j + 1], opt.metric)[:, 0]))
+        modes[j] = fc.enhanced[i]
+    return modes
+
+
+# With min_saturation, the share of the entries the other (left-out) colours keep at most.
+_REST_SHARE = 0.25
+
+
+@dataclass
+class TemporalQuantizer:
+    """Quantizes frames one after another, carrying the centres from frame to frame.
+
+    With ``options.seeded`` each frame starts from the previous frame's centres, so colours that
+    persist keep their palette slot, and the rules of ``remap`` keep the screen still. Otherwise
+    every frame is initialised afresh and assigned plainly (the flickering baseline).
+    ``cuts`` lists the frames detected as scene cuts.
+    """
+
+    options: QuantizeOptions
+    cuts: list[int] = field(default_factory=list)
+    _centers: NDArray[np.float64] | None = field(default=None, init=False)
+    _display: NDArray[np.uint8] | None = field(default=None, init=False)
+    _set_from: NDArray[np.uint8] | None = field(default=None, init=False)  # see ``plan``
+    # Their CIELAB, kept so that no palette is converted twice (rows kept from a frame before
+    # keep their Lab: a row converts alike whatever the other rows hold).
+    _display_lab: NDArray[np.float32] | None = field(default=None, init=False)
+    _set_from_lab: NDArray[np.float32] | None = field(default=None, init=False)
+    _hist: NDArray[np.float64] | None = field(default=None, init=False)
+    _shown: _Shown | None = field(default=None, init=False)
+    _mean_inertia: float | None = field(default=None, init=False)
+    _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
+    _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
+    _n_frames: int = field(default=0, init=False)
+    # With min_saturation: the fits of the salient colours and of the others, each seeded.
+    _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
+    _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
+    _map: PaletteMap | None = field(default=None, init=False)
+    _fitted: bool = field(default=False, init=False)  # the last palette was a fit's
+
+    def _fit(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.int64]]:
+        """Centres for this frame, a mini-batch step from the last frame's unless ``fresh``;
+        the frame's inertia and the centre each distinct colour belongs to."""
+        opt = self.options
+        exact, weights = fc.exact, fc.weights
+        if fresh or self._centers is None:
+            centers, inertia, labels = self._fresh_fit(fc, k, frame_no, n_init=opt.n_init)
+            self._mass = np.bincount(labels, weights, minlength=len(centers))
+            return centers, inertia, labels
+        start = self._centers
+        if len(start) > k:
+            start = start[:k]
+        elif len(start) < k:
+            start = _extend_centers(fc.fit_x, fc.fit_w, start, k, opt.metric)
+        if opt.palette_memory == 0:  # the plain seeded run: a full k-means from the last centres
+            res = kmeans(
+                fc.fit_x,
+                len(start),  # fewer than k when the frame has fewer distinct colours
+                weights=fc.fit_w,
+                metric=opt.metric,
+                init=start,
+                max_iter=opt.max_iter,
+                tol=opt.tol,
+            )
+            return self._refine(fc, res.centers)
+        centers, inertia, labels, emptied = self._step(exact, weights, start)
+        jumped = (
+            self._mean_inertia is not None
+            and inertia / weights.sum() > 1.25 * self._mean_inertia + 1e-9
+        )
+        if not (jumped or emptied):
+            return centers, inertia, labels
+        # An object came (the error per pixel jumps) or went (an entry lost all its colours,
+        # and was moved onto the colour served worst): try handing an entry or a few over to
+        # what the palette serves worst. That keeps every other entry where it was (a tooltip
+        # takes an entry, the window behind keeps its colours, and gets it back when the
+        # tooltip goes), where a fresh fit, also tried when the error jumps, may move them all:
+        # that is taken only when clearly better than both.
+        if emptied:  # the step's error is the one before the empty entries moved
+            labels, dist = assign(exact, centers, opt.metric)
+            inertia = float(np.einsum("i,i->", weights, dist))
+        fixed, fixed_inertia, fixed_labels = self._repair(fc, centers)
+        for _ in range(_REPAIRS - 1):  # an object of several colours: an entry each
+            more = self._repair(fc, fixed)
+            if not more[1] < 0.9 * fixed_inertia:
+                break
+            fixed, fixed_inertia, fixed_labels = more
+        alt_inertia = np.inf
+        if jumped:
+            fresh, alt_inertia, alt_labels = self._fresh_fit(fc, k, frame_no, n_init=1)
+        if fixed_inertia < 0.9 * inertia and fixed_inertia <= 1.1 * alt_inertia:
+            self._mass = np.bincount(fixed_labels, weights, minlength=len(fixed))
+            self._followed = None
+            return fixed, fixed_inertia, fixed_labels
+        if alt_inertia < 0.9 * inertia and len(fresh) == len(start):
+            perm = match_slots(start, fresh)
+            fresh, alt_labels = fresh[perm], np.argsort(perm)[alt_labels]
+            self._mass = np.bincount(alt_labels, weights, minlength=len(fresh))
+            self._followed = None
+            return fresh, alt_inertia, alt_labels
+        return centers, inertia, labels
+
+    def _repair(
+        self, fc: FrameColours, centers: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.int64]]:
+        """``centers`` with the entry whose loss costs this frame least (its colours' extra
+        error at their next-nearest entry) moved onto the colour served worst without it
+        (pixels times distance), then refined on the frame's exact colours."""
+        x, w = fc.fit_x, fc.fit_w
+        k = len(centers)
+        if k < 2 or len(x) <= k:
+            return self._refine(fc, centers)
+        # Each colour's nearest entry, its distance to it and to the next-nearest.
+        nearest = np.empty(len(x), np.intp)
+        d1, d2 = np.empty(len(x)), np.empty(len(x))
+        for start in range(0, len(x), _CHUNK // 16):  # (chunk, k) distances at a time
+            part = slice(start, start + _CHUNK // 16)
+            d = distances(x[part], centers, self.options.metric)
+            nearest[part] = np.argmin(d, axis=1)
+            d1[part], d2[part] = np.partition(d, 1, axis=1)[:, :2].T
+        loss = np.bincount(nearest, weights=w * (d2 - d1), minlength=k)
+        lost = int(np.argmin(loss))
+        served = np.where(nearest == lost, d2, d1)  # each colour's distance without it
+        trial = centers.copy()
+        trial[lost] = x[int(np.argmax(w * served))]
+        return self._refine(fc, trial)
+
+    def _fit_groups(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
+        """min_saturation: the salient colours' entries fitted on them alone, then a few entries
+        for the other colours fitted on those alone (their share of the pixels' worth of
+        entries, at least 1, at most ``_REST_SHARE`` of k, plus any entries the salient colours
+        leave unused), so a grey wall keeps a grey rather than the nearest salient colour. Each
+        group is seeded from its own last centres. Returns the centres (salient ones first),
+        each colour's centre (m,) and how many are the salient ones'."""
+        if self._groups is None:
+            self._groups = (TemporalQuantizer(self.options), TemporalQuantizer(self.options))
+        salient = fc.salient
+        rest = np.setdiff1d(np.arange(len(fc.exact)), salient, assume_unique=True)
+        share = 1.0 - float(fc.weights[salient].sum() / fc.weights.sum())
+        n_rest = 0 if k == 1 else min(k - 1, max(1, round(k * min(share, _REST_SHARE))))
+        temporal = self.options.seeded
+        parts, members = [], np.empty(len(fc.exact), np.int64)
+        offset = 0
+        for group, which, n in (
+            (self._groups[0], salient, k - n_rest),
+            (self._groups[1], rest, None),
+        ):
+            n = k - offset if n is None else n
+            if n == 0:
+                members[which] = 0
+                continue
+            centers, labels = group._fit_seeded(
+                _subset(fc, which, self.options), n, fresh, frame_no
+            )
+            parts.append(centers)
+            members[which] = labels + offset
+            offset += len(centers)
+        followed = [g._followed for g in self._groups]
+        if temporal and all(f is not None for f in followed):
+            self._followed = np.concatenate(followed)
+        return np.concatenate(parts), members, len(parts[0])
+
+    def _fit_seeded(
+        self, fc: FrameColours, k: int, fresh: bool, frame_no: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``_fit`` with this quantizer's own seed, keeping slots at a fresh start (a group
+        of ``_fit_groups``): the centres and each colour's centre."""
+        fresh = fresh or self._centers is None
+        self._followed = None
+        centers, inertia, labels = self._fit(fc, k, fresh, frame_no)
+        self._mean_inertia = inertia / fc.weights.sum()
+        if fresh and self.options.seeded and self._centers is not None:
+            if len(self._centers) == len(centers):
+                perm = match_slots(self._centers, centers)
+                centers, labels = centers[perm], np.argsort(perm)[labels]
+        if len(centers) >= k or self._centers is None or not self.options.seeded:
+            self._centers = centers
+        return centers, labels
+
+    def _fresh_fit(
+        self, fc: FrameColours, k: int, frame_no: int, *, n_init: int
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.int64]]:
+        """A k-means of this frame alone: on its histogram, then refined on its exact colours
+        (each step assigns every distinct colour and moves each centre to its exact mean)."""
+        opt = self.options
+        res = kmeans(
+            fc.fit_x,
+            k,
+            weights=fc.fit_w,
+            metric=opt.metric,
+            init=opt.init,
+            n_init=n_init,
+            max_iter=opt.max_iter,
+            tol=opt.tol,
+            rng=np.random.default_rng([opt.seed, frame_no]),
+        )
+        return self._refine(fc, res.centers)
+
+    def _refine(
+        self, fc: FrameColours, centers: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.int64]]:
+        """Lloyd steps on the frame's exact colours from ``centers`` (fitted on its histogram)."""
+        opt = self.options
+        for _ in range(max(1, opt.refine_iter)):
+            labels, dist = assign(fc.exact, centers, opt.metric)
+            inertia = float(np.einsum("i,i->", fc.weights, dist))
+            centers, _ = _update(fc.exact, fc.weights, labels, centers, opt.metric)
+        return centers, inertia, labels
+
+    def _step(
+        self, x: NDArray, w: NDArray, centers: NDArray
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.uint8], bool]:
+        """One mini-batch k-means step: each centre moves toward the mean (median) of its
+        points in this frame by the frame's share of the centre's recent pixel mass (older
+        frames count ``palette_memory`` times less each frame), so within a shot the palette
+        settles on the shot's colours instead of chasing each frame's noise. A centre no
+        colour of the frame is nearest to moves onto the worst-served colour (no pixel shows
+        it, so nothing on screen changes). Returns the centres, the frame's error about them
+        (its points assigned as before), each point's centre (k <= 256: uint8) and whether a
+        centre was empty."""
+        k = len(centers)
+        labels, dist = assign(x, centers, self.options.metric)
+        labels = labels.astype(np.uint8)  # a byte a colour, not 8, while the step runs
+        inertia = float(np.einsum("i,i->", w, dist))
+        # Only reseeding an empty centre needs the distances: let them go before the update.
+        reseed = len(x) > k and not (_count_labels(labels, k) > 0).all()
+        if not reseed:
+            del dist
+        means, present = _update(x, w, labels, centers, self.options.metric)
+        n = np.bincount(labels, weights=w, minlength=k)
+        memory = self.options.palette_memory
+        mass = n if self._mass is None or len(self._mass) != k else memory * self._mass + n
+        rate = np.divide(n, mass, out=np.zeros(k), where=mass > 0)
+        # A centre whose frame mean moved further than half its pixels lie from that mean
+        # (and more than about 1 dE) follows them at once and its entry repaints at once: a
+        # flat area or a dominant colour that fades or changes light is followed closely,
+        # while a cluster that only gains or loses some pixels (an object passing) drifts
+        # with the memory.
+        euclidean = self.options.metric == "euclidean"
+        shift = means - centers
+        if euclidean:
+            shift_sq = (shift**2).sum(1)
+            moved = np.sqrt(shift_sq)
+        else:
+            moved = np.abs(shift).sum(1)
+        far = np.empty(len(x))
+        for start in range(0, len(x), _CHUNK):  # (m, 3) float64 temporaries a chunk at a time
+            part = slice(start, start + _CHUNK)
+            offset = x[part] - means[labels[part]]
+            far[part] = np.sqrt((offset**2).sum(1)) if euclidean else np.abs(offset).sum(1)
+        del offset
+        limit = _median_by_group(far, w, labels, n)
+        limit = np.maximum(limit, DE_UNIT[self.options.space])  # and at least about 1 dE
+        self._followed = (n > 0) & (moved > limit)
+        rate[self._followed] = 1.0
+        self._mass = mass
+        stepped = centers + rate[:, None] * shift
+        if euclidean:
+            # The frame's error around the moved centres, its points staying where they are
+            # (parallel axes: each cluster's error about its mean, plus the mean's offset).
+            after = ((means - stepped) ** 2).sum(1)
+            inertia += float(np.einsum("i,i->", n, after - shift_sq))
+        if reseed:  # (the weights are pixel counts, >= 1: present is where a label is)
+            stepped = _reseed_empty(x, w, stepped, ~present, dist)
+        return stepped, max(inertia, 0.0), labels, reseed
+
+    def quantize(
+        self,
+        rgba: NDArray[np.uint8],
+        duration: float = 0.1,
+        *,
+        prepared: FrameColours | None = None,
+    ) -> FrameResult:
+        """Quantize one (height, width, 4) uint8 frame: ``paint(plan(...))``.
+
+        prepared : the frame's ``frame_colours`` under these options, when the caller already
+            has them (e.g. computed in another thread)
+        """
+        return self.paint(self.plan(rgba, prepared=prepared), duration)
+
+    def plan(
+        self, rgba: NDArray[np.uint8] | None, *, prepared: FrameColours | None = None
+    ) -> FramePlan:
+        """Decide a frame's palette from the frames planned before it (scene cut, seeded fit,
+        palette hysteresis, each distinct colour's nearest entry). Touches none of the state
+        ``paint`` uses, so frame n+1 can be planned while frame n is painted. ``rgba`` may be
+        None when ``prepared`` is given (the pixels are not looked at again)."""
+        opt = self.options
+        fc = frame_colours(rgba, opt) if prepared is None else prepared
+        h, w = fc.source.opaque.shape
+        src = fc.source
+        has_alpha = not src.all_opaque
+        temporal = opt.seeded
+        # 256 colours leave no index for transparency ("unchanged" in a delta frame, or
+        # see-through): 255 keep one free, unless the frame has no more colours than K (they
+        # are kept exactly; a delta frame drawing all 256 is then written without one).
+        k = opt.k
+        if has_alpha or (opt.delta and len(src.colours) > k):
+            k = min(k, 255)
+        frame_no = self._n_frames
+        self._n_frames += 1
+        if len(src.colours) == 0:  # fully transparent frame
+            return FramePlan(fc, (h, w), has_alpha)
+
+        hist = fc.scene
+        cut = (
+            temporal
+            and opt.scene_threshold is not None
+            and self._hist is not None
+            and 0.5 * float(np.abs(hist - self._hist).sum()) > opt.scene_threshold
+        )
+        self._hist = hist
+        if cut:
+            self.cuts.append(frame_no)
+
+        if opt.palette is not None:
+            return self._plan_fixed(fc, (h, w), has_alpha, cut)
+        exact = fc.exact
+        fresh = not temporal or cut or self._centers is None
+        self._followed = None
+        split = None  # with min_saturation: centers[:split] are the salient colours' entries
+        if len(src.colours) <= k:
+            # Fewer colours than entries: the palette is the colours themselves, lossless.
+            centers, inertia, members = exact.astype(np.float64), 0.0, None
+        elif fc.salient is not None:
+            centers, members, split = self._fit_groups(fc, k, fresh, frame_no)
+        else:
+            centers, inertia, members = self._fit(fc, k, fresh, frame_no)
+            self._mean_inertia = inertia / src.counts.sum()
+        if (
+            split is None  # each group keeps its own slots
+            and fresh
+            and temporal
+            and self._centers is not None
+            and len(self._centers) == len(centers)
+        ):
+            centers = centers[match_slots(self._centers, centers)]
+        if len(centers) >= k or self._centers is None or not temporal:
+            self._centers = centers
+
+        # An entry is set to ``shown`` (its cluster's mean, or its mode) when hysteresis lets
+        # it repaint; whether it may is decided on ``target``, the mean, against the mean it
+        # was last set from (``_set_from``), so a mode that hops between near-equal shades
+        # does not repaint the entry on its own.
+        target = from_space(centers, opt.space)
+        target_lab = rgb_to_lab(target)
+        shown, shown_lab = target, target_lab
+        if opt.representative == "mode":
+            shown = fc.enhanced.copy() if members is None else _modes(fc, centers, split, opt)
+            shown_lab = rgb_to_lab(shown)
+        display, display_lab, set_from, set_from_lab = shown, shown_lab, target, target_lab
+        if (
+            temporal
+            and not cut
+            and self._display is not None
+            and len(self._display) == len(target)
+            and opt.palette_hysteresis > 0
+        ):
+            threshold = opt.palette_hysteresis
+            if members is not None:
+                spread = cluster_spread(fc.lab, fc.weights, members, target_lab)
+                threshold = np.minimum(threshold, spread)
+            else:  # the palette is the colours themselves
+                threshold = 0.0
+            repaint = stable_palette(self._set_from_lab, target_lab, threshold)
+            if self._followed is not None and len(self._followed) == len(repaint):
+                repaint |= self._followed
+            display = np.where(repaint[:, None], shown, self._display)
+            display_lab = np.where(repaint[:, None], shown_lab, self._display_lab)
+            if shown is not target:
+                set_from = np.where(repaint[:, None], target, self._set_from)
+                set_from_lab = np.where(repaint[:, None], target_lab, self._set_from_lab)
+        persistent = (
+            temporal
+            and not cut
+            and members is not None
+            and self._fitted
+            and self._display is not None
+            and len(self._display) == len(display)
+        )
+        self._fitted = members is not None
+        del members  # (m,) int64: not needed for the colours' entries
+        self._display, self._display_lab = display, display_lab
+        if shown is target:
+            self._set_from, self._set_from_lab = display, display_lab
+        else:
+            self._set_from, self._set_from_lab = set_from, set_from_lab
+        display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
+        entries = self._entries(fc, display_ws)
+        slots = None if entries is None else gather(entries, src.inverse)
+        if opt.transfer is not None:
+            # What is shown moves onto the other palette; the slots stay this clip's.
+            if self._map is None:
+                self._map = PaletteMap(
+                    opt.transfer, opt.transfer_shares, n_anchors=opt.transfer_colours, seed=opt.seed
+                )
+            if entries is None:  # dithering: each entry's pixels as their nearest colour's
+                entries = nearest(fc.exact, display_ws.astype(np.float64), opt.metric)
+            counts = np.bincount(entries, weights=fc.weights, minlength=len(display))
+            display = self._map.apply(display, counts, cut)
+        return FramePlan(fc, (h, w), has_alpha, cut, display, display_ws, slots, persistent)
+
+    def _plan_fixed(
+        self, fc: FrameColours, shape: tuple[int, int], has_alpha: bool, cut: bool
+    ) -> FramePlan:
+        """A frame's plan under the fixed ``options.palette``: no fit, every colour's nearest."""
+        opt = self.options
+        if self._fixed is None:
+            display = np.asarray(opt.palette, dtype=np.uint8)
+            ws = rgb_to_lab(display) if opt.space == "lab" else to_space(display, opt.space)
+            self._fixed = (display, ws)
+        display, display_ws = self._fixed
+        if has_alpha and len(display) == 256:  # the user's to fix: one line, exit 2
+            raise GifquantError(
+                "a palette of 256 colours leaves no index for transparent pixels; "
+                "give at most 255 colours"
+            )
+        entries = self._entries(fc, display_ws)
+        slots = None if entries is None else gather(entries, fc.source.inverse)
+        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots, persistent=True)
+
+    def _entries(self, fc: FrameColours, display_ws: NDArray) -> NDArray[np.uint8] | None:
+        """Each distinct colour's nearest entry (None when dithering: ``paint`` decides)."""
+        opt = self.options
+        if opt.dither != "none" and len(display_ws) >= 2:
+            return None
+        return nearest(fc.exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
+
+    def paint(
+        self,
+        plan: FramePlan,
+        duration: float = 0.1,
+        still: tuple[NDArray[np.intp], NDArray[np.uint8]] | None = None,
+    ) -> FrameResult:
+        """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since
+        the frame before. Frames must be painted in planning order. ``still``: pixels of a
+        denoised frame whose source did not change but which are shown held (flat indices and
+        source colours); each is painted by its source colour where its held colour's entry
+        is more than 4 dE from that: a still colour is never shown clearly wrong (4.6 dE)."""
+        opt = self.options
+        fc, src = plan.colours, plan.colours.source
+        h, w = plan.shape
+        if plan.display is None:  # fully transparent frame
+            self._shown = None
+            indices = np.zeros((h, w), dtype=np.uint8)
+            frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
+            return FrameResult(frame, src)
+        shown = self._shown
+        if plan.cut or plan.has_alpha or (shown is not None and shown.shape != (h, w)):
+            shown = None
+        slots = plan.slots
+        if slots is None:
+            slots = self._dither(src, fc, plan, shown)
+        elif still is not None and len(still[0]) and src.all_opaque:
+            slots = _coherent(slots, still, plan, opt)
+        fed = None
+        if plan.slots is not None and fc.smooth is not None and opt.deband > 0:
+            threshold = thresholds(h, w)
+            if not src.all_opaque:
+                threshold = threshold[src.opaque.reshape(-1)]
+            display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+            slots = deband(
+                slots,
+                src.inverse,
+                fc.lab,
+                display_lab,
+                fc.smooth,
+                threshold,
+                opt.deband,
+                colours_rgb=src.colours,
+            )
+            fed = gather(pack_rgb(src.colours), src.inverse)
+            if shown is not None and shown.fed is not None and len(shown.fed) == len(fed):
+                slots = _kept_pattern(slots, fed, fc.smooth, shown, display_lab)
+        display = plan.display
+        if plan.has_alpha:
+            self._shown = None
+            frame = _with_transparency(src, slots, display, duration)
+        else:
+            packed = pack_rgb(display)
+            changed = None
+            if shown is not None and opt.delta:
+                changed = _changed(slots, packed, shown.slots, shown.palette_packed)
+                changed = changed.reshape(h, w)
+            # The source's colours are only looked at again by the next frame's dithering.
+            fs = opt.dither == "floyd-steinberg"
+            lab, inverse = (fc.lab, src.inverse) if fs else (None, None)
+            self._shown = _Shown(slots, packed, lab, inverse, (h, w), fed)
+            frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
+        return FrameResult(frame, src, plan.cut)
+
+    def _dither(
+        self, src: DistinctColours, fc: FrameColours, plan: FramePlan, shown: _Shown | None
+    ) -> NDArray[np.uint8]:
+        """Palette slot of each opaque pixel (flattened), dithered."""
+        opt = self.options
+        display_ws = plan.display_ws
+        h, w = src.opaque.shape
+        # Dither amplitude: the typical gap between neighbouring palette entries.
+        d = np.sqrt(distances(display_ws, display_ws, "euclidean"))
+        np.fill_diagonal(d, np.inf)
+        spacing = float(np.median(d.min(1))) * opt.dither_strength
+        full = np.zeros((h * w, 3), np.float32)
+        opaque = src.opaque.reshape(-1)
+        full[opaque] = fc.exact[src.inverse]
+        if opt.dither == "floyd-steinberg":
+            active = np.ones(h * w, dtype=bool)
+            kept = None
+            if shown is not None and opt.seeded and src.all_opaque:
+                # Only pixels whose source changed are dithered afresh: still ones keep their
+                # slot, so the pattern stays put (its colour follows the entry's). When the
+                # slots are not the last frame's (a palette of the frame's own colours), a
+                # still pixel keeps its colour's new slot, or is dithered afresh if its
+                # colour is gone.
+                before = shown.lab[shown.inverse]
+                active = (fc.lab[src.inverse] != before).any(1)
+                kept = shown.slots.astype(np.intp)
+                if not plan.persistent:
+                    kept = _slots_by_colour(shown.palette_packed, pack_rgb(plan.display))[kept]
+                    active |= kept < 0
+            idx = floyd_steinberg(
+                full.reshape(h, w, 3),
+                display_ws,
+                active.reshape(h, w),
+                opt.dither_strength,
+                limit=spacing,
+            ).reshape(-1)
+            if not active.all():
+                idx[~active] = kept[~active]
+            return idx[opaque].astype(np.uint8)
+        offsets = dither_offsets(opt.dither, h, w).reshape(-1)[opaque]
+        values = full[opaque] + (offsets * spacing)[:, None]
+        return nearest(values, display_ws, "euclidean").astype(np.uint8)
+
+
+def _kept_pattern(
+    slots: NDArray[np.uint8],
+    fed: NDArray[np.uint32],
+    smooth: NDArray[np.bool_],
+    shown: _Shown,
+    display_lab: NDArray,
+) -> NDArray[np.uint8]:
+    """``slots`` with the smooth pixels whose colour is the last frame's keeping the last
+    frame's slot, when that entry is within one de-banding step (``STEP_MAX``) of the new
+    one: a dither pattern on a still area stays put while entries drift (no patches that come
+    and go), and never shows a colour clearly off its peers'."""
+    keep = smooth & (fed == shown.fed) & (slots != shown.slots)
+    if not keep.any() or len(display_lab) != len(shown.palette_packed):
+        return slots
+    idx = np.flatnonzero(keep)
+    old, new = shown.slots[idx], slots[idx]
+    lab = np.asarray(display_lab, np.float64)
+    near = ((lab[old] - lab[new]) ** 2).sum(1) <= STEP_MAX * STEP_MAX
+    if not near.any():
+        return slots
+    out = slots.copy()
+    out[idx[near]] = old[near]
+    return out
+
+
+def _coherent(
+    slots: NDArray[np.uint8],
+    still: tuple[NDArray[np.intp], NDArray[np.uint8]],
+    plan: FramePlan,
+    opt: QuantizeOptions,
+) -> NDArray[np.uint8]:
+    """``slots`` with the ``still`` pixels (flat indices, source colours) painted by their
+    source colour's entry where the held colour's entry is more than ``GHOST`` off it."""
+    idx, rgb = still
+    packed = pack_rgb(rgb)
+    colours, inv = np.unique(packed, return_inverse=True)
+    rgb_u = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], 1)
+    ws = to_space(rgb_u.astype(np.uint8), opt.space)
+    own = nearest(ws, plan.display_ws.astype(np.float64), opt.metric)[inv]
+    held = slots[idx]
+    differ = own != held
+    if not differ.any():
+        return slots
+    display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+    gap = np.sqrt(((display_lab[own[differ]] - display_lab[held[differ]]) ** 2).sum(1))
+    fix = np.flatnonzero(differ)[gap > GHOST]
+    if fix.size == 0:
+        return slots
+    out = slots.copy()
+    out[idx[fix]] = own[fix]
+    return out
+
+
+GHOST = 4.0  # dE: a margin under two JND (4.6, a colour clearly wrong: a ghost)
+
+
+def _slots_by_colour(old: NDArray[np.uint32], new: NDArray[np.uint32]) -> NDArray[np.intp]:
+    """For each entry of the ``old`` palette (packed colours), the slot of the same colour in
+    ``new``, or -1 where it has none."""
+    order = np.argsort(new, kind="stable")
+    at = np.minimum(np.searchsorted(new[order], old), len(new) - 1)
+    return np.where(new[order][at] == old, order[at], -1)
+
+
+def _changed(
+    slots: NDArray[np.uint8],
+    palette: NDArray[np.uint32],
+    last_slots: NDArray[np.uint8],
+    last_palette: NDArray[np.uint32],
+) -> NDArray[np.bool_]:
+    """Pixels (n,) whose colour ``palette[slots]`` differs from ``last_palette[last_slots]``.
+
+    A byte per pixel to compare and gather: a pixel changes when its slot does or its slot's
+    colour moved, unless some colour sits under two different slots in the two palettes (two
+    equal entries, or slots swapped at a cut): then colour pairs are looked up in a table.
+    """
+    same = palette[:, None] == last_palette[None, :]  # (k, k_last): equal colours
+    if len(palette) == len(last_palette) and not (same & ~np.eye(len(palette), dtype=bool)).any():
+        changed = slots != last_slots
+        moved = ~np.diagonal(same)
+        if moved.any():
+            changed |= moved[slots]
+        return changed
+    pair = slots.astype(np.intp) * len(last_palette) + last_slots
+    return np.take(~same.reshape(-1), pair)
+
+
+def _with_transparency(
+    src: DistinctColours, slots: NDArray[np.uint8], display: NDArray[np.uint8], duration: float
+) -> QuantizedFrame:
+    """A full frame whose transparent pixels take an entry of their own, after the palette."""
+    h, w = src.opaque.shape
+    transparent = len(display)
+    palette = np.concatenate([display, np.zeros((1, 3), np.uint8)])
+    indices = np.full((h, w), transparent, dtype=np.uint8)
+    indices[src.opaque] = slots
+    return QuantizedFrame(indices, palette, transparent, duration)

@@ -1,0 +1,540 @@
+"""Run a clip through the quantizer: frames in, palette frames out, metrics on the side.
+
+Knows nothing of files or terminals: it takes an iterable of frames and sinks with ``write``;
+progress goes to a callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._core.colour import SPACES, rgb_to_lab
+from .._core.deband import with_smooth
+from .._core.denoise import denoised
+from .._core.distinct import FrameColours, frame_colours, source_colours
+from .._core.frames import Frame
+from .._core.kmeans import METRICS, distances
+from .._core.metrics import QualityMeter
+from .._core.options import QuantizeOptions
+from .._core.temporal import FramePlan, FrameResult, TemporalQuantizer
+from .._errors import SettingError
+from .._pictures import panels as compare
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a comparison: a quantizer setting, or the (reduced) original when None."""
+
+    label: str
+    options: QuantizeOptions | None
+
+
+@dataclass
+class RunReport:
+    """What a run measured."""
+
+    n_frames: int = 0
+    seconds: float = 0.0
+    meter: QualityMeter = field(default_factory=QualityMeter)
+    panel_meters: dict[str, QualityMeter] = field(default_factory=dict)
+    cuts: list[int] = field(default_factory=list)
+    frames: list[dict] = field(default_factory=list)  # per-frame records, with ``records``
+
+
+def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
+    """Panels from a comma list: ``random``, ``seeded``, ``original``, ``k=N``, ``metric=M``,
+    ``space=S``, ``denoise=D``, ``deband=D`` (each a variation of ``base``). Raises
+    ValueError with a user-facing message."""
+    panels = []
+    for raw in spec.split(","):
+        tok = raw.strip().lower()
+        if tok == "random":
+            panels.append(Panel(f"random k={base.k}", dataclasses.replace(base, seeded=False)))
+        elif tok == "seeded":
+            panels.append(Panel(f"seeded k={base.k}", dataclasses.replace(base, seeded=True)))
+        elif tok == "original":
+            panels.append(Panel("original", None))
+        elif tok.startswith("k="):
+            if base.palette is not None:  # replace() would keep the palette's own k
+                raise ValueError(f"bad panel {raw!r}: a fixed palette has its own colours")
+            try:
+                k = int(tok[2:])
+                opts = dataclasses.replace(base, k=k)
+            except ValueError:
+                raise ValueError(f"bad panel {raw!r}: k must be a whole number 1..256") from None
+            panels.append(Panel(f"k={k}", opts))
+        elif tok.startswith("metric="):
+            if tok[7:] not in METRICS:
+                raise ValueError(f"bad panel {raw!r}: metric is one of {', '.join(METRICS)}")
+            opts = dataclasses.replace(base, metric=tok[7:])
+            panels.append(Panel(f"{tok[7:]} k={base.k}", opts))
+        elif tok.startswith(("denoise=", "deband=")):
+            name, value = tok.split("=", 1)
+            try:
+                opts = dataclasses.replace(base, **{name: value})
+            except ValueError:
+                raise ValueError(f"bad panel {raw!r}: {name} is auto, off or a strength") from None
+            panels.append(Panel(f"{name} {value} k={base.k}", opts))
+        elif tok.startswith("space="):
+            if tok[6:] not in SPACES:
+                raise ValueError(f"bad panel {raw!r}: space is one of {', '.join(SPACES)}")
+            opts = dataclasses.replace(base, space=tok[6:])
+            panels.append(Panel(f"{tok[6:]} k={base.k}", opts))
+        else:
+            raise ValueError(
+                f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M, space=S, "
+                "denoise=D or deband=D"
+            )
+    if len(panels) < 2:
+        raise ValueError("a comparison needs at least two panels")
+    if sum(p.options is None for p in panels) > 1:
+        raise ValueError("only one 'original' panel")
+    used = sum(p.options.k for p in panels if p.options is not None)
+    spare = 256 - compare.LABEL_COLOURS - 1 - used
+    if spare < (16 if any(p.options is None for p in panels) else 0):
+        raise SettingError(
+            "the panels' palettes ({used} colours) do not fit one GIF frame of 256 colours"
+            + (" with room for the original" if any(p.options is None for p in panels) else "")
+            + ("; use a palette of fewer colours" if base.palette else "; use a smaller {k}"),
+            used=used,
+        )
+    return panels
+
+
+def _original_options(panels: list[Panel], base: QuantizeOptions) -> QuantizeOptions:
+    used = sum(p.options.k for p in panels if p.options is not None)
+    k = 256 - compare.LABEL_COLOURS - 1 - used
+    # The original as it is: not enhanced, every colour fitted, means, its own colours.
+    return dataclasses.replace(
+        base,
+        k=min(k, 256),
+        seeded=True,
+        enhance=1.0,
+        min_saturation=0.0,
+        representative="mean",
+        palette=None,
+        transfer=None,
+        transfer_shares=None,
+    )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A frame and its distinct colours (the reader thread's work)."""
+
+    frame: Frame
+    colours: FrameColours
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A frame, its distinct colours and its palette (the planner thread's work)."""
+
+    frame: Frame
+    colours: FrameColours
+    plan: FramePlan
+
+
+@dataclass(frozen=True)
+class Painted:
+    """Frame ``index`` quantized: the main result and each comparison panel's (in order)."""
+
+    index: int
+    frame: Frame
+    result: FrameResult
+    panels: list[FrameResult]
+
+
+class _Stages:
+    """The work of a run, stage by stage; ``run`` decides which thread does what."""
+
+    def __init__(
+        self, options, sink, compare_sink, panels, measure, on_frame, records, columns=None
+    ) -> None:
+        self.records = records
+        self._last_palette_lab: NDArray | None = None
+        self.options = options
+        self.sink = sink
+        self.compare_sink = compare_sink
+        self.measure = measure
+        self.on_frame = on_frame
+        self.report = RunReport()
+        self.quantizer = TemporalQuantizer(options)
+        self.panels: list[tuple[Panel, TemporalQuantizer]] = []
+        self.cells: list[int] = []  # the grid, row by row: which panel each cell shows
+        self.columns = columns
+        if compare_sink is not None and panels:
+            unique = list(dict.fromkeys(panels))  # a panel in several cells is worked once
+            self.cells = [unique.index(p) for p in panels]
+            for p in unique:
+                opts = p.options if p.options is not None else _original_options(unique, options)
+                self.panels.append((p, TemporalQuantizer(opts)))
+                if p.options is not None:
+                    self.report.panel_meters[p.label] = QualityMeter()
+
+    def prepare(self, fr: Frame) -> Prepared:
+        """Frame-local work, done by the reader thread while the last frame is quantized."""
+        fed = fr.to_quantize(self.options.denoise)
+        source = source_colours(fed, self.options.alpha_threshold)
+        colours = with_smooth(frame_colours(None, self.options, source), fed.rgba, self.options)
+        if fr.fed is not None and not self.panels:
+            # Past here the denoised pixels are not looked at, and the source's only by the
+            # meter: let them go (4 to 8 bytes a pixel for each frame in flight).
+            pixels = fr.rgba if self.measure else _NO_PIXELS
+            fr = Frame(pixels, fr.duration, fr.opaque, held=fr.held, still_held=fr.still_held)
+        return Prepared(fr, colours)
+
+    def plan(self, item: Prepared) -> Planned:
+        """The main run's palette, decided in its own thread while the last frame is painted."""
+        fr, fc = item.frame, item.colours
+        return Planned(fr, fc, self.quantizer.plan(None, prepared=fc))
+
+    def paint(self, i: int, item: Planned) -> Painted:
+        fr, fc = item.frame, item.colours
+        still = (fr.still_held or {}).get(self.options.denoise)
+        res = self.quantizer.paint(item.plan, fr.duration, still)
+        # The panel matching the main run reuses its result rather than computing it twice.
+        others = [
+            res if p.options == self.options else self._panel(q, fr, fc) for p, q in self.panels
+        ]
+        return Painted(i, fr, res, others)
+
+    def _panel(self, q: TemporalQuantizer, fr: Frame, fc: FrameColours) -> FrameResult:
+        # Panels share the frame's distinct colours; what depends on their options is theirs.
+        same = (q.options.alpha_threshold, q.options.denoise) == (
+            self.options.alpha_threshold,
+            self.options.denoise,
+        )
+        fed = fr.to_quantize(q.options.denoise)
+        source = fc.source if same else source_colours(fed, q.options.alpha_threshold)
+        colours = frame_colours(None, q.options, source)
+        if same and (q.options.deband > 0) == (self.options.deband > 0):
+            colours = dataclasses.replace(colours, smooth=fc.smooth)
+        else:
+            colours = with_smooth(colours, fed.rgba, q.options)
+        return q.quantize(None, fr.duration, prepared=colours)
+
+    def write(self, item: Painted) -> None:
+        self.sink.write(item.result.frame)
+        if self.panels:
+            labels = [self.panels[c][0].label for c in self.cells]
+            frames = [item.panels[c].frame for c in self.cells]
+            self.compare_sink.write(
+                compare.compose(frames, labels, first=item.index == 0, columns=self.columns)
+            )
+
+    def meter(self, item: Painted) -> None:
+        if not self.measure:
+            return
+        m = self.report.meter
+        observed = len(m.frame_incoherence)
+        _measure(m, item.frame, item.result, self.options)
+        if self.records:
+            self.report.frames.append(self._record(item, observed))
+        for (p, q), r in zip(self.panels, item.panels, strict=True):
+            if p.label in self.report.panel_meters:
+                _measure(self.report.panel_meters[p.label], item.frame, r, q.options)
+
+    def _record(self, item: Painted, observed: int) -> dict:
+        """The per-frame record of ``--report`` (keys: see the README)."""
+        m, out = self.report.meter, item.result.frame
+        counts = np.bincount(out.indices.ravel(), minlength=len(out.palette))
+        if out.transparent is not None:
+            counts[out.transparent] = 0
+        order = np.argsort(-counts, kind="stable")
+        order = order[counts[order] > 0]
+        total = counts.sum()
+        lab = rgb_to_lab(out.palette[order])
+        drift = None
+        if self._last_palette_lab is not None and len(lab) and len(self._last_palette_lab):
+            drift = float(
+                np.sqrt(distances(lab, self._last_palette_lab, "euclidean").min(1)).mean()
+            )
+        self._last_palette_lab = lab
+        return {
+            "index": item.index,
+            "dE": m.frame_de[-1],
+            "flicker": m.frame_flicker[-1],
+            "incoherence": m.frame_incoherence[-1] if len(m.frame_incoherence) > observed else None,
+            "ghosts": m.frame_ghosts[-1] if len(m.frame_incoherence) > observed else None,
+            "dE_p99": m.frame_p99[-1] if m.frame_p99 else None,
+            "colours_on_screen": m.frame_colours[-1] if m.frame_colours else None,
+            "palette": [
+                {
+                    "colour": "#{:02x}{:02x}{:02x}".format(*out.palette[i].tolist()),
+                    "share": round(float(counts[i] / total), 6),
+                }
+                for i in order
+            ],
+            "drift": drift,
+            "cut": bool(item.result.cut),
+            "held": (item.frame.held or {}).get(self.options.denoise, 0),
+            "bytes": None,
+        }
+
+    def done(self, item: Painted) -> None:
+        if item.result.cut:
+            self.report.cuts.append(item.index)
+        self.report.n_frames += 1
+        if self.on_frame is not None:
+            self.on_frame(item.index)
+
+
+def run(
+    frames: Iterable[Frame],
+    sink,
+    options: QuantizeOptions,
+    *,
+    compare_sink=None,
+    panels: list[Panel] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+    measure: bool = True,
+    threads: bool = True,
+    records: bool = False,
+    columns: int | None = None,
+) -> RunReport:
+    """Quantize ``frames`` into ``sink`` (and the comparison into ``compare_sink``).
+
+    With ``threads`` the frames are read one thread ahead and written (encoded, measured) one
+    thread behind the quantizer, through short queues: frame order is kept, at most a few frames
+    are in flight, and an exception in either thread is raised here. Without, one frame is
+    worked on at a time, and its pixels are let go once planned unless measured or compared
+    (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
+    """
+    start = time.perf_counter()
+    stages = _Stages(
+        options, sink, compare_sink, panels, measure, on_frame, records and measure, columns
+    )
+    strengths = {options.denoise, *(q.options.denoise for _, q in stages.panels)}
+    if any(s > 0 for s in strengths):
+        frames = denoised(frames, strengths)
+    if threads:
+        _threaded(frames, stages)
+    else:
+        _serial(frames, stages)
+    stages.report.seconds = time.perf_counter() - start
+    return stages.report
+
+
+def _serial(frames: Iterable[Frame], stages: _Stages) -> None:
+    i = -1
+    for fr in frames:  # not enumerate(): its reused result tuple would keep the frame
+        i += 1
+        prepared = stages.prepare(fr)
+        if not stages.measure and not stages.panels:
+            # Past its distinct colours, nothing reads the frame's pixels: let them go.
+            fr = Frame(_NO_PIXELS, fr.duration, fr.opaque, held=fr.held, still_held=fr.still_held)
+        planned = stages.quantizer.plan(None, prepared=prepared.colours)
+        del prepared
+        item = stages.paint(i, Planned(fr, planned.colours, planned))
+        del fr, planned
+        stages.write(item)
+        stages.meter(item)
+        stages.done(item)
+        del item
+
+
+def _threaded(frames: Iterable[Frame], stages: _Stages) -> None:
+    # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, stages.prepare))
+        planner = stack.enter_context(
+            _Prefetch(reader, _QUEUE_FRAMES, stages.plan, name="gifquant-plan")
+        )
+        # While the reader thread starts the decoder and prepares the first frame, load what
+        # the first fit needs (numpy.random is imported on first use).
+        np.random.default_rng(0)
+        writer = stack.enter_context(_Drain(stages.write, _QUEUE_FRAMES, name="gifquant-write"))
+        meters = None
+        if stages.measure:
+            meters = stack.enter_context(
+                _Drain(stages.meter, _QUEUE_FRAMES, name="gifquant-measure")
+            )
+        for i, planned in enumerate(planner):
+            item = stages.paint(i, planned)
+            writer.put(item)
+            if meters is not None:
+                meters.put(item)
+            stages.done(item)
+
+
+# Frames in flight per queue between threads: enough to smooth the stages, bounded memory.
+_QUEUE_FRAMES = 2
+# Frames of at least this many pixels (1080p is just under) are best run one at a time, without
+# the threads, which keep several frames in flight at their stages: a frame's working set, not
+# the stages' overlap, matters then (4 frames of 2000x2000 noise: 643 -> 272 MiB, and faster).
+SERIAL_PIXELS = 1 << 21
+_NO_PIXELS = np.zeros((0, 0, 4), np.uint8)
+# How often a blocked thread looks whether the run was stopped, seconds.
+_POLL = 0.1
+# How long a stopping run waits for a stage's thread before giving up on it, seconds.
+_GIVE_UP = 10.0
+_END = object()
+
+
+class _Prefetch:
+    """Iterate ``prepare(frame)`` for ``frames`` in a background thread, ``maxsize`` items ahead;
+    re-raise its errors.
+
+    Leaving the context stops the thread after the frame it is reading; the source iterator is
+    closed in that thread (a generator must be closed by the thread that runs it).
+    """
+
+    def __init__(
+        self,
+        frames: Iterable,
+        maxsize: int,
+        prepare: Callable = lambda x: x,
+        *,
+        name: str = "gifquant-read",
+    ) -> None:
+        self._frames = frames
+        self._prepare = prepare
+        # A stage fed by another one stops it too, so that neither waits on the other.
+        self._upstream = frames if isinstance(frames, _Prefetch) else None
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+
+    def __enter__(self) -> _Prefetch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._upstream is not None:
+            self._upstream._stop.set()
+        deadline = time.monotonic() + _GIVE_UP
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._empty()  # unblock a pending put
+            self._thread.join(_POLL)
+
+    def _empty(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self) -> None:
+        it = iter(self._frames)
+        try:
+            for fr in it:
+                if not self._put((self._prepare(fr), None)):
+                    return
+            self._put((_END, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            self._put((_END, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    def __iter__(self) -> Iterator:
+        while True:
+            try:
+                item, exc = self._queue.get(timeout=_POLL)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return  # stopped from downstream: nothing more will come
+                continue
+            if exc is not None:
+                raise exc
+            if item is _END:
+                return
+            yield item
+
+
+class _Drain:
+    """Hand items to ``work`` in a background thread, in order, through a bounded queue.
+
+    ``put`` raises the thread's error once it has failed; leaving the context without an error
+    waits for every item to be done and raises the thread's error, if any.
+    """
+
+    def __init__(self, work: Callable[[object], None], maxsize: int, *, name: str) -> None:
+        self._work_fn = work
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+
+    def __enter__(self) -> _Drain:
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self._error is not None:
+                continue  # failed: keep draining so the producer never blocks
+            try:
+                self._work_fn(item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the producing thread
+                self._error = exc
+
+    def put(self, item: object) -> None:
+        self._raise()
+        while True:
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            # Failing or interrupted: drop what is queued and stop as soon as the current item
+            # is done; its outcome no longer matters.
+            self._error = self._error or exc
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+        while True:
+            try:
+                self._queue.put(_END, timeout=_POLL)
+                break
+            except queue.Full:
+                continue
+        # Finishing: every item must be written. Failing: a thread stuck in its item (a pipe
+        # nobody reads) is given up on; it is a daemon, and its child is killed at exit.
+        deadline = None if exc_type is None else time.monotonic() + _GIVE_UP
+        while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+            self._thread.join(_POLL)
+        if exc_type is None:
+            self._raise()
+
+
+def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: QuantizeOptions) -> None:
+    out = res.frame
+    mask = fr.rgba[..., 3] >= 128
+    src = res.source
+    quantized_as_is = fr.to_quantize(options.denoise) is fr  # not denoised pixels
+    if quantized_as_is and options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
+        # The quantizer already split the source into distinct colours over the same mask.
+        meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
+        meter.observe_indexed(fr.rgba, mask, out.indices, out.palette)
+    else:
+        meter.update(fr.rgba[..., :3], out.rgb, mask)
