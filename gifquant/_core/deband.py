@@ -27,6 +27,7 @@ from .kmeans import distances
 from .options import QuantizeOptions
 
 STEP_MIN, STEP_MAX = 2.3, 4.6  # dE: entries closer show no band; further, the dither shows
+DETAIL = 12  # levels: the most a smooth 4x4 block's pixels may span in a channel
 SMOOTH = 0.25  # dE a pixel: a smoother area of the (blurred) source is where bands show
 _SCALE = 4  # the smoothness is measured on a frame this many times smaller a side
 
@@ -41,7 +42,7 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
     full = np.zeros((h, w), bool)
     if hs < 3 or ws < 3:
         return full
-    small = downsample(rgba, s)
+    small, detail = downsample(rgba, s)
     lab = rgb_to_lab(small.reshape(-1, 3))
     lab = _blur121(lab.reshape(hs, ws, 3).astype(np.float32))
     gy = np.zeros((hs, ws), np.float32)
@@ -52,7 +53,9 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
         gx[:, 1:-1] = ((lab[:, 2:] - lab[:, :-2]) ** 2).sum(2)
     # Central differences span 2 small pixels, that is 2 * _SCALE pixels of the frame.
     grad = np.sqrt(gx + gy) / (2 * s)
-    smooth = grad < SMOOTH
+    # Fine detail (text, edges of a pixel or two) averages away in the small copy: a block
+    # whose pixels span more than DETAIL levels is not smooth, whatever its mean says.
+    smooth = (grad < SMOOTH) & (detail <= DETAIL)
     smooth[[0, -1], :] = False  # edges of the small frame: no neighbours to judge by
     smooth[:, [0, -1]] = False
     full[: hs * s, : ws * s] = np.repeat(np.repeat(smooth, s, 0), s, 1)

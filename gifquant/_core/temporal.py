@@ -640,8 +640,11 @@ class TemporalQuantizer:
                 colours_rgb=src.colours,
             )
             fed = gather(pack_rgb(src.colours), src.inverse)
-            if shown is not None and shown.fed is not None and len(shown.fed) == len(fed):
-                slots = _kept_pattern(slots, fed, fc.smooth, shown, display_lab)
+            same_slots = shown is not None and plan.persistent and shown.fed is not None
+            if same_slots and len(shown.fed) == len(fed):
+                slots = _kept_pattern(
+                    slots, fed, fc.smooth, shown, display_lab, pack_rgb(plan.display)
+                )
         display = plan.display
         if plan.has_alpha:
             self._shown = None
@@ -709,11 +712,13 @@ def _kept_pattern(
     smooth: NDArray[np.bool_],
     shown: _Shown,
     display_lab: NDArray,
+    packed: NDArray[np.uint32],
 ) -> NDArray[np.uint8]:
     """``slots`` with the smooth pixels whose colour is the last frame's keeping the last
-    frame's slot, when that entry is within one de-banding step (``STEP_MAX``) of the new
-    one: a dither pattern on a still area stays put while entries drift (no patches that come
-    and go), and never shows a colour clearly off its peers'."""
+    frame's slot, when that entry still has its colour (``packed``: the new palette) and is
+    within one de-banding step (``STEP_MAX``) of the new choice: a dither pattern on a still
+    area stays put while other entries drift (no patches that come and go), and a kept pixel
+    shows exactly what it showed."""
     keep = smooth & (fed == shown.fed) & (slots != shown.slots)
     if not keep.any() or len(display_lab) != len(shown.palette_packed):
         return slots
@@ -721,6 +726,7 @@ def _kept_pattern(
     old, new = shown.slots[idx], slots[idx]
     lab = np.asarray(display_lab, np.float64)
     near = ((lab[old] - lab[new]) ** 2).sum(1) <= STEP_MAX * STEP_MAX
+    near &= packed[old] == shown.palette_packed[old]
     if not near.any():
         return slots
     out = slots.copy()

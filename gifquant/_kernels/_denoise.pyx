@@ -10,23 +10,41 @@ DEF MEMORY_MAX = 250
 
 
 def downsample(const unsigned char[:, :, :] img, int s):
-    """(h // s, w // s, 3) uint8: each s x s block's mean colour, rounded."""
+    """Each s x s block's mean colour, rounded, (h // s, w // s, 3) uint8, and its detail: the
+    largest range (max - min) of a channel within the block, (h // s, w // s) uint8."""
     cdef Py_ssize_t hs = img.shape[0] // s, ws = img.shape[1] // s, y, x, c, i, j
     out_arr = np.empty((hs, ws, 3), np.uint8)
+    detail_arr = np.empty((hs, ws), np.uint8)
     cdef unsigned char[:, :, ::1] out = out_arr
+    cdef unsigned char[:, ::1] detail = detail_arr
     cdef long acc[3]
+    cdef int lo[3]
+    cdef int hi[3]
+    cdef int v, r
     cdef long area = s * s
     with nogil:
         for y in range(hs):
             for x in range(ws):
-                acc[0] = acc[1] = acc[2] = 0
+                for c in range(3):
+                    acc[c] = 0
+                    lo[c] = 255
+                    hi[c] = 0
                 for i in range(s):
                     for j in range(s):
                         for c in range(3):
-                            acc[c] += img[y * s + i, x * s + j, c]
+                            v = img[y * s + i, x * s + j, c]
+                            acc[c] += v
+                            if v < lo[c]:
+                                lo[c] = v
+                            if v > hi[c]:
+                                hi[c] = v
+                r = 0
                 for c in range(3):
                     out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
-    return out_arr
+                    if hi[c] - lo[c] > r:
+                        r = hi[c] - lo[c]
+                detail[y, x] = <unsigned char>r
+    return out_arr, detail_arr
 
 
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
