@@ -222,14 +222,13 @@ class Denoiser:
 
     ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
     at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
-    is (the clip shows no noise). About 21 bytes a pixel of state.
+    is (the clip shows no noise). About 18 bytes a pixel of state.
     """
 
     def __init__(self, strength: float = 1.0) -> None:
         if not strength > 0:
             raise ValueError(f"strength must be more than 0, not {strength}")
         self.strength = float(strength)
-        self.sigma = 0.0  # the latest frame's typical noise (levels), for reports
         self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
         self._before: NDArray[np.uint8] | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
@@ -254,7 +253,6 @@ class Denoiser:
             self._history.append((sigma, share))
             del self._history[:-_HISTORY]
         if not self._history or np.median([s for _, s in self._history]) < NOISY:
-            self.sigma = 0.0
             return None
         stack = np.stack([b for b, _ in self._history])
         moving = stack[-1] < 0  # the latest measure says where the picture moves now
@@ -263,7 +261,6 @@ class Denoiser:
         # A block crossed by motion measures high; noise is about even over a frame, so no
         # block is taken as noisier than 1.5 times the typical one.
         typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
-        self.sigma = typical
         sigma = np.clip(sigma, FLOOR, 1.5 * typical)
         sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
         return sigma.astype(np.float32)
@@ -277,9 +274,7 @@ class Denoiser:
             window, self._before, blocks, tight, BLOCK, mean, count, shown, still_off,
             PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
         )  # fmt: skip
-        if self._frame % 4 == 1:  # smooth blocks change slowly: looked at every 4th frame
-            self._tight = (block_gradient(shown, BLOCK) < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, _indices(still_off))
+        return self._finish(held, lambda: block_gradient(shown, BLOCK))
 
     def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
         """``step`` through the numpy reference (the tests' oracle)."""
@@ -291,8 +286,14 @@ class Denoiser:
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
         held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
+        return self._finish(held, lambda: block_gradient_reference(shown))
+
+    def _finish(self, held: int, gradient) -> Step:
+        """The stepped frame's ``Step``; every 4th frame the smooth blocks are looked at again
+        (``gradient()``: the shown frame's per-block gradient): they change slowly."""
+        _, _, shown, still_off = self._state
         if self._frame % 4 == 1:
-            self._tight = (block_gradient_reference(shown) < GRADIENT).astype(np.uint8)
+            self._tight = (gradient() < GRADIENT).astype(np.uint8)
         return Step(shown.copy(), held, _indices(still_off))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
@@ -363,7 +364,9 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
         step = d.step(pixels)
         if step is not None:
             fed[strength], held[strength] = step.fed, step.held
-            still[strength] = (step.still, cur[..., :3].reshape(-1, 3)[step.still])
+            # Rows of the frame's pixels, a view: only the still ones' colours are copied.
+            rows = cur.reshape(-1, cur.shape[2])
+            still[strength] = (step.still, rows[step.still, :3])
     if not fed:
         return first
     return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

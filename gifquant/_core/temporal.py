@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import GifquantError
-from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
+from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space, unpack_rgb
 from .deband import STEP_MAX, deband, thresholds
 from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from .dither import dither_offsets, floyd_steinberg
@@ -743,10 +743,8 @@ def _coherent(
     """``slots`` with the ``still`` pixels (flat indices, source colours) painted by their
     source colour's entry where the held colour's entry is more than ``GHOST`` off it."""
     idx, rgb = still
-    packed = pack_rgb(rgb)
-    colours, inv = np.unique(packed, return_inverse=True)
-    rgb_u = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], 1)
-    ws = to_space(rgb_u.astype(np.uint8), opt.space)
+    colours, inv = np.unique(pack_rgb(rgb), return_inverse=True)
+    ws = to_space(unpack_rgb(colours), opt.space)
     own = nearest(ws, plan.display_ws.astype(np.float64), opt.metric)[inv]
     held = slots[idx]
     differ = own != held
