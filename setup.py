@@ -1,15 +1,17 @@
-"""Builds the compiled kernels; everything else is in pyproject.toml."""
+"""Builds the compiled kernels; everything else is in pyproject.toml.
+
+Every ``gifquant/_kernels/_*.pyx`` becomes the extension ``gifquant._kernels._*``, so a new
+kernel needs no edit here."""
+
+from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # No -march=native: the wheel must run on any x86-64 or aarch64.
 extensions = [
-    Extension(
-        "gifquant._kernels._denoise",
-        ["gifquant/_kernels/_denoise.pyx"],
-        extra_compile_args=["-O3"],
-    )
+    Extension(f"gifquant._kernels.{pyx.stem}", [pyx.as_posix()], extra_compile_args=["-O3"])
+    for pyx in sorted(Path("gifquant/_kernels").glob("_*.pyx"))
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}))
