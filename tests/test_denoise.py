@@ -183,6 +183,10 @@ def test_noise_is_held_still_for_fewer_bytes_and_less_flicker_without_ghosts(tmp
         assert on.stat().st_size < 0.8 * off.stat().st_size, k
         m_on, m_off = measure(list(frames), on), measure(list(frames), off)
         assert m_on.flicker < 0.5 * m_off.flicker, (k, m_on.flicker, m_off.flicker)
+        # The report's figures are against the source, not the denoised pixels.
+        summary = _report(rep_on)["summary"]
+        assert summary["dE"] == pytest.approx(m_on.mean_de, rel=0.02), k
+        assert summary["flicker"] == pytest.approx(m_on.flicker, rel=0.02), k
         assert m_on.ghosts <= MAX_GHOSTS
         assert m_on.colours_max <= k
 

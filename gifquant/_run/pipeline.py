@@ -206,6 +206,9 @@ class _Stages:
         others = [
             res if p.options == self.options else self._panel(q, fr, fc) for p, q in self.panels
         ]
+        if fr.still_held is not None and not self.panels:
+            # Past painting, the still pixels (up to 7 bytes a pixel) are not looked at.
+            fr = Frame(fr.pixels, fr.duration, fr.opaque, fr.indexed, fed=fr.fed, held=fr.held)
         return Painted(i, fr, res, others)
 
     def _panel(self, q: TemporalQuantizer, fr: Frame, fc: FrameColours) -> FrameResult:
@@ -531,7 +534,9 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
     out = res.frame
     mask = fr.rgba[..., 3] >= 128
     src = res.source
-    quantized_as_is = fr.to_quantize(options.denoise) is fr  # not denoised pixels
+    # Not denoised, or denoised without a pixel held: the quantizer's colours are the source's
+    # (``prepare`` lets the denoised pixels go, so ``fed`` cannot tell).
+    quantized_as_is = not (fr.held or {}).get(options.denoise)
     if quantized_as_is and options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
         # The quantizer already split the source into distinct colours over the same mask.
         meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
