@@ -209,12 +209,12 @@ def step_reference(
 
 class Step(NamedTuple):
     """One frame's denoising: ``fed`` (h, w, 4) uint8, the pixels to quantize; ``held``, how
-    many are not the source's; ``still``, the flat indices of those whose source is exactly as
-    in the frame before."""
+    many are not the source's; ``still``, a (h, w) mask of those whose source is exactly as
+    in the frame before (the denoiser's own array: copy it to keep it past the next step)."""
 
     fed: NDArray[np.uint8]
     held: int
-    still: NDArray[np.intp]
+    still: NDArray[np.bool_]
 
 
 class Denoiser:
@@ -294,7 +294,7 @@ class Denoiser:
         _, _, shown, still_off = self._state
         if self._frame % 4 == 1:
             self._tight = (gradient() < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, _indices(still_off))
+        return Step(shown.copy(), held, still_off.view(bool))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
         """The frame's per-block sigma times the strength, the smooth blocks and the state to
@@ -323,12 +323,6 @@ class Denoiser:
             )
         scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
         return scaled, self._tight, self._state
-
-
-def _indices(mask: NDArray[np.uint8]) -> NDArray[np.intp]:
-    """Flat indices of ``mask``'s set pixels, as int32 when they fit (half the bytes)."""
-    idx = np.flatnonzero(mask)
-    return idx.astype(np.int32) if mask.size < 2**31 else idx
 
 
 def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Frame]:
@@ -364,9 +358,9 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
         step = d.step(pixels)
         if step is not None:
             fed[strength], held[strength] = step.fed, step.held
-            # Rows of the frame's pixels, a view: only the still ones' colours are copied.
-            rows = cur.reshape(-1, cur.shape[2])
-            still[strength] = (step.still, rows[step.still, :3])
+            # A bit a pixel, and only the still ones' colours copied (from a view of the rows).
+            mask = step.still.reshape(-1)
+            still[strength] = (np.packbits(mask), cur.reshape(-1, cur.shape[2])[mask, :3])
     if not fed:
         return first
     return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

@@ -40,8 +40,9 @@ class Frame:
         strength (``denoise.denoised``); a strength not in it quantizes ``rgba`` as it is
     held : by strength, how many of ``fed``'s pixels are not the source's
     still_held : by strength, the pixels whose source is exactly as in the frame before but
-        which ``fed`` shows otherwise: their flat indices (n,) and source colours (n, 3) uint8
-        (the painter keeps them coherent with their source colour's other pixels)
+        which ``fed`` shows otherwise: a bit a pixel (``numpy.packbits`` of the flat mask) and
+        their source colours (n, 3) uint8 (the painter keeps them coherent with their source
+        colour's other pixels; ``still`` unpacks them)
     """
 
     pixels: NDArray[np.uint8] | None
@@ -58,6 +59,14 @@ class Frame:
         if not self.fed or denoise not in self.fed:
             return self
         return Frame(self.fed[denoise], self.duration, self.opaque)
+
+    def still(self, denoise: float) -> tuple[NDArray[np.intp], NDArray[np.uint8]] | None:
+        """``still_held`` at strength ``denoise`` as flat indices (n,) and source colours (n, 3),
+        or None."""
+        if not self.still_held or denoise not in self.still_held:
+            return None
+        bits, rgb = self.still_held[denoise]
+        return np.flatnonzero(np.unpackbits(bits)), rgb  # packbits' padding bits are 0
 
     @cached_property
     def rgba(self) -> NDArray[np.uint8]:

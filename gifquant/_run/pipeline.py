@@ -200,7 +200,7 @@ class _Stages:
 
     def paint(self, i: int, item: Planned) -> Painted:
         fr, fc = item.frame, item.colours
-        still = (fr.still_held or {}).get(self.options.denoise)
+        still = fr.still(self.options.denoise)
         res = self.quantizer.paint(item.plan, fr.duration, still)
         # The panel matching the main run reuses its result rather than computing it twice.
         others = [
