@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import gifquant
 from gifquant import main
 from gifquant._core.colour import delta_e, rgb_to_lab
-from gifquant._core.deband import deband, smooth_mask
+from gifquant._core.deband import deband, deband_reference, smooth_mask
 from gifquant._core.denoise import (
     BLOCK,
     CAP,
@@ -247,6 +247,36 @@ def test_a_smooth_gradient_bands_less_with_deband(tmp_path):
     # The dither is fixed to the screen: the still ramp does not crawl (only the smooth area's
     # edge next to the moving square moves with it).
     assert m_on.flicker <= m_off.flicker + 0.05
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.integers(1, 60),
+    st.integers(1, 40),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([np.uint16, np.int32]),
+    st.sampled_from([0.5, 1.0, 2.0]),
+)
+def test_deband_kernel_matches_its_reference(n, m, k, seed, index_dtype, strength):
+    rng = np.random.default_rng(seed)
+    # Entries a few dE apart in a small box, so most colours have a near second entry.
+    pal = 50 + rng.uniform(-6, 6, (k, 3))
+    colours = (50 + rng.uniform(-7, 7, (m, 3))).astype(np.float32)
+    if k > 1 and seed % 3 == 0:
+        pal[rng.integers(0, k)] = pal[0]  # equal entries: the lowest slot wins, as argmin
+    rgb = rng.integers(0, 256, (m, 3), dtype=np.uint8)
+    rgb[rng.random(m) < 0.2, 0] = 255  # some clipped colours
+    inverse = rng.integers(0, m, n).astype(index_dtype)
+    # Each pixel's entry, nearest in CIELAB (as the painter gives), a few others off it.
+    d = ((colours[:, None, :].astype(np.float64) - pal[None]) ** 2).sum(2)
+    slots = np.argmin(d, 1)[inverse].astype(np.uint8)
+    slots[rng.random(n) < 0.05] = rng.integers(0, k)
+    smooth = rng.random(n) < 0.7
+    threshold = rng.random(n, dtype=np.float32)
+    for c_rgb in (rgb, None):
+        args = (slots, inverse, colours, pal, smooth, threshold, strength, c_rgb)
+        np.testing.assert_array_equal(deband(*args), deband_reference(*args))
 
 
 def test_deband_leaves_flat_colours_and_far_entries_alone():

@@ -8,7 +8,7 @@ the other entry with the probability of its position between them, against a blu
 threshold fixed to the screen: the mixture averages to the colour, a still area keeps its
 pattern from frame to frame, and no pixel is ever more than one step (4.6 dE, two JND) from
 what its peers show. Edges, texture, flat colours and entries further apart are left alone.
-Pure numpy.
+The per-pixel and per-colour loops are compiled (``deband_reference``: the same in numpy).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import downsample
+from .._kernels import deband_slots, downsample
 from .colour import rgb_to_lab
 from .distinct import FrameColours
 from .dither import blue_noise
-from .kmeans import distances
 from .options import QuantizeOptions
 
 STEP_MIN, STEP_MAX = 2.3, 4.6  # dE: entries closer show no band; further, the dither shows
@@ -112,7 +111,39 @@ def deband(
     screen-fixed thresholds in (0, 1); strength : entries from ``STEP_MIN / strength`` dE
     apart are dithered (up to ``STEP_MAX``); colours_rgb : (m, 3) uint8, the distinct colours,
     to leave clipped ones alone. Returns new slots (or ``slots`` when none change).
+
+    Compiled (``_kernels.deband_slots``); ``deband_reference`` is the same in numpy.
     """
+    if len(palette_lab) < 2 or not smooth.any():
+        return slots
+    if colours_rgb is None:
+        colours_rgb = np.ones((len(colours_lab), 3), np.uint8)
+    inverse = inverse if inverse.dtype == np.uint16 else inverse.astype(np.int32, copy=False)
+    out, changed = deband_slots(
+        np.ascontiguousarray(slots),
+        np.ascontiguousarray(inverse),
+        np.ascontiguousarray(smooth).view(np.uint8),
+        np.ascontiguousarray(threshold, np.float32),
+        np.ascontiguousarray(colours_lab, np.float32),
+        np.ascontiguousarray(palette_lab, np.float64),
+        np.ascontiguousarray(colours_rgb, np.uint8),
+        STEP_MIN / max(strength, 1e-6),
+        STEP_MAX,
+    )
+    return out if changed else slots
+
+
+def deband_reference(
+    slots: NDArray[np.uint8],
+    inverse: NDArray,
+    colours_lab: NDArray[np.float32],
+    palette_lab: NDArray,
+    smooth: NDArray[np.bool_],
+    threshold: NDArray[np.float32],
+    strength: float = 1.0,
+    colours_rgb: NDArray[np.uint8] | None = None,
+) -> NDArray[np.uint8]:
+    """``deband`` in numpy (the tests' oracle)."""
     k = len(palette_lab)
     if k < 2 or not smooth.any():
         return slots
@@ -132,7 +163,7 @@ def deband(
     c = colours_lab[cand].astype(np.float64)
     pal = np.asarray(palette_lab, np.float64)
     e1 = entry[cand]
-    d = distances(c, pal, "euclidean")
+    d = ((c[:, None, :] - pal[None, :, :]) ** 2).sum(2)
     d[np.arange(len(cand)), e1] = np.inf
     e2 = np.argmin(d, axis=1)
     a, b = pal[e1], pal[e2]

@@ -2,6 +2,7 @@
 which the tests compare them with, live beside the code that calls them."""
 
 try:
+    from ._deband import deband_slots
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
@@ -10,4 +11,4 @@ except ImportError as exc:  # a broken or missing build: say how to mend it, nev
         "(or, in a checkout: pip install -e .)"
     ) from None
 
-__all__ = ["block_gradient", "block_noise_sums", "denoise_step", "downsample"]
+__all__ = ["block_gradient", "block_noise_sums", "deband_slots", "denoise_step", "downsample"]
