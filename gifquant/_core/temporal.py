@@ -652,6 +652,16 @@ class TemporalQuantizer:
                 slots = _kept_pattern(
                     slots, fed, fc.smooth, shown, display_lab, pack_rgb(plan.display)
                 )
+        if (
+            still is not None
+            and shown is not None
+            and plan.persistent
+            and plan.slots is not None
+            and src.all_opaque
+            and len(shown.slots) == len(slots)
+        ):
+            display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+            slots = _sticky(slots, shown.slots, src.inverse, fc.lab, display_lab, still[0])
         display = plan.display
         if plan.has_alpha:
             self._shown = None
@@ -738,6 +748,36 @@ def _kept_pattern(
         return slots
     out = slots.copy()
     out[idx[near]] = old[near]
+    return out
+
+
+STICKY = 1.0  # dE: a denoised pixel keeps its last entry while that is this near its colour
+
+
+def _sticky(
+    slots: NDArray[np.uint8],
+    last: NDArray[np.uint8],
+    inverse: NDArray,
+    colours_lab: NDArray,
+    display_lab: NDArray,
+    still: NDArray[np.intp],
+) -> NDArray[np.uint8]:
+    """``slots`` with each pixel that changed entry keeping its ``last`` one where that entry
+    is within ``STICKY`` dE of the pixel's colour (the denoised value moved by a level or two:
+    a sub-JND change not worth a changed pixel). The ``still`` pixels are left as painted."""
+    idx = np.flatnonzero(slots != last)
+    if idx.size == 0:
+        return slots
+    old = last[idx]
+    lab = np.asarray(display_lab, np.float32)
+    d = lab[old] - colours_lab[inverse[idx]]
+    keep = (d * d).sum(1) <= STICKY * STICKY
+    if not keep.any():
+        return slots
+    out = slots.copy()
+    out[idx[keep]] = old[keep]
+    if len(still):
+        out[still] = slots[still]
     return out
 
 
