@@ -33,7 +33,7 @@ from .._io.streams import check_paths, inside, open_input, open_output, output_f
 from .._io.timeline import apply_timeline
 from .._pictures import panels as _compare
 from .._pictures.files import load_palette
-from .pipeline import SERIAL_PIXELS, parse_panels, run
+from .pipeline import SERIAL_PIXELS, frames_in_flight, parse_panels, run
 from .settings import ReadSettings, Settings, WriteSettings
 
 
@@ -210,6 +210,7 @@ def one_pass(
             records=write.records,
             # Large frames one at a time: memory, not speed, is the limit.
             threads=not large if write.threads is None else write.threads and not large,
+            queue_frames=frames_in_flight(info.width * info.height),
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
             read = settings.read

@@ -304,6 +304,7 @@ def run(
     threads: bool = True,
     records: bool = False,
     columns: int | None = None,
+    queue_frames: int = 2,
 ) -> RunReport:
     """Quantize ``frames`` into ``sink`` (and the comparison into ``compare_sink``).
 
@@ -312,6 +313,7 @@ def run(
     are in flight, and an exception in either thread is raised here. Without, one frame is
     worked on at a time, and its pixels are let go once planned unless measured or compared
     (for frames of ``SERIAL_PIXELS`` or more, where memory matters more than the overlap).
+    ``queue_frames``: frames in flight per queue between threads (see ``frames_in_flight``).
     """
     start = time.perf_counter()
     stages = _Stages(
@@ -321,7 +323,7 @@ def run(
     if any(s > 0 for s in strengths):
         frames = denoised(frames, strengths)
     if threads:
-        _threaded(frames, stages)
+        _threaded(frames, stages, queue_frames)
     else:
         _serial(frames, stages)
     stages.report.seconds = time.perf_counter() - start
@@ -346,22 +348,18 @@ def _serial(frames: Iterable[Frame], stages: _Stages) -> None:
         del item
 
 
-def _threaded(frames: Iterable[Frame], stages: _Stages) -> None:
+def _threaded(frames: Iterable[Frame], stages: _Stages, queue: int) -> None:
     # Stages, each in its own thread: read -> plan -> paint (here) -> write, and -> measure.
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(_Prefetch(frames, _QUEUE_FRAMES, stages.prepare))
-        planner = stack.enter_context(
-            _Prefetch(reader, _QUEUE_FRAMES, stages.plan, name="gifquant-plan")
-        )
+        reader = stack.enter_context(_Prefetch(frames, queue, stages.prepare))
+        planner = stack.enter_context(_Prefetch(reader, queue, stages.plan, name="gifquant-plan"))
         # While the reader thread starts the decoder and prepares the first frame, load what
         # the first fit needs (numpy.random is imported on first use).
         np.random.default_rng(0)
-        writer = stack.enter_context(_Drain(stages.write, _QUEUE_FRAMES, name="gifquant-write"))
+        writer = stack.enter_context(_Drain(stages.write, queue, name="gifquant-write"))
         meters = None
         if stages.measure:
-            meters = stack.enter_context(
-                _Drain(stages.meter, _QUEUE_FRAMES, name="gifquant-measure")
-            )
+            meters = stack.enter_context(_Drain(stages.meter, queue, name="gifquant-measure"))
         for i, planned in enumerate(planner):
             item = stages.paint(i, planned)
             writer.put(item)
@@ -370,8 +368,13 @@ def _threaded(frames: Iterable[Frame], stages: _Stages) -> None:
             stages.done(item)
 
 
-# Frames in flight per queue between threads: enough to smooth the stages, bounded memory.
-_QUEUE_FRAMES = 2
+def frames_in_flight(pixels: int) -> int:
+    """Frames in flight per queue between threads for frames of ``pixels``: two smooth the
+    stages; from a megapixel (over 720p) one, as a frame's state costs more than the overlap
+    gains (about 5 bytes a pixel a frame in flight, and eight frames are at two a queue)."""
+    return 1 if pixels >= 1 << 20 else 2
+
+
 # Frames of at least this many pixels (1080p is just under) are best run one at a time, without
 # the threads, which keep several frames in flight at their stages: a frame's working set, not
 # the stages' overlap, matters then (4 frames of 2000x2000 noise: 643 -> 272 MiB, and faster).
