@@ -182,6 +182,14 @@ def denoise_step(list window, before, const float[:, ::1] blocks,
                 else:
                     persist2, q_min = PERSIST2, SHOWN_MIN
                 p = base[0] + y * sy[0] + x * sx[0]
+                if s == 0:  # a moving block: the source as it comes, the look-ahead unread
+                    for c in range(3):
+                        mean[y, x, c] = <float>p[c * sc[0]]
+                        shown[y, x, c] = p[c * sc[0]]
+                    count[y, x] = 1
+                    shown[y, x, 3] = p[3 * sc[0]] if has_alpha else 255
+                    still_off[y, x] = 0
+                    continue
                 for c in range(3):
                     xs[c] = p[c * sc[0]]
                     run[c] = xs[c]
