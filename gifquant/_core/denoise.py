@@ -48,7 +48,7 @@ GRADIENT = 1.0  # levels a pixel: a block of the shown frame smoother than this 
 MEMORY = 64  # frames: the running mean's longest memory, so it follows a slow drift
 CAP = 16.0  # levels: a second difference beyond this is motion, not noise
 SMALL = 8.0  # levels: second differences up to this are what noise looks like
-MOVING = 0.1  # a block where this share of the pixels moves (> CAP levels) is held least
+MOVING = 0.1  # a block where this share of the pixels moves (> CAP levels) is not held
 NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
 CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
 MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory, see denoised
@@ -71,8 +71,8 @@ def block_noise(
     e2_sum, n_blip, n_moving, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     h, w = cur.shape[:2]
-    # A block where a tenth of the pixels move (marked by -1): what moves there is the picture,
-    # and its noise could not be told from its motion (it is held within the least noise).
+    # A block where a tenth of the pixels move is not held at all (marked by -1): what moves
+    # there is the picture, and its noise could not be told from its motion.
     sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
     return sigma, float(n_small) / (h * w)
 
@@ -262,11 +262,7 @@ class Denoiser:
         # block is taken as noisier than 1.5 times the typical one.
         typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
         sigma = np.clip(sigma, FLOOR, 1.5 * typical)
-        # Held only within the least noise: a pixel whose own run agrees over the look-ahead
-        # (the inside of a moving object, a still patch of a panning shot) is held, a moving
-        # edge or texture restarts on every frame (passing such blocks through as they came,
-        # sigma 0, drew the noise of everything that moves: street k=256 980 -> 842 KB).
-        sigma[moving] = FLOOR
+        sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
         return sigma.astype(np.float32)
 
     def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
