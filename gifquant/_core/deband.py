@@ -134,16 +134,9 @@ def deband(
 
 
 def deband_reference(
-    slots: NDArray[np.uint8],
-    inverse: NDArray,
-    colours_lab: NDArray[np.float32],
-    palette_lab: NDArray,
-    smooth: NDArray[np.bool_],
-    threshold: NDArray[np.float32],
-    strength: float = 1.0,
-    colours_rgb: NDArray[np.uint8] | None = None,
-) -> NDArray[np.uint8]:
-    """``deband`` in numpy (the tests' oracle)."""
+    slots, inverse, colours_lab, palette_lab, smooth, threshold, strength=1.0, colours_rgb=None
+):
+    """``deband`` in numpy (the tests' oracle; the arguments are ``deband``'s)."""
     k = len(palette_lab)
     if k < 2 or not smooth.any():
         return slots
