@@ -54,8 +54,9 @@ def convert(
           ``transfer_colours`` colours, default 8), each entry keeping its offset from its
           cluster
         - what to write: ``format`` (``gif``, ``mp4``, ``webm``, ``y4m`` or ``png``; default
-          from ``dst``'s extension); ``overwrite`` (replace an existing ``dst`` and
-          ``compare``; else an existing one is an error); ``loop`` (0 forever, -1 play once,
+          from ``dst``'s extension); ``overwrite`` (default True: replace an existing
+          ``dst`` and ``compare``, as ``imageio.imwrite`` does; False: an existing one is an
+          error; the input itself is never overwritten); ``loop`` (0 forever, -1 play once,
           N plays N + 1 times; None keeps the input's, forever for video); ``matte`` (the
           colour, a name, ``"#rrggbb"`` or (r, g, b), transparent pixels are composited over;
           default white: mp4, webm and y4m composite every pixel, GIF and PNG keep pixels
