@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
 import numpy as np
 import pytest
@@ -389,3 +390,49 @@ def test_a_palette_file_that_never_ends_is_refused(clip, tmp_path, capsys):
     endless.symlink_to("/dev/zero")
     assert run(clip, tmp_path / "o.gif", "--palette-from", endless) == 2
     assert "not a palette of 256 colours" in capsys.readouterr().err
+
+
+# --- reading the other clip: progress and time ------------------------------------------
+
+
+def test_reading_the_other_clip_shows_progress_and_counts_in_the_time(clip, tmp_path):
+    """The other clip's frames are told to ``on_palette_progress`` before the first frame of
+    the input, and ``report.seconds`` is the wall time of the whole run, reading included."""
+    other = write_gif(tmp_path / "other.gif", moving_clip(n=6, seed=3))
+    told: list = []
+
+    def slow_reading(done, total):  # each frame of the other clip takes 0.1 s to read
+        told.append(("other", done, total))
+        time.sleep(0.1)
+
+    for setting in ("transfer", "palette_from"):
+        told.clear()
+        started = time.perf_counter()
+        report = gifquant.convert(
+            clip,
+            tmp_path / f"{setting}.gif",
+            k=4,
+            on_palette_progress=slow_reading,
+            on_progress=lambda done, total: told.append(("input", done, total)),
+            **{setting: other},
+        )
+        wall = time.perf_counter() - started
+        assert told[:6] == [("other", i, 6) for i in range(1, 7)]
+        assert told[6:] == [("input", i, 12) for i in range(1, 13)]
+        assert 0.6 <= report.seconds <= wall
+    report = gifquant.convert(
+        clip, tmp_path / "size.gif", transfer=other, max_size="1M", on_palette_progress=slow_reading
+    )
+    assert report.seconds >= 0.6
+
+
+def test_the_command_shows_a_bar_while_it_reads_the_other_clip(clip, tmp_path, capsys):
+    other = write_gif(tmp_path / "other.gif", moving_clip(n=6, seed=3))
+    assert run(clip, tmp_path / "o.gif", "--transfer", other, "--progress") == 0
+    err = capsys.readouterr().err
+    assert "reading other.gif" in err and "/6 " in err and "/12 " in err
+    assert run(clip, tmp_path / "o.gif", "-y", "--palette-from", other, "--progress", "-q") == 0
+    assert capsys.readouterr() == ("", "")
+    # Not a terminal and not asked for: no bar, just the summary line.
+    assert run(clip, tmp_path / "o.gif", "-y", "--palette-from", other) == 0
+    assert "reading" not in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +115,14 @@ class PaletteReport:
 
 
 def palette(
-    frames, k: int = 6, *, seeded: bool = True, bgr: bool = False, samples: int = 4096, **options
+    frames,
+    k: int = 6,
+    *,
+    seeded: bool = True,
+    bgr: bool = False,
+    samples: int = 4096,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    **options,
 ) -> PaletteReport:
     """The palette of ``frames`` (anything ``gifquant.quantize`` takes): each frame's ``k``
     colours with their shares, and the clip's overall palette of ``k`` colours.
@@ -122,6 +130,8 @@ def palette(
     ``options`` are ``QuantizeOptions`` fields: ``min_saturation=0.3`` keeps greys out of the
     fit so the palette holds the salient colours, ``representative="mode"`` makes every colour
     one the clip holds (the overall palette too), ``enhance=1.5`` saturates before clustering.
+    ``on_progress(done, total)`` is called after each frame (``total`` None when the input
+    does not say).
 
     Raises the errors ``gifquant.quantize`` raises.
 
@@ -145,6 +155,8 @@ def palette(
             if out.transparent is not None:
                 counts[out.transparent] = 0
             per_frame.append(sorted_palette(out.palette, counts))
+            if on_progress is not None:
+                on_progress(len(per_frame), source.total)
             if samples:
                 pairs = _sample(rgba, out, samples, rng)
                 kept.append(pairs)

@@ -6,7 +6,9 @@ probes and once more for the output, so it sits between this and the one pass.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from collections.abc import Callable
 
 from .._io.prestart import EarlyStart
@@ -24,6 +26,7 @@ def convert(
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_palette_progress: Callable[[int, int | None], None] | None = None,
     **keywords,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -38,6 +41,9 @@ def convert(
     on_frame : called with each frame's index once it is quantized
     on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
         its first frames); every note is also in the report
+    on_palette_progress : called with (frames read, frames in all) while an image or clip
+        given as ``palette_from`` or ``transfer`` is read for its palette (before the first
+        frame of ``src``); the total as ``on_progress``'s
     **keywords : the settings, each with its default:
 
         - what to read: ``ss``, ``t``, ``frames``, ``fps``, ``scale`` (start and length in
@@ -89,7 +95,13 @@ def convert(
     check_input(src)  # first: a missing input is the mistake to name
     settings = (settings or Settings()).replace(**keywords)
     return convert_file(
-        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note
+        src,
+        dst,
+        settings,
+        on_progress=on_progress,
+        on_frame=on_frame,
+        on_note=on_note,
+        on_palette_progress=on_palette_progress,
     )
 
 
@@ -101,18 +113,28 @@ def convert_file(
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_palette_progress: Callable[[int, int | None], None] | None = None,
     early: EarlyStart | None = None,
 ) -> ConvertReport:
     """``convert`` once its settings are made and ``src`` checked: the size search, or one
     pass (what the command line and batch workers call; ``early`` is what the command started
     while importing, for the reader and writer to take)."""
     if settings.size is not None:
+        started = time.perf_counter()
         # Read once for the search's runs: the transfer target goes on as a Palette.
-        return fit_size(
-            src, dst, read_palettes(settings), on_progress=on_progress, on_frame=on_frame
-        )
+        settings = read_palettes(settings, on_palette_progress)
+        report = fit_size(src, dst, settings, on_progress=on_progress, on_frame=on_frame)
+        # The whole search's wall time, not its last pass's.
+        return dataclasses.replace(report, seconds=time.perf_counter() - started)
     return one_pass(
-        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note, early=early
+        src,
+        dst,
+        settings,
+        on_progress=on_progress,
+        on_frame=on_frame,
+        on_note=on_note,
+        on_palette_progress=on_palette_progress,
+        early=early,
     )
 
 
