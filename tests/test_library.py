@@ -270,3 +270,30 @@ def test_the_docstring_examples_hold():
             runner.run(test)
         result = runner.summarize(verbose=False)
         assert result.attempted >= least and result.failed == 0, obj.__name__
+
+
+# --- in a notebook ------------------------------------------------------------------------
+
+
+def test_a_report_shows_in_a_notebook_as_a_small_table(clip, tmp_path):
+    src = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    plain = convert(src, tmp_path / "o.gif", k=4)._repr_html_()
+    assert plain.startswith("<table>") and "<th" in plain
+    assert ">frames</th>" in plain and ">12</td>" in plain and "measured" not in plain
+    report = convert(src, tmp_path / "o.gif", k=4, records=True, compare=tmp_path / "c2.gif")
+    shown = report._repr_html_()
+    assert f"dE {report.dE:.2f}" in shown and "panel seeded" in shown and "panel random" in shown
+    # Compact: the per-frame records and settings are not spelled out (repr() holds them).
+    assert len(shown) < 2000 < len(repr(report))
+
+
+def test_a_palette_shows_in_a_notebook_as_a_swatch_with_hex_codes_and_shares():
+    frames = np.zeros((1, 4, 4, 3), np.uint8)
+    frames[0, :, :1] = (255, 128, 0)
+    report = gifquant.palette(frames, k=2)
+    shown = report.overall._repr_html_()
+    assert "array(" not in shown
+    assert "background:#ff8000" in shown and "#ff8000 25.0%" in shown and "#000000 75.0%" in shown
+    assert "flex:0.250000" in shown  # the bar's segment as wide as its share
+    whole = report._repr_html_()
+    assert report.overall._repr_html_() in whole and "data:image/png;base64," in whole

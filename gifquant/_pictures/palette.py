@@ -101,17 +101,19 @@ class PaletteReport:
         return timeline(self.frames, px, height)
 
     def _repr_html_(self) -> str:
+        """In a notebook: the overall palette (swatch, hex codes, shares), then the timeline."""
         import base64
         import io
 
-        parts = []
-        for im in (self.swatch(), self.timeline()):
-            buf = io.BytesIO()
-            im.save(buf, "PNG")
-            parts.append(
-                f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
-            )
-        return "<div>" + "<br/>".join(parts) + "</div>"
+        buf = io.BytesIO()
+        self.timeline().save(buf, "PNG")
+        mode = "seeded" if self.seeded else "random"
+        return (
+            f"<div><div>k={self.k} {mode}, {len(self.frames)} frames; overall:</div>"
+            f"{self.overall._repr_html_()}<div>each frame's palette, stacked by share:</div>"
+            f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
+            "</div>"
+        )
 
 
 def palette(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import html
 import json
 import os
 import time
@@ -106,6 +107,38 @@ class ConvertReport:
         }
         doc = {"settings": self.settings, "frames": list(self.frame_records), "summary": summary}
         return json.dumps(doc, indent=1) + "\n"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the figures as a small table (the measures with ``stats=True``, the
+        size search's choice, the comparison panels), and the notes."""
+        fps = f" ({self.frames / self.seconds:.1f} fps)" if self.seconds else ""
+        size = "stdout" if self.bytes is None else f"{self.bytes:,} bytes"
+        rows = [("frames", f"{self.frames}"), ("time", f"{self.seconds:.2f} s{fps}")]
+        rows.append(("output", size))
+        if self.dE is not None:
+            rows.append(("measured", _stats_text(self)))
+        if self.cuts:
+            rows.append(("scene cuts", f"{len(self.cuts)}: " + ", ".join(map(str, self.cuts[:10]))))
+        if self.chosen is not None:
+            c = self.chosen
+            rate = "" if c.fps is None else f", {c.fps:g} fps"
+            rows.append(("chosen", f"k={c.k}, lossy {c.lossy}, {c.width}x{c.height}{rate}"))
+        rows += [(f"panel {label}", _stats_text(st)) for label, st in self.panels.items()]
+        rows += [("note", note) for note in self.notes]
+        cells = "".join(
+            f'<tr><th style="text-align:left">{html.escape(name)}</th>'
+            f'<td style="text-align:left">{html.escape(value)}</td></tr>'
+            for name, value in rows
+        )
+        return f"<table><caption>gifquant.ConvertReport</caption>{cells}</table>"
+
+
+def _stats_text(st: Stats | ConvertReport) -> str:
+    return (
+        f"dE {st.dE:.2f} (p99 {st.dE_p99:.2f}), flicker {st.flicker:.4f}, incoherence "
+        f"{st.incoherence:.4f}, ghosts {st.ghosts:.4f}, banding {st.banding:.4f}, "
+        f"{st.colours_on_screen} colours on screen"
+    )
 
 
 @dataclass(frozen=True)
