@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.colour import lab_to_rgb, rgb_to_lab
+from .._core.colour import lab_to_rgb, rgb_to_lab, to_space
 from .._core.kmeans import kmeans
 from .._core.options import QuantizeOptions
 from .._core.representative import cluster_modes
@@ -27,7 +27,7 @@ from .._errors import GifquantError, SettingError
 from .._io.budget import return_freed_memory
 from .._run.arrays import frames_of
 from .._run.pipeline import SERIAL_PIXELS
-from .draw import projections, swatch, timeline
+from .draw import PLOT_AXES, scatter3d, swatch, timeline
 from .model import Palette, sorted_palette
 
 FORMATS = ("json", "gpl", "hex")
@@ -39,7 +39,8 @@ class PaletteReport:
 
     frames : list of Palette, one per frame
     overall : Palette of at most k colours
-    k, seeded : the settings it was made with
+    k, seeded, space : the settings it was made with (``space``: the clustering's, and the
+        3-D plot's)
     """
 
     frames: list[Palette]
@@ -47,20 +48,28 @@ class PaletteReport:
     k: int
     seeded: bool
     samples: NDArray[np.uint8] | None = None  # (n, 2, 3): a pixel's colour, its entry's
+    space: str = "lab"
 
-    def plot3d(self, path: str, kind: str | None = None) -> None:
-        """Sampled pixels in CIELAB, coloured by their palette entry, the overall palette
-        marked: ``.html`` an interactive 3-D scatter (plotly, ``gifquant[plot]``), ``.png``
-        three 2-D projections."""
+    def plot3d(self, path: str, kind: str | None = None, space: str | None = None) -> None:
+        """Sampled pixels in ``space`` (default the one the palette was made in: CIELAB,
+        OkLab or RGB), coloured by their palette entry, the overall palette ringed: ``.html``
+        an interactive 3-D scatter (plotly, ``gifquant[plot]``), ``.png`` a 3-D view from the
+        front left with the axes' ticks and names (lightness, or B, up)."""
         if self.samples is None or not len(self.samples):
             raise GifquantError("no opaque pixels to plot")
+        space = self.space if space is None else space
+        if space not in PLOT_AXES:
+            raise ValueError(f"space must be one of {', '.join(PLOT_AXES)}, not {space!r}")
         src, ent = self.samples[:, 0], self.samples[:, 1]
-        lab, centres = rgb_to_lab(src), rgb_to_lab(self.overall.colours)
+        points = plot_coordinates(src, space)
+        centres = plot_coordinates(self.overall.colours, space)
         kind = (kind or os.path.splitext(path)[1]).lower()
         if kind == ".png":
-            projections(lab, ent, centres, self.overall.colours).save(path, "PNG")
+            title = f"pixels in {SPACE_NAMES[space]}, coloured by entry; the palette ringed"
+            picture = scatter3d(points, ent, centres, self.overall.colours, PLOT_AXES[space], title)
+            picture.save(path, "PNG")
         elif kind in (".html", ".htm"):
-            _plotly_html(path, lab, ent, centres, self.overall)
+            _plotly_html(path, points, ent, centres, self.overall, PLOT_AXES[space])
         else:
             raise GifquantError(f"{path}: a 3-D plot is .html (interactive) or .png")
 
@@ -175,7 +184,7 @@ def palette(
             both[rng.choice(len(both), samples, replace=False)] if len(both) > samples else both
         )
     overall = _overall(per_frame, k, mode=opts.representative == "mode")
-    return PaletteReport(per_frame, overall, k, seeded, picked)
+    return PaletteReport(per_frame, overall, k, seeded, picked, opts.space)
 
 
 def _sample(rgba: NDArray[np.uint8], out, n: int, rng) -> NDArray[np.uint8]:
@@ -188,7 +197,17 @@ def _sample(rgba: NDArray[np.uint8], out, n: int, rng) -> NDArray[np.uint8]:
     return np.stack([src, out.palette[idx[where]]], axis=1).astype(np.uint8)
 
 
-def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
+SPACE_NAMES = {"lab": "CIELAB", "oklab": "OkLab", "rgb": "RGB"}
+
+
+def plot_coordinates(rgb: NDArray[np.uint8], space: str) -> NDArray[np.float32]:
+    """Colours (n, 3) uint8 where the 3-D plots put them, (n, 3): across, into the picture and
+    up (a*, b*, L* in CIELAB; OkLab's a, b, L; R, G, B)."""
+    v = to_space(rgb, space)
+    return v if space == "rgb" else v[:, [1, 2, 0]]
+
+
+def _plotly_html(path: str, points, colours, centres, overall: Palette, axes) -> None:
     try:
         import plotly.graph_objects as go
     except ImportError:
@@ -199,17 +218,17 @@ def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
     fig = go.Figure(
         [
             go.Scatter3d(
-                x=lab[:, 1],
-                y=lab[:, 2],
-                z=lab[:, 0],
+                x=points[:, 0],
+                y=points[:, 1],
+                z=points[:, 2],
                 mode="markers",
                 marker={"size": 2, "color": css},
                 name="pixels",
             ),
             go.Scatter3d(
-                x=centres[:, 1],
-                y=centres[:, 2],
-                z=centres[:, 0],
+                x=centres[:, 0],
+                y=centres[:, 1],
+                z=centres[:, 2],
                 mode="markers",
                 marker={"size": 9, "color": overall.hex, "line": {"width": 2, "color": "black"}},
                 name="palette",
@@ -217,7 +236,13 @@ def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
             ),
         ]
     )
-    fig.update_layout(scene={"xaxis_title": "a*", "yaxis_title": "b*", "zaxis_title": "L*"})
+    names = ("xaxis", "yaxis", "zaxis")
+    fig.update_layout(
+        scene={
+            name: {"title": a.name, "range": [a.lo, a.hi]}
+            for name, a in zip(names, axes, strict=True)
+        }
+    )
     fig.write_html(path, include_plotlyjs=True, full_html=True)
 
 

@@ -94,15 +94,8 @@ def convert(
     src, dst = _path(src, "src"), _path(dst, "dst")
     check_input(src)  # first: a missing input is the mistake to name
     settings = (settings or Settings()).replace(**keywords)
-    return convert_file(
-        src,
-        dst,
-        settings,
-        on_progress=on_progress,
-        on_frame=on_frame,
-        on_note=on_note,
-        on_palette_progress=on_palette_progress,
-    )
+    callbacks = {"on_progress": on_progress, "on_frame": on_frame, "on_note": on_note}
+    return convert_file(src, dst, settings, on_palette_progress=on_palette_progress, **callbacks)
 
 
 def convert_file(
