@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.colour import lab_to_rgb, rgb_to_lab, to_space
+from .._core.colour import hsv_saturation, lab_to_rgb, rgb_to_lab, to_space
 from .._core.kmeans import kmeans
 from .._core.options import QuantizeOptions
 from .._core.representative import cluster_modes
-from .._core.temporal import TemporalQuantizer
+from .._core.temporal import TemporalQuantizer, neutral_entries
 from .._errors import GifquantError, SettingError
 from .._io.budget import return_freed_memory
 from .._run.arrays import frames_of
@@ -183,7 +183,9 @@ def palette(
         picked = (
             both[rng.choice(len(both), samples, replace=False)] if len(both) > samples else both
         )
-    overall = _overall(per_frame, k, mode=opts.representative == "mode")
+    overall = _overall(
+        per_frame, k, mode=opts.representative == "mode", min_saturation=opts.min_saturation
+    )
     return PaletteReport(per_frame, overall, k, seeded, picked, opts.space)
 
 
@@ -246,10 +248,14 @@ def _plotly_html(path: str, points, colours, centres, overall: Palette, axes) ->
     fig.write_html(path, include_plotlyjs=True, full_html=True)
 
 
-def _overall(frames: list[Palette], k: int, *, mode: bool = False) -> Palette:
+def _overall(
+    frames: list[Palette], k: int, *, mode: bool = False, min_saturation: float = 0.0
+) -> Palette:
     """A weighted k-means, in CIELAB, of every frame's colours (weights: their pixels); each
     overall colour is its cluster's mean, or with ``mode`` its most common frame colour (so a
-    palette of colours that occur stays one)."""
+    palette of colours that occur stays one). With ``min_saturation``, the salient colours and
+    the neutral ones are clustered apart, into as many entries as a frame gives each, so a
+    salient colour of a few pixels is not merged into the grey that covers the clip."""
     colours = np.concatenate([p.colours for p in frames])
     weights = np.concatenate([p.shares for p in frames])
     if len(colours) == 0 or weights.sum() == 0:
@@ -260,9 +266,28 @@ def _overall(frames: list[Palette], k: int, *, mode: bool = False) -> Palette:
     distinct, w = distinct[keep], w[keep]
     if len(distinct) <= k:
         return sorted_palette(distinct, w)
-    res = kmeans(rgb_to_lab(distinct).astype(np.float64), k, weights=w, rng=0, n_init=3)
+    salient = hsv_saturation(distinct) >= min_saturation
+    if min_saturation > 0 and salient.any() and not salient.all():
+        n_neutral = neutral_entries(k, float(w[~salient].sum() / w.sum()))
+        groups = [(salient, k - n_neutral), (~salient, n_neutral)]
+    else:
+        groups = [(np.ones(len(distinct), bool), k)]
+    parts = [_clustered(distinct[g], w[g], n, mode) for g, n in groups]
+    return sorted_palette(
+        np.concatenate([c for c, _ in parts]), np.concatenate([n for _, n in parts])
+    )
+
+
+def _clustered(
+    colours: NDArray[np.uint8], w: NDArray[np.float64], k: int, mode: bool
+) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+    """``colours`` weighted by ``w`` in ``k`` clusters (fewer colours: themselves): each
+    cluster's colour and weight."""
+    if len(colours) <= k:
+        return colours, w
+    res = kmeans(rgb_to_lab(colours).astype(np.float64), k, weights=w, rng=0, n_init=3)
     if mode:
-        centres, _ = cluster_modes(distinct, w, res.labels, len(res.centers))
+        centres, _ = cluster_modes(colours, w, res.labels, len(res.centers))
     else:
         centres = np.clip(np.rint(lab_to_rgb(res.centers)), 0, 255).astype(np.uint8)
-    return sorted_palette(centres, np.bincount(res.labels, weights=w, minlength=len(centres)))
+    return centres, np.bincount(res.labels, weights=w, minlength=len(centres))
