@@ -8,7 +8,7 @@ compare-still.png: frame 12 of the README quick start's comparison (random | see
 k=4), made by running gifquant on shapes.gif with its defaults.
 gallery-*.png: the README's gallery, made by the commands it shows on shapes.gif: a frame of
 ``gifquant compare -k 2 4 10`` (grid), the palette swatch, the random and seeded timelines, and
-the pixels' CIELAB projections (``gifquant palette``).
+the pixels' 3-D view in CIELAB (``gifquant palette``).
 pico8.hex, sunset.png: a fixed palette and a picture to take a palette from; gallery-fixed.png and
 gallery-transfer.png: frame 12 of shapes.gif with ``--palette-from pico8.hex`` (plain and
 dithered) and with ``--transfer sunset.png``, beside the original. gallery-picking.png: frame 12

@@ -123,6 +123,50 @@ def test_min_saturation_leaves_spare_entries_to_the_rest():
     assert len(np.unique(out[0].reshape(-1, 3), axis=0)) == 8
 
 
+def room() -> np.ndarray:
+    """A still: a grey wall with a white window in a dark frame, a brown floor in two shades and
+    a small blue object on it, with a little noise."""
+    img = np.zeros((60, 80, 3), np.int16)
+    img[:] = (128, 126, 124)
+    img[5:25, 10:30] = (246, 248, 250)
+    img[3:5, 8:32] = img[25:27, 8:32] = (34, 32, 32)
+    img[40:] = (150, 95, 55)
+    img[48:, :40] = (110, 70, 40)
+    img[44:52, 50:58] = (60, 170, 235)
+    img += np.random.default_rng(0).integers(-3, 4, img.shape, dtype=np.int16)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("k, representative", [(4, "mean"), (4, "mode"), (5, "mean"), (5, "mode")])
+def test_min_saturation_never_paints_a_neutral_area_with_a_salient_colour(k, representative):
+    """The window, its frame and the wall stay grey or white (they were painted the floor's
+    brown, the window as grey as the wall); from k=5 the window stays lighter than the wall.
+    The blue object keeps its colour."""
+    src = room()
+    out = gifquant.quantize(src, k=k, min_saturation=0.3, representative=representative)
+    wall, window, frame = out[30:38, 40:70], out[8:22, 13:27], out[3:5, 8:32]
+    for area in (wall, window, frame):
+        assert hsv_saturation(area.reshape(-1, 3)).max() < 0.1
+    if k >= 5:
+        assert window.mean() > wall.mean() + 80
+    assert np.abs(out[46, 54].astype(int) - (60, 170, 235)).max() <= 6
+
+
+def test_min_saturation_keeps_a_rare_salient_colour_in_the_overall_palette():
+    """A clip of greys and browns in many shades, a small blue object in two frames: with
+    min_saturation the whole clip's palette holds a blue (the salient colours and the
+    neutral ones are clustered apart; the blue was merged into a grey)."""
+    shade = np.linspace(-50, 50, 80)[None, :, None]
+    frames = []
+    for t in range(6):
+        f = room().astype(float) + shade * (1 + t / 5)
+        if t >= 2:
+            f[44:52, 50:58] = f[44:52, 40:48]  # the object leaves
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    overall = gifquant.palette(np.stack(frames), k=6, min_saturation=0.3).overall
+    assert any(b > r + 100 and b > g for r, g, b in overall.colours.tolist()), overall.hex
+
+
 def test_min_saturation_falls_back_to_every_colour_in_a_grey_frame():
     grey = [np.repeat(f[..., :1], 3, axis=2) for f in moving_clip(4)]
     np.testing.assert_array_equal(

@@ -110,3 +110,54 @@ def _anchors(text: str) -> set[str]:
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         out.add(slug)
     return out
+
+
+# --- the Python examples run as written ----------------------------------------------------
+
+EXAMPLE_INPUTS = ("in.gif", "a.gif", "c.gif", "in/one.gif", "in/sub/two.gif")
+EXAMPLE_VIDEOS = ("b.mp4", "clip.mp4")
+
+
+def _python_blocks() -> list[tuple[str, str]]:
+    blocks = []
+    for path in USER_DOCS:
+        for i, m in enumerate(re.finditer(r"```python\n(.*?)```", path.read_text(), flags=re.S)):
+            blocks.append((f"{path.name}-{i}", m.group(1)))
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def example_files(tmp_path_factory) -> Path:
+    """The files the examples name, made from ``samples/shapes.gif`` (a short clip)."""
+    import shutil
+
+    from gifquant._run.convert import convert
+
+    folder = tmp_path_factory.mktemp("examples")
+    for name in EXAMPLE_INPUTS:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "samples" / "shapes.gif", folder / name)
+    pytest.importorskip("imageio_ffmpeg")
+    for name in EXAMPLE_VIDEOS:
+        convert(ROOT / "samples" / "shapes.gif", folder / name, k=16, frames=8)
+    return folder
+
+
+@pytest.mark.parametrize("name, code", _python_blocks(), ids=[n for n, _ in _python_blocks()])
+def test_python_examples_run_once_as_scripts(name, code, example_files, tmp_path):
+    """Each ```python block of the README and docs, saved as a script and run in a folder of
+    the files it names, runs without error and runs once: a batch's worker processes do not
+    run the user's script again (they would append to ``runs.log`` once each)."""
+    import shutil
+    import subprocess
+    import sys
+
+    work = tmp_path / "work"
+    shutil.copytree(example_files, work)
+    script = work / "example.py"
+    script.write_text('with open("runs.log", "a") as _log:\n    _log.write("ran\\n")\n' + code)
+    res = subprocess.run(
+        [sys.executable, str(script)], cwd=work, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (work / "runs.log").read_text() == "ran\n", name

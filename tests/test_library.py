@@ -11,6 +11,7 @@ import pytest
 from conftest import moving_clip, read_gif, write_gif
 from PIL import Image
 
+import gifquant
 from gifquant._core.denoise import LOOKAHEAD
 from gifquant._run.arrays import quantize
 from gifquant._run.convert import convert
@@ -197,7 +198,7 @@ def test_convert_refuses_what_the_cli_refuses(clip, tmp_path):
         convert(tmp_path / "missing.gif", tmp_path / "o.gif")
     (tmp_path / "o.gif").write_bytes(b"x")
     with pytest.raises(ValueError, match="already exists"):
-        convert(src, tmp_path / "o.gif")
+        convert(src, tmp_path / "o.gif", overwrite=False)
     with pytest.raises(ValueError, match="input"):
         convert(src, src, overwrite=True)
     with pytest.raises(ValueError, match="k must be"):
@@ -205,6 +206,29 @@ def test_convert_refuses_what_the_cli_refuses(clip, tmp_path):
     with pytest.raises(TypeError):
         convert(src, tmp_path / "p.gif", colours=4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.gif", "o.gif"]
+
+
+def test_library_calls_overwrite_by_default_as_imageio_does(clip, tmp_path):
+    # A notebook cell run twice must not fail; the input is still never overwritten.
+    src = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    out, grid = tmp_path / "o.gif", tmp_path / "grid.gif"
+    out.write_bytes(b"old")
+    grid.write_bytes(b"old")
+    for _ in range(2):
+        assert convert(src, out, k=4).bytes == out.stat().st_size > 3
+        gifquant.compare(src, grid, k=2, modes=("seeded",))
+        assert grid.stat().st_size > 3
+    before = (tmp_path / "c.gif").read_bytes()
+    with pytest.raises(ValueError, match="input"):
+        convert(src, src)
+    assert (tmp_path / "c.gif").read_bytes() == before
+    with pytest.raises(ValueError, match="already exists"):
+        gifquant.compare(src, grid, k=2, overwrite=False)
+    # batch still skips what exists, so a stopped batch resumes
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "c.gif").write_bytes(b"old")
+    report = gifquant.batch(str(src), tmp_path / "out", k=4, jobs=1)
+    assert report.skipped == 1 and (tmp_path / "out" / "c.gif").read_bytes() == b"old"
 
 
 def test_convert_with_a_comparison_measures_each_panel(clip, tmp_path):
@@ -246,3 +270,30 @@ def test_the_docstring_examples_hold():
             runner.run(test)
         result = runner.summarize(verbose=False)
         assert result.attempted >= least and result.failed == 0, obj.__name__
+
+
+# --- in a notebook ------------------------------------------------------------------------
+
+
+def test_a_report_shows_in_a_notebook_as_a_small_table(clip, tmp_path):
+    src = write_gif(tmp_path / "c.gif", list(clip[..., :3]))
+    plain = convert(src, tmp_path / "o.gif", k=4)._repr_html_()
+    assert plain.startswith("<table>") and "<th" in plain
+    assert ">frames</th>" in plain and ">12</td>" in plain and "measured" not in plain
+    report = convert(src, tmp_path / "o.gif", k=4, records=True, compare=tmp_path / "c2.gif")
+    shown = report._repr_html_()
+    assert f"dE {report.dE:.2f}" in shown and "panel seeded" in shown and "panel random" in shown
+    # Compact: the per-frame records and settings are not spelled out (repr() holds them).
+    assert len(shown) < 2000 < len(repr(report))
+
+
+def test_a_palette_shows_in_a_notebook_as_a_swatch_with_hex_codes_and_shares():
+    frames = np.zeros((1, 4, 4, 3), np.uint8)
+    frames[0, :, :1] = (255, 128, 0)
+    report = gifquant.palette(frames, k=2)
+    shown = report.overall._repr_html_()
+    assert "array(" not in shown
+    assert "background:#ff8000" in shown and "#ff8000 25.0%" in shown and "#000000 75.0%" in shown
+    assert "flex:0.250000" in shown  # the bar's segment as wide as its share
+    whole = report._repr_html_()
+    assert report.overall._repr_html_() in whole and "data:image/png;base64," in whole

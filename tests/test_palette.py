@@ -11,7 +11,9 @@ from PIL import Image
 
 import gifquant
 from gifquant._cli import main
+from gifquant._core.colour import rgb_to_lab
 from gifquant._pictures.draw import split
+from gifquant._pictures.palette import plot_coordinates
 
 
 def run(*argv) -> int:
@@ -117,7 +119,7 @@ def test_the_command_writes_every_form(tmp_path, capsys):
     frames, _, _ = read_gif(tmp_path / "r.gif")
     assert len(frames) == 6
     assert max(len(np.unique(f[..., :3].reshape(-1, 3), axis=0)) for f in frames) <= 5
-    assert Image.open(tmp_path / "p.png").width == 3 * 240 + 16
+    assert Image.open(tmp_path / "p.png").size == (480, 480)
     assert "6 frames, k=5" in capsys.readouterr().err
     assert run("palette", src, "--format", "hex", "-q") == 0
     assert len(capsys.readouterr().out.splitlines()) == 6  # k=6 by default
@@ -129,6 +131,27 @@ def test_plot3d_html_is_an_interactive_page(tmp_path):
     assert run("palette", src, "--plot3d", tmp_path / "p.html", "-q") == 0
     html = (tmp_path / "p.html").read_text()
     assert "scatter3d" in html and "#" in html
+
+
+def test_plot3d_is_in_the_space_asked_for(tmp_path):
+    """``--space rgb`` plots R, G, B (the default CIELAB's a*, b*, L*): the interactive page's
+    axes and points, and the PNG view (a 3-D box, not three projections)."""
+    pytest.importorskip("plotly")
+    src = write_gif(tmp_path / "c.gif", moving_clip(3, 16, 16))
+    report = gifquant.palette(src, k=3, space="rgb")
+    assert report.space == "rgb"
+    rgb = report.samples[:, 0]
+    assert np.array_equal(plot_coordinates(rgb, "rgb"), rgb)
+    assert np.allclose(plot_coordinates(rgb, "lab"), rgb_to_lab(rgb)[:, [1, 2, 0]])
+    pages = {}
+    for space in ("rgb", "lab"):
+        assert run("palette", src, "--space", space, "--plot3d", tmp_path / f"{space}.html") == 0
+        pages[space] = (tmp_path / f"{space}.html").read_text()
+        assert run("palette", src, "--space", space, "--plot3d", tmp_path / f"{space}.png") == 0
+    assert '"title":{"text":"R"}' in pages["rgb"].replace(" ", "")
+    assert '"title":{"text":"L*"}' in pages["lab"].replace(" ", "")
+    views = {s: np.asarray(Image.open(tmp_path / f"{s}.png")) for s in ("rgb", "lab")}
+    assert views["rgb"].shape == (480, 480, 3) and not np.array_equal(views["rgb"], views["lab"])
 
 
 def test_refusals_are_one_line(tmp_path, capsys):

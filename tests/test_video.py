@@ -409,9 +409,16 @@ def test_audio_is_ignored(tmp_path):
 # --- y4m ----------------------------------------------------------------------------------------
 
 
-def test_y4m_round_trip_through_own_reader(tmp_path):
+def test_y4m_round_trip_is_exact_through_own_reader_and_ffmpeg(tmp_path):
+    """The y4m written is 10-bit 4:4:4 full range: every colour comes back exactly, read here or
+    by ffmpeg (at 8 bits Y'CbCr's rounding moved colours by a level: 0.38 dE on average)."""
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, size=(3, 17, 23, 3), dtype=np.uint8)
+    rgb[0, 0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]] + [
+        [1, 1, 1],
+        [254, 254, 254],
+        [128, 128, 128],
+    ]
     path = tmp_path / "rt.y4m"
     with open(path, "wb") as f:
         w = Y4mWriter(f, 23, 17, 30000 / 1001)
@@ -423,7 +430,13 @@ def test_y4m_round_trip_through_own_reader(tmp_path):
     with open(path, "rb") as f:
         back = [fr.rgba[..., :3] for fr in Y4mReader(f, name="rt", max_pixels=BIG)]
     assert len(back) == 3
-    assert np.abs(np.stack(back).astype(int) - rgb).max() <= 2
+    assert np.array_equal(np.stack(back), rgb)
+    raw = subprocess.run(
+        [FF, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(rgb.shape), rgb)
 
 
 @pytest.mark.parametrize(

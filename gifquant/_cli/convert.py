@@ -4,6 +4,7 @@ what it prints."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -380,14 +381,20 @@ def _after_frame(bar) -> Callable[[int], None]:
 
 class _FrameBar:
     """The bar of frames on stderr, drawn from the library's reports (``on_progress``); made at
-    the first, when the number of frames is known."""
+    the first, when the number of frames is known, and the bar it ``follows`` closed then."""
 
-    def __init__(self) -> None:
+    def __init__(self, desc: str | None = None, *, follows: _FrameBar | None = None) -> None:
         self._bar: tqdm | None = None
+        self._desc = desc
+        self._follows = follows
 
     def __call__(self, done: int, total: int | None) -> None:
         if self._bar is None:
-            self._bar = tqdm(total=total, unit="frame", file=sys.stderr, leave=False)
+            if self._follows is not None:
+                self._follows.close()
+            self._bar = tqdm(
+                total=total, desc=self._desc, unit="frame", file=sys.stderr, leave=False
+            )
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
@@ -425,7 +432,12 @@ def run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
             say(f"note: {note}")
 
     settings = Settings.from_arguments(args, overwrite=True, records=args.report is not None)
-    bar = _FrameBar() if show_bar(args) else None
+    bar = reading = None
+    if show_bar(args):
+        # Another clip read for its palette has its own bar, before the frames' bar.
+        other = args.transfer or args.palette_from
+        reading = _FrameBar(f"reading {os.path.basename(other)}") if other else None
+        bar = _FrameBar(follows=reading)
     # The output, the comparison and the report are put in place together, or none of them.
     with committed_together(commit=False) as commit:
         try:
@@ -437,10 +449,12 @@ def run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
                 on_progress=bar,
                 on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C
                 on_note=note_now,
+                on_palette_progress=reading,
             )
         finally:
-            if bar is not None:
-                bar.close()
+            for shown in (reading, bar):
+                if shown is not None:
+                    shown.close()
         if args.report is not None:
             with output_file(args.report) as f:
                 f.write(report.to_json().encode())

@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--plot3d",
         metavar="FILE",
-        help="sampled pixels in CIELAB coloured by cluster: .html (plotly, "
-        "gifquant[plot]) or .png (three 2-D views)",
+        help="sampled pixels in --space's space coloured by cluster: .html (plotly, "
+        "gifquant[plot]) or .png (a 3-D view with ticks)",
     )
     ow = p.add_mutually_exclusive_group()
     ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")

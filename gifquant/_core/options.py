@@ -33,8 +33,9 @@ class QuantizeOptions:
     enhance : saturation factor applied to every colour before clustering, as PIL's
         ``ImageEnhance.Color`` (0..4; 1 unchanged, 0 grey); the output shows the enhanced colours
     min_saturation : colours whose HSV saturation is below this (0..1) are left out of the fit,
-        so the palette holds the salient colours (every pixel is still mapped to its nearest
-        entry; a frame with no colour this saturated is fitted on all of them)
+        so the palette holds the salient colours; they keep a few entries of their own and are
+        mapped to the nearest of those alone, without dithering (a salient colour to its
+        nearest entry of any kind); a frame with no colour this saturated is fitted on all)
     representative : an entry's colour is its cluster's ``mean`` or its ``mode`` (the most
         common colour, taken in the frame where the entry was last set)
     palette : a fixed palette, (n, 3) sRGB colours 0..255 (1 <= n <= 256), used instead of

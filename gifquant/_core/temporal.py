@@ -173,6 +173,15 @@ def _modes(
 _REST_SHARE = 0.25
 
 
+def neutral_entries(k: int, share: float) -> int:
+    """With min_saturation: how many of ``k`` entries the neutral colours (those left out of
+    the salient fit, ``share`` of the pixels) keep: their share's worth, at most
+    ``_REST_SHARE`` of k, at least 1, and at least 2 from k = 5 on (they are drawn with these
+    alone, and one grey for all of them loses the dark, a window's frame, or the light)."""
+    least = 2 if k >= 5 else 1
+    return 0 if k == 1 else min(k - 1, max(least, round(k * min(share, _REST_SHARE))))
+
+
 @dataclass
 class TemporalQuantizer:
     """Quantizes frames one after another, carrying the centres from frame to frame.
@@ -306,8 +315,7 @@ class TemporalQuantizer:
             self._groups = (TemporalQuantizer(self.options), TemporalQuantizer(self.options))
         salient = fc.salient
         rest = np.setdiff1d(np.arange(len(fc.exact)), salient, assume_unique=True)
-        share = 1.0 - float(fc.weights[salient].sum() / fc.weights.sum())
-        n_rest = 0 if k == 1 else min(k - 1, max(1, round(k * min(share, _REST_SHARE))))
+        n_rest = neutral_entries(k, 1.0 - float(fc.weights[salient].sum() / fc.weights.sum()))
         temporal = self.options.seeded
         parts, members = [], np.empty(len(fc.exact), np.int64)
         offset = 0
@@ -556,7 +564,7 @@ class TemporalQuantizer:
         else:
             self._set_from, self._set_from_lab = set_from, set_from_lab
         display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-        entries = self._entries(fc, display_ws)
+        entries = self._entries(fc, display_ws, split)
         slots = None if entries is None else gather(entries, src.inverse)
         if opt.transfer is not None:
             # What is shown moves onto the other palette; the slots stay this clip's.
@@ -589,12 +597,22 @@ class TemporalQuantizer:
         slots = None if entries is None else gather(entries, fc.source.inverse)
         return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots, persistent=True)
 
-    def _entries(self, fc: FrameColours, display_ws: NDArray) -> NDArray[np.uint8] | None:
-        """Each distinct colour's nearest entry (None when dithering: ``paint`` decides)."""
+    def _entries(
+        self, fc: FrameColours, display_ws: NDArray, split: int | None = None
+    ) -> NDArray[np.uint8] | None:
+        """Each distinct colour's nearest entry (None when dithering: ``paint`` decides); with
+        ``split`` (min_saturation: entries from ``split`` on are the neutral colours'), a
+        neutral colour's nearest neutral entry, so a grey or white area never takes a salient
+        entry's hue."""
         opt = self.options
         if opt.dither != "none" and len(display_ws) >= 2:
             return None
-        return nearest(fc.exact, display_ws.astype(np.float64), opt.metric).astype(np.uint8)
+        ws = display_ws.astype(np.float64)
+        entries = nearest(fc.exact, ws, opt.metric)
+        if split is not None and split < len(ws) and fc.salient is not None:
+            neutral = np.setdiff1d(np.arange(len(fc.exact)), fc.salient, assume_unique=True)
+            entries[neutral] = split + nearest(fc.exact[neutral], ws[split:], opt.metric)
+        return entries.astype(np.uint8)
 
     def paint(
         self,

@@ -2,7 +2,11 @@
 
 Reading: 4:2:0 (all sitings), 4:2:2, 4:4:4 and mono, 8 to 16 bits, one frame in memory at a time;
 YCbCr is BT.601, limited range unless the stream says ``XCOLORRANGE=FULL`` (ffmpeg's tag).
-Writing: 4:4:4, 8 bits, BT.601 full range, so no chroma is lost before the next tool.
+Writing: 4:4:4, 10 bits, BT.601 full range, so no chroma is lost before the next tool and every
+colour comes back exact: at 8 bits, Y'CbCr's rounding moved a colour by up to one level a
+channel (mean 0.51 dE on realshort at k=16, 0.38 dE on random colours), at 10 bits (each
+8-bit value x 4, as ffmpeg scales full range) ffmpeg's decoder and this reader give back every
+sRGB colour exactly.
 """
 
 from __future__ import annotations
@@ -208,14 +212,26 @@ def yuv_to_rgba(
     return out
 
 
-def rgb_to_yuv444(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """RGB of shape (h, w, 3) uint8 to BT.601 full-range planar Y, Cb, Cr: shape (3, h, w) uint8."""
+def _ycbcr(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """RGB of shape (..., 3) uint8 to BT.601 full-range Y, Cb, Cr in 8-bit units, unrounded:
+    shape (3, ...) float32."""
     f = rgb.astype(np.float32)
     r, g, b = f[..., 0], f[..., 1], f[..., 2]
     y = np.float32(_KR) * r + np.float32(_KG) * g + np.float32(_KB) * b
     cb = (b - y) * np.float32(0.5 / (1 - _KB)) + 128.0
     cr = (r - y) * np.float32(0.5 / (1 - _KR)) + 128.0
-    return np.clip(np.rint(np.stack([y, cb, cr])), 0, 255).astype(np.uint8)
+    return np.stack([y, cb, cr])
+
+
+def rgb_to_yuv444(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """RGB of shape (h, w, 3) uint8 to BT.601 full-range planar Y, Cb, Cr: shape (3, h, w) uint8."""
+    return np.clip(np.rint(_ycbcr(rgb)), 0, 255).astype(np.uint8)
+
+
+def colours_to_ycbcr10(colours: NDArray[np.uint8]) -> NDArray[np.uint16]:
+    """(n, 3) sRGB colours to BT.601 full-range Y, Cb, Cr at 10 bits (the 8-bit value x 4):
+    shape (3, n), little-endian uint16. Decoded and rounded to 8 bits, each is its colour."""
+    return np.clip(np.rint(_ycbcr(colours) * np.float32(4)), 0, 1023).astype("<u2")
 
 
 def rate_fraction(fps: float) -> Fraction:
@@ -228,19 +244,19 @@ def rate_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def _yuv444_planes(frame: QuantizedFrame) -> NDArray[np.uint8]:
-    """What ``frame`` shows as Y, Cb, Cr planes (3, h, w) uint8, converted band by band."""
+def _write_planes(f: BinaryIO, frame: QuantizedFrame) -> None:
+    """What ``frame`` shows as 10-bit Y, Cb, Cr planes, from its palette's values, written band
+    by band (no plane of the whole frame is held)."""
+    table = colours_to_ycbcr10(frame.palette)
     h, w = frame.indices.shape
-    out = np.empty((3, h, w), np.uint8)
     band = max(1, _BAND_PIXELS // max(w, 1))
-    for top in range(0, h, band):
-        rows = slice(top, min(h, top + band))
-        out[:, rows] = rgb_to_yuv444(frame.palette[frame.indices[rows]])
-    return out
+    for plane in table:
+        for top in range(0, h, band):
+            f.write(plane[frame.indices[top : top + band]].data)
 
 
 class Y4mWriter:
-    """Write QuantizedFrames as a y4m 4:4:4 stream at a constant ``fps``.
+    """Write QuantizedFrames as a y4m 4:4:4 10-bit stream at a constant ``fps``.
 
     Frames of other durations are duplicated or dropped on the constant clock (like ffmpeg).
     """
@@ -253,22 +269,20 @@ class Y4mWriter:
         self.n_frames = 0
         f.write(
             f"YUV4MPEG2 W{width} H{height} F{rate.numerator}:{rate.denominator} Ip A1:1 "
-            "C444 XYSCSS=444 XCOLORRANGE=FULL\n".encode("ascii")
+            "C444p10 XYSCSS=444P10 XCOLORRANGE=FULL\n".encode("ascii")
         )
 
     def write(self, frame: QuantizedFrame) -> None:
         n = self._clock.repeats(frame.duration)
         self._last = frame
-        if n:
-            planes = _yuv444_planes(frame)
-            for _ in range(n):
-                self._f.write(b"FRAME\n")
-                self._f.write(planes.data)
-            self.n_frames += n
+        for _ in range(n):
+            self._f.write(b"FRAME\n")
+            _write_planes(self._f, frame)
+        self.n_frames += n
 
     def close(self) -> None:
         if self.n_frames == 0 and self._last is not None:
             self._f.write(b"FRAME\n")
-            self._f.write(_yuv444_planes(self._last).data)
+            _write_planes(self._f, self._last)
             self.n_frames = 1
         self._f.flush()

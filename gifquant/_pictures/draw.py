@@ -7,6 +7,7 @@ its exact share and they add up to the whole. Text uses the font Pillow ships.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,36 +78,108 @@ def labelled_rows(rows: Sequence[tuple[str, Image.Image]], gap: int = 4) -> Imag
     return out
 
 
-def projections(
-    lab: NDArray, colours: NDArray[np.uint8], centres_lab: NDArray, centre_colours, size=240
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a 3-D plot: its name, range and tick values."""
+
+    name: str
+    lo: float
+    hi: float
+    ticks: tuple[float, ...]
+
+
+# The plots' axes in each colour space: across, into the picture, up (lightness, or blue).
+PLOT_AXES: dict[str, tuple[Axis, Axis, Axis]] = {
+    "lab": (
+        Axis("a*", -100, 100, (-100, -50, 0, 50, 100)),
+        Axis("b*", -100, 100, (-100, -50, 0, 50, 100)),
+        Axis("L*", 0, 100, (0, 25, 50, 75, 100)),
+    ),
+    "oklab": (
+        Axis("a", -0.3, 0.3, (-0.3, -0.15, 0, 0.15, 0.3)),
+        Axis("b", -0.3, 0.3, (-0.3, -0.15, 0, 0.15, 0.3)),
+        Axis("L", 0, 1, (0, 0.25, 0.5, 0.75, 1)),
+    ),
+    "rgb": (
+        Axis("R", 0, 255, (0, 64, 128, 192, 255)),
+        Axis("G", 0, 255, (0, 64, 128, 192, 255)),
+        Axis("B", 0, 255, (0, 64, 128, 192, 255)),
+    ),
+}
+
+
+def scatter3d(
+    points: NDArray,
+    colours: NDArray[np.uint8],
+    centres: NDArray,
+    centre_colours: NDArray[np.uint8],
+    axes: Sequence[Axis],
+    title: str,
+    size: int = 480,
 ) -> Image.Image:
-    """Three 2-D views (a*-b*, L*-a*, L*-b*) of pixels in CIELAB, each dot in its cluster's
-    colour, the centres ringed."""
+    """A 3-D view of ``points`` (n, 3) in ``axes`` (across, into the picture, up), from the
+    front left and a little above: each dot in ``colours`` (n, 3), nearer dots over farther
+    ones, ``centres`` (m, 3) as ringed discs in ``centre_colours``, inside the axes' box with
+    its ticks and names."""
     font = ImageFont.load_default(size=12)
-    axes = [
-        ((1, -100, 100), (2, -100, 100)),
-        ((1, -100, 100), (0, 0, 100)),
-        ((2, -100, 100), (0, 0, 100)),
-    ]
-    names = [("a*", "b*"), ("a*", "L*"), ("b*", "L*")]
-    out = Image.new("RGB", (3 * size + 2 * 8, size + 16), BACKGROUND)
+    out = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(out)
-    for n, ((xi, x0, x1), (yi, y0, y1)) in enumerate(axes):
-        ox = n * (size + 8)
-        draw.rectangle((ox, 16, ox + size - 1, 16 + size - 1), outline=(70, 70, 70))
-        draw.text((ox + 2, 1), f"{names[n][0]} (across) / {names[n][1]} (up)", fill=INK, font=font)
+    lo = np.array([a.lo for a in axes], np.float64)
+    hi = np.array([a.hi for a in axes], np.float64)
+    turn, tilt = np.radians(-35.0), np.radians(22.0)
+    scale, middle = 0.3 * size, (size / 2, size / 2 + 10)
 
-        def at(v, xi=xi, x0=x0, x1=x1, yi=yi, y0=y0, y1=y1, ox=ox):
-            x = ox + (v[..., xi] - x0) / (x1 - x0) * (size - 1)
-            y = 16 + (1 - (v[..., yi] - y0) / (y1 - y0)) * (size - 1)
-            return np.clip(x, ox, ox + size - 1), np.clip(y, 16, 16 + size - 1)
+    def view(v) -> tuple[NDArray, NDArray, NDArray]:
+        """Screen x, y and depth (larger: farther) of points in the axes' units."""
+        u = 2 * (np.asarray(v, np.float64) - lo) / (hi - lo) - 1
+        x = u[..., 0] * np.cos(turn) - u[..., 1] * np.sin(turn)
+        d = u[..., 0] * np.sin(turn) + u[..., 1] * np.cos(turn)
+        up = u[..., 2] * np.cos(tilt) + d * np.sin(tilt)
+        return (
+            middle[0] + scale * x,
+            middle[1] - scale * up,
+            d * np.cos(tilt) - u[..., 2] * np.sin(tilt),
+        )
 
-        xs, ys = at(lab)
-        for x, y, c in zip(xs.tolist(), ys.tolist(), colours.tolist(), strict=True):
-            draw.rectangle((x - 1, y - 1, x + 1, y + 1), fill=tuple(c))
-        cx, cy = at(centres_lab)
-        for x, y, c in zip(cx.tolist(), cy.tolist(), centre_colours.tolist(), strict=True):
-            draw.ellipse((x - 5, y - 5, x + 5, y + 5), outline=INK, fill=tuple(c))
+    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], np.float64)
+    box = lo + corners * (hi - lo)
+    bx, by, _ = view(box)
+    for a in range(8):
+        for b in range(a + 1, 8):
+            if np.abs(corners[a] - corners[b]).sum() == 1:
+                draw.line((bx[a], by[a], bx[b], by[b]), fill=(80, 80, 80))
+    # Ticks and names on the three edges at the front: across and into along the bottom, up
+    # on the left (into's first tick is across's last corner: not labelled twice).
+    for n, edge_at in enumerate(((None, 0, 0), (1, None, 0), (0, 0, None))):
+        axis = axes[n]
+
+        def on_edge(t, edge_at=edge_at):
+            return view(
+                [lo[i] if e == 0 else hi[i] if e == 1 else t for i, e in enumerate(edge_at)]
+            )
+
+        for t in axis.ticks[1:] if n == 1 else axis.ticks:
+            x, y, _ = on_edge(t)
+            draw.line((x - 3, y, x + 3, y), fill=INK)
+            label = f"{t:g}"
+            dx = -int(font.getlength(label)) - 6 if n == 2 else 4
+            draw.text((x + dx, y + (-7 if n == 2 else 4)), label, fill=INK, font=font)
+        if n == 2:  # above the top of the vertical edge
+            x, y, _ = on_edge(axis.hi)
+            draw.text((x - 4, y - 24), axis.name, fill=INK, font=font)
+        else:
+            x, y, _ = on_edge((axis.lo + axis.hi) / 2)
+            draw.text((x - 6, y + 20), axis.name, fill=INK, font=font)
+    xs, ys, depth = view(points)
+    for i in np.argsort(-depth, kind="stable").tolist():
+        draw.rectangle(
+            (xs[i] - 1, ys[i] - 1, xs[i] + 1, ys[i] + 1), fill=tuple(colours[i].tolist())
+        )
+    cx, cy, cd = view(centres)
+    for i in np.argsort(-cd, kind="stable").tolist():
+        c = tuple(centre_colours[i].tolist())
+        draw.ellipse((cx[i] - 6, cy[i] - 6, cx[i] + 6, cy[i] + 6), outline=INK, fill=c, width=2)
+    draw.text((4, 2), title, fill=INK, font=font)
     return out
 
 

@@ -29,9 +29,10 @@ _GPL_LINE = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+)\b(.*)")
 _PERCENT = re.compile(r"(\d+(?:\.\d*)?)%")
 
 
-def load_palette(source, k: int, *, option: str, **options) -> Palette:
+def load_palette(source, k: int, *, option: str, on_progress=None, **options) -> Palette:
     """The palette ``source`` names: a ``Palette``, (n, 3) colours, a palette file, or an image
-    or clip (its overall palette of ``k`` colours; ``options`` go to ``gifquant.palette``).
+    or clip (its overall palette of ``k`` colours; ``on_progress(done, total)`` is told of each
+    frame read, and ``options`` go to ``gifquant.palette``).
 
     Shares unknown (hex lines, bare colours) are equal. A colour listed twice is one entry.
     Raises GifquantError (``option`` names the setting) for a file it cannot use.
@@ -76,7 +77,7 @@ def load_palette(source, k: int, *, option: str, **options) -> Palette:
             raise SettingError("{option} {exc}", option=Setting(option), exc=exc) from None
 
     try:
-        overall = palette(path, k=k, samples=0, **options).overall
+        overall = palette(path, k=k, samples=0, on_progress=on_progress, **options).overall
     except GifquantError as exc:
         raise type(exc).naming(
             "{option}: {exc}", exc.exit_code, option=Setting(option), exc=exc

@@ -84,7 +84,7 @@ def compare(
     source: bool = True,
     panel_width: int | None = None,
     format: str | None = None,
-    overwrite: bool = False,
+    overwrite: bool = True,
     ss: float = 0.0,
     t: float | None = None,
     frames: int | None = None,
@@ -100,7 +100,8 @@ def compare(
     panel labelled with its setting and its measured dE, flicker (``fl``) and colours on
     screen (``c``). Same frame count and timing as the source; a source wider than
     ``panel_width`` (default 320) is scaled down. ``dst``'s format is its extension's (or
-    ``format``). Other keywords are ``QuantizeOptions`` fields shared by every panel (e.g.
+    ``format``); an existing ``dst`` is replaced (``overwrite=False``: it is an error), never
+    ``src``. Other keywords are ``QuantizeOptions`` fields shared by every panel (e.g.
     ``enhance``, ``min_saturation``).
 
     Raises GifquantError (a ValueError) for bad settings, inputs or outputs, and

@@ -29,6 +29,26 @@ class Palette:
             for h, s in zip(self.hex, self.shares, strict=True)
         ]
 
+    def _repr_html_(self) -> str:
+        """In a notebook: a bar of the colours, each as wide as its share, then each colour's
+        chip, hex code and share."""
+        pairs = list(zip(self.hex, self.shares.tolist(), strict=True))
+        bar = "".join(
+            f'<div title="{h} {100 * s:.1f}%" style="background:{h};flex:{s:.6f} 1 0"></div>'
+            for h, s in pairs
+        )
+        chips = "".join(
+            '<span style="display:inline-block;margin:2px 10px 2px 0;font:12px monospace">'
+            f'<span style="display:inline-block;width:12px;height:12px;background:{h};'
+            f'border:1px solid #888;vertical-align:middle"></span> {h} {100 * s:.1f}%</span>'
+            for h, s in pairs
+        )
+        return (
+            f"<div><div>Palette of {len(pairs)} colour{'s' * (len(pairs) != 1)}</div>"
+            f'<div style="display:flex;width:480px;height:24px;border:1px solid #888">{bar}</div>'
+            f'<div style="max-width:640px">{chips}</div></div>'
+        )
+
 
 def sorted_palette(colours: NDArray[np.uint8], counts: NDArray) -> Palette:
     """Entries with pixels, one per colour (counts of a colour listed twice summed), most

@@ -12,21 +12,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core.colour import lab_to_rgb, rgb_to_lab
+from .._core.colour import hsv_saturation, lab_to_rgb, rgb_to_lab, to_space
 from .._core.kmeans import kmeans
 from .._core.options import QuantizeOptions
 from .._core.representative import cluster_modes
-from .._core.temporal import TemporalQuantizer
+from .._core.temporal import TemporalQuantizer, neutral_entries
 from .._errors import GifquantError, SettingError
 from .._io.budget import return_freed_memory
 from .._run.arrays import frames_of
 from .._run.pipeline import SERIAL_PIXELS
-from .draw import projections, swatch, timeline
+from .draw import PLOT_AXES, scatter3d, swatch, timeline
 from .model import Palette, sorted_palette
 
 FORMATS = ("json", "gpl", "hex")
@@ -38,7 +39,8 @@ class PaletteReport:
 
     frames : list of Palette, one per frame
     overall : Palette of at most k colours
-    k, seeded : the settings it was made with
+    k, seeded, space : the settings it was made with (``space``: the clustering's, and the
+        3-D plot's)
     """
 
     frames: list[Palette]
@@ -46,20 +48,28 @@ class PaletteReport:
     k: int
     seeded: bool
     samples: NDArray[np.uint8] | None = None  # (n, 2, 3): a pixel's colour, its entry's
+    space: str = "lab"
 
-    def plot3d(self, path: str, kind: str | None = None) -> None:
-        """Sampled pixels in CIELAB, coloured by their palette entry, the overall palette
-        marked: ``.html`` an interactive 3-D scatter (plotly, ``gifquant[plot]``), ``.png``
-        three 2-D projections."""
+    def plot3d(self, path: str, kind: str | None = None, space: str | None = None) -> None:
+        """Sampled pixels in ``space`` (default the one the palette was made in: CIELAB,
+        OkLab or RGB), coloured by their palette entry, the overall palette ringed: ``.html``
+        an interactive 3-D scatter (plotly, ``gifquant[plot]``), ``.png`` a 3-D view from the
+        front left with the axes' ticks and names (lightness, or B, up)."""
         if self.samples is None or not len(self.samples):
             raise GifquantError("no opaque pixels to plot")
+        space = self.space if space is None else space
+        if space not in PLOT_AXES:
+            raise ValueError(f"space must be one of {', '.join(PLOT_AXES)}, not {space!r}")
         src, ent = self.samples[:, 0], self.samples[:, 1]
-        lab, centres = rgb_to_lab(src), rgb_to_lab(self.overall.colours)
+        points = plot_coordinates(src, space)
+        centres = plot_coordinates(self.overall.colours, space)
         kind = (kind or os.path.splitext(path)[1]).lower()
         if kind == ".png":
-            projections(lab, ent, centres, self.overall.colours).save(path, "PNG")
+            title = f"pixels in {SPACE_NAMES[space]}, coloured by entry; the palette ringed"
+            picture = scatter3d(points, ent, centres, self.overall.colours, PLOT_AXES[space], title)
+            picture.save(path, "PNG")
         elif kind in (".html", ".htm"):
-            _plotly_html(path, lab, ent, centres, self.overall)
+            _plotly_html(path, points, ent, centres, self.overall, PLOT_AXES[space])
         else:
             raise GifquantError(f"{path}: a 3-D plot is .html (interactive) or .png")
 
@@ -100,21 +110,30 @@ class PaletteReport:
         return timeline(self.frames, px, height)
 
     def _repr_html_(self) -> str:
+        """In a notebook: the overall palette (swatch, hex codes, shares), then the timeline."""
         import base64
         import io
 
-        parts = []
-        for im in (self.swatch(), self.timeline()):
-            buf = io.BytesIO()
-            im.save(buf, "PNG")
-            parts.append(
-                f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
-            )
-        return "<div>" + "<br/>".join(parts) + "</div>"
+        buf = io.BytesIO()
+        self.timeline().save(buf, "PNG")
+        mode = "seeded" if self.seeded else "random"
+        return (
+            f"<div><div>k={self.k} {mode}, {len(self.frames)} frames; overall:</div>"
+            f"{self.overall._repr_html_()}<div>each frame's palette, stacked by share:</div>"
+            f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}"/>'
+            "</div>"
+        )
 
 
 def palette(
-    frames, k: int = 6, *, seeded: bool = True, bgr: bool = False, samples: int = 4096, **options
+    frames,
+    k: int = 6,
+    *,
+    seeded: bool = True,
+    bgr: bool = False,
+    samples: int = 4096,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    **options,
 ) -> PaletteReport:
     """The palette of ``frames`` (anything ``gifquant.quantize`` takes): each frame's ``k``
     colours with their shares, and the clip's overall palette of ``k`` colours.
@@ -122,6 +141,8 @@ def palette(
     ``options`` are ``QuantizeOptions`` fields: ``min_saturation=0.3`` keeps greys out of the
     fit so the palette holds the salient colours, ``representative="mode"`` makes every colour
     one the clip holds (the overall palette too), ``enhance=1.5`` saturates before clustering.
+    ``on_progress(done, total)`` is called after each frame (``total`` None when the input
+    does not say).
 
     Raises the errors ``gifquant.quantize`` raises.
 
@@ -145,6 +166,8 @@ def palette(
             if out.transparent is not None:
                 counts[out.transparent] = 0
             per_frame.append(sorted_palette(out.palette, counts))
+            if on_progress is not None:
+                on_progress(len(per_frame), source.total)
             if samples:
                 pairs = _sample(rgba, out, samples, rng)
                 kept.append(pairs)
@@ -160,8 +183,10 @@ def palette(
         picked = (
             both[rng.choice(len(both), samples, replace=False)] if len(both) > samples else both
         )
-    overall = _overall(per_frame, k, mode=opts.representative == "mode")
-    return PaletteReport(per_frame, overall, k, seeded, picked)
+    overall = _overall(
+        per_frame, k, mode=opts.representative == "mode", min_saturation=opts.min_saturation
+    )
+    return PaletteReport(per_frame, overall, k, seeded, picked, opts.space)
 
 
 def _sample(rgba: NDArray[np.uint8], out, n: int, rng) -> NDArray[np.uint8]:
@@ -174,7 +199,17 @@ def _sample(rgba: NDArray[np.uint8], out, n: int, rng) -> NDArray[np.uint8]:
     return np.stack([src, out.palette[idx[where]]], axis=1).astype(np.uint8)
 
 
-def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
+SPACE_NAMES = {"lab": "CIELAB", "oklab": "OkLab", "rgb": "RGB"}
+
+
+def plot_coordinates(rgb: NDArray[np.uint8], space: str) -> NDArray[np.float32]:
+    """Colours (n, 3) uint8 where the 3-D plots put them, (n, 3): across, into the picture and
+    up (a*, b*, L* in CIELAB; OkLab's a, b, L; R, G, B)."""
+    v = to_space(rgb, space)
+    return v if space == "rgb" else v[:, [1, 2, 0]]
+
+
+def _plotly_html(path: str, points, colours, centres, overall: Palette, axes) -> None:
     try:
         import plotly.graph_objects as go
     except ImportError:
@@ -185,17 +220,17 @@ def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
     fig = go.Figure(
         [
             go.Scatter3d(
-                x=lab[:, 1],
-                y=lab[:, 2],
-                z=lab[:, 0],
+                x=points[:, 0],
+                y=points[:, 1],
+                z=points[:, 2],
                 mode="markers",
                 marker={"size": 2, "color": css},
                 name="pixels",
             ),
             go.Scatter3d(
-                x=centres[:, 1],
-                y=centres[:, 2],
-                z=centres[:, 0],
+                x=centres[:, 0],
+                y=centres[:, 1],
+                z=centres[:, 2],
                 mode="markers",
                 marker={"size": 9, "color": overall.hex, "line": {"width": 2, "color": "black"}},
                 name="palette",
@@ -203,14 +238,24 @@ def _plotly_html(path: str, lab, colours, centres, overall: Palette) -> None:
             ),
         ]
     )
-    fig.update_layout(scene={"xaxis_title": "a*", "yaxis_title": "b*", "zaxis_title": "L*"})
+    names = ("xaxis", "yaxis", "zaxis")
+    fig.update_layout(
+        scene={
+            name: {"title": a.name, "range": [a.lo, a.hi]}
+            for name, a in zip(names, axes, strict=True)
+        }
+    )
     fig.write_html(path, include_plotlyjs=True, full_html=True)
 
 
-def _overall(frames: list[Palette], k: int, *, mode: bool = False) -> Palette:
+def _overall(
+    frames: list[Palette], k: int, *, mode: bool = False, min_saturation: float = 0.0
+) -> Palette:
     """A weighted k-means, in CIELAB, of every frame's colours (weights: their pixels); each
     overall colour is its cluster's mean, or with ``mode`` its most common frame colour (so a
-    palette of colours that occur stays one)."""
+    palette of colours that occur stays one). With ``min_saturation``, the salient colours and
+    the neutral ones are clustered apart, into as many entries as a frame gives each, so a
+    salient colour of a few pixels is not merged into the grey that covers the clip."""
     colours = np.concatenate([p.colours for p in frames])
     weights = np.concatenate([p.shares for p in frames])
     if len(colours) == 0 or weights.sum() == 0:
@@ -221,9 +266,28 @@ def _overall(frames: list[Palette], k: int, *, mode: bool = False) -> Palette:
     distinct, w = distinct[keep], w[keep]
     if len(distinct) <= k:
         return sorted_palette(distinct, w)
-    res = kmeans(rgb_to_lab(distinct).astype(np.float64), k, weights=w, rng=0, n_init=3)
+    salient = hsv_saturation(distinct) >= min_saturation
+    if min_saturation > 0 and salient.any() and not salient.all():
+        n_neutral = neutral_entries(k, float(w[~salient].sum() / w.sum()))
+        groups = [(salient, k - n_neutral), (~salient, n_neutral)]
+    else:
+        groups = [(np.ones(len(distinct), bool), k)]
+    parts = [_clustered(distinct[g], w[g], n, mode) for g, n in groups]
+    return sorted_palette(
+        np.concatenate([c for c, _ in parts]), np.concatenate([n for _, n in parts])
+    )
+
+
+def _clustered(
+    colours: NDArray[np.uint8], w: NDArray[np.float64], k: int, mode: bool
+) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+    """``colours`` weighted by ``w`` in ``k`` clusters (fewer colours: themselves): each
+    cluster's colour and weight."""
+    if len(colours) <= k:
+        return colours, w
+    res = kmeans(rgb_to_lab(colours).astype(np.float64), k, weights=w, rng=0, n_init=3)
     if mode:
-        centres, _ = cluster_modes(distinct, w, res.labels, len(res.centers))
+        centres, _ = cluster_modes(colours, w, res.labels, len(res.centers))
     else:
         centres = np.clip(np.rint(lab_to_rgb(res.centers)), 0, 255).astype(np.uint8)
-    return sorted_palette(centres, np.bincount(res.labels, weights=w, minlength=len(centres)))
+    return centres, np.bincount(res.labels, weights=w, minlength=len(centres))

@@ -218,11 +218,13 @@ def _progress(items, on_progress, total: int | None = None):
 
 
 class _Source:
-    """(rgba, channels, duration) items of frames in memory or in a file, closable."""
+    """(rgba, channels, duration) items of frames in memory or in a file, closable; ``total``
+    the number of frames when known (an array's, a file's that says)."""
 
-    def __init__(self, items: Iterable, close=None) -> None:
+    def __init__(self, items: Iterable, close=None, total: int | None = None) -> None:
         self._items = iter(items)
         self._close = close
+        self.total = total
 
     def __iter__(self):
         return self._items
@@ -239,7 +241,7 @@ def frames_of(frames, bgr: bool = False) -> _Source:
     if isinstance(frames, np.ndarray):
         array = _check_array(frames, "frames")
         stack = array[None] if array.ndim == 3 else array
-        return _Source((*_as_rgba(f, bgr), None) for f in stack)
+        return _Source(((*_as_rgba(f, bgr), None) for f in stack), total=len(stack))
     return _source(frames, bgr)
 
 
@@ -309,4 +311,4 @@ def _file_frames(path: str, cleanup: str | None = None) -> _Source:
         for fr in reader:
             yield fr.rgba, 4, fr.duration
 
-    return _Source(items(), stack.close)
+    return _Source(items(), stack.close, reader.info.n_frames)

@@ -18,6 +18,9 @@ import dataclasses
 import fnmatch
 import glob
 import logging
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.spawn as _spawn
 import os
 import signal
 import sys
@@ -606,8 +609,38 @@ def _preloaded_by_forkserver() -> bool:
     return False
 
 
+# Windows has no forkserver: spawn's processes there (see ``_context``), which import main.
+_ForkServer = getattr(
+    multiprocessing.context, "ForkServerContext", multiprocessing.context.SpawnContext
+)
+
+
+class GifquantWorker(_ForkServer.Process):
+    """A pool worker process: its name ("GifquantWorker-N") tells the forkserver not to import
+    the user's ``__main__`` into it (``_main_left_alone``)."""
+
+
+class _WorkerContext(_ForkServer):
+    Process = GifquantWorker
+
+
+def _main_left_alone(fixup: Callable[[str], None]) -> Callable[[str], None]:
+    """``multiprocessing.spawn``'s step that runs the parent's main script (as
+    ``__mp_main__``) in a new process, skipped in gifquant's workers: all they run is
+    gifquant's, and a script's top-level calls (the docs' examples, a notebook saved as a
+    script) would run again in each. The server's other processes are left as they were."""
+
+    def unless_ours(main: str) -> None:
+        if not multiprocessing.current_process().name.startswith(GifquantWorker.__name__):
+            fixup(main)
+
+    return unless_ours
+
+
 if _preloaded_by_forkserver():
     sys.excepthook = _worker_excepthook
+    _spawn._fixup_main_from_path = _main_left_alone(_spawn._fixup_main_from_path)
+    _spawn._fixup_main_from_name = _main_left_alone(_spawn._fixup_main_from_name)
 
 
 _busy = False  # in a pool worker: a file is being converted
@@ -644,20 +677,17 @@ def _watch_batch(batch: int, mp_temp: str | None) -> None:
 def _mp_temp() -> str | None:
     """The folder multiprocessing made for this process (pymp-*: the forkserver's socket),
     if it made one."""
-    import multiprocessing
-
     return multiprocessing.current_process()._config.get("tempdir")
 
 
 def _context():
     """Workers forked from a server that has imported gifquant once (forkserver), else
     started afresh (spawn); never a fork of this process and its threads."""
-    import multiprocessing
-
     try:
-        ctx = multiprocessing.get_context("forkserver")
+        multiprocessing.get_context("forkserver")
     except ValueError:  # pragma: no cover - no forkserver (Windows)
         return multiprocessing.get_context("spawn")
+    ctx = _WorkerContext()
     ctx.set_forkserver_preload(["gifquant._run.batch"])
     return ctx
 
@@ -882,7 +912,6 @@ class _LocalStart:
         self, jobs: int | None, todo: list[_Job], settings: Settings, scratch: str
     ) -> None:
         import importlib.util
-        import multiprocessing
         import multiprocessing.forkserver
         import threading
 

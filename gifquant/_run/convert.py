@@ -6,7 +6,9 @@ probes and once more for the output, so it sits between this and the one pass.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from collections.abc import Callable
 
 from .._io.prestart import EarlyStart
@@ -24,6 +26,7 @@ def convert(
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_palette_progress: Callable[[int, int | None], None] | None = None,
     **keywords,
 ) -> ConvertReport:
     """Re-encode ``src`` (a GIF, image or video file, or ``"-"`` for stdin) into ``dst``.
@@ -38,6 +41,9 @@ def convert(
     on_frame : called with each frame's index once it is quantized
     on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
         its first frames); every note is also in the report
+    on_palette_progress : called with (frames read, frames in all) while an image or clip
+        given as ``palette_from`` or ``transfer`` is read for its palette (before the first
+        frame of ``src``); the total as ``on_progress``'s
     **keywords : the settings, each with its default:
 
         - what to read: ``ss``, ``t``, ``frames``, ``fps``, ``scale`` (start and length in
@@ -54,8 +60,9 @@ def convert(
           ``transfer_colours`` colours, default 8), each entry keeping its offset from its
           cluster
         - what to write: ``format`` (``gif``, ``mp4``, ``webm``, ``y4m`` or ``png``; default
-          from ``dst``'s extension); ``overwrite`` (replace an existing ``dst`` and
-          ``compare``; else an existing one is an error); ``loop`` (0 forever, -1 play once,
+          from ``dst``'s extension); ``overwrite`` (default True: replace an existing
+          ``dst`` and ``compare``, as ``imageio.imwrite`` does; False: an existing one is an
+          error; the input itself is never overwritten); ``loop`` (0 forever, -1 play once,
           N plays N + 1 times; None keeps the input's, forever for video); ``matte`` (the
           colour, a name, ``"#rrggbb"`` or (r, g, b), transparent pixels are composited over;
           default white: mp4, webm and y4m composite every pixel, GIF and PNG keep pixels
@@ -87,9 +94,8 @@ def convert(
     src, dst = _path(src, "src"), _path(dst, "dst")
     check_input(src)  # first: a missing input is the mistake to name
     settings = (settings or Settings()).replace(**keywords)
-    return convert_file(
-        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note
-    )
+    callbacks = {"on_progress": on_progress, "on_frame": on_frame, "on_note": on_note}
+    return convert_file(src, dst, settings, on_palette_progress=on_palette_progress, **callbacks)
 
 
 def convert_file(
@@ -100,18 +106,28 @@ def convert_file(
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_palette_progress: Callable[[int, int | None], None] | None = None,
     early: EarlyStart | None = None,
 ) -> ConvertReport:
     """``convert`` once its settings are made and ``src`` checked: the size search, or one
     pass (what the command line and batch workers call; ``early`` is what the command started
     while importing, for the reader and writer to take)."""
     if settings.size is not None:
+        started = time.perf_counter()
         # Read once for the search's runs: the transfer target goes on as a Palette.
-        return fit_size(
-            src, dst, read_palettes(settings), on_progress=on_progress, on_frame=on_frame
-        )
+        settings = read_palettes(settings, on_palette_progress)
+        report = fit_size(src, dst, settings, on_progress=on_progress, on_frame=on_frame)
+        # The whole search's wall time, not its last pass's.
+        return dataclasses.replace(report, seconds=time.perf_counter() - started)
     return one_pass(
-        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note, early=early
+        src,
+        dst,
+        settings,
+        on_progress=on_progress,
+        on_frame=on_frame,
+        on_note=on_note,
+        on_palette_progress=on_palette_progress,
+        early=early,
     )
 
 

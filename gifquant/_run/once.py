@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import html
 import json
 import os
 import time
@@ -107,6 +108,38 @@ class ConvertReport:
         doc = {"settings": self.settings, "frames": list(self.frame_records), "summary": summary}
         return json.dumps(doc, indent=1) + "\n"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the figures as a small table (the measures with ``stats=True``, the
+        size search's choice, the comparison panels), and the notes."""
+        fps = f" ({self.frames / self.seconds:.1f} fps)" if self.seconds else ""
+        size = "stdout" if self.bytes is None else f"{self.bytes:,} bytes"
+        rows = [("frames", f"{self.frames}"), ("time", f"{self.seconds:.2f} s{fps}")]
+        rows.append(("output", size))
+        if self.dE is not None:
+            rows.append(("measured", _stats_text(self)))
+        if self.cuts:
+            rows.append(("scene cuts", f"{len(self.cuts)}: " + ", ".join(map(str, self.cuts[:10]))))
+        if self.chosen is not None:
+            c = self.chosen
+            rate = "" if c.fps is None else f", {c.fps:g} fps"
+            rows.append(("chosen", f"k={c.k}, lossy {c.lossy}, {c.width}x{c.height}{rate}"))
+        rows += [(f"panel {label}", _stats_text(st)) for label, st in self.panels.items()]
+        rows += [("note", note) for note in self.notes]
+        cells = "".join(
+            f'<tr><th style="text-align:left">{html.escape(name)}</th>'
+            f'<td style="text-align:left">{html.escape(value)}</td></tr>'
+            for name, value in rows
+        )
+        return f"<table><caption>gifquant.ConvertReport</caption>{cells}</table>"
+
+
+def _stats_text(st: Stats | ConvertReport) -> str:
+    return (
+        f"dE {st.dE:.2f} (p99 {st.dE_p99:.2f}), flicker {st.flicker:.4f}, incoherence "
+        f"{st.incoherence:.4f}, ghosts {st.ghosts:.4f}, banding {st.banding:.4f}, "
+        f"{st.colours_on_screen} colours on screen"
+    )
+
 
 @dataclass(frozen=True)
 class SizeChoice:
@@ -134,6 +167,7 @@ def one_pass(
     on_progress: Callable[[int, int | None], None] | None = None,
     on_frame: Callable[[int], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_palette_progress: Callable[[int, int | None], None] | None = None,
     early: EarlyStart | None = None,
 ) -> ConvertReport:
     """Convert ``src`` into ``dst`` once, with ``settings`` as they are (their size target is
@@ -141,16 +175,16 @@ def one_pass(
     is a checked input; callbacks and errors as ``convert``'s; ``early`` is what the command
     started while importing (``_io.prestart.EarlyStart``), for the reader and writer to take.
     """
+    started = time.perf_counter()  # the whole run: another clip read for its palette too
     write = settings.write
     fmt = output_format(dst, write.format)
     _check_output(src, dst, fmt, write.overwrite)
-    quant = _read_palettes_into(settings)
+    quant = _read_palettes_into(settings, on_palette_progress)
     if write.lossy and fmt != "gif":
         raise SettingError("{lossy} is for GIF output (this output is {fmt})", fmt=fmt)
     panel_list, compare_fmt = _panels(src, dst, fmt, write, quant)
     quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")
 
-    started = time.perf_counter()
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(committed_together())  # the output and the comparison, or neither
@@ -221,34 +255,38 @@ def one_pass(
                 start=read.ss,
                 length=read.t,
             )
-    # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
+    # The whole run: reading other palettes to the encoder's last byte (ffmpeg finishing a webm).
     seconds = time.perf_counter() - started
     predicted = None if predictor is None else predictor.note
     return _report(src, dst, fmt, settings, quant, report, sink, seconds, notes, predicted)
 
 
-def _read_palettes_into(settings: Settings) -> QuantizeOptions:
+def _read_palettes_into(settings: Settings, on_progress=None) -> QuantizeOptions:
     """The quantizer's settings with the palettes of other files read into them."""
-    quant = settings.quantize
-    if settings.palette_from is not None:
-        colours = load_palette(settings.palette_from, quant.k, option="palette_from").colours
-        quant = dataclasses.replace(quant, palette=colours)
-    if settings.transfer is not None:
-        target = load_palette(settings.transfer, quant.transfer_colours, option="transfer")
+    settings = read_palettes(settings, on_progress)
+    quant, target = settings.quantize, settings.transfer
+    if target is not None:
         quant = dataclasses.replace(quant, transfer=target.colours, transfer_shares=target.shares)
     return quant
 
 
-def read_palettes(settings: Settings) -> Settings:
+def read_palettes(
+    settings: Settings, on_progress: Callable[[int, int | None], None] | None = None
+) -> Settings:
     """``settings`` with ``palette_from`` read into the quantizer's fixed palette, and
     ``transfer`` (a path, a ``Palette`` or colours) read into a ``Palette``: what a batch or
-    the size search does once, for all its runs."""
+    the size search does once, for all its runs. ``on_progress(done, total)`` is told of each
+    frame of another clip read for its palette."""
     quant, transfer = settings.quantize, settings.transfer
     if settings.palette_from is not None:
-        colours = load_palette(settings.palette_from, quant.k, option="palette_from").colours
+        colours = load_palette(
+            settings.palette_from, quant.k, option="palette_from", on_progress=on_progress
+        ).colours
         quant = dataclasses.replace(quant, palette=colours)
     if transfer is not None:
-        transfer = load_palette(transfer, quant.transfer_colours, option="transfer")
+        transfer = load_palette(
+            transfer, quant.transfer_colours, option="transfer", on_progress=on_progress
+        )
     return dataclasses.replace(settings, quantize=quant, palette_from=None, transfer=transfer)
 
 

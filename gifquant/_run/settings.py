@@ -65,16 +65,17 @@ class WriteSettings:
     """What to write, and what to measure while writing.
 
     format : ``gif``, ``mp4``, ``webm``, ``y4m`` or ``png`` (None: from the output's extension);
-    overwrite : replace an existing output; loop : GIF/APNG plays (0 forever, -1 once, N: N + 1
-    times; None: the input's); matte : the (r, g, b) transparent pixels are composited over;
-    lossy : gifsicle's lossy level (0: off); merge_duplicates : fold an unchanged frame into the
-    last one's delay; compare, panels : a side-by-side comparison and its panels; stats : measure
-    the output; records : keep a record per frame (implies stats); threads : read ahead and
-    write behind in threads (None: unless the frames are large)
+    overwrite : replace an existing output (default, as ``imageio.imwrite`` and ``PIL``'s
+    ``save`` do; the input is never overwritten); loop : GIF/APNG plays (0 forever, -1 once,
+    N: N + 1 times; None: the input's); matte : the (r, g, b) transparent pixels are
+    composited over; lossy : gifsicle's lossy level (0: off); merge_duplicates : fold an
+    unchanged frame into the last one's delay; compare, panels : a side-by-side comparison and
+    its panels; stats : measure the output; records : keep a record per frame (implies stats);
+    threads : read ahead and write behind in threads (None: unless the frames are large)
     """
 
     format: str | None = None
-    overwrite: bool = False
+    overwrite: bool = True
     loop: int | None = None
     matte: tuple[int, int, int] = WHITE
     lossy: int = 0
