@@ -1,0 +1,248 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""GIF LZW encoding (``tests/lzw_reference.py`` is the reference, byte for byte).
+
+Textbook LZW with three choices any decoder reads unawares: the smallest minimum code size the
+pixels allow, optionally flexible parsing (a code a pixel or so shorter than the longest match
+when the match after it then reaches further), and a deferred clear (a full table is kept while
+its codes cost less a pixel than a fresh table's did). This module imports nothing but the
+standard library: the encoder process loads it by path, without numpy.
+"""
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+
+cdef enum:
+    MAX_CODES = 4096
+    HASH_BITS = 13
+    SLOTS = 1 << HASH_BITS  # twice the codes: probes stay short
+    MAX_LOOKAHEAD = 8
+    MEAN_SHIFT = 8  # the running mean of pixels a code spans about the last 256 codes
+
+cdef uint32_t EMPTY = 0xFFFFFFFF  # no entry: an entry's code is always above its prefix
+
+
+cdef struct Coder:
+    uint32_t *slots  # the table: (prefix << 8 | pixel) << 12 | code, open addressing
+    int next_code
+    int min_bits
+    Py_ssize_t pos  # the first pixel not yet coded
+    uint16_t *path  # the codes of the longest match at ``pos`` (match_len of them; 0: unknown)
+    int match_len
+    Py_ssize_t hole  # the empty slot the longest match's failed probe ended at
+    uint16_t *spare[MAX_LOOKAHEAD + 1]  # paths of the other candidates
+
+
+cdef struct Out:
+    uint8_t *buf  # zeroed beyond ``bits``
+    Py_ssize_t bits
+
+
+cdef inline void put(Out *out, uint32_t code, int width) noexcept nogil:
+    cdef Py_ssize_t b = out.bits
+    cdef uint32_t v = code << (b & 7)
+    cdef uint8_t *at = out.buf + (b >> 3)
+    at[0] |= <uint8_t>v
+    at[1] |= <uint8_t>(v >> 8)
+    at[2] |= <uint8_t>(v >> 16)
+    out.bits = b + width
+
+
+cdef inline uint32_t slot_of(uint32_t key) noexcept nogil:
+    return (key * <uint32_t>2654435761u) >> (32 - HASH_BITS)
+
+
+cdef inline int width_of(Coder *c) noexcept nogil:
+    # The decoder adds its entries one code behind: it reads a code with the width that holds
+    # every code defined before that code's own entry.
+    cdef int w = c.min_bits + 1
+    while w < 12 and (1 << w) < c.next_code:
+        w += 1
+    return w
+
+
+cdef int extend(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p, uint16_t *path,
+                int length, Py_ssize_t *hole) noexcept nogil:
+    """Extend the match at ``p`` whose first ``length`` codes are in ``path`` to the longest;
+    its length. ``hole``: where the probe for the next entry ended (-1 at the image's end)."""
+    cdef uint32_t code = path[length - 1], key, e
+    cdef Py_ssize_t h
+    cdef uint32_t *slots = c.slots
+    while p + length < n:
+        key = (code << 8) | data[p + length]
+        h = slot_of(key)
+        while True:
+            e = slots[h]
+            if e == EMPTY or (e >> 12) == key:
+                break
+            h = (h + 1) & (SLOTS - 1)
+        if e == EMPTY:
+            hole[0] = h
+            return length
+        code = e & 0xFFF
+        path[length] = <uint16_t>code
+        length += 1
+    hole[0] = -1
+    return length
+
+
+cdef inline int match_at(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p,
+                         uint16_t *path, Py_ssize_t *hole) noexcept nogil:
+    path[0] = data[p]
+    return extend(c, data, n, p, path, 1, hole)
+
+
+cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
+    memset(c.slots, 0xFF, SLOTS * sizeof(uint32_t))
+    c.next_code = (1 << c.min_bits) + 2
+    c.pos = pos
+    c.match_len = 0
+
+
+cdef void step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead, Out *out) noexcept nogil:
+    """Write one code (``c.pos < n``)."""
+    cdef Py_ssize_t p = c.pos, hole, spare_hole, best_hole = -1
+    cdef int longest, size, length, reach = 0, further, i, best = -1
+    cdef uint16_t *swap
+    cdef uint32_t code
+    if c.match_len == 0:
+        c.match_len = match_at(c, data, n, p, c.path, &c.hole)
+    longest = size = c.match_len
+    hole = c.hole
+    if p + longest < n and lookahead > 0:
+        reach = -1
+        i = 0
+        length = longest
+        while length >= 1 and length >= longest - lookahead:
+            further = length
+            if p + length < n:
+                further += match_at(c, data, n, p + length, c.spare[i], &spare_hole)
+            if further > reach:
+                reach, size, best, best_hole = further, length, i, spare_hole
+            length -= 1
+            i += 1
+    code = c.path[size - 1]
+    put(out, code, width_of(c))
+    c.pos = p + size
+    if c.next_code < MAX_CODES:
+        if size == longest and c.pos < n:
+            c.slots[hole] = ((((code << 8) | data[c.pos])) << 12) | <uint32_t>c.next_code
+        c.next_code += 1
+    if best < 0 or c.pos >= n:
+        c.match_len = 0
+        return
+    # The chosen candidate's match is the next one: the entry just added may lengthen it.
+    swap = c.path
+    c.path = c.spare[best]
+    c.spare[best] = swap
+    c.match_len = reach - size
+    c.hole = best_hole
+    if c.hole >= 0 and c.slots[c.hole] != EMPTY:
+        c.match_len = extend(c, data, n, c.pos, c.path, c.match_len, &c.hole)
+
+
+cdef bint make_coder(Coder *c, int min_bits) noexcept nogil:
+    cdef int i
+    cdef bint ok
+    c.min_bits = min_bits
+    c.slots = <uint32_t *>malloc(SLOTS * sizeof(uint32_t))
+    c.path = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+    ok = c.slots != NULL and c.path != NULL
+    for i in range(MAX_LOOKAHEAD + 1):
+        c.spare[i] = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        ok = ok and c.spare[i] != NULL
+    return ok
+
+
+cdef void free_coder(Coder *c) noexcept nogil:
+    cdef int i
+    free(c.slots)
+    free(c.path)
+    for i in range(MAX_LOOKAHEAD + 1):
+        free(c.spare[i])
+
+
+cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int lookahead,
+                           Out *out, Coder *coder) noexcept nogil:
+    """The codes of the whole image into ``out``; its length in bytes."""
+    cdef uint32_t clear = 1 << min_bits
+    cdef Py_ssize_t last = 0, cycle_start = 0, cycle_pos = 0, cycle_bits = 0, cycle_pixels = 0
+    cdef long long mean = 0, d  # pixels a code, a running mean (16 fraction bits)
+    cdef bint full = False
+    put(out, clear, min_bits + 1)
+    reset(coder, 0)
+    while coder.pos < n:
+        step(coder, data, n, lookahead, out)
+        d = ((coder.pos - last) << 16) - mean
+        mean += d >> MEAN_SHIFT if d >= 0 else -((-d) >> MEAN_SHIFT)  # (>> of a negative: C's own)
+        last = coder.pos
+        if coder.next_code < MAX_CODES or coder.pos >= n:
+            continue
+        if not full:  # what a fresh table cost, on average, from its clear to full
+            full = True
+            cycle_bits = out.bits - cycle_start
+            cycle_pixels = coder.pos - cycle_pos
+        # Clear once the full table's recent codes (12 bits each) cost more a pixel than
+        # the fresh table's whole cycle did.
+        if (12 * cycle_pixels) << 16 > cycle_bits * mean:
+            put(out, clear, 12)
+            reset(coder, coder.pos)
+            full = False
+            cycle_start = out.bits
+            cycle_pos = coder.pos
+    put(out, clear + 1, width_of(coder))
+    return (out.bits + 7) >> 3
+
+
+def encode(const uint8_t[::1] indices, int lookahead=0):
+    """GIF image data for ``indices`` (one byte a pixel, row-major): the LZW minimum code size
+    byte, the codes in sub-blocks of up to 255 bytes, and the empty block that ends them.
+
+    ``lookahead``: how many pixels shorter than the longest match a code may be (0: greedy).
+    Releases the GIL while it works.
+    """
+    if not 0 <= lookahead <= MAX_LOOKAHEAD:
+        raise ValueError(f"lookahead must be 0..{MAX_LOOKAHEAD}, not {lookahead}")
+    cdef Py_ssize_t n = indices.shape[0], i, raw, size, at, chunk
+    cdef const uint8_t *data = &indices[0] if n else NULL
+    cdef int top = 0, min_bits = 2
+    cdef Coder coder
+    cdef Out out
+    cdef bint ok
+    cdef uint8_t *dst
+    memset(&coder, 0, sizeof(Coder))
+    with nogil:
+        for i in range(n):
+            if data[i] > top:
+                top = data[i]
+        while (1 << min_bits) <= top:
+            min_bits += 1
+        # Every code covers a pixel or more, and a clear follows 3,800 codes or more.
+        size = 2 * n + 64
+        out.buf = <uint8_t *>malloc(size)
+        out.bits = 0
+        ok = make_coder(&coder, min_bits) and out.buf != NULL
+        if ok:
+            memset(out.buf, 0, size)
+            raw = encode_raw(data, n, min_bits, lookahead, &out, &coder)
+        free_coder(&coder)
+    if not ok:
+        free(out.buf)
+        raise MemoryError
+    result = PyBytes_FromStringAndSize(NULL, 1 + raw + (raw + 254) // 255 + 1)
+    dst = <uint8_t *>PyBytes_AS_STRING(result)
+    with nogil:
+        dst[0] = <uint8_t>min_bits
+        at = 1
+        i = 0
+        while i < raw:
+            chunk = raw - i if raw - i < 255 else 255
+            dst[at] = <uint8_t>chunk
+            memcpy(dst + at + 1, out.buf + i, chunk)
+            at += chunk + 1
+            i += chunk
+        dst[at] = 0
+        free(out.buf)
+    return result
