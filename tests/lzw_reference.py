@@ -11,13 +11,16 @@ decoder reads the result, as the decoder's rules are untouched):
   the decoder adds it all the same, so the encoder spends that code number unused;
 - deferred clear: a full table (4096 codes) is kept while its codes cost no more bits a pixel
   (12 bits over a running mean of the pixels the last codes spanned, about 256 of them) than
-  the fresh table's whole cycle, from its clear to full, did on average.
+  the fresh table's whole cycle, from its clear to full, did on average; and to the end of
+  the image once fewer than 1000 codes (at that running mean) are left, too few to repay a
+  clear.
 """
 
 from __future__ import annotations
 
 MAX_CODES = 4096
 SHIFT = 8  # the running mean's weight: 1/256
+REMAIN = 1000  # codes left (at the running mean) below which a full table is kept to the end
 
 
 class _Coder:
@@ -103,7 +106,9 @@ def encode_reference(indices: bytes, min_bits: int | None = None, lookahead: int
         if not full:
             full = True
             cycle_bits, cycle_pixels = bits - cycle_start, coder.pos - cycle_pos
-        if (12 * cycle_pixels) << 16 > cycle_bits * mean:
+        if (12 * cycle_pixels) << 16 > cycle_bits * mean and (len(data) - coder.pos) << 16 > (
+            REMAIN * mean
+        ):
             out.append((clear, 12))
             bits += 12
             coder = _Coder(data, coder.pos, min_bits, lookahead)

@@ -96,3 +96,23 @@ def test_empty_and_bad_lookahead():
     assert lzw_encode(b"") == encode_reference(b"")
     with pytest.raises(ValueError, match="lookahead"):
         lzw_encode(b"\x00", 9)
+
+
+@st.composite
+def large_frames(draw) -> np.ndarray:
+    # Large enough to fill the table a few times: the deferred clear's decisions.
+    h = draw(st.integers(60, 200))
+    w = draw(st.integers(100, 300))
+    k = draw(st.sampled_from([2, 16, 256]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    noise = draw(st.integers(0, 8))  # 1 in 2^noise pixels a random value, over smooth rows
+    idx = (np.arange(w)[None, :] // rng.integers(1, 9) + np.arange(h)[:, None] // 3) % k
+    wild = rng.integers(0, 1 << noise, (h, w)) == 0
+    idx[wild] = rng.integers(0, k, int(wild.sum()))
+    return idx.astype(np.uint8)
+
+
+@settings(max_examples=12, deadline=None)
+@given(large_frames())
+def test_kernel_writes_the_references_bytes_on_large_frames(idx):
+    _check(idx)

@@ -4,7 +4,7 @@
 Textbook LZW with three choices any decoder reads unawares: the smallest minimum code size the
 pixels allow, optionally flexible parsing (a code a pixel or so shorter than the longest match
 when the match after it then reaches further), and a deferred clear (a full table is kept while
-its codes cost less a pixel than a fresh table's did). This module imports nothing but the
+its codes cost less a pixel than a fresh table's did, and to the end when the end is near). This module imports nothing but the
 standard library: the encoder process loads it by path, without numpy.
 """
 
@@ -20,6 +20,7 @@ cdef enum:
     SLOTS = 1 << HASH_BITS  # twice the codes: probes stay short
     MAX_LOOKAHEAD = 8
     MEAN_SHIFT = 8  # the running mean of pixels a code spans about the last 256 codes
+    REMAIN = 1000  # no clear with fewer codes than this left at that mean: it cannot pay
 
 cdef uint32_t EMPTY = 0xFFFFFFFF  # no entry: an entry's code is always above its prefix
 
@@ -185,8 +186,8 @@ cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int 
             cycle_bits = out.bits - cycle_start
             cycle_pixels = coder.pos - cycle_pos
         # Clear once the full table's recent codes (12 bits each) cost more a pixel than
-        # the fresh table's whole cycle did.
-        if (12 * cycle_pixels) << 16 > cycle_bits * mean:
+        # the fresh table's whole cycle did, unless the image is nearly done.
+        if (12 * cycle_pixels) << 16 > cycle_bits * mean and (n - coder.pos) << 16 > REMAIN * mean:
             put(out, clear, 12)
             reset(coder, coder.pos)
             full = False
