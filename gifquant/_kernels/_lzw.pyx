@@ -8,7 +8,7 @@ its codes cost less a pixel than a fresh table's did, and to the end when the en
 standard library: the encoder process loads it by path, without numpy.
 """
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -22,7 +22,12 @@ cdef enum:
     MEAN_SHIFT = 8  # the running mean of pixels a code spans about the last 256 codes
     REMAIN = 1000  # no clear with fewer codes than this left at that mean: it cannot pay
 
-cdef uint32_t EMPTY = 0xFFFFFFFF  # no entry: an entry's code is always above its prefix
+cdef extern from *:
+    """
+    #define LZW_EMPTY 0xFFFFFFFFu
+    """
+    # No entry: an entry's code is always above its prefix, so none is all ones.
+    const uint32_t EMPTY "LZW_EMPTY"
 
 
 cdef struct Coder:
@@ -37,18 +42,22 @@ cdef struct Coder:
 
 
 cdef struct Out:
-    uint8_t *buf  # zeroed beyond ``bits``
-    Py_ssize_t bits
+    uint8_t *buf
+    Py_ssize_t size  # bytes written to ``buf``
+    uint64_t acc  # bits not yet written, the first in the lowest bit
+    int n_acc
+    Py_ssize_t bits  # all the bits put
 
 
 cdef inline void put(Out *out, uint32_t code, int width) noexcept nogil:
-    cdef Py_ssize_t b = out.bits
-    cdef uint32_t v = code << (b & 7)
-    cdef uint8_t *at = out.buf + (b >> 3)
-    at[0] |= <uint8_t>v
-    at[1] |= <uint8_t>(v >> 8)
-    at[2] |= <uint8_t>(v >> 16)
-    out.bits = b + width
+    out.acc |= (<uint64_t>code) << out.n_acc
+    out.n_acc += width
+    out.bits += width
+    while out.n_acc >= 8:
+        out.buf[out.size] = <uint8_t>out.acc
+        out.size += 1
+        out.acc >>= 8
+        out.n_acc -= 8
 
 
 cdef inline uint32_t slot_of(uint32_t key) noexcept nogil:
@@ -71,20 +80,22 @@ cdef int extend(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p, uint1
     cdef uint32_t code = path[length - 1], key, e
     cdef Py_ssize_t h
     cdef uint32_t *slots = c.slots
-    while p + length < n:
-        key = (code << 8) | data[p + length]
+    cdef const uint8_t *at = data + p + length
+    cdef const uint8_t *end = data + n
+    while at < end:
+        key = (code << 8) | at[0]
         h = slot_of(key)
-        while True:
-            e = slots[h]
-            if e == EMPTY or (e >> 12) == key:
-                break
+        e = slots[h]
+        while e != EMPTY and (e >> 12) != key:
             h = (h + 1) & (SLOTS - 1)
+            e = slots[h]
         if e == EMPTY:
             hole[0] = h
             return length
         code = e & 0xFFF
         path[length] = <uint16_t>code
         length += 1
+        at += 1
     hole[0] = -1
     return length
 
@@ -144,6 +155,32 @@ cdef void step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead, Out *
         c.match_len = extend(c, data, n, c.pos, c.path, c.match_len, &c.hole)
 
 
+cdef inline void greedy_step(Coder *c, const uint8_t *data, Py_ssize_t n, Out *out) noexcept nogil:
+    """``step`` with no lookahead: the longest match, walked without keeping its path."""
+    cdef uint32_t code = data[c.pos], key = 0, e
+    cdef Py_ssize_t h = 0
+    cdef uint32_t *slots = c.slots
+    cdef const uint8_t *at = data + c.pos + 1
+    cdef const uint8_t *end = data + n
+    while at < end:
+        key = (code << 8) | at[0]
+        h = slot_of(key)
+        e = slots[h]
+        while e != EMPTY and (e >> 12) != key:
+            h = (h + 1) & (SLOTS - 1)
+            e = slots[h]
+        if e == EMPTY:
+            break
+        code = e & 0xFFF
+        at += 1
+    put(out, code, width_of(c))
+    c.pos = at - data
+    if c.next_code < MAX_CODES:
+        if at < end:
+            slots[h] = (key << 12) | <uint32_t>c.next_code
+        c.next_code += 1
+
+
 cdef bint make_coder(Coder *c, int min_bits) noexcept nogil:
     cdef int i
     cdef bint ok
@@ -175,7 +212,10 @@ cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int 
     put(out, clear, min_bits + 1)
     reset(coder, 0)
     while coder.pos < n:
-        step(coder, data, n, lookahead, out)
+        if lookahead:
+            step(coder, data, n, lookahead, out)
+        else:
+            greedy_step(coder, data, n, out)
         d = ((coder.pos - last) << 16) - mean
         mean += d >> MEAN_SHIFT if d >= 0 else -((-d) >> MEAN_SHIFT)  # (>> of a negative: C's own)
         last = coder.pos
@@ -194,7 +234,10 @@ cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int 
             cycle_start = out.bits
             cycle_pos = coder.pos
     put(out, clear + 1, width_of(coder))
-    return (out.bits + 7) >> 3
+    if out.n_acc:
+        out.buf[out.size] = <uint8_t>out.acc
+        out.size += 1
+    return out.size
 
 
 def encode(const uint8_t[::1] indices, int lookahead=0):
@@ -223,10 +266,9 @@ def encode(const uint8_t[::1] indices, int lookahead=0):
         # Every code covers a pixel or more, and a clear follows 3,800 codes or more.
         size = 2 * n + 64
         out.buf = <uint8_t *>malloc(size)
-        out.bits = 0
+        out.size = out.bits = out.acc = out.n_acc = 0
         ok = make_coder(&coder, min_bits) and out.buf != NULL
         if ok:
-            memset(out.buf, 0, size)
             raw = encode_raw(data, n, min_bits, lookahead, &out, &coder)
         free_coder(&coder)
     if not ok:
