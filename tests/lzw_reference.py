@@ -9,11 +9,15 @@ decoder reads the result, as the decoder's rules are untouched):
   pixels shorter than the longest or less, the one whose next longest match reaches furthest
   is written (the longest on a tie). A shorter code adds an entry the table holds already:
   the decoder adds it all the same, so the encoder spends that code number unused;
-- deferred clear: a full table (4096 codes) is kept while its codes cost no more bits a pixel
-  (12 bits over a running mean of the pixels the last codes spanned, about 256 of them) than
-  the fresh table's whole cycle, from its clear to full, did on average; and to the end of
-  the image once fewer than 1000 codes (at that running mean) are left, too few to repay a
-  clear.
+- what to do when the table is full (4096 codes), ``clear``: "eager" writes a clear code at
+  once; "heuristic" keeps the full table while its codes cost no more bits a pixel (12 bits
+  over a running mean of the pixels the last codes spanned, about 256 of them) than the fresh
+  table's whole cycle, from its clear to full, did on average, and to the end of the image
+  once fewer than 1000 codes (at that mean) are left, too few to repay a clear; "race" keeps
+  it while a second coder (the trial), started afresh at that point as if a clear code had
+  been written there, has not yet spent fewer bits (its clear included) on as many pixels or
+  more. When the trial has, its codes replace the coder's since that point and it goes on as
+  the coder; when its own table fills first, a new trial starts where the coder is.
 """
 
 from __future__ import annotations
@@ -80,28 +84,59 @@ class _Coder:
             self.next_code += 1
 
 
-def encode_reference(indices: bytes, min_bits: int | None = None, lookahead: int = 0) -> bytes:
+def encode_reference(
+    indices: bytes, min_bits: int | None = None, lookahead: int = 0, clear: str = "heuristic"
+) -> bytes:
     """GIF image data for ``indices`` (one byte a pixel, row-major, not interlaced): the LZW
-    minimum code size byte, the codes in sub-blocks of up to 255 bytes, the empty block."""
+    minimum code size byte, the codes in sub-blocks of up to 255 bytes, the empty block.
+    ``clear``: "heuristic", "race" or "eager" (see the module's docstring)."""
     data = bytes(indices)
     if min_bits is None:
         min_bits = max(2, max(data, default=0).bit_length())
-    clear = 1 << min_bits
-    out: list[tuple[int, int]] = [(clear, min_bits + 1)]
+    code_clear = 1 << min_bits
+    out: list[tuple[int, int]] = [(code_clear, min_bits + 1)]
     coder = _Coder(data, 0, min_bits, lookahead)
     bits = min_bits + 1
     last = cycle_start = cycle_pos = cycle_bits = cycle_pixels = 0
     mean = 0  # pixels a code, a running mean with 16 fraction bits
     full = False
+    trial, mark = None, 0  # the race's trial coder; where in ``out`` its clear would go
+    spent = 0  # the coder's bits since ``mark``
     while not coder.done():
         coder.step()
         out.extend(coder.codes)
         bits += coder.bits
+        spent += coder.bits
         coder.codes, coder.bits = [], 0
-        d = ((coder.pos - last) << 16) - mean
-        mean += d >> SHIFT if d >= 0 else -((-d) >> SHIFT)
-        last = coder.pos
+        if clear == "heuristic":
+            d = ((coder.pos - last) << 16) - mean
+            mean += d >> SHIFT if d >= 0 else -((-d) >> SHIFT)
+            last = coder.pos
+        elif clear == "race":
+            if trial is None:
+                if coder.full() and not coder.done():
+                    trial, mark = _Coder(data, coder.pos, min_bits, lookahead), len(out)
+                    spent = 0
+                continue
+            while not trial.done() and trial.pos < coder.pos:
+                trial.step()
+            if trial.bits + 12 <= spent:  # the clear (12 bits: the table was full) pays
+                del out[mark:]
+                out.append((code_clear, 12))
+                out.extend(trial.codes)
+                trial.codes, trial.bits = [], 0
+                coder, trial = trial, None
+            elif coder.done():
+                trial = None
+            elif trial.full():  # a full table of its own, and still no better: from here
+                trial, mark = _Coder(data, coder.pos, min_bits, lookahead), len(out)
+                spent = 0
+            continue
         if not coder.full() or coder.done():
+            continue
+        if clear == "eager":
+            out.append((code_clear, 12))
+            coder = _Coder(data, coder.pos, min_bits, lookahead)
             continue
         if not full:
             full = True
@@ -109,12 +144,12 @@ def encode_reference(indices: bytes, min_bits: int | None = None, lookahead: int
         if (12 * cycle_pixels) << 16 > cycle_bits * mean and (len(data) - coder.pos) << 16 > (
             REMAIN * mean
         ):
-            out.append((clear, 12))
+            out.append((code_clear, 12))
             bits += 12
             coder = _Coder(data, coder.pos, min_bits, lookahead)
             full = False
             cycle_start, cycle_pos = bits, coder.pos
-    out.append((clear + 1, coder.width()))
+    out.append((code_clear + 1, coder.width()))
     return bytes([min_bits]) + _sub_blocks(_pack(out))
 
 

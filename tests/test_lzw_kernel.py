@@ -33,9 +33,10 @@ def _decoded(image_data: bytes, w: int, h: int) -> np.ndarray:
 def _check(idx: np.ndarray) -> None:
     h, w = idx.shape
     for lookahead in (0, 1, 2):
-        got = lzw_encode(idx.tobytes(), lookahead)
-        assert got == encode_reference(idx.tobytes(), lookahead=lookahead)
-        assert np.array_equal(_decoded(got, w, h), idx)
+        for clear in ("heuristic", "race", "eager"):
+            got = lzw_encode(idx.tobytes(), lookahead, clear)
+            assert got == encode_reference(idx.tobytes(), lookahead=lookahead, clear=clear)
+            assert np.array_equal(_decoded(got, w, h), idx)
 
 
 @st.composite
@@ -92,10 +93,12 @@ def test_minimum_code_size_follows_the_largest_index():
     assert lzw_encode(np.array([255], np.uint8))[0] == 8
 
 
-def test_empty_and_bad_lookahead():
+def test_empty_and_bad_arguments():
     assert lzw_encode(b"") == encode_reference(b"")
     with pytest.raises(ValueError, match="lookahead"):
         lzw_encode(b"\x00", 9)
+    with pytest.raises(ValueError, match="clear"):
+        lzw_encode(b"\x00", 0, "never")
 
 
 @st.composite

@@ -9,7 +9,7 @@ standard library: the encoder process loads it by path, without numpy.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
@@ -19,6 +19,11 @@ cdef enum:
     HASH_BITS = 13
     SLOTS = 1 << HASH_BITS  # twice the codes: probes stay short
     MAX_LOOKAHEAD = 8
+    RECORDED = 2 * MAX_CODES + 16  # a trial's codes at most (see ``encode_raw``)
+    HEURISTIC = 0  # the policies of a full table (see ``encode``)
+    RACE = 1
+    EAGER = 2
+    DIRECT_BITS = 6  # up to this minimum code size, ``child`` (512 KB) beats hashing: 2-3x
     MEAN_SHIFT = 8  # the running mean of pixels a code spans about the last 256 codes
     REMAIN = 1000  # no clear with fewer codes than this left at that mean: it cannot pay
 
@@ -39,6 +44,14 @@ cdef struct Coder:
     int match_len
     Py_ssize_t hole  # the empty slot the longest match's failed probe ended at
     uint16_t *spare[MAX_LOOKAHEAD + 1]  # paths of the other candidates
+    uint16_t *child  # with few colours, the table as code << min_bits | pixel (else NULL)
+    uint32_t *log  # the entries of ``child`` set since the last clear
+    int n_log
+    bint record  # keep the codes (a trial) rather than write them out
+    uint16_t *codes
+    uint8_t *widths
+    Py_ssize_t n_codes
+    Py_ssize_t bits  # of the codes kept
 
 
 cdef struct Out:
@@ -60,6 +73,18 @@ cdef inline void put(Out *out, uint32_t code, int width) noexcept nogil:
         out.n_acc -= 8
 
 
+cdef inline void truncate(Out *out, Py_ssize_t bits) noexcept nogil:
+    """Forget the bits put after the first ``bits``."""
+    if bits < out.size * 8:
+        out.size = bits >> 3
+        out.acc = out.buf[out.size]
+        out.n_acc = bits & 7
+    else:
+        out.n_acc = <int>(bits - out.size * 8)
+    out.acc &= ((<uint64_t>1) << out.n_acc) - 1
+    out.bits = bits
+
+
 cdef inline uint32_t slot_of(uint32_t key) noexcept nogil:
     return (key * <uint32_t>2654435761u) >> (32 - HASH_BITS)
 
@@ -73,26 +98,48 @@ cdef inline int width_of(Coder *c) noexcept nogil:
     return w
 
 
+cdef inline void emit(Coder *c, Out *out, uint32_t code) noexcept nogil:
+    cdef int w = width_of(c)
+    if c.record:
+        c.codes[c.n_codes] = <uint16_t>code
+        c.widths[c.n_codes] = <uint8_t>w
+        c.n_codes += 1
+        c.bits += w
+    else:
+        put(out, code, w)
+
+
 cdef int extend(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p, uint16_t *path,
                 int length, Py_ssize_t *hole) noexcept nogil:
     """Extend the match at ``p`` whose first ``length`` codes are in ``path`` to the longest;
-    its length. ``hole``: where the probe for the next entry ended (-1 at the image's end)."""
+    its length. ``hole``: where the lookup of the next entry failed, the slot in ``slots`` or
+    the index in ``child`` (-1 at the image's end)."""
     cdef uint32_t code = path[length - 1], key, e
     cdef Py_ssize_t h
     cdef uint32_t *slots = c.slots
+    cdef uint16_t *child = c.child
+    cdef int shift = c.min_bits
     cdef const uint8_t *at = data + p + length
     cdef const uint8_t *end = data + n
     while at < end:
-        key = (code << 8) | at[0]
-        h = slot_of(key)
-        e = slots[h]
-        while e != EMPTY and (e >> 12) != key:
-            h = (h + 1) & (SLOTS - 1)
+        if child != NULL:
+            h = (code << shift) | at[0]
+            e = child[h]
+            if e == 0:
+                hole[0] = h
+                return length
+            code = e
+        else:
+            key = (code << 8) | at[0]
+            h = slot_of(key)
             e = slots[h]
-        if e == EMPTY:
-            hole[0] = h
-            return length
-        code = e & 0xFFF
+            while e != EMPTY and (e >> 12) != key:
+                h = (h + 1) & (SLOTS - 1)
+                e = slots[h]
+            if e == EMPTY:
+                hole[0] = h
+                return length
+            code = e & 0xFFF
         path[length] = <uint16_t>code
         length += 1
         at += 1
@@ -107,10 +154,17 @@ cdef inline int match_at(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t
 
 
 cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
+    cdef int i
     memset(c.slots, 0xFF, SLOTS * sizeof(uint32_t))
+    if c.child != NULL:
+        for i in range(c.n_log):
+            c.child[c.log[i]] = 0
+    c.n_log = 0
     c.next_code = (1 << c.min_bits) + 2
     c.pos = pos
     c.match_len = 0
+    c.n_codes = 0
+    c.bits = 0
 
 
 cdef void step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead, Out *out) noexcept nogil:
@@ -136,11 +190,16 @@ cdef void step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead, Out *
             length -= 1
             i += 1
     code = c.path[size - 1]
-    put(out, code, width_of(c))
+    emit(c, out, code)
     c.pos = p + size
     if c.next_code < MAX_CODES:
         if size == longest and c.pos < n:
-            c.slots[hole] = ((((code << 8) | data[c.pos])) << 12) | <uint32_t>c.next_code
+            if c.child != NULL:
+                c.child[hole] = <uint16_t>c.next_code
+                c.log[c.n_log] = <uint32_t>hole
+                c.n_log += 1
+            else:
+                c.slots[hole] = ((((code << 8) | data[c.pos])) << 12) | <uint32_t>c.next_code
         c.next_code += 1
     if best < 0 or c.pos >= n:
         c.match_len = 0
@@ -151,7 +210,7 @@ cdef void step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead, Out *
     c.spare[best] = swap
     c.match_len = reach - size
     c.hole = best_hole
-    if c.hole >= 0 and c.slots[c.hole] != EMPTY:
+    if c.hole >= 0 and (c.child[c.hole] != 0 if c.child != NULL else c.slots[c.hole] != EMPTY):
         c.match_len = extend(c, data, n, c.pos, c.path, c.match_len, &c.hole)
 
 
@@ -160,34 +219,57 @@ cdef inline void greedy_step(Coder *c, const uint8_t *data, Py_ssize_t n, Out *o
     cdef uint32_t code = data[c.pos], key = 0, e
     cdef Py_ssize_t h = 0
     cdef uint32_t *slots = c.slots
+    cdef uint16_t *child = c.child
+    cdef int shift = c.min_bits
     cdef const uint8_t *at = data + c.pos + 1
     cdef const uint8_t *end = data + n
-    while at < end:
-        key = (code << 8) | at[0]
-        h = slot_of(key)
-        e = slots[h]
-        while e != EMPTY and (e >> 12) != key:
-            h = (h + 1) & (SLOTS - 1)
+    if child != NULL:
+        while at < end:
+            key = (code << shift) | at[0]
+            e = child[key]
+            if e == 0:
+                break
+            code = e
+            at += 1
+    else:
+        while at < end:
+            key = (code << 8) | at[0]
+            h = slot_of(key)
             e = slots[h]
-        if e == EMPTY:
-            break
-        code = e & 0xFFF
-        at += 1
-    put(out, code, width_of(c))
+            while e != EMPTY and (e >> 12) != key:
+                h = (h + 1) & (SLOTS - 1)
+                e = slots[h]
+            if e == EMPTY:
+                break
+            code = e & 0xFFF
+            at += 1
+    emit(c, out, code)
     c.pos = at - data
     if c.next_code < MAX_CODES:
         if at < end:
-            slots[h] = (key << 12) | <uint32_t>c.next_code
+            if child != NULL:
+                child[key] = <uint16_t>c.next_code
+                c.log[c.n_log] = key
+                c.n_log += 1
+            else:
+                slots[h] = (key << 12) | <uint32_t>c.next_code
         c.next_code += 1
 
 
-cdef bint make_coder(Coder *c, int min_bits) noexcept nogil:
+cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
     cdef int i
     cdef bint ok
     c.min_bits = min_bits
     c.slots = <uint32_t *>malloc(SLOTS * sizeof(uint32_t))
     c.path = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
-    ok = c.slots != NULL and c.path != NULL
+    c.codes = <uint16_t *>malloc(RECORDED * sizeof(uint16_t))
+    c.widths = <uint8_t *>malloc(RECORDED)
+    ok = c.slots != NULL and c.path != NULL and c.codes != NULL and c.widths != NULL
+    if direct:
+        c.child = <uint16_t *>calloc(MAX_CODES << min_bits, sizeof(uint16_t))
+        c.log = <uint32_t *>malloc(MAX_CODES * sizeof(uint32_t))
+        ok = ok and c.child != NULL and c.log != NULL
+    c.n_log = 0
     for i in range(MAX_LOOKAHEAD + 1):
         c.spare[i] = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         ok = ok and c.spare[i] != NULL
@@ -198,28 +280,72 @@ cdef void free_coder(Coder *c) noexcept nogil:
     cdef int i
     free(c.slots)
     free(c.path)
+    free(c.codes)
+    free(c.widths)
+    free(c.child)
+    free(c.log)
     for i in range(MAX_LOOKAHEAD + 1):
         free(c.spare[i])
 
 
+cdef inline void advance(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead,
+                         Out *out) noexcept nogil:
+    if lookahead:
+        step(c, data, n, lookahead, out)
+    else:
+        greedy_step(c, data, n, out)
+
+
 cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int lookahead,
-                           Out *out, Coder *coder) noexcept nogil:
+                           int policy, Out *out, Coder *coder, Coder *trial) noexcept nogil:
     """The codes of the whole image into ``out``; its length in bytes."""
     cdef uint32_t clear = 1 << min_bits
     cdef Py_ssize_t last = 0, cycle_start = 0, cycle_pos = 0, cycle_bits = 0, cycle_pixels = 0
+    cdef Py_ssize_t mark = 0, i
     cdef long long mean = 0, d  # pixels a code, a running mean (16 fraction bits)
-    cdef bint full = False
+    cdef bint full = False, trying = False
+    cdef Coder *t
     put(out, clear, min_bits + 1)
     reset(coder, 0)
+    coder.record = False
+    trial.record = True
     while coder.pos < n:
-        if lookahead:
-            step(coder, data, n, lookahead, out)
-        else:
-            greedy_step(coder, data, n, out)
-        d = ((coder.pos - last) << 16) - mean
-        mean += d >> MEAN_SHIFT if d >= 0 else -((-d) >> MEAN_SHIFT)  # (>> of a negative: C's own)
-        last = coder.pos
+        advance(coder, data, n, lookahead, out)
+        if policy == HEURISTIC:
+            d = ((coder.pos - last) << 16) - mean
+            mean += d >> MEAN_SHIFT if d >= 0 else -((-d) >> MEAN_SHIFT)  # (C's >> of < 0)
+            last = coder.pos
+        elif policy == RACE:
+            if not trying:
+                if coder.next_code >= MAX_CODES and coder.pos < n:
+                    reset(trial, coder.pos)
+                    mark = out.bits
+                    trying = True
+                continue
+            while trial.pos < n and trial.pos < coder.pos:
+                advance(trial, data, n, lookahead, out)
+            if trial.bits + 12 <= out.bits - mark:  # the clear (12 bits: table full) pays
+                truncate(out, mark)
+                put(out, clear, 12)
+                for i in range(trial.n_codes):
+                    put(out, trial.codes[i], trial.widths[i])
+                t = coder
+                coder = trial
+                trial = t
+                coder.record = False
+                trial.record = True
+                trying = False
+            elif coder.pos >= n:
+                trying = False
+            elif trial.next_code >= MAX_CODES:  # a full table of its own, no better: from here
+                reset(trial, coder.pos)
+                mark = out.bits
+            continue
         if coder.next_code < MAX_CODES or coder.pos >= n:
+            continue
+        if policy == EAGER:
+            put(out, clear, 12)
+            reset(coder, coder.pos)
             continue
         if not full:  # what a fresh table cost, on average, from its clear to full
             full = True
@@ -240,23 +366,39 @@ cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int 
     return out.size
 
 
-def encode(const uint8_t[::1] indices, int lookahead=0):
+def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
     """GIF image data for ``indices`` (one byte a pixel, row-major): the LZW minimum code size
     byte, the codes in sub-blocks of up to 255 bytes, and the empty block that ends them.
 
-    ``lookahead``: how many pixels shorter than the longest match a code may be (0: greedy).
+    lookahead : how many pixels shorter than the longest match a code may be (0: greedy)
+    clear : what happens when the table is full: "eager", a clear code at once; "heuristic",
+        the full table kept while its codes cost no more a pixel than the fresh table's cycle
+        did (and to the end when fewer than 1000 codes are left); "race", the full table kept
+        while a trial coder, started afresh at that point, has not yet coded as far for fewer
+        bits (twice the work while the table is full)
+
     Releases the GIL while it works.
     """
+    cdef int policy
+    if clear == "heuristic":
+        policy = HEURISTIC
+    elif clear == "race":
+        policy = RACE
+    elif clear == "eager":
+        policy = EAGER
+    else:
+        raise ValueError(f"clear must be 'heuristic', 'race' or 'eager', not {clear!r}")
     if not 0 <= lookahead <= MAX_LOOKAHEAD:
         raise ValueError(f"lookahead must be 0..{MAX_LOOKAHEAD}, not {lookahead}")
     cdef Py_ssize_t n = indices.shape[0], i, raw, size, at, chunk
     cdef const uint8_t *data = &indices[0] if n else NULL
     cdef int top = 0, min_bits = 2
-    cdef Coder coder
+    cdef Coder coder, trial
     cdef Out out
-    cdef bint ok
+    cdef bint ok, direct
     cdef uint8_t *dst
     memset(&coder, 0, sizeof(Coder))
+    memset(&trial, 0, sizeof(Coder))
     with nogil:
         for i in range(n):
             if data[i] > top:
@@ -267,10 +409,13 @@ def encode(const uint8_t[::1] indices, int lookahead=0):
         size = 2 * n + 64
         out.buf = <uint8_t *>malloc(size)
         out.size = out.bits = out.acc = out.n_acc = 0
-        ok = make_coder(&coder, min_bits) and out.buf != NULL
+        direct = min_bits <= DIRECT_BITS
+        ok = make_coder(&coder, min_bits, direct) and out.buf != NULL
+        ok = ok and make_coder(&trial, min_bits, direct and policy == RACE)
         if ok:
-            raw = encode_raw(data, n, min_bits, lookahead, &out, &coder)
+            raw = encode_raw(data, n, min_bits, lookahead, policy, &out, &coder, &trial)
         free_coder(&coder)
+        free_coder(&trial)
     if not ok:
         free(out.buf)
         raise MemoryError
