@@ -7,9 +7,11 @@ frames decode the same.
 
 "ours before" is the same file with each frame's image data as Pillow's encoder wrote it
 (minimum code size 8, ``Image.tobytes("gif")``), which is what gifquant wrote before its own
-encoder; "same frames" compares every frame's RGBA as Pillow decodes both files. gifsicle is
-the one on PATH, run with no options (``gifsicle ours.gif > re.gif``); ffmpeg is the bundled
-imageio-ffmpeg binary, ``palettegen=stats_mode=full`` + ``paletteuse=dither=none``.
+encoder; "image data" counts only the frames' LZW data (gifsicle also rewrites colour tables:
+it folds local tables into the global one where they fit); "same frames" compares every
+frame's RGBA as Pillow decodes both files. gifsicle is the one on PATH, run with no options
+(``gifsicle ours.gif > re.gif``); ffmpeg is the bundled imageio-ffmpeg binary,
+``palettegen=stats_mode=full`` + ``paletteuse=dither=none``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def with_pillows_lzw(gif: bytes, frames: list[np.ndarray]) -> bytes:
     return b"".join(out) + gif[at:]
 
 
+def image_data_bytes(gif: bytes) -> int:
+    """Bytes of the LZW image data (code size, sub-blocks) of all the images in ``gif``."""
+    f = io.BytesIO(gif)
+    read_header(f)
+    images = [b for b in blocks(f) if b.kind == IMAGE]  # (``end`` is set once walked past)
+    return sum(b.end - b.data for b in images)
+
+
 def rgba_frames(data: bytes) -> list[np.ndarray]:
     with Image.open(io.BytesIO(data)) as im:
         return [np.asarray(fr.convert("RGBA")) for fr in ImageSequence.Iterator(im)]
@@ -105,9 +115,9 @@ def main_(argv: list[str] | None = None) -> None:
     gifsicle = shutil.which("gifsicle")
     print(
         "| input | k | frames | ours before (Pillow's LZW) | ours after | gifsicle re-encode "
-        "| after / gifsicle | ffmpeg | same frames |"
+        "| after / gifsicle | image data after / gifsicle | ffmpeg | same frames |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for src in inputs:
         for k in args.k:
             with tempfile.TemporaryDirectory() as tmp:
@@ -116,17 +126,20 @@ def main_(argv: list[str] | None = None) -> None:
                 frames = run_gifquant(src, ours, k)
                 after = ours.read_bytes()
                 before = with_pillows_lzw(after, frames)
-                re_bytes = None
+                re_bytes = data_ratio = None
                 if gifsicle:
                     p = subprocess.run([gifsicle, str(ours)], capture_output=True)
-                    re_bytes = len(p.stdout) if p.returncode == 0 else None
+                    if p.returncode == 0:
+                        re_bytes = len(p.stdout)
+                        data_ratio = image_data_bytes(after) / image_data_bytes(p.stdout)
                 ff = ffmpeg_bytes(src, k, tmp) if args.ffmpeg else None
                 a, b = rgba_frames(before), rgba_frames(after)
                 same = len(a) == len(b) and all(map(np.array_equal, a, b))
             ratio = f"{len(after) / re_bytes:.4f}" if re_bytes else "-"
             print(
                 f"| {src.name} | {k} | {len(frames)} | {len(before):,} | {len(after):,} | "
-                f"{re_bytes or 0:,} | {ratio} | {f'{ff:,}' if ff else '-'} | "
+                f"{re_bytes or 0:,} | {ratio} | {f'{data_ratio:.4f}' if data_ratio else '-'} | "
+                f"{f'{ff:,}' if ff else '-'} | "
                 f"{'yes' if same else 'NO'} |",
                 flush=True,
             )

@@ -22,6 +22,12 @@ decoder reads the result, as the decoder's rules are untouched):
 
 from __future__ import annotations
 
+import io
+import struct
+
+import numpy as np
+from PIL import Image
+
 MAX_CODES = 4096
 SHIFT = 8  # the running mean's weight: 1/256
 REMAIN = 1000  # codes left (at the running mean) below which a full table is kept to the end
@@ -176,3 +182,18 @@ def _sub_blocks(raw: bytes) -> bytes:
         out += chunk
     out.append(0)
     return bytes(out)
+
+
+def pillow_decoded(image_data: bytes, w: int, h: int) -> np.ndarray:
+    """The (h, w) indices Pillow decodes from one frame's image data, under a 256-entry table."""
+    gif = (
+        b"GIF89a"
+        + struct.pack("<HHBBB", w, h, 0xF7, 0, 0)
+        + bytes(768)
+        + b"\x2c"
+        + struct.pack("<HHHHB", 0, 0, w, h, 0)
+        + image_data
+        + b";"
+    )
+    with Image.open(io.BytesIO(gif)) as im:
+        return np.asarray(im)

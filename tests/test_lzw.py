@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import sys
 
 import numpy as np
 import pytest
 from conftest import moving_clip, write_apng
+from lzw_reference import pillow_decoded
 from PIL import Image
 
 from gifquant._cli import main
@@ -102,21 +102,6 @@ def _pillows_table(idx: np.ndarray, pal: np.ndarray, transparent: int | None):
     return image.table or table, trans
 
 
-def _decoded(image_data: bytes, w: int, h: int) -> np.ndarray:
-    """The indices Pillow decodes from one frame's image data (under a 256-entry table)."""
-    gif = (
-        b"GIF89a"
-        + struct.pack("<HHBBB", w, h, 0xF7, 0, 0)
-        + bytes(768)
-        + b"\x2c"
-        + struct.pack("<HHHHB", 0, 0, w, h, 0)
-        + image_data
-        + b";"
-    )
-    with Image.open(io.BytesIO(gif)) as im:
-        return np.asarray(im)
-
-
 @pytest.mark.parametrize("k", [1, 2, 3, 16, 255, 256])
 def test_a_frame_keeps_pillows_table_and_decodes_to_its_indices(k):
     # The colour table and transparent index are those Pillow's saver wrote (gifquant's
@@ -128,4 +113,4 @@ def test_a_frame_keeps_pillows_table_and_decodes_to_its_indices(k):
             idx.tobytes(), idx.shape[1], idx.shape[0], pal.tobytes(), transparent
         )
         assert (table, trans) == _pillows_table(idx, pal, transparent)
-        assert np.array_equal(_decoded(image, idx.shape[1], idx.shape[0]), idx)
+        assert np.array_equal(pillow_decoded(image, idx.shape[1], idx.shape[0]), idx)

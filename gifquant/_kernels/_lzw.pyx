@@ -98,6 +98,17 @@ cdef inline int width_of(Coder *c) noexcept nogil:
     return w
 
 
+cdef inline uint32_t probe(const uint32_t *slots, uint32_t key, Py_ssize_t *at) noexcept nogil:
+    """The entry of ``key`` in ``slots``, EMPTY if none; ``at``: its slot, or where it would go."""
+    cdef Py_ssize_t h = slot_of(key)
+    cdef uint32_t e = slots[h]
+    while e != EMPTY and (e >> 12) != key:
+        h = (h + 1) & (SLOTS - 1)
+        e = slots[h]
+    at[0] = h
+    return e
+
+
 cdef inline void emit(Coder *c, Out *out, uint32_t code) noexcept nogil:
     cdef int w = width_of(c)
     if c.record:
@@ -130,12 +141,7 @@ cdef int extend(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p, uint1
                 return length
             code = e
         else:
-            key = (code << 8) | at[0]
-            h = slot_of(key)
-            e = slots[h]
-            while e != EMPTY and (e >> 12) != key:
-                h = (h + 1) & (SLOTS - 1)
-                e = slots[h]
+            e = probe(slots, (code << 8) | at[0], &h)
             if e == EMPTY:
                 hole[0] = h
                 return length
@@ -234,11 +240,7 @@ cdef inline void greedy_step(Coder *c, const uint8_t *data, Py_ssize_t n, Out *o
     else:
         while at < end:
             key = (code << 8) | at[0]
-            h = slot_of(key)
-            e = slots[h]
-            while e != EMPTY and (e >> 12) != key:
-                h = (h + 1) & (SLOTS - 1)
-                e = slots[h]
+            e = probe(slots, key, &h)
             if e == EMPTY:
                 break
             code = e & 0xFFF

@@ -72,8 +72,8 @@ def encode_image(
 # Frames under this many pixels are encoded twice, greedy and flexible parsing, each racing a
 # fresh table against the full one, and the smaller kept: from 200x150 to 640x360 that is 0.5-
 # 1.5% smaller than the heuristic clear alone (which was larger than Pillow's eager clears on
-# sunset.mkv and people-detection at k=256), at 2-4x the encoder's time (still under a
-# millisecond a frame at 480x270). Larger frames take the greedy parse and the heuristic: at
+# sunset.mkv and people-detection at k=256), at 3-5x Pillow's encoder time (2-6 ms a 480x270
+# frame at k=256). Larger frames take the greedy parse and the heuristic: at
 # 720p the race would make the encoder slower than Pillow's, and flexible parsing only
 # larger on camera noise (it spends codes on entries the table holds already).
 TRY_ALL = 1 << 18
