@@ -156,10 +156,11 @@ def encode_reference(
             full = False
             cycle_start, cycle_pos = bits, coder.pos
     out.append((code_clear + 1, coder.width()))
-    return bytes([min_bits]) + _sub_blocks(_pack(out))
+    return bytes([min_bits]) + sub_blocks(pack_codes(out))
 
 
-def _pack(codes: list[tuple[int, int]]) -> bytes:
+def pack_codes(codes: list[tuple[int, int]]) -> bytes:
+    """(code, width) pairs as GIF packs them: the first code in the lowest bits."""
     acc = n = 0
     buf = bytearray()
     for code, w in codes:
@@ -174,7 +175,8 @@ def _pack(codes: list[tuple[int, int]]) -> bytes:
     return bytes(buf)
 
 
-def _sub_blocks(raw: bytes) -> bytes:
+def sub_blocks(raw: bytes) -> bytes:
+    """``raw`` in sub-blocks of up to 255 bytes, and the empty one that ends them."""
     out = bytearray()
     for i in range(0, len(raw), 255):
         chunk = raw[i : i + 255]
