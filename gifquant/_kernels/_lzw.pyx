@@ -1,11 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """GIF LZW encoding (``tests/lzw_reference.py`` is the reference, byte for byte).
 
-Textbook LZW with three choices any decoder reads unawares: the smallest minimum code size the
-pixels allow, optionally flexible parsing (a code a pixel or so shorter than the longest match
-when the match after it then reaches further), and a deferred clear (a full table is kept while
-its codes cost less a pixel than a fresh table's did, and to the end when the end is near). This module imports nothing but the
-standard library: the encoder process loads it by path, without numpy.
+Textbook LZW with choices any decoder reads unawares: the smallest minimum code size the pixels
+allow; optionally flexible parsing (a code a pixel or so shorter than the longest match when
+the match after it then reaches further); and what to do with a full table (see ``encode``):
+clear at once, keep it while its codes cost less a pixel than a fresh table's did, or race a
+fresh table against it. This module imports nothing but the standard library: the encoder
+process loads it by path, without numpy.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
