@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 from conftest import CORPUS, moving_clip, write_gif
+from lzw_reference import pack_codes, sub_blocks
 from PIL import GifImagePlugin, Image
 
 import gifquant
@@ -211,21 +212,7 @@ def _lzw(indices: list[int], m: int) -> bytes:
     clear, width, codes = 1 << m, m + 1, []
     for i in range(0, len(indices), max(1, clear - 2)):
         codes += [clear, *indices[i : i + max(1, clear - 2)]]
-    acc = nbits = 0
-    out = bytearray()
-    for c in [*codes, clear + 1]:
-        acc |= c << nbits
-        nbits += width
-        while nbits >= 8:
-            out.append(acc & 255)
-            acc >>= 8
-            nbits -= 8
-    if nbits:
-        out.append(acc)
-    return (
-        b"".join(bytes([len(out[i : i + 255])]) + out[i : i + 255] for i in range(0, len(out), 255))
-        + b"\0"
-    )
+    return sub_blocks(pack_codes([(c, width) for c in [*codes, clear + 1]]))
 
 
 def _table(colours) -> tuple[bytes, int]:

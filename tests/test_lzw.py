@@ -1,18 +1,22 @@
-"""The GIF encoder process: same bytes as encoding in-process, errors surface, nothing is left."""
+"""The GIF encoder process: same bytes as encoding in-process, errors surface, nothing is left;
+and the frames it encodes decode to what went in."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
 import numpy as np
 import pytest
 from conftest import moving_clip, write_apng
+from lzw_reference import pillow_decoded
 from PIL import Image
 
 from gifquant._cli import main
 from gifquant._io.gif import encoder as gifenc
 from gifquant._io.gif import lzw
+from gifquant._io.gif.blocks import EXTENSION, GRAPHIC_CONTROL, blocks, read_header
 from gifquant._io.gif.lzw import LzwWorker, WorkerError, lzw_worker
 from gifquant._io.gif.write import encode_frame
 
@@ -76,15 +80,37 @@ def test_cli_output_is_the_same_with_and_without_the_worker(tmp_path, monkeypatc
     assert with_worker.read_bytes() == inline.read_bytes()
 
 
+def _pillows_table(idx: np.ndarray, pal: np.ndarray, transparent: int | None):
+    """The colour table and transparent index Pillow's GIF saver writes for a frame (which
+    wrote gifquant's frames before its own encoder)."""
+    im = Image.frombuffer("P", idx.shape[::-1], idx.tobytes(), "raw", "P", 0, 1)
+    im.putpalette(pal.tobytes(), "RGB")
+    buf = io.BytesIO()
+    params = {"optimize": False, "interlace": False}
+    if transparent is not None:
+        params["transparency"] = int(transparent)
+    im.save(buf, "GIF", **params)
+    buf.seek(0)
+    table = read_header(buf)[1] or b""
+    trans = image = None
+    for block in blocks(buf):
+        if block.kind == EXTENSION:
+            if image is None and block.label == GRAPHIC_CONTROL and block.head[0] & 1:
+                trans = block.head[3]
+        elif image is None:
+            image = block
+    return image.table or table, trans
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 16, 255, 256])
-def test_encoding_a_frame_gives_what_pillows_gif_saver_writes(k):
-    # The table is learnt once per palette and each frame only LZW-encoded: the same bytes
-    # as a whole save of that frame by Pillow, the same palette again or not.
+def test_a_frame_keeps_pillows_table_and_decodes_to_its_indices(k):
+    # The colour table and transparent index are those Pillow's saver wrote (gifquant's
+    # output changed only in its LZW streams); the indices come back as they went in.
     for seed, transparent in enumerate([None, 0, k - 1, None]):
         idx, pal = _frame(1 + 37 * seed, 3 + 101 * seed, k, seed % 2)
         idx = (idx.astype(np.int64) % k).astype(np.uint8)
-        got = gifenc.encode_image(
+        table, image, trans = gifenc.encode_image(
             idx.tobytes(), idx.shape[1], idx.shape[0], pal.tobytes(), transparent
         )
-        im = Image.frombuffer("P", idx.shape[::-1], idx.tobytes(), "raw", "P", 0, 1)
-        assert got == gifenc._saved(im, pal.tobytes(), transparent)
+        assert (table, trans) == _pillows_table(idx, pal, transparent)
+        assert np.array_equal(pillow_decoded(image, idx.shape[1], idx.shape[0]), idx)

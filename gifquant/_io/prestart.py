@@ -32,7 +32,8 @@ _WAIT = 20.0
 
 
 def spawn_worker() -> subprocess.Popen:
-    """The LZW encoder process (``gif/encoder.py`` run by path: it imports Pillow only)."""
+    """The LZW encoder process (``gif/encoder.py`` run by path: it loads the compiled LZW kernel
+    and imports nothing else of gifquant, nor numpy)."""
     # -P: its folder does not go on sys.path, where a module could shadow another.
     here = os.path.dirname(os.path.abspath(__file__))
     return children.spawn(

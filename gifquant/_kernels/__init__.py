@@ -4,6 +4,7 @@ which the tests compare them with, live beside the code that calls them."""
 try:
     from ._deband import deband_slots
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
+    from ._lzw import encode as lzw_encode
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
         "gifquant's compiled kernels are missing or broken "
@@ -11,4 +12,11 @@ except ImportError as exc:  # a broken or missing build: say how to mend it, nev
         "(or, in a checkout: pip install -e .)"
     ) from None
 
-__all__ = ["block_gradient", "block_noise_sums", "deband_slots", "denoise_step", "downsample"]
+__all__ = [
+    "block_gradient",
+    "block_noise_sums",
+    "deband_slots",
+    "denoise_step",
+    "downsample",
+    "lzw_encode",
+]
