@@ -26,6 +26,7 @@ from .._io.streams import (
     same_file,
 )
 from .._run.convert import convert_file
+from .._run.once import Progress
 from .._run.settings import LOOP_MAX, LOSSY_MAX, MAX_SPEED, Settings
 from .._version import __version__
 from .args import (
@@ -429,15 +430,9 @@ def run(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     # The output, the comparison and the report are put in place together, or none of them.
     with committed_together(commit=False) as commit:
         try:
-            report = convert_file(
-                args.input,
-                args.output,
-                settings,
-                early=early,
-                on_progress=bar,
-                on_frame=lambda i: signals.check(),  # a signal whose exception was lost in C
-                on_note=note_now,
-            )
+            # on_frame: a signal whose exception was lost in C code
+            told = Progress(on_progress=bar, on_frame=lambda i: signals.check(), on_note=note_now)
+            report = convert_file(args.input, args.output, settings, told, early=early)
         finally:
             if bar is not None:
                 bar.close()

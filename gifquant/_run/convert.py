@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from .._io.prestart import EarlyStart
 from .._io.streams import check_input
-from .once import ConvertReport, one_pass, read_palettes
+from .once import ConvertReport, Progress, one_pass, read_palettes
 from .settings import Settings
 from .size import fit_size
 
@@ -87,32 +87,24 @@ def convert(
     src, dst = _path(src, "src"), _path(dst, "dst")
     check_input(src)  # first: a missing input is the mistake to name
     settings = (settings or Settings()).replace(**keywords)
-    return convert_file(
-        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note
-    )
+    return convert_file(src, dst, settings, Progress(on_progress, on_frame, on_note))
 
 
 def convert_file(
     src: str,
     dst: str,
     settings: Settings,
+    progress: Progress | None = None,
     *,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
     early: EarlyStart | None = None,
 ) -> ConvertReport:
     """``convert`` once its settings are made and ``src`` checked: the size search, or one
-    pass (what the command line and batch workers call; ``early`` is what the command started
-    while importing, for the reader and writer to take)."""
+    pass (what the command line calls; ``early`` is what the command started while
+    importing, for the reader and writer to take)."""
     if settings.size is not None:
         # Read once for the search's runs: the transfer target goes on as a Palette.
-        return fit_size(
-            src, dst, read_palettes(settings), on_progress=on_progress, on_frame=on_frame
-        )
-    return one_pass(
-        src, dst, settings, on_progress=on_progress, on_frame=on_frame, on_note=on_note, early=early
-    )
+        return fit_size(src, dst, read_palettes(settings), progress)
+    return one_pass(src, dst, settings, progress, early=early)
 
 
 def _path(value, name: str) -> str:

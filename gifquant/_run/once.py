@@ -126,21 +126,48 @@ class SizeChoice:
     probes: int
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What a run tells its caller while it goes (each None: not told).
+
+    on_progress : called with (frames done, frames in all) after each frame is quantized;
+        the total is None when the input does not say (a pipe, some videos)
+    on_frame : called with each frame's index once it is quantized
+    on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
+        its first frames); every note is also in the report
+    """
+
+    on_progress: Callable[[int, int | None], None] | None = None
+    on_frame: Callable[[int], None] | None = None
+    on_note: Callable[[str], None] | None = None
+
+    def step(
+        self, total: int | None, predictor: _Predictor | None = None
+    ) -> Callable[[int], None] | None:
+        """The pipeline's callback after each frame of ``total``: ``on_progress``, then the
+        size ``predictor``'s look at the frames written, then ``on_frame``."""
+        step = self.on_frame
+        if predictor is not None:
+            step = predictor.wrap(step)
+        if self.on_progress is not None:
+            step = _reporting(step, self.on_progress, total)
+        return step
+
+
 def one_pass(
     src: str,
     dst: str,
     settings: Settings,
+    progress: Progress | None = None,
     *,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
     early: EarlyStart | None = None,
 ) -> ConvertReport:
     """Convert ``src`` into ``dst`` once, with ``settings`` as they are (their size target is
     not this function's: the size search runs this once for each setting it probes). ``src``
-    is a checked input; callbacks and errors as ``convert``'s; ``early`` is what the command
+    is a checked input; ``progress`` and errors as ``convert``'s; ``early`` is what the command
     started while importing (``_io.prestart.EarlyStart``), for the reader and writer to take.
     """
+    progress = progress or Progress()
     write = settings.write
     fmt = output_format(dst, write.format)
     _check_output(src, dst, fmt, write.overwrite)
@@ -151,20 +178,10 @@ def one_pass(
     quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")
 
     started = time.perf_counter()
-    notes: list[str] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(committed_together())  # the output and the comparison, or neither
         info, clip = _open_clip(stack, src, fmt, settings, quant.alpha_threshold, early)
-        if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
-            notes.append(
-                f"frames of {info.width}x{info.height} are not denoised (over "
-                f"{DENOISE_MAX_PIXELS} pixels, where it would break the memory promise)"
-            )
-        if fmt == "gif" and info.fps and info.fps > 50:
-            notes.append(
-                f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
-                "10 cs; --fps 25 plays at the right speed"
-            )
+        notes = _clip_notes(info, fmt, quant)
         sink = stack.enter_context(
             open_output(
                 dst,
@@ -176,26 +193,10 @@ def one_pass(
                 lossy=write.lossy,
             )
         )
-        compare_sink = None
-        if panel_list is not None:
-            n = len(panel_list)
-            compare_sink = stack.enter_context(
-                open_output(
-                    write.compare,
-                    compare_fmt,
-                    info,
-                    width=n * info.width + (n - 1) * _compare.GAP,
-                    height=info.height + _compare.label_height(info.height),
-                    matte=write.matte,
-                )
-            )
-        step = on_frame
+        compare_sink = _open_comparison(stack, write, panel_list, compare_fmt, info)
         predictor = None
         if fmt == "gif" and info.n_frames and hasattr(sink, "frame_bytes"):
-            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, write.lossy, on_note)
-            step = predictor.wrap(step)
-        if on_progress is not None:
-            step = _reporting(step, on_progress, info.n_frames)
+            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, write.lossy, progress.on_note)
         large = info.width * info.height >= SERIAL_PIXELS
         if large:
             return_freed_memory()
@@ -205,25 +206,61 @@ def one_pass(
             quant,
             compare_sink=compare_sink,
             panels=panel_list,
-            on_frame=step,
+            on_frame=progress.step(info.n_frames, predictor),
             measure=write.stats or write.records,
             records=write.records,
             # Large frames one at a time: memory, not speed, is the limit.
             threads=not large if write.threads is None else write.threads and not large,
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
-            read = settings.read
-            raise SettingError(
-                "{src}: no frames in the requested range ({ss} {start:g}"
-                + (" {t} {length:g})" if read.t is not None else ")"),
-                src=src,
-                start=read.ss,
-                length=read.t,
-            )
+            raise _no_frames(src, settings.read)
     # The whole run: opening the input to the encoder's last byte (ffmpeg finishing a webm).
     seconds = time.perf_counter() - started
     predicted = None if predictor is None else predictor.note
     return _report(src, dst, fmt, settings, quant, report, sink, seconds, notes, predicted)
+
+
+def _clip_notes(info, fmt: str, quant: QuantizeOptions) -> list[str]:
+    """Notes on the clip as it is opened: frames too large to denoise, a rate browsers slow."""
+    notes = []
+    if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
+        notes.append(
+            f"frames of {info.width}x{info.height} are not denoised (over "
+            f"{DENOISE_MAX_PIXELS} pixels, where it would break the memory promise)"
+        )
+    if fmt == "gif" and info.fps and info.fps > 50:
+        notes.append(
+            f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
+            "10 cs; --fps 25 plays at the right speed"
+        )
+    return notes
+
+
+def _open_comparison(stack, write: WriteSettings, panel_list, compare_fmt, info):
+    """The comparison's sink opened on ``stack``, sized for its panels (None without one)."""
+    if panel_list is None:
+        return None
+    n = len(panel_list)
+    return stack.enter_context(
+        open_output(
+            write.compare,
+            compare_fmt,
+            info,
+            width=n * info.width + (n - 1) * _compare.GAP,
+            height=info.height + _compare.label_height(info.height),
+            matte=write.matte,
+        )
+    )
+
+
+def _no_frames(src: str, read: ReadSettings) -> SettingError:
+    return SettingError(
+        "{src}: no frames in the requested range ({ss} {start:g}"
+        + (" {t} {length:g})" if read.t is not None else ")"),
+        src=src,
+        start=read.ss,
+        length=read.t,
+    )
 
 
 def _read_palettes_into(settings: Settings) -> QuantizeOptions:
