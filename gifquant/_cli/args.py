@@ -9,7 +9,6 @@ import os
 import sys
 
 from .._core.options import STRENGTH_WORDS
-from .._core.representative import REPRESENTATIVES
 from .._errors import GifquantError
 from .._io.atomic import is_special
 from .._io.matte import parse_colour
@@ -54,6 +53,11 @@ def message(exc: GifquantError) -> str:
 
 
 class Parser(argparse.ArgumentParser):
+    """A command's parser: no abbreviated flags, and a mistake said in one line (exit 2)."""
+
+    def __init__(self, prog: str, description: str) -> None:
+        super().__init__(prog=prog, description=description, allow_abbrev=False)
+
     def error(self, message: str) -> None:  # one line, exit 2, like argparse but without usage
         raise GifquantError(message)
 
@@ -196,37 +200,6 @@ def size_value(text: str) -> int:
         return parse_size(text)
     except GifquantError as exc:
         raise argparse.ArgumentTypeError(message(exc).removeprefix("--max-size: ")) from None
-
-
-def add_colour_options(p: argparse.ArgumentParser) -> None:
-    """--enhance, --min-saturation and --representative: how the colours are picked (the main
-    command, batch and palette)."""
-    g = p.add_argument_group("colour picking")
-    g.add_argument(
-        "--enhance",
-        type=number(0, MAX_ENHANCE),
-        default=1.0,
-        metavar="F",
-        help="scale each colour's saturation around its grey level before clustering, as "
-        f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
-        "the output shows the enhanced colours",
-    )
-    g.add_argument(
-        "--min-saturation",
-        type=number(0, 1),
-        default=0.0,
-        metavar="S",
-        help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
-        "holds the salient colours; every pixel is still drawn with its nearest entry "
-        "(default 0: fit every colour)",
-    )
-    g.add_argument(
-        "--representative",
-        choices=REPRESENTATIVES,
-        default="mean",
-        help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
-        "(a colour the frame holds)",
-    )
 
 
 def colour_settings(args: argparse.Namespace) -> dict:

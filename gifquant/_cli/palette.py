@@ -14,109 +14,20 @@ import sys
 from collections.abc import Sequence
 
 from .. import _signals as signals
-from .._core.colour import SPACES
-from .._core.kmeans import METRICS
 from .._errors import GifquantError
 from .._io.atomic import atomic_path, committed_together, is_special, output_file
 from .._io.streams import check_input, output_format, same_file
 from .._pictures.draw import labelled_rows
 from .._pictures.palette import palette
 from .._run.convert import convert
-from .args import Parser, add_colour_options, check_output, colour_settings, positive_int
+from .args import check_output, colour_settings
+from .options import command_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="gifquant palette",
-        allow_abbrev=False,
-        description="The palette of an image or a clip: each frame's colours and the whole "
-        "clip's, with their shares; as JSON, GIMP .gpl or hex lines, and as pictures.",
+    return command_parser(
+        "palette", k=dict(default=6, help="colours per frame and overall, 1..256 (default 6)")
     )
-    p.add_argument("input", help="GIF, image or video file")
-    p.add_argument(
-        "-k",
-        "--colours",
-        "--colors",
-        dest="k",
-        type=positive_int(1, 256),
-        default=6,
-        help="colours per frame and overall, 1..256 (default 6)",
-    )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--seeded",
-        dest="seeded",
-        action="store_true",
-        default=True,
-        help="seed each frame from the last (default)",
-    )
-    mode.add_argument(
-        "--random", dest="seeded", action="store_false", help="a fresh k-means every frame"
-    )
-    p.add_argument(
-        "--space",
-        choices=SPACES,
-        default="lab",
-        help="colour space of the clustering (default lab)",
-    )
-    p.add_argument(
-        "--metric",
-        choices=METRICS,
-        default="euclidean",
-        help="euclidean (k-means) or manhattan (k-medians)",
-    )
-    add_colour_options(p)
-    p.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("json", "gpl", "hex"),
-        default=None,
-        help="text form (default: from -o's extension, else json)",
-    )
-    p.add_argument("-o", "--output", help="write the text here instead of stdout")
-    p.add_argument(
-        "--swatch",
-        metavar="PNG",
-        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
-        "may go to stdout)",
-    )
-    p.add_argument("--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)")
-    p.add_argument(
-        "--timeline",
-        metavar="PNG",
-        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
-    )
-    p.add_argument(
-        "--timeline-px",
-        type=positive_int(1, 64),
-        default=4,
-        metavar="N",
-        help="timeline pixels per frame, 1..64 (default 4)",
-    )
-    p.add_argument(
-        "--modes",
-        nargs="+",
-        choices=("random", "seeded"),
-        default=None,
-        help="timeline rows for these modes, side by side (e.g. random seeded)",
-    )
-    p.add_argument(
-        "--replaced",
-        metavar="OUT",
-        help="the input with each pixel replaced by its palette colour (any output "
-        "format: .png, .gif, .mp4, ...)",
-    )
-    p.add_argument(
-        "--plot3d",
-        metavar="FILE",
-        help="sampled pixels in CIELAB coloured by cluster: .html (plotly, "
-        "gifquant[plot]) or .png (three 2-D views)",
-    )
-    ow = p.add_mutually_exclusive_group()
-    ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
-    ow.add_argument("-n", "--no-overwrite", action="store_true", help="never overwrite")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    return p
 
 
 def run(argv: Sequence[str]) -> int:

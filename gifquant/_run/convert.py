@@ -87,16 +87,11 @@ def convert(
     src, dst = _path(src, "src"), _path(dst, "dst")
     check_input(src)  # first: a missing input is the mistake to name
     settings = (settings or Settings()).replace(**keywords)
-    return convert_file(src, dst, settings, Progress(on_progress, on_frame, on_note))
+    return convert_file(src, dst, settings, Progress(on_progress, on_frame, on_note), None)
 
 
 def convert_file(
-    src: str,
-    dst: str,
-    settings: Settings,
-    progress: Progress | None = None,
-    *,
-    early: EarlyStart | None = None,
+    src: str, dst: str, settings: Settings, progress: Progress, early: EarlyStart | None
 ) -> ConvertReport:
     """``convert`` once its settings are made and ``src`` checked: the size search, or one
     pass (what the command line calls; ``early`` is what the command started while

@@ -365,20 +365,9 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
             if m is None:
                 notes.append("--stats with --lossy to a stream: measured before the lossy step")
                 m = report.meter
-        measured = dict(
-            dE=m.mean_de,
-            flicker=m.flicker,
-            incoherence=m.incoherence,
-            colours_on_screen=m.colours_max,
-            ghosts=m.ghosts,
-            dE_p99=m.de_p99,
-            banding=m.banding,
-        )
+        measured = dataclasses.asdict(_stats(m))
     panel_stats = {
-        label: Stats(
-            m.mean_de, m.flicker, m.incoherence, m.colours_max, m.ghosts, m.de_p99, m.banding
-        )
-        for label, m in (report.panel_meters.items() if measure else ())
+        label: _stats(m) for label, m in (report.panel_meters.items() if measure else ())
     }
     size = _size(dst)
     if predicted is not None:
@@ -401,6 +390,10 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
         },
         **measured,
     )
+
+
+def _stats(m: QualityMeter) -> Stats:
+    return Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max, m.ghosts, m.de_p99, m.banding)
 
 
 # Outputs above this get a note with the options that would shrink them.
