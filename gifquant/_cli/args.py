@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import sys
+import textwrap
 
 from .._core.options import STRENGTH_WORDS
 from .._errors import GifquantError
@@ -52,14 +54,42 @@ def message(exc: GifquantError) -> str:
     return exc.for_command_line(FLAGS)
 
 
-class Parser(argparse.ArgumentParser):
-    """A command's parser: no abbreviated flags, and a mistake said in one line (exit 2)."""
+# Spellings of -k that k-means tutorials and other tools use.
+K_SPELLINGS = ("--clusters", "--n-clusters", "-c", "--k", "--n-colors", "--n-colours", "-K")
 
-    def __init__(self, prog: str, description: str) -> None:
-        super().__init__(prog=prog, description=description, allow_abbrev=False)
+
+class Parser(argparse.ArgumentParser):
+    """A command's parser: no abbreviated flags, and a mistake said in one line (exit 2), an
+    unknown flag with the closest flag there is. ``stray``: what to say of an argument too
+    many (where its outputs go)."""
+
+    def __init__(self, prog: str, description: str, *, epilog=None, stray=None) -> None:
+        super().__init__(
+            prog=prog,
+            description=textwrap.fill(description, 79),
+            epilog=epilog,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.stray = stray
 
     def error(self, message: str) -> None:  # one line, exit 2, like argparse but without usage
+        unknown = message.removeprefix("unrecognized arguments: ")
+        if unknown != message:
+            message += self.hint(unknown.split())
         raise GifquantError(message)
+
+    def hint(self, unknown: list[str]) -> str:
+        """What to say of arguments the parser does not know: the flag closest to the first
+        unknown flag, or ``stray``."""
+        flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-") and a != "-"]
+        known = list(self._option_string_actions)
+        if flags and flags[0] in K_SPELLINGS and "-k" in known:
+            return " (did you mean -k? it sets the number of colours, e.g. -k 4)"
+        if flags:
+            close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6)
+            return f" (did you mean {close[0]}?)" if close else f" (see {self.prog} --help)"
+        return f"; {self.stray}" if self.stray else ""
 
 
 # Ranges of the numeric options (also in --help and the README).

@@ -8,9 +8,11 @@ gifquant compare in.gif grid.gif -k 6 --representative mean mode --min-saturatio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
+from .._core.options import DEFAULT_K
 from .._errors import GifquantError
 from .._io.streams import output_format
 from .._pictures.grid import compare
@@ -40,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         for name, (dest, text) in ROWS.items()
     }
-    changes["k"] = dict(nargs="+", default=[4], help="k values, one column each (default 4)")
+    changes["k"] = dict(
+        nargs="+", default=[DEFAULT_K], help=f"k values, one column each (default {DEFAULT_K})"
+    )
     changes["modes"] = dict(default=["random", "seeded"], help="rows (default: random seeded)")
     changes["frames"] = dict(help="at most N frames (1..10^9)")
     changes["format"] = dict(help="output format")
@@ -54,9 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     return command_parser("compare", **changes)
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The arguments, OUT also taken where it follows a list (``IN -k 2 4 10 OUT``: a list
+    option would take it for one of its values)."""
+    parser = build_parser()
+    try:
+        return parser.parse_args(argv)
+    except GifquantError as exc:
+        if argv[0].startswith("-"):
+            raise
+        # The words after IN that are no number, the last first: OUT moved after IN.
+        for i in reversed(range(2, len(argv))):
+            if argv[i].startswith("-") or argv[i].replace(".", "").isdigit():
+                continue
+            with contextlib.suppress(GifquantError):
+                return parser.parse_args([argv[0], argv[i], *argv[1:i], *argv[i + 1 :]])
+        raise exc from None
+
+
 def run(argv: Sequence[str], on_frame) -> int:
     """Parse ``argv`` (after ``compare``), write the grid; returns the exit code."""
-    args = build_parser().parse_args(list(argv))
+    args = _parse(list(argv))
     if args.input == "-":
         raise GifquantError("gifquant compare reads a file, not stdin (it reads the clip twice)")
     check_output(args.input, args.output, output_format(args.output, args.format), args)

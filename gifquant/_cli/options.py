@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .._core.colour import SPACES
 from .._core.dither import DITHERS
 from .._core.kmeans import INITS, METRICS
+from .._core.options import DEFAULT_K
 from .._core.representative import REPRESENTATIVES
 from .._io.streams import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
 from .._run.settings import LOOP_MAX, LOSSY_MAX, MAX_SPEED
@@ -65,8 +66,8 @@ OPTIONS: dict[str, Option] = {
         dest="k",
         type=positive_int(1, 256),
         default=None,
-        help="palette entries per frame, 1..256 (default 16; with --max-size, the most "
-        "the search may use, else 256)",
+        help=f"palette entries per frame, 1..256 (default {DEFAULT_K}, every command's; with "
+        "--max-size, the most the search may use, else 256)",
     ),
     "seeded": option(
         "--seeded",
@@ -528,7 +529,18 @@ class Command:
     description: str
     positionals: dict[str, str]
     options: str
+    stray: str | None = None  # said of an argument too many
 
+
+# The subcommands, a line each: in the main command's help and an unknown command's error.
+SUBCOMMANDS = {
+    "batch": ("INPUT... --out-dir DIR", "many files, in worker processes or on a Dask cluster"),
+    "compare": ("IN OUT [-k K...]", "an animated grid of settings side by side"),
+    "palette": ("IN [-k K]", "a clip's palette, as text and pictures"),
+}
+COMMAND_LIST = "commands (each with its own --help):\n" + "\n".join(
+    f"  gifquant {name} {args:<23} {what}" for name, (args, what) in SUBCOMMANDS.items()
+)
 
 COMMANDS = {
     "main": Command(
@@ -556,16 +568,18 @@ COMMANDS = {
         "setting and its measured dE, flicker (fl) and colours on screen (c).",
         {"input": "GIF, image or video", "output": "the grid: .gif, .mp4, .webm, .y4m, .png"},
         "k modes metric space representative denoise deband enhance min_saturation panel_width "
-        "no_source frames format overwrite no_overwrite quiet",
+        "no_source ss t frames format overwrite no_overwrite quiet",
     ),
     "palette": Command(
         "gifquant palette",
         "The palette of an image or a clip: each frame's colours and the whole clip's, with "
         "their shares; as JSON, GIMP .gpl or hex lines, and as pictures.",
         {"input": "GIF, image or video file"},
-        "k seeded random space metric enhance min_saturation representative text_format "
-        "text_output swatch swatch_size timeline timeline_px modes replaced plot3d overwrite "
-        "no_overwrite quiet",
+        "k seeded random space metric enhance min_saturation representative ss t frames "
+        "text_format text_output swatch swatch_size timeline timeline_px modes replaced plot3d "
+        "overwrite no_overwrite quiet",
+        stray="palette takes one input: write its text with -o FILE, its picture with "
+        "--swatch PNG (or --timeline, --replaced, --plot3d)",
     ),
 }
 
@@ -575,7 +589,8 @@ def command_parser(command: str, **changes: dict) -> Parser:
     ``OPTIONS``, each in its help section and with the others of its exclusive tag;
     ``changes``: by option name, the ``add_argument`` keywords that differ for this command."""
     spec = COMMANDS[command]
-    p = Parser(spec.prog, spec.description)
+    epilog = COMMAND_LIST if command == "main" else None
+    p = Parser(spec.prog, spec.description, epilog=epilog, stray=spec.stray)
     for name, text in spec.positionals.items():
         p.add_argument(name, help=text)
     sections: dict[str | None, argparse._ActionsContainer] = {None: p}

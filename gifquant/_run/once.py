@@ -26,6 +26,7 @@ from .._core.options import QuantizeOptions
 from .._errors import GifquantError, SettingError
 from .._io.atomic import committed_together, is_special, written_at
 from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, limit_clip, return_freed_memory
+from .._io.gif.blocks import frame_sizes
 from .._io.image import ImageReader
 from .._io.matte import OPAQUE_FORMATS, apply_matte
 from .._io.prestart import EarlyStart
@@ -353,10 +354,10 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
     step), its notes (``predicted``: the large-output note said while it ran) and settings."""
     write = settings.write
     measure = write.stats or write.records
-    frame_bytes = getattr(sink, "frame_bytes", None)
-    if write.records and frame_bytes is not None and len(frame_bytes) == len(report.frames):
-        for record, n in zip(report.frames, frame_bytes, strict=True):
-            record["bytes"] = n
+    frame_bytes = _frame_bytes(dst, sink, write.lossy and write.records)
+    written = report.n_frames if frame_bytes is None else len(frame_bytes)
+    if write.records and frame_bytes is not None:
+        _add_bytes(report.frames, frame_bytes, merged=write.merge_duplicates)
     measured = {}
     if measure:
         m = report.meter
@@ -375,7 +376,7 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
     elif size is not None and size > LARGE_OUTPUT:
         notes.append(_large_note(size, fmt, quant.k, write.lossy))
     return ConvertReport(
-        frames=report.n_frames,
+        frames=written,
         seconds=seconds,
         bytes=size,
         cuts=tuple(report.cuts),
@@ -390,6 +391,29 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
         },
         **measured,
     )
+
+
+def _frame_bytes(dst: str, sink, lossy: bool) -> list[int] | None:
+    """Bytes of each frame of a GIF as written: by the writer, or after ``lossy``, of the
+    file itself (None for other formats, and a lossy stream)."""
+    frame_bytes = getattr(sink, "frame_bytes", None)
+    if frame_bytes is None or not lossy:
+        return frame_bytes
+    if dst == "-" or is_special(dst):
+        return None
+    with open(written_at(dst), "rb") as f:
+        return frame_sizes(f)
+
+
+def _add_bytes(records: list[dict], frame_bytes: list[int], *, merged: bool) -> None:
+    """Each record's ``bytes``; with ``merged`` (merge_duplicates), a frame that changed
+    nothing after the first was folded into the frame before: 0 bytes, ``merged`` true."""
+    sizes = iter(frame_bytes)
+    for i, record in enumerate(records):
+        folded = merged and i > 0 and record["unchanged"]
+        if merged:
+            record["merged"] = folded
+        record["bytes"] = 0 if folded else next(sizes, None)
 
 
 def _stats(m: QualityMeter) -> Stats:

@@ -295,6 +295,7 @@ class _Stages:
             "drift": drift,
             "cut": bool(item.result.cut),
             "held": (item.frame.held or {}).get(self.options.denoise, 0),
+            "unchanged": out.changed is not None and not bool(out.changed.any()),
             "bytes": None,
         }
 

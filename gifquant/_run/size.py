@@ -202,10 +202,9 @@ class _Search:
 
     def _run(self, path: str, progress: Progress | None = None, **changes) -> ConvertReport:
         """One pass of the clip into ``path`` with these settings changed (no size target,
-        no records, the output overwritten, GIF)."""
-        settings = dataclasses.replace(self.settings, size=None).replace(
-            overwrite=True, format="gif", records=False, threads=None, **changes
-        )
+        no records unless ``changes`` ask, the output overwritten, GIF)."""
+        fixed = dict(overwrite=True, format="gif", records=False, threads=None)
+        settings = dataclasses.replace(self.settings, size=None).replace(**{**fixed, **changes})
         return one_pass(self.src, path, settings, progress)
 
     def probe(self, k: int, lv: int, tier) -> _Probe:
@@ -295,6 +294,7 @@ class _Search:
                         k=cand.k,
                         lossy=cand.lossy,
                         stats=write.stats,
+                        records=write.records,
                         compare=write.compare,
                         panels=write.panels,
                     )
