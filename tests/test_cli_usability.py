@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 
+import numpy as np
 import pytest
 from conftest import moving_clip, read_gif, write_gif
 
@@ -168,3 +169,17 @@ def test_report_counts_the_frames_written_with_merge_duplicates(tmp_path, capsys
     assert len(merged) == 9 and sum(merged) == 9 - written and merged[1] and merged[2]
     assert [r["bytes"] for r in doc["frames"] if not r["merged"]] == frame_sizes(out)
     assert all(r["bytes"] == 0 for r in doc["frames"] if r["merged"])
+
+
+def test_compare_labels_are_readable_on_a_one_pixel_wide_clip(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (24, 1, 3)).astype(np.uint8) for _ in range(4)]
+    src = write_gif(tmp_path / "thin.gif", frames)
+    grid, side = tmp_path / "grid.gif", tmp_path / "side.gif"
+    assert run("compare", src, grid, "-k", "2", "4", "-q") == 0
+    assert run(src, tmp_path / "o.gif", "-k", "2", "--compare", side, "-q") == 0
+    for path in (grid, side):
+        first = read_gif(path)[0][0][..., :3]
+        # The first label (above the first panel): white text wider than a few pixels.
+        white = np.flatnonzero((first[:12] == 255).all(-1).any(0))
+        assert len(white) and white.max() - white.min() > 40, path

@@ -242,15 +242,9 @@ def _open_comparison(stack, write: WriteSettings, panel_list, compare_fmt, info)
     if panel_list is None:
         return None
     n = len(panel_list)
+    width, height = _compare.grid_size(n, n, info.width, info.height)  # one row
     return stack.enter_context(
-        open_output(
-            write.compare,
-            compare_fmt,
-            info,
-            width=n * info.width + (n - 1) * _compare.GAP,
-            height=info.height + _compare.label_height(info.height),
-            matte=write.matte,
-        )
+        open_output(write.compare, compare_fmt, info, width=width, height=height, matte=write.matte)
     )
 
 
