@@ -2,6 +2,8 @@
 
     python scripts/same_outputs.py main                    # corpus at k=4,16,256 + the doc commands
     python scripts/same_outputs.py HEAD~3 --only corpus --k 16 --jobs 1
+    python scripts/same_outputs.py main --only corpus --clips ../clips/*.mkv --k 16 \
+        --options "" "--transfer in/sunset.png" "--metric manhattan --frames 30"
 
 Each run is made twice in the same scratch folder outside the project: once with the commit's
 source (``git archive`` into a temporary folder) on ``PYTHONPATH``, once with a copy of this
@@ -92,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
     ap.add_argument("--name", nargs="+", help="only the runs with these names (see the output)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--clips", nargs="+", type=Path, help="corpus runs on these files instead")
+    ap.add_argument("--options", nargs="+", default=[""], metavar="ARGS",
+                    help="corpus runs once with each of these added (default: none; a lone "
+                    "flag with a space before it: ' --random')")  # fmt: skip
     args = ap.parse_args(argv)
 
     scratch = Path(tempfile.mkdtemp(prefix="gq-same-"))
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = _runs(args)
         if args.name:
             runs = {n: c for n, c in runs.items() if n in args.name}
-        inputs = _inputs(scratch / "inputs")
+        inputs = _inputs(scratch / "inputs", args.clips or [])
         print(
             f"comparing {ROOT} with {args.commit} ({_rev(args.commit)}): {len(runs)} runs",
             flush=True,
@@ -128,12 +134,17 @@ def main(argv: list[str] | None = None) -> int:
 def _runs(args: argparse.Namespace) -> dict[str, str]:
     runs: dict[str, str] = {}
     if args.only != "docs":
-        for clip in CORPUS_CLIPS:
-            if not (CORPUS / clip).exists():
+        clips = [c.name for c in args.clips] if args.clips else CORPUS_CLIPS
+        for clip in clips:
+            if not args.clips and not (CORPUS / clip).exists():
                 continue
             for k in args.k:
-                name = f"{Path(clip).stem}-k{k}"
-                runs[name] = f"{{gq}} in/{clip} out.gif -k {k} --stats --report report.json"
+                for extra in args.options:
+                    slug = re.sub(r"[^\w.]+", "-", extra).strip("-")
+                    name = f"{Path(clip).stem}-k{k}" + (f"-{slug}" if slug else "")
+                    runs[name] = (
+                        f"{{gq}} in/{clip} out.gif -k {k} --stats --report report.json {extra}"
+                    )
     if args.only != "corpus":
         runs.update({f"doc-{n}": c for n, c in DOC_COMMANDS.items()})
     return runs
@@ -161,7 +172,7 @@ def _checkout(commit: str, dest: Path) -> Path:
     return dest
 
 
-def _inputs(dest: Path) -> Path:
+def _inputs(dest: Path, clips: list[Path]) -> Path:
     dest.mkdir()
     for name in ("shapes.gif", "pico8.hex", "sunset.png"):
         shutil.copy(ROOT / "samples" / name, dest / name)
@@ -170,6 +181,9 @@ def _inputs(dest: Path) -> Path:
     for clip in CORPUS_CLIPS:
         if (CORPUS / clip).exists():
             os.symlink(CORPUS / clip, dest / clip)
+    for clip in clips:
+        if not (dest / clip.name).exists():
+            os.symlink(clip.resolve(), dest / clip.name)
     return dest
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from gifquant._cli import main
 from gifquant._core.metrics import QualityMeter
+from gifquant._pictures.panels import cell_width
 
 
 def run(*argv: str) -> int:
@@ -162,11 +163,13 @@ def test_compare_writes_labelled_panels(clip_gif, tmp_path, capsys):
     frames, durs, _ = read_gif(cmp)
     assert len(frames) == 12 and durs == [50] * 12
     h, w = 40, 56
-    assert frames[0].shape[1] == 3 * w + 2 * 2 and frames[0].shape[0] > h
+    cw = cell_width(w)  # each panel in the middle of a cell wide enough for its label
+    assert frames[0].shape[1] == 3 * cw + 2 * 2 and frames[0].shape[0] > h
     # The seeded panel equals the main output.
     main_frames, _, _ = read_gif(out)
     top = frames[0].shape[0] - h
-    np.testing.assert_array_equal(frames[5][top:, w + 2 : 2 * w + 2], main_frames[5])
+    left = cw + 2 + (cw - w) // 2
+    np.testing.assert_array_equal(frames[5][top:, left : left + w], main_frames[5])
     # The label bar holds white text on black.
     bar = frames[0][:top, :w, :3]
     assert (bar == 255).all(-1).any() and (bar == 0).all(-1).any()
@@ -180,7 +183,7 @@ def test_compare_several_k(clip_gif, tmp_path):
         run(clip_gif, out, "-q", "--compare", cmp, "--panels", "k=2,k=4,k=8,metric=manhattan") == 0
     )
     frames, _, _ = read_gif(cmp)
-    assert frames[0].shape[1] == 4 * 56 + 3 * 2
+    assert frames[0].shape[1] == 4 * cell_width(56) + 3 * 2
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def test_the_command_writes_every_form(tmp_path, capsys):
     assert Image.open(tmp_path / "p.png").size == (480, 480)
     assert "6 frames, k=5" in capsys.readouterr().err
     assert run("palette", src, "--format", "hex", "-q") == 0
-    assert len(capsys.readouterr().out.splitlines()) == 6  # k=6 by default
+    assert len(capsys.readouterr().out.splitlines()) == 16  # k=16 by default, every command's
 
 
 def test_plot3d_html_is_an_interactive_page(tmp_path):
@@ -192,7 +192,7 @@ def test_the_report_holds_a_record_per_frame_that_agrees_with_the_meter(tmp_path
     assert doc["settings"]["k"] == 4 and doc["settings"]["format"] == "gif"
     frames, summary = doc["frames"], doc["summary"]
     keys = {"index", "dE", "flicker", "incoherence", "colours_on_screen", "palette", "drift"}
-    keys |= {"ghosts", "dE_p99", "held"}
+    keys |= {"ghosts", "dE_p99", "held", "unchanged"}
     assert all(set(f) == keys | {"cut", "bytes"} for f in frames)
     assert [f["index"] for f in frames] == list(range(8)) and summary["frames"] == 8
     meter = measure(read_gif(src)[0], out)  # the metrics module on the files
@@ -217,7 +217,7 @@ def test_the_report_is_refused_where_the_output_is(tmp_path, capsys):
 
 
 def test_compare_draws_a_labelled_grid_in_lockstep_with_the_source(tmp_path):
-    from gifquant._pictures.panels import GAP, _label_mask, label_height
+    from gifquant._pictures.panels import GAP, _label_mask, cell_width, label_height
 
     clip = moving_clip(6, 24, 32)
     src = write_gif(tmp_path / "c.gif", clip)
@@ -228,21 +228,24 @@ def test_compare_draws_a_labelled_grid_in_lockstep_with_the_source(tmp_path):
     _, src_durations, _ = read_gif(src)
     assert len(frames) == 6 and durations == src_durations
     bar = label_height(24, 2)
-    assert frames[0].shape[:2] == (2 * (bar + 24) + GAP, 4 * 32 + 3 * GAP)
+    cw = cell_width(32)  # a 32-pixel panel in the middle of a cell its label can be read in
+    assert cw > 32 and frames[0].shape[:2] == (2 * (bar + 24) + GAP, 4 * cw + 3 * GAP)
     s = rep.panels["seeded k=2"]
     text = f"seeded k=2\ndE {s.dE:.1f}  fl {s.flicker:.2f}  {s.colours_on_screen}c"
-    y, x = bar + 24 + GAP, 1 * (32 + GAP)  # row 2, column 2
-    white = np.all(frames[0][y : y + bar, x : x + 32, :3] == 255, axis=-1)
-    np.testing.assert_array_equal(white, _label_mask(text, 32, bar))
+    y, x = bar + 24 + GAP, 1 * (cw + GAP)  # row 2, column 2
+    white = np.all(frames[0][y : y + bar, x : x + cw, :3] == 255, axis=-1)
+    np.testing.assert_array_equal(white, _label_mask(text, cw, bar))
     for row in range(2):  # each k panel shows at most k colours
         for col, k in enumerate((2, 4, 10), start=1):
-            y0, x0 = row * (bar + 24 + GAP) + bar, col * (32 + GAP)
+            y0, x0 = row * (bar + 24 + GAP) + bar, col * (cw + GAP) + (cw - 32) // 2
             panel = frames[3][y0 : y0 + 24, x0 : x0 + 32, :3]
             assert len(np.unique(panel.reshape(-1, 3), axis=0)) <= k
     assert rep.panels["seeded k=4"].flicker < rep.panels["random k=4"].flicker
 
 
 def test_compare_from_the_command_line_any_format_and_its_refusals(tmp_path, capsys):
+    from gifquant._pictures.panels import cell_width
+
     src = write_gif(tmp_path / "c.gif", moving_clip(4, 24, 32))
     assert (
         run(
@@ -268,7 +271,8 @@ def test_compare_from_the_command_line_any_format_and_its_refusals(tmp_path, cap
     assert run("compare", src, tmp_path / "h.gif", "--modes", "sideways") == 2
     wide = write_gif(tmp_path / "w.gif", moving_clip(2, 100, 800))
     assert run("compare", wide, tmp_path / "w2.gif", "-q", "--panel-width", "100") == 0
-    assert read_gif(tmp_path / "w2.gif")[0][0].shape[1] == 2 * 100 + 2  # source, k=4
+    # source, k=16: panels of 100 pixels, in cells their labels can be read in
+    assert read_gif(tmp_path / "w2.gif")[0][0].shape[1] == 2 * cell_width(100) + 2
 
 
 # --- found by a hostile run ------------------------------------------------------------------

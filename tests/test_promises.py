@@ -140,7 +140,7 @@ def test_batch_refuses_a_list_with_a_nul_byte(clip, tmp_path, capsys):
     [
         (["--swatch", "same.png", "--timeline", "same.png", "-y"], "the same file"),
         (["-o", "x.png", "--swatch", "x.png", "-y"], "the same file"),
-        (["--swatch", "-"], "give -o FILE"),  # the text goes to stdout already
+        (["--format", "json", "--swatch", "-"], "give -o FILE"),  # the text asked: to stdout
         (["-o", "-", "--timeline", "-"], "at most one output"),
         (["-o", "p.json", "--replaced", "-"], "name a file"),
         (["-o", "p.json", "--plot3d", "-"], "name it .html"),

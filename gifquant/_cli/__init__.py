@@ -5,6 +5,7 @@ command line is the only code that prints or draws a progress bar."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from .. import _signals as signals
 from .._errors import GifquantError
 from .._io import children
 from .._io.prestart import EarlyStart
-from . import batch, convert
+from . import batch, convert, options
 from . import compare as _cli_compare
 from . import palette as _cli_palette
 from .args import message, say
@@ -57,11 +58,23 @@ def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:  # a file of that name is reached as ./batch
         return SUBCOMMANDS[argv[0]](argv[1:], early)
+    if argv and _unknown_command(argv[0]):
+        close = difflib.get_close_matches(argv[0], list(SUBCOMMANDS), n=1, cutoff=0.6)
+        guess = f"did you mean {close[0]}? " if close else ""
+        listed = ", ".join(f"{name} ({what})" for name, (_, what) in options.SUBCOMMANDS.items())
+        raise GifquantError(f"{argv[0]}: no such file or command ({guess}commands: {listed})")
     return _until_help(
         lambda: convert.run(
             convert.build_parser().parse_args(convert.glue_negative_scale(argv)), early
         )
     )
+
+
+def _unknown_command(word: str) -> bool:
+    """Whether the first argument reads as a command mistyped: a bare word (no extension, no
+    folder) that is not a file."""
+    plain = not word.startswith("-") and word.replace("-", "").replace("_", "").isalpha()
+    return plain and not os.path.lexists(word)
 
 
 def _palette_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:

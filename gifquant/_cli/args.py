@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import sys
+import textwrap
 
 from .._core.options import STRENGTH_WORDS
-from .._core.representative import REPRESENTATIVES
 from .._errors import GifquantError
 from .._io.atomic import is_special
 from .._io.matte import parse_colour
@@ -53,9 +54,42 @@ def message(exc: GifquantError) -> str:
     return exc.for_command_line(FLAGS)
 
 
+# Spellings of -k that k-means tutorials and other tools use.
+K_SPELLINGS = ("--clusters", "--n-clusters", "-c", "--k", "--n-colors", "--n-colours", "-K")
+
+
 class Parser(argparse.ArgumentParser):
+    """A command's parser: no abbreviated flags, and a mistake said in one line (exit 2), an
+    unknown flag with the closest flag there is. ``stray``: what to say of an argument too
+    many (where its outputs go)."""
+
+    def __init__(self, prog: str, description: str, *, epilog=None, stray=None) -> None:
+        super().__init__(
+            prog=prog,
+            description=textwrap.fill(description, 79),
+            epilog=epilog,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.stray = stray
+
     def error(self, message: str) -> None:  # one line, exit 2, like argparse but without usage
+        unknown = message.removeprefix("unrecognized arguments: ")
+        if unknown != message:
+            message += self.hint(unknown.split())
         raise GifquantError(message)
+
+    def hint(self, unknown: list[str]) -> str:
+        """What to say of arguments the parser does not know: the flag closest to the first
+        unknown flag, or ``stray``."""
+        flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-") and a != "-"]
+        known = list(self._option_string_actions)
+        if flags and flags[0] in K_SPELLINGS and "-k" in known:
+            return " (did you mean -k? it sets the number of colours, e.g. -k 4)"
+        if flags:
+            close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6)
+            return f" (did you mean {close[0]}?)" if close else f" (see {self.prog} --help)"
+        return f"; {self.stray}" if self.stray else ""
 
 
 # Ranges of the numeric options (also in --help and the README).
@@ -196,37 +230,6 @@ def size_value(text: str) -> int:
         return parse_size(text)
     except GifquantError as exc:
         raise argparse.ArgumentTypeError(message(exc).removeprefix("--max-size: ")) from None
-
-
-def add_colour_options(p: argparse.ArgumentParser) -> None:
-    """--enhance, --min-saturation and --representative: how the colours are picked (the main
-    command, batch and palette)."""
-    g = p.add_argument_group("colour picking")
-    g.add_argument(
-        "--enhance",
-        type=number(0, MAX_ENHANCE),
-        default=1.0,
-        metavar="F",
-        help="scale each colour's saturation around its grey level before clustering, as "
-        f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
-        "the output shows the enhanced colours",
-    )
-    g.add_argument(
-        "--min-saturation",
-        type=number(0, 1),
-        default=0.0,
-        metavar="S",
-        help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
-        "holds the salient colours; every pixel is still drawn with its nearest entry "
-        "(default 0: fit every colour)",
-    )
-    g.add_argument(
-        "--representative",
-        choices=REPRESENTATIVES,
-        default="mean",
-        help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
-        "(a colour the frame holds)",
-    )
 
 
 def colour_settings(args: argparse.Namespace) -> dict:

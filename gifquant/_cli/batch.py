@@ -14,62 +14,16 @@ from tqdm import tqdm
 from .. import _signals as signals
 from .._errors import GifquantError
 from .._io.atomic import check_writable, is_special, output_file
-from .._io.streams import (
-    inside,
-    same_file,
-)
+from .._io.streams import inside, same_file
 from .._run.batch import batch, plan
 from .._run.settings import Settings
-from .._version import __version__
-from .args import (
-    Parser,
-    may_replace,
-    message,
-    positive_int,
-    say,
-)
-from .convert import add_file_options, show_bar
+from .args import may_replace, message, say
+from .convert import show_bar
+from .options import command_parser
 
 
 def build_batch_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="gifquant batch",
-        allow_abbrev=False,
-        description="Re-encode many files with the main command's options, in worker processes "
-        "or on a Dask cluster; outputs mirror the input tree under --out-dir, and those that "
-        "exist are skipped (unless -y), so a stopped batch resumes.",
-    )
-    p.add_argument(
-        "inputs",
-        nargs="+",
-        metavar="INPUT",
-        help="a glob (quoted; ** recursive), a folder (walked recursively), a list file "
-        "(.txt, one path a line; - reads the list from stdin) or a file",
-    )
-    p.add_argument("--out-dir", required=True, metavar="DIR", help="the folder the outputs go to")
-    p.add_argument(
-        "--jobs",
-        "-j",
-        type=positive_int(1, 4096),
-        default=None,
-        metavar="N",
-        help=f"worker processes (default: the cores, {os.cpu_count()})",
-    )
-    p.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' "
-        "for a LocalCluster of --jobs processes (needs gifquant[dask])",
-    )
-    p.add_argument(
-        "--summary",
-        metavar="FILE.json",
-        help="write the totals and a record per file (settings, figures, error) as JSON "
-        "(- for stdout)",
-    )
-    add_file_options(p, compare=False)
-    p.add_argument("--version", action="version", version=f"gifquant {__version__}")
-    return p
+    return command_parser("batch")
 
 
 def _check_summary(args: argparse.Namespace) -> None:

@@ -14,175 +14,61 @@ import sys
 from collections.abc import Sequence
 
 from .. import _signals as signals
-from .._core.colour import SPACES
-from .._core.kmeans import METRICS
+from .._core.options import DEFAULT_K
 from .._errors import GifquantError
 from .._io.atomic import atomic_path, committed_together, is_special, output_file
 from .._io.streams import check_input, output_format, same_file
 from .._pictures.draw import labelled_rows
 from .._pictures.palette import palette
 from .._run.convert import convert
-from .args import Parser, add_colour_options, check_output, colour_settings, positive_int
+from .args import check_output, colour_settings
+from .options import command_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="gifquant palette",
-        allow_abbrev=False,
-        description="The palette of an image or a clip: each frame's colours and the whole "
-        "clip's, with their shares; as JSON, GIMP .gpl or hex lines, and as pictures.",
-    )
-    p.add_argument("input", help="GIF, image or video file")
-    p.add_argument(
-        "-k",
-        "--colours",
-        "--colors",
-        dest="k",
-        type=positive_int(1, 256),
-        default=6,
-        help="colours per frame and overall, 1..256 (default 6)",
-    )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--seeded",
-        dest="seeded",
-        action="store_true",
-        default=True,
-        help="seed each frame from the last (default)",
-    )
-    mode.add_argument(
-        "--random", dest="seeded", action="store_false", help="a fresh k-means every frame"
-    )
-    p.add_argument(
-        "--space",
-        choices=SPACES,
-        default="lab",
-        help="colour space of the clustering (default lab)",
-    )
-    p.add_argument(
-        "--metric",
-        choices=METRICS,
-        default="euclidean",
-        help="euclidean (k-means) or manhattan (k-medians)",
-    )
-    add_colour_options(p)
-    p.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("json", "gpl", "hex"),
-        default=None,
-        help="text form (default: from -o's extension, else json)",
-    )
-    p.add_argument("-o", "--output", help="write the text here instead of stdout")
-    p.add_argument(
-        "--swatch",
-        metavar="PNG",
-        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
-        "may go to stdout)",
-    )
-    p.add_argument("--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)")
-    p.add_argument(
-        "--timeline",
-        metavar="PNG",
-        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
-    )
-    p.add_argument(
-        "--timeline-px",
-        type=positive_int(1, 64),
-        default=4,
-        metavar="N",
-        help="timeline pixels per frame, 1..64 (default 4)",
-    )
-    p.add_argument(
-        "--modes",
-        nargs="+",
-        choices=("random", "seeded"),
-        default=None,
-        help="timeline rows for these modes, side by side (e.g. random seeded)",
-    )
-    p.add_argument(
-        "--replaced",
-        metavar="OUT",
-        help="the input with each pixel replaced by its palette colour (any output "
-        "format: .png, .gif, .mp4, ...)",
-    )
-    p.add_argument(
-        "--plot3d",
-        metavar="FILE",
-        help="sampled pixels in --space's space coloured by cluster: .html (plotly, "
-        "gifquant[plot]) or .png (a 3-D view with ticks)",
-    )
-    ow = p.add_mutually_exclusive_group()
-    ow.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
-    ow.add_argument("-n", "--no-overwrite", action="store_true", help="never overwrite")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    return p
+    k = dict(default=DEFAULT_K, help=f"colours per frame and overall, 1..256 (default {DEFAULT_K})")
+    return command_parser("palette", k=k, frames=dict(help="at most N frames (1..10^9)"))
 
 
 def run(argv: Sequence[str]) -> int:
-    """Parse ``argv`` (after ``palette``), write what was asked; returns the exit code."""
+    """Parse ``argv`` (after ``palette``), write what was asked; returns the exit code.
+
+    The palette's text (json, gpl, hex) is written when asked for (``-o``, ``--format``), to
+    stdout without ``-o``; when nothing at all is asked for, the overall palette as hex lines
+    with their shares goes to stdout. The summary line on stderr is a note (``-q``)."""
     args = build_parser().parse_args(list(argv))
     if args.input == "-":
         raise GifquantError("gifquant palette reads a file, not stdin (it may read it twice)")
     check_input(args.input)
     size = size_value(args.swatch_size)
-    fmt = args.fmt or _text_format(args.output)
-    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
-        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
-    if args.replaced == "-":
-        raise GifquantError("--replaced -: stdout has no format to go by; name a file")
-    _check_collisions(args)
-    for path in (args.output, args.swatch, args.timeline, args.plot3d):
-        if path is not None and path != "-":
-            check_output(args.input, path, "file", args)
-    if args.replaced:
-        check_output(args.input, args.replaced, output_format(args.replaced, None), args)
+    text_to = _text_destination(args)
+    _check_outputs(args, text_to)
 
-    source = args.input
     settings = {"space": args.space, "metric": args.metric, **colour_settings(args)}
-    modes = args.modes or ["seeded" if args.seeded else "random"]
-    reports = {}
-    for mode in dict.fromkeys(modes):  # each once, in order
-        reports[mode] = palette(source, args.k, seeded=mode == "seeded", **settings)
-    main = reports["seeded" if args.seeded and "seeded" in reports else modes[0]]
-
+    stretch = dict(ss=args.ss, t=args.t, max_frames=args.frames)
+    main = palette(args.input, args.k, seeded=args.seeded, **settings, **stretch)
     if args.plot3d and (main.samples is None or not len(main.samples)):
         raise GifquantError(f"{args.input}: no opaque pixels to plot (--plot3d)")
-    text = main.text(fmt)
     # Every output is put in place together, or none is (a signal or an error on the way).
     # A stream or device cannot be taken back: what goes there is written last.
     late: list[tuple[str, bytes]] = []
     with committed_together(commit=False) as commit:
-        _write(args.output or "-", text.encode(), late)
+        if text_to is not None:
+            fmt = args.fmt or _text_format(args.output)
+            asked = args.output is not None or args.fmt is not None
+            _write(text_to, (main.text(fmt) if asked else _shares(main)).encode(), late)
         if args.swatch:
             _write(args.swatch, _png(main.swatch(*size)), late)
         if args.timeline:
-            if len(reports) == 1:
-                picture = main.timeline(args.timeline_px)
-            else:
-                picture = labelled_rows(
-                    [
-                        (
-                            f"{mode}, k={args.k}, {len(r.frames)} frames",
-                            r.timeline(args.timeline_px),
-                        )
-                        for mode, r in reports.items()
-                    ]
-                )
-            _write(args.timeline, _png(picture), late)
+            _write(args.timeline, _png(_timeline(args, main, settings, stretch)), late)
         if args.plot3d:
             with atomic_path(args.plot3d) as tmp:
                 main.plot3d(tmp, kind=os.path.splitext(args.plot3d)[1])
         if args.replaced:
-            convert(source, args.replaced, k=args.k, seeded=args.seeded, overwrite=True, **settings)
-        for path, data in late:
-            if path == "-":
-                sys.stdout.flush()
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-            else:
-                with open(path, "wb") as f:
-                    f.write(data)
+            stretch["frames"] = stretch.pop("max_frames")
+            picked = dict(k=args.k, seeded=args.seeded, **settings, **stretch)
+            convert(args.input, args.replaced, overwrite=True, **picked)
+        _write_late(late)
         signals.finish()  # every output is written: what is left is renaming them
         commit()
     if not args.quiet:
@@ -192,6 +78,60 @@ def run(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _text_destination(args: argparse.Namespace) -> str | None:
+    """Where the palette's text goes: ``-o``'s path, stdout when ``--format`` asks for it or
+    nothing else is asked for, else nowhere."""
+    if args.output is not None:
+        return args.output
+    pictures = (args.swatch, args.timeline, args.replaced, args.plot3d)
+    if args.fmt is not None or all(p is None for p in pictures):
+        return "-"
+    return None
+
+
+def _check_outputs(args: argparse.Namespace, text_to: str | None) -> None:
+    if args.plot3d and not args.plot3d.lower().endswith((".html", ".htm", ".png")):
+        raise GifquantError(f"--plot3d {args.plot3d}: name it .html (interactive) or .png")
+    if args.replaced == "-":
+        raise GifquantError("--replaced -: stdout has no format to go by; name a file")
+    _check_collisions(args, text_to)
+    for path in (args.output, args.swatch, args.timeline, args.plot3d):
+        if path is not None and path != "-":
+            check_output(args.input, path, "file", args)
+    if args.replaced:
+        check_output(args.input, args.replaced, output_format(args.replaced, None), args)
+
+
+def _shares(report) -> str:
+    """The overall palette, a ``#rrggbb share`` line a colour, most common first."""
+    return "".join(f"{r['colour']} {r['share']:.4f}\n" for r in report.overall.records())
+
+
+def _timeline(args: argparse.Namespace, main, settings: dict, stretch: dict):
+    """The timeline picture: the palette's, or with ``--modes`` a labelled row a mode."""
+    if not args.modes:
+        return main.timeline(args.timeline_px)
+    mode = "seeded" if args.seeded else "random"
+    rows = []
+    for each in dict.fromkeys(args.modes):  # each once, in order
+        r = main
+        if each != mode:
+            r = palette(args.input, args.k, seeded=each == "seeded", **settings, **stretch)
+        rows.append((f"{each}, k={args.k}, {len(r.frames)} frames", r.timeline(args.timeline_px)))
+    return rows[0][1] if len(rows) == 1 else labelled_rows(rows)
+
+
+def _write_late(late: list[tuple[str, bytes]]) -> None:
+    for path, data in late:
+        if path == "-":
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
 
 
 def _text_format(path: str | None) -> str:
@@ -209,11 +149,11 @@ def size_value(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _check_collisions(args: argparse.Namespace) -> None:
+def _check_collisions(args: argparse.Namespace, text_to: str | None) -> None:
     """Refuse two outputs that are one file, and more than one output to stdout (the palette's
-    text goes there without ``-o``)."""
+    text goes there without ``-o`` when it is written)."""
     named = [
-        ("-o", "-" if args.output is None else args.output),
+        ("-o", text_to),
         ("--swatch", args.swatch),
         ("--timeline", args.timeline),
         ("--replaced", args.replaced),

@@ -15,6 +15,10 @@ from .dither import DITHERS
 from .kmeans import INITS, METRICS, Init, Metric
 from .representative import REPRESENTATIVES
 
+# Palette entries when none are asked for: every command's and function's default, so that a
+# palette or a comparison shows what a conversion would use.
+DEFAULT_K = 16
+
 
 @dataclass(frozen=True)
 class QuantizeOptions:
@@ -52,7 +56,7 @@ class QuantizeOptions:
         onto it (``transfer.PaletteMap``, matched in ``transfer_colours`` clusters)
     """
 
-    k: int = 16
+    k: int = DEFAULT_K
     seeded: bool = True
     metric: Metric = "euclidean"
     space: Space = "lab"

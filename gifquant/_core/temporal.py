@@ -182,6 +182,53 @@ def neutral_entries(k: int, share: float) -> int:
     return 0 if k == 1 else min(k - 1, max(least, round(k * min(share, _REST_SHARE))))
 
 
+def _most_entries(opt: QuantizeOptions, n_colours: int, has_alpha: bool) -> int:
+    """The entries a frame of ``n_colours`` distinct colours may use. 256 colours leave no
+    index for transparency ("unchanged" in a delta frame, or see-through): 255 keep one free,
+    unless the frame has no more colours than K (they are kept exactly; a delta frame drawing
+    all 256 is then written without one)."""
+    if has_alpha or (opt.delta and n_colours > opt.k):
+        return min(opt.k, 255)
+    return opt.k
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """The fit step's result: centres (k, 3) in the working space, each distinct colour's
+    centre (m,) int64 (None when the palette is the colours themselves) and, with
+    min_saturation, how many of the centres are the salient colours' (else None)."""
+
+    centers: NDArray[np.float64]
+    members: NDArray[np.int64] | None
+    split: int | None
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The hold step's state: the palette on screen (k, 3) uint8 and the means its entries
+    were last set from (k, 3), with their CIELAB, kept so that no palette is converted twice
+    (rows kept from a frame before keep their Lab: a row converts alike whatever the other
+    rows hold). With means shown, ``set_from`` is ``display`` itself."""
+
+    display: NDArray[np.uint8]
+    display_lab: NDArray[np.float32]
+    set_from: NDArray[np.uint8]
+    set_from_lab: NDArray[np.float32]
+
+    def repainted(self, repaint: NDArray[np.bool_], shown, shown_lab, target, target_lab) -> _Held:
+        """The entries ``repaint`` (k,) set to ``shown`` (and set from ``target``), the
+        others held."""
+
+        def pick(new: NDArray, old: NDArray) -> NDArray:
+            return np.where(repaint[:, None], new, old)
+
+        display, display_lab = pick(shown, self.display), pick(shown_lab, self.display_lab)
+        if shown is target:
+            return _Held(display, display_lab, display, display_lab)
+        set_from = pick(target, self.set_from)
+        return _Held(display, display_lab, set_from, pick(target_lab, self.set_from_lab))
+
+
 @dataclass
 class TemporalQuantizer:
     """Quantizes frames one after another, carrying the centres from frame to frame.
@@ -194,24 +241,25 @@ class TemporalQuantizer:
 
     options: QuantizeOptions
     cuts: list[int] = field(default_factory=list)
-    _centers: NDArray[np.float64] | None = field(default=None, init=False)
-    _display: NDArray[np.uint8] | None = field(default=None, init=False)
-    _set_from: NDArray[np.uint8] | None = field(default=None, init=False)  # see ``plan``
-    # Their CIELAB, kept so that no palette is converted twice (rows kept from a frame before
-    # keep their Lab: a row converts alike whatever the other rows hold).
-    _display_lab: NDArray[np.float32] | None = field(default=None, init=False)
-    _set_from_lab: NDArray[np.float32] | None = field(default=None, init=False)
-    _hist: NDArray[np.float64] | None = field(default=None, init=False)
-    _shown: _Shown | None = field(default=None, init=False)
-    _mean_inertia: float | None = field(default=None, init=False)
-    _mass: NDArray[np.float64] | None = field(default=None, init=False)  # (k,) recent pixels
-    _followed: NDArray[np.bool_] | None = field(default=None, init=False)  # (k,) jumped to mean
+    # The planner's state, by the step that keeps it (see ``plan``); ``paint`` keeps ``_shown``.
     _n_frames: int = field(default=0, init=False)
-    # With min_saturation: the fits of the salient colours and of the others, each seeded.
+    # scene cut: the last frame's colour histogram
+    _hist: NDArray[np.float64] | None = field(default=None, init=False)
+    # fit and repair: the centres, each one's recent pixel mass (k,), which jumped to their
+    # frame's mean (k,), the mean error per pixel; with min_saturation, the fits of the
+    # salient colours and of the others, each seeded
+    _centers: NDArray[np.float64] | None = field(default=None, init=False)
+    _mass: NDArray[np.float64] | None = field(default=None, init=False)
+    _followed: NDArray[np.bool_] | None = field(default=None, init=False)
+    _mean_inertia: float | None = field(default=None, init=False)
     _groups: tuple[TemporalQuantizer, TemporalQuantizer] | None = field(default=None, init=False)
+    # hold: the palette on screen and what its entries were set from; whether it was a fit's
+    _held: _Held | None = field(default=None, init=False)
+    _fitted: bool = field(default=False, init=False)
+    # a fixed palette (and its working-space coordinates), the transfer's map
     _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
     _map: PaletteMap | None = field(default=None, init=False)
-    _fitted: bool = field(default=False, init=False)  # the last palette was a fit's
+    _shown: _Shown | None = field(default=None, init=False)
 
     def _fit(
         self, fc: FrameColours, k: int, fresh: bool, frame_no: int
@@ -219,10 +267,9 @@ class TemporalQuantizer:
         """Centres for this frame, a mini-batch step from the last frame's unless ``fresh``;
         the frame's inertia and the centre each distinct colour belongs to."""
         opt = self.options
-        exact, weights = fc.exact, fc.weights
         if fresh or self._centers is None:
             centers, inertia, labels = self._fresh_fit(fc, k, frame_no, n_init=opt.n_init)
-            self._mass = np.bincount(labels, weights, minlength=len(centers))
+            self._mass = np.bincount(labels, fc.weights, minlength=len(centers))
             return centers, inertia, labels
         start = self._centers
         if len(start) > k:
@@ -240,22 +287,39 @@ class TemporalQuantizer:
                 tol=opt.tol,
             )
             return self._refine(fc, res.centers)
-        centers, inertia, labels, emptied = self._step(exact, weights, start)
+        centers, inertia, labels, emptied = self._step(fc.exact, fc.weights, start)
         jumped = (
             self._mean_inertia is not None
-            and inertia / weights.sum() > 1.25 * self._mean_inertia + 1e-9
+            and inertia / fc.weights.sum() > 1.25 * self._mean_inertia + 1e-9
         )
         if not (jumped or emptied):
             return centers, inertia, labels
-        # An object came (the error per pixel jumps) or went (an entry lost all its colours,
-        # and was moved onto the colour served worst): try handing an entry or a few over to
-        # what the palette serves worst. That keeps every other entry where it was (a tooltip
-        # takes an entry, the window behind keeps its colours, and gets it back when the
-        # tooltip goes), where a fresh fit, also tried when the error jumps, may move them all:
-        # that is taken only when clearly better than both.
         if emptied:  # the step's error is the one before the empty entries moved
-            labels, dist = assign(exact, centers, opt.metric)
-            inertia = float(np.einsum("i,i->", weights, dist))
+            labels, dist = assign(fc.exact, centers, opt.metric)
+            inertia = float(np.einsum("i,i->", fc.weights, dist))
+        return self._mend(fc, k, frame_no, start, (centers, inertia, labels), jumped=jumped)
+
+    def _mend(
+        self,
+        fc: FrameColours,
+        k: int,
+        frame_no: int,
+        start: NDArray[np.float64],
+        stepped: tuple[NDArray[np.float64], float, NDArray],
+        *,
+        jumped: bool,
+    ) -> tuple[NDArray[np.float64], float, NDArray[np.int64]]:
+        """The repair step, after a mini-batch step (``stepped``: its centres, error and
+        labels) from ``start`` whose error per pixel ``jumped`` or that left an entry empty.
+
+        An object came (the error per pixel jumps) or went (an entry lost all its colours,
+        and was moved onto the colour served worst): try handing an entry or a few over to
+        what the palette serves worst. That keeps every other entry where it was (a tooltip
+        takes an entry, the window behind keeps its colours, and gets it back when the
+        tooltip goes), where a fresh fit, also tried when the error jumps, may move them all:
+        that is taken only when clearly better than both."""
+        weights = fc.weights
+        centers, inertia, labels = stepped
         fixed, fixed_inertia, fixed_labels = self._repair(fc, centers)
         for _ in range(_REPAIRS - 1):  # an object of several colours: an entry each
             more = self._repair(fc, fixed)
@@ -462,27 +526,43 @@ class TemporalQuantizer:
         """Decide a frame's palette from the frames planned before it (scene cut, seeded fit,
         palette hysteresis, each distinct colour's nearest entry). Touches none of the state
         ``paint`` uses, so frame n+1 can be planned while frame n is painted. ``rgba`` may be
-        None when ``prepared`` is given (the pixels are not looked at again)."""
+        None when ``prepared`` is given (the pixels are not looked at again).
+
+        The steps, each over its own part of the state: ``_scene_cut`` (the last histogram),
+        ``_fit_frame`` (the centres, with ``_fit``'s mini-batch step and ``_mend``'s repair),
+        ``_hold`` (what is on screen: hysteresis and whether slots persist), then each
+        colour's entry and ``_transfer``."""
         opt = self.options
         fc = frame_colours(rgba, opt) if prepared is None else prepared
-        h, w = fc.source.opaque.shape
         src = fc.source
+        shape = src.opaque.shape
         has_alpha = not src.all_opaque
-        temporal = opt.seeded
-        # 256 colours leave no index for transparency ("unchanged" in a delta frame, or
-        # see-through): 255 keep one free, unless the frame has no more colours than K (they
-        # are kept exactly; a delta frame drawing all 256 is then written without one).
-        k = opt.k
-        if has_alpha or (opt.delta and len(src.colours) > k):
-            k = min(k, 255)
+        k = _most_entries(opt, len(src.colours), has_alpha)
         frame_no = self._n_frames
         self._n_frames += 1
         if len(src.colours) == 0:  # fully transparent frame
-            return FramePlan(fc, (h, w), has_alpha)
+            return FramePlan(fc, shape, has_alpha)
+        cut = self._scene_cut(fc.scene, frame_no)
+        if opt.palette is not None:
+            return self._plan_fixed(fc, shape, has_alpha, cut)
+        fresh = not opt.seeded or cut or self._centers is None
+        fitted = self._fit_frame(fc, k, fresh, frame_no)
+        display, display_lab, persistent = self._hold(fc, fitted, cut)
+        split = fitted.split
+        del fitted  # its (m,) int64 members are not needed for the colours' entries
+        display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
+        entries = self._entries(fc, display_ws, split)
+        slots = None if entries is None else gather(entries, src.inverse)
+        if opt.transfer is not None:
+            display = self._transfer(fc, display, display_ws, entries, cut)
+        return FramePlan(fc, shape, has_alpha, cut, display, display_ws, slots, persistent)
 
-        hist = fc.scene
+    def _scene_cut(self, hist: NDArray[np.float64], frame_no: int) -> bool:
+        """Whether the frame's colour histogram ``hist`` is further than the scene threshold
+        (total-variation distance) from the last frame's; notes the cut in ``cuts``."""
+        opt = self.options
         cut = (
-            temporal
+            opt.seeded
             and opt.scene_threshold is not None
             and self._hist is not None
             and 0.5 * float(np.abs(hist - self._hist).sum()) > opt.scene_threshold
@@ -490,93 +570,96 @@ class TemporalQuantizer:
         self._hist = hist
         if cut:
             self.cuts.append(frame_no)
+        return cut
 
-        if opt.palette is not None:
-            return self._plan_fixed(fc, (h, w), has_alpha, cut)
-        exact = fc.exact
-        fresh = not temporal or cut or self._centers is None
+    def _fit_frame(self, fc: FrameColours, k: int, fresh: bool, frame_no: int) -> _Fitted:
+        """The fit step: the frame's centres (its colours themselves when it has no more than
+        ``k``; with min_saturation, the two groups'), a fresh start's matched to the slots of
+        the last centres."""
+        temporal = self.options.seeded
         self._followed = None
-        split = None  # with min_saturation: centers[:split] are the salient colours' entries
-        if len(src.colours) <= k:
+        split = None
+        if len(fc.source.colours) <= k:
             # Fewer colours than entries: the palette is the colours themselves, lossless.
-            centers, inertia, members = exact.astype(np.float64), 0.0, None
+            centers, members = fc.exact.astype(np.float64), None
         elif fc.salient is not None:
             centers, members, split = self._fit_groups(fc, k, fresh, frame_no)
         else:
             centers, inertia, members = self._fit(fc, k, fresh, frame_no)
-            self._mean_inertia = inertia / src.counts.sum()
-        if (
-            split is None  # each group keeps its own slots
-            and fresh
-            and temporal
-            and self._centers is not None
-            and len(self._centers) == len(centers)
-        ):
-            centers = centers[match_slots(self._centers, centers)]
-        if len(centers) >= k or self._centers is None or not temporal:
+            self._mean_inertia = inertia / fc.source.counts.sum()
+        last = self._centers
+        # Each group of min_saturation keeps its own slots.
+        if split is None and fresh and temporal and last is not None and len(last) == len(centers):
+            centers = centers[match_slots(last, centers)]
+        if len(centers) >= k or last is None or not temporal:
             self._centers = centers
+        return _Fitted(centers, members, split)
 
-        # An entry is set to ``shown`` (its cluster's mean, or its mode) when hysteresis lets
-        # it repaint; whether it may is decided on ``target``, the mean, against the mean it
-        # was last set from (``_set_from``), so a mode that hops between near-equal shades
-        # does not repaint the entry on its own.
-        target = from_space(centers, opt.space)
+    def _hold(
+        self, fc: FrameColours, fitted: _Fitted, cut: bool
+    ) -> tuple[NDArray[np.uint8], NDArray, bool]:
+        """The hold step: the palette shown (k, 3) uint8, its Lab, and whether its slots are
+        the last frame's (``FramePlan.persistent``).
+
+        An entry is set to ``shown`` (its cluster's mean, or its mode) when hysteresis lets
+        it repaint; whether it may is decided on ``target``, the mean, against the mean it
+        was last set from (``_Held.set_from``), so a mode that hops between near-equal shades
+        does not repaint the entry on its own."""
+        opt = self.options
+        target = from_space(fitted.centers, opt.space)
         target_lab = rgb_to_lab(target)
         shown, shown_lab = target, target_lab
         if opt.representative == "mode":
-            shown = fc.enhanced.copy() if members is None else _modes(fc, centers, split, opt)
+            members = fitted.members
+            shown = (
+                fc.enhanced.copy()
+                if members is None
+                else _modes(fc, fitted.centers, fitted.split, opt)
+            )
             shown_lab = rgb_to_lab(shown)
-        display, display_lab, set_from, set_from_lab = shown, shown_lab, target, target_lab
-        if (
-            temporal
-            and not cut
-            and self._display is not None
-            and len(self._display) == len(target)
-            and opt.palette_hysteresis > 0
-        ):
-            threshold = opt.palette_hysteresis
-            if members is not None:
-                spread = cluster_spread(fc.lab, fc.weights, members, target_lab)
-                threshold = np.minimum(threshold, spread)
-            else:  # the palette is the colours themselves
-                threshold = 0.0
-            repaint = stable_palette(self._set_from_lab, target_lab, threshold)
+        last = self._held
+        same_size = opt.seeded and not cut and last is not None and len(last.display) == len(target)
+        if same_size and opt.palette_hysteresis > 0:
+            repaint = stable_palette(
+                last.set_from_lab, target_lab, self._threshold(fc, fitted, target_lab)
+            )
             if self._followed is not None and len(self._followed) == len(repaint):
                 repaint |= self._followed
-            display = np.where(repaint[:, None], shown, self._display)
-            display_lab = np.where(repaint[:, None], shown_lab, self._display_lab)
-            if shown is not target:
-                set_from = np.where(repaint[:, None], target, self._set_from)
-                set_from_lab = np.where(repaint[:, None], target_lab, self._set_from_lab)
-        persistent = (
-            temporal
-            and not cut
-            and members is not None
-            and self._fitted
-            and self._display is not None
-            and len(self._display) == len(display)
-        )
-        self._fitted = members is not None
-        del members  # (m,) int64: not needed for the colours' entries
-        self._display, self._display_lab = display, display_lab
-        if shown is target:
-            self._set_from, self._set_from_lab = display, display_lab
+            held = last.repainted(repaint, shown, shown_lab, target, target_lab)
         else:
-            self._set_from, self._set_from_lab = set_from, set_from_lab
-        display_ws = display_lab if opt.space == "lab" else to_space(display, opt.space)
-        entries = self._entries(fc, display_ws, split)
-        slots = None if entries is None else gather(entries, src.inverse)
-        if opt.transfer is not None:
-            # What is shown moves onto the other palette; the slots stay this clip's.
-            if self._map is None:
-                self._map = PaletteMap(
-                    opt.transfer, opt.transfer_shares, n_anchors=opt.transfer_colours, seed=opt.seed
-                )
-            if entries is None:  # dithering: each entry's pixels as their nearest colour's
-                entries = nearest(fc.exact, display_ws.astype(np.float64), opt.metric)
-            counts = np.bincount(entries, weights=fc.weights, minlength=len(display))
-            display = self._map.apply(display, counts, cut)
-        return FramePlan(fc, (h, w), has_alpha, cut, display, display_ws, slots, persistent)
+            held = _Held(shown, shown_lab, target, target_lab)
+        persistent = same_size and fitted.members is not None and self._fitted
+        self._fitted = fitted.members is not None
+        self._held = held
+        return held.display, held.display_lab, persistent
+
+    def _threshold(self, fc: FrameColours, fitted: _Fitted, target_lab: NDArray) -> NDArray | float:
+        """How far (dE) each entry's mean must move before it repaints: the palette
+        hysteresis, or its cluster's spread where less (0 when the palette is the colours)."""
+        if fitted.members is None:
+            return 0.0
+        spread = cluster_spread(fc.lab, fc.weights, fitted.members, target_lab)
+        return np.minimum(self.options.palette_hysteresis, spread)
+
+    def _transfer(
+        self,
+        fc: FrameColours,
+        display: NDArray[np.uint8],
+        display_ws: NDArray,
+        entries: NDArray[np.uint8] | None,
+        cut: bool,
+    ) -> NDArray[np.uint8]:
+        """What is shown, moved onto the other palette (``options.transfer``); the slots stay
+        this clip's."""
+        opt = self.options
+        if self._map is None:
+            self._map = PaletteMap(
+                opt.transfer, opt.transfer_shares, n_anchors=opt.transfer_colours, seed=opt.seed
+            )
+        if entries is None:  # dithering: each entry's pixels as their nearest colour's
+            entries = nearest(fc.exact, display_ws.astype(np.float64), opt.metric)
+        counts = np.bincount(entries, weights=fc.weights, minlength=len(display))
+        return self._map.apply(display, counts, cut)
 
     def _plan_fixed(
         self, fc: FrameColours, shape: tuple[int, int], has_alpha: bool, cut: bool
@@ -620,75 +703,106 @@ class TemporalQuantizer:
         duration: float = 0.1,
         still: tuple[NDArray[np.intp], NDArray[np.uint8]] | None = None,
     ) -> FrameResult:
-        """Draw a planned frame: each pixel's entry (dithered if asked) and what changed since
-        the frame before. Frames must be painted in planning order. ``still``: pixels of a
-        denoised frame whose source did not change but which are shown held (flat indices and
-        source colours); each is painted by its source colour where its held colour's entry
-        is more than 4 dE from that: a still colour is never shown clearly wrong (4.6 dE)."""
-        opt = self.options
-        fc, src = plan.colours, plan.colours.source
-        h, w = plan.shape
+        """Draw a planned frame: each pixel's entry (dithered if asked, de-banded where
+        smooth) and what changed since the frame before. Frames must be painted in planning
+        order. ``still``: pixels of a denoised frame whose source did not change but which are
+        shown held (flat indices and source colours); each is painted by its source colour
+        where its held colour's entry is more than 4 dE from that: a still colour is never
+        shown clearly wrong (4.6 dE). Other pixels of a denoised frame keep the entry they
+        showed while it is within 1 dE of their colour (``_keep_close``)."""
+        src = plan.colours.source
         if plan.display is None:  # fully transparent frame
             self._shown = None
-            indices = np.zeros((h, w), dtype=np.uint8)
+            indices = np.zeros(plan.shape, dtype=np.uint8)
             frame = QuantizedFrame(indices, np.zeros((1, 3), np.uint8), 0, duration)
             return FrameResult(frame, src)
         shown = self._shown
-        if plan.cut or plan.has_alpha or (shown is not None and shown.shape != (h, w)):
-            shown = None
+        if plan.cut or plan.has_alpha or (shown is not None and shown.shape != plan.shape):
+            shown = None  # nothing on screen to keep to
         slots = plan.slots
         if slots is None:
-            slots = self._dither(src, fc, plan, shown)
+            slots = self._dither(src, plan.colours, plan, shown)
         elif still is not None and len(still[0]) and src.all_opaque:
-            slots = _coherent(slots, still, plan, opt)
+            slots = _coherent(slots, still, plan, self.options)
         fed = None
-        if plan.slots is not None and fc.smooth is not None and opt.deband > 0:
-            threshold = thresholds(h, w)
-            if not src.all_opaque:
-                threshold = threshold[src.opaque.reshape(-1)]
-            display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
-            slots = deband(
-                slots,
-                src.inverse,
-                fc.lab,
-                display_lab,
-                fc.smooth,
-                threshold,
-                opt.deband,
-                colours_rgb=src.colours,
-            )
-            fed = gather(pack_rgb(src.colours), src.inverse)
-            same_slots = shown is not None and plan.persistent and shown.fed is not None
-            if same_slots and len(shown.fed) == len(fed):
-                slots = _kept_pattern(
-                    slots, fed, fc.smooth, shown, display_lab, pack_rgb(plan.display)
-                )
-        if (
-            still is not None
-            and shown is not None
-            and plan.persistent
-            and plan.slots is not None
-            and src.all_opaque
-            and len(shown.slots) == len(slots)
-        ):
-            display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
-            slots = _sticky(slots, shown.slots, src.inverse, fc.lab, display_lab, still[0])
-        display = plan.display
+        if plan.slots is not None and plan.colours.smooth is not None and self.options.deband > 0:
+            slots, fed = self._deband(plan, slots, shown)
+        if still is not None and shown is not None and plan.slots is not None:
+            slots = self._keep_close(plan, slots, shown, still[0])
         if plan.has_alpha:
             self._shown = None
-            frame = _with_transparency(src, slots, display, duration)
+            frame = _with_transparency(src, slots, plan.display, duration)
         else:
-            packed = pack_rgb(display)
-            changed = None
-            if shown is not None and opt.delta:
-                changed = _changed(slots, packed, shown.slots, shown.palette_packed)
-                changed = changed.reshape(h, w)
-            # The source's colours are only looked at again by the next frame's dithering.
-            fs = opt.dither == "floyd-steinberg"
-            lab, inverse = (fc.lab, src.inverse) if fs else (None, None)
-            self._shown = _Shown(slots, packed, lab, inverse, (h, w), fed)
-            frame = QuantizedFrame(slots.reshape(h, w), display, None, duration, changed=changed)
+            frame = self._opaque_frame(plan, slots, shown, fed, duration)
         return FrameResult(frame, src, plan.cut)
+
+    def _deband(
+        self, plan: FramePlan, slots: NDArray[np.uint8], shown: _Shown | None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint32]]:
+        """``paint``'s de-banding step: ``slots`` with a fine still dither between close
+        entries in the frame's smooth areas (``deband``), the pattern kept where the pixels'
+        colours did not change; and each pixel's packed source colour (n,) uint32, which the
+        next frame compares."""
+        opt = self.options
+        fc, src = plan.colours, plan.colours.source
+        threshold = thresholds(*plan.shape)
+        if not src.all_opaque:
+            threshold = threshold[src.opaque.reshape(-1)]
+        display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+        slots = deband(
+            slots,
+            src.inverse,
+            fc.lab,
+            display_lab,
+            fc.smooth,
+            threshold,
+            opt.deband,
+            colours_rgb=src.colours,
+        )
+        fed = gather(pack_rgb(src.colours), src.inverse)
+        same_slots = shown is not None and plan.persistent and shown.fed is not None
+        if same_slots and len(shown.fed) == len(fed):
+            slots = _kept_pattern(slots, fed, fc.smooth, shown, display_lab, pack_rgb(plan.display))
+        return slots, fed
+
+    def _keep_close(
+        self,
+        plan: FramePlan,
+        slots: NDArray[np.uint8],
+        shown: _Shown,
+        still: NDArray[np.intp],
+    ) -> NDArray[np.uint8]:
+        """``paint``'s step for a denoised frame: each pixel keeps the entry it showed while
+        that entry is within ``STICKY`` dE of its colour (``_sticky``), when the slots mean
+        what they meant (the palette persisted) and every pixel is opaque."""
+        src = plan.colours.source
+        if not (plan.persistent and src.all_opaque and len(shown.slots) == len(slots)):
+            return slots
+        opt = self.options
+        display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+        return _sticky(slots, shown.slots, src.inverse, plan.colours.lab, display_lab, still)
+
+    def _opaque_frame(
+        self,
+        plan: FramePlan,
+        slots: NDArray[np.uint8],
+        shown: _Shown | None,
+        fed: NDArray[np.uint32] | None,
+        duration: float,
+    ) -> QuantizedFrame:
+        """An opaque frame and what changed on screen since ``shown``; what it shows is kept
+        for the next frame."""
+        opt = self.options
+        h, w = plan.shape
+        packed = pack_rgb(plan.display)
+        changed = None
+        if shown is not None and opt.delta:
+            changed = _changed(slots, packed, shown.slots, shown.palette_packed).reshape(h, w)
+        # The source's colours are only looked at again by the next frame's dithering.
+        fs = opt.dither == "floyd-steinberg"
+        lab, inverse = (plan.colours.lab, plan.colours.source.inverse) if fs else (None, None)
+        self._shown = _Shown(slots, packed, lab, inverse, (h, w), fed)
+        return QuantizedFrame(slots.reshape(h, w), plan.display, None, duration, changed=changed)
 
     def _dither(
         self, src: DistinctColours, fc: FrameColours, plan: FramePlan, shown: _Shown | None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .._core.colour import SPACES
 from .._core.kmeans import METRICS
-from .._core.options import QuantizeOptions
+from .._core.options import DEFAULT_K, QuantizeOptions
 from .._core.representative import REPRESENTATIVES
 from .._errors import GifquantError, Setting, SettingError
 from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
@@ -74,7 +74,7 @@ def compare(
     src: str | os.PathLike,
     dst: str | os.PathLike,
     *,
-    k: int | Sequence[int] = (4,),
+    k: int | Sequence[int] = (DEFAULT_K,),
     modes: Sequence[str] = MODES,
     metrics: Sequence[str] = ("euclidean",),
     spaces: Sequence[str] = ("lab",),

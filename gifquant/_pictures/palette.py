@@ -10,6 +10,7 @@ draws the pictures (swatch, timeline, 3-D plots; see ``draw.py``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -20,11 +21,12 @@ from numpy.typing import NDArray
 
 from .._core.colour import hsv_saturation, lab_to_rgb, rgb_to_lab, to_space
 from .._core.kmeans import kmeans
-from .._core.options import QuantizeOptions
+from .._core.options import DEFAULT_K, QuantizeOptions
 from .._core.representative import cluster_modes
 from .._core.temporal import TemporalQuantizer, neutral_entries
 from .._errors import GifquantError, SettingError
 from .._io.budget import return_freed_memory
+from .._io.timeline import trim
 from .._run.arrays import frames_of
 from .._run.pipeline import SERIAL_PIXELS
 from .draw import PLOT_AXES, scatter3d, swatch, timeline
@@ -127,16 +129,22 @@ class PaletteReport:
 
 def palette(
     frames,
-    k: int = 6,
+    k: int = DEFAULT_K,
     *,
     seeded: bool = True,
     bgr: bool = False,
     samples: int = 4096,
     on_progress: Callable[[int, int | None], None] | None = None,
+    ss: float = 0.0,
+    t: float | None = None,
+    max_frames: int | None = None,
     **options,
 ) -> PaletteReport:
     """The palette of ``frames`` (anything ``gifquant.quantize`` takes): each frame's ``k``
-    colours with their shares, and the clip's overall palette of ``k`` colours.
+    colours with their shares, and the clip's overall palette of ``k`` colours. ``ss``, ``t``
+    and ``max_frames`` pick a stretch as ``convert``'s ``ss``, ``t`` and ``frames`` do (from
+    ``ss`` seconds on, ``t`` seconds long, at most ``max_frames`` frames; frames without a
+    duration count 0.1 s).
 
     ``options`` are ``QuantizeOptions`` fields: ``min_saturation=0.3`` keeps greys out of the
     fit so the palette holds the salient colours, ``representative="mode"`` makes every colour
@@ -158,7 +166,7 @@ def palette(
     kept: list[NDArray[np.uint8]] = []
     n_kept = 0
     with contextlib.closing(frames_of(frames, bgr)) as source:
-        for rgba, _, duration in source:
+        for rgba, duration in _stretch(source, ss, t, max_frames):
             if not per_frame and rgba.shape[0] * rgba.shape[1] >= SERIAL_PIXELS:
                 return_freed_memory()  # as convert does for large frames
             out = q.quantize(rgba, duration or 0.1).frame
@@ -187,6 +195,22 @@ def palette(
         per_frame, k, mode=opts.representative == "mode", min_saturation=opts.min_saturation
     )
     return PaletteReport(per_frame, overall, k, seeded, picked, opts.space)
+
+
+@dataclass(frozen=True)
+class _Timed:
+    rgba: NDArray[np.uint8]
+    duration: float
+
+
+def _stretch(source, ss: float, t: float | None, max_frames: int | None):
+    """(rgba, duration) of the frames of ``source`` from ``ss`` seconds on, ``t`` long, at
+    most ``max_frames`` of them (``timeline.trim``'s rule)."""
+    timed = (_Timed(rgba, duration or 0.1) for rgba, _, duration in source)
+    if ss > 0 or t is not None:
+        timed = trim(timed, ss, t)
+    for item in itertools.islice(timed, max_frames):
+        yield item.rgba, item.duration
 
 
 def _sample(rgba: NDArray[np.uint8], out, n: int, rng) -> NDArray[np.uint8]:

@@ -16,6 +16,14 @@ from .._core.frames import QuantizedFrame
 
 GAP = 2  # black pixels between panels
 LABEL_COLOURS = 2  # black, white
+# A narrower panel is drawn in a cell this wide, so its label can be read (a panel of a
+# 1-pixel-wide source has its label all the same).
+MIN_CELL = 120
+
+
+def cell_width(w: int) -> int:
+    """The width of the cell, under its label, that a panel ``w`` pixels wide is drawn in."""
+    return max(w, MIN_CELL)
 
 
 def label_height(frame_height: int, lines: int = 1) -> int:
@@ -40,7 +48,7 @@ def grid_size(n: int, columns: int, w: int, h: int, lines: int = 1) -> tuple[int
     a label of ``lines`` lines."""
     rows = -(-n // columns)
     bar = label_height(h, lines)
-    return columns * w + (columns - 1) * GAP, rows * (bar + h) + (rows - 1) * GAP
+    return columns * cell_width(w) + (columns - 1) * GAP, rows * (bar + h) + (rows - 1) * GAP
 
 
 def compose(
@@ -56,6 +64,7 @@ def compose(
     h, w = panels[0].indices.shape
     lines = max(text.count("\n") + 1 for text in labels)
     bar = label_height(h, lines)
+    cw = cell_width(w)  # a narrow panel in the middle of its cell
     columns = len(panels) if columns is None else columns
     width, height = grid_size(len(panels), columns, w, h, lines)
     black, white = 0, 1
@@ -82,18 +91,19 @@ def compose(
     changed = np.zeros(out.shape, dtype=bool) if tracked else None
     any_transparent = False
     for i, (p, text) in enumerate(zip(panels, labels, strict=True)):
-        x = (i % columns) * (w + GAP)
+        x = (i % columns) * (cw + GAP)
         y = (i // columns) * (bar + h + GAP)
+        left = x + (cw - w) // 2
         idx = p.indices.astype(np.uint16) + offsets[i]
         if p.transparent is not None:
             hole = p.indices == p.transparent
             if hole.any():
                 any_transparent = True
                 idx[hole] = transparent
-        out[y + bar : y + bar + h, x : x + w] = idx
-        out[y : y + bar, x : x + w][_label_mask(text, w, bar)] = white
+        out[y + bar : y + bar + h, left : left + w] = idx
+        out[y : y + bar, x : x + cw][_label_mask(text, cw, bar)] = white
         if changed is not None:
-            changed[y + bar : y + bar + h, x : x + w] = p.changed
+            changed[y + bar : y + bar + h, left : left + w] = p.changed
     palette = np.concatenate(palettes)
     if any_transparent:
         palette = np.concatenate([palette, np.zeros((1, 3), np.uint8)])

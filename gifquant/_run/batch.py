@@ -35,7 +35,7 @@ from .._io.atomic import process_alive, remove_dead_temps, scratch_folder
 from .._io.image import own_process
 from .._io.streams import OUTPUT_FORMATS
 from .convert import convert
-from .once import read_palettes
+from .once import Stats, read_palettes
 from .settings import KEYWORDS, Settings
 
 # What a folder walk picks up: the inputs gifquant reads, by extension.
@@ -217,26 +217,9 @@ def batch(
         paths = [paths]
     out_dir = os.fspath(out_dir)
     settings = _check_settings(settings, keywords)
-    fmt = None if format is None else format.lower()
-    if fmt is not None and fmt not in OUTPUT_FORMATS:
-        raise SettingError(
-            "unknown output format {value!r} ({format}): choose from {formats}",
-            value=format,
-            formats=", ".join(OUTPUT_FORMATS),
-        )
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError("jobs must be a whole number >= 1")
-    if isinstance(client, str) and client != "local":
-        _check_address(client)  # before the output folder is made
+    fmt = _check_run(format, jobs, client)
     jobs_list = plan(paths, out_dir, fmt)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise SettingError("{path}: not a folder ({out_dir})", path=out_dir)
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as exc:
-        raise SettingError(
-            "{path}: cannot make the folder ({out_dir}): {why}", path=out_dir, why=exc.strerror
-        ) from None
+    _make_folder(out_dir)
     if on_start is not None:
         on_start(len(jobs_list))
 
@@ -249,33 +232,65 @@ def batch(
 
     # What killed runs left (a batch killed outright, its workers with it); not a live one's.
     remove_dead_temps([job.dst for job in jobs_list])
-    todo = []
     if client is not None and not isinstance(client, str) and not hasattr(client, "submit"):
         raise TypeError(
             "client must be a dask.distributed.Client, a scheduler address or 'local', "
             f"not {type(client).__name__}"
         )
+    todo = []
     for job in jobs_list:
         if not overwrite and os.path.lexists(job.dst):
             take(job, FileRecord(job.src, job.dst, "skipped", attempts=0))
         else:
             todo.append(job)
     if todo:
-        # Another file's palette is read once here, not by every worker for every file.
-        run_settings = read_palettes(settings)
-        try:
-            if client is not None:
-                _run_dask(client, todo, run_settings, take, jobs)
-            else:
-                _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
-        finally:
-            # A worker killed under a file (its retry done elsewhere) left its temporary file.
-            remove_dead_temps([job.dst for job in todo])
+        _run_jobs(todo, settings, client, jobs, take)
     return BatchReport(
         records=tuple(records[j.index] for j in jobs_list),
         seconds=time.perf_counter() - started,
         settings={"format": fmt, **_summary_settings(settings)},
     )
+
+
+def _check_run(format: str | None, jobs: int | None, client) -> str | None:
+    """``batch``'s own arguments checked: the output format (lower case) or None."""
+    fmt = None if format is None else format.lower()
+    if fmt is not None and fmt not in OUTPUT_FORMATS:
+        raise SettingError(
+            "unknown output format {value!r} ({format}): choose from {formats}",
+            value=format,
+            formats=", ".join(OUTPUT_FORMATS),
+        )
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError("jobs must be a whole number >= 1")
+    if isinstance(client, str) and client != "local":
+        _check_address(client)  # before the output folder is made
+    return fmt
+
+
+def _make_folder(out_dir: str) -> None:
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise SettingError("{path}: not a folder ({out_dir})", path=out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(
+            "{path}: cannot make the folder ({out_dir}): {why}", path=out_dir, why=exc.strerror
+        ) from None
+
+
+def _run_jobs(todo: list[_Job], settings: Settings, client, jobs: int | None, take) -> None:
+    """Convert the files of ``todo`` in the pool or on the cluster, each record to ``take``."""
+    # Another file's palette is read once here, not by every worker for every file.
+    run_settings = read_palettes(settings)
+    try:
+        if client is not None:
+            _run_dask(client, todo, run_settings, take, jobs)
+        else:
+            _run_pool(todo, run_settings, jobs or os.cpu_count() or 1, take)
+    finally:
+        # A worker killed under a file (its retry done elsewhere) left its temporary file.
+        remove_dead_temps([job.dst for job in todo])
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,15 +515,7 @@ def _convert_one(src: str, dst: str, settings: Settings, attempt: int) -> FileRe
         )
     stats = None
     if report.dE is not None:
-        stats = dict(
-            dE=report.dE,
-            flicker=report.flicker,
-            incoherence=report.incoherence,
-            colours_on_screen=report.colours_on_screen,
-            ghosts=report.ghosts,
-            dE_p99=report.dE_p99,
-            banding=report.banding,
-        )
+        stats = {f.name: getattr(report, f.name) for f in dataclasses.fields(Stats)}
     return FileRecord(
         src,
         dst,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .._io.prestart import EarlyStart
 from .._io.streams import check_input
-from .once import ConvertReport, one_pass, read_palettes
+from .once import ConvertReport, Progress, one_pass, read_palettes
 from .settings import Settings
 from .size import fit_size
 
@@ -94,41 +94,24 @@ def convert(
     src, dst = _path(src, "src"), _path(dst, "dst")
     check_input(src)  # first: a missing input is the mistake to name
     settings = (settings or Settings()).replace(**keywords)
-    callbacks = {"on_progress": on_progress, "on_frame": on_frame, "on_note": on_note}
-    return convert_file(src, dst, settings, on_palette_progress=on_palette_progress, **callbacks)
+    told = Progress(on_progress, on_frame, on_note, on_palette_progress)
+    return convert_file(src, dst, settings, told, None)
 
 
 def convert_file(
-    src: str,
-    dst: str,
-    settings: Settings,
-    *,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_palette_progress: Callable[[int, int | None], None] | None = None,
-    early: EarlyStart | None = None,
+    src: str, dst: str, settings: Settings, progress: Progress, early: EarlyStart | None
 ) -> ConvertReport:
     """``convert`` once its settings are made and ``src`` checked: the size search, or one
-    pass (what the command line and batch workers call; ``early`` is what the command started
-    while importing, for the reader and writer to take)."""
+    pass (what the command line calls; ``early`` is what the command started while
+    importing, for the reader and writer to take)."""
     if settings.size is not None:
         started = time.perf_counter()
         # Read once for the search's runs: the transfer target goes on as a Palette.
-        settings = read_palettes(settings, on_palette_progress)
-        report = fit_size(src, dst, settings, on_progress=on_progress, on_frame=on_frame)
+        settings = read_palettes(settings, progress.on_palette_progress)
+        report = fit_size(src, dst, settings, progress)
         # The whole search's wall time, not its last pass's.
         return dataclasses.replace(report, seconds=time.perf_counter() - started)
-    return one_pass(
-        src,
-        dst,
-        settings,
-        on_progress=on_progress,
-        on_frame=on_frame,
-        on_note=on_note,
-        on_palette_progress=on_palette_progress,
-        early=early,
-    )
+    return one_pass(src, dst, settings, progress, early=early)
 
 
 def _path(value, name: str) -> str:

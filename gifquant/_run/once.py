@@ -27,6 +27,7 @@ from .._core.options import QuantizeOptions
 from .._errors import GifquantError, SettingError
 from .._io.atomic import committed_together, is_special, written_at
 from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, limit_clip, return_freed_memory
+from .._io.gif.blocks import frame_sizes
 from .._io.image import ImageReader
 from .._io.matte import OPAQUE_FORMATS, apply_matte
 from .._io.prestart import EarlyStart
@@ -159,46 +160,65 @@ class SizeChoice:
     probes: int
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What a run tells its caller while it goes (each None: not told).
+
+    on_progress : called with (frames done, frames in all) after each frame is quantized;
+        the total is None when the input does not say (a pipe, some videos)
+    on_frame : called with each frame's index once it is quantized
+    on_note : called with a note as soon as it is known (a GIF predicted to be very large, from
+        its first frames); every note is also in the report
+    on_palette_progress : as ``on_progress``, while another clip is read for its palette
+        (``transfer``, ``palette_from``)
+    """
+
+    on_progress: Callable[[int, int | None], None] | None = None
+    on_frame: Callable[[int], None] | None = None
+    on_note: Callable[[str], None] | None = None
+    on_palette_progress: Callable[[int, int | None], None] | None = None
+
+    def step(
+        self, total: int | None, predictor: _Predictor | None = None
+    ) -> Callable[[int], None] | None:
+        """The pipeline's callback after each frame of ``total``: ``on_progress``, then the
+        size ``predictor``'s look at the frames written, then ``on_frame``."""
+        step = self.on_frame
+        if predictor is not None:
+            step = predictor.wrap(step)
+        if self.on_progress is not None:
+            step = _reporting(step, self.on_progress, total)
+        return step
+
+
 def one_pass(
     src: str,
     dst: str,
     settings: Settings,
+    progress: Progress | None = None,
     *,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_palette_progress: Callable[[int, int | None], None] | None = None,
     early: EarlyStart | None = None,
 ) -> ConvertReport:
     """Convert ``src`` into ``dst`` once, with ``settings`` as they are (their size target is
     not this function's: the size search runs this once for each setting it probes). ``src``
-    is a checked input; callbacks and errors as ``convert``'s; ``early`` is what the command
+    is a checked input; ``progress`` and errors as ``convert``'s; ``early`` is what the command
     started while importing (``_io.prestart.EarlyStart``), for the reader and writer to take.
     """
     started = time.perf_counter()  # the whole run: another clip read for its palette too
+    progress = progress or Progress()
     write = settings.write
     fmt = output_format(dst, write.format)
     _check_output(src, dst, fmt, write.overwrite)
-    quant = _read_palettes_into(settings, on_palette_progress)
+    quant = _read_palettes_into(settings, progress.on_palette_progress)
     if write.lossy and fmt != "gif":
         raise SettingError("{lossy} is for GIF output (this output is {fmt})", fmt=fmt)
     panel_list, compare_fmt = _panels(src, dst, fmt, write, quant)
     quant = dataclasses.replace(quant, delta=quant.delta and fmt == "gif")
 
-    notes: list[str] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(committed_together())  # the output and the comparison, or neither
         info, clip = _open_clip(stack, src, fmt, settings, quant.alpha_threshold, early)
-        if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
-            notes.append(
-                f"frames of {info.width}x{info.height} are not denoised (over "
-                f"{DENOISE_MAX_PIXELS} pixels, where it would break the memory promise)"
-            )
-        if fmt == "gif" and info.fps and info.fps > 50:
-            notes.append(
-                f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
-                "10 cs; --fps 25 plays at the right speed"
-            )
+        notes = _clip_notes(info, fmt, quant)
         sink = stack.enter_context(
             open_output(
                 dst,
@@ -210,26 +230,10 @@ def one_pass(
                 lossy=write.lossy,
             )
         )
-        compare_sink = None
-        if panel_list is not None:
-            n = len(panel_list)
-            compare_sink = stack.enter_context(
-                open_output(
-                    write.compare,
-                    compare_fmt,
-                    info,
-                    width=n * info.width + (n - 1) * _compare.GAP,
-                    height=info.height + _compare.label_height(info.height),
-                    matte=write.matte,
-                )
-            )
-        step = on_frame
+        compare_sink = _open_comparison(stack, write, panel_list, compare_fmt, info)
         predictor = None
         if fmt == "gif" and info.n_frames and hasattr(sink, "frame_bytes"):
-            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, write.lossy, on_note)
-            step = predictor.wrap(step)
-        if on_progress is not None:
-            step = _reporting(step, on_progress, info.n_frames)
+            predictor = _Predictor(sink, info.n_frames, fmt, quant.k, write.lossy, progress.on_note)
         large = info.width * info.height >= SERIAL_PIXELS
         if large:
             return_freed_memory()
@@ -239,7 +243,7 @@ def one_pass(
             quant,
             compare_sink=compare_sink,
             panels=panel_list,
-            on_frame=step,
+            on_frame=progress.step(info.n_frames, predictor),
             measure=write.stats or write.records,
             records=write.records,
             # Large frames one at a time: memory, not speed, is the limit.
@@ -247,18 +251,48 @@ def one_pass(
             queue_frames=frames_in_flight(info.width * info.height),
         )
         if report.n_frames == 0:  # raised inside the block, so no output file is left
-            read = settings.read
-            raise SettingError(
-                "{src}: no frames in the requested range ({ss} {start:g}"
-                + (" {t} {length:g})" if read.t is not None else ")"),
-                src=src,
-                start=read.ss,
-                length=read.t,
-            )
+            raise _no_frames(src, settings.read)
     # The whole run: reading other palettes to the encoder's last byte (ffmpeg finishing a webm).
     seconds = time.perf_counter() - started
     predicted = None if predictor is None else predictor.note
     return _report(src, dst, fmt, settings, quant, report, sink, seconds, notes, predicted)
+
+
+def _clip_notes(info, fmt: str, quant: QuantizeOptions) -> list[str]:
+    """Notes on the clip as it is opened: frames too large to denoise, a rate browsers slow."""
+    notes = []
+    if quant.denoise > 0 and info.width * info.height >= DENOISE_MAX_PIXELS:
+        notes.append(
+            f"frames of {info.width}x{info.height} are not denoised (over "
+            f"{DENOISE_MAX_PIXELS} pixels, where it would break the memory promise)"
+        )
+    if fmt == "gif" and info.fps and info.fps > 50:
+        notes.append(
+            f"{info.fps:g} fps needs GIF delays under 2 cs, which browsers slow down to "
+            "10 cs; --fps 25 plays at the right speed"
+        )
+    return notes
+
+
+def _open_comparison(stack, write: WriteSettings, panel_list, compare_fmt, info):
+    """The comparison's sink opened on ``stack``, sized for its panels (None without one)."""
+    if panel_list is None:
+        return None
+    n = len(panel_list)
+    width, height = _compare.grid_size(n, n, info.width, info.height)  # one row
+    return stack.enter_context(
+        open_output(write.compare, compare_fmt, info, width=width, height=height, matte=write.matte)
+    )
+
+
+def _no_frames(src: str, read: ReadSettings) -> SettingError:
+    return SettingError(
+        "{src}: no frames in the requested range ({ss} {start:g}"
+        + (" {t} {length:g})" if read.t is not None else ")"),
+        src=src,
+        start=read.ss,
+        length=read.t,
+    )
 
 
 def _read_palettes_into(settings: Settings, on_progress=None) -> QuantizeOptions:
@@ -355,10 +389,10 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
     step), its notes (``predicted``: the large-output note said while it ran) and settings."""
     write = settings.write
     measure = write.stats or write.records
-    frame_bytes = getattr(sink, "frame_bytes", None)
-    if write.records and frame_bytes is not None and len(frame_bytes) == len(report.frames):
-        for record, n in zip(report.frames, frame_bytes, strict=True):
-            record["bytes"] = n
+    frame_bytes = _frame_bytes(dst, sink, write.lossy and write.records)
+    written = report.n_frames if frame_bytes is None else len(frame_bytes)
+    if write.records and frame_bytes is not None:
+        _add_bytes(report.frames, frame_bytes, merged=write.merge_duplicates)
     measured = {}
     if measure:
         m = report.meter
@@ -367,20 +401,9 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
             if m is None:
                 notes.append("--stats with --lossy to a stream: measured before the lossy step")
                 m = report.meter
-        measured = dict(
-            dE=m.mean_de,
-            flicker=m.flicker,
-            incoherence=m.incoherence,
-            colours_on_screen=m.colours_max,
-            ghosts=m.ghosts,
-            dE_p99=m.de_p99,
-            banding=m.banding,
-        )
+        measured = dataclasses.asdict(_stats(m))
     panel_stats = {
-        label: Stats(
-            m.mean_de, m.flicker, m.incoherence, m.colours_max, m.ghosts, m.de_p99, m.banding
-        )
-        for label, m in (report.panel_meters.items() if measure else ())
+        label: _stats(m) for label, m in (report.panel_meters.items() if measure else ())
     }
     size = _size(dst)
     if predicted is not None:
@@ -388,7 +411,7 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
     elif size is not None and size > LARGE_OUTPUT:
         notes.append(_large_note(size, fmt, quant.k, write.lossy))
     return ConvertReport(
-        frames=report.n_frames,
+        frames=written,
         seconds=seconds,
         bytes=size,
         cuts=tuple(report.cuts),
@@ -403,6 +426,33 @@ def _report(src, dst, fmt, settings: Settings, quant, report, sink, seconds, not
         },
         **measured,
     )
+
+
+def _frame_bytes(dst: str, sink, lossy: bool) -> list[int] | None:
+    """Bytes of each frame of a GIF as written: by the writer, or after ``lossy``, of the
+    file itself (None for other formats, and a lossy stream)."""
+    frame_bytes = getattr(sink, "frame_bytes", None)
+    if frame_bytes is None or not lossy:
+        return frame_bytes
+    if dst == "-" or is_special(dst):
+        return None
+    with open(written_at(dst), "rb") as f:
+        return frame_sizes(f)
+
+
+def _add_bytes(records: list[dict], frame_bytes: list[int], *, merged: bool) -> None:
+    """Each record's ``bytes``; with ``merged`` (merge_duplicates), a frame that changed
+    nothing after the first was folded into the frame before: 0 bytes, ``merged`` true."""
+    sizes = iter(frame_bytes)
+    for i, record in enumerate(records):
+        folded = merged and i > 0 and record["unchanged"]
+        if merged:
+            record["merged"] = folded
+        record["bytes"] = 0 if folded else next(sizes, None)
+
+
+def _stats(m: QualityMeter) -> Stats:
+    return Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max, m.ghosts, m.de_p99, m.banding)
 
 
 # Outputs above this get a note with the options that would shrink them.

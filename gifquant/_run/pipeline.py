@@ -54,60 +54,77 @@ def parse_panels(spec: str, base: QuantizeOptions) -> list[Panel]:
     """Panels from a comma list: ``random``, ``seeded``, ``original``, ``k=N``, ``metric=M``,
     ``space=S``, ``denoise=D``, ``deband=D`` (each a variation of ``base``). Raises
     ValueError with a user-facing message."""
-    panels = []
-    for raw in spec.split(","):
-        tok = raw.strip().lower()
-        if tok == "random":
-            panels.append(Panel(f"random k={base.k}", dataclasses.replace(base, seeded=False)))
-        elif tok == "seeded":
-            panels.append(Panel(f"seeded k={base.k}", dataclasses.replace(base, seeded=True)))
-        elif tok == "original":
-            panels.append(Panel("original", None))
-        elif tok.startswith("k="):
-            if base.palette is not None:  # replace() would keep the palette's own k
-                raise ValueError(f"bad panel {raw!r}: a fixed palette has its own colours")
-            try:
-                k = int(tok[2:])
-                opts = dataclasses.replace(base, k=k)
-            except ValueError:
-                raise ValueError(f"bad panel {raw!r}: k must be a whole number 1..256") from None
-            panels.append(Panel(f"k={k}", opts))
-        elif tok.startswith("metric="):
-            if tok[7:] not in METRICS:
-                raise ValueError(f"bad panel {raw!r}: metric is one of {', '.join(METRICS)}")
-            opts = dataclasses.replace(base, metric=tok[7:])
-            panels.append(Panel(f"{tok[7:]} k={base.k}", opts))
-        elif tok.startswith(("denoise=", "deband=")):
-            name, value = tok.split("=", 1)
-            try:
-                opts = dataclasses.replace(base, **{name: value})
-            except ValueError:
-                raise ValueError(f"bad panel {raw!r}: {name} is auto, off or a strength") from None
-            panels.append(Panel(f"{name} {value} k={base.k}", opts))
-        elif tok.startswith("space="):
-            if tok[6:] not in SPACES:
-                raise ValueError(f"bad panel {raw!r}: space is one of {', '.join(SPACES)}")
-            opts = dataclasses.replace(base, space=tok[6:])
-            panels.append(Panel(f"{tok[6:]} k={base.k}", opts))
-        else:
-            raise ValueError(
-                f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M, space=S, "
-                "denoise=D or deband=D"
-            )
+    panels = [_panel(raw, base) for raw in spec.split(",")]
     if len(panels) < 2:
         raise ValueError("a comparison needs at least two panels")
-    if sum(p.options is None for p in panels) > 1:
+    originals = sum(p.options is None for p in panels)
+    if originals > 1:
         raise ValueError("only one 'original' panel")
     used = sum(p.options.k for p in panels if p.options is not None)
     spare = 256 - compare.LABEL_COLOURS - 1 - used
-    if spare < (16 if any(p.options is None for p in panels) else 0):
+    if spare < (16 if originals else 0):
         raise SettingError(
             "the panels' palettes ({used} colours) do not fit one GIF frame of 256 colours"
-            + (" with room for the original" if any(p.options is None for p in panels) else "")
+            + (" with room for the original" if originals else "")
             + ("; use a palette of fewer colours" if base.palette else "; use a smaller {k}"),
             used=used,
         )
     return panels
+
+
+def _panel(raw: str, base: QuantizeOptions) -> Panel:
+    """One panel of ``parse_panels``' list: a word, or a setting ``name=value``."""
+    tok = raw.strip().lower()
+    if tok in ("random", "seeded"):
+        return Panel(f"{tok} k={base.k}", dataclasses.replace(base, seeded=tok == "seeded"))
+    if tok == "original":
+        return Panel("original", None)
+    name, eq, value = tok.partition("=")
+    make = _PANEL_SETTINGS.get(name) if eq else None
+    if make is None:
+        raise ValueError(
+            f"bad panel {raw!r}: use random, seeded, original, k=N, metric=M, space=S, "
+            "denoise=D or deband=D"
+        )
+    return make(raw, name, value, base)
+
+
+def _k_panel(raw: str, name: str, value: str, base: QuantizeOptions) -> Panel:
+    if base.palette is not None:  # replace() would keep the palette's own k
+        raise ValueError(f"bad panel {raw!r}: a fixed palette has its own colours")
+    try:
+        k = int(value)
+        opts = dataclasses.replace(base, k=k)
+    except ValueError:
+        raise ValueError(f"bad panel {raw!r}: k must be a whole number 1..256") from None
+    return Panel(f"k={k}", opts)
+
+
+def _choice_panel(choices: tuple[str, ...]):
+    def make(raw: str, name: str, value: str, base: QuantizeOptions) -> Panel:
+        if value not in choices:
+            raise ValueError(f"bad panel {raw!r}: {name} is one of {', '.join(choices)}")
+        return Panel(f"{value} k={base.k}", dataclasses.replace(base, **{name: value}))
+
+    return make
+
+
+def _strength_panel(raw: str, name: str, value: str, base: QuantizeOptions) -> Panel:
+    try:
+        opts = dataclasses.replace(base, **{name: value})
+    except ValueError:
+        raise ValueError(f"bad panel {raw!r}: {name} is auto, off or a strength") from None
+    return Panel(f"{name} {value} k={base.k}", opts)
+
+
+# The settings a panel may vary, ``name=value``: how each makes its panel.
+_PANEL_SETTINGS = {
+    "k": _k_panel,
+    "metric": _choice_panel(METRICS),
+    "space": _choice_panel(SPACES),
+    "denoise": _strength_panel,
+    "deband": _strength_panel,
+}
 
 
 def _original_options(panels: list[Panel], base: QuantizeOptions) -> QuantizeOptions:
@@ -281,6 +298,7 @@ class _Stages:
             "drift": drift,
             "cut": bool(item.result.cut),
             "held": (item.frame.held or {}).get(self.options.denoise, 0),
+            "unchanged": out.changed is not None and not bool(out.changed.any()),
             "bytes": None,
         }
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +37,7 @@ from .._io.matte import apply_matte
 from .._io.resize import resize_rgba
 from .._io.streams import open_input, output_format
 from .._io.timeline import apply_timeline
-from .once import ConvertReport, SizeChoice, _check_output, one_pass
+from .once import ConvertReport, Progress, SizeChoice, _check_output, one_pass
 from .settings import Settings
 
 K_LADDER = (256, 128, 64, 32, 16, 8, 4)
@@ -107,9 +106,7 @@ def fit_size(
     src: str,
     dst: str,
     settings: Settings,
-    *,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ConvertReport:
     """Convert ``src`` into ``dst`` under ``settings.size`` (see the module's docstring),
     the other files' palettes already read (``read_palettes``); returns the final run's
@@ -131,7 +128,9 @@ def fit_size(
         _check_output(src, write.compare, compare_fmt, write.overwrite)
     with scratch_folder("gifquant-size-") as folder:
         search = _Search(src, settings, folder)
-        return search.run(dst, on_progress, on_frame)
+        # The final run tells of its frames; its notes come back in its report.
+        told = Progress() if progress is None else dataclasses.replace(progress, on_note=None)
+        return search.run(dst, told)
 
 
 class _Search:
@@ -201,13 +200,12 @@ class _Search:
             _, clip = apply_timeline(matted, reader.info, first)
             return list(clip)
 
-    def _run(self, path: str, callbacks: dict | None = None, **changes) -> ConvertReport:
+    def _run(self, path: str, progress: Progress | None = None, **changes) -> ConvertReport:
         """One pass of the clip into ``path`` with these settings changed (no size target,
-        no records, the output overwritten, GIF)."""
-        settings = dataclasses.replace(self.settings, size=None).replace(
-            overwrite=True, format="gif", records=False, threads=None, **changes
-        )
-        return one_pass(self.src, path, settings, **(callbacks or {}))
+        no records unless ``changes`` ask, the output overwritten, GIF)."""
+        fixed = dict(overwrite=True, format="gif", records=False, threads=None)
+        settings = dataclasses.replace(self.settings, size=None).replace(**{**fixed, **changes})
+        return one_pass(self.src, path, settings, progress)
 
     def probe(self, k: int, lv: int, tier) -> _Probe:
         if (k, lv, tier) in self.cache:
@@ -276,7 +274,7 @@ class _Search:
             best = cand
         return best
 
-    def run(self, dst: str, on_progress, on_frame) -> ConvertReport:
+    def run(self, dst: str, progress: Progress) -> ConvertReport:
         """The best setting under the target, written to ``dst``; the prediction's error,
         learnt from a final run that came out over the target, narrows the next search."""
         target, write = self.target, self.settings.write
@@ -290,12 +288,13 @@ class _Search:
                 with committed_together(), atomic_path(dst) as out:
                     rep = self._run(
                         out,
-                        dict(on_progress=on_progress, on_frame=on_frame),
+                        progress,
                         fps=cand.fps,
                         scale=cand.scale,
                         k=cand.k,
                         lossy=cand.lossy,
                         stats=write.stats,
+                        records=write.records,
                         compare=write.compare,
                         panels=write.panels,
                     )

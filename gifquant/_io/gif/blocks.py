@@ -107,3 +107,22 @@ def blocks(f: BinaryIO) -> Iterator[Block]:
             read_exact(f, 1)  # LZW minimum code size
             skip_sub_blocks(f)
             block.end = f.tell()
+
+
+def frame_sizes(f: BinaryIO) -> list[int]:
+    """Bytes of each complete image of the GIF ``f`` (read from its start), from its graphic
+    control extension (where it has one) to the end of its data, as ``GifWriter.frame_bytes``
+    counts them; the images complete before a cut, for a GIF cut short."""
+    images: list[tuple[int, Block]] = []
+    control = None
+    try:
+        read_header(f)
+        for block in blocks(f):
+            if block.kind == EXTENSION and block.label == GRAPHIC_CONTROL:
+                control = block.start
+            elif block.kind == IMAGE:
+                images.append((block.start if control is None else control, block))
+                control = None
+    except Truncated:
+        pass
+    return [b.end - start for start, b in images if b.end is not None]

@@ -1,0 +1,608 @@
+"""Every option of every command, once: the flags, type, default and help of each, and the
+section of the help it is listed in. A command adds the options it takes by name
+(``add_options``), with what differs for it (a list of values for ``compare``'s rows, a help
+of its own); a new option is one row here and its name in the commands that take it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from .._core.colour import SPACES
+from .._core.dither import DITHERS
+from .._core.kmeans import INITS, METRICS
+from .._core.options import DEFAULT_K
+from .._core.representative import REPRESENTATIVES
+from .._io.streams import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
+from .._run.settings import LOOP_MAX, LOSSY_MAX, MAX_SPEED
+from .._version import __version__
+from .args import (
+    MAX_BUDGET,
+    MAX_DE,
+    MAX_DITHER,
+    MAX_ENHANCE,
+    MAX_FRAMES,
+    MAX_SEED,
+    Parser,
+    colour_value,
+    number,
+    positive_int,
+    rate,
+    scale_value,
+    scene_threshold,
+    size_value,
+    strength,
+    time_value,
+)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its flags, ``add_argument``'s keywords, the help section it is listed in
+    (None: the command's own options) and, for options that exclude each other, a tag they
+    share."""
+
+    flags: tuple[str, ...]
+    keywords: dict = field(default_factory=dict)
+    section: str | None = None
+    exclusive: str | None = None
+
+
+def option(*flags: str, section: str | None = None, exclusive: str | None = None, **keywords):
+    return Option(flags, keywords, section, exclusive)
+
+
+PICKING = "colour picking"
+OTHER_FILES = "palettes of other files"
+CUTTING = "cutting and resampling (ffmpeg's meanings)"
+WRITING = "loop, matte, lossy compression, size target"
+
+OPTIONS: dict[str, Option] = {
+    "k": option(
+        "-k",
+        "--colours",
+        "--colors",
+        dest="k",
+        type=positive_int(1, 256),
+        default=None,
+        help=f"palette entries per frame, 1..256 (default {DEFAULT_K}, every command's; with "
+        "--max-size, the most the search may use, else 256)",
+    ),
+    "seeded": option(
+        "--seeded",
+        exclusive="mode",
+        dest="seeded",
+        action="store_true",
+        default=True,
+        help="start each frame from the previous frame's centroids (default)",
+    ),
+    "random": option(
+        "--random",
+        exclusive="mode",
+        dest="seeded",
+        action="store_false",
+        help="re-initialise every frame: the flickering baseline",
+    ),
+    "metric": option(
+        "--metric",
+        choices=METRICS,
+        default="euclidean",
+        help="euclidean: k-means; manhattan: L1 k-medians (default euclidean)",
+    ),
+    "space": option(
+        "--space",
+        choices=SPACES,
+        default="lab",
+        help="colour space the clustering runs in (default lab)",
+    ),
+    "init": option(
+        "--init",
+        choices=INITS,
+        default="kmeans++",
+        help="initialisation of the first frame (and of every frame with --random)",
+    ),
+    "n_init": option(
+        "--n-init",
+        type=positive_int(1, 100),
+        default=3,
+        help="restarts of an initialisation, the lowest inertia wins (default 3)",
+    ),
+    "max_iter": option(
+        "--max-iter",
+        type=positive_int(1, 10000),
+        default=50,
+        help="Lloyd iterations per frame at most (default 50)",
+    ),
+    "tol": option(
+        "--tol",
+        type=number(0, MAX_DE),
+        default=1e-3,
+        help="stop when no centroid moves more than this (colour-space units, 0..100)",
+    ),
+    "seed": option(
+        "--seed",
+        type=positive_int(0, MAX_SEED),
+        default=0,
+        help="random seed: the same seed gives the same output (default 0)",
+    ),
+    "palette_hysteresis": option(
+        "--palette-hysteresis",
+        type=number(0, MAX_DE),
+        default=3.0,
+        metavar="DE",
+        help="a palette entry's colour changes only once its centroid moved more than "
+        "this (CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default 3.0)",
+    ),
+    "palette_memory": option(
+        "--palette-memory",
+        type=number(0, 1, below_hi=True),
+        default=0.95,
+        metavar="M",
+        help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
+        "next frame (0..0.999), so the palette follows a change over about 1/(1-M) frames; "
+        "0 = a full k-means on every frame, seeded from the last (default 0.95)",
+    ),
+    "scene_threshold": option(
+        "--scene-threshold",
+        type=scene_threshold,
+        default=0.5,
+        metavar="T",
+        help="colour-histogram distance (0..1) that counts as a scene cut and "
+        "re-initialises the palette; 'off' to never (default 0.5)",
+    ),
+    "no_delta": option(
+        "--no-delta",
+        dest="delta",
+        action="store_false",
+        help="write every GIF frame in full (default: only what changed, the rest "
+        "transparent; full frames also mean at most K colours on screen)",
+    ),
+    "merge_duplicates": option(
+        "--merge-duplicates",
+        action="store_true",
+        help="fold a frame that changes nothing into the previous frame's delay "
+        "(the frame count drops)",
+    ),
+    "dither": option(
+        "--dither",
+        choices=DITHERS,
+        default="none",
+        help="none (default), bayer or blue-noise (ordered, fixed in screen space), "
+        "floyd-steinberg (error diffusion on changed pixels only)",
+    ),
+    "dither_strength": option(
+        "--dither-strength",
+        type=number(0, MAX_DITHER),
+        default=1.0,
+        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
+    ),
+    "denoise": option(
+        "--denoise",
+        type=strength(8),
+        default=1.0,
+        metavar="auto|off|S",
+        help="hold camera noise in the source still before quantizing (fewer bytes, no "
+        "shimmer on still surfaces): auto (default) measures each clip's noise and leaves a "
+        "clip with none untouched; off; or a strength S, 0..8, that scales the thresholds "
+        "(1 = auto's, 2 = twice the measured noise)",
+    ),
+    "deband": option(
+        "--deband",
+        type=strength(4),
+        default=1.0,
+        metavar="auto|off|S",
+        help="keep smooth gradients free of bands: palette entries weighted to where errors "
+        "show, and a fine still dither between close entries of smooth areas only; auto "
+        "(default), off, or a strength S, 0..4",
+    ),
+    "enhance": option(
+        "--enhance",
+        section=PICKING,
+        type=number(0, MAX_ENHANCE),
+        default=1.0,
+        metavar="F",
+        help="scale each colour's saturation around its grey level before clustering, as "
+        f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
+        "the output shows the enhanced colours",
+    ),
+    "min_saturation": option(
+        "--min-saturation",
+        section=PICKING,
+        type=number(0, 1),
+        default=0.0,
+        metavar="S",
+        help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
+        "holds the salient colours; every pixel is still drawn with its nearest entry "
+        "(default 0: fit every colour)",
+    ),
+    "representative": option(
+        "--representative",
+        section=PICKING,
+        choices=REPRESENTATIVES,
+        default="mean",
+        help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
+        "(a colour the frame holds)",
+    ),
+    "palette_from": option(
+        "--palette-from",
+        section=OTHER_FILES,
+        exclusive="other",
+        metavar="FILE",
+        default=None,
+        help="quantize to a fixed palette instead of clustering: a .gpl, .json or .hex palette "
+        "file (as 'gifquant palette' writes them), or an image or clip (its palette of -k "
+        "colours); the output shows only those colours",
+    ),
+    "transfer": option(
+        "--transfer",
+        section=OTHER_FILES,
+        exclusive="other",
+        metavar="FILE",
+        default=None,
+        help="move the colours onto another image's or clip's palette (or a palette file's) "
+        "before quantizing: clusters matched on lightness and share, shading kept",
+    ),
+    "transfer_colours": option(
+        "--transfer-colours",
+        section=OTHER_FILES,
+        metavar="N",
+        type=positive_int(1, 256),
+        default=8,
+        help="colours of the --transfer palette taken from an image or clip, and clusters "
+        "the clip is matched in, 1..256 (default 8)",
+    ),
+    "format": option(
+        "-f",
+        "--format",
+        dest="format",
+        default=None,
+        help=f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
+    ),
+    "ss": option(
+        "--ss",
+        section=CUTTING,
+        type=time_value(False),
+        default=0.0,
+        metavar="T",
+        help="start at T seconds",
+    ),
+    "t": option(
+        "--t",
+        section=CUTTING,
+        type=time_value(True),
+        default=None,
+        metavar="T",
+        help="keep T seconds",
+    ),
+    "frames": option(
+        "--frames",
+        section=CUTTING,
+        type=positive_int(1, MAX_FRAMES),
+        default=None,
+        metavar="N",
+        help="write at most N frames (1..10^9)",
+    ),
+    "speed": option(
+        "--speed",
+        section=CUTTING,
+        type=number(0.01, MAX_SPEED),
+        default=1.0,
+        metavar="F",
+        help="play F times as fast, 0.01..100 (0.5: half speed): every frame is kept and shown "
+        "1/F as long; --ss and --t are the source's times, --fps the output's rate",
+    ),
+    "fps": option(
+        "--fps",
+        section=CUTTING,
+        type=rate,
+        default=None,
+        metavar="F",
+        help="resample to F frames per second, 0.01..100 (frames dropped or repeated, timing kept)",
+    ),
+    "scale": option(
+        "--scale",
+        section=CUTTING,
+        type=scale_value,
+        default=None,
+        metavar="W:H",
+        help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
+    ),
+    "loop": option(
+        "--loop",
+        section=WRITING,
+        type=positive_int(-1, LOOP_MAX),
+        default=None,
+        metavar="N",
+        help="GIF/APNG loop count: 0 forever, -1 play once, N plays N+1 times (ffmpeg's "
+        "-loop); default: the input GIF's, forever for video",
+    ),
+    "matte": option(
+        "--matte",
+        section=WRITING,
+        type=colour_value,
+        default=None,
+        metavar="COLOUR",
+        help="composite transparent and semi-transparent pixels over this colour (a name or "
+        "#rrggbb; default white); mp4, webm and y4m always are, GIF and PNG keep pixels under "
+        "--alpha-threshold transparent",
+    ),
+    "alpha_threshold": option(
+        "--alpha-threshold",
+        section=WRITING,
+        type=positive_int(0, 255),
+        default=128,
+        metavar="A",
+        help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
+        "(default 128, as ffmpeg's paletteuse)",
+    ),
+    "lossy": option(
+        "--lossy",
+        section=WRITING,
+        type=positive_int(0, LOSSY_MAX),
+        default=None,
+        metavar="N",
+        help=f"GIF: gifsicle's lossy LZW compression, 0..{LOSSY_MAX} (20-80 typical: "
+        "smaller files, some grain); needs pip install 'gifquant[lossy]'",
+    ),
+    "max_size": option(
+        "--max-size",
+        section=WRITING,
+        type=size_value,
+        default=None,
+        metavar="SIZE",
+        help="GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
+        "searching k, lossy, scale and fps on a probe of the clip",
+    ),
+    "compare": option(
+        "--compare",
+        metavar="PATH",
+        help="also write a side-by-side comparison animation, in the format its extension "
+        "names (.gif, .mp4, .webm, .y4m, .png)",
+    ),
+    "panels": option(
+        "--panels",
+        default=None,
+        help="comparison panels, comma-separated: random, seeded, original, k=N, "
+        "metric=M, space=S (default random,seeded)",
+    ),
+    "max_pixels": option(
+        "--max-pixels",
+        type=positive_int(1, MAX_BUDGET),
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
+    ),
+    "max_clip_pixels": option(
+        "--max-clip-pixels",
+        type=positive_int(0, MAX_BUDGET),
+        default=None,
+        help="refuse clips that decode to more pixels than this in all, 0 for no limit "
+        f"(default {DEFAULT_MAX_CLIP_PIXELS} for GIFs and images, where a few bytes can claim "
+        "that many; no limit for video, whose length is its own)",
+    ),
+    "overwrite": option(
+        "-y",
+        "--overwrite",
+        exclusive="overwrite",
+        action="store_true",
+        help="overwrite existing outputs",
+    ),
+    "no_overwrite": option(
+        "-n",
+        "--no-overwrite",
+        exclusive="overwrite",
+        action="store_true",
+        help="never overwrite an existing output, and do not ask (without -y or -n gifquant "
+        "asks when stdin is a terminal and refuses otherwise)",
+    ),
+    "quiet": option("-q", "--quiet", action="store_true", help="print nothing but errors"),
+    "stats": option(
+        "--stats",
+        action="store_true",
+        help="measure the output against the source and print its mean dE and flicker (and "
+        "each comparison panel's); costs about as much CPU as the quantizing",
+    ),
+    "progress": option(
+        "--progress",
+        action="store_true",
+        help="show the progress bar even when stderr is not a terminal",
+    ),
+    # batch's own
+    "inputs": option(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a glob (quoted; ** recursive), a folder (walked recursively), a list file "
+        "(.txt, one path a line; - reads the list from stdin) or a file",
+    ),
+    "out_dir": option(
+        "--out-dir", required=True, metavar="DIR", help="the folder the outputs go to"
+    ),
+    "jobs": option(
+        "--jobs",
+        "-j",
+        type=positive_int(1, 4096),
+        default=None,
+        metavar="N",
+        help=f"worker processes (default: the cores, {os.cpu_count()})",
+    ),
+    "dask": option(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' "
+        "for a LocalCluster of --jobs processes (needs gifquant[dask])",
+    ),
+    "summary": option(
+        "--summary",
+        metavar="FILE.json",
+        help="write the totals and a record per file (settings, figures, error) as JSON "
+        "(- for stdout)",
+    ),
+    # compare's own
+    "modes": option(
+        "--modes",
+        nargs="+",
+        choices=("random", "seeded"),
+        default=None,
+        help="timeline rows for these modes, side by side (e.g. random seeded)",
+    ),
+    "panel_width": option(
+        "--panel-width",
+        type=int,
+        default=None,
+        metavar="W",
+        help="scale a wider source down to W pixels a panel (default 320)",
+    ),
+    "no_source": option(
+        "--no-source", dest="source", action="store_false", help="leave the source panel out"
+    ),
+    # palette's own
+    "text_format": option(
+        "--format",
+        dest="fmt",
+        choices=("json", "gpl", "hex"),
+        default=None,
+        help="text form (default: from -o's extension, else json)",
+    ),
+    "text_output": option("-o", "--output", help="write the text here instead of stdout"),
+    "swatch": option(
+        "--swatch",
+        metavar="PNG",
+        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
+        "may go to stdout)",
+    ),
+    "swatch_size": option(
+        "--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)"
+    ),
+    "timeline": option(
+        "--timeline",
+        metavar="PNG",
+        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
+    ),
+    "timeline_px": option(
+        "--timeline-px",
+        type=positive_int(1, 64),
+        default=4,
+        metavar="N",
+        help="timeline pixels per frame, 1..64 (default 4)",
+    ),
+    "replaced": option(
+        "--replaced",
+        metavar="OUT",
+        help="the input with each pixel replaced by its palette colour (any output "
+        "format: .png, .gif, .mp4, ...)",
+    ),
+    "plot3d": option(
+        "--plot3d",
+        metavar="FILE",
+        help="sampled pixels in --space's space coloured by cluster: .html (plotly, "
+        "gifquant[plot]) or .png (a 3-D view with ticks)",
+    ),
+    # the main command's own
+    "report": option(
+        "--report",
+        metavar="FILE.json",
+        help="also write a record per frame (dE, flicker, incoherence, colours on screen, "
+        "palette with shares, drift, scene cut, bytes) and a summary as JSON",
+    ),
+    "version": option("--version", action="version", version=f"gifquant {__version__}"),
+}
+
+
+# The options that say how a file is converted, the main command's and batch's (which
+# applies them to each file), and those that say how a run goes.
+FILE_OPTIONS = (
+    "k seeded random metric space init n_init max_iter tol seed palette_hysteresis "
+    "palette_memory scene_threshold no_delta merge_duplicates dither dither_strength denoise "
+    "deband enhance min_saturation representative palette_from transfer transfer_colours format "
+    "ss t frames speed fps scale loop matte alpha_threshold lossy max_size"
+)
+RUN_OPTIONS = "max_pixels max_clip_pixels overwrite no_overwrite quiet stats progress"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command's parser: its name and description, its positional arguments (name: help)
+    and the ``OPTIONS`` it takes (names, in the order of its help)."""
+
+    prog: str
+    description: str
+    positionals: dict[str, str]
+    options: str
+    stray: str | None = None  # said of an argument too many
+
+
+# The subcommands, a line each: in the main command's help and an unknown command's error.
+SUBCOMMANDS = {
+    "batch": ("INPUT... --out-dir DIR", "many files, in worker processes or on a Dask cluster"),
+    "compare": ("IN OUT [-k K...]", "an animated grid of settings side by side"),
+    "palette": ("IN [-k K]", "a clip's palette, as text and pictures"),
+}
+COMMAND_LIST = "commands (each with its own --help):\n" + "\n".join(
+    f"  gifquant {name} {args:<23} {what}" for name, (args, what) in SUBCOMMANDS.items()
+)
+
+COMMANDS = {
+    "main": Command(
+        "gifquant",
+        "Re-encode an animated GIF, image or video with K colours per frame, seeding each "
+        "frame's k-means from the previous one so the colours do not flicker.",
+        {
+            "input": "input GIF, image or video, or - for stdin (y4m or GIF)",
+            "output": "output file, or - for stdout (needs -f)",
+        },
+        f"{FILE_OPTIONS} compare panels {RUN_OPTIONS} report version",
+    ),
+    "batch": Command(
+        "gifquant batch",
+        "Re-encode many files with the main command's options, in worker processes or on a "
+        "Dask cluster; outputs mirror the input tree under --out-dir, and those that exist are "
+        "skipped (unless -y), so a stopped batch resumes.",
+        {},
+        f"inputs out_dir jobs dask summary {FILE_OPTIONS} {RUN_OPTIONS} version",
+    ),
+    "compare": Command(
+        "gifquant compare",
+        "An animated grid: the source and every product of k values (columns) and modes, "
+        "metrics, colour spaces and representatives (rows), each panel labelled with its "
+        "setting and its measured dE, flicker (fl) and colours on screen (c).",
+        {"input": "GIF, image or video", "output": "the grid: .gif, .mp4, .webm, .y4m, .png"},
+        "k modes metric space representative denoise deband enhance min_saturation panel_width "
+        "no_source ss t frames format overwrite no_overwrite quiet",
+    ),
+    "palette": Command(
+        "gifquant palette",
+        "The palette of an image or a clip: each frame's colours and the whole clip's, with "
+        "their shares; as JSON, GIMP .gpl or hex lines, and as pictures.",
+        {"input": "GIF, image or video file"},
+        "k seeded random space metric enhance min_saturation representative ss t frames "
+        "text_format text_output swatch swatch_size timeline timeline_px modes replaced plot3d "
+        "overwrite no_overwrite quiet",
+        stray="palette takes one input: write its text with -o FILE, its picture with "
+        "--swatch PNG (or --timeline, --replaced, --plot3d)",
+    ),
+}
+
+
+def command_parser(command: str, **changes: dict) -> Parser:
+    """The parser of ``command`` (a key of ``COMMANDS``): its positional arguments, then its
+    ``OPTIONS``, each in its help section and with the others of its exclusive tag;
+    ``changes``: by option name, the ``add_argument`` keywords that differ for this command."""
+    spec = COMMANDS[command]
+    epilog = COMMAND_LIST if command == "main" else None
+    p = Parser(spec.prog, spec.description, epilog=epilog, stray=spec.stray)
+    for name, text in spec.positionals.items():
+        p.add_argument(name, help=text)
+    sections: dict[str | None, argparse._ActionsContainer] = {None: p}
+    exclusive: dict[str, argparse._ActionsContainer] = {}
+    for name in spec.options.split():
+        opt = OPTIONS[name]
+        if opt.section not in sections:
+            sections[opt.section] = p.add_argument_group(opt.section)
+        where = sections[opt.section]
+        if opt.exclusive is not None:
+            if opt.exclusive not in exclusive:
+                exclusive[opt.exclusive] = where.add_mutually_exclusive_group()
+            where = exclusive[opt.exclusive]
+        where.add_argument(*opt.flags, **{**opt.keywords, **changes.get(name, {})})
+    return p
