@@ -3,6 +3,8 @@ which the tests compare them with, live beside the code that calls them."""
 
 try:
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
+    from ._distinct import distinct_keys, distinct_rgba, distinct_state
+    from ._pixels import box_not, count_bytes, count_where, delta_pixels, gather_into, lut_where
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
         "gifquant's compiled kernels are missing or broken "
@@ -10,4 +12,18 @@ except ImportError as exc:  # a broken or missing build: say how to mend it, nev
         "(or, in a checkout: pip install -e .)"
     ) from None
 
-__all__ = ["block_gradient", "block_noise_sums", "denoise_step", "downsample"]
+__all__ = [
+    "block_gradient",
+    "block_noise_sums",
+    "box_not",
+    "count_bytes",
+    "count_where",
+    "delta_pixels",
+    "denoise_step",
+    "distinct_keys",
+    "distinct_rgba",
+    "distinct_state",
+    "downsample",
+    "gather_into",
+    "lut_where",
+]
