@@ -8,8 +8,6 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-from tqdm import tqdm
-
 from .. import _signals as signals
 from .._core.colour import SPACES
 from .._core.dither import DITHERS
@@ -383,10 +381,14 @@ class _FrameBar:
     the first, when the number of frames is known."""
 
     def __init__(self) -> None:
-        self._bar: tqdm | None = None
+        self._bar = None  # a tqdm bar
 
     def __call__(self, done: int, total: int | None) -> None:
         if self._bar is None:
+            # tqdm is imported here: with its package metadata look-up it costs more start-up
+            # than any other import but numpy's, and a run without a bar never needs it.
+            from tqdm import tqdm
+
             self._bar = tqdm(total=total, unit="frame", file=sys.stderr, leave=False)
         self._bar.update(done - self._bar.n)
 
