@@ -162,15 +162,17 @@ def distinct_rgba(const uint8_t[:, ::1] px, int alpha_threshold, uint8_t[::1] ma
     cdef int64_t[::1] cn = counts
     cdef uint16_t[::1] i16
     cdef int32_t[::1] i32
-    if n_opaque and inverse.dtype == np.uint16:
-        i16 = inverse
-        with nogil:
-            _rank_rgba(px, mk, &bits[0], &prefix[0], &i16[0], &cn[0])
-    elif n_opaque:
-        i32 = inverse
-        with nogil:
+    cdef bint wide = inverse.dtype != np.uint16
+    if n_opaque:
+        if wide:
+            i32 = inverse
+        else:
+            i16 = inverse
+    with nogil:  # one release of the GIL for both
+        if n_opaque and wide:
             _rank_rgba(px, mk, &bits[0], &prefix[0], &i32[0], &cn[0])
-    with nogil:
+        elif n_opaque:
+            _rank_rgba(px, mk, &bits[0], &prefix[0], &i16[0], &cn[0])
         if m:
             _colours_and_clear(&bits[0], &summary[0], &c[0, 0])
     return colours, counts, inverse
@@ -202,15 +204,17 @@ def distinct_keys(const uint32_t[::1] keys, state):
     cdef int64_t[::1] cn = counts
     cdef uint16_t[::1] i16
     cdef int32_t[::1] i32
-    if n and inverse.dtype == np.uint16:
-        i16 = inverse
-        with nogil:
-            _rank_keys(keys, &bits[0], &prefix[0], &i16[0], &cn[0])
-    elif n:
-        i32 = inverse
-        with nogil:
+    cdef bint wide = inverse.dtype != np.uint16
+    if n:
+        if wide:
+            i32 = inverse
+        else:
+            i16 = inverse
+    with nogil:  # one release of the GIL for both
+        if n and wide:
             _rank_keys(keys, &bits[0], &prefix[0], &i32[0], &cn[0])
-    with nogil:
+        elif n:
+            _rank_keys(keys, &bits[0], &prefix[0], &i16[0], &cn[0])
         if m:
             _colours_and_clear(&bits[0], &summary[0], &c[0, 0])
     return colours, counts, inverse
