@@ -3,14 +3,17 @@
 Every ``gifquant/_kernels/_*.pyx`` becomes the extension ``gifquant._kernels._*``, so a new
 kernel needs no edit here."""
 
+import sys
 from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# No -march=native: the wheel must run on any x86-64 or aarch64.
+# No -march=native: the wheel must run on any x86-64 or aarch64. MSVC (Windows wheels) spells
+# its optimisation /O2.
+FLAGS = ["/O2"] if sys.platform == "win32" else ["-O3"]
 extensions = [
-    Extension(f"gifquant._kernels.{pyx.stem}", [pyx.as_posix()], extra_compile_args=["-O3"])
+    Extension(f"gifquant._kernels.{pyx.stem}", [pyx.as_posix()], extra_compile_args=FLAGS)
     for pyx in sorted(Path("gifquant/_kernels").glob("_*.pyx"))
 ]
 
