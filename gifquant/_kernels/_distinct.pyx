@@ -42,7 +42,7 @@ cdef inline void _mark(uint64_t* bits, uint64_t* summary, uint32_t key) noexcept
     summary[key >> 12] |= (<uint64_t>1) << ((key >> 6) & 63)
 
 
-cdef inline uint32_t _rank(const uint64_t* bits, const uint32_t* prefix, uint32_t key) noexcept nogil:
+cdef inline uint32_t _rank_of(const uint64_t* bits, const uint32_t* prefix, uint32_t key) noexcept nogil:
     cdef uint32_t w = key >> 6
     return prefix[w] + _popcount(bits[w] & (((<uint64_t>1) << (key & 63)) - 1))
 
@@ -84,32 +84,29 @@ cdef void _colours_and_clear(uint64_t* bits, uint64_t* summary, uint8_t* out) no
         summary[s] = 0
 
 
-cdef void _rank_rgba(const uint8_t[:, ::1] px, const uint8_t* mask, const uint64_t* bits,
-                     const uint32_t* prefix, index_t* inverse, int64_t* counts) noexcept nogil:
+cdef void _rank(const uint8_t* px, Py_ssize_t row, const uint8_t* mask, const uint32_t* keys,
+                Py_ssize_t n, const uint64_t* bits, const uint32_t* prefix, index_t* inverse,
+                int64_t* counts) noexcept nogil:
+    """Each of ``n`` pixels' colour index into ``inverse`` (skipping those ``mask`` leaves out)
+    and its count: the pixels are ``keys`` (packed colours) or, when that is NULL, the rows of
+    ``px`` (``row`` bytes apart, r, g, b first)."""
     cdef Py_ssize_t i, j = 0
     cdef uint32_t r = 0, key, last = 0xFFFFFFFF
-    for i in range(px.shape[0]):
-        if mask != NULL and not mask[i]:
+    cdef const uint8_t* p
+    for i in range(n):
+        if keys != NULL:
+            key = keys[i]
+        elif mask != NULL and not mask[i]:
             continue
-        key = (<uint32_t>px[i, 0] << 16) | (<uint32_t>px[i, 1] << 8) | px[i, 2]
+        else:
+            p = px + i * row
+            key = (<uint32_t>p[0] << 16) | (<uint32_t>p[1] << 8) | p[2]
         if key != last:  # runs of one colour are common: rank each run once
-            r = _rank(bits, prefix, key)
+            r = _rank_of(bits, prefix, key)
             last = key
         inverse[j] = <index_t>r
         counts[r] += 1
         j += 1
-
-
-cdef void _rank_keys(const uint32_t[::1] keys, const uint64_t* bits, const uint32_t* prefix,
-                     index_t* inverse, int64_t* counts) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef uint32_t r = 0, last = 0xFFFFFFFF
-    for i in range(keys.shape[0]):
-        if keys[i] != last:
-            r = _rank(bits, prefix, keys[i])
-            last = keys[i]
-        inverse[i] = <index_t>r
-        counts[r] += 1
 
 
 cdef void _clear(uint64_t* bits, uint64_t* summary) noexcept nogil:
@@ -123,10 +120,33 @@ cdef void _clear(uint64_t* bits, uint64_t* summary) noexcept nogil:
         summary[s] = 0
 
 
-def _outputs(Py_ssize_t m, Py_ssize_t n):
-    """(colours, counts, inverse) to fill for ``m`` colours of ``n`` pixels."""
-    return (np.empty((m, 3), np.uint8), np.zeros(m, np.int64),
-            np.empty(n, np.uint16 if m <= 1 << 16 else np.int32))
+cdef _ranked(state, Py_ssize_t m, Py_ssize_t n, const uint8_t* px, Py_ssize_t row,
+             const uint8_t* mask, const uint32_t* keys, Py_ssize_t n_all):
+    """(colours (m, 3) uint8, counts (m,) int64, inverse (n,) uint16 when m <= 65536 else
+    int32) of the ``n`` counted pixels among ``n_all`` marked in ``state`` (see ``_rank``);
+    clears the state."""
+    cdef uint64_t[::1] bits = state[0]
+    cdef uint64_t[::1] summary = state[1]
+    cdef uint32_t[::1] prefix = state[2]
+    colours, counts = np.empty((m, 3), np.uint8), np.zeros(m, np.int64)
+    inverse = np.empty(n, np.uint16 if m <= 1 << 16 else np.int32)
+    cdef uint8_t[:, ::1] c = colours
+    cdef int64_t[::1] cn = counts
+    cdef uint16_t[::1] i16
+    cdef int32_t[::1] i32
+    cdef bint wide = m > 1 << 16
+    if n and wide:
+        i32 = inverse
+    elif n:
+        i16 = inverse
+    with nogil:  # one release of the GIL for both
+        if n and wide:
+            _rank(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i32[0], &cn[0])
+        elif n:
+            _rank(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i16[0], &cn[0])
+        if m:
+            _colours_and_clear(&bits[0], &summary[0], &c[0, 0])
+    return colours, counts, inverse
 
 
 def distinct_rgba(const uint8_t[:, ::1] px, int alpha_threshold, uint8_t[::1] mask, state):
@@ -157,25 +177,9 @@ def distinct_rgba(const uint8_t[:, ::1] px, int alpha_threshold, uint8_t[::1] ma
                   (<uint32_t>px[i, 0] << 16) | (<uint32_t>px[i, 1] << 8) | px[i, 2])
             n_opaque += 1
         m = _prefix(&bits[0], &summary[0], &prefix[0])
-    colours, counts, inverse = _outputs(m, n_opaque)
-    cdef uint8_t[:, ::1] c = colours
-    cdef int64_t[::1] cn = counts
-    cdef uint16_t[::1] i16
-    cdef int32_t[::1] i32
-    cdef bint wide = inverse.dtype != np.uint16
-    if n_opaque:
-        if wide:
-            i32 = inverse
-        else:
-            i16 = inverse
-    with nogil:  # one release of the GIL for both
-        if n_opaque and wide:
-            _rank_rgba(px, mk, &bits[0], &prefix[0], &i32[0], &cn[0])
-        elif n_opaque:
-            _rank_rgba(px, mk, &bits[0], &prefix[0], &i16[0], &cn[0])
-        if m:
-            _colours_and_clear(&bits[0], &summary[0], &c[0, 0])
-    return colours, counts, inverse
+    if n_opaque == 0:
+        return _ranked(state, m, 0, NULL, 0, NULL, NULL, 0)
+    return _ranked(state, m, n_opaque, &px[0, 0], px.strides[0], mk, NULL, n)
 
 
 def distinct_keys(const uint32_t[::1] keys, state):
@@ -199,22 +203,4 @@ def distinct_keys(const uint32_t[::1] keys, state):
             m = _prefix(&bits[0], &summary[0], &prefix[0])
     if bad:
         raise ValueError("a packed colour has at most 24 bits")
-    colours, counts, inverse = _outputs(m, n)
-    cdef uint8_t[:, ::1] c = colours
-    cdef int64_t[::1] cn = counts
-    cdef uint16_t[::1] i16
-    cdef int32_t[::1] i32
-    cdef bint wide = inverse.dtype != np.uint16
-    if n:
-        if wide:
-            i32 = inverse
-        else:
-            i16 = inverse
-    with nogil:  # one release of the GIL for both
-        if n and wide:
-            _rank_keys(keys, &bits[0], &prefix[0], &i32[0], &cn[0])
-        elif n:
-            _rank_keys(keys, &bits[0], &prefix[0], &i16[0], &cn[0])
-        if m:
-            _colours_and_clear(&bits[0], &summary[0], &c[0, 0])
-    return colours, counts, inverse
+    return _ranked(state, m, n, NULL, 0, NULL, &keys[0] if n else NULL, n)
