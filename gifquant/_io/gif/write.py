@@ -129,9 +129,10 @@ def leave_unchanged(
     Returns (indices, palette, transparent index or None). Compiled
     (``leave_unchanged_reference``).
     """
-    drawn = count_where(indices, changed.view(np.uint8))
-    share = int(drawn.sum()) / indices.size
-    transparent = None if share > _WHOLE else _free_index(drawn, len(palette))
+    share = np.count_nonzero(changed) / changed.size
+    if share > _WHOLE:
+        return indices, palette, None
+    transparent = _free_index(count_where(indices, changed.view(np.uint8)), len(palette))
     if transparent is None:
         return indices, palette, None
     palette = _with_entry(palette, transparent)
