@@ -1,10 +1,12 @@
 """Benchmark gifquant against ffmpeg, gifski and a naive scikit-learn warm start.
 
-    python scripts/bench.py [--section quality|speed|k256|memory|batch|camera|all]
+    python scripts/bench.py [--section targets|quality|speed|k256|memory|batch|camera|all]
                             [--clips NAME ...] [--repeat N] [--quick] [--profile]
                             [--json PATH] [--judge PYTHON]
 
 Sections (the issues they measure):
+  targets  issue 27's table against the bundled ffmpeg: 720p cockatoo at k=16 and k=256 (and
+           gifski), 100 small GIFs (batch --jobs 2 vs an ffmpeg loop), one small GIF, start-up
   quality  k=16: gifquant defaults vs ffmpeg global and per-frame palettes (issue 4)
   speed    k=16 wall time vs ffmpeg and naive scikit-learn, k=64/k=256, per-stage ms (issue 5)
   k256     k=256: gifquant vs gifski vs ffmpeg global (issue 7)
@@ -1439,31 +1441,27 @@ def _warm_cluster(bench: Bench) -> _WarmCluster | None:
         return None
 
 
-def batch_section(bench: Bench) -> list[str]:
-    """Files per second over many small GIFs: a shell loop of ffmpeg's two-pass palette
-    pipeline (one process per file) against ``gifquant batch`` (issue 18)."""
-    k = 16
-    repeat = bench.args.repeat or (1 if bench.args.quick else 3)
-    lines = [
-        f"== batch (issue 18): {BATCH_FILES} small GIFs, k={k}, files/s (median of {repeat}) =="
-    ]
-    folder = bench.tmp / "batch-in"
-    files = make_batch_inputs(folder)
-    n_corpus = sum(1 for f in files if (CORPUS / f.name).exists())
-    mb = sum(f.stat().st_size for f in files) / 1e6
-    lines.append(f"{len(files)} GIFs ({n_corpus} from the corpus), {mb:.1f} MB")
-    ffmpeg = bench.args.ffmpeg
-    if not ffmpeg:
-        import imageio_ffmpeg
-
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+def _ffmpeg_loop(bench: Bench, folder: Path, k: int) -> list[str]:
+    """A shell loop of ffmpeg global-palette runs over ``folder``'s GIFs into {OUT}."""
     graph = FFMPEG_GLOBAL.format(k=k)
     loop = (
         'for f in "$1"/*.gif "$1"/sub/*.gif; do "$0" -nostdin -v error -y -i "$f" '
         f'-filter_complex "{graph}" "$2/$(basename "$f")" || exit 1; done'
     )
-    runs: dict[str, list[Timed]] = {}
-    cpus: dict[str, list[float]] = {}  # CPU s of the whole run, workers included
+    return ["sh", "-c", loop, bench.ffmpeg, str(folder), "{OUT}"]
+
+
+def _batch_cmd(folder: Path, k: int) -> list[str]:
+    """``gifquant batch`` over ``folder`` into {OUT}, its summary in {SUMMARY}."""
+    gq = [sys.executable, "-m", "gifquant", "batch", str(folder), "--out-dir", "{OUT}", "-q"]
+    return gq + ["-k", str(k), "--summary", "{SUMMARY}"]
+
+
+def _batch_timer(
+    bench: Bench, runs: dict[str, list[Timed]], cpus: dict[str, list[float]]
+) -> Callable[..., None]:
+    """A function timing one batch run into ``runs`` and ``cpus`` (CPU s of the whole run,
+    workers included)."""
 
     def timed(name: str, cmd: list[str], r: int, env=None) -> None:
         out = bench.tmp / f"batch-out-{len(runs)}-{r}"
@@ -1483,11 +1481,30 @@ def batch_section(bench: Bench) -> list[str]:
         cpus.setdefault(name, []).append(cpu)
         shutil.rmtree(out, ignore_errors=True)
 
+    return timed
+
+
+def batch_section(bench: Bench) -> list[str]:
+    """Files per second over many small GIFs: a shell loop of ffmpeg's two-pass palette
+    pipeline (one process per file) against ``gifquant batch`` (issue 18)."""
+    k = 16
+    repeat = bench.args.repeat or (1 if bench.args.quick else 3)
+    lines = [
+        f"== batch (issue 18): {BATCH_FILES} small GIFs, k={k}, files/s (median of {repeat}) =="
+    ]
+    folder = bench.tmp / "batch-in"
+    files = make_batch_inputs(folder)
+    n_corpus = sum(1 for f in files if (CORPUS / f.name).exists())
+    mb = sum(f.stat().st_size for f in files) / 1e6
+    lines.append(f"{len(files)} GIFs ({n_corpus} from the corpus), {mb:.1f} MB")
+    runs: dict[str, list[Timed]] = {}
+    cpus: dict[str, list[float]] = {}  # CPU s of the whole run, workers included
+    timed = _batch_timer(bench, runs, cpus)
+
     load_before = _load()
-    gq = [sys.executable, "-m", "gifquant", "batch", str(folder), "--out-dir", "{OUT}", "-q"]
-    gq += ["-k", str(k), "--summary", "{SUMMARY}"]
+    gq = _batch_cmd(folder, k)
     configs = {
-        "ffmpeg loop": (["sh", "-c", loop, ffmpeg, str(folder), "{OUT}"], None),
+        "ffmpeg loop": (_ffmpeg_loop(bench, folder, k), None),
         "gifquant batch --jobs 1": ([*gq, "--jobs", "1"], gifquant_env()),
         "gifquant batch --jobs 2": ([*gq, "--jobs", "2"], gifquant_env()),
     }
@@ -1560,7 +1577,204 @@ def batch_section(bench: Bench) -> list[str]:
     return lines
 
 
+# The first frame's marker for ``startup_imports``: a run of the command whose first Frame made
+# writes a line to stderr, so -X importtime's lines before it are the start-up's.
+_FIRST_FRAME_DRIVER = r"""
+import importlib.machinery, runpy, sys
+class Finder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "gifquant._core.frames":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            init = module.Frame.__init__
+            def first(self, *a, **k):
+                if not getattr(first, "done", False):
+                    first.done = True
+                    sys.stderr.write("@@FIRST-FRAME\n")
+                init(self, *a, **k)
+            module.Frame.__init__ = first
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Finder)
+sys.argv = ["gifquant"] + sys.argv[1:]
+runpy.run_module("gifquant", run_name="__main__", alter_sys=True)
+"""
+
+
+def startup_imports(gif: Path, out: Path, runs: int = 10) -> dict[str, float]:
+    """Median ms that ``python -X importtime`` gives, before a small GIF's first frame is read,
+    to numpy's imports, Pillow's and all others (an import counts where its top-level package
+    is, stdlib modules numpy imports among numpy's)."""
+    import re
+
+    totals: dict[str, list[float]] = {"numpy": [], "PIL": [], "other": []}
+    for _ in range(runs):
+        p = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", _FIRST_FRAME_DRIVER, str(gif), str(out)]
+            + ["-k", "16", "-q", "-y"],
+            capture_output=True,
+            text=True,
+            cwd=out.parent,
+            env=gifquant_env(),
+        )
+        if "@@FIRST-FRAME" not in p.stderr:
+            raise RuntimeError(f"no first frame: {p.stderr.strip()[-200:]}")
+        lines = []
+        for line in p.stderr.split("@@FIRST-FRAME")[0].splitlines():
+            m = re.match(r"import time:\s+(\d+) \|\s+\d+ \| (\s*)(\S+)", line)
+            if m:
+                lines.append((int(m[1]), len(m[2]), m[3]))
+        total = dict.fromkeys(totals, 0.0)
+        stack: list[tuple[int, str]] = []  # the lines are post-order: backwards, parents first
+        for self_us, indent, name in reversed(lines):
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            top = name.split(".")[0]
+            cat = top if top in ("numpy", "PIL") else (stack[-1][1] if stack else "other")
+            stack.append((indent, cat))
+            total[cat] += self_us / 1000
+        for key, v in total.items():
+            totals[key].append(v)
+    return {key: _median(v) for key, v in totals.items()}
+
+
+def targets_section(bench: Bench) -> list[str]:
+    """Issue 27's targets against the bundled ffmpeg: 720p at k=16 and k=256 (and gifski),
+    100 small GIFs with ``batch --jobs 2`` against an ffmpeg loop, one small GIF, start-up."""
+    repeat = bench.args.repeat or (1 if bench.args.quick else 3)
+    lines = [f"== targets (issue 27): wall time, median of {repeat}, runs interleaved =="]
+    lines.append(f"ffmpeg: {bench.ffmpeg_note}")
+    lines.append(f"gifski: {bench.gifski or 'not found'}; machine load {_load()}")
+    rows: list[list[str]] = []
+    data: dict[str, object] = {}
+
+    def median_runs(prep: Prepared, tools: dict[str, tuple[Callable, dict | None]]):
+        runs: dict[str, list[Run]] = {name: [] for name in tools}
+        for i in range(repeat):  # alternated: a busy spell on the machine hits each alike
+            for name, (build, env) in tools.items():
+                runs[name].append(
+                    run_tool(bench, prep, name, build, env=env, quality=False, tag=f"t{i}")
+                )
+        med = {}
+        for name, rs in runs.items():
+            ok = [r.seconds for r in rs if r.ok]
+            med[name] = _median(ok) if ok else float("nan")
+            if not ok:
+                bench.notes.append(f"targets: {name} failed: {rs[0].error}")
+        return med
+
+    prep = bench.prepare(SPEED_CLIP)
+    if prep is None:
+        lines.append("cockatoo.mp4 absent: the 720p rows are skipped")
+    else:
+        gq_env = gifquant_env()
+        for k in (16, 256):
+            tools = {
+                "gifquant": (gifquant_build(bench, prep, k, same_rgb=False), gq_env),
+                "ffmpeg": (ffmpeg_build(bench, prep, k, False), None),
+            }
+            if k == 256 and bench.gifski:
+                tools["gifski"] = (gifski_build(bench, prep), None)
+            med = median_runs(prep, tools)
+            r = med["gifquant"] / med["ffmpeg"]
+            goal = 0.8 if k == 16 else 1.0
+            rows.append(
+                [
+                    f"720p cockatoo {prep.n_frames} frames, k={k}",
+                    f"{med['gifquant']:.2f} s",
+                    f"ffmpeg {med['ffmpeg']:.2f} s",
+                    f"{r:.2f}x ffmpeg's wall",
+                    f"<= {goal}x" + (" (stretch 0.6x)" if k == 16 else ""),
+                    "met" if r <= goal else "MISSED",
+                ]
+            )
+            data[f"720p k={k}"] = med
+            if "gifski" in med:
+                g = med["gifski"] / med["gifquant"]
+                rows.append(
+                    [
+                        f"720p cockatoo {prep.n_frames} frames, k=256",
+                        f"{med['gifquant']:.2f} s",
+                        f"gifski {med['gifski']:.2f} s",
+                        f"{g:.2f}x faster than gifski",
+                        ">= 3x",
+                        "met" if g >= 3 else "MISSED",
+                    ]
+                )
+    folder = bench.tmp / "targets-batch"
+    files = make_batch_inputs(folder)
+    runs: dict[str, list[Timed]] = {}
+    cpus: dict[str, list[float]] = {}
+    timed = _batch_timer(bench, runs, cpus)
+    configs = {
+        "ffmpeg loop": (_ffmpeg_loop(bench, folder, 16), None),
+        "gifquant batch --jobs 2": ([*_batch_cmd(folder, 16), "--jobs", "2"], gifquant_env()),
+    }
+    for r in range(repeat):
+        for name, (cmd, env) in configs.items():
+            timed(name, cmd, r, env)
+    rate = {}
+    for name, ts in runs.items():
+        bad = [t for t in ts if t.returncode != 0]
+        rate[name] = float("nan") if bad else len(files) / _median([t.seconds for t in ts])
+    x = rate["gifquant batch --jobs 2"] / rate["ffmpeg loop"]
+    rows.append(
+        [
+            f"{len(files)} small GIFs, k=16",
+            f"{rate['gifquant batch --jobs 2']:.1f} files/s (--jobs 2)",
+            f"ffmpeg loop {rate['ffmpeg loop']:.1f} files/s",
+            f"{x:.2f}x the files/s",
+            ">= 1.5x (stretch 2.0x)",
+            "met" if x >= 1.5 else "MISSED",
+        ]
+    )
+    data["batch files/s"] = rate
+    small = next(f for f in files if f.name.startswith("gen000"))  # 200x150
+    one = Prepared(Clip("small", small.name), small, 200, 150, 12.5, 24, bench.tmp)
+    med = median_runs(
+        one,
+        {
+            "gifquant": (gifquant_build(bench, one, 16, same_rgb=False), gifquant_env()),
+            "ffmpeg": (ffmpeg_build(bench, one, 16, False), None),
+        },
+    )
+    rows.append(
+        [
+            "one 200x150 GIF, k=16",
+            f"{med['gifquant']:.3f} s",
+            f"ffmpeg {med['ffmpeg']:.3f} s",
+            f"{med['gifquant'] / med['ffmpeg']:.2f}x ffmpeg's wall",
+            "(no target)",
+            "",
+        ]
+    )
+    data["one small GIF"] = med
+    try:
+        imports = startup_imports(small, bench.tmp / "startup.gif")
+        rows.append(
+            [
+                "start-up imports before the first frame",
+                f"{imports['other']:.0f} ms not numpy/Pillow",
+                f"numpy {imports['numpy']:.0f} ms, Pillow {imports['PIL']:.0f} ms",
+                "median of 10, -X importtime",
+                "half of e4dbfb2's",
+                "see docs/compiled.md",
+            ]
+        )
+        data["start-up ms"] = imports
+    except Exception as exc:  # noqa: BLE001 - one row; the table goes on without it
+        lines.append(f"start-up not measured: {type(exc).__name__}: {exc}")
+    lines += table(["run", "gifquant", "against", "ratio", "target", ""], rows)
+    bench.results["targets"] = data
+    return lines
+
+
 SECTIONS = {
+    "targets": targets_section,
     "quality": quality_section,
     "speed": speed_section,
     "k256": k256_section,

@@ -21,7 +21,8 @@ CORE = sorted(m.name for m in pkgutil.iter_modules(gifquant._core.__path__))
 # Each layer and the package's modules it may import (besides its own): data flows one way.
 LAYERS = {
     "gifquant._core": ("gifquant._errors", "gifquant._kernels"),
-    "gifquant._io": ("gifquant._core", "gifquant._errors"),
+    # The kernels are the core's compiled loops (the GIF writer's delta frames among them).
+    "gifquant._io": ("gifquant._core", "gifquant._errors", "gifquant._kernels"),
 }
 
 

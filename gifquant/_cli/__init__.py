@@ -14,9 +14,7 @@ from .. import _signals as signals
 from .._errors import GifquantError
 from .._io import children
 from .._io.prestart import EarlyStart
-from . import batch, convert, options
-from . import compare as _cli_compare
-from . import palette as _cli_palette
+from . import convert, options
 from .args import message, say
 
 
@@ -31,7 +29,10 @@ def _until_help(run: Callable[[], int]) -> int:
         return int(exc.code or 0)
 
 
+# The subcommands' modules are imported when they run: the main command does not pay for them.
 def _batch_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
+    from . import batch
+
     return _until_help(
         lambda: batch.run(batch.build_batch_parser().parse_args(convert.glue_negative_scale(argv)))
     )
@@ -78,11 +79,15 @@ def _unknown_command(word: str) -> bool:
 
 
 def _palette_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
-    return _until_help(lambda: _cli_palette.run(argv))
+    from . import palette
+
+    return _until_help(lambda: palette.run(argv))
 
 
 def _compare_main(argv: Sequence[str], early: EarlyStart | None = None) -> int:
-    return _until_help(lambda: _cli_compare.run(argv, lambda i: signals.check()))
+    from . import compare
+
+    return _until_help(lambda: compare.run(argv, lambda i: signals.check()))
 
 
 # Subcommands, when they come first: gifquant palette IN ..., gifquant compare IN OUT ...

@@ -9,8 +9,6 @@ import os
 import signal
 import sys
 
-from tqdm import tqdm
-
 from .. import _signals as signals
 from .._errors import GifquantError
 from .._io.atomic import check_writable, is_special, output_file
@@ -57,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         def on_start(n: int) -> None:
             nonlocal bar
             if draw:
+                from tqdm import tqdm  # here: a costly import, needed only for a bar
+
                 bar = stack.enter_context(
                     tqdm(total=n, unit="file", file=sys.stderr, dynamic_ncols=True)
                 )

@@ -9,8 +9,6 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-from tqdm import tqdm
-
 from .. import _signals as signals
 from .._errors import GifquantError
 from .._io.atomic import committed_together, output_file
@@ -41,7 +39,7 @@ class _FrameBar:
     the first, when the number of frames is known, and the bar it ``follows`` closed then."""
 
     def __init__(self, desc: str | None = None, *, follows: _FrameBar | None = None) -> None:
-        self._bar: tqdm | None = None
+        self._bar = None  # a tqdm bar
         self._desc = desc
         self._follows = follows
 
@@ -49,6 +47,10 @@ class _FrameBar:
         if self._bar is None:
             if self._follows is not None:
                 self._follows.close()
+            # tqdm is imported here: with its package metadata look-up it costs more start-up
+            # than any other import but numpy's, and a run without a bar never needs it.
+            from tqdm import tqdm
+
             self._bar = tqdm(
                 total=total, desc=self._desc, unit="frame", file=sys.stderr, leave=False
             )

@@ -1,8 +1,10 @@
 """A frame's distinct colours: what the quantizer needs of a frame that depends on no other frame.
 
-Pure numpy. Each frame is reduced to its distinct colours with pixel counts (a sort of the packed
-colours and a reused 2^24-entry slot table, no per-frame hashing), their coordinates in the working
-colour space and CIELAB, a coarser colour histogram for the fit and a scene histogram for cuts.
+Each frame is reduced to its distinct colours with pixel counts (compiled: a bitmap of the 2^24
+colours gives them in sorted order and each pixel's index by counting set bits; the numpy
+``*_reference`` functions are what the tests hold the kernels to), their coordinates in the
+working colour space and CIELAB, a coarser colour histogram for the fit and a scene histogram for
+cuts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from .._kernels import (
+    count_bytes,
+    distinct_keys,
+    distinct_rgba,
+    distinct_state,
+    gather_into,
+    lut_where,
+)
 from .colour import (
     _ROWS,
     enhance_colours,
@@ -30,9 +40,6 @@ if TYPE_CHECKING:
 
 # Up to this many distinct colours, the fit runs on the exact colours rather than on a histogram.
 _EXACT_FIT_LIMIT = 4096
-# Frames of up to this many pixels keep their per-pixel scratch arrays from frame to frame (fast);
-# larger ones allocate and free them, so a large frame's working set is not held between frames.
-_SCRATCH_PIXELS = 1 << 21
 # Pixels or colours handled at a time where a whole frame's worth of temporaries would be large.
 _CHUNK = 1 << 16
 assert _CHUNK % _ROWS == 0  # chunked colour conversion runs the very same matrix blocks
@@ -61,116 +68,93 @@ class DistinctColours:
 
 
 class ColourIndexer:
-    """Finds the distinct colours of frames, one frame after another, without an argsort.
+    """Finds the distinct colours of frames, one frame after another (compiled: a bitmap of the
+    2^24 colours, about 3 MB, reused from frame to frame and left clear after each). Not
+    thread-safe: one indexer per thread.
 
-    Sorting the packed colours (not arg-sorting them) gives the distinct colours and their counts;
-    a 2^24-entry slot table, reused from frame to frame, then maps every pixel to its colour's
-    index. Only the table entries of a frame's colours are written and read, so the table is never
-    cleared. Not thread-safe: one indexer per thread.
-
-    Results equal ``np.unique(packed, return_inverse=True, return_counts=True)``.
+    Results equal ``distinct_reference`` and ``index_reference`` (numpy's ``np.unique``).
     """
 
     def __init__(self) -> None:
-        # 16-bit slots while a frame has at most 65536 colours (half the memory to touch and
-        # gather from), 32-bit ones beyond; each table is made on first need.
-        self._slots: dict[type, NDArray] = {}
-        # Per-pixel scratch arrays, kept from frame to frame: fresh ones of a few MB each would
-        # be page-faulted in again every frame (the allocator hands large blocks back to the OS).
-        self._scratch: dict[str, NDArray] = {}
+        self._state: tuple | None = None
 
-    def _buffer(self, name: str, n: int, dtype: type) -> NDArray:
-        buf = self._scratch.get(name)
-        if buf is None or len(buf) < n:
-            buf = self._scratch[name] = np.empty(n, dtype=dtype)
-        return buf[:n]
+    def _kernel_state(self) -> tuple:
+        if self._state is None:
+            self._state = distinct_state()
+        return self._state
 
     def distinct(
         self, rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
     ) -> DistinctColours:
         """Split a (height, width, 4) uint8 frame into its distinct opaque colours (``opaque``:
         every alpha is known to be 255, so it is not looked at)."""
-        n = rgba.shape[0] * rgba.shape[1]
-        if opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold:
-            # One pass over alpha, and no mask: a read-only view of one True, not a byte a pixel.
-            mask = np.broadcast_to(np.True_, rgba.shape[:2])
-            if n > _SCRATCH_PIXELS:
-                # A large frame: its packed pixels are sorted in place and each pixel's index
-                # is then looked up band by band, so only one packed copy is ever alive.
-                colours, counts, inverse = self.index(None, rgba=rgba)
-                return DistinctColours(colours, counts, inverse, mask)
-            key = pack_rgb(rgba, out=self._buffer("key", n, np.uint32))
-        else:
-            mask = rgba[..., 3] >= alpha_threshold
-            key = pack_rgb(
-                rgba, out=self._buffer("key", n, np.uint32) if n <= _SCRATCH_PIXELS else None
-            )
-            key = key[mask.reshape(-1)]
-        colours, counts, inverse = self.index(key)
-        return DistinctColours(colours, counts, inverse, mask)
+        h, w = rgba.shape[:2]
+        px = np.ascontiguousarray(rgba).reshape(h * w, 4)
+        if opaque or alpha_threshold <= 0:
+            colours, counts, inverse = distinct_rgba(px, 0, None, self._kernel_state())
+            return DistinctColours(colours, counts, inverse, _ALL_OPAQUE(h, w))
+        mask = np.empty((h, w), np.uint8)
+        state = self._kernel_state()
+        colours, counts, inverse = distinct_rgba(px, alpha_threshold, mask.reshape(-1), state)
+        if len(inverse) == h * w:  # a read-only view of one True, not a byte a pixel
+            return DistinctColours(colours, counts, inverse, _ALL_OPAQUE(h, w))
+        return DistinctColours(colours, counts, inverse, mask.view(np.bool_))
 
     def index(
-        self, key: NDArray[np.uint32] | None, *, rgba: NDArray[np.uint8] | None = None
+        self, key: NDArray[np.uint32]
     ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.unsignedinteger]]:
-        """Distinct colours of packed pixels ``key`` (n,), or of every pixel of ``rgba``
-        (h, w, 4) when ``key`` is None: (colours (m, 3) uint8 in sorted order, counts (m,)
-        int64, inverse (n,) uint16 or int32 with ``colours[inverse]`` the pixels)."""
-        n = len(key) if key is not None else rgba.shape[0] * rgba.shape[1]
-        if n == 0:
-            return np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.uint16)
-        if n <= _SCRATCH_PIXELS:
-            ordered = self._buffer("ordered", n, np.uint32)
-            np.copyto(ordered, key)
-        elif key is None:
-            ordered = pack_rgb(rgba)
-        else:
-            ordered = key.copy()
-        ordered.sort()
-        starts = _run_starts(ordered)
-        uniq = ordered[starts]
-        counts = np.diff(starts, append=n)
-        del ordered, starts
-        dtype = np.uint16 if len(uniq) <= 1 << 16 else np.int32
-        slot = self._slots.get(dtype)
-        if slot is None:
-            # Pages are only touched where colours occur; unwritten entries are never read.
-            slot = np.empty(1 << 24, dtype=dtype)
-            if n <= _SCRATCH_PIXELS:  # a large frame's table (up to 64 MB) goes with it
-                self._slots[dtype] = slot
-        # A chunk at a time: a whole frame's colour numbers and index copy would be 12 B a colour.
-        for start in range(0, len(uniq), _CHUNK):
-            part = uniq[start : start + _CHUNK]
-            slot[part] = np.arange(start, start + len(part), dtype=dtype)
-        colours = unpack_rgb(uniq)
-        del uniq
-        if key is not None:
-            inverse = gather(slot, key)
-        else:
-            inverse = np.empty(n, dtype)
-            flat = rgba.reshape(n, 4)
-            for start in range(0, n, _CHUNK):
-                part = flat[start : start + _CHUNK]
-                # mode="clip": with "raise", take buffers ``out`` (every key is < 2^24 anyway)
-                out = inverse[start : start + len(part)]
-                np.take(slot, pack_rgb(part), out=out, mode="clip")
-        return colours, counts.astype(np.int64, copy=False), inverse
+        """Distinct colours of packed pixels ``key`` (n,): (colours (m, 3) uint8 in sorted
+        order, counts (m,) int64, inverse (n,) uint16 (m <= 65536) or int32 with
+        ``colours[inverse]`` the pixels)."""
+        key = np.ascontiguousarray(key, dtype=np.uint32).reshape(-1)
+        return distinct_keys(key, self._kernel_state())
 
 
-def _run_starts(ordered: NDArray[np.uint32]) -> NDArray[np.intp]:
-    """Where each run of equal values of the sorted ``ordered`` (n,) starts, n >= 1; a chunk
-    at a time, so no flag per pixel is held."""
-    parts = [np.zeros(1, np.intp)]
-    for start in range(1, len(ordered), _CHUNK):
-        stop = min(len(ordered), start + _CHUNK)
-        new = np.not_equal(ordered[start:stop], ordered[start - 1 : stop - 1])
-        parts.append(np.flatnonzero(new) + start)
-    return np.concatenate(parts)
+def _ALL_OPAQUE(h: int, w: int) -> NDArray[np.bool_]:  # noqa: N802 - reads as a constant
+    return np.broadcast_to(np.True_, (h, w))
+
+
+def index_reference(
+    key: NDArray[np.uint32],
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.unsignedinteger]]:
+    """numpy reference of ``ColourIndexer.index`` (the tests hold the kernel to it)."""
+    words, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    dtype = np.uint16 if len(words) <= 1 << 16 else np.int32
+    return unpack_rgb(words), counts.astype(np.int64), inverse.reshape(-1).astype(dtype)
+
+
+def distinct_reference(
+    rgba: NDArray[np.uint8], alpha_threshold: int = 128, *, opaque: bool = False
+) -> DistinctColours:
+    """numpy reference of ``ColourIndexer.distinct`` (the tests hold the kernel to it)."""
+    key = pack_rgb(rgba)
+    mask = _ALL_OPAQUE(*rgba.shape[:2])
+    if not (opaque or alpha_threshold <= 0 or rgba[..., 3].min() >= alpha_threshold):
+        mask = rgba[..., 3] >= alpha_threshold
+        key = key[mask.reshape(-1)]
+    return DistinctColours(*index_reference(key), mask)
 
 
 def gather(table: NDArray, index: NDArray[np.integer]) -> NDArray:
-    """``table[index]`` for a 1-D ``table`` and an index array of any shape and integer dtype:
-    np.take a chunk at a time, three times faster than indexing with a non-intp array, and its
-    intp copy of the index is a chunk's, not a frame's (8 bytes a pixel)."""
+    """``table[index]`` for a 1-D ``table`` and an index array of any shape and integer dtype
+    (each index in range): compiled for the tables and indices of the pipeline (uint8, uint16
+    or uint32 tables; uint8, uint16, int32 or int64 indices), else ``gather_reference``."""
+    if table.dtype.type not in _GATHER_TABLES or index.dtype.type not in _GATHER_INDICES:
+        return gather_reference(table, index)
+    index2 = index.reshape(-1, index.shape[-1]) if index.ndim >= 2 else index.reshape(1, -1)
+    out = np.empty(index2.shape, table.dtype)
+    gather_into(np.ascontiguousarray(table), index2, out)
+    return out.reshape(index.shape)
+
+
+_GATHER_TABLES = (np.uint8, np.uint16, np.uint32)
+_GATHER_INDICES = (np.uint8, np.uint16, np.int32, np.int64)
+
+
+def gather_reference(table: NDArray, index: NDArray[np.integer]) -> NDArray:
+    """numpy reference of ``gather``: np.take a chunk at a time, three times faster than
+    indexing with a non-intp array, and its intp copy of the index is a chunk's, not a frame's
+    (8 bytes a pixel)."""
     flat = np.ascontiguousarray(index).reshape(-1)
     out = np.empty(len(flat), table.dtype)
     for start in range(0, len(flat), _CHUNK):
@@ -201,23 +185,46 @@ def distinct_colours(
 def indexed_colours(px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
     """``distinct_colours`` of a frame held as palette indices: from the counts of its 256
     indices, with no pass over its colours (the same result as from its RGBA pixels)."""
+    colours, colour_counts, lut, keep, n_kept = _index_colours(
+        px.table, count_bytes(px.indices), alpha_threshold
+    )
+    if n_kept == px.indices.size:
+        inverse = gather(lut, px.indices.reshape(-1))
+        return DistinctColours(colours, colour_counts, inverse, _ALL_OPAQUE(*px.indices.shape))
+    mask = np.empty(px.indices.shape, np.uint8)
+    inverse = lut_where(px.indices, lut, keep.view(np.uint8), mask, n_kept)
+    return DistinctColours(colours, colour_counts, inverse, mask.view(np.bool_))
+
+
+def indexed_reference(px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
+    """numpy reference of ``indexed_colours`` (the tests hold the kernels to it)."""
     flat = px.indices.reshape(-1)
     counts = np.bincount(flat, minlength=256)
+    colours, colour_counts, lut, keep, n_kept = _index_colours(px.table, counts, alpha_threshold)
+    if n_kept == len(flat):
+        mask = _ALL_OPAQUE(*px.indices.shape)
+        return DistinctColours(colours, colour_counts, gather_reference(lut, flat), mask)
+    mask = keep[px.indices]
+    inverse = gather_reference(lut, flat[mask.reshape(-1)])
+    return DistinctColours(colours, colour_counts, inverse, mask)
+
+
+def _index_colours(
+    table: NDArray[np.uint8], counts: NDArray[np.int64], alpha_threshold: int
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint16], NDArray[np.bool_], int]:
+    """From a palette ``table`` (256, 4) and the pixel count of each index (256,): the distinct
+    colours drawn, their counts, each index's colour (a (256,) uint16 look-up table), which
+    indices are kept (opaque and used) and how many pixels they hold."""
     keep = counts > 0
     if alpha_threshold > 0:
-        keep &= px.table[:, 3] >= alpha_threshold
+        keep &= table[:, 3] >= alpha_threshold
     used = np.flatnonzero(keep)
     # Several indices may hold one colour: the colours are the distinct words among those used.
-    words, slot = np.unique(pack_rgb(px.table[used]), return_inverse=True)
+    words, slot = np.unique(pack_rgb(table[used]), return_inverse=True)
     lut = np.zeros(256, np.uint16)
     lut[used] = slot
-    colours = unpack_rgb(words)
     colour_counts = np.bincount(slot, weights=counts[used], minlength=len(words)).astype(np.int64)
-    if counts[used].sum() == len(flat):
-        mask = np.broadcast_to(np.True_, px.indices.shape)
-        return DistinctColours(colours, colour_counts, gather(lut, flat), mask)
-    mask = keep[px.indices]
-    return DistinctColours(colours, colour_counts, gather(lut, flat[mask.reshape(-1)]), mask)
+    return unpack_rgb(words), colour_counts, lut, keep, int(counts[used].sum())
 
 
 def source_colours(frame: Frame, alpha_threshold: int = 128) -> DistinctColours:

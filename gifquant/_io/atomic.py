@@ -12,7 +12,6 @@ import contextlib
 import contextvars
 import os
 import re
-import secrets
 import shutil
 import stat
 import tempfile
@@ -132,7 +131,7 @@ def _make_new(
     """A new file (or ``folder``) named ``prefix`` + random + ``suffix`` in ``directory``, its
     name put into ``made`` before it exists (see ``_temp_beside``)."""
     while True:
-        name = os.path.join(directory, f"{prefix}{secrets.token_hex(4)}{suffix}")
+        name = os.path.join(directory, f"{prefix}{os.urandom(4).hex()}{suffix}")
         made.append(name)
         try:
             if folder:

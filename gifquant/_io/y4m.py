@@ -11,8 +11,7 @@ sRGB colour exactly.
 
 from __future__ import annotations
 
-from fractions import Fraction
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +21,9 @@ from .._errors import GifquantError
 from .budget import check_budget
 from .sniff import Y4M_MAGIC
 from .timeline import CfrClock
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 _MAX_LINE = 4096
 # Pixels converted at a time (YCbCr <-> RGB go through float32 planes, 4 bytes a sample).
@@ -56,6 +58,8 @@ class Y4mReader:
         line = head + (f.readline(_MAX_LINE) if not head.endswith(b"\n") else b"")
         if not line.startswith(Y4M_MAGIC + b" ") or not line.endswith(b"\n"):
             raise GifquantError(f"{name}: bad y4m header (not 'YUV4MPEG2 W.. H.. ...')")
+        from fractions import Fraction  # here: it imports decimal, start-up a GIF run never needs
+
         width = height = 0
         fps = Fraction(25)
         chroma = "420jpeg"
@@ -236,6 +240,8 @@ def colours_to_ycbcr10(colours: NDArray[np.uint8]) -> NDArray[np.uint16]:
 
 def rate_fraction(fps: float) -> Fraction:
     """A frame rate as the small fraction y4m's F tag wants (29.97 -> 30000:1001)."""
+    from fractions import Fraction
+
     if abs(fps - round(fps)) < 1e-6:
         return Fraction(round(fps))
     ntsc = fps * 1.001

@@ -4,7 +4,9 @@ which the tests compare them with, live beside the code that calls them."""
 try:
     from ._deband import deband_slots
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
+    from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
+    from ._pixels import box_not, count_bytes, count_where, delta_pixels, gather_into, lut_where
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
         "gifquant's compiled kernels are missing or broken "
@@ -15,8 +17,17 @@ except ImportError as exc:  # a broken or missing build: say how to mend it, nev
 __all__ = [
     "block_gradient",
     "block_noise_sums",
+    "box_not",
+    "count_bytes",
+    "count_where",
     "deband_slots",
+    "delta_pixels",
     "denoise_step",
+    "distinct_keys",
+    "distinct_rgba",
+    "distinct_state",
     "downsample",
+    "gather_into",
+    "lut_where",
     "lzw_encode",
 ]

@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sysconfig
 import tempfile
 from typing import BinaryIO
 
@@ -44,6 +43,8 @@ def find_gifsicle() -> str | None:
                 path = str(dist.locate_file(f))
                 if os.access(path, os.X_OK):
                     return path
+    import sysconfig  # here: it costs start-up, and only --lossy looks for gifsicle
+
     for folder in (sysconfig.get_path("scripts"),):
         path = os.path.join(folder, "gifsicle")
         if folder and os.access(path, os.X_OK):

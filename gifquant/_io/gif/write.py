@@ -18,6 +18,7 @@ from ..._core.colour import pack_rgb
 from ..._core.distinct import gather
 from ..._core.frames import QuantizedFrame
 from ..._errors import SettingError
+from ..._kernels import box_not, count_bytes, count_where, delta_pixels
 from .encoder import encode_image
 
 if TYPE_CHECKING:
@@ -34,7 +35,18 @@ def crop_changed(
     indices: np.ndarray, changed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """The rectangle of ``indices`` (h, w) holding every ``changed`` pixel (1x1 when none did):
-    (indices, changed, left, top) of that rectangle."""
+    (indices, changed, left, top) of that rectangle (compiled; ``crop_changed_reference``)."""
+    box = box_not(changed.view(np.uint8), 0)
+    if box is None:
+        return indices[:1, :1], changed[:1, :1], 0, 0
+    top, bottom, left, right = box
+    return indices[top:bottom, left:right], changed[top:bottom, left:right], left, top
+
+
+def crop_changed_reference(
+    indices: np.ndarray, changed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """numpy reference of ``crop_changed`` (the tests hold the kernel to it)."""
     rows = np.flatnonzero(changed.any(1))
     if len(rows) == 0:
         return indices[:1, :1], changed[:1, :1], 0, 0
@@ -57,12 +69,25 @@ _WHOLE = 0.3
 
 
 def count_indices(indices: np.ndarray, minlength: int = 0) -> np.ndarray:
-    """``np.bincount`` of uint8 ``indices`` (any shape), a chunk at a time: bincount copies its
-    input to 8-byte integers first, 8 bytes a pixel of a large frame."""
+    """How many pixels of uint8 ``indices`` (any shape) hold each index, up to the last one used
+    (at least ``minlength`` entries): compiled (``count_indices_reference``)."""
+    if indices.dtype != np.uint8:  # (entries of a table, a few)
+        return count_indices_reference(indices, minlength)
+    a = indices.reshape(-1, indices.shape[-1]) if indices.ndim >= 2 else indices.reshape(1, -1)
+    return _trimmed(count_bytes(a), minlength)
+
+
+def count_indices_reference(indices: np.ndarray, minlength: int = 0) -> np.ndarray:
+    """numpy reference of ``count_indices``: ``np.bincount`` a chunk at a time (it copies its
+    input to 8-byte integers first, 8 bytes a pixel of a large frame)."""
     flat = indices.reshape(-1)
     counts = np.zeros(256, np.int64)
     for start in range(0, len(flat), _COUNT_CHUNK):
         counts += np.bincount(flat[start : start + _COUNT_CHUNK], minlength=256)
+    return _trimmed(counts, minlength)
+
+
+def _trimmed(counts: np.ndarray, minlength: int) -> np.ndarray:
     used = np.flatnonzero(counts)
     return counts[: max(minlength, int(used[-1]) + 1 if len(used) else 0)]
 
@@ -78,8 +103,14 @@ def table_size(n: int) -> int:
 def free_index(drawn: np.ndarray, n_colours: int) -> int | None:
     """An index of a table of ``n_colours`` that no pixel in ``drawn`` (uint8) uses, preferring
     one that does not make the table larger; None when every one of 256 is used."""
+    return _free_index(count_indices(drawn), n_colours)
+
+
+def _free_index(counts: np.ndarray, n_colours: int) -> int | None:
+    """``free_index`` from the pixel count of each index (any length up to 256)."""
     size = table_size(n_colours)
-    free = np.flatnonzero(count_indices(drawn, minlength=size)[:size] == 0)
+    counts = np.pad(counts[:size], (0, max(0, size - len(counts))))
+    free = np.flatnonzero(counts == 0)
     if len(free):
         return int(free[-1])
     return size if size < 256 else None
@@ -95,16 +126,33 @@ def leave_unchanged(
     with a changed pixel in it is. The transparent index is one no drawn pixel uses, inside the
     table's size when there is one (a larger table costs a bit on every code); with all 256
     entries drawn, the rectangle is written whole.
-    Returns (indices, palette, transparent index or None).
+    Returns (indices, palette, transparent index or None). Compiled
+    (``leave_unchanged_reference``).
     """
+    share = np.count_nonzero(changed) / changed.size
+    if share > _WHOLE:
+        return indices, palette, None
+    transparent = _free_index(count_where(indices, changed.view(np.uint8)), len(palette))
+    if transparent is None:
+        return indices, palette, None
+    palette = _with_entry(palette, transparent)
+    return (
+        delta_pixels(indices, changed.view(np.uint8), transparent, share > _DENSE),
+        palette,
+        transparent,
+    )
+
+
+def leave_unchanged_reference(
+    indices: np.ndarray, changed: np.ndarray, palette: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """numpy reference of ``leave_unchanged`` (the tests hold the kernels to it)."""
     flat, drawn = indices.reshape(-1), changed.reshape(-1)
     share = np.count_nonzero(drawn) / len(drawn)  # (not .mean(): that sums floats, 10x slower)
     transparent = None if share > _WHOLE else free_index(flat[drawn], len(palette))
     if transparent is None:
         return indices, palette, None
-    if transparent >= len(palette):
-        pad = np.zeros((transparent + 1 - len(palette), 3), palette.dtype)
-        palette = np.concatenate([palette, pad])
+    palette = _with_entry(palette, transparent)
     if share > _DENSE:
         new_run = np.empty(len(flat), dtype=bool)
         new_run[0] = True
@@ -113,6 +161,14 @@ def leave_unchanged(
         drawn = (np.bincount(run, weights=drawn) > 0)[run]
     out = np.where(drawn, flat, np.uint8(transparent)).astype(np.uint8)
     return out.reshape(indices.shape), palette, transparent
+
+
+def _with_entry(palette: np.ndarray, index: int) -> np.ndarray:
+    """``palette`` padded with black entries up to ``index`` (included) when it is shorter."""
+    if index < len(palette):
+        return palette
+    pad = np.zeros((index + 1 - len(palette), 3), palette.dtype)
+    return np.concatenate([palette, pad])
 
 
 def encode_frame(

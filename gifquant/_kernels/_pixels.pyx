@@ -1,0 +1,198 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled per-pixel loops of table look-ups and of the GIF writer's delta frames (their numpy
+versions, beside the code that calls them, are the reference): a pixel-to-entry gather, byte
+counts, the rectangle of changed pixels, and a delta rectangle's transparency."""
+
+from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t
+
+import numpy as np
+
+ctypedef fused table_t:
+    uint8_t
+    uint16_t
+    uint32_t
+
+ctypedef fused index_t:
+    uint8_t
+    uint16_t
+    int32_t
+    int64_t
+
+
+def gather_into(const table_t[::1] table, const index_t[:, :] index, table_t[:, ::1] out):
+    """``out[i, j] = table[index[i, j]]``, an index clipped to the table as np.take's
+    mode="clip" does (in range anyway); ``out`` has ``index``'s shape."""
+    cdef Py_ssize_t i, j, hi = table.shape[0] - 1
+    cdef int64_t v
+    if out.shape[0] != index.shape[0] or out.shape[1] != index.shape[1]:
+        raise ValueError("out must have the index's shape")
+    if hi < 0:
+        if index.shape[0] * index.shape[1]:
+            raise IndexError("cannot gather from an empty table")
+        return
+    with nogil:
+        for i in range(index.shape[0]):
+            for j in range(index.shape[1]):
+                v = index[i, j]
+                if v < 0:
+                    v = 0
+                elif v > hi:
+                    v = hi
+                out[i, j] = table[v]
+
+
+def count_bytes(const uint8_t[:, :] a):
+    """How many times each of the 256 values occurs in ``a`` (h, w) uint8: (256,) int64."""
+    counts = np.zeros(256, np.int64)
+    cdef int64_t[::1] c = counts
+    cdef int64_t c4[4][256]
+    cdef Py_ssize_t i, j, k, w = a.shape[1]
+    with nogil:
+        # Four tables, so runs of one value do not wait on one counter.
+        for k in range(256):
+            c4[0][k] = 0
+            c4[1][k] = 0
+            c4[2][k] = 0
+            c4[3][k] = 0
+        for i in range(a.shape[0]):
+            j = 0
+            while j + 4 <= w:
+                c4[0][a[i, j]] += 1
+                c4[1][a[i, j + 1]] += 1
+                c4[2][a[i, j + 2]] += 1
+                c4[3][a[i, j + 3]] += 1
+                j += 4
+            while j < w:
+                c4[0][a[i, j]] += 1
+                j += 1
+        for k in range(256):
+            c[k] = c4[0][k] + c4[1][k] + c4[2][k] + c4[3][k]
+    return counts
+
+
+def count_where(const uint8_t[:, :] a, const uint8_t[:, :] where):
+    """``count_bytes`` of the pixels of ``a`` (h, w) where ``where`` (h, w) is non-zero."""
+    counts = np.zeros(256, np.int64)
+    cdef int64_t[::1] c = counts
+    cdef Py_ssize_t i, j, w = a.shape[1]
+    cdef const uint8_t* ra
+    cdef const uint8_t* rw
+    if where.shape[0] != a.shape[0] or where.shape[1] != w:
+        raise ValueError("where must have a's shape")
+    if a.shape[0] == 0 or w == 0:
+        return counts
+    cdef Py_ssize_t sa = a.strides[1], sw = where.strides[1]
+    with nogil:
+        for i in range(a.shape[0]):
+            # Row pointers: the crops are views, and two strides a pixel cost more than the rest.
+            ra, rw = &a[i, 0], &where[i, 0]
+            for j in range(w):  # branch-free: changed pixels are scattered (noise)
+                c[ra[j * sa]] += rw[j * sw] != 0
+    return counts
+
+
+def box_not(const uint8_t[:, :] a, int value):
+    """The smallest rectangle holding every pixel of ``a`` (h, w) that is not ``value``:
+    (top, bottom, left, right), bottom and right exclusive; None when there is none."""
+    cdef Py_ssize_t i, j, h = a.shape[0], w = a.shape[1]
+    cdef Py_ssize_t top = -1, bottom = -1, left = w, right = -1
+    cdef uint8_t v = <uint8_t>value
+    with nogil:
+        for i in range(h):
+            for j in range(w):
+                if a[i, j] != v:
+                    if top < 0:
+                        top = i
+                    bottom = i
+                    if j < left:
+                        left = j
+                    break
+            if bottom == i:
+                # The rightmost such pixel of this row, from the right.
+                j = w - 1
+                while j > right and a[i, j] == v:
+                    j -= 1
+                if j > right:
+                    right = j
+    if top < 0:
+        return None
+    return top, bottom + 1, left, right + 1
+
+
+def lut_where(const uint8_t[:, :] indices, const uint16_t[::1] lut, const uint8_t[::1] keep,
+              uint8_t[:, ::1] mask, Py_ssize_t n_kept):
+    """``mask = keep[indices]`` (h, w) in place and ``lut[indices[mask]]`` (n_kept,) uint16, for
+    a palette image ``indices`` (h, w) uint8 and ``lut``, ``keep`` of 256 entries; ``n_kept``:
+    how many pixels ``keep`` keeps."""
+    if lut.shape[0] < 256 or keep.shape[0] < 256:
+        raise ValueError("lut and keep need 256 entries")
+    if mask.shape[0] != indices.shape[0] or mask.shape[1] != indices.shape[1]:
+        raise ValueError("mask must have the indices' shape")
+    out = np.empty(n_kept, np.uint16)
+    cdef uint16_t[::1] o = out
+    cdef Py_ssize_t i, j, k = 0
+    cdef uint8_t v
+    with nogil:
+        for i in range(indices.shape[0]):
+            for j in range(indices.shape[1]):
+                v = indices[i, j]
+                mask[i, j] = keep[v]
+                if keep[v]:
+                    if k == n_kept:
+                        with gil:
+                            raise ValueError("more pixels kept than n_kept")
+                    o[k] = lut[v]
+                    k += 1
+    if k != n_kept:
+        raise ValueError("fewer pixels kept than n_kept")
+    return out
+
+
+cdef inline void _fill(uint8_t[:, ::1] o, Py_ssize_t i0, Py_ssize_t j0, Py_ssize_t i1,
+                       Py_ssize_t j1, uint8_t v) noexcept nogil:
+    """o = v from (i0, j0) up to (i1, j1) exclusive, in row-major order."""
+    cdef Py_ssize_t w = o.shape[1]
+    while i0 < i1 or (i0 == i1 and j0 < j1):
+        o[i0, j0] = v
+        j0 += 1
+        if j0 == w:
+            j0 = 0
+            i0 += 1
+
+
+def delta_pixels(const uint8_t[:, :] indices, const uint8_t[:, :] changed, int transparent,
+                    bint whole_runs):
+    """The delta rectangle (h, w) uint8: ``indices`` where ``changed``, else ``transparent``.
+    ``whole_runs``: a run of equal indices (in row-major order, across rows) with a changed pixel
+    in it is drawn whole."""
+    cdef Py_ssize_t h = indices.shape[0], w = indices.shape[1], i, j, ri = 0, rj = 0
+    if changed.shape[0] != h or changed.shape[1] != w:
+        raise ValueError("changed must have the indices' shape")
+    out = np.empty((h, w), np.uint8)
+    cdef uint8_t[:, ::1] o = out
+    cdef uint8_t t = <uint8_t>transparent, v = 0
+    cdef bint run_changed = False
+    if h == 0 or w == 0:
+        return out
+    cdef Py_ssize_t si = indices.strides[1], sc = changed.strides[1]
+    cdef const uint8_t* ri_p
+    cdef const uint8_t* rc_p
+    cdef uint8_t* ro_p
+    with nogil:
+        if not whole_runs:
+            for i in range(h):
+                ri_p, rc_p, ro_p = &indices[i, 0], &changed[i, 0], &o[i, 0]
+                for j in range(w):
+                    ro_p[j] = ri_p[j * si] if rc_p[j * sc] else t
+        else:
+            # A run's pixels are all drawn or all transparent: each run is filled when it ends.
+            v = indices[0, 0]
+            for i in range(h):
+                for j in range(w):
+                    if indices[i, j] != v:
+                        _fill(o, ri, rj, i, j, v if run_changed else t)
+                        ri, rj, v, run_changed = i, j, indices[i, j], False
+                    if changed[i, j]:
+                        run_changed = True
+            _fill(o, ri, rj, h, 0, v if run_changed else t)
+    return out

@@ -1,0 +1,204 @@
+"""The compiled kernels against their numpy references, bit for bit: random frames, odd shapes,
+one pixel, all-transparent, strided views, and one frame holding all 2^24 colours."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gifquant._core import distinct
+from gifquant._core.colour import pack_rgb
+from gifquant._core.frames import IndexedPixels, QuantizedFrame
+from gifquant._io.gif import write
+
+shapes = st.tuples(st.integers(1, 37), st.integers(1, 41))
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _frame(seed: int, shape: tuple[int, int], levels: int, alpha: str) -> np.ndarray:
+    """A (h, w, 4) frame of ``levels`` levels a channel (256: any colour) with runs of equal
+    pixels, its alpha all 255, all 0, or random (0, 255 and values between)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    step = 255 // max(1, levels - 1)
+    rgba = (rng.integers(0, levels, size=(h, w, 4)) * step).astype(np.uint8)
+    runs = rng.random((h, w)) < 0.4  # a pixel repeating its left neighbour
+    for x in range(1, w):
+        rgba[runs[:, x], x] = rgba[runs[:, x], x - 1]
+    if alpha == "opaque":
+        rgba[..., 3] = 255
+    elif alpha == "transparent":
+        rgba[..., 3] = 0
+    return rgba
+
+
+def _assert_same_distinct(got: distinct.DistinctColours, want: distinct.DistinctColours) -> None:
+    for a, b in zip(
+        (got.colours, got.counts, got.inverse, got.opaque),
+        (want.colours, want.counts, want.inverse, want.opaque),
+        strict=True,
+    ):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seeds,
+    shapes,
+    st.sampled_from([1, 2, 5, 256]),
+    st.sampled_from(["opaque", "transparent", "random"]),
+    st.sampled_from([0, 1, 128, 255]),
+    st.booleans(),
+)
+def test_distinct_colours_kernel_equals_reference(seed, shape, levels, alpha, threshold, opaque):
+    rgba = _frame(seed, shape, levels, alpha)
+    if opaque:
+        rgba[..., 3] = 255
+    indexer = distinct.ColourIndexer()
+    for _ in range(2):  # the state is left clear for the next frame
+        got = indexer.distinct(rgba, threshold, opaque=opaque)
+        _assert_same_distinct(got, distinct.distinct_reference(rgba, threshold, opaque=opaque))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.integers(0, 3000), st.sampled_from([3, 300, 1 << 24]))
+def test_index_of_packed_colours_equals_reference(seed, n, span):
+    key = np.random.default_rng(seed).integers(0, span, n).astype(np.uint32)
+    got = distinct.ColourIndexer().index(key)
+    for a, b in zip(got, distinct.index_reference(key), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_packed_colour_over_24_bits_is_refused_and_leaves_the_state_clear():
+    indexer = distinct.ColourIndexer()
+    with pytest.raises(ValueError):
+        indexer.index(np.array([5, 1 << 24], np.uint32))
+    colours, counts, _ = indexer.index(np.array([7, 7], np.uint32))
+    assert len(colours) == 1 and counts.tolist() == [2]
+
+
+def test_frame_of_all_2_24_colours():
+    keys = np.random.default_rng(0).permutation(1 << 24).astype(np.uint32)
+    rgba = np.empty((4096, 4096, 4), np.uint8)
+    rgba[..., 0] = (keys >> 16).reshape(4096, 4096)
+    rgba[..., 1] = (keys >> 8).reshape(4096, 4096)
+    rgba[..., 2] = keys.reshape(4096, 4096)
+    rgba[..., 3] = 255
+    got = distinct.distinct_colours(rgba)
+    # np.unique of every colour once: each in sorted order, counted once, the pixel's own key.
+    assert got.colours.shape == (1 << 24, 3) and got.inverse.dtype == np.int32
+    np.testing.assert_array_equal(pack_rgb(got.colours), np.arange(1 << 24, dtype=np.uint32))
+    assert (got.counts == 1).all()
+    np.testing.assert_array_equal(got.inverse, keys)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seeds, shapes, st.integers(1, 256), st.sampled_from([0, 128]), st.booleans())
+def test_indexed_colours_kernel_equals_reference(seed, shape, n_used, threshold, clear):
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, n_used, size=shape).astype(np.uint8)
+    table = rng.integers(0, 4, size=(256, 4)).astype(np.uint8) * 85  # repeated colours
+    table[:, 3] = np.where(rng.random(256) < (0.9 if clear else 0.2), 255, 0)
+    px = IndexedPixels(indices, table)
+    got = distinct.indexed_colours(px, threshold)
+    _assert_same_distinct(got, distinct.indexed_reference(px, threshold))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seeds,
+    shapes,
+    st.sampled_from([np.uint8, np.uint16, np.uint32]),
+    st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.intp]),
+    st.sampled_from(["1d", "2d", "strided"]),
+)
+def test_gather_kernel_equals_reference(seed, shape, table_dtype, index_dtype, layout):
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 300 if index_dtype != np.uint8 else 256))
+    table = rng.integers(0, np.iinfo(table_dtype).max, m, dtype=np.uint64).astype(table_dtype)
+    index = rng.integers(0, m, size=(shape[0], 2 * shape[1])).astype(index_dtype)
+    index = {"1d": index.reshape(-1), "2d": index, "strided": index[:, ::2]}[layout]
+    got = distinct.gather(table, index)
+    want = distinct.gather_reference(table, index)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def _indices_and_changes(seed, shape, share):
+    """A palette image with runs (h, w) uint8 and a mask of changed pixels, both views into
+    larger arrays (as the writer's crops are)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    big = rng.integers(0, int(rng.integers(1, 40)), size=(h + 2, w + 3)).astype(np.uint8)
+    runs = rng.random(big.shape) < 0.6
+    for x in range(1, big.shape[1]):
+        big[runs[:, x], x] = big[runs[:, x], x - 1]
+    changed = rng.random(big.shape) < share
+    return big[1 : h + 1, 2 : w + 2], changed[1 : h + 1, 2 : w + 2]
+
+
+@settings(max_examples=100, deadline=None)
+@given(seeds, shapes, st.sampled_from([0.0, 0.01, 0.1, 0.25, 0.5, 1.0]))
+def test_writer_delta_kernels_equal_references(seed, shape, share):
+    indices, changed = _indices_and_changes(seed, shape, share)
+    palette = np.random.default_rng(seed).integers(0, 256, size=(40, 3)).astype(np.uint8)
+    for got, want in [
+        (write.crop_changed(indices, changed), write.crop_changed_reference(indices, changed)),
+        (
+            write.leave_unchanged(indices, changed, palette),
+            write.leave_unchanged_reference(indices, changed, palette),
+        ),
+    ]:
+        for a, b in zip(got, want, strict=True):
+            if isinstance(b, np.ndarray):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)
+            else:
+                assert a == b
+    for minlength in (0, 7, 64):
+        np.testing.assert_array_equal(
+            write.count_indices(indices, minlength),
+            write.count_indices_reference(indices, minlength),
+        )
+
+
+def test_writer_delta_with_every_index_drawn_is_written_whole():
+    indices = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    changed = np.ones((16, 16), bool)  # under the whole-rectangle share, but all 256 drawn
+    palette = np.zeros((256, 3), np.uint8)
+    for f in (write.leave_unchanged, write.leave_unchanged_reference):
+        out, _, transparent = f(indices, changed, palette)
+        assert transparent is None and out is indices
+
+
+def test_gif_writer_bytes_equal_with_the_reference_functions(monkeypatch):
+    rng = np.random.default_rng(5)
+    frames = []
+    base = rng.integers(0, 12, size=(31, 45)).astype(np.uint8)
+    for i in range(8):
+        idx = base.copy()
+        idx[5 + i : 12 + i, 3 * i : 3 * i + 9] = (i + 3) % 12
+        changed = idx != base if i else None
+        base = idx
+        palette = rng.integers(0, 256, size=(12, 3)).astype(np.uint8)
+        frames.append(QuantizedFrame(idx, palette, None, 0.05, changed=changed))
+
+    def written() -> bytes:
+        buf = io.BytesIO()
+        w = write.GifWriter(buf, 45, 31)
+        for fr in frames:
+            w.write(fr)
+        w.close()
+        return buf.getvalue()
+
+    fast = written()
+    for name in ("crop_changed", "leave_unchanged", "count_indices"):
+        monkeypatch.setattr(write, name, getattr(write, f"{name}_reference"))
+    monkeypatch.setattr(write, "gather", distinct.gather_reference)
+    assert written() == fast
