@@ -340,38 +340,55 @@ def _expand(arg: str, out_real: str) -> Iterator[tuple[str, str]]:
     if arg == "-":
         yield from _listed(sys.stdin, "stdin")
     elif glob.has_magic(arg):
-        base = _glob_base(arg)
-        found = sorted(m for m in _glob(arg) if os.path.isfile(m) and not _inside(m, out_real))
-        if not found:
-            raise GifquantError(f"{arg}: no files match")
-        for m in found:
-            yield m, os.path.relpath(m, base)
+        yield from _matched(arg, out_real)
     elif os.path.isdir(arg):
-        found = []
-        for root, dirs, files in os.walk(arg):
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if not d.startswith(".") and not _inside(os.path.join(root, d), out_real)
-            )
-            found.extend(
-                os.path.join(root, f)
-                for f in sorted(files)
-                if not f.startswith(".") and os.path.splitext(f)[1].lower() in INPUT_EXTENSIONS
-            )
-        if not found:
-            raise GifquantError(f"{arg}: no GIF, image or video files in this folder")
-        for m in found:
-            yield m, os.path.relpath(m, arg)
+        yield from _in_folder(arg, out_real)
     elif os.path.isfile(arg) and arg.lower().endswith(LIST_EXTENSIONS):
-        try:
-            with open(arg, encoding="utf-8") as f:
-                yield from _listed(f, arg)
-        except UnicodeDecodeError:
-            raise GifquantError(f"{arg}: a list file must be UTF-8 text") from None
+        yield from _list_file(arg)
     else:
         # A single file; one that is missing is that file's failure, not the batch's.
         yield arg, os.path.basename(arg)
+
+
+def _matched(pattern: str, out_real: str) -> Iterator[tuple[str, str]]:
+    """The files a wildcard pattern matches (none in the output folder), relative to the
+    folders before its first wildcard."""
+    base = _glob_base(pattern)
+    found = sorted(m for m in _glob(pattern) if os.path.isfile(m) and not _inside(m, out_real))
+    if not found:
+        raise GifquantError(f"{pattern}: no files match")
+    for m in found:
+        yield m, os.path.relpath(m, base)
+
+
+def _in_folder(folder: str, out_real: str) -> Iterator[tuple[str, str]]:
+    """The GIF, image and video files under ``folder`` (not hidden, not in the output
+    folder), relative to it."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and not _inside(os.path.join(root, d), out_real)
+        )
+        found.extend(
+            os.path.join(root, f)
+            for f in sorted(files)
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in INPUT_EXTENSIONS
+        )
+    if not found:
+        raise GifquantError(f"{folder}: no GIF, image or video files in this folder")
+    for m in found:
+        yield m, os.path.relpath(m, folder)
+
+
+def _list_file(path: str) -> Iterator[tuple[str, str]]:
+    """The entries of a list file (see ``_listed``)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            yield from _listed(f, path)
+    except UnicodeDecodeError:
+        raise GifquantError(f"{path}: a list file must be UTF-8 text") from None
 
 
 def _listed(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
@@ -417,19 +434,28 @@ def _glob_walk(path: str, parts: list[str], above: tuple[str, ...], found: list[
         return
     if part == "**":
         _glob_walk(path, rest, above, found)  # ** matches no folder too
-        for name in names:
-            sub = os.path.join(path, name)
-            if name.startswith("."):
-                continue
-            if os.path.isdir(sub):
-                if os.path.realpath(sub) not in here:  # else a loop
-                    _glob_walk(sub, parts, here, found)
-            elif not rest:  # a trailing ** matches files too
-                found.append(sub)
+        _glob_descend(path, names, parts, here, found)
         return
     for name in fnmatch.filter(names, part):
         if not name.startswith(".") or part.startswith("."):
             _glob_walk(os.path.join(path, name), rest, here, found)
+
+
+def _glob_descend(
+    path: str, names: list[str], parts: list[str], here: tuple[str, ...], found: list[str]
+) -> None:
+    """A ``**`` (``parts[0]``) at ``path`` matching one folder or more: on down through each
+    of ``names`` (a folder already walked through is a loop), or a file when the ``**`` ends
+    the pattern."""
+    for name in names:
+        sub = os.path.join(path, name)
+        if name.startswith("."):
+            continue
+        if os.path.isdir(sub):
+            if os.path.realpath(sub) not in here:  # else a loop
+                _glob_walk(sub, parts, here, found)
+        elif len(parts) == 1:  # a trailing ** matches files too
+            found.append(sub)
 
 
 def _glob_base(pattern: str) -> str:
