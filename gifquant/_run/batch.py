@@ -728,8 +728,7 @@ def _context():
 def _run_pool(
     todo: list[_Job], settings: Settings, n_jobs: int, take: Callable[[_Job, FileRecord], None]
 ) -> None:
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     n_jobs = min(n_jobs, len(todo))
     queue = deque((job, 1) for job in todo)
@@ -738,14 +737,7 @@ def _run_pool(
     try:
         while queue or running:
             if pool is None:
-                ctx = _context()
-                pids = ctx.SimpleQueue()  # each worker's process id, as it starts
-                pool = ProcessPoolExecutor(
-                    n_jobs,
-                    mp_context=ctx,
-                    initializer=_init_worker,
-                    initargs=(pids, os.getpid(), _mp_temp()),
-                )
+                pool, pids = _start_pool(n_jobs)
             # As many in flight as workers: a worker that dies takes only its own file.
             while queue and len(running) < n_jobs:
                 job, attempt = queue.popleft()
@@ -753,17 +745,7 @@ def _run_pool(
                 running[fut] = (job, attempt)
             finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
             signals.check()
-            lost = []  # files in flight when a worker died: the pool went with it
-            for fut in finished:
-                job, attempt = running.pop(fut)
-                try:
-                    take(job, fut.result())
-                except BrokenProcessPool:
-                    lost.append(job)
-                    if attempt == 1:
-                        queue.appendleft((job, 2))
-                    else:
-                        take(job, _died(job, attempt, "its process ended"))
+            lost = _take_finished(finished, running, queue, take)
             if lost:
                 # The other files in flight were lost with the pool: run them again too.
                 lost += [job for job, _ in running.values()]
@@ -779,6 +761,41 @@ def _run_pool(
     finally:
         if pool is not None:
             _stop(pool, pids, [job for job, _ in running.values()])
+
+
+def _start_pool(n_jobs: int):
+    """A pool of ``n_jobs`` workers, and the queue each worker puts its process id on as it
+    starts."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = _context()
+    pids = ctx.SimpleQueue()
+    pool = ProcessPoolExecutor(
+        n_jobs, mp_context=ctx, initializer=_init_worker, initargs=(pids, os.getpid(), _mp_temp())
+    )
+    return pool, pids
+
+
+def _take_finished(
+    finished, running: dict, queue: deque, take: Callable[[_Job, FileRecord], None]
+) -> list[_Job]:
+    """Each finished file's record to ``take`` (out of ``running``); the files whose worker
+    died, which took the pool with it (each goes back on ``queue`` once, then is taken as
+    failed)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    lost = []
+    for fut in finished:
+        job, attempt = running.pop(fut)
+        try:
+            take(job, fut.result())
+        except BrokenProcessPool:
+            lost.append(job)
+            if attempt == 1:
+                queue.appendleft((job, 2))
+            else:
+                take(job, _died(job, attempt, "its process ended"))
+    return lost
 
 
 def _stop(pool, pids, in_flight: list[_Job]) -> None:
