@@ -436,7 +436,9 @@ def kmeans(
     return best
 
 
-def _checked_data(x, k: int, weights, metric: str) -> tuple[NDArray, NDArray]:
+def _checked_data(
+    x: NDArray, k: int, weights: NDArray | None, metric: Metric
+) -> tuple[NDArray, NDArray]:
     """``kmeans``' data and weights as float64 arrays, checked with ``k`` and ``metric``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:

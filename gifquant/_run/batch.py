@@ -777,7 +777,7 @@ def _start_pool(n_jobs: int):
 
 
 def _take_finished(
-    finished, running: dict, queue: deque, take: Callable[[_Job, FileRecord], None]
+    finished: set, running: dict, queue: deque, take: Callable[[_Job, FileRecord], None]
 ) -> list[_Job]:
     """Each finished file's record to ``take`` (out of ``running``); the files whose worker
     died, which took the pool with it (each goes back on ``queue`` once, then is taken as
