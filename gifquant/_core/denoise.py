@@ -240,18 +240,8 @@ class Denoiser:
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames:
         measured every other frame (the median of the last few is what counts)."""
-        cur = window[0]
-        # The first frame has none before it: the second difference at the next one stands in.
-        prev = self._prev if self._prev is not None else (window[2] if len(window) > 2 else None)
-        if prev is not None and len(window) > 1 and (self._frame % 2 == 0 or not self._history):
-            sigma, share = block_noise(prev, cur, window[1])
-            if share >= NOISY:
-                if self._frame % 8 == 0 or not self._history:
-                    self._churn = palette_churn(prev, cur)
-                if self._churn >= CHURN:
-                    share = 0.0  # the colours changed as wholes: a new palette, not noise
-            self._history.append((sigma, share))
-            del self._history[:-_HISTORY]
+        if self._frame % 2 == 0 or not self._history:
+            self._measure(window)
         if not self._history or np.median([s for _, s in self._history]) < NOISY:
             return None
         stack = np.stack([b for b, _ in self._history])
@@ -264,6 +254,23 @@ class Denoiser:
         sigma = np.clip(sigma, FLOOR, 1.5 * typical)
         sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
         return sigma.astype(np.float32)
+
+    def _measure(self, window: list[NDArray[np.uint8]]) -> None:
+        """The current frame's per-block sigma and noisy share into the history (none when
+        there is no frame on each side of it)."""
+        cur = window[0]
+        # The first frame has none before it: the second difference at the next one stands in.
+        prev = self._prev if self._prev is not None else (window[2] if len(window) > 2 else None)
+        if prev is None or len(window) < 2:
+            return
+        sigma, share = block_noise(prev, cur, window[1])
+        if share >= NOISY:
+            if self._frame % 8 == 0 or not self._history:
+                self._churn = palette_churn(prev, cur)
+            if self._churn >= CHURN:
+                share = 0.0  # the colours changed as wholes: a new palette, not noise
+        self._history.append((sigma, share))
+        del self._history[:-_HISTORY]
 
     def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
         state = self._begin(window)

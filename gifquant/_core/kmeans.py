@@ -406,26 +406,10 @@ def kmeans(
     -------
     KMeansResult
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or len(x) == 0:
-        raise ValueError("x must be a non-empty 2-D array")
-    if not 1 <= k:
-        raise ValueError("k must be >= 1")
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}")
-    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(x),) or (w <= 0).any():
-        raise ValueError("weights must be positive, one per sample")
+    x, w = _checked_data(x, k, weights, metric)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if isinstance(init, np.ndarray):
-        start = np.asarray(init, dtype=np.float64)
-        if start.ndim != 2 or start.shape[1] != x.shape[1] or not 1 <= len(start) <= k:
-            raise ValueError(
-                f"init centres must have shape (k, n_features) = ({k}, {x.shape[1]}) (or "
-                f"fewer rows, for data with fewer distinct points), not {start.shape}"
-            )
-        if not np.isfinite(start).all():
-            raise ValueError("init centres must be finite")
+        start = _checked_start(init, k, x.shape[1])
         return _lloyd(x, w, start, metric=metric, max_iter=max_iter, tol=tol)
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}")
@@ -450,3 +434,33 @@ def kmeans(
             best = res
     assert best is not None
     return best
+
+
+def _checked_data(
+    x: NDArray, k: int, weights: NDArray | None, metric: Metric
+) -> tuple[NDArray, NDArray]:
+    """``kmeans``' data and weights as float64 arrays, checked with ``k`` and ``metric``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError("x must be a non-empty 2-D array")
+    if not 1 <= k:
+        raise ValueError("k must be >= 1")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(x),) or (w <= 0).any():
+        raise ValueError("weights must be positive, one per sample")
+    return x, w
+
+
+def _checked_start(init: NDArray, k: int, n_features: int) -> NDArray:
+    """A warm start's centres as float64, checked: (1..k, n_features), finite."""
+    start = np.asarray(init, dtype=np.float64)
+    if start.ndim != 2 or start.shape[1] != n_features or not 1 <= len(start) <= k:
+        raise ValueError(
+            f"init centres must have shape (k, n_features) = ({k}, {n_features}) (or "
+            f"fewer rows, for data with fewer distinct points), not {start.shape}"
+        )
+    if not np.isfinite(start).all():
+        raise ValueError("init centres must be finite")
+    return start

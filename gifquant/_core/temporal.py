@@ -719,22 +719,35 @@ class TemporalQuantizer:
         shown = self._shown
         if plan.cut or plan.has_alpha or (shown is not None and shown.shape != plan.shape):
             shown = None  # nothing on screen to keep to
-        slots = plan.slots
-        if slots is None:
-            slots = self._dither(src, plan.colours, plan, shown)
-        elif still is not None and len(still[0]) and src.all_opaque:
-            slots = _coherent(slots, still, plan, self.options)
-        fed = None
-        if plan.slots is not None and plan.colours.smooth is not None and self.options.deband > 0:
-            slots, fed = self._deband(plan, slots, shown)
-        if still is not None and shown is not None and plan.slots is not None:
-            slots = self._keep_close(plan, slots, shown, still[0])
+        slots, fed = self._slots(plan, shown, still)
         if plan.has_alpha:
             self._shown = None
             frame = _with_transparency(src, slots, plan.display, duration)
         else:
             frame = self._opaque_frame(plan, slots, shown, fed, duration)
         return FrameResult(frame, src, plan.cut)
+
+    def _slots(
+        self,
+        plan: FramePlan,
+        shown: _Shown | None,
+        still: tuple[NDArray[np.intp], NDArray[np.uint8]] | None,
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint32] | None]:
+        """``paint``'s entry for each pixel: dithered when the plan has no slots, else the
+        plan's made coherent on the still pixels, de-banded and kept close; with the packed
+        source colours the de-banding compares next frame (None when it did not run)."""
+        src = plan.colours.source
+        slots = plan.slots
+        if slots is None:
+            return self._dither(src, plan.colours, plan, shown), None
+        if still is not None and len(still[0]) and src.all_opaque:
+            slots = _coherent(slots, still, plan, self.options)
+        fed = None
+        if plan.colours.smooth is not None and self.options.deband > 0:
+            slots, fed = self._deband(plan, slots, shown)
+        if still is not None and shown is not None:
+            slots = self._keep_close(plan, slots, shown, still[0])
+        return slots, fed
 
     def _deband(
         self, plan: FramePlan, slots: NDArray[np.uint8], shown: _Shown | None

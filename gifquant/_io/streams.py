@@ -352,17 +352,9 @@ def inside(path: str, folder: str) -> bool:
     return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
 
 
-def _same_fds(a: int, b: int) -> bool:
-    """Whether file descriptors ``a`` and ``b`` are one regular file."""
-    try:
-        x, y = os.fstat(a), os.fstat(b)
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISREG(x.st_mode) and (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino)
-
-
-def _is_fd(fd: int, path: str) -> bool:
-    """Whether open file descriptor ``fd`` is the regular file ``path``."""
+def _is_fd(fd: int, path: str | int) -> bool:
+    """Whether open file descriptor ``fd`` is the regular file ``path`` (a path, or another
+    file descriptor)."""
     try:
         a, b = os.fstat(fd), os.stat(path)
     except (OSError, ValueError):
@@ -391,7 +383,7 @@ def check_paths(inp: str, out: str, fmt: str) -> None:
     Whether an existing output may be replaced (-y, -n, asking) is the CLI's decision.
     """
     if inp == "-" and out == "-":
-        same = _same_fds(0, 1)
+        same = _is_fd(0, 1)
     elif inp == "-":
         same = _is_fd(0, out)
     elif out == "-":

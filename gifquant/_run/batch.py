@@ -340,38 +340,55 @@ def _expand(arg: str, out_real: str) -> Iterator[tuple[str, str]]:
     if arg == "-":
         yield from _listed(sys.stdin, "stdin")
     elif glob.has_magic(arg):
-        base = _glob_base(arg)
-        found = sorted(m for m in _glob(arg) if os.path.isfile(m) and not _inside(m, out_real))
-        if not found:
-            raise GifquantError(f"{arg}: no files match")
-        for m in found:
-            yield m, os.path.relpath(m, base)
+        yield from _matched(arg, out_real)
     elif os.path.isdir(arg):
-        found = []
-        for root, dirs, files in os.walk(arg):
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if not d.startswith(".") and not _inside(os.path.join(root, d), out_real)
-            )
-            found.extend(
-                os.path.join(root, f)
-                for f in sorted(files)
-                if not f.startswith(".") and os.path.splitext(f)[1].lower() in INPUT_EXTENSIONS
-            )
-        if not found:
-            raise GifquantError(f"{arg}: no GIF, image or video files in this folder")
-        for m in found:
-            yield m, os.path.relpath(m, arg)
+        yield from _in_folder(arg, out_real)
     elif os.path.isfile(arg) and arg.lower().endswith(LIST_EXTENSIONS):
-        try:
-            with open(arg, encoding="utf-8") as f:
-                yield from _listed(f, arg)
-        except UnicodeDecodeError:
-            raise GifquantError(f"{arg}: a list file must be UTF-8 text") from None
+        yield from _list_file(arg)
     else:
         # A single file; one that is missing is that file's failure, not the batch's.
         yield arg, os.path.basename(arg)
+
+
+def _matched(pattern: str, out_real: str) -> Iterator[tuple[str, str]]:
+    """The files a wildcard pattern matches (none in the output folder), relative to the
+    folders before its first wildcard."""
+    base = _glob_base(pattern)
+    found = sorted(m for m in _glob(pattern) if os.path.isfile(m) and not _inside(m, out_real))
+    if not found:
+        raise GifquantError(f"{pattern}: no files match")
+    for m in found:
+        yield m, os.path.relpath(m, base)
+
+
+def _in_folder(folder: str, out_real: str) -> Iterator[tuple[str, str]]:
+    """The GIF, image and video files under ``folder`` (not hidden, not in the output
+    folder), relative to it."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and not _inside(os.path.join(root, d), out_real)
+        )
+        found.extend(
+            os.path.join(root, f)
+            for f in sorted(files)
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in INPUT_EXTENSIONS
+        )
+    if not found:
+        raise GifquantError(f"{folder}: no GIF, image or video files in this folder")
+    for m in found:
+        yield m, os.path.relpath(m, folder)
+
+
+def _list_file(path: str) -> Iterator[tuple[str, str]]:
+    """The entries of a list file (see ``_listed``)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            yield from _listed(f, path)
+    except UnicodeDecodeError:
+        raise GifquantError(f"{path}: a list file must be UTF-8 text") from None
 
 
 def _listed(lines: Iterable[str], name: str) -> Iterator[tuple[str, str]]:
@@ -417,19 +434,28 @@ def _glob_walk(path: str, parts: list[str], above: tuple[str, ...], found: list[
         return
     if part == "**":
         _glob_walk(path, rest, above, found)  # ** matches no folder too
-        for name in names:
-            sub = os.path.join(path, name)
-            if name.startswith("."):
-                continue
-            if os.path.isdir(sub):
-                if os.path.realpath(sub) not in here:  # else a loop
-                    _glob_walk(sub, parts, here, found)
-            elif not rest:  # a trailing ** matches files too
-                found.append(sub)
+        _glob_descend(path, names, parts, here, found)
         return
     for name in fnmatch.filter(names, part):
         if not name.startswith(".") or part.startswith("."):
             _glob_walk(os.path.join(path, name), rest, here, found)
+
+
+def _glob_descend(
+    path: str, names: list[str], parts: list[str], here: tuple[str, ...], found: list[str]
+) -> None:
+    """A ``**`` (``parts[0]``) at ``path`` matching one folder or more: on down through each
+    of ``names`` (a folder already walked through is a loop), or a file when the ``**`` ends
+    the pattern."""
+    for name in names:
+        sub = os.path.join(path, name)
+        if name.startswith("."):
+            continue
+        if os.path.isdir(sub):
+            if os.path.realpath(sub) not in here:  # else a loop
+                _glob_walk(sub, parts, here, found)
+        elif len(parts) == 1:  # a trailing ** matches files too
+            found.append(sub)
 
 
 def _glob_base(pattern: str) -> str:
@@ -702,8 +728,7 @@ def _context():
 def _run_pool(
     todo: list[_Job], settings: Settings, n_jobs: int, take: Callable[[_Job, FileRecord], None]
 ) -> None:
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     n_jobs = min(n_jobs, len(todo))
     queue = deque((job, 1) for job in todo)
@@ -712,14 +737,7 @@ def _run_pool(
     try:
         while queue or running:
             if pool is None:
-                ctx = _context()
-                pids = ctx.SimpleQueue()  # each worker's process id, as it starts
-                pool = ProcessPoolExecutor(
-                    n_jobs,
-                    mp_context=ctx,
-                    initializer=_init_worker,
-                    initargs=(pids, os.getpid(), _mp_temp()),
-                )
+                pool, pids = _start_pool(n_jobs)
             # As many in flight as workers: a worker that dies takes only its own file.
             while queue and len(running) < n_jobs:
                 job, attempt = queue.popleft()
@@ -727,17 +745,7 @@ def _run_pool(
                 running[fut] = (job, attempt)
             finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
             signals.check()
-            lost = []  # files in flight when a worker died: the pool went with it
-            for fut in finished:
-                job, attempt = running.pop(fut)
-                try:
-                    take(job, fut.result())
-                except BrokenProcessPool:
-                    lost.append(job)
-                    if attempt == 1:
-                        queue.appendleft((job, 2))
-                    else:
-                        take(job, _died(job, attempt, "its process ended"))
+            lost = _take_finished(finished, running, queue, take)
             if lost:
                 # The other files in flight were lost with the pool: run them again too.
                 lost += [job for job, _ in running.values()]
@@ -753,6 +761,41 @@ def _run_pool(
     finally:
         if pool is not None:
             _stop(pool, pids, [job for job, _ in running.values()])
+
+
+def _start_pool(n_jobs: int):
+    """A pool of ``n_jobs`` workers, and the queue each worker puts its process id on as it
+    starts."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = _context()
+    pids = ctx.SimpleQueue()
+    pool = ProcessPoolExecutor(
+        n_jobs, mp_context=ctx, initializer=_init_worker, initargs=(pids, os.getpid(), _mp_temp())
+    )
+    return pool, pids
+
+
+def _take_finished(
+    finished: set, running: dict, queue: deque, take: Callable[[_Job, FileRecord], None]
+) -> list[_Job]:
+    """Each finished file's record to ``take`` (out of ``running``); the files whose worker
+    died, which took the pool with it (each goes back on ``queue`` once, then is taken as
+    failed)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    lost = []
+    for fut in finished:
+        job, attempt = running.pop(fut)
+        try:
+            take(job, fut.result())
+        except BrokenProcessPool:
+            lost.append(job)
+            if attempt == 1:
+                queue.appendleft((job, 2))
+            else:
+                take(job, _died(job, attempt, "its process ended"))
+    return lost
 
 
 def _stop(pool, pids, in_flight: list[_Job]) -> None:

@@ -146,27 +146,11 @@ class Settings:
     def replace(self, **keywords) -> Settings:
         """These settings with some changed, by ``from_keywords``' keywords."""
         _check_types(keywords, self)
-        branches: dict[str, dict] = {"read": {}, "write": {}, "quantize": {}}
-        top: dict[str, Any] = {}
-        for name, value in keywords.items():
-            if name in _READ:
-                branches["read"][name] = value
-            elif name in _WRITE:
-                branches["write"][name] = value
-            elif name in ("palette_from", "transfer"):  # before QuantizeOptions' own transfer
-                top[name] = value
-            elif name in _QUANTIZE:
-                branches["quantize"][name] = value
-            elif name != "max_size":
-                raise TypeError(f"unexpected setting {name!r}")
+        branches, top = _route(keywords)
         if "max_size" in keywords:
             top["size"] = _size_target(keywords, self)
         elif self.size is not None and ("k" in keywords or "lossy" in keywords):
             top["size"] = _size_target({"max_size": self.size.size, **keywords}, self)
-        # None given for these means their default (as an unset command-line option).
-        for branch, name, default in _NONE_IS_DEFAULT:
-            if name in keywords and keywords[name] is None:
-                branches[branch][name] = default
         for name, changes in branches.items():
             if changes:
                 top[name] = dataclasses.replace(getattr(self, name), **changes)
@@ -199,6 +183,29 @@ _NONE_IS_DEFAULT = (
     ("write", "matte", WriteSettings.matte),
     ("read", "max_pixels", ReadSettings.max_pixels),
 )
+
+
+def _route(keywords: dict) -> tuple[dict[str, dict], dict[str, Any]]:
+    """``replace``'s keywords sorted: the changes to each branch (read, write, quantize), and
+    the palettes' to the settings themselves (``max_size`` is neither: ``_size_target``)."""
+    branches: dict[str, dict] = {"read": {}, "write": {}, "quantize": {}}
+    top: dict[str, Any] = {}
+    for name, value in keywords.items():
+        if name in _READ:
+            branches["read"][name] = value
+        elif name in _WRITE:
+            branches["write"][name] = value
+        elif name in ("palette_from", "transfer"):  # before QuantizeOptions' own transfer
+            top[name] = value
+        elif name in _QUANTIZE:
+            branches["quantize"][name] = value
+        elif name != "max_size":
+            raise TypeError(f"unexpected setting {name!r}")
+    # None given for these means their default (as an unset command-line option).
+    for branch, name, default in _NONE_IS_DEFAULT:
+        if name in keywords and keywords[name] is None:
+            branches[branch][name] = default
+    return branches, top
 
 
 def _check_types(keywords: dict, current: Settings) -> None:
