@@ -8,7 +8,9 @@ Later signals are only noted: a second exception raised inside that clean-up wou
 halfway (a lock released twice, a ``.part`` file left behind).
 
 A signal can land in C code that swallows the exception (an import, a numpy call); the run also
-calls ``check()`` between frames, which raises for a signal noted but not yet acted on.
+calls ``check()`` between frames, which raises for a signal noted but not yet acted on. Inside
+an import the handler only notes the signal: raised there, it can be swallowed by the import
+system and leave a module half-imported.
 Stdlib only: the command installs these handlers before it imports numpy.
 """
 
@@ -45,12 +47,24 @@ def _note(signum: int) -> bool:
     return True
 
 
-def _handler(signum: int, frame: object) -> None:
+def _handler(signum: int, frame) -> None:
     if _finished:
         return  # the run is over; its exit code stands
-    if _note(signum):
+    if _note(signum) and not _importing(frame):
         raise Interrupted(signum)
-    # else already stopping: let the clean-up finish
+    # else already stopping (let the clean-up finish), or inside an import: an exception
+    # raised there can be swallowed by the import system's own clean-up and leave a module
+    # half-imported (another thread importing it then waits forever); ``check()``, called
+    # between frames, raises it instead
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` (the interrupted one) is inside Python's import machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install() -> dict[int, object] | None:
