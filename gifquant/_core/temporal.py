@@ -761,7 +761,7 @@ class TemporalQuantizer:
         threshold = thresholds(*plan.shape)
         if not src.all_opaque:
             threshold = threshold[src.opaque.reshape(-1)]
-        display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+        display_lab = _display_lab(plan, opt.space)
         slots = deband(
             slots,
             src.inverse,
@@ -792,7 +792,7 @@ class TemporalQuantizer:
         if not (plan.persistent and src.all_opaque and len(shown.slots) == len(slots)):
             return slots
         opt = self.options
-        display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+        display_lab = _display_lab(plan, opt.space)
         return _sticky(slots, shown.slots, src.inverse, plan.colours.lab, display_lab, still)
 
     def _opaque_frame(
@@ -919,6 +919,11 @@ def _sticky(
     return out
 
 
+def _display_lab(plan: FramePlan, space: str) -> NDArray:
+    """The plan's entries in CIELAB: its working-space palette when that is CIELAB."""
+    return plan.display_ws if space == "lab" else rgb_to_lab(plan.display)
+
+
 def _coherent(
     slots: NDArray[np.uint8],
     still: tuple[NDArray[np.intp], NDArray[np.uint8]],
@@ -938,7 +943,7 @@ def _coherent(
     differ = own != held
     if not differ.any():
         return slots
-    display_lab = plan.display_ws if opt.space == "lab" else rgb_to_lab(plan.display)
+    display_lab = _display_lab(plan, opt.space)
     gap = np.sqrt(((display_lab[own[differ]] - display_lab[held[differ]]) ** 2).sum(1))
     fix = np.flatnonzero(differ)[gap > GHOST]
     if fix.size == 0:

@@ -178,7 +178,6 @@ class _Stages:
         self, options, sink, compare_sink, panels, measure, on_frame, records, columns=None
     ) -> None:
         self.records = records
-        self.denoising = False  # frames come through the denoiser (``run`` sets it)
         self._last_palette_lab: NDArray | None = None
         self.options = options
         self.sink = sink
@@ -198,6 +197,9 @@ class _Stages:
                 self.panels.append((p, TemporalQuantizer(opts)))
                 if p.options is not None:
                     self.report.panel_meters[p.label] = QualityMeter()
+        # The denoising strengths the run and its panels ask for (0: off).
+        self.strengths = {options.denoise, *(q.options.denoise for _, q in self.panels)}
+        self.denoising = any(s > 0 for s in self.strengths)
 
     def prepare(self, fr: Frame) -> Prepared:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
@@ -338,10 +340,8 @@ def run(
     stages = _Stages(
         options, sink, compare_sink, panels, measure, on_frame, records and measure, columns
     )
-    strengths = {options.denoise, *(q.options.denoise for _, q in stages.panels)}
-    stages.denoising = any(s > 0 for s in strengths)
     if stages.denoising:
-        frames = denoised(frames, strengths)
+        frames = denoised(frames, stages.strengths)
     if threads:
         _threaded(frames, stages, queue_frames)
     else:
