@@ -13,6 +13,8 @@ codec noise a real camera clip carries) and decoded again into a lossless RGB fi
   sunset    a sky gradient with a slowly sinking sun over rippling water
   sky       a full-frame smooth sky gradient drifting slowly, a ball crossing it, a busy strip
             along the bottom (the gradient bands first when entries run short)
+  stepped   a drifting gradient redrawn in 8x8 blocks when it has moved 1-2.5 levels, as a codec
+            does, with sparse noise (no codec: small and quick to make, for the tests)
   partial   a still scene, Gaussian noise on its left half only, the right half exactly still
             (no codec: the clean half stays bit-exact, so ghosts and flicker have pixels to
             measure)
@@ -174,6 +176,36 @@ def _sky(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
         yield frame + rng.normal(0, 0.8, frame.shape)
 
 
+def _stepped(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
+    """A smooth gradient drifting slowly, redrawn in 8x8 blocks as a codec does: a block is
+    kept as it was until the picture has moved 1 to 2.5 levels (its own limit) from it, and is
+    redrawn with noise."""
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    drawn = shown = None  # the clean picture each block was last redrawn from, and the frame
+    limit = rng.uniform(1.0, 2.5, (-(-h // 8), -(-w // 8)))  # levels: each block's own
+    for t in range(n):
+        u = (yy / h + 0.002 * t)[..., None]
+        frame = (1 - u) * np.array([40, 90, 170]) + u * np.array([235, 170, 120])
+        if drawn is None:
+            drawn, shown = frame.copy(), frame.copy()
+        off = np.abs(frame - drawn).max(-1)
+        redraw = np.repeat(np.repeat(_block_max(off, 8) > limit, 8, 0), 8, 1)[:h, :w]
+        if t == 0:
+            redraw[:] = True
+        noise = rng.normal(0, 0.6, frame.shape)
+        noise += (rng.random((h, w, 1)) < 0.1) * rng.choice([-2.0, 2.0], (h, w, 1))
+        drawn[redraw] = frame[redraw]
+        shown[redraw] = frame[redraw] + noise[redraw]
+        yield shown.copy()
+
+
+def _block_max(a: np.ndarray, b: int) -> np.ndarray:
+    h, w = a.shape
+    padded = np.zeros((-(-h // b) * b, -(-w // b) * b), a.dtype)
+    padded[:h, :w] = a
+    return padded.reshape(padded.shape[0] // b, b, -1, b).max((1, 3))
+
+
 def _partial(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
     scene = _street_scene(h, w, rng)
     for _ in range(n):
@@ -199,6 +231,7 @@ CLIPS: dict[str, tuple[Frames, bool]] = {
     "meeting": (_meeting, True),
     "sunset": (_sunset, True),
     "sky": (_sky, True),
+    "stepped": (_stepped, False),
     "partial": (_partial, False),
     "creep": (_creep, False),
 }

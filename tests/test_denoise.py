@@ -229,6 +229,21 @@ def test_a_denoised_pixel_keeps_its_entry_through_a_sub_jnd_change(monkeypatch):
     assert m_kept.ghosts <= MAX_GHOSTS and m_kept.incoherence <= m_loose.incoherence + 0.001
 
 
+def test_a_drifting_gradient_a_codec_redraws_in_steps_is_not_held_into_flicker(monkeypatch):
+    # A slowly drifting smooth gradient redrawn in 8x8 blocks (as a codec skips blocks):
+    # held, its pixels would be shown now by their held value, now (exactly still) by their
+    # source colour, and flicker between the two.
+    import gifquant._core.denoise as denoise
+
+    frames = clips.frames("stepped", 24, 64, 240)
+    drifting = gifquant.quantize(frames, k=16)
+    monkeypatch.setattr(denoise, "DRIFT", np.inf)
+    held = gifquant.quantize(frames, k=16)
+    m_drift, m_held = measure(list(frames), list(drifting)), measure(list(frames), list(held))
+    assert m_drift.flicker < 0.7 * m_held.flicker, (m_drift.flicker, m_held.flicker)
+    assert m_drift.ghosts <= MAX_GHOSTS and m_drift.banding <= m_held.banding
+
+
 def test_what_is_held_stays_within_the_noise():
     frames = clips.frames("partial", 12, 64, 48)
     out = gifquant.quantize(frames, k=256, deband="off")

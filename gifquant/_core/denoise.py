@@ -52,6 +52,10 @@ MOVING = 0.1  # a block where this share of the pixels moves (> CAP levels) is n
 NOISY = 0.01  # a clip is noisy when this share of a frame's pixels blip by 1 to SMALL levels
 CHURN = 0.5  # a change at least this much palette churn (``palette_churn``) is not noise
 MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory, see denoised
+DRIFT = 0.3  # levels a frame: a block whose mean moves this fast, steadily, drifts
+DRIFT_SPAN = 8  # frames before the current one the drift is measured over (and the look-ahead)
+DRIFT_JUMP = 1.5  # levels: a drifting block's mean moves no more than this a frame
+STEPPED = 0.25  # a drifting block with this share of exactly still pixels is not held
 _HISTORY = 7  # frames of measurements the noise estimate is the median of
 _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
 
@@ -75,6 +79,16 @@ def block_noise(
     # there is the picture, and its noise could not be told from its motion.
     sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
     return sigma, float(n_small) / (h * w)
+
+
+def block_means(img: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """Each 16x16 block's mean colour (levels), shape (ceil(h/16), ceil(w/16), 3)."""
+    h, w = img.shape[:2]
+    sums = np.add.reduceat(img[..., :3], np.arange(0, h, BLOCK), axis=0, dtype=np.int32)
+    sums = np.add.reduceat(sums, np.arange(0, w, BLOCK), axis=1, dtype=np.int32)
+    rows = np.minimum(BLOCK, h - np.arange(0, h, BLOCK))
+    cols = np.minimum(BLOCK, w - np.arange(0, w, BLOCK))
+    return (sums / (rows[:, None, None] * cols[None, :, None])).astype(np.float32)
 
 
 def palette_churn(prev: NDArray[np.uint8], cur: NDArray[np.uint8]) -> float:
@@ -236,6 +250,7 @@ class Denoiser:
         self._frame = 0
         self._state: tuple[NDArray, ...] | None = None
         self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
+        self._means: dict[int, NDArray[np.float32]] = {}  # frame number -> its block means
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames:
@@ -253,7 +268,42 @@ class Denoiser:
         typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
         sigma = np.clip(sigma, FLOOR, 1.5 * typical)
         sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
+        if self._tight.shape == sigma.shape:
+            sigma[self._stepped_drift(window)] = 0
         return sigma.astype(np.float32)
+
+    def _stepped_drift(self, window: list[NDArray[np.uint8]]) -> NDArray[np.bool_]:
+        """The smooth blocks that drift (``_drifting``) in a codec's steps: a good share of
+        their pixels exactly as in the frame before (``STEPPED``). Held, such a block's pixels
+        would be shown now by their held value, now (exactly still) by their source colour's
+        entry, and flicker between the two; taken as they come they step as the source does.
+        (A drift under dense noise, which no codec has smoothed, is held.)"""
+        drifting = self._drifting(window)
+        if not drifting.any() or self._prev is None:
+            return drifting
+        still = (window[0][..., :3] == self._prev[..., :3]).all(-1)
+        return drifting & (block_means(still[..., None].view(np.uint8))[..., 0] >= STEPPED)
+
+    def _drifting(self, window: list[NDArray[np.uint8]]) -> NDArray[np.bool_]:
+        """The blocks whose mean moves steadily one way. A block drifts (a gradient moving
+        slowly, a fade) when the least-squares slope of its mean over the last
+        ``DRIFT_SPAN`` frames and the look-ahead is ``DRIFT`` levels a frame or more, in steps
+        of at most ``DRIFT_JUMP``. Noise and a codec's one-off steps give a far smaller slope
+        over that many frames; something crossing the block moves its mean in jumps."""
+        t = self._frame
+        for i, f in enumerate(window):
+            if t + i not in self._means:
+                self._means[t + i] = block_means(f)
+        for old in [i for i in self._means if i < t - DRIFT_SPAN]:
+            del self._means[old]
+        frames = sorted(self._means)
+        if len(frames) < DRIFT_SPAN:
+            return np.zeros(self._means[t].shape[:2], bool)
+        span = np.stack([self._means[i] for i in frames])
+        x = np.asarray(frames, np.float32) - np.mean(frames)
+        slope = np.tensordot(x / (x * x).sum(), span, axes=(0, 0))
+        steps = (abs(np.diff(span, axis=0)) <= DRIFT_JUMP).all(0)
+        return (steps & (abs(slope) >= DRIFT)).any(-1)
 
     def _measure(self, window: list[NDArray[np.uint8]]) -> None:
         """The current frame's per-block sigma and noisy share into the history (none when
@@ -311,6 +361,7 @@ class Denoiser:
         h, w = cur.shape[:2]
         if self._prev is not None and self._prev.shape != cur.shape:
             self._history.clear()
+            self._means.clear()
             self._state = self._prev = None
         self._frame += 1
         blocks = self._noise(window)
