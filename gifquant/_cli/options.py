@@ -1,7 +1,8 @@
-"""Every option of every command, once: the flags, type, default and help of each, and the
-section of the help it is listed in. A command adds the options it takes by name
-(``add_options``), with what differs for it (a list of values for ``compare``'s rows, a help
-of its own); a new option is one row here and its name in the commands that take it."""
+"""Every option of every command, once: the flags, type, default and help of each
+(``OPTIONS``), and the sections of the help that list them (``SECTIONS``). A command takes
+options by name (``COMMANDS``, ``command_parser``), with what differs for it (a list of values
+for ``compare``'s rows, a help of its own); a new option is one row here and its name in the
+commands that take it."""
 
 from __future__ import annotations
 
@@ -39,24 +40,22 @@ from .args import (
 
 @dataclass(frozen=True)
 class Option:
-    """One option: its flags, ``add_argument``'s keywords, the help section it is listed in
-    (None: the command's own options) and, for options that exclude each other, a tag they
-    share."""
+    """One option: its flags, ``add_argument``'s keywords and, for options that exclude each
+    other, a tag they share."""
 
     flags: tuple[str, ...]
     keywords: dict = field(default_factory=dict)
-    section: str | None = None
     exclusive: str | None = None
 
 
-def option(*flags: str, section: str | None = None, exclusive: str | None = None, **keywords):
-    return Option(flags, keywords, section, exclusive)
+def option(*flags: str, exclusive: str | None = None, **keywords) -> Option:
+    return Option(flags, keywords, exclusive)
 
 
-PICKING = "colour picking"
-OTHER_FILES = "palettes of other files"
-CUTTING = "cutting and resampling (ffmpeg's meanings)"
-WRITING = "loop, matte, lossy compression, size target"
+def strength_option(flag: str, most: float, help: str) -> Option:
+    """A strength: auto (1.0, the default), off (0.0) or a number 0..``most``."""
+    return option(flag, type=strength(most), default=1.0, metavar="auto|off|S", help=help)
+
 
 OPTIONS: dict[str, Option] = {
     "k": option(
@@ -177,28 +176,23 @@ OPTIONS: dict[str, Option] = {
         default=1.0,
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
     ),
-    "denoise": option(
+    "denoise": strength_option(
         "--denoise",
-        type=strength(8),
-        default=1.0,
-        metavar="auto|off|S",
-        help="hold camera noise in the source still before quantizing (fewer bytes, no "
+        8,
+        "hold camera noise in the source still before quantizing (fewer bytes, no "
         "shimmer on still surfaces): auto (default) measures each clip's noise and leaves a "
         "clip with none untouched; off; or a strength S, 0..8, that scales the thresholds "
         "(1 = auto's, 2 = twice the measured noise)",
     ),
-    "deband": option(
+    "deband": strength_option(
         "--deband",
-        type=strength(4),
-        default=1.0,
-        metavar="auto|off|S",
-        help="keep smooth gradients free of bands: palette entries weighted to where errors "
+        4,
+        "keep smooth gradients free of bands: palette entries weighted to where errors "
         "show, and a fine still dither between close entries of smooth areas only; auto "
         "(default), off, or a strength S, 0..4",
     ),
     "enhance": option(
         "--enhance",
-        section=PICKING,
         type=number(0, MAX_ENHANCE),
         default=1.0,
         metavar="F",
@@ -208,7 +202,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "min_saturation": option(
         "--min-saturation",
-        section=PICKING,
         type=number(0, 1),
         default=0.0,
         metavar="S",
@@ -218,7 +211,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "representative": option(
         "--representative",
-        section=PICKING,
         choices=REPRESENTATIVES,
         default="mean",
         help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
@@ -226,7 +218,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "palette_from": option(
         "--palette-from",
-        section=OTHER_FILES,
         exclusive="other",
         metavar="FILE",
         default=None,
@@ -236,7 +227,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "transfer": option(
         "--transfer",
-        section=OTHER_FILES,
         exclusive="other",
         metavar="FILE",
         default=None,
@@ -245,7 +235,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "transfer_colours": option(
         "--transfer-colours",
-        section=OTHER_FILES,
         metavar="N",
         type=positive_int(1, 256),
         default=8,
@@ -261,7 +250,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "ss": option(
         "--ss",
-        section=CUTTING,
         type=time_value(False),
         default=0.0,
         metavar="T",
@@ -269,7 +257,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "t": option(
         "--t",
-        section=CUTTING,
         type=time_value(True),
         default=None,
         metavar="T",
@@ -277,7 +264,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "frames": option(
         "--frames",
-        section=CUTTING,
         type=positive_int(1, MAX_FRAMES),
         default=None,
         metavar="N",
@@ -285,7 +271,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "speed": option(
         "--speed",
-        section=CUTTING,
         type=number(0.01, MAX_SPEED),
         default=1.0,
         metavar="F",
@@ -294,7 +279,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "fps": option(
         "--fps",
-        section=CUTTING,
         type=rate,
         default=None,
         metavar="F",
@@ -302,7 +286,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "scale": option(
         "--scale",
-        section=CUTTING,
         type=scale_value,
         default=None,
         metavar="W:H",
@@ -310,7 +293,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "loop": option(
         "--loop",
-        section=WRITING,
         type=positive_int(-1, LOOP_MAX),
         default=None,
         metavar="N",
@@ -319,7 +301,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "matte": option(
         "--matte",
-        section=WRITING,
         type=colour_value,
         default=None,
         metavar="COLOUR",
@@ -329,7 +310,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "alpha_threshold": option(
         "--alpha-threshold",
-        section=WRITING,
         type=positive_int(0, 255),
         default=128,
         metavar="A",
@@ -338,7 +318,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "lossy": option(
         "--lossy",
-        section=WRITING,
         type=positive_int(0, LOSSY_MAX),
         default=None,
         metavar="N",
@@ -347,7 +326,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "max_size": option(
         "--max-size",
-        section=WRITING,
         type=size_value,
         default=None,
         metavar="SIZE",
@@ -509,6 +487,16 @@ OPTIONS: dict[str, Option] = {
 }
 
 
+# The sections of a command's help that list options other than its own, and the options
+# each lists (those a command takes).
+SECTIONS = {
+    "colour picking": "enhance min_saturation representative",
+    "palettes of other files": "palette_from transfer transfer_colours",
+    "cutting and resampling (ffmpeg's meanings)": "ss t frames speed fps scale",
+    "loop, matte, lossy compression, size target": "loop matte alpha_threshold lossy max_size",
+}
+SECTION_OF = {name: title for title, names in SECTIONS.items() for name in names.split()}
+
 # The options that say how a file is converted, the main command's and batch's (which
 # applies them to each file), and those that say how a run goes.
 FILE_OPTIONS = (
@@ -586,7 +574,7 @@ COMMANDS = {
 
 def command_parser(command: str, **changes: dict) -> Parser:
     """The parser of ``command`` (a key of ``COMMANDS``): its positional arguments, then its
-    ``OPTIONS``, each in its help section and with the others of its exclusive tag;
+    ``OPTIONS``, each in its help section (``SECTIONS``) and with the others of its exclusive tag;
     ``changes``: by option name, the ``add_argument`` keywords that differ for this command."""
     spec = COMMANDS[command]
     epilog = COMMAND_LIST if command == "main" else None
@@ -596,10 +584,10 @@ def command_parser(command: str, **changes: dict) -> Parser:
     sections: dict[str | None, argparse._ActionsContainer] = {None: p}
     exclusive: dict[str, argparse._ActionsContainer] = {}
     for name in spec.options.split():
-        opt = OPTIONS[name]
-        if opt.section not in sections:
-            sections[opt.section] = p.add_argument_group(opt.section)
-        where = sections[opt.section]
+        opt, section = OPTIONS[name], SECTION_OF.get(name)
+        if section not in sections:
+            sections[section] = p.add_argument_group(section)
+        where = sections[section]
         if opt.exclusive is not None:
             if opt.exclusive not in exclusive:
                 exclusive[opt.exclusive] = where.add_mutually_exclusive_group()
