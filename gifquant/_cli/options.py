@@ -87,13 +87,13 @@ OPTIONS: dict[str, Option] = {
         "--metric",
         choices=METRICS,
         default="euclidean",
-        help="euclidean: k-means; manhattan: L1 k-medians (default euclidean)",
+        help="euclidean: k-means; manhattan: L1 k-medians (default %(default)s)",
     ),
     "space": option(
         "--space",
         choices=SPACES,
         default="lab",
-        help="colour space the clustering runs in (default lab)",
+        help="colour space the clustering runs in (default %(default)s)",
     ),
     "init": option(
         "--init",
@@ -105,13 +105,13 @@ OPTIONS: dict[str, Option] = {
         "--n-init",
         type=positive_int(1, 100),
         default=3,
-        help="restarts of an initialisation, the lowest inertia wins (default 3)",
+        help="restarts of an initialisation, the lowest inertia wins (default %(default)s)",
     ),
     "max_iter": option(
         "--max-iter",
         type=positive_int(1, 10000),
         default=50,
-        help="Lloyd iterations per frame at most (default 50)",
+        help="Lloyd iterations per frame at most (default %(default)s)",
     ),
     "tol": option(
         "--tol",
@@ -123,15 +123,16 @@ OPTIONS: dict[str, Option] = {
         "--seed",
         type=positive_int(0, MAX_SEED),
         default=0,
-        help="random seed: the same seed gives the same output (default 0)",
+        help="random seed: the same seed gives the same output (default %(default)s)",
     ),
     "palette_hysteresis": option(
         "--palette-hysteresis",
         type=number(0, MAX_DE),
         default=3.0,
         metavar="DE",
-        help="a palette entry's colour changes only once its centroid moved more than "
-        "this (CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default 3.0)",
+        help="a palette entry's colour changes only once its centroid moved more than this "
+        "(CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default "
+        "%(default)s)",
     ),
     "palette_memory": option(
         "--palette-memory",
@@ -140,7 +141,7 @@ OPTIONS: dict[str, Option] = {
         metavar="M",
         help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
         "next frame (0..0.999), so the palette follows a change over about 1/(1-M) frames; "
-        "0 = a full k-means on every frame, seeded from the last (default 0.95)",
+        "0 = a full k-means on every frame, seeded from the last (default %(default)s)",
     ),
     "scene_threshold": option(
         "--scene-threshold",
@@ -148,7 +149,7 @@ OPTIONS: dict[str, Option] = {
         default=0.5,
         metavar="T",
         help="colour-histogram distance (0..1) that counts as a scene cut and "
-        "re-initialises the palette; 'off' to never (default 0.5)",
+        "re-initialises the palette; 'off' to never (default %(default)s)",
     ),
     "no_delta": option(
         "--no-delta",
@@ -174,7 +175,7 @@ OPTIONS: dict[str, Option] = {
         "--dither-strength",
         type=number(0, MAX_DITHER),
         default=1.0,
-        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
+        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default %(default)s)",
     ),
     "denoise": strength_option(
         "--denoise",
@@ -239,7 +240,7 @@ OPTIONS: dict[str, Option] = {
         type=positive_int(1, 256),
         default=8,
         help="colours of the --transfer palette taken from an image or clip, and clusters "
-        "the clip is matched in, 1..256 (default 8)",
+        "the clip is matched in, 1..256 (default %(default)s)",
     ),
     "format": option(
         "-f",
@@ -314,7 +315,7 @@ OPTIONS: dict[str, Option] = {
         default=128,
         metavar="A",
         help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
-        "(default 128, as ffmpeg's paletteuse)",
+        "(default %(default)s, as ffmpeg's paletteuse)",
     ),
     "lossy": option(
         "--lossy",
@@ -450,7 +451,7 @@ OPTIONS: dict[str, Option] = {
         "may go to stdout)",
     ),
     "swatch_size": option(
-        "--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)"
+        "--swatch-size", default="600x80", metavar="WxH", help="(default %(default)s)"
     ),
     "timeline": option(
         "--timeline",
@@ -462,7 +463,7 @@ OPTIONS: dict[str, Option] = {
         type=positive_int(1, 64),
         default=4,
         metavar="N",
-        help="timeline pixels per frame, 1..64 (default 4)",
+        help="timeline pixels per frame, 1..64 (default %(default)s)",
     ),
     "replaced": option(
         "--replaced",
