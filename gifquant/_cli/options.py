@@ -1,7 +1,8 @@
-"""Every option of every command, once: the flags, type, default and help of each, and the
-section of the help it is listed in. A command adds the options it takes by name
-(``add_options``), with what differs for it (a list of values for ``compare``'s rows, a help
-of its own); a new option is one row here and its name in the commands that take it."""
+"""Every option of every command, once: the flags, type, default and help of each
+(``OPTIONS``), and the sections of the help that list them (``SECTIONS``). A command takes
+options by name (``COMMANDS``, ``command_parser``), with what differs for it (a list of values
+for ``compare``'s rows, a help of its own); a new option is one row here and its name in the
+commands that take it."""
 
 from __future__ import annotations
 
@@ -39,24 +40,22 @@ from .args import (
 
 @dataclass(frozen=True)
 class Option:
-    """One option: its flags, ``add_argument``'s keywords, the help section it is listed in
-    (None: the command's own options) and, for options that exclude each other, a tag they
-    share."""
+    """One option: its flags, ``add_argument``'s keywords and, for options that exclude each
+    other, a tag they share."""
 
     flags: tuple[str, ...]
     keywords: dict = field(default_factory=dict)
-    section: str | None = None
     exclusive: str | None = None
 
 
-def option(*flags: str, section: str | None = None, exclusive: str | None = None, **keywords):
-    return Option(flags, keywords, section, exclusive)
+def option(*flags: str, exclusive: str | None = None, **keywords) -> Option:
+    return Option(flags, keywords, exclusive)
 
 
-PICKING = "colour picking"
-OTHER_FILES = "palettes of other files"
-CUTTING = "cutting and resampling (ffmpeg's meanings)"
-WRITING = "loop, matte, lossy compression, size target"
+def strength_option(flag: str, most: float, help: str) -> Option:
+    """A strength: auto (1.0, the default), off (0.0) or a number 0..``most``."""
+    return option(flag, type=strength(most), default=1.0, metavar="auto|off|S", help=help)
+
 
 OPTIONS: dict[str, Option] = {
     "k": option(
@@ -88,13 +87,13 @@ OPTIONS: dict[str, Option] = {
         "--metric",
         choices=METRICS,
         default="euclidean",
-        help="euclidean: k-means; manhattan: L1 k-medians (default euclidean)",
+        help="euclidean: k-means; manhattan: L1 k-medians (default %(default)s)",
     ),
     "space": option(
         "--space",
         choices=SPACES,
         default="lab",
-        help="colour space the clustering runs in (default lab)",
+        help="colour space the clustering runs in (default %(default)s)",
     ),
     "init": option(
         "--init",
@@ -106,13 +105,13 @@ OPTIONS: dict[str, Option] = {
         "--n-init",
         type=positive_int(1, 100),
         default=3,
-        help="restarts of an initialisation, the lowest inertia wins (default 3)",
+        help="restarts of an initialisation, the lowest inertia wins (default %(default)s)",
     ),
     "max_iter": option(
         "--max-iter",
         type=positive_int(1, 10000),
         default=50,
-        help="Lloyd iterations per frame at most (default 50)",
+        help="Lloyd iterations per frame at most (default %(default)s)",
     ),
     "tol": option(
         "--tol",
@@ -124,15 +123,16 @@ OPTIONS: dict[str, Option] = {
         "--seed",
         type=positive_int(0, MAX_SEED),
         default=0,
-        help="random seed: the same seed gives the same output (default 0)",
+        help="random seed: the same seed gives the same output (default %(default)s)",
     ),
     "palette_hysteresis": option(
         "--palette-hysteresis",
         type=number(0, MAX_DE),
         default=3.0,
         metavar="DE",
-        help="a palette entry's colour changes only once its centroid moved more than "
-        "this (CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default 3.0)",
+        help="a palette entry's colour changes only once its centroid moved more than this "
+        "(CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default "
+        "%(default)s)",
     ),
     "palette_memory": option(
         "--palette-memory",
@@ -141,7 +141,7 @@ OPTIONS: dict[str, Option] = {
         metavar="M",
         help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
         "next frame (0..0.999), so the palette follows a change over about 1/(1-M) frames; "
-        "0 = a full k-means on every frame, seeded from the last (default 0.95)",
+        "0 = a full k-means on every frame, seeded from the last (default %(default)s)",
     ),
     "scene_threshold": option(
         "--scene-threshold",
@@ -149,7 +149,7 @@ OPTIONS: dict[str, Option] = {
         default=0.5,
         metavar="T",
         help="colour-histogram distance (0..1) that counts as a scene cut and "
-        "re-initialises the palette; 'off' to never (default 0.5)",
+        "re-initialises the palette; 'off' to never (default %(default)s)",
     ),
     "no_delta": option(
         "--no-delta",
@@ -175,30 +175,25 @@ OPTIONS: dict[str, Option] = {
         "--dither-strength",
         type=number(0, MAX_DITHER),
         default=1.0,
-        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default 1.0)",
+        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default %(default)s)",
     ),
-    "denoise": option(
+    "denoise": strength_option(
         "--denoise",
-        type=strength(8),
-        default=1.0,
-        metavar="auto|off|S",
-        help="hold camera noise in the source still before quantizing (fewer bytes, no "
+        8,
+        "hold camera noise in the source still before quantizing (fewer bytes, no "
         "shimmer on still surfaces): auto (default) measures each clip's noise and leaves a "
         "clip with none untouched; off; or a strength S, 0..8, that scales the thresholds "
         "(1 = auto's, 2 = twice the measured noise)",
     ),
-    "deband": option(
+    "deband": strength_option(
         "--deband",
-        type=strength(4),
-        default=1.0,
-        metavar="auto|off|S",
-        help="keep smooth gradients free of bands: palette entries weighted to where errors "
+        4,
+        "keep smooth gradients free of bands: palette entries weighted to where errors "
         "show, and a fine still dither between close entries of smooth areas only; auto "
         "(default), off, or a strength S, 0..4",
     ),
     "enhance": option(
         "--enhance",
-        section=PICKING,
         type=number(0, MAX_ENHANCE),
         default=1.0,
         metavar="F",
@@ -208,7 +203,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "min_saturation": option(
         "--min-saturation",
-        section=PICKING,
         type=number(0, 1),
         default=0.0,
         metavar="S",
@@ -218,7 +212,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "representative": option(
         "--representative",
-        section=PICKING,
         choices=REPRESENTATIVES,
         default="mean",
         help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
@@ -226,7 +219,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "palette_from": option(
         "--palette-from",
-        section=OTHER_FILES,
         exclusive="other",
         metavar="FILE",
         default=None,
@@ -236,7 +228,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "transfer": option(
         "--transfer",
-        section=OTHER_FILES,
         exclusive="other",
         metavar="FILE",
         default=None,
@@ -245,12 +236,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "transfer_colours": option(
         "--transfer-colours",
-        section=OTHER_FILES,
         metavar="N",
         type=positive_int(1, 256),
         default=8,
         help="colours of the --transfer palette taken from an image or clip, and clusters "
-        "the clip is matched in, 1..256 (default 8)",
+        "the clip is matched in, 1..256 (default %(default)s)",
     ),
     "format": option(
         "-f",
@@ -261,7 +251,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "ss": option(
         "--ss",
-        section=CUTTING,
         type=time_value(False),
         default=0.0,
         metavar="T",
@@ -269,7 +258,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "t": option(
         "--t",
-        section=CUTTING,
         type=time_value(True),
         default=None,
         metavar="T",
@@ -277,7 +265,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "frames": option(
         "--frames",
-        section=CUTTING,
         type=positive_int(1, MAX_FRAMES),
         default=None,
         metavar="N",
@@ -285,7 +272,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "speed": option(
         "--speed",
-        section=CUTTING,
         type=number(0.01, MAX_SPEED),
         default=1.0,
         metavar="F",
@@ -294,7 +280,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "fps": option(
         "--fps",
-        section=CUTTING,
         type=rate,
         default=None,
         metavar="F",
@@ -302,7 +287,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "scale": option(
         "--scale",
-        section=CUTTING,
         type=scale_value,
         default=None,
         metavar="W:H",
@@ -310,7 +294,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "loop": option(
         "--loop",
-        section=WRITING,
         type=positive_int(-1, LOOP_MAX),
         default=None,
         metavar="N",
@@ -319,7 +302,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "matte": option(
         "--matte",
-        section=WRITING,
         type=colour_value,
         default=None,
         metavar="COLOUR",
@@ -329,16 +311,14 @@ OPTIONS: dict[str, Option] = {
     ),
     "alpha_threshold": option(
         "--alpha-threshold",
-        section=WRITING,
         type=positive_int(0, 255),
         default=128,
         metavar="A",
         help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
-        "(default 128, as ffmpeg's paletteuse)",
+        "(default %(default)s, as ffmpeg's paletteuse)",
     ),
     "lossy": option(
         "--lossy",
-        section=WRITING,
         type=positive_int(0, LOSSY_MAX),
         default=None,
         metavar="N",
@@ -347,7 +327,6 @@ OPTIONS: dict[str, Option] = {
     ),
     "max_size": option(
         "--max-size",
-        section=WRITING,
         type=size_value,
         default=None,
         metavar="SIZE",
@@ -472,7 +451,7 @@ OPTIONS: dict[str, Option] = {
         "may go to stdout)",
     ),
     "swatch_size": option(
-        "--swatch-size", default="600x80", metavar="WxH", help="(default 600x80)"
+        "--swatch-size", default="600x80", metavar="WxH", help="(default %(default)s)"
     ),
     "timeline": option(
         "--timeline",
@@ -484,7 +463,7 @@ OPTIONS: dict[str, Option] = {
         type=positive_int(1, 64),
         default=4,
         metavar="N",
-        help="timeline pixels per frame, 1..64 (default 4)",
+        help="timeline pixels per frame, 1..64 (default %(default)s)",
     ),
     "replaced": option(
         "--replaced",
@@ -508,6 +487,16 @@ OPTIONS: dict[str, Option] = {
     "version": option("--version", action="version", version=f"gifquant {__version__}"),
 }
 
+
+# The sections of a command's help that list options other than its own, and the options
+# each lists (those a command takes).
+SECTIONS = {
+    "colour picking": "enhance min_saturation representative",
+    "palettes of other files": "palette_from transfer transfer_colours",
+    "cutting and resampling (ffmpeg's meanings)": "ss t frames speed fps scale",
+    "loop, matte, lossy compression, size target": "loop matte alpha_threshold lossy max_size",
+}
+SECTION_OF = {name: title for title, names in SECTIONS.items() for name in names.split()}
 
 # The options that say how a file is converted, the main command's and batch's (which
 # applies them to each file), and those that say how a run goes.
@@ -586,7 +575,7 @@ COMMANDS = {
 
 def command_parser(command: str, **changes: dict) -> Parser:
     """The parser of ``command`` (a key of ``COMMANDS``): its positional arguments, then its
-    ``OPTIONS``, each in its help section and with the others of its exclusive tag;
+    ``OPTIONS``, each in its help section (``SECTIONS``) and with the others of its exclusive tag;
     ``changes``: by option name, the ``add_argument`` keywords that differ for this command."""
     spec = COMMANDS[command]
     epilog = COMMAND_LIST if command == "main" else None
@@ -596,10 +585,10 @@ def command_parser(command: str, **changes: dict) -> Parser:
     sections: dict[str | None, argparse._ActionsContainer] = {None: p}
     exclusive: dict[str, argparse._ActionsContainer] = {}
     for name in spec.options.split():
-        opt = OPTIONS[name]
-        if opt.section not in sections:
-            sections[opt.section] = p.add_argument_group(opt.section)
-        where = sections[opt.section]
+        opt, section = OPTIONS[name], SECTION_OF.get(name)
+        if section not in sections:
+            sections[section] = p.add_argument_group(section)
+        where = sections[section]
         if opt.exclusive is not None:
             if opt.exclusive not in exclusive:
                 exclusive[opt.exclusive] = where.add_mutually_exclusive_group()

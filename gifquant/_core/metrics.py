@@ -216,6 +216,16 @@ def _n_distinct(words: NDArray[np.uint32]) -> int:
     return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
 
 
+def _mean_of(name: str, doc: str) -> property:
+    """A read-only property: the mean of the list attribute ``name``, 0.0 while it is empty."""
+
+    def mean(self) -> float:
+        values = getattr(self, name)
+        return float(np.mean(values)) if values else 0.0
+
+    return property(mean, doc=doc)
+
+
 @dataclass
 class QualityMeter:
     """Accumulates dE and flicker (``update*``) and incoherence and colours on screen
@@ -460,35 +470,18 @@ class QualityMeter:
         self._prev = (source_lab, output_lab, mask)
         return de
 
-    @property
-    def mean_de(self) -> float:
-        """Mean over frames of each frame's mean dE."""
-        return float(np.mean(self.frame_de)) if self.frame_de else 0.0
+    # Means over frames (0.0 before any frame is in).
+    mean_de = _mean_of("frame_de", "Mean over frames of each frame's mean dE.")
 
     @property
     def flicker(self) -> float:
         """Mean output change (dE) over still source pixels of consecutive frames."""
         return self._flicker_sum / self._flicker_n if self._flicker_n else 0.0
 
-    @property
-    def incoherence(self) -> float:
-        """Mean incoherence over the observed frames with static pixels (0.0 if none)."""
-        return float(np.mean(self.frame_incoherence)) if self.frame_incoherence else 0.0
-
-    @property
-    def ghosts(self) -> float:
-        """Mean share of static pixels shown over ``GHOST_DE`` off their colour's majority."""
-        return float(np.mean(self.frame_ghosts)) if self.frame_ghosts else 0.0
-
-    @property
-    def de_p99(self) -> float:
-        """Mean over frames of each frame's 99th percentile of per-pixel dE."""
-        return float(np.mean(self.frame_p99)) if self.frame_p99 else 0.0
-
-    @property
-    def banding(self) -> float:
-        """Mean over frames with smooth areas of the share of them the output bands."""
-        return float(np.mean(self.frame_banding)) if self.frame_banding else 0.0
+    incoherence = _mean_of("frame_incoherence", "Mean incoherence of frames with static pixels.")
+    ghosts = _mean_of("frame_ghosts", "Mean share of static pixels GHOST_DE off their majority.")
+    de_p99 = _mean_of("frame_p99", "Mean of each frame's 99th percentile of per-pixel dE.")
+    banding = _mean_of("frame_banding", "Mean share of smooth areas banded, of frames with any.")
 
     @property
     def colours_max(self) -> int:

@@ -27,6 +27,7 @@ from .._io.streams import check_input, open_input, open_output, output_format
 from .._io.timeline import TimelineOptions, apply_timeline
 from .._run.once import Stats, _check_output
 from .._run.pipeline import Panel, run
+from .._run.settings import ReadSettings
 from .panels import LABEL_COLOURS, grid_size
 
 MODES = ("random", "seeded")
@@ -140,25 +141,22 @@ def compare(
         )
     if panel_width is not None and not 16 <= panel_width <= 4096:
         raise SettingError("{panel_width} {value} is outside 16..4096", value=panel_width)
-    settings = dict(
-        ss=ss,
-        t=t,
-        frames=frames,
-        fps=fps,
-        max_pixels=max_pixels,
-        max_clip_pixels=max_clip_pixels,
-        panel_width=panel_width or DEFAULT_PANEL_WIDTH,
+    read = ReadSettings(
+        ss=ss, t=t, frames=frames, fps=fps, max_pixels=max_pixels, max_clip_pixels=max_clip_pixels
     )
+    panel_width = panel_width or DEFAULT_PANEL_WIDTH
     started = time.perf_counter()
     # Pass 1: measure every panel.
-    measured = _run(src, cells, columns, None, None, None, settings, on_frame)
+    measured = _run(src, cells, columns, None, None, None, read, panel_width, on_frame)
     stats = {
         label: Stats(m.mean_de, m.flicker, m.incoherence, m.colours_max)
         for label, m in measured.panel_meters.items()
     }
     # Pass 2: draw the grid, its labels saying what pass 1 measured.
     named = {p: dataclasses.replace(p, label=_label(p, stats)) for p in dict.fromkeys(cells)}
-    drawn = _run(src, [named[p] for p in cells], columns, dst, fmt, "draw", settings, on_frame)
+    drawn = _run(
+        src, [named[p] for p in cells], columns, dst, fmt, "draw", read, panel_width, on_frame
+    )
     size = None if dst == "-" or not os.path.isfile(dst) else os.path.getsize(dst)
     return CompareReport(dst, drawn.n_frames, time.perf_counter() - started, size, stats)
 
@@ -218,32 +216,32 @@ def _label(p: Panel, stats: dict[str, Stats]) -> str:
     return f"{p.label}\ndE {s.dE:.1f}  fl {s.flicker:.2f}  {s.colours_on_screen}c"
 
 
-def _run(src, cells, columns, dst, fmt, draw, settings, on_frame):
-    """One pass over the clip: measure the panels (``draw`` None) or write the grid."""
+def _run(src, cells, columns, dst, fmt, draw, read: ReadSettings, panel_width: int, on_frame):
+    """One pass over the clip: measure the panels (``draw`` None) or write the grid, each
+    panel at most ``panel_width`` wide."""
     with contextlib.ExitStack() as stack:
-        budget = settings["max_clip_pixels"]
+        budget = read.max_clip_pixels
         reader = stack.enter_context(
             open_input(
                 src,
-                max_pixels=settings["max_pixels"],
+                max_pixels=read.max_pixels,
                 max_clip_pixels=DEFAULT_MAX_CLIP_PIXELS if budget is None else budget,
-                start=settings["ss"],
+                start=read.ss,
             )
         )
-        width = reader.info.width
-        scale = (settings["panel_width"], -2) if width > settings["panel_width"] else None
+        scale = (panel_width, -2) if reader.info.width > panel_width else None
         timeline = TimelineOptions(
-            ss=max(0.0, settings["ss"] - reader.seeked),
-            t=settings["t"],
-            frames=settings["frames"],
-            fps=settings["fps"],
+            ss=max(0.0, read.ss - reader.seeked),
+            t=read.t,
+            frames=read.frames,
+            fps=read.fps,
             scale=scale,
         )
         info, clip = apply_timeline(reader, reader.info, timeline)
         sink = _Discard()
         # Checked on the first pass too, before any frame is read: not once it is measured.
         w, h = grid_size(len(cells), columns, info.width, info.height, lines=2)
-        if max(w, h) > 16384 or w * h > settings["max_pixels"]:
+        if max(w, h) > 16384 or w * h > read.max_pixels:
             raise SettingError(
                 "the grid would be {w}x{h}: too large; a smaller {panel_width} or fewer panels "
                 "makes it fit",

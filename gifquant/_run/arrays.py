@@ -97,30 +97,22 @@ def quantize(
     Traceback (most recent call last):
     TypeError: frames must be uint8, not float64; convert floats in 0..1 with ...
     """
-    opts = QuantizeOptions(k=k, **options)
-    opts = dataclasses.replace(opts, delta=False)  # whole frames: what the caller holds
-    if isinstance(frames, np.ndarray):
-        array = _check_array(frames, "frames")
-        single = array.ndim == 3
-        stack = array[None] if single else array
-        items = ((*_as_rgba(f, bgr), None) for f in stack)
-        painted = _paint(items, opts, _durations(durations, len(stack)))
-        painted = _progress(painted, on_progress, len(stack))
-        if as_animation:
-            return Animation([frame for frame, _ in painted])
-        pictures = np.stack([_picture(frame, channels, bgr) for frame, channels in painted])
-        return pictures[0] if single else pictures
-    source = _source(frames, bgr)
+    opts = dataclasses.replace(QuantizeOptions(k=k, **options), delta=False)  # whole frames
+    source = frames_of(frames, bgr)
+    total = source.total if isinstance(frames, np.ndarray) else None  # None for a file too
+    painted = _progress(_paint(source, opts, _durations(durations, total)), on_progress, total)
     if as_animation:
         with contextlib.closing(source):
-            painted = _progress(_paint(source, opts, _durations(durations, None)), on_progress)
             return Animation([frame for frame, _ in painted])
-    return _stream(source, opts, durations, on_progress, bgr)
+    if total is None:
+        return _stream(source, painted, bgr)
+    pictures = np.stack([_picture(frame, channels, bgr) for frame, channels in painted])
+    return pictures[0] if frames.ndim == 3 else pictures
 
 
-def _stream(source, opts, durations, on_progress, bgr) -> Iterator[NDArray[np.uint8]]:
+def _stream(source, painted, bgr: bool) -> Iterator[NDArray[np.uint8]]:
+    """The pictures of ``painted`` (made from ``source``), closing ``source`` at the end."""
     with contextlib.closing(source):
-        painted = _progress(_paint(source, opts, _durations(durations, None)), on_progress)
         for frame, channels in painted:
             yield _picture(frame, channels, bgr)
 

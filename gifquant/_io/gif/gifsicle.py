@@ -64,16 +64,16 @@ def compress_lossy(
     src: BinaryIO,
     dst: BinaryIO,
     level: int,
-    gifsicle: str | None = None,
+    gifsicle: str,
     *,
     folder: str | None = None,
 ) -> None:
     """Re-encode the GIF in ``src`` (a real file, read from its start) into ``dst`` with
-    gifsicle's ``--lossy=level``. The child is tracked, so a signal's clean-up kills it. What
+    gifsicle's ``--lossy=level`` (``gifsicle``: the binary, as ``require_gifsicle`` found it
+    before any frame was written). The child is tracked, so a signal's clean-up kills it. What
     it writes goes to an anonymous file in ``folder`` (None: the temporary folder) first and
     into ``dst`` only once it is a whole GIF of ``src``'s length (gifsicle may fold a frame
     that changes nothing into the one before it, adding its delay)."""
-    gifsicle = gifsicle or require_gifsicle()
     src.flush()
     src.seek(0)
     expected = scan_gif(src)
