@@ -202,3 +202,28 @@ def test_gif_writer_bytes_equal_with_the_reference_functions(monkeypatch):
         monkeypatch.setattr(write, name, getattr(write, f"{name}_reference"))
     monkeypatch.setattr(write, "gather", distinct.gather_reference)
     assert written() == fast
+
+
+@settings(max_examples=80, deadline=None)
+@given(seeds, st.integers(1, 3000), st.integers(1, 6000), st.integers(1, 256), st.floats(0, 1))
+def test_peer_slots_kernel_equals_reference(seed, n, n_colours, n_slots, share):
+    from gifquant._core.temporal import peer_slots_reference
+    from gifquant._kernels import peer_slots
+
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(0, 1 << 24, n_colours).astype(np.uint32)
+    keys = palette[rng.integers(0, n_colours, n)]
+    slots = rng.integers(0, n_slots, n).astype(np.uint8)
+    idx = np.flatnonzero(rng.random(n) < share)  # none, some or every pixel
+    got = peer_slots(keys, slots, idx)
+    assert got.dtype == np.uint8 and np.array_equal(got, peer_slots_reference(keys, slots, idx))
+
+
+def test_peer_slots_refuses_an_index_outside_the_frame():
+    from gifquant._kernels import peer_slots
+
+    keys, slots = np.zeros(4, np.uint32), np.zeros(4, np.uint8)
+    with pytest.raises(IndexError):
+        peer_slots(keys, slots, np.array([1, 4]))
+    with pytest.raises(ValueError):
+        peer_slots(keys, slots[:3], np.array([1]))

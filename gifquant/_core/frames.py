@@ -41,8 +41,9 @@ class Frame:
     held : by strength, how many of ``fed``'s pixels are not the source's
     still_held : by strength, the pixels whose source is exactly as in the frame before but
         which ``fed`` shows otherwise: a bit a pixel (``numpy.packbits`` of the flat mask) and
-        their source colours (n, 3) uint8 (the painter keeps them coherent with their source
-        colour's other pixels; ``still`` unpacks them)
+        every pixel's source colour packed (``colour.pack_rgb``, (h * w,) uint32: the painter
+        keeps the still ones coherent with their source colour's other pixels; ``still``
+        unpacks the mask)
     """
 
     pixels: NDArray[np.uint8] | None
@@ -51,7 +52,7 @@ class Frame:
     indexed: IndexedPixels | None = None
     fed: dict[float, NDArray[np.uint8]] | None = None
     held: dict[float, int] | None = None
-    still_held: dict[float, tuple[NDArray[np.intp], NDArray[np.uint8]]] | None = None
+    still_held: dict[float, tuple[NDArray[np.uint8], NDArray[np.uint32]]] | None = None
 
     def to_quantize(self, denoise: float) -> Frame:
         """The frame the quantizer reads at denoising strength ``denoise``: the denoised
@@ -60,13 +61,13 @@ class Frame:
             return self
         return Frame(self.fed[denoise], self.duration, self.opaque)
 
-    def still(self, denoise: float) -> tuple[NDArray[np.intp], NDArray[np.uint8]] | None:
-        """``still_held`` at strength ``denoise`` as flat indices (n,) and source colours (n, 3),
-        or None."""
+    def still(self, denoise: float) -> tuple[NDArray[np.intp], NDArray[np.uint32]] | None:
+        """``still_held`` at strength ``denoise`` as flat indices (n,) and every pixel's packed
+        source colour, or None."""
         if not self.still_held or denoise not in self.still_held:
             return None
-        bits, rgb = self.still_held[denoise]
-        return np.flatnonzero(np.unpackbits(bits)), rgb  # packbits' padding bits are 0
+        bits, keys = self.still_held[denoise]
+        return np.flatnonzero(np.unpackbits(bits)), keys  # packbits' padding bits are 0
 
     @cached_property
     def rgba(self) -> NDArray[np.uint8]:
