@@ -32,7 +32,7 @@ from .prestart import EarlyStart
 from .sniff import Y4M_MAGIC, file_kind, is_video_container
 
 # The readers and writers of video (ffmpeg), y4m, PNG and gifsicle are imported where they are
-# opened: a GIF run needs none of them, and they were about 10 ms of its start-up.
+# opened: a GIF run needs none of them (2 ms of its start-up on a quiet machine, 15 loaded).
 
 OUTPUT_FORMATS: tuple[str, ...] = ("gif", "mp4", "webm", "y4m", "png")
 STDOUT_FORMATS: tuple[str, ...] = ("gif", "y4m", "mp4", "webm")

@@ -89,7 +89,7 @@ class ConvertReport:
     def to_json(self) -> str:
         """``{"settings", "frames", "summary"}``, the ``--report`` file (keys in the README):
         ``frame_records`` are filled by ``convert(..., records=True)``."""
-        import json  # here: json and html (below) were about 4 ms of every run's start-up
+        import json  # here: json and html (below) were 3 ms of every run's start-up
 
         summary = {
             "frames": self.frames,
@@ -317,7 +317,7 @@ def read_palettes(
     if settings.palette_from is None and transfer is None:
         return settings
     # Imported here: palette files and pictures (with the k-means of a palette's own) are
-    # about 15 ms of a run's start-up that reads no other palette.
+    # 9 ms of the start-up of a run that reads no other palette.
     from .._pictures.files import load_palette
 
     if settings.palette_from is not None:
