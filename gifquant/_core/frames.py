@@ -8,6 +8,8 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from .._kernels import gather_into
+
 
 @dataclass(frozen=True)
 class IndexedPixels:
@@ -21,9 +23,20 @@ class IndexedPixels:
     table: NDArray[np.uint8]
 
     def rgba(self) -> NDArray[np.uint8]:
-        """The pixels as (height, width, 4) uint8."""
-        words = self.table.reshape(-1).view(np.uint32)
-        return words[self.indices].view(np.uint8).reshape(self.indices.shape + (4,))
+        """The pixels as (height, width, 4) uint8: each index's table row, gathered as one
+        32-bit word (compiled: numpy's ``words[indices]`` makes an intp copy of the indices
+        first and took 3x as long, 0.2 ms a 480x270 frame, once a frame of every GIF read)."""
+        words = np.ascontiguousarray(self.table).reshape(-1).view(np.uint32)
+        h, w = self.indices.shape
+        out = np.empty((h, w), np.uint32)
+        gather_into(words, self.indices, out)
+        return out.view(np.uint8).reshape(h, w, 4)
+
+
+def indexed_rgba_reference(px: IndexedPixels) -> NDArray[np.uint8]:
+    """``IndexedPixels.rgba`` in numpy (the tests' oracle)."""
+    words = px.table.reshape(-1).view(np.uint32)
+    return words[px.indices].view(np.uint8).reshape(px.indices.shape + (4,))
 
 
 @dataclass(frozen=True, eq=False)
