@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gifquant._core import distinct
+from gifquant._core import distinct, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import IndexedPixels, QuantizedFrame
 from gifquant._io.gif import write
@@ -202,3 +202,37 @@ def test_gif_writer_bytes_equal_with_the_reference_functions(monkeypatch):
         monkeypatch.setattr(write, name, getattr(write, f"{name}_reference"))
     monkeypatch.setattr(write, "gather", distinct.gather_reference)
     assert written() == fast
+
+
+# --- painting (``_core.temporal``) -----------------------------------------------------------
+
+
+def _painted(seed: int, n: int, k: int):
+    """Slots of ``n`` pixels (n may be 0: an all-transparent frame), the last frame's (the same
+    on about half), each pixel's colour and ``k`` entries in CIELAB, the colours about a dE
+    from their last entry (the sticky rule's borderline)."""
+    rng = np.random.default_rng(seed)
+    display_lab = (rng.random((k, 3)) * [100, 200, 200] - [0, 100, 100]).astype(np.float32)
+    m = int(rng.integers(1, 300))
+    near = rng.integers(0, k, m)
+    colours_lab = (display_lab[near] + rng.normal(0, 0.7, (m, 3))).astype(np.float32)
+    inverse = rng.integers(0, m, n)
+    last = near[inverse].astype(np.uint8)
+    slots = np.where(rng.random(n) < 0.5, last, rng.integers(0, k, n)).astype(np.uint8)
+    still = np.flatnonzero(rng.random(n) < 0.1)
+    return slots, last, inverse, colours_lab, display_lab, still
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seeds,
+    st.sampled_from([(0, 0), (1, 1), (1, 7), (13, 11), (37, 41)]),
+    st.integers(1, 256),
+    st.sampled_from([np.uint16, np.int32, np.int64]),
+)
+def test_sticky_kernel_equals_reference(seed, shape, k, index_dtype):
+    slots, last, inverse, colours_lab, display_lab, still = _painted(seed, shape[0] * shape[1], k)
+    args = (slots, last, inverse.astype(index_dtype), colours_lab, display_lab, still)
+    got, want = temporal._sticky(*args), temporal.sticky_reference(*args)
+    assert got.dtype == want.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)

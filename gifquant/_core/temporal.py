@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import GifquantError
+from .._kernels import sticky_slots
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space, unpack_rgb
 from .deband import STEP_MAX, deband, thresholds
 from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
@@ -896,13 +897,32 @@ def _sticky(
     slots: NDArray[np.uint8],
     last: NDArray[np.uint8],
     inverse: NDArray,
-    colours_lab: NDArray,
+    colours_lab: NDArray[np.float32],
     display_lab: NDArray,
     still: NDArray[np.intp],
 ) -> NDArray[np.uint8]:
     """``slots`` with each pixel that changed entry keeping its ``last`` one where that entry
     is within ``STICKY`` dE of the pixel's colour (the denoised value moved by a level or two:
-    a sub-JND change not worth a changed pixel). The ``still`` pixels are left as painted."""
+    a sub-JND change not worth a changed pixel). The ``still`` pixels are left as painted.
+
+    Compiled (``_kernels.sticky_slots``); ``sticky_reference`` is the same in numpy."""
+    out, kept = sticky_slots(
+        slots,
+        last,
+        inverse if inverse.dtype == np.uint16 else inverse.astype(np.int32, copy=False),
+        np.ascontiguousarray(colours_lab, np.float32),
+        np.ascontiguousarray(display_lab, np.float32),
+        STICKY * STICKY,
+    )
+    if not kept:
+        return slots
+    if len(still):
+        out[still] = slots[still]
+    return out
+
+
+def sticky_reference(slots, last, inverse, colours_lab, display_lab, still):
+    """``_sticky`` in numpy (the tests' oracle; the arguments are ``_sticky``'s)."""
     idx = np.flatnonzero(slots != last)
     if idx.size == 0:
         return slots
