@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gifquant._core import distinct, temporal
+from gifquant._core import deband, distinct, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import IndexedPixels, QuantizedFrame
 from gifquant._io.gif import write
@@ -235,4 +235,30 @@ def test_sticky_kernel_equals_reference(seed, shape, k, index_dtype):
     args = (slots, last, inverse.astype(index_dtype), colours_lab, display_lab, still)
     got, want = temporal._sticky(*args), temporal.sticky_reference(*args)
     assert got.dtype == want.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+
+
+# --- de-banding (``_core.deband``) ---------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seeds,
+    st.sampled_from([(1, 1), (11, 40), (12, 12), (13, 17), (37, 41), (64, 90)]),
+    st.sampled_from([0.0, 0.5, 2.0]),
+    st.sampled_from(["opaque", "transparent"]),
+)
+def test_smooth_mask_kernel_equals_reference(seed, shape, noise, alpha):
+    """Gradients of random slopes with a little noise: gradients near the smoothness
+    threshold, detail near its limit, edges of the small frame, frames too small to judge."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    slope = rng.choice([-1, 1], (2, 3)) * 10 ** rng.uniform(-1.3, -0.2, (2, 3))  # levels a pixel
+    rgb = 128 + slope[0] * yy[..., None] + slope[1] * xx[..., None]
+    rgb = rgb + rng.normal(0, noise, (h, w, 3))
+    rgba = np.full((h, w, 4), 255 if alpha == "opaque" else 0, np.uint8)
+    rgba[..., :3] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    got, want = deband.smooth_mask(rgba), deband.smooth_mask_reference(rgba)
+    assert got.dtype == want.dtype == np.bool_ and got.shape == want.shape == (h, w)
     np.testing.assert_array_equal(got, want)

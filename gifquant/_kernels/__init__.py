@@ -2,7 +2,7 @@
 which the tests compare them with, live beside the code that calls them."""
 
 try:
-    from ._deband import deband_slots
+    from ._deband import deband_slots, smooth_pixels
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
@@ -31,5 +31,6 @@ __all__ = [
     "gather_into",
     "lut_where",
     "lzw_encode",
+    "smooth_pixels",
     "sticky_slots",
 ]
