@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gifquant._core import deband, distinct, temporal
+from gifquant import _kernels as kernels
+from gifquant._core import deband, denoise, distinct, frames, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import IndexedPixels, QuantizedFrame
 from gifquant._io.gif import write
@@ -262,3 +263,24 @@ def test_smooth_mask_kernel_equals_reference(seed, shape, noise, alpha):
     got, want = deband.smooth_mask(rgba), deband.smooth_mask_reference(rgba)
     assert got.dtype == want.dtype == np.bool_ and got.shape == want.shape == (h, w)
     np.testing.assert_array_equal(got, want)
+
+
+# --- the denoiser's still pixels (``_core.denoise``, ``Frame.still``) -----------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(seeds, shapes, st.sampled_from([0.0, 0.01, 0.5, 1.0]), st.sampled_from([3, 4]))
+def test_still_pixels_kernels_equal_references(seed, shape, share, channels):
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    frame = rng.integers(0, 256, (h, w, channels + 1), dtype=np.uint8)[..., :channels]
+    rows = frame.reshape(-1, channels)  # strided rows when the frame is a view
+    mask = rng.random(h * w) < share
+    got = kernels.colours_where(mask.view(np.uint8), rows)
+    want = denoise.still_colours_reference(mask, rows)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    bits = np.packbits(mask)
+    got_idx, want_idx = kernels.set_bits(bits), frames.still_indices_reference(bits)
+    assert got_idx.dtype == want_idx.dtype == np.intp
+    np.testing.assert_array_equal(got_idx, want_idx)

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import block_gradient, block_noise_sums, denoise_step
+from .._kernels import block_gradient, block_noise_sums, colours_where, denoise_step
 from .frames import Frame
 
 BLOCK = 16  # pixels a side of the blocks the noise is measured in
@@ -351,6 +351,12 @@ def denoised(frames: Iterable[Frame], strengths: Iterable[float]) -> Iterator[Fr
         window.popleft()
 
 
+def still_colours_reference(mask: NDArray[np.bool_], rows: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The still pixels' colours as ``_step`` takes them (``_kernels.colours_where``) in numpy:
+    ``mask`` (n,), ``rows`` (n, >=3)."""
+    return rows[mask, :3]
+
+
 def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
     first = window[0]
     h, w = first.shape
@@ -367,7 +373,8 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
             fed[strength], held[strength] = step.fed, step.held
             # A bit a pixel, and only the still ones' colours copied (from a view of the rows).
             mask = step.still.reshape(-1)
-            still[strength] = (np.packbits(mask), cur.reshape(-1, cur.shape[2])[mask, :3])
+            rows = cur.reshape(-1, cur.shape[2])
+            still[strength] = (np.packbits(mask), colours_where(mask.view(np.uint8), rows))
     if not fed:
         return first
     return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

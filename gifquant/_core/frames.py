@@ -8,6 +8,8 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from .._kernels import set_bits
+
 
 @dataclass(frozen=True)
 class IndexedPixels:
@@ -66,7 +68,7 @@ class Frame:
         if not self.still_held or denoise not in self.still_held:
             return None
         bits, rgb = self.still_held[denoise]
-        return np.flatnonzero(np.unpackbits(bits)), rgb  # packbits' padding bits are 0
+        return set_bits(bits), rgb  # packbits' padding bits are 0
 
     @cached_property
     def rgba(self) -> NDArray[np.uint8]:
@@ -133,3 +135,8 @@ class QuantizedFrame:
         if self.transparent is not None:
             out[self.indices == self.transparent] = 0
         return out
+
+
+def still_indices_reference(bits: NDArray[np.uint8]) -> NDArray[np.intp]:
+    """``Frame.still``'s flat indices from the packed bits (``_kernels.set_bits``) in numpy."""
+    return np.flatnonzero(np.unpackbits(bits))

@@ -7,7 +7,16 @@ try:
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
     from ._paint import sticky_slots
-    from ._pixels import box_not, count_bytes, count_where, delta_pixels, gather_into, lut_where
+    from ._pixels import (
+        box_not,
+        colours_where,
+        count_bytes,
+        count_where,
+        delta_pixels,
+        gather_into,
+        lut_where,
+        set_bits,
+    )
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
         "gifquant's compiled kernels are missing or broken "
@@ -19,6 +28,7 @@ __all__ = [
     "block_gradient",
     "block_noise_sums",
     "box_not",
+    "colours_where",
     "count_bytes",
     "count_where",
     "deband_slots",
@@ -31,6 +41,7 @@ __all__ = [
     "gather_into",
     "lut_where",
     "lzw_encode",
+    "set_bits",
     "smooth_pixels",
     "sticky_slots",
 ]

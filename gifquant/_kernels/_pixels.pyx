@@ -196,3 +196,51 @@ def delta_pixels(const uint8_t[:, :] indices, const uint8_t[:, :] changed, int t
                         run_changed = True
             _fill(o, ri, rj, h, 0, v if run_changed else t)
     return out
+
+
+def set_bits(const uint8_t[::1] bits):
+    """The positions of the set bits of ``bits`` (numpy.packbits' order, the first bit the
+    highest), ascending: ``np.flatnonzero(np.unpackbits(bits))`` as intp."""
+    cdef Py_ssize_t n = bits.shape[0], i, k = 0
+    cdef int b
+    with nogil:
+        for i in range(n):
+            k += _POPCOUNT8[bits[i]]
+    out_arr = np.empty(k, np.intp)
+    cdef Py_ssize_t[::1] out = out_arr
+    k = 0
+    with nogil:
+        for i in range(n):
+            if bits[i] == 0:
+                continue
+            for b in range(8):
+                if bits[i] & (0x80 >> b):
+                    out[k] = 8 * i + b
+                    k += 1
+    return out_arr
+
+
+def colours_where(const uint8_t[::1] mask, const uint8_t[:, :] pixels):
+    """``pixels[mask != 0, :3]`` (k, 3) uint8, for pixels (n, >=3) and a mask (n,)."""
+    cdef Py_ssize_t n = mask.shape[0], i, k = 0
+    if pixels.shape[0] != n or pixels.shape[1] < 3:
+        raise ValueError("pixels must be (n, >=3) for a mask of n")
+    with nogil:
+        for i in range(n):
+            k += mask[i] != 0
+    out_arr = np.empty((k, 3), np.uint8)
+    cdef uint8_t[:, ::1] out = out_arr
+    k = 0
+    with nogil:
+        for i in range(n):
+            if mask[i]:
+                out[k, 0] = pixels[i, 0]
+                out[k, 1] = pixels[i, 1]
+                out[k, 2] = pixels[i, 2]
+                k += 1
+    return out_arr
+
+
+cdef uint8_t _POPCOUNT8[256]
+for _i in range(256):
+    _POPCOUNT8[_i] = bin(_i).count("1")
