@@ -239,6 +239,34 @@ def test_sticky_kernel_equals_reference(seed, shape, k, index_dtype):
     np.testing.assert_array_equal(got, want)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    seeds,
+    st.sampled_from([(0, 0), (1, 1), (1, 7), (13, 11), (37, 41)]),
+    st.integers(1, 256),
+    st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_kept_pattern_kernel_equals_reference(seed, shape, k, share_moved):
+    """Entries about a de-banding step apart (the rule's borderline), some moved since the
+    last frame, pixels whose colour did or did not change, smooth or not."""
+    rng = np.random.default_rng(seed)
+    n = shape[0] * shape[1]
+    display_lab = np.cumsum(rng.normal(0, 3, (k, 3)), axis=0).astype(np.float32)
+    packed = rng.integers(0, 1 << 24, k).astype(np.uint32)
+    last_packed = np.where(rng.random(k) < share_moved, packed + 1, packed).astype(np.uint32)
+    last = rng.integers(0, k, n).astype(np.uint8)
+    step = rng.integers(-2, 3, n)
+    slots = np.clip(last.astype(int) + step, 0, k - 1).astype(np.uint8)
+    last_fed = rng.integers(0, 4, n).astype(np.uint32)
+    fed = np.where(rng.random(n) < 0.7, last_fed, last_fed + 1).astype(np.uint32)
+    smooth = rng.random(n) < 0.6
+    shown = temporal._Shown(last, last_packed, None, None, shape, last_fed)
+    args = (slots, fed, smooth, shown, display_lab, packed)
+    got, want = temporal._kept_pattern(*args), temporal.kept_pattern_reference(*args)
+    assert got.dtype == want.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+
+
 # --- de-banding (``_core.deband``) ---------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import GifquantError
-from .._kernels import sticky_slots
+from .._kernels import kept_slots, sticky_slots
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
 from .deband import STEP_MAX, deband, thresholds
 from .distinct import (
@@ -881,7 +881,26 @@ def _kept_pattern(
     frame's slot, when that entry still has its colour (``packed``: the new palette) and is
     within one de-banding step (``STEP_MAX``) of the new choice: a dither pattern on a still
     area stays put while other entries drift (no patches that come and go), and a kept pixel
-    shows exactly what it showed."""
+    shows exactly what it showed.
+
+    Compiled (``_kernels.kept_slots``); ``kept_pattern_reference`` is the same in numpy."""
+    if len(display_lab) != len(shown.palette_packed):
+        return slots
+    out, kept = kept_slots(
+        slots,
+        fed,
+        np.ascontiguousarray(smooth).view(np.uint8),
+        shown.slots,
+        shown.fed,
+        np.ascontiguousarray(display_lab, np.float64),
+        (packed == shown.palette_packed).view(np.uint8),
+        STEP_MAX * STEP_MAX,
+    )
+    return out if kept else slots
+
+
+def kept_pattern_reference(slots, fed, smooth, shown, display_lab, packed):
+    """``_kept_pattern`` in numpy (the tests' oracle; the arguments are ``_kept_pattern``'s)."""
     keep = smooth & (fed == shown.fed) & (slots != shown.slots)
     if not keep.any() or len(display_lab) != len(shown.palette_packed):
         return slots

@@ -6,7 +6,7 @@ try:
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
-    from ._paint import sticky_slots
+    from ._paint import kept_slots, sticky_slots
     from ._pixels import (
         box_not,
         colours_where,
@@ -39,6 +39,7 @@ __all__ = [
     "distinct_state",
     "downsample",
     "gather_into",
+    "kept_slots",
     "lut_where",
     "lzw_encode",
     "set_bits",

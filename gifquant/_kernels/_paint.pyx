@@ -52,3 +52,43 @@ def sticky_slots(const unsigned char[::1] slots, const unsigned char[::1] last,
     if bad:
         raise IndexError("a slot or colour index out of range")
     return out_arr, kept
+
+
+def kept_slots(const unsigned char[::1] slots, const unsigned int[::1] fed,
+               const unsigned char[::1] smooth, const unsigned char[::1] last,
+               const unsigned int[::1] last_fed, const double[:, ::1] display_lab,
+               const unsigned char[::1] same_colour, double limit2):
+    """``slots`` (n,) with each smooth pixel whose colour ``fed`` is the last frame's and whose
+    slot changed taking its ``last`` slot back where that entry kept its colour
+    (``same_colour``, (k,)) and is within ``limit2`` (squared CIELAB distance, float64,
+    channels summed in order) of the new one; and how many took it back."""
+    cdef Py_ssize_t n = slots.shape[0], k = display_lab.shape[0], i
+    if fed.shape[0] != n or smooth.shape[0] != n or last.shape[0] != n or last_fed.shape[0] != n:
+        raise ValueError("slots, fed, smooth, last and last_fed must have one length")
+    if display_lab.shape[1] != 3 or same_colour.shape[0] != k:
+        raise ValueError("display_lab must be (k, 3) and same_colour (k,)")
+    out_arr = np.empty(n, np.uint8)
+    cdef unsigned char[::1] out = out_arr
+    cdef unsigned char a, b
+    cdef double d0, d1, d2
+    cdef Py_ssize_t kept = 0
+    cdef bint bad = False
+    with nogil:
+        for i in range(n):
+            a = last[i]
+            b = slots[i]
+            out[i] = b
+            if not smooth[i] or a == b or fed[i] != last_fed[i]:
+                continue
+            if a >= k or b >= k:
+                bad = True
+                break
+            d0 = display_lab[a, 0] - display_lab[b, 0]
+            d1 = display_lab[a, 1] - display_lab[b, 1]
+            d2 = display_lab[a, 2] - display_lab[b, 2]
+            if (d0 * d0 + d1 * d1) + d2 * d2 <= limit2 and same_colour[a]:
+                out[i] = a
+                kept += 1
+    if bad:
+        raise IndexError("a slot out of range")
+    return out_arr, kept
