@@ -13,6 +13,8 @@ def downsample(const unsigned char[:, :, :] img, int s):
     """Each s x s block's mean colour, rounded, (h // s, w // s, 3) uint8, and its detail: the
     largest range (max - min) of a channel within the block, (h // s, w // s) uint8."""
     cdef Py_ssize_t hs = img.shape[0] // s, ws = img.shape[1] // s, y, x, c, i, j
+    if img.shape[2] < 3:
+        raise ValueError("the frame must have at least three channels")
     out_arr = np.empty((hs, ws, 3), np.uint8)
     detail_arr = np.empty((hs, ws), np.uint8)
     cdef unsigned char[:, :, ::1] out = out_arr
@@ -22,6 +24,10 @@ def downsample(const unsigned char[:, :, :] img, int s):
     cdef int hi[3]
     cdef int v, r
     cdef long area = s * s
+    cdef Py_ssize_t sy = img.strides[0], sx = img.strides[1], sc = img.strides[2]
+    cdef const unsigned char* p
+    if hs == 0 or ws == 0:
+        return out_arr, detail_arr
     with nogil:
         for y in range(hs):
             for x in range(ws):
@@ -30,14 +36,15 @@ def downsample(const unsigned char[:, :, :] img, int s):
                     lo[c] = 255
                     hi[c] = 0
                 for i in range(s):
+                    # The block's row i, read along by pointer (its strides once, not per byte).
+                    p = &img[y * s + i, x * s, 0]
                     for j in range(s):
                         for c in range(3):
-                            v = img[y * s + i, x * s + j, c]
+                            v = p[c * sc]
                             acc[c] += v
-                            if v < lo[c]:
-                                lo[c] = v
-                            if v > hi[c]:
-                                hi[c] = v
+                            lo[c] = v if v < lo[c] else lo[c]  # branch-free: a conditional move
+                            hi[c] = v if v > hi[c] else hi[c]
+                        p += sx
                 r = 0
                 for c in range(3):
                     out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
