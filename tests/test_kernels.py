@@ -208,6 +208,14 @@ def test_gif_writer_bytes_equal_with_the_reference_functions(monkeypatch):
 # --- painting (``_core.temporal``) -----------------------------------------------------------
 
 
+paint_shapes = st.sampled_from([(0, 0), (1, 1), (1, 7), (13, 11), (37, 41)])  # (0, 0): no opaque
+
+
+def _assert_same_slots(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == want.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+
+
 def _painted(seed: int, n: int, k: int):
     """Slots of ``n`` pixels (n may be 0: an all-transparent frame), the last frame's (the same
     on about half), each pixel's colour and ``k`` entries in CIELAB, the colours about a dE
@@ -227,22 +235,20 @@ def _painted(seed: int, n: int, k: int):
 @settings(max_examples=100, deadline=None)
 @given(
     seeds,
-    st.sampled_from([(0, 0), (1, 1), (1, 7), (13, 11), (37, 41)]),
+    paint_shapes,
     st.integers(1, 256),
     st.sampled_from([np.uint16, np.int32, np.int64]),
 )
 def test_sticky_kernel_equals_reference(seed, shape, k, index_dtype):
     slots, last, inverse, colours_lab, display_lab, still = _painted(seed, shape[0] * shape[1], k)
     args = (slots, last, inverse.astype(index_dtype), colours_lab, display_lab, still)
-    got, want = temporal._sticky(*args), temporal.sticky_reference(*args)
-    assert got.dtype == want.dtype == np.uint8
-    np.testing.assert_array_equal(got, want)
+    _assert_same_slots(temporal._sticky(*args), temporal.sticky_reference(*args))
 
 
 @settings(max_examples=100, deadline=None)
 @given(
     seeds,
-    st.sampled_from([(0, 0), (1, 1), (1, 7), (13, 11), (37, 41)]),
+    paint_shapes,
     st.integers(1, 256),
     st.sampled_from([0.0, 0.5, 1.0]),
 )
@@ -262,9 +268,7 @@ def test_kept_pattern_kernel_equals_reference(seed, shape, k, share_moved):
     smooth = rng.random(n) < 0.6
     shown = temporal._Shown(last, last_packed, None, None, shape, last_fed)
     args = (slots, fed, smooth, shown, display_lab, packed)
-    got, want = temporal._kept_pattern(*args), temporal.kept_pattern_reference(*args)
-    assert got.dtype == want.dtype == np.uint8
-    np.testing.assert_array_equal(got, want)
+    _assert_same_slots(temporal._kept_pattern(*args), temporal.kept_pattern_reference(*args))
 
 
 # --- de-banding (``_core.deband``) ---------------------------------------------------------------
