@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gifquant._core import distinct
+from gifquant import _kernels as kernels
+from gifquant._core import deband, distinct, frames, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import IndexedPixels, QuantizedFrame, indexed_rgba_reference
 from gifquant._io.gif import write
@@ -244,3 +245,110 @@ def test_peer_slots_refuses_an_index_outside_the_frame():
         peer_slots(keys, slots, np.array([1, 4]))
     with pytest.raises(ValueError):
         peer_slots(keys, slots[:3], np.array([1]))
+
+
+# --- painting (``_core.temporal``) -----------------------------------------------------------
+
+
+paint_shapes = st.sampled_from([(0, 0), (1, 1), (1, 7), (13, 11), (37, 41)])  # (0, 0): no opaque
+
+
+def _assert_same_slots(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == want.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+
+
+def _painted(seed: int, n: int, k: int):
+    """Slots of ``n`` pixels (n may be 0: an all-transparent frame), the last frame's (the same
+    on about half), each pixel's colour and ``k`` entries in CIELAB, the colours about a dE
+    from their last entry (the sticky rule's borderline)."""
+    rng = np.random.default_rng(seed)
+    display_lab = (rng.random((k, 3)) * [100, 200, 200] - [0, 100, 100]).astype(np.float32)
+    m = int(rng.integers(1, 300))
+    near = rng.integers(0, k, m)
+    colours_lab = (display_lab[near] + rng.normal(0, 0.7, (m, 3))).astype(np.float32)
+    inverse = rng.integers(0, m, n)
+    last = near[inverse].astype(np.uint8)
+    slots = np.where(rng.random(n) < 0.5, last, rng.integers(0, k, n)).astype(np.uint8)
+    still = np.flatnonzero(rng.random(n) < 0.1)
+    return slots, last, inverse, colours_lab, display_lab, still
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seeds,
+    paint_shapes,
+    st.integers(1, 256),
+    st.sampled_from([np.uint16, np.int32, np.int64]),
+)
+def test_sticky_kernel_equals_reference(seed, shape, k, index_dtype):
+    slots, last, inverse, colours_lab, display_lab, still = _painted(seed, shape[0] * shape[1], k)
+    args = (slots, last, inverse.astype(index_dtype), colours_lab, display_lab, still)
+    _assert_same_slots(temporal._sticky(*args), temporal.sticky_reference(*args))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seeds,
+    paint_shapes,
+    st.integers(1, 256),
+    st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_kept_pattern_kernel_equals_reference(seed, shape, k, share_moved):
+    """Entries about a de-banding step apart (the rule's borderline), some moved since the
+    last frame, pixels whose colour did or did not change, smooth or not."""
+    rng = np.random.default_rng(seed)
+    n = shape[0] * shape[1]
+    display_lab = np.cumsum(rng.normal(0, 3, (k, 3)), axis=0).astype(np.float32)
+    packed = rng.integers(0, 1 << 24, k).astype(np.uint32)
+    last_packed = np.where(rng.random(k) < share_moved, packed + 1, packed).astype(np.uint32)
+    last = rng.integers(0, k, n).astype(np.uint8)
+    step = rng.integers(-2, 3, n)
+    slots = np.clip(last.astype(int) + step, 0, k - 1).astype(np.uint8)
+    last_fed = rng.integers(0, 4, n).astype(np.uint32)
+    fed = np.where(rng.random(n) < 0.7, last_fed, last_fed + 1).astype(np.uint32)
+    smooth = rng.random(n) < 0.6
+    shown = temporal._Shown(last, last_packed, None, None, shape, last_fed)
+    args = (slots, fed, smooth, shown, display_lab, packed)
+    _assert_same_slots(temporal._kept_pattern(*args), temporal.kept_pattern_reference(*args))
+
+
+# --- de-banding (``_core.deband``) ---------------------------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seeds,
+    st.sampled_from([(1, 1), (11, 40), (12, 12), (13, 17), (37, 41), (64, 90)]),
+    st.sampled_from([0.0, 0.5, 2.0]),
+    st.sampled_from(["opaque", "transparent"]),
+)
+def test_smooth_mask_kernel_equals_reference(seed, shape, noise, alpha):
+    """Gradients of random slopes with a little noise: gradients near the smoothness
+    threshold, detail near its limit, edges of the small frame, frames too small to judge."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    slope = rng.choice([-1, 1], (2, 3)) * 10 ** rng.uniform(-1.3, -0.2, (2, 3))  # levels a pixel
+    rgb = 128 + slope[0] * yy[..., None] + slope[1] * xx[..., None]
+    rgb = rgb + rng.normal(0, noise, (h, w, 3))
+    rgba = np.full((h, w, 4), 255 if alpha == "opaque" else 0, np.uint8)
+    rgba[..., :3] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    got, want = deband.smooth_mask(rgba), deband.smooth_mask_reference(rgba)
+    assert got.dtype == want.dtype == np.bool_ and got.shape == want.shape == (h, w)
+    np.testing.assert_array_equal(got, want)
+
+
+# --- the denoiser's still pixels (``_core.denoise``, ``Frame.still``) -----------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(seeds, shapes, st.sampled_from([0.0, 0.01, 0.5, 1.0]))
+def test_still_pixels_kernel_equals_reference(seed, shape, share):
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    mask = rng.random(h * w) < share
+    bits = np.packbits(mask)
+    got_idx, want_idx = kernels.set_bits(bits), frames.still_indices_reference(bits)
+    assert got_idx.dtype == want_idx.dtype == np.intp
+    np.testing.assert_array_equal(got_idx, want_idx)

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import deband_slots, downsample
+from .._kernels import deband_slots, downsample, smooth_pixels
 from .colour import rgb_to_lab
 from .distinct import FrameColours
 from .dither import blue_noise
@@ -34,7 +34,22 @@ _SCALE = 4  # the smoothness is measured on a frame this many times smaller a si
 def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
     """(h, w) bool: pixels in a smooth area (the blurred frame's gradient under ``SMOOTH`` dE
     a pixel), measured on a 4x smaller copy in CIELAB (an area mean, then a 1-2-1 blur: about
-    the blur of the eye at a normal distance, sigma 1.5 px)."""
+    the blur of the eye at a normal distance, sigma 1.5 px).
+
+    The blur and the gradient are compiled (``_kernels.smooth_pixels``, the colour conversion
+    stays numpy's); ``smooth_mask_reference`` is the same in numpy."""
+    h, w = rgba.shape[:2]
+    s = _SCALE
+    hs, ws = h // s, w // s
+    if hs < 3 or ws < 3:
+        return np.zeros((h, w), bool)
+    small, detail = downsample(rgba, s)
+    lab = rgb_to_lab(small.reshape(-1, 3)).reshape(hs, ws, 3)
+    return smooth_pixels(lab, detail, s, h, w, SMOOTH, DETAIL).view(bool)
+
+
+def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """``smooth_mask`` in numpy (the tests' oracle)."""
     h, w = rgba.shape[:2]
     s = _SCALE
     hs, ws = h // s, w // s

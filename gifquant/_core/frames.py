@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import gather_into
+from .._kernels import gather_into, set_bits
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Frame:
         if not self.still_held or denoise not in self.still_held:
             return None
         bits, keys = self.still_held[denoise]
-        return np.flatnonzero(np.unpackbits(bits)), keys  # packbits' padding bits are 0
+        return set_bits(bits), keys  # packbits' padding bits are 0
 
     @cached_property
     def rgba(self) -> NDArray[np.uint8]:
@@ -147,3 +147,8 @@ class QuantizedFrame:
         if self.transparent is not None:
             out[self.indices == self.transparent] = 0
         return out
+
+
+def still_indices_reference(bits: NDArray[np.uint8]) -> NDArray[np.intp]:
+    """``Frame.still``'s flat indices from the packed bits (``_kernels.set_bits``) in numpy."""
+    return np.flatnonzero(np.unpackbits(bits))

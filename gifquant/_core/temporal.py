@@ -21,10 +21,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import GifquantError
-from .._kernels import peer_slots
+from .._kernels import kept_slots, peer_slots, sticky_slots
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
 from .deband import STEP_MAX, deband, thresholds
-from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
+from .distinct import (
+    DistinctColours,
+    FrameColours,
+    fit_points,
+    frame_colours,
+    gather,
+)
 from .dither import dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
 from .kmeans import Metric, _reseed_empty, _update, assign, distances, kmeans, nearest
@@ -876,7 +882,26 @@ def _kept_pattern(
     frame's slot, when that entry still has its colour (``packed``: the new palette) and is
     within one de-banding step (``STEP_MAX``) of the new choice: a dither pattern on a still
     area stays put while other entries drift (no patches that come and go), and a kept pixel
-    shows exactly what it showed."""
+    shows exactly what it showed.
+
+    Compiled (``_kernels.kept_slots``); ``kept_pattern_reference`` is the same in numpy."""
+    if len(display_lab) != len(shown.palette_packed):
+        return slots
+    out, kept = kept_slots(
+        slots,
+        fed,
+        np.ascontiguousarray(smooth).view(np.uint8),
+        shown.slots,
+        shown.fed,
+        np.ascontiguousarray(display_lab, np.float64),
+        (packed == shown.palette_packed).view(np.uint8),
+        STEP_MAX * STEP_MAX,
+    )
+    return out if kept else slots
+
+
+def kept_pattern_reference(slots, fed, smooth, shown, display_lab, packed):
+    """``_kept_pattern`` in numpy (the tests' oracle; the arguments are ``_kept_pattern``'s)."""
     keep = smooth & (fed == shown.fed) & (slots != shown.slots)
     if not keep.any() or len(display_lab) != len(shown.palette_packed):
         return slots
@@ -899,13 +924,32 @@ def _sticky(
     slots: NDArray[np.uint8],
     last: NDArray[np.uint8],
     inverse: NDArray,
-    colours_lab: NDArray,
+    colours_lab: NDArray[np.float32],
     display_lab: NDArray,
     still: NDArray[np.intp],
 ) -> NDArray[np.uint8]:
     """``slots`` with each pixel that changed entry keeping its ``last`` one where that entry
     is within ``STICKY`` dE of the pixel's colour (the denoised value moved by a level or two:
-    a sub-JND change not worth a changed pixel). The ``still`` pixels are left as painted."""
+    a sub-JND change not worth a changed pixel). The ``still`` pixels are left as painted.
+
+    Compiled (``_kernels.sticky_slots``); ``sticky_reference`` is the same in numpy."""
+    out, kept = sticky_slots(
+        slots,
+        last,
+        inverse if inverse.dtype == np.uint16 else inverse.astype(np.int32, copy=False),
+        np.ascontiguousarray(colours_lab, np.float32),
+        np.ascontiguousarray(display_lab, np.float32),
+        STICKY * STICKY,
+    )
+    if not kept:
+        return slots
+    if len(still):
+        out[still] = slots[still]
+    return out
+
+
+def sticky_reference(slots, last, inverse, colours_lab, display_lab, still):
+    """``_sticky`` in numpy (the tests' oracle; the arguments are ``_sticky``'s)."""
     idx = np.flatnonzero(slots != last)
     if idx.size == 0:
         return slots

@@ -2,12 +2,21 @@
 which the tests compare them with, live beside the code that calls them."""
 
 try:
-    from ._deband import deband_slots
+    from ._deband import deband_slots, smooth_pixels
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
+    from ._paint import kept_slots, sticky_slots
     from ._peers import peer_slots
-    from ._pixels import box_not, count_bytes, count_where, delta_pixels, gather_into, lut_where
+    from ._pixels import (
+        box_not,
+        count_bytes,
+        count_where,
+        delta_pixels,
+        gather_into,
+        lut_where,
+        set_bits,
+    )
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
         "gifquant's compiled kernels are missing or broken "
@@ -29,7 +38,11 @@ __all__ = [
     "distinct_state",
     "downsample",
     "gather_into",
+    "kept_slots",
     "lut_where",
     "lzw_encode",
     "peer_slots",
+    "set_bits",
+    "smooth_pixels",
+    "sticky_slots",
 ]

@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled loops of ``gifquant._core.deband`` (``deband_reference`` there is the oracle)."""
 
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
+from libc.string cimport memcpy
 cimport cython
 
 import numpy as np
@@ -108,3 +109,62 @@ def deband_slots(const unsigned char[::1] slots, const index_t[::1] inverse,
             else:
                 out[i] = slots[i]
     return out_arr, changed
+
+
+def smooth_pixels(const float[:, :, ::1] lab, const unsigned char[:, ::1] detail, int scale,
+                  Py_ssize_t h, Py_ssize_t w, float smooth, int detail_max):
+    """The (h, w) uint8 mask of ``deband.smooth_mask_reference`` from the small frame's CIELAB
+    ``lab`` (hs, ws, 3) float32 and ``detail`` (hs, ws): the 1-2-1 blur (rows, then columns),
+    the central differences' gradient over ``2 * scale`` pixels under ``smooth``, the detail
+    at most ``detail_max``, each small pixel spread over its ``scale`` x ``scale`` pixels
+    (the small frame's edges, and what it does not cover, 0). float32 arithmetic in numpy's
+    order, so the mask is the reference's bit for bit."""
+    cdef Py_ssize_t hs = lab.shape[0], ws = lab.shape[1], y, x, c, i
+    if lab.shape[2] != 3 or detail.shape[0] != hs or detail.shape[1] != ws:
+        raise ValueError("lab must be (hs, ws, 3) and detail (hs, ws)")
+    if hs * scale > h or ws * scale > w:
+        raise ValueError("the small frame must fit the frame")
+    out_arr = np.zeros((h, w), np.uint8)
+    if hs < 3 or ws < 3:
+        return out_arr
+    rows_arr = np.empty((hs, ws, 3), np.float32)
+    blur_arr = np.empty((hs, ws, 3), np.float32)
+    small_arr = np.zeros((hs, ws), np.uint8)
+    cdef float[:, :, ::1] rows = rows_arr, blur = blur_arr
+    cdef unsigned char[:, ::1] small = small_arr, out = out_arr
+    cdef float quarter = 0.25, half = 0.5, d, gx, gy, scaled = 2 * scale
+    with nogil:
+        for y in range(hs):
+            for x in range(ws):
+                for c in range(3):
+                    if 0 < y < hs - 1:
+                        rows[y, x, c] = quarter * lab[y - 1, x, c] + half * lab[y, x, c] + quarter * lab[y + 1, x, c]
+                    else:
+                        rows[y, x, c] = lab[y, x, c]
+        for y in range(hs):
+            for x in range(ws):
+                for c in range(3):
+                    if 0 < x < ws - 1:
+                        blur[y, x, c] = quarter * rows[y, x - 1, c] + half * rows[y, x, c] + quarter * rows[y, x + 1, c]
+                    else:
+                        blur[y, x, c] = rows[y, x, c]
+        for y in range(1, hs - 1):
+            for x in range(1, ws - 1):
+                if detail[y, x] > detail_max:
+                    continue
+                gy = 0
+                gx = 0
+                for c in range(3):
+                    d = blur[y + 1, x, c] - blur[y - 1, x, c]
+                    gy = gy + d * d
+                    d = blur[y, x + 1, c] - blur[y, x - 1, c]
+                    gx = gx + d * d
+                if sqrtf(gx + gy) / scaled < smooth:
+                    small[y, x] = 1
+        for y in range(hs):
+            for x in range(ws):
+                for i in range(scale):
+                    out[y * scale, x * scale + i] = small[y, x]
+            for i in range(1, scale):
+                memcpy(&out[y * scale + i, 0], &out[y * scale, 0], ws * scale)
+    return out_arr

@@ -13,6 +13,8 @@ def downsample(const unsigned char[:, :, :] img, int s):
     """Each s x s block's mean colour, rounded, (h // s, w // s, 3) uint8, and its detail: the
     largest range (max - min) of a channel within the block, (h // s, w // s) uint8."""
     cdef Py_ssize_t hs = img.shape[0] // s, ws = img.shape[1] // s, y, x, c, i, j
+    if img.shape[2] < 3:
+        raise ValueError("the frame must have at least three channels")
     out_arr = np.empty((hs, ws, 3), np.uint8)
     detail_arr = np.empty((hs, ws), np.uint8)
     cdef unsigned char[:, :, ::1] out = out_arr
@@ -22,6 +24,10 @@ def downsample(const unsigned char[:, :, :] img, int s):
     cdef int hi[3]
     cdef int v, r
     cdef long area = s * s
+    cdef Py_ssize_t sy = img.strides[0], sx = img.strides[1], sc = img.strides[2]
+    cdef const unsigned char* p
+    if hs == 0 or ws == 0:
+        return out_arr, detail_arr
     with nogil:
         for y in range(hs):
             for x in range(ws):
@@ -30,14 +36,15 @@ def downsample(const unsigned char[:, :, :] img, int s):
                     lo[c] = 255
                     hi[c] = 0
                 for i in range(s):
+                    # The block's row i, read along by pointer (its strides once, not per byte).
+                    p = &img[y * s + i, x * s, 0]
                     for j in range(s):
                         for c in range(3):
-                            v = img[y * s + i, x * s + j, c]
+                            v = p[c * sc]
                             acc[c] += v
-                            if v < lo[c]:
-                                lo[c] = v
-                            if v > hi[c]:
-                                hi[c] = v
+                            lo[c] = v if v < lo[c] else lo[c]  # branch-free: a conditional move
+                            hi[c] = v if v > hi[c] else hi[c]
+                        p += sx
                 r = 0
                 for c in range(3):
                     out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
@@ -52,41 +59,71 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
     count, and the count of its moving pixels (changed by more than ``cap`` from ``prev`` or to
     ``nxt``); and the frame's count of blips of at most ``small`` levels."""
-    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, c
+    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x0, x1, bx
     cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
-    e2_sum_arr = np.zeros((hb, wb), np.float64)
+    if prev.shape[0] != h or nxt.shape[0] != h or prev.shape[1] != w or nxt.shape[1] != w:
+        raise ValueError("the three frames must have one size")
+    if cur.shape[2] < 3 or prev.shape[2] < 3 or nxt.shape[2] < 3:
+        raise ValueError("the frames must have at least three channels")
+    e4_arr = np.zeros((hb, wb), np.int64)
     n_arr = np.zeros((hb, wb), np.int64)
     moving_arr = np.zeros((hb, wb), np.int64)
-    cdef double[:, :] e2_sum = e2_sum_arr
-    cdef long long[:, :] n_blip = n_arr
-    cdef long long[:, :] n_moving = moving_arr
-    cdef long long d_prev, d_next, a, b, cap2 = <long long>(cap * cap)
-    # Twice the second difference is a whole number: e4 = (2 lap)^2 summed, exact in integers.
-    cdef long long lap2, e4, cap4 = <long long>(4 * cap * cap), small4 = <long long>(4 * small * small)
-    cdef long long n_small = 0, row_sum, row_n
+    cdef long long[:, ::1] e4_sum = e4_arr
+    cdef long long[:, ::1] n_blip = n_arr
+    cdef long long[:, ::1] n_moving = moving_arr
+    # Twice the second difference is a whole number: e4 = (2 lap)^2 summed, exact in integers
+    # (and so is a block's sum of e4 / 4, the squared second differences, in a double).
+    cdef long long cap2 = <long long>(cap * cap), cap4 = <long long>(4 * cap * cap)
+    cdef long long small4 = <long long>(4 * small * small), n_small = 0
+    cdef long long s_e4, s_blip, s_moving, lap2, e4, d_prev, d_next, a, b
+    cdef const unsigned char* pp
+    cdef const unsigned char* pc
+    cdef const unsigned char* pn
+    cdef Py_ssize_t x, c
+    cdef Py_ssize_t pxs = prev.strides[1], pcs = prev.strides[2]
+    cdef Py_ssize_t cxs = cur.strides[1], ccs = cur.strides[2]
+    cdef Py_ssize_t nxs = nxt.strides[1], ncs = nxt.strides[2]
+    if h == 0 or w == 0:
+        return e4_arr.astype(np.float64), n_arr, moving_arr, 0
     with nogil:
         for y in range(h):
-            for x in range(w):
-                e4 = 0
-                d_prev = 0
-                d_next = 0
-                for c in range(3):
-                    lap2 = 2 * <long long>cur[y, x, c] - prev[y, x, c] - nxt[y, x, c]
-                    e4 = e4 + lap2 * lap2
-                    a = <long long>cur[y, x, c] - prev[y, x, c]
-                    b = <long long>nxt[y, x, c] - cur[y, x, c]
-                    d_prev = d_prev + a * a
-                    d_next = d_next + b * b
-                if d_prev > cap2 or d_next > cap2:
-                    n_moving[y // block, x // block] += 1
-                if e4 >= 4:
-                    if e4 > cap4:
-                        e4 = cap4
-                    e2_sum[y // block, x // block] += 0.25 * e4
-                    n_blip[y // block, x // block] += 1
-                    if e4 <= small4:
-                        n_small += 1
-    return e2_sum_arr, n_arr, moving_arr, n_small
+            for bx in range(wb):
+                x0 = bx * block
+                x1 = x0 + block if x0 + block < w else w
+                s_e4 = 0
+                s_blip = 0
+                s_moving = 0
+                pp = &prev[y, x0, 0]
+                pc = &cur[y, x0, 0]
+                pn = &nxt[y, x0, 0]
+                for x in range(x0, x1):
+                    e4 = 0
+                    d_prev = 0
+                    d_next = 0
+                    for c in range(3):
+                        lap2 = 2 * <long long>pc[c * ccs] - pp[c * pcs] - pn[c * ncs]
+                        e4 = e4 + lap2 * lap2
+                        a = <long long>pc[c * ccs] - pp[c * pcs]
+                        b = <long long>pn[c * ncs] - pc[c * ccs]
+                        d_prev = d_prev + a * a
+                        d_next = d_next + b * b
+                    if d_prev > cap2 or d_next > cap2:
+                        s_moving += 1
+                    if e4 >= 4:
+                        if e4 > cap4:
+                            e4 = cap4
+                        s_e4 += e4
+                        s_blip += 1
+                        if e4 <= small4:
+                            n_small += 1
+                    pp += pxs
+                    pc += cxs
+                    pn += nxs
+                # Per block and row, not per pixel: no division and one write a block.
+                e4_sum[y // block, bx] += s_e4
+                n_blip[y // block, bx] += s_blip
+                n_moving[y // block, bx] += s_moving
+    return 0.25 * e4_arr, n_arr, moving_arr, n_small
 
 
 cdef inline double _sq3(double a, double b, double c) noexcept nogil:
@@ -96,24 +133,33 @@ cdef inline double _sq3(double a, double b, double c) noexcept nogil:
 def block_gradient(const unsigned char[:, :, ::1] img, int block):
     """Per block, the mean over its pixels of (|dx| + |dy|) / 2 by central differences, averaged
     over the three channels: levels a pixel (border pixels count 0)."""
-    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, c
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, c, bx, x0, x1
     cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
-    out_arr = np.zeros((hb, wb), np.float64)
-    cnt_arr = np.zeros((hb, wb), np.float64)
-    cdef double[:, :] out = out_arr
-    cdef double[:, :] cnt = cnt_arr
-    cdef int g
+    cdef Py_ssize_t row = img.strides[0], ch = img.strides[1]
+    out_arr = np.zeros((hb, wb), np.int64)
+    cdef long long[:, ::1] out = out_arr
+    cdef long long g
+    cdef const unsigned char* p
+    # Whole numbers throughout: the sums and counts are exact, in any order.
+    starts = np.arange(max(hb, wb)) * block
+    rows, cols = np.minimum(block, h - starts[:hb]), np.minimum(block, w - starts[:wb])
+    cnt_arr = np.outer(rows, cols).astype(np.float64)  # each block's pixels
     with nogil:
-        for y in range(h):
-            for x in range(w):
-                cnt[y // block, x // block] += 1
-                if y == 0 or x == 0 or y == h - 1 or x == w - 1:
-                    continue
+        for y in range(1, h - 1):
+            for bx in range(wb):
+                x0 = bx * block
+                x1 = x0 + block
+                if x0 < 1:
+                    x0 = 1
+                if x1 > w - 1:
+                    x1 = w - 1
                 g = 0
-                for c in range(3):
-                    g = g + abs(<int>img[y, x + 1, c] - <int>img[y, x - 1, c])
-                    g = g + abs(<int>img[y + 1, x, c] - <int>img[y - 1, x, c])
-                out[y // block, x // block] += g
+                for x in range(x0, x1):
+                    p = &img[y, x, 0]
+                    for c in range(3):
+                        g = g + abs(<int>p[ch + c] - <int>p[c - ch])
+                        g = g + abs(<int>p[row + c] - <int>p[c - row])
+                out[y // block, bx] += g
     return out_arr / (6.0 * cnt_arr)
 
 

@@ -196,3 +196,30 @@ def delta_pixels(const uint8_t[:, :] indices, const uint8_t[:, :] changed, int t
                         run_changed = True
             _fill(o, ri, rj, h, 0, v if run_changed else t)
     return out
+
+
+def set_bits(const uint8_t[::1] bits):
+    """The positions of the set bits of ``bits`` (numpy.packbits' order, the first bit the
+    highest), ascending: ``np.flatnonzero(np.unpackbits(bits))`` as intp."""
+    cdef Py_ssize_t n = bits.shape[0], i, k = 0
+    cdef int b
+    with nogil:
+        for i in range(n):
+            k += _POPCOUNT8[bits[i]]
+    out_arr = np.empty(k, np.intp)
+    cdef Py_ssize_t[::1] out = out_arr
+    k = 0
+    with nogil:
+        for i in range(n):
+            if bits[i] == 0:
+                continue
+            for b in range(8):
+                if bits[i] & (0x80 >> b):
+                    out[k] = 8 * i + b
+                    k += 1
+    return out_arr
+
+
+cdef uint8_t _POPCOUNT8[256]
+for _i in range(256):
+    _POPCOUNT8[_i] = bin(_i).count("1")
