@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gifquant._core import distinct
 from gifquant._core.colour import pack_rgb
-from gifquant._core.frames import IndexedPixels, QuantizedFrame
+from gifquant._core.frames import IndexedPixels, QuantizedFrame, indexed_rgba_reference
 from gifquant._io.gif import write
 
 shapes = st.tuples(st.integers(1, 37), st.integers(1, 41))
@@ -81,6 +81,23 @@ def test_packed_colour_over_24_bits_is_refused_and_leaves_the_state_clear():
         indexer.index(np.array([5, 1 << 24], np.uint32))
     colours, counts, _ = indexer.index(np.array([7, 7], np.uint32))
     assert len(colours) == 1 and counts.tolist() == [2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seeds, shapes, st.integers(1, 256), st.booleans())
+def test_indexed_rgba_kernel_equals_reference(seed, shape, n_used, strided):
+    # A GIF frame's indices expanded through its table (alpha 0 at a transparent index), on
+    # a crop of a larger frame too.
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    table = rng.integers(0, 256, (256, 4), dtype=np.uint8)
+    table[:, 3] = np.where(rng.random(256) < 0.1, 0, 255)
+    indices = rng.integers(0, n_used, (h + 3, w + 2), dtype=np.uint8)
+    indices = indices[1 : h + 1, 2:] if strided else np.ascontiguousarray(indices[:h, :w])
+    px = IndexedPixels(indices, table)
+    got = px.rgba()
+    assert got.dtype == np.uint8 and got.shape == (h, w, 4)
+    np.testing.assert_array_equal(got, indexed_rgba_reference(px))
 
 
 def test_frame_of_all_2_24_colours():
@@ -202,3 +219,28 @@ def test_gif_writer_bytes_equal_with_the_reference_functions(monkeypatch):
         monkeypatch.setattr(write, name, getattr(write, f"{name}_reference"))
     monkeypatch.setattr(write, "gather", distinct.gather_reference)
     assert written() == fast
+
+
+@settings(max_examples=80, deadline=None)
+@given(seeds, st.integers(1, 3000), st.integers(1, 6000), st.integers(1, 256), st.floats(0, 1))
+def test_peer_slots_kernel_equals_reference(seed, n, n_colours, n_slots, share):
+    from gifquant._core.temporal import peer_slots_reference
+    from gifquant._kernels import peer_slots
+
+    rng = np.random.default_rng(seed)
+    palette = rng.integers(0, 1 << 24, n_colours).astype(np.uint32)
+    keys = palette[rng.integers(0, n_colours, n)]
+    slots = rng.integers(0, n_slots, n).astype(np.uint8)
+    idx = np.flatnonzero(rng.random(n) < share)  # none, some or every pixel
+    got = peer_slots(keys, slots, idx)
+    assert got.dtype == np.uint8 and np.array_equal(got, peer_slots_reference(keys, slots, idx))
+
+
+def test_peer_slots_refuses_an_index_outside_the_frame():
+    from gifquant._kernels import peer_slots
+
+    keys, slots = np.zeros(4, np.uint32), np.zeros(4, np.uint8)
+    with pytest.raises(IndexError):
+        peer_slots(keys, slots, np.array([1, 4]))
+    with pytest.raises(ValueError):
+        peer_slots(keys, slots[:3], np.array([1]))

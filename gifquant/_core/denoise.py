@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._kernels import block_gradient, block_noise_sums, denoise_step
+from .colour import pack_rgb
 from .frames import Frame
 
 BLOCK = 16  # pixels a side of the blocks the noise is measured in
@@ -350,7 +351,12 @@ class Denoiser:
         _, _, shown, still_off = self._state
         if self._frame % 4 == 1:
             self._tight = (gradient() < GRADIENT).astype(np.uint8)
-        return Step(shown.copy(), held, still_off.view(bool))
+        if self._before is None:
+            return Step(shown.copy(), held, still_off.view(bool))
+        # Every pixel whose source is exactly as in the frame before: held or not, the
+        # painter shows it as its colour's other pixels are shown.
+        still = (self._prev[..., :3] == self._before[..., :3]).all(2)
+        return Step(shown.copy(), held, still)
 
     def _begin(self, window: list[NDArray[np.uint8]]):
         """The frame's per-block sigma times the strength, the smooth blocks and the state to
@@ -411,13 +417,16 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
         pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
     cur = pixels[0]
     fed, held, still = {}, {}, {}
+    keys = None
     for strength, d in denoisers.items():
         step = d.step(pixels)
         if step is not None:
             fed[strength], held[strength] = step.fed, step.held
-            # A bit a pixel, and only the still ones' colours copied (from a view of the rows).
-            mask = step.still.reshape(-1)
-            still[strength] = (np.packbits(mask), cur.reshape(-1, cur.shape[2])[mask, :3])
+            # A bit a pixel, and every pixel's source colour packed (the painter shows a still
+            # pixel as its colour's other pixels are shown).
+            if keys is None:
+                keys = pack_rgb(cur)
+            still[strength] = (np.packbits(step.still.reshape(-1)), keys)
     if not fed:
         return first
     return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)

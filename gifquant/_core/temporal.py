@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._errors import GifquantError
-from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space, unpack_rgb
+from .._kernels import peer_slots
+from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
 from .deband import STEP_MAX, deband, thresholds
 from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from .dither import dither_offsets, floyd_steinberg
@@ -740,13 +741,14 @@ class TemporalQuantizer:
         slots = plan.slots
         if slots is None:
             return self._dither(src, plan.colours, plan, shown), None
+        repainted = np.zeros(0, np.intp)
         if still is not None and len(still[0]) and src.all_opaque:
-            slots = _coherent(slots, still, plan, self.options)
+            slots, repainted = _coherent(slots, still, plan, self.options)
         fed = None
         if plan.colours.smooth is not None and self.options.deband > 0:
             slots, fed = self._deband(plan, slots, shown)
         if still is not None and shown is not None:
-            slots = self._keep_close(plan, slots, shown, still[0])
+            slots = self._keep_close(plan, slots, shown, repainted)
         return slots, fed
 
     def _deband(
@@ -783,17 +785,18 @@ class TemporalQuantizer:
         plan: FramePlan,
         slots: NDArray[np.uint8],
         shown: _Shown,
-        still: NDArray[np.intp],
+        repainted: NDArray[np.intp],
     ) -> NDArray[np.uint8]:
-        """``paint``'s step for a denoised frame: each pixel keeps the entry it showed while
-        that entry is within ``STICKY`` dE of its colour (``_sticky``), when the slots mean
-        what they meant (the palette persisted) and every pixel is opaque."""
+        """``paint``'s step for a denoised frame: each pixel but the ``repainted`` still ones
+        keeps the entry it showed while that entry is within ``STICKY`` dE of its colour
+        (``_sticky``), when the slots mean what they meant (the palette persisted) and every
+        pixel is opaque."""
         src = plan.colours.source
         if not (plan.persistent and src.all_opaque and len(shown.slots) == len(slots)):
             return slots
         opt = self.options
         display_lab = _display_lab(plan, opt.space)
-        return _sticky(slots, shown.slots, src.inverse, plan.colours.lab, display_lab, still)
+        return _sticky(slots, shown.slots, src.inverse, plan.colours.lab, display_lab, repainted)
 
     def _opaque_frame(
         self,
@@ -926,31 +929,48 @@ def _display_lab(plan: FramePlan, space: str) -> NDArray:
 
 def _coherent(
     slots: NDArray[np.uint8],
-    still: tuple[NDArray[np.intp], NDArray[np.uint8]],
+    still: tuple[NDArray[np.intp], NDArray[np.uint32]],
     plan: FramePlan,
     opt: QuantizeOptions,
-) -> NDArray[np.uint8]:
-    """``slots`` with the ``still`` pixels (flat indices, source colours) painted by their
-    source colour's entry where the held colour's entry is more than ``GHOST`` off it."""
-    idx, rgb = still
-    # Sorted, then looked up (no argsort, and no 2^24 table in the painting thread).
-    key = pack_rgb(rgb)
-    colours = np.unique(key)
-    inv = np.searchsorted(colours, key)
-    ws = to_space(unpack_rgb(colours), opt.space)
-    own = nearest(ws, plan.display_ws.astype(np.float64), opt.metric)[inv]
-    held = slots[idx]
-    differ = own != held
-    if not differ.any():
-        return slots
+) -> tuple[NDArray[np.uint8], NDArray[np.intp]]:
+    """``slots`` with the ``still`` pixels (flat indices, every pixel's packed source colour)
+    painted by the entry most pixels of their source colour show (``peer_slots``), where
+    their own entry is more than ``GHOST`` off it: a still colour is shown as its peers are,
+    never clearly otherwise (the held value of a pixel near an entry boundary may fall on
+    either side of it); and the pixels repainted so."""
+    idx, keys = still
+    peer = peer_slots(keys, slots, idx)
+    own = slots[idx]
+    differ = np.flatnonzero(peer != own)
     display_lab = _display_lab(plan, opt.space)
-    gap = np.sqrt(((display_lab[own[differ]] - display_lab[held[differ]]) ** 2).sum(1))
-    fix = np.flatnonzero(differ)[gap > GHOST]
+    gap = np.sqrt(((display_lab[peer[differ]] - display_lab[own[differ]]) ** 2).sum(1))
+    fix = differ[gap > GHOST]
     if fix.size == 0:
-        return slots
+        return slots, fix
     out = slots.copy()
-    out[idx[fix]] = own[fix]
-    return out
+    out[idx[fix]] = peer[fix]
+    return out, idx[fix]
+
+
+def peer_slots_reference(
+    keys: NDArray[np.uint32], slots: NDArray[np.uint8], idx: NDArray[np.intp]
+) -> NDArray[np.uint8]:
+    """``_kernels.peer_slots`` in numpy: for each pixel ``idx[i]``, the slot most pixels of its
+    packed colour (``keys``) show, a tie to the lowest slot."""
+    if len(idx) == 0:
+        return np.zeros(0, np.uint8)
+    colours, inv = np.unique(keys[idx], return_inverse=True)
+    pos = np.minimum(np.searchsorted(colours, keys), len(colours) - 1)
+    member = colours[pos] == keys
+    pairs = pos[member].astype(np.int64) * 256 + slots[member]
+    u, c = np.unique(pairs, return_counts=True)  # sorted: by colour, then slot
+    col = u >> 8
+    order = np.lexsort((-c, col))  # by colour, most shown first, the lowest slot of a tie
+    first = np.ones(len(order), bool)
+    first[1:] = col[order][1:] != col[order][:-1]
+    peer = np.zeros(len(colours), np.uint8)
+    peer[col[order][first]] = (u[order][first] & 255).astype(np.uint8)
+    return peer[inv.reshape(-1)]
 
 
 GHOST = 4.0  # dE: a margin under two JND (4.6, a colour clearly wrong: a ghost)

@@ -6,6 +6,7 @@ try:
     from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
+    from ._peers import peer_slots
     from ._pixels import box_not, count_bytes, count_where, delta_pixels, gather_into, lut_where
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
     raise ImportError(
@@ -30,4 +31,5 @@ __all__ = [
     "gather_into",
     "lut_where",
     "lzw_encode",
+    "peer_slots",
 ]

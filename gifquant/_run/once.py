@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import html
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,8 +31,6 @@ from .._io.matte import OPAQUE_FORMATS, apply_matte
 from .._io.prestart import EarlyStart
 from .._io.streams import check_paths, inside, open_input, open_output, output_format, same_file
 from .._io.timeline import apply_timeline
-from .._pictures import panels as _compare
-from .._pictures.files import load_palette
 from .pipeline import SERIAL_PIXELS, frames_in_flight, parse_panels, run
 from .settings import ReadSettings, Settings, WriteSettings
 
@@ -93,6 +89,8 @@ class ConvertReport:
     def to_json(self) -> str:
         """``{"settings", "frames", "summary"}``, the ``--report`` file (keys in the README):
         ``frame_records`` are filled by ``convert(..., records=True)``."""
+        import json  # here: json and html (below) were 3 ms of every run's start-up
+
         summary = {
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
@@ -112,6 +110,8 @@ class ConvertReport:
     def _repr_html_(self) -> str:
         """In a notebook: the figures as a small table (the measures with ``stats=True``, the
         size search's choice, the comparison panels), and the notes."""
+        import html  # here, not at the top: see to_json
+
         fps = f" ({self.frames / self.seconds:.1f} fps)" if self.seconds else ""
         size = "stdout" if self.bytes is None else f"{self.bytes:,} bytes"
         rows = [("frames", f"{self.frames}"), ("time", f"{self.seconds:.2f} s{fps}")]
@@ -278,8 +278,10 @@ def _open_comparison(stack, write: WriteSettings, panel_list, compare_fmt, info)
     """The comparison's sink opened on ``stack``, sized for its panels (None without one)."""
     if panel_list is None:
         return None
+    from .._pictures.panels import grid_size  # see _panels
+
     n = len(panel_list)
-    width, height = _compare.grid_size(n, n, info.width, info.height)  # one row
+    width, height = grid_size(n, n, info.width, info.height)  # one row
     return stack.enter_context(
         open_output(write.compare, compare_fmt, info, width=width, height=height, matte=write.matte)
     )
@@ -312,6 +314,12 @@ def read_palettes(
     the size search does once, for all its runs. ``on_progress(done, total)`` is told of each
     frame of another clip read for its palette."""
     quant, transfer = settings.quantize, settings.transfer
+    if settings.palette_from is None and transfer is None:
+        return settings
+    # Imported here: palette files and pictures (with the k-means of a palette's own) are
+    # 9 ms of the start-up of a run that reads no other palette.
+    from .._pictures.files import load_palette
+
     if settings.palette_from is not None:
         colours = load_palette(
             settings.palette_from, quant.k, option="palette_from", on_progress=on_progress

@@ -13,12 +13,15 @@ import queue
 import subprocess
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..prestart import WORKER_PIXELS, EarlyStart, spawn_worker
 from .encoder import REPLY, REQUEST, read_exact
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # Frames at least this large are worth a worker process (its start costs ~0.1 s of CPU).
 _STOP = object()
@@ -47,6 +50,10 @@ class LzwWorker:
 
     def encode(self, indices: np.ndarray, palette: np.ndarray, transparent: int | None) -> Future:
         """Queue one frame; the Future gives (colour table, image data, transparent index)."""
+        # Imported here, not at the top: concurrent.futures is 1 ms of a small GIF's start-up,
+        # and frames this large are the only ones that need it.
+        from concurrent.futures import Future
+
         fut: Future = Future()
         self._jobs.put((fut, np.ascontiguousarray(indices, np.uint8), palette, transparent))
         return fut

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
@@ -22,6 +21,8 @@ from ..._kernels import box_not, count_bytes, count_where, delta_pixels
 from .encoder import encode_image
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .lzw import LzwWorker
 
 # GIF disposal methods (graphic control extension).
@@ -412,7 +413,7 @@ class GifWriter:
         that are ready."""
         while self._encoding:
             job, (left, top, w, h, disposal, delay) = self._encoding[0]
-            if isinstance(job, Future):
+            if not isinstance(job, tuple):  # a Future of the worker process
                 if at_least <= 0 and not job.done():
                     return
                 table, image, trans = job.result()
