@@ -148,7 +148,7 @@ def test_indexed_meter_equals_rgb_meter():
         palette = rng.integers(0, 256, size=(8, 3), dtype=np.uint8)
         indices = rng.integers(0, 8, size=rgb.shape[:2]).astype(np.uint8)
         de_a = a.update(rgb, palette[indices], src.opaque)
-        de_b = b.update_indexed(src.colours, src.inverse, src.opaque, indices, palette)
+        de_b = b.update_indexed(src, indices, palette)
         assert de_a == pytest.approx(de_b, rel=1e-5)
     assert a.flicker == pytest.approx(b.flicker, rel=1e-5) and a.flicker > 0
 

@@ -174,15 +174,14 @@ def step_reference(
     before: NDArray[np.uint8] | None,
     sigma: NDArray[np.float64],
     tight: NDArray[np.bool_],
-    mean: NDArray[np.float32],
-    count: NDArray[np.uint8],
-    shown: NDArray[np.uint8],
-    still_off: NDArray[np.uint8],
+    state: tuple[NDArray, ...],
 ) -> int:
-    """``_kernels.denoise_step`` in numpy: one frame's step on the state (``mean`` (h, w, 3)
-    float32, ``count`` (h, w) uint8, ``shown`` (h, w, 4) uint8, updated in place; ``still_off``
-    (h, w) uint8 set), ``sigma`` (h, w) the pixels' noise times the strength, ``tight`` (h, w)
-    the smooth blocks' pixels; returns the pixels held (``shown`` not the source)."""
+    """``_kernels.denoise_step`` in numpy: one frame's step on the denoiser's ``state``, ``(mean,
+    count, shown, still_off)`` (``mean`` (h, w, 3) float32, ``count`` (h, w) uint8, ``shown``
+    (h, w, 4) uint8, updated in place; ``still_off`` (h, w) uint8 set), ``sigma`` (h, w) the
+    pixels' noise times the strength, ``tight`` (h, w) the smooth blocks' pixels; returns the
+    pixels held (``shown`` not the source)."""
+    mean, count, shown, still_off = state
     src = window[0][..., :3]
     x = src.astype(np.float64)
     s2 = sigma * sigma
@@ -339,11 +338,11 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None
-        blocks, tight, (mean, count, shown, still_off) = state
+        blocks, tight, (_, _, shown, _) = state
         h, w = window[0].shape[:2]
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, self._before, sigma, tight, mean, count, shown, still_off)
+        held = step_reference(window, self._before, sigma, tight, self._state)
         return self._finish(held, lambda: block_gradient_reference(shown))
 
     def _finish(self, held: int, gradient) -> Step:

@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .colour import delta_e, pack_rgb, rgb_to_lab, squared_de, unpack_rgb
-from .distinct import gather, shared_indexer
+from .distinct import DistinctColours, gather, shared_indexer
 
 STILL_DE = 1.0
 JND_DE = 2.3
@@ -355,22 +355,16 @@ class QualityMeter:
         return self._note_coherence(share, n_colours)
 
     def update_indexed(
-        self,
-        source_colours: NDArray[np.uint8],
-        source_inverse: NDArray[np.integer],
-        mask: NDArray[np.bool_],
-        indices: NDArray[np.uint8],
-        palette: NDArray[np.uint8],
+        self, source: DistinctColours, indices: NDArray[np.uint8], palette: NDArray[np.uint8]
     ) -> float:
         """As ``update``, with the frames as a quantizer holds them (no per-pixel colour search).
 
-        source_colours : (n_colours, 3) uint8, the distinct colours of the masked source pixels
-        source_inverse : (mask.sum(),) index into ``source_colours`` of each masked pixel, in
-            row-major order
-        mask : (height, width) bool, the pixels that count
+        source : the source frame split into its distinct colours (a ``FrameResult.source``);
+            its opaque pixels count
         indices, palette : the output as a palette image, (height, width) uint8 and (p, 3) uint8
         """
-        src_lut = rgb_to_lab(source_colours)
+        mask, source_inverse = source.opaque, source.inverse
+        src_lut = rgb_to_lab(source.colours)
         if mask.size >= BANDED_PIXELS:
             full = bool(mask.all())
             row_start = None if full else np.concatenate([[0], np.cumsum(mask.sum(1))])

@@ -567,7 +567,7 @@ def _measure(meter: QualityMeter, fr: Frame, res: FrameResult, options: Quantize
     quantized_as_is = not (fr.held or {}).get(options.denoise)
     if quantized_as_is and options.alpha_threshold == 128 and src.opaque.shape == mask.shape:
         # The quantizer already split the source into distinct colours over the same mask.
-        meter.update_indexed(src.colours, src.inverse, mask, out.indices, out.palette)
+        meter.update_indexed(src, out.indices, out.palette)
         meter.observe_indexed(fr.rgba, mask, out.indices, out.palette)
     else:
         meter.update(fr.rgba[..., :3], out.rgb, mask)
