@@ -229,6 +229,19 @@ def test_a_denoised_pixel_keeps_its_entry_through_a_sub_jnd_change(monkeypatch):
     assert m_kept.ghosts <= MAX_GHOSTS and m_kept.incoherence <= m_loose.incoherence + 0.001
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (16, 16, 4), (37, 41, 3), (100, 33, 1)])
+def test_block_means_are_each_blocks_mean(shape):
+    from gifquant._core.denoise import block_means
+
+    img = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    got = block_means(img)
+    c = min(shape[2], 3)
+    for by in range(got.shape[0]):
+        for bx in range(got.shape[1]):
+            block = img[by * BLOCK : (by + 1) * BLOCK, bx * BLOCK : (bx + 1) * BLOCK, :c]
+            np.testing.assert_allclose(got[by, bx], block.reshape(-1, c).mean(0), rtol=1e-6)
+
+
 def test_a_drifting_gradient_a_codec_redraws_in_steps_is_not_held_into_flicker(monkeypatch):
     # A slowly drifting smooth gradient redrawn in 8x8 blocks (as a codec skips blocks):
     # held, its pixels would be shown now by their held value, now (exactly still) by their

@@ -83,13 +83,22 @@ def block_noise(
 
 
 def block_means(img: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """Each 16x16 block's mean colour (levels), shape (ceil(h/16), ceil(w/16), 3)."""
+    """Each 16x16 block's mean colour (levels), shape (ceil(h/16), ceil(w/16), c) for an
+    (h, w, c) image (c <= 3 counted): rows of blocks summed first (whole rows at once), then
+    each row's blocks."""
     h, w = img.shape[:2]
-    sums = np.add.reduceat(img[..., :3], np.arange(0, h, BLOCK), axis=0, dtype=np.int32)
-    sums = np.add.reduceat(sums, np.arange(0, w, BLOCK), axis=1, dtype=np.int32)
-    rows = np.minimum(BLOCK, h - np.arange(0, h, BLOCK))
-    cols = np.minimum(BLOCK, w - np.arange(0, w, BLOCK))
-    return (sums / (rows[:, None, None] * cols[None, :, None])).astype(np.float32)
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    a = img[..., :3]
+    c = a.shape[2]
+    if h % BLOCK:
+        a = np.concatenate([a, np.zeros((hb * BLOCK - h, w, c), np.uint8)])
+    rows = a.reshape(hb, BLOCK, w, c).sum(1, dtype=np.uint32)
+    if w % BLOCK:
+        rows = np.concatenate([rows, np.zeros((hb, wb * BLOCK - w, c), np.uint32)], 1)
+    sums = rows.reshape(hb, wb, BLOCK, c).sum(2)
+    n_rows = np.minimum(BLOCK, h - np.arange(0, h, BLOCK))
+    n_cols = np.minimum(BLOCK, w - np.arange(0, w, BLOCK))
+    return (sums / (n_rows[:, None, None] * n_cols[None, :, None])).astype(np.float32)
 
 
 def palette_churn(prev: NDArray[np.uint8], cur: NDArray[np.uint8]) -> float:
@@ -224,11 +233,13 @@ def step_reference(
 class Step(NamedTuple):
     """One frame's denoising: ``fed`` (h, w, 4) uint8, the pixels to quantize; ``held``, how
     many are not the source's; ``still``, a (h, w) mask of those whose source is exactly as
-    in the frame before (the denoiser's own array: copy it to keep it past the next step)."""
+    in the frame before (the denoiser's own array: copy it to keep it past the next step);
+    ``keys``, the source's colours packed (``colour.pack_rgb``, (h * w,) uint32)."""
 
     fed: NDArray[np.uint8]
     held: int
     still: NDArray[np.bool_]
+    keys: NDArray[np.uint32]
 
 
 class Denoiser:
@@ -251,6 +262,8 @@ class Denoiser:
         self._state: tuple[NDArray, ...] | None = None
         self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
         self._means: dict[int, NDArray[np.float32]] = {}  # frame number -> its block means
+        self._keys: NDArray[np.uint32] | None = None  # the current frame's colours, packed
+        self._still: NDArray[np.bool_] | None = None  # its pixels as in the frame before
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames:
@@ -279,10 +292,10 @@ class Denoiser:
         entry, and flicker between the two; taken as they come they step as the source does.
         (A drift under dense noise, which no codec has smoothed, is held.)"""
         drifting = self._drifting(window)
-        if not drifting.any() or self._prev is None:
+        if not drifting.any() or self._still is None:
             return drifting
-        still = (window[0][..., :3] == self._prev[..., :3]).all(-1)
-        return drifting & (block_means(still[..., None].view(np.uint8))[..., 0] >= STEPPED)
+        still = self._still[..., None].view(np.uint8)
+        return drifting & (block_means(still)[..., 0] >= STEPPED)
 
     def _drifting(self, window: list[NDArray[np.uint8]]) -> NDArray[np.bool_]:
         """The blocks whose mean moves steadily one way. A block drifts (a gradient moving
@@ -351,12 +364,10 @@ class Denoiser:
         _, _, shown, still_off = self._state
         if self._frame % 4 == 1:
             self._tight = (gradient() < GRADIENT).astype(np.uint8)
-        if self._before is None:
-            return Step(shown.copy(), held, still_off.view(bool))
         # Every pixel whose source is exactly as in the frame before: held or not, the
         # painter shows it as its colour's other pixels are shown.
-        still = (self._prev[..., :3] == self._before[..., :3]).all(2)
-        return Step(shown.copy(), held, still)
+        still = still_off.view(bool) if self._still is None else self._still
+        return Step(shown.copy(), held, still, self._keys.reshape(-1))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
         """The frame's per-block sigma times the strength, the smooth blocks and the state to
@@ -369,6 +380,10 @@ class Denoiser:
             self._means.clear()
             self._state = self._prev = None
         self._frame += 1
+        # The source's colours packed, and which pixels are exactly as in the frame before.
+        keys, last = pack_rgb(cur).reshape(h, w), self._keys
+        self._still = keys == last if last is not None and last.shape == keys.shape else None
+        self._keys = keys
         blocks = self._noise(window)
         self._before, self._prev = self._prev, cur
         if blocks is None:
@@ -417,16 +432,13 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
         pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
     cur = pixels[0]
     fed, held, still = {}, {}, {}
-    keys = None
     for strength, d in denoisers.items():
         step = d.step(pixels)
         if step is not None:
             fed[strength], held[strength] = step.fed, step.held
             # A bit a pixel, and every pixel's source colour packed (the painter shows a still
             # pixel as its colour's other pixels are shown).
-            if keys is None:
-                keys = pack_rgb(cur)
-            still[strength] = (np.packbits(step.still.reshape(-1)), keys)
+            still[strength] = (np.packbits(step.still.reshape(-1)), step.keys)
     if not fed:
         return first
     return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)
