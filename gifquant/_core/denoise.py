@@ -286,7 +286,7 @@ class Denoiser:
         return sigma.astype(np.float32)
 
     def _stepped_drift(self, window: list[NDArray[np.uint8]]) -> NDArray[np.bool_]:
-        """The smooth blocks that drift (``_drifting``) in a codec's steps: a good share of
+        """The blocks that drift (``_drifting``) in a codec's steps: a good share of
         their pixels exactly as in the frame before (``STEPPED``). Held, such a block's pixels
         would be shown now by their held value, now (exactly still) by their source colour's
         entry, and flicker between the two; taken as they come they step as the source does.
