@@ -281,7 +281,7 @@ class Denoiser:
         typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
         sigma = np.clip(sigma, FLOOR, 1.5 * typical)
         sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
-        if self._tight.shape == sigma.shape:
+        if self._tight.shape == sigma.shape:  # not on the first noisy frame of this size
             sigma[self._stepped_drift(window)] = 0
         return sigma.astype(np.float32)
 
@@ -366,6 +366,7 @@ class Denoiser:
             self._tight = (gradient() < GRADIENT).astype(np.uint8)
         # Every pixel whose source is exactly as in the frame before: held or not, the
         # painter shows it as its colour's other pixels are shown.
+        # (No frame before this one, or one of another size: none, as in the kernel's still_off.)
         still = still_off.view(bool) if self._still is None else self._still
         return Step(shown.copy(), held, still, self._keys.reshape(-1))
 

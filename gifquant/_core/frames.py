@@ -52,11 +52,10 @@ class Frame:
     fed : the denoised pixels to quantize instead, (height, width, 4) uint8, by denoising
         strength (``denoise.denoised``); a strength not in it quantizes ``rgba`` as it is
     held : by strength, how many of ``fed``'s pixels are not the source's
-    still_held : by strength, the pixels whose source is exactly as in the frame before but
-        which ``fed`` shows otherwise: a bit a pixel (``numpy.packbits`` of the flat mask) and
-        every pixel's source colour packed (``colour.pack_rgb``, (h * w,) uint32: the painter
-        keeps the still ones coherent with their source colour's other pixels; ``still``
-        unpacks the mask)
+    still_held : by strength, the pixels whose source is exactly as in the frame before, held
+        or not: a bit a pixel (``numpy.packbits`` of the flat mask) and every pixel's source
+        colour packed (``colour.pack_rgb``, (h * w,) uint32: the painter keeps the still ones
+        coherent with their source colour's other pixels; ``still`` unpacks the mask)
     """
 
     pixels: NDArray[np.uint8] | None

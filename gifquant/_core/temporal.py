@@ -24,13 +24,7 @@ from .._errors import GifquantError
 from .._kernels import kept_slots, peer_slots, sticky_slots
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
 from .deband import STEP_MAX, deband, thresholds
-from .distinct import (
-    DistinctColours,
-    FrameColours,
-    fit_points,
-    frame_colours,
-    gather,
-)
+from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from .dither import dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
 from .kmeans import Metric, _reseed_empty, _update, assign, distances, kmeans, nearest
@@ -712,11 +706,11 @@ class TemporalQuantizer:
     ) -> FrameResult:
         """Draw a planned frame: each pixel's entry (dithered if asked, de-banded where
         smooth) and what changed since the frame before. Frames must be painted in planning
-        order. ``still``: pixels of a denoised frame whose source did not change but which are
-        shown held (flat indices and source colours); each is painted by its source colour
-        where its held colour's entry is more than 4 dE from that: a still colour is never
-        shown clearly wrong (4.6 dE). Other pixels of a denoised frame keep the entry they
-        showed while it is within 1 dE of their colour (``_keep_close``)."""
+        order. ``still``: a denoised frame's pixels whose source did not change (flat indices)
+        and every pixel's packed source colour; each is painted by the entry most pixels of its
+        colour show where its own is more than 4 dE from that (``_coherent``): a still colour is
+        never shown clearly off its peers (4.6 dE). Other pixels of a denoised frame keep the
+        entry they showed while it is within 1 dE of their colour (``_keep_close``)."""
         src = plan.colours.source
         if plan.display is None:  # fully transparent frame
             self._shown = None
@@ -738,7 +732,7 @@ class TemporalQuantizer:
         self,
         plan: FramePlan,
         shown: _Shown | None,
-        still: tuple[NDArray[np.intp], NDArray[np.uint8]] | None,
+        still: tuple[NDArray[np.intp], NDArray[np.uint32]] | None,
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint32] | None]:
         """``paint``'s entry for each pixel: dithered when the plan has no slots, else the
         plan's made coherent on the still pixels, de-banded and kept close; with the packed
@@ -926,11 +920,12 @@ def _sticky(
     inverse: NDArray,
     colours_lab: NDArray[np.float32],
     display_lab: NDArray,
-    still: NDArray[np.intp],
+    repainted: NDArray[np.intp],
 ) -> NDArray[np.uint8]:
     """``slots`` with each pixel that changed entry keeping its ``last`` one where that entry
     is within ``STICKY`` dE of the pixel's colour (the denoised value moved by a level or two:
-    a sub-JND change not worth a changed pixel). The ``still`` pixels are left as painted.
+    a sub-JND change not worth a changed pixel). The ``repainted`` pixels (flat indices: the
+    still ones the coherence rule painted) are left as painted.
 
     Compiled (``_kernels.sticky_slots``); ``sticky_reference`` is the same in numpy."""
     out, kept = sticky_slots(
@@ -943,12 +938,12 @@ def _sticky(
     )
     if not kept:
         return slots
-    if len(still):
-        out[still] = slots[still]
+    if len(repainted):
+        out[repainted] = slots[repainted]
     return out
 
 
-def sticky_reference(slots, last, inverse, colours_lab, display_lab, still):
+def sticky_reference(slots, last, inverse, colours_lab, display_lab, repainted):
     """``_sticky`` in numpy (the tests' oracle; the arguments are ``_sticky``'s)."""
     idx = np.flatnonzero(slots != last)
     if idx.size == 0:
@@ -961,8 +956,8 @@ def sticky_reference(slots, last, inverse, colours_lab, display_lab, still):
         return slots
     out = slots.copy()
     out[idx[keep]] = old[keep]
-    if len(still):
-        out[still] = slots[still]
+    if len(repainted):
+        out[repainted] = slots[repainted]
     return out
 
 
