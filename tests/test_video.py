@@ -660,12 +660,13 @@ def test_corpus_cockatoo_trim(tmp_path):
 def test_encoder_failure_leaves_nothing(tmp_path):
     from gifquant._core.frames import ClipInfo
     from gifquant._errors import GifquantError
-    from gifquant._io.streams import open_output
+    from gifquant._io.streams import OutputOptions, open_output
 
     out = tmp_path / "o.mp4"
     frame = QuantizedFrame(np.zeros((1, 1), np.uint8), np.zeros((1, 3), np.uint8), None, 0.05)
     with pytest.raises(GifquantError, match="ffmpeg could not encode"):
-        with open_output(str(out), "mp4", ClipInfo(0, 1, fps=20.0)) as sink:  # no such size
+        info = ClipInfo(0, 1, fps=20.0)  # no such size
+        with open_output(str(out), "mp4", info, OutputOptions()) as sink:
             sink.write(frame)
     assert os.listdir(tmp_path) == []
 

@@ -17,7 +17,7 @@ from .._errors import GifquantError
 from .._io.streams import output_format
 from .._pictures.grid import compare
 from .args import MAX_ENHANCE, check_output
-from .options import OPTIONS, command_parser
+from .options import command_parser, option_keywords
 
 # The settings a grid's rows vary, several values each (after ``--modes``), by the keyword
 # ``compare`` takes them as.
@@ -38,7 +38,7 @@ _OWN = ("input", "output", "overwrite", "no_overwrite", "quiet")
 def build_parser() -> argparse.ArgumentParser:
     changes = {
         name: dict(
-            dest=dest, nargs="+", default=[OPTIONS[name].keywords["default"]], help=f"rows: {text}"
+            dest=dest, nargs="+", default=[option_keywords(name)["default"]], help=f"rows: {text}"
         )
         for name, (dest, text) in ROWS.items()
     }

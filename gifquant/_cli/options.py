@@ -1,8 +1,10 @@
-"""Every option of every command, once: the flags, type, default and help of each
-(``OPTIONS``), and the sections of the help that list them (``SECTIONS``). A command takes
-options by name (``COMMANDS``, ``command_parser``), with what differs for it (a list of values
-for ``compare``'s rows, a help of its own); a new option is one row here and its name in the
-commands that take it."""
+"""Every option of every command, once: the flags, type and help of each (``OPTIONS``), and
+the sections of the help that list them (``SECTIONS``). A command takes options by name
+(``COMMANDS``, ``command_parser``), with what differs for it (a list of values for
+``compare``'s rows, a help of its own); a new option is one row here and its name in the
+commands that take it. An option that sets a setting has the settings' default
+(``option_keywords``): each default is written once, in ``_run.settings`` or
+``QuantizeOptions``."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .._core.kmeans import INITS, METRICS
 from .._core.options import DEFAULT_K
 from .._core.representative import REPRESENTATIVES
 from .._io.streams import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
-from .._run.settings import LOOP_MAX, LOSSY_MAX, MAX_SPEED
+from .._run.settings import LOOP_MAX, LOSSY_MAX, MAX_SPEED, Settings
 from .._version import __version__
 from .args import (
     MAX_BUDGET,
@@ -52,9 +54,13 @@ def option(*flags: str, exclusive: str | None = None, **keywords) -> Option:
     return Option(flags, keywords, exclusive)
 
 
+# Each setting's default, by its keyword (``Settings.from_keywords``').
+SETTING_DEFAULTS = Settings().keywords()
+
+
 def strength_option(flag: str, most: float, help: str) -> Option:
     """A strength: auto (1.0, the default), off (0.0) or a number 0..``most``."""
-    return option(flag, type=strength(most), default=1.0, metavar="auto|off|S", help=help)
+    return option(flag, type=strength(most), metavar="auto|off|S", help=help)
 
 
 OPTIONS: dict[str, Option] = {
@@ -64,7 +70,7 @@ OPTIONS: dict[str, Option] = {
         "--colors",
         dest="k",
         type=positive_int(1, 256),
-        default=None,
+        default=None,  # not the setting's: --max-size searches up to 256 when -k is not given
         help=f"palette entries per frame, 1..256 (default {DEFAULT_K}, every command's; with "
         "--max-size, the most the search may use, else 256)",
     ),
@@ -86,49 +92,41 @@ OPTIONS: dict[str, Option] = {
     "metric": option(
         "--metric",
         choices=METRICS,
-        default="euclidean",
         help="euclidean: k-means; manhattan: L1 k-medians (default %(default)s)",
     ),
     "space": option(
         "--space",
         choices=SPACES,
-        default="lab",
         help="colour space the clustering runs in (default %(default)s)",
     ),
     "init": option(
         "--init",
         choices=INITS,
-        default="kmeans++",
         help="initialisation of the first frame (and of every frame with --random)",
     ),
     "n_init": option(
         "--n-init",
         type=positive_int(1, 100),
-        default=3,
         help="restarts of an initialisation, the lowest inertia wins (default %(default)s)",
     ),
     "max_iter": option(
         "--max-iter",
         type=positive_int(1, 10000),
-        default=50,
         help="Lloyd iterations per frame at most (default %(default)s)",
     ),
     "tol": option(
         "--tol",
         type=number(0, MAX_DE),
-        default=1e-3,
         help="stop when no centroid moves more than this (colour-space units, 0..100)",
     ),
     "seed": option(
         "--seed",
         type=positive_int(0, MAX_SEED),
-        default=0,
         help="random seed: the same seed gives the same output (default %(default)s)",
     ),
     "palette_hysteresis": option(
         "--palette-hysteresis",
         type=number(0, MAX_DE),
-        default=3.0,
         metavar="DE",
         help="a palette entry's colour changes only once its centroid moved more than this "
         "(CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default "
@@ -137,7 +135,6 @@ OPTIONS: dict[str, Option] = {
     "palette_memory": option(
         "--palette-memory",
         type=number(0, 1, below_hi=True),
-        default=0.95,
         metavar="M",
         help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
         "next frame (0..0.999), so the palette follows a change over about 1/(1-M) frames; "
@@ -146,7 +143,6 @@ OPTIONS: dict[str, Option] = {
     "scene_threshold": option(
         "--scene-threshold",
         type=scene_threshold,
-        default=0.5,
         metavar="T",
         help="colour-histogram distance (0..1) that counts as a scene cut and "
         "re-initialises the palette; 'off' to never (default %(default)s)",
@@ -167,14 +163,12 @@ OPTIONS: dict[str, Option] = {
     "dither": option(
         "--dither",
         choices=DITHERS,
-        default="none",
         help="none (default), bayer or blue-noise (ordered, fixed in screen space), "
         "floyd-steinberg (error diffusion on changed pixels only)",
     ),
     "dither_strength": option(
         "--dither-strength",
         type=number(0, MAX_DITHER),
-        default=1.0,
         help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default %(default)s)",
     ),
     "denoise": strength_option(
@@ -195,7 +189,6 @@ OPTIONS: dict[str, Option] = {
     "enhance": option(
         "--enhance",
         type=number(0, MAX_ENHANCE),
-        default=1.0,
         metavar="F",
         help="scale each colour's saturation around its grey level before clustering, as "
         f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
@@ -204,7 +197,6 @@ OPTIONS: dict[str, Option] = {
     "min_saturation": option(
         "--min-saturation",
         type=number(0, 1),
-        default=0.0,
         metavar="S",
         help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
         "holds the salient colours; every pixel is still drawn with its nearest entry "
@@ -213,7 +205,6 @@ OPTIONS: dict[str, Option] = {
     "representative": option(
         "--representative",
         choices=REPRESENTATIVES,
-        default="mean",
         help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
         "(a colour the frame holds)",
     ),
@@ -221,7 +212,6 @@ OPTIONS: dict[str, Option] = {
         "--palette-from",
         exclusive="other",
         metavar="FILE",
-        default=None,
         help="quantize to a fixed palette instead of clustering: a .gpl, .json or .hex palette "
         "file (as 'gifquant palette' writes them), or an image or clip (its palette of -k "
         "colours); the output shows only those colours",
@@ -230,7 +220,6 @@ OPTIONS: dict[str, Option] = {
         "--transfer",
         exclusive="other",
         metavar="FILE",
-        default=None,
         help="move the colours onto another image's or clip's palette (or a palette file's) "
         "before quantizing: clusters matched on lightness and share, shading kept",
     ),
@@ -238,7 +227,6 @@ OPTIONS: dict[str, Option] = {
         "--transfer-colours",
         metavar="N",
         type=positive_int(1, 256),
-        default=8,
         help="colours of the --transfer palette taken from an image or clip, and clusters "
         "the clip is matched in, 1..256 (default %(default)s)",
     ),
@@ -246,34 +234,29 @@ OPTIONS: dict[str, Option] = {
         "-f",
         "--format",
         dest="format",
-        default=None,
         help=f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
     ),
     "ss": option(
         "--ss",
         type=time_value(False),
-        default=0.0,
         metavar="T",
         help="start at T seconds",
     ),
     "t": option(
         "--t",
         type=time_value(True),
-        default=None,
         metavar="T",
         help="keep T seconds",
     ),
     "frames": option(
         "--frames",
         type=positive_int(1, MAX_FRAMES),
-        default=None,
         metavar="N",
         help="write at most N frames (1..10^9)",
     ),
     "speed": option(
         "--speed",
         type=number(0.01, MAX_SPEED),
-        default=1.0,
         metavar="F",
         help="play F times as fast, 0.01..100 (0.5: half speed): every frame is kept and shown "
         "1/F as long; --ss and --t are the source's times, --fps the output's rate",
@@ -281,21 +264,18 @@ OPTIONS: dict[str, Option] = {
     "fps": option(
         "--fps",
         type=rate,
-        default=None,
         metavar="F",
         help="resample to F frames per second, 0.01..100 (frames dropped or repeated, timing kept)",
     ),
     "scale": option(
         "--scale",
         type=scale_value,
-        default=None,
         metavar="W:H",
         help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
     ),
     "loop": option(
         "--loop",
         type=positive_int(-1, LOOP_MAX),
-        default=None,
         metavar="N",
         help="GIF/APNG loop count: 0 forever, -1 play once, N plays N+1 times (ffmpeg's "
         "-loop); default: the input GIF's, forever for video",
@@ -303,7 +283,6 @@ OPTIONS: dict[str, Option] = {
     "matte": option(
         "--matte",
         type=colour_value,
-        default=None,
         metavar="COLOUR",
         help="composite transparent and semi-transparent pixels over this colour (a name or "
         "#rrggbb; default white); mp4, webm and y4m always are, GIF and PNG keep pixels under "
@@ -312,7 +291,6 @@ OPTIONS: dict[str, Option] = {
     "alpha_threshold": option(
         "--alpha-threshold",
         type=positive_int(0, 255),
-        default=128,
         metavar="A",
         help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
         "(default %(default)s, as ffmpeg's paletteuse)",
@@ -320,7 +298,7 @@ OPTIONS: dict[str, Option] = {
     "lossy": option(
         "--lossy",
         type=positive_int(0, LOSSY_MAX),
-        default=None,
+        default=None,  # as -k's: --max-size searches the levels when --lossy is not given
         metavar="N",
         help=f"GIF: gifsicle's lossy LZW compression, 0..{LOSSY_MAX} (20-80 typical: "
         "smaller files, some grain); needs pip install 'gifquant[lossy]'",
@@ -328,7 +306,6 @@ OPTIONS: dict[str, Option] = {
     "max_size": option(
         "--max-size",
         type=size_value,
-        default=None,
         metavar="SIZE",
         help="GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
         "searching k, lossy, scale and fps on a probe of the clip",
@@ -341,20 +318,17 @@ OPTIONS: dict[str, Option] = {
     ),
     "panels": option(
         "--panels",
-        default=None,
         help="comparison panels, comma-separated: random, seeded, original, k=N, "
         "metric=M, space=S (default random,seeded)",
     ),
     "max_pixels": option(
         "--max-pixels",
         type=positive_int(1, MAX_BUDGET),
-        default=DEFAULT_MAX_PIXELS,
         help=f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
     ),
     "max_clip_pixels": option(
         "--max-clip-pixels",
         type=positive_int(0, MAX_BUDGET),
-        default=None,
         help="refuse clips that decode to more pixels than this in all, 0 for no limit "
         f"(default {DEFAULT_MAX_CLIP_PIXELS} for GIFs and images, where a few bytes can claim "
         "that many; no limit for video, whose length is its own)",
@@ -593,5 +567,16 @@ def command_parser(command: str, **changes: dict) -> Parser:
             if opt.exclusive not in exclusive:
                 exclusive[opt.exclusive] = where.add_mutually_exclusive_group()
             where = exclusive[opt.exclusive]
-        where.add_argument(*opt.flags, **{**opt.keywords, **changes.get(name, {})})
+        where.add_argument(*opt.flags, **option_keywords(name, changes.get(name)))
     return p
+
+
+def option_keywords(name: str, changes: dict | None = None) -> dict:
+    """``add_argument``'s keywords of option ``name`` (a key of ``OPTIONS``): the table's, then
+    ``changes``; an option that takes a setting's value and names no default of its own has
+    the setting's (``SETTING_DEFAULTS``)."""
+    keywords = {**OPTIONS[name].keywords, **(changes or {})}
+    dest = keywords.get("dest", name)
+    if "default" not in keywords and "action" not in keywords and dest in SETTING_DEFAULTS:
+        keywords["default"] = SETTING_DEFAULTS[dest]
+    return keywords

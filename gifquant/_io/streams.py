@@ -10,6 +10,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 import numpy as np
@@ -28,6 +29,7 @@ from .budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
 from .gif.lzw import lzw_worker
 from .gif.write import GifWriter
 from .image import ImageReader
+from .matte import WHITE
 from .prestart import EarlyStart
 from .sniff import Y4M_MAGIC, file_kind, is_video_container
 
@@ -186,9 +188,9 @@ def _open_stream(
 class GifSink:
     """A GIF written to a binary file, frame by frame."""
 
-    def __init__(self, f, info: ClipInfo, width: int, height: int, **opts) -> None:
+    def __init__(self, f, info: ClipInfo, **opts) -> None:
         self._writer = GifWriter(
-            f, width, height, loop=info.loop, always_transparent=info.transparency, **opts
+            f, info.width, info.height, loop=info.loop, always_transparent=info.transparency, **opts
         )
 
     def write(self, frame: QuantizedFrame) -> None:
@@ -232,29 +234,33 @@ class _LazyRate:
             self.writer.abort()
 
 
+@dataclass(frozen=True)
+class OutputOptions:
+    """How an output is written, beyond its format and the clip's ``ClipInfo``.
+
+    matte : the (r, g, b) a transparent index shows in a format without transparency (mp4,
+    webm, y4m); lossy : a GIF is written to a temporary file first, then re-encoded by
+    gifsicle with ``--lossy=lossy`` (0: not); merge_duplicates : a GIF frame that changes
+    nothing is folded into the previous frame's delay
+    """
+
+    matte: tuple[int, int, int] = WHITE
+    lossy: int = 0
+    merge_duplicates: bool = False
+
+
 @contextlib.contextmanager
 def open_output(
-    path: str,
-    fmt: str,
-    info: ClipInfo,
-    *,
-    width: int | None = None,
-    height: int | None = None,
-    merge_duplicates: bool = False,
-    early: EarlyStart | None = None,
-    matte: tuple[int, int, int] = (255, 255, 255),
-    lossy: int = 0,
+    path: str, fmt: str, info: ClipInfo, options: OutputOptions, *, early: EarlyStart | None = None
 ) -> Iterator[Sink]:
-    """Open an output sink; a file appears at ``path`` only if the block succeeds
-    (``early``: an LZW encoder process the command may have started).
+    """Open an output sink of ``info.width`` x ``info.height`` frames, written as ``options``
+    say; a file appears at ``path`` only if the block succeeds (``early``: an LZW encoder
+    process the command may have started).
 
     Writers receive QuantizedFrames; video formats run at ``info.fps`` (or a rate picked from
-    the first frame's duration when the source has none) and show a transparent index as
-    ``matte``. ``lossy``: a GIF is written to a temporary file first, then re-encoded into
-    ``path`` by gifsicle with ``--lossy=lossy`` (0: not).
+    the first frame's duration when the source has none).
     """
-    width = info.width if width is None else width
-    height = info.height if height is None else height
+    width, height, lossy = info.width, info.height, options.lossy
     if fmt == "png" and not is_png_file(path):
         from .png import PngSequenceWriter
 
@@ -277,7 +283,7 @@ def open_output(
                 lambda fps: VideoWriter(target, fmt, width, height, fps, stdout=stdout), info.fps
             )
             try:
-                yield _Matted(sink, matte)
+                yield _Matted(sink, options.matte)
                 sink.close()
             finally:
                 sink.abort()  # kill ffmpeg before the temporary file goes (no-op once closed)
@@ -306,9 +312,9 @@ def open_output(
                     folder = os.path.dirname(os.path.abspath(path)) if here else None
                     raw = stack.enter_context(tempfile.TemporaryFile(dir=folder))
                 sink = GifSink(
-                    raw, info, width, height, merge_duplicates=merge_duplicates, encoder=encoder
+                    raw, info, merge_duplicates=options.merge_duplicates, encoder=encoder
                 )
-            yield _Matted(sink, matte) if fmt == "y4m" else sink
+            yield _Matted(sink, options.matte) if fmt == "y4m" else sink
             sink.close()
             if fmt == "gif" and lossy:
                 compress_lossy(raw, f, lossy, gifsicle, folder=folder)

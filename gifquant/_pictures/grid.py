@@ -23,7 +23,7 @@ from .._core.options import DEFAULT_K, QuantizeOptions
 from .._core.representative import REPRESENTATIVES
 from .._errors import GifquantError, Setting, SettingError
 from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, DEFAULT_MAX_PIXELS
-from .._io.streams import check_input, open_input, open_output, output_format
+from .._io.streams import OutputOptions, check_input, open_input, open_output, output_format
 from .._io.timeline import TimelineOptions, apply_timeline
 from .._run.once import Stats, _check_output
 from .._run.pipeline import Panel, run
@@ -249,7 +249,8 @@ def _run(src, cells, columns, dst, fmt, draw, read: ReadSettings, panel_width: i
                 h=h,
             )
         if draw:
-            sink = stack.enter_context(open_output(dst, fmt, info, width=w, height=h))
+            grid = dataclasses.replace(info, width=w, height=h)
+            sink = stack.enter_context(open_output(dst, fmt, grid, OutputOptions()))
         first = next(p.options for p in cells if p.options is not None)
         report = run(
             clip,

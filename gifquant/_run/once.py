@@ -29,7 +29,15 @@ from .._io.gif.blocks import frame_sizes
 from .._io.image import ImageReader
 from .._io.matte import OPAQUE_FORMATS, apply_matte
 from .._io.prestart import EarlyStart
-from .._io.streams import check_paths, inside, open_input, open_output, output_format, same_file
+from .._io.streams import (
+    OutputOptions,
+    check_paths,
+    inside,
+    open_input,
+    open_output,
+    output_format,
+    same_file,
+)
 from .._io.timeline import apply_timeline
 from .pipeline import SERIAL_PIXELS, frames_in_flight, parse_panels, run
 from .settings import ReadSettings, Settings, WriteSettings
@@ -219,17 +227,7 @@ def one_pass(
         stack.enter_context(committed_together())  # the output and the comparison, or neither
         info, clip = _open_clip(stack, src, fmt, settings, quant.alpha_threshold, early)
         notes = _clip_notes(info, fmt, quant)
-        sink = stack.enter_context(
-            open_output(
-                dst,
-                fmt,
-                info,
-                merge_duplicates=write.merge_duplicates,
-                early=early,
-                matte=write.matte,
-                lossy=write.lossy,
-            )
-        )
+        sink = stack.enter_context(open_output(dst, fmt, info, write.output, early=early))
         compare_sink = _open_comparison(stack, write, panel_list, compare_fmt, info)
         predictor = None
         if fmt == "gif" and info.n_frames and hasattr(sink, "frame_bytes"):
@@ -282,9 +280,9 @@ def _open_comparison(stack, write: WriteSettings, panel_list, compare_fmt, info)
 
     n = len(panel_list)
     width, height = grid_size(n, n, info.width, info.height)  # one row
-    return stack.enter_context(
-        open_output(write.compare, compare_fmt, info, width=width, height=height, matte=write.matte)
-    )
+    grid = dataclasses.replace(info, width=width, height=height)
+    options = OutputOptions(matte=write.matte)
+    return stack.enter_context(open_output(write.compare, compare_fmt, grid, options))
 
 
 def _no_frames(src: str, read: ReadSettings) -> SettingError:

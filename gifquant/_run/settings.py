@@ -22,6 +22,7 @@ from .._errors import Setting, SettingError
 from .._io.budget import DEFAULT_MAX_PIXELS
 from .._io.matte import WHITE, parse_colour
 from .._io.resize import parse_scale
+from .._io.streams import OutputOptions
 from .._io.timeline import TimelineOptions
 
 LOOP_MAX = 65535  # the NETSCAPE extension's 16 bits
@@ -99,6 +100,11 @@ class WriteSettings:
         _check_int("lossy", self.lossy, 0, LOSSY_MAX)
         if self.panels is not None and self.compare is None:
             raise SettingError("{panels} needs {compare} PATH (the file the panels go to)")
+
+    @property
+    def output(self) -> OutputOptions:
+        """What the output's writer is told (``open_output``'s options)."""
+        return OutputOptions(self.matte, self.lossy, self.merge_duplicates)
 
 
 @dataclass(frozen=True)
