@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from .._errors import GifquantError
 from .._kernels import kept_slots, peer_slots, sticky_slots
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
-from .deband import STEP_MAX, deband, thresholds
+from .deband import STEP_MAX, deband, entries_apart, thresholds
 from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from .dither import dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
@@ -760,24 +760,27 @@ class TemporalQuantizer:
         next frame compares."""
         opt = self.options
         fc, src = plan.colours, plan.colours.source
+        fed = gather(pack_rgb(src.colours), src.inverse)
+        display_lab = _display_lab(plan, opt.space)
+        if entries_apart(display_lab):  # no pixel to dither, no pattern to keep
+            return slots, fed
+        smooth = fc.smooth.mask()
         threshold = thresholds(*plan.shape)
         if not src.all_opaque:
             threshold = threshold[src.opaque.reshape(-1)]
-        display_lab = _display_lab(plan, opt.space)
         slots = deband(
             slots,
             src.inverse,
             fc.lab,
             display_lab,
-            fc.smooth,
+            smooth,
             threshold,
             opt.deband,
             colours_rgb=src.colours,
         )
-        fed = gather(pack_rgb(src.colours), src.inverse)
         same_slots = shown is not None and plan.persistent and shown.fed is not None
         if same_slots and len(shown.fed) == len(fed):
-            slots = _kept_pattern(slots, fed, fc.smooth, shown, display_lab, pack_rgb(plan.display))
+            slots = _kept_pattern(slots, fed, smooth, shown, display_lab, pack_rgb(plan.display))
         return slots, fed
 
     def _keep_close(
