@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 import gifquant
 from gifquant import main
 from gifquant._core.colour import delta_e, rgb_to_lab
-from gifquant._core.deband import deband, deband_reference, smooth_mask
+from gifquant._core.deband import (
+    STEP_MAX,
+    deband,
+    deband_reference,
+    entries_apart,
+    smooth_mask,
+)
 from gifquant._core.denoise import (
     BLOCK,
     CAP,
@@ -370,6 +376,24 @@ def test_deband_kernel_matches_its_reference(n, m, k, seed, index_dtype, strengt
     for c_rgb in (rgb, None):
         args = (slots, inverse, colours, pal, smooth, threshold, strength, c_rgb)
         np.testing.assert_array_equal(deband(*args), deband_reference(*args))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 40), st.integers(0, 2**32 - 1), st.sampled_from([3.0, 5.0, 12.0]))
+def test_deband_changes_nothing_where_entries_apart_says_so(k, seed, spread):
+    # Skipping de-banding on a palette whose entries are all over STEP_MAX apart is safe:
+    # the reference dithers no pixel there, whatever the colours and thresholds.
+    rng = np.random.default_rng(seed)
+    pal = 50 + rng.uniform(-spread, spread, (k, 3)) * np.sqrt(k)
+    colours = (50 + rng.uniform(-2 * spread, 2 * spread, (60, 3))).astype(np.float32)
+    inverse = rng.integers(0, 60, 500)
+    slots = np.argmin(((colours[:, None, :] - pal[None]) ** 2).sum(2), 1)[inverse].astype(np.uint8)
+    smooth, threshold = np.ones(500, bool), np.zeros(500, np.float32)
+    d = np.sqrt(((pal[:, None] - pal[None]) ** 2).sum(2))[~np.eye(k, dtype=bool)]
+    assert entries_apart(pal) == bool(d.min() > STEP_MAX)  # no pair on the margin here
+    if entries_apart(pal):
+        out = deband_reference(slots, inverse, colours, pal, smooth, threshold, 2.0)
+        assert out is slots
 
 
 def test_deband_leaves_flat_colours_and_far_entries_alone():

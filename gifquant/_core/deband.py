@@ -77,17 +77,55 @@ def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
 
 def with_smooth(
-    fc: FrameColours, rgba: NDArray[np.uint8], options: QuantizeOptions
+    fc: FrameColours, rgba: NDArray[np.uint8], options: QuantizeOptions, *, lazy: bool = False
 ) -> FrameColours:
-    """``fc`` (the colours of the (h, w, 4) frame ``rgba``) with its smooth pixels marked, when
-    de-banding may have work on it: on, no dither of the user's own, more colours than entries."""
+    """``fc`` (the colours of the (h, w, 4) frame ``rgba``) with its smooth pixels
+    (``SmoothPixels``), when de-banding may have work on it: on, no dither of the user's own,
+    more colours than entries. ``lazy``: measured only if asked for (``rgba`` is kept till
+    then), else at once."""
     src = fc.source
     if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
         return fc
-    smooth = smooth_mask(rgba).reshape(-1)
-    if not src.all_opaque:
-        smooth = smooth[src.opaque.reshape(-1)]
-    return replace(fc, smooth=smooth)
+    opaque = None if src.all_opaque else src.opaque
+    return replace(fc, smooth=SmoothPixels(rgba, opaque, lazy=lazy))
+
+
+class SmoothPixels:
+    """A frame's opaque pixels in smooth areas (``smooth_mask``), (n_opaque,) bool from
+    ``mask()``. Measured when first asked for when ``lazy``: most frames' palettes have no two
+    entries close enough for de-banding to act on (``entries_apart``), and then nobody asks."""
+
+    __slots__ = ("_mask", "_opaque", "_rgba")
+
+    def __init__(
+        self, rgba: NDArray[np.uint8], opaque: NDArray[np.bool_] | None, *, lazy: bool
+    ) -> None:
+        self._rgba, self._opaque = rgba, opaque
+        self._mask: NDArray[np.bool_] | None = None
+        if not lazy:
+            self.mask()
+
+    def mask(self) -> NDArray[np.bool_]:
+        if self._mask is None:
+            smooth = smooth_mask(self._rgba).reshape(-1)
+            if self._opaque is not None:
+                smooth = smooth[self._opaque.reshape(-1)]
+            self._mask = smooth
+            self._rgba = self._opaque = None  # the frame is not needed any more
+        return self._mask
+
+
+def entries_apart(palette_lab: NDArray) -> bool:
+    """No two entries of a palette (k, 3) in CIELAB lie within ``STEP_MAX`` dE of each other:
+    then ``deband`` dithers no pixel (its two entries must be closer than that) and
+    ``_kept_pattern`` keeps none (a kept entry is within that of the new one). Decided with a
+    margin, so float rounding never makes it claim so wrongly."""
+    lab = np.asarray(palette_lab, np.float64)
+    if len(lab) < 2:
+        return True
+    d2 = ((lab[:, None, :] - lab[None, :, :]) ** 2).sum(2)
+    np.fill_diagonal(d2, np.inf)
+    return bool(d2.min() > STEP_MAX * STEP_MAX * (1 + 1e-6) + 1e-9)
 
 
 def _blur121(a: NDArray[np.float32]) -> NDArray[np.float32]:

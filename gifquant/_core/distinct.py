@@ -35,6 +35,7 @@ from .colour import (
 )
 
 if TYPE_CHECKING:
+    from .deband import SmoothPixels
     from .frames import Frame, IndexedPixels
     from .options import QuantizeOptions
 
@@ -77,6 +78,10 @@ class ColourIndexer:
 
     def __init__(self) -> None:
         self._state: tuple | None = None
+        # The last palette table seen, its kept indices and the colours they draw (_drawn).
+        self._last_table: tuple | None = None
+        # By options: the last shared colours and their conversions (converted).
+        self._last_converted: dict[tuple, tuple] = {}
 
     def _kernel_state(self) -> tuple:
         if self._state is None:
@@ -99,6 +104,45 @@ class ColourIndexer:
         if len(inverse) == h * w:  # a read-only view of one True, not a byte a pixel
             return DistinctColours(colours, counts, inverse, _ALL_OPAQUE(h, w))
         return DistinctColours(colours, counts, inverse, mask.view(np.bool_))
+
+    def indexed(self, px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
+        """``indexed_colours`` of a frame held as palette indices. The colours a palette's used
+        indices draw are worked out once while the frame after shows the same indices of the
+        same table (nearly every frame of a GIF): only the counts are the frame's own."""
+        counts = count_bytes(px.indices)
+        keep = _kept(px.table, counts, alpha_threshold)
+        last = self._last_table
+        if last is not None and last[0] is px.table and np.array_equal(last[1], keep):
+            drawn = last[2]
+        else:
+            drawn = _drawn(px.table, keep)
+            self._last_table = (px.table, keep, drawn)
+        colours, lut, used, slot = drawn
+        colour_counts, n_kept = _colour_counts(counts, used, slot, len(colours))
+        if n_kept == px.indices.size:
+            inverse = gather(lut, px.indices.reshape(-1))
+            return DistinctColours(colours, colour_counts, inverse, _ALL_OPAQUE(*px.indices.shape))
+        mask = np.empty(px.indices.shape, np.uint8)
+        inverse = lut_where(px.indices, lut, keep.view(np.uint8), mask, n_kept)
+        return DistinctColours(colours, colour_counts, inverse, mask.view(np.bool_))
+
+    def converted(self, colours: NDArray[np.uint8], options: QuantizeOptions) -> tuple:
+        """``_colours_converted(colours, options)``, from the frame before when it had the very
+        same colours (``indexed``'s shared array) and options that convert alike."""
+        key = (options.enhance, options.space, options.min_saturation)
+        last = self._last_converted.get(key)
+        if last is not None and last[0] is colours:
+            return last[1]
+        out = _colours_converted(colours, options)
+        drawn = self._last_table
+        if drawn is not None and drawn[2][0] is colours:  # only shared colours come back
+            for a in out:
+                if a is not None:
+                    a.flags.writeable = False
+            if len(self._last_converted) > 8:
+                self._last_converted.clear()
+            self._last_converted[key] = (colours, out)
+        return out
 
     def index(
         self, key: NDArray[np.uint32]
@@ -185,22 +229,16 @@ def distinct_colours(
 def indexed_colours(px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
     """``distinct_colours`` of a frame held as palette indices: from the counts of its 256
     indices, with no pass over its colours (the same result as from its RGBA pixels)."""
-    colours, colour_counts, lut, keep, n_kept = _index_colours(
-        px.table, count_bytes(px.indices), alpha_threshold
-    )
-    if n_kept == px.indices.size:
-        inverse = gather(lut, px.indices.reshape(-1))
-        return DistinctColours(colours, colour_counts, inverse, _ALL_OPAQUE(*px.indices.shape))
-    mask = np.empty(px.indices.shape, np.uint8)
-    inverse = lut_where(px.indices, lut, keep.view(np.uint8), mask, n_kept)
-    return DistinctColours(colours, colour_counts, inverse, mask.view(np.bool_))
+    return shared_indexer().indexed(px, alpha_threshold)
 
 
 def indexed_reference(px: IndexedPixels, alpha_threshold: int = 128) -> DistinctColours:
     """numpy reference of ``indexed_colours`` (the tests hold the kernels to it)."""
     flat = px.indices.reshape(-1)
     counts = np.bincount(flat, minlength=256)
-    colours, colour_counts, lut, keep, n_kept = _index_colours(px.table, counts, alpha_threshold)
+    keep = _kept(px.table, counts, alpha_threshold)
+    colours, lut, used, slot = _drawn(px.table, keep)
+    colour_counts, n_kept = _colour_counts(counts, used, slot, len(colours))
     if n_kept == len(flat):
         mask = _ALL_OPAQUE(*px.indices.shape)
         return DistinctColours(colours, colour_counts, gather_reference(lut, flat), mask)
@@ -209,22 +247,37 @@ def indexed_reference(px: IndexedPixels, alpha_threshold: int = 128) -> Distinct
     return DistinctColours(colours, colour_counts, inverse, mask)
 
 
-def _index_colours(
-    table: NDArray[np.uint8], counts: NDArray[np.int64], alpha_threshold: int
-) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint16], NDArray[np.bool_], int]:
-    """From a palette ``table`` (256, 4) and the pixel count of each index (256,): the distinct
-    colours drawn, their counts, each index's colour (a (256,) uint16 look-up table), which
-    indices are kept (opaque and used) and how many pixels they hold."""
+def _kept(table: NDArray[np.uint8], counts: NDArray[np.int64], alpha_threshold: int):
+    """Which of a palette ``table``'s (256, 4) indices are kept (256,) bool: used (``counts``
+    of each index above 0) and opaque."""
     keep = counts > 0
     if alpha_threshold > 0:
         keep &= table[:, 3] >= alpha_threshold
+    return keep
+
+
+def _drawn(
+    table: NDArray[np.uint8], keep: NDArray[np.bool_]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint16], NDArray[np.intp], NDArray[np.intp]]:
+    """The distinct colours (m, 3) the ``keep`` indices of ``table`` draw (read-only), each
+    index's colour (a (256,) uint16 look-up table), the kept indices and each one's colour."""
     used = np.flatnonzero(keep)
     # Several indices may hold one colour: the colours are the distinct words among those used.
     words, slot = np.unique(pack_rgb(table[used]), return_inverse=True)
     lut = np.zeros(256, np.uint16)
     lut[used] = slot
-    colour_counts = np.bincount(slot, weights=counts[used], minlength=len(words)).astype(np.int64)
-    return unpack_rgb(words), colour_counts, lut, keep, int(counts[used].sum())
+    colours = unpack_rgb(words)
+    for a in (colours, lut, used, slot):  # shared by the frames that draw them
+        a.flags.writeable = False
+    return colours, lut, used, slot
+
+
+def _colour_counts(
+    counts: NDArray[np.int64], used: NDArray[np.intp], slot: NDArray[np.intp], m: int
+) -> tuple[NDArray[np.int64], int]:
+    """Each colour's pixel count (m,) from each index's ``counts``, and the pixels kept."""
+    colour_counts = np.bincount(slot, weights=counts[used], minlength=m).astype(np.int64)
+    return colour_counts, int(counts[used].sum())
 
 
 def source_colours(frame: Frame, alpha_threshold: int = 128) -> DistinctColours:
@@ -245,8 +298,8 @@ class FrameColours:
     the k-means runs on (the salient colours' only, with ``min_saturation``);
     enhanced : (m, 3) uint8, the colours clustered as RGB (``source.colours`` itself unless
     ``enhance`` changes them); salient : (n,) indices of the colours the fit runs on (those of
-    at least ``min_saturation``), None for all of them; smooth : (n_opaque,) bool, the pixels
-    in smooth areas, where ``deband`` may dither (None: not measured, no de-banding)
+    at least ``min_saturation``), None for all of them; smooth : the pixels in smooth areas,
+    where ``deband`` may dither (``deband.SmoothPixels``; None: no de-banding)
     """
 
     source: DistinctColours
@@ -258,7 +311,7 @@ class FrameColours:
     fit_w: NDArray[np.float64]
     enhanced: NDArray[np.uint8] | None = None
     salient: NDArray[np.intp] | None = None
-    smooth: NDArray[np.bool_] | None = None
+    smooth: SmoothPixels | None = None
 
 
 def frame_colours(
@@ -274,26 +327,33 @@ def frame_colours(
     if source is None:
         source = distinct_colours(rgba, options.alpha_threshold, opaque=opaque)
     src = source
+    colours, exact, lab, salient = shared_indexer().converted(src.colours, options)
+    weights = src.counts.astype(np.float64)
+    fit_x, fit_w = fit_points(colours, exact, weights, options, salient)
+    scene = scene_histogram(src.colours, weights) if len(src.colours) else np.zeros(4096)
+    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w, colours, salient)
+
+
+def _colours_converted(
+    colours: NDArray[np.uint8], options: QuantizeOptions
+) -> tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float32], NDArray[np.intp] | None]:
+    """What ``frame_colours`` makes of the distinct ``colours`` alone under ``options``: the
+    colours clustered (after ``enhance``), them in the working space and in CIELAB, and the
+    salient ones (see ``FrameColours``)."""
     # The colours clustered: a colour-to-colour map of the distinct colours, not of the pixels.
-    colours = src.colours
     if options.enhance != 1:
-        colours = _converted(
-            src.colours, lambda c: enhance_colours(c, options.enhance), dtype=np.uint8
-        )
+        colours = _converted(colours, lambda c: enhance_colours(c, options.enhance), np.uint8)
     # float32, as the conversion gives them (the maths widens them to float64 as it reads them,
     # a chunk at a time); in CIELAB they are the Lab coordinates too.
     exact = _converted(colours, lambda c: to_space(c, options.space))
     lab = exact if options.space == "lab" else _converted(colours, rgb_to_lab)
-    weights = src.counts.astype(np.float64)
     salient = None
     if options.min_saturation > 0 and len(colours):
         keep = hsv_saturation(colours) >= options.min_saturation
         # A frame with no colour that saturated is fitted on all its colours.
         if keep.any() and not keep.all():
             salient = np.flatnonzero(keep)
-    fit_x, fit_w = fit_points(colours, exact, weights, options, salient)
-    scene = scene_histogram(src.colours, weights) if len(src.colours) else np.zeros(4096)
-    return FrameColours(src, exact, lab, weights, scene, fit_x, fit_w, colours, salient)
+    return colours, exact, lab, salient
 
 
 def fit_points(

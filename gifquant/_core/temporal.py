@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from .._errors import GifquantError
 from .._kernels import kept_slots, peer_slots, sticky_slots
 from .colour import DE_UNIT, from_space, pack_rgb, rgb_to_lab, to_space
-from .deband import STEP_MAX, deband, thresholds
+from .deband import STEP_MAX, deband, entries_apart, thresholds
 from .distinct import DistinctColours, FrameColours, fit_points, frame_colours, gather
 from .dither import dither_offsets, floyd_steinberg
 from .frames import QuantizedFrame
@@ -82,6 +82,15 @@ class _Shown:
     inverse: NDArray[np.integer] | None
     shape: tuple[int, int]
     fed: NDArray[np.uint32] | None = None  # each pixel's colour, where de-banding may dither
+    # or, until a frame's de-banding asks for them: its colours packed and each pixel's index
+    fed_from: tuple[NDArray[np.uint32], NDArray] | None = None
+
+    def fed_pixels(self) -> NDArray[np.uint32] | None:
+        """``fed``, gathered from ``fed_from`` when first asked for (most frames' de-banding
+        has nothing to do and never asks)."""
+        if self.fed is None and self.fed_from is not None:
+            object.__setattr__(self, "fed", gather(*self.fed_from))
+        return self.fed
 
 
 def _median_by_group(
@@ -733,10 +742,11 @@ class TemporalQuantizer:
         plan: FramePlan,
         shown: _Shown | None,
         still: tuple[NDArray[np.intp], NDArray[np.uint32]] | None,
-    ) -> tuple[NDArray[np.uint8], NDArray[np.uint32] | None]:
+    ) -> tuple[NDArray[np.uint8], tuple | None]:
         """``paint``'s entry for each pixel: dithered when the plan has no slots, else the
         plan's made coherent on the still pixels, de-banded and kept close; with the packed
-        source colours the de-banding compares next frame (None when it did not run)."""
+        source colours the de-banding compares next frame (``_Shown``'s ``fed`` and
+        ``fed_from``; None when it did not run)."""
         src = plan.colours.source
         slots = plan.slots
         if slots is None:
@@ -753,32 +763,36 @@ class TemporalQuantizer:
 
     def _deband(
         self, plan: FramePlan, slots: NDArray[np.uint8], shown: _Shown | None
-    ) -> tuple[NDArray[np.uint8], NDArray[np.uint32]]:
+    ) -> tuple[NDArray[np.uint8], tuple]:
         """``paint``'s de-banding step: ``slots`` with a fine still dither between close
         entries in the frame's smooth areas (``deband``), the pattern kept where the pixels'
         colours did not change; and each pixel's packed source colour (n,) uint32, which the
-        next frame compares."""
+        next frame compares (``_Shown``'s ``fed``, or None and ``fed_from`` to gather it)."""
         opt = self.options
         fc, src = plan.colours, plan.colours.source
+        fed_from = (pack_rgb(src.colours), src.inverse)
+        display_lab = _display_lab(plan, opt.space)
+        if entries_apart(display_lab):  # no pixel to dither, no pattern to keep
+            return slots, (None, fed_from)
+        fed = gather(*fed_from)
+        smooth = fc.smooth.mask()
         threshold = thresholds(*plan.shape)
         if not src.all_opaque:
             threshold = threshold[src.opaque.reshape(-1)]
-        display_lab = _display_lab(plan, opt.space)
         slots = deband(
             slots,
             src.inverse,
             fc.lab,
             display_lab,
-            fc.smooth,
+            smooth,
             threshold,
             opt.deband,
             colours_rgb=src.colours,
         )
-        fed = gather(pack_rgb(src.colours), src.inverse)
-        same_slots = shown is not None and plan.persistent and shown.fed is not None
+        same_slots = shown is not None and plan.persistent and shown.fed_pixels() is not None
         if same_slots and len(shown.fed) == len(fed):
-            slots = _kept_pattern(slots, fed, fc.smooth, shown, display_lab, pack_rgb(plan.display))
-        return slots, fed
+            slots = _kept_pattern(slots, fed, smooth, shown, display_lab, pack_rgb(plan.display))
+        return slots, (fed, None)
 
     def _keep_close(
         self,
@@ -803,7 +817,7 @@ class TemporalQuantizer:
         plan: FramePlan,
         slots: NDArray[np.uint8],
         shown: _Shown | None,
-        fed: NDArray[np.uint32] | None,
+        fed: tuple | None,
         duration: float,
     ) -> QuantizedFrame:
         """An opaque frame and what changed on screen since ``shown``; what it shows is kept
@@ -817,7 +831,7 @@ class TemporalQuantizer:
         # The source's colours are only looked at again by the next frame's dithering.
         fs = opt.dither == "floyd-steinberg"
         lab, inverse = (plan.colours.lab, plan.colours.source.inverse) if fs else (None, None)
-        self._shown = _Shown(slots, packed, lab, inverse, (h, w), fed)
+        self._shown = _Shown(slots, packed, lab, inverse, (h, w), *(fed or ()))
         return QuantizedFrame(slots.reshape(h, w), plan.display, None, duration, changed=changed)
 
     def _dither(

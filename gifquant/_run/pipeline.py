@@ -199,13 +199,15 @@ class _Stages:
                     self.report.panel_meters[p.label] = QualityMeter()
         # The denoising strengths the run and its panels ask for (0: off).
         self.strengths = {options.denoise, *(q.options.denoise for _, q in self.panels)}
+        self.serial = False  # frames one at a time, not in threads (``run`` sets it)
         self.denoising = any(s > 0 for s in self.strengths)
 
     def prepare(self, fr: Frame) -> Prepared:
         """Frame-local work, done by the reader thread while the last frame is quantized."""
         fed = fr.to_quantize(self.options.denoise)
         source = source_colours(fed, self.options.alpha_threshold)
-        colours = with_smooth(frame_colours(None, self.options, source), fed.rgba, self.options)
+        colours = frame_colours(None, self.options, source)
+        colours = with_smooth(colours, fed.rgba, self.options, lazy=self._lazy(fed))
         if fr.fed is not None and not self.panels:
             # Past here the denoised pixels are not looked at, and the source's only by the
             # meter: let them go (4 to 8 bytes a pixel for each frame in flight).
@@ -243,8 +245,14 @@ class _Stages:
         if same and (q.options.deband > 0) == (self.options.deband > 0):
             colours = dataclasses.replace(colours, smooth=fc.smooth)
         else:
-            colours = with_smooth(colours, fed.rgba, q.options)
+            colours = with_smooth(colours, fed.rgba, q.options, lazy=self._lazy(fed))
         return q.quantize(None, fr.duration, prepared=colours)
+
+    def _lazy(self, fed: Frame) -> bool:
+        """Whether a frame's smooth pixels are measured only if painting asks for them: one
+        frame at a time (no thread waits for it), and small (its pixels are kept till then)."""
+        h, w = fed.shape
+        return self.serial and h * w < SERIAL_PIXELS
 
     def write(self, item: Painted) -> None:
         self.sink.write(item.result.frame)
@@ -342,6 +350,7 @@ def run(
     )
     if stages.denoising:
         frames = denoised(frames, stages.strengths)
+    stages.serial = not threads
     if threads:
         _threaded(frames, stages, queue_frames)
     else:
