@@ -180,17 +180,15 @@ def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
 
 def step_reference(
     window: list[NDArray[np.uint8]],
-    before: NDArray[np.uint8] | None,
     sigma: NDArray[np.float64],
     tight: NDArray[np.bool_],
     state: tuple[NDArray, ...],
 ) -> int:
     """``_kernels.denoise_step`` in numpy: one frame's step on the denoiser's ``state``, ``(mean,
-    count, shown, still_off)`` (``mean`` (h, w, 3) float32, ``count`` (h, w) uint8, ``shown``
-    (h, w, 4) uint8, updated in place; ``still_off`` (h, w) uint8 set), ``sigma`` (h, w) the
-    pixels' noise times the strength, ``tight`` (h, w) the smooth blocks' pixels; returns the
-    pixels held (``shown`` not the source)."""
-    mean, count, shown, still_off = state
+    count, shown)`` (``mean`` (h, w, 3) float32, ``count`` (h, w) uint8, ``shown`` (h, w, 4)
+    uint8, updated in place), ``sigma`` (h, w) the pixels' noise times the strength, ``tight``
+    (h, w) the smooth blocks' pixels; returns the pixels held (``shown`` not the source)."""
+    mean, count, shown = state
     src = window[0][..., :3]
     x = src.astype(np.float64)
     s2 = sigma * sigma
@@ -225,9 +223,16 @@ def step_reference(
     shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
     mean[...] = m_new
     count[...] = n_new.astype(np.uint8)
-    off = (rgb != src).any(2)
-    still_off[...] = off & (before[..., :3] == src).all(2) if before is not None else False
-    return int(np.count_nonzero(off))
+    return int(np.count_nonzero((rgb != src).any(2)))
+
+
+def _rgba(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``frame`` as the kernel reads it: (h, w, 4) C-contiguous (an RGB frame gets alpha 255)."""
+    if frame.shape[2] == 4:
+        return np.ascontiguousarray(frame)
+    out = np.full(frame.shape[:2] + (4,), 255, np.uint8)
+    out[..., :3] = frame[..., :3]
+    return out
 
 
 class Step(NamedTuple):
@@ -247,7 +252,7 @@ class Denoiser:
 
     ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
     at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
-    is (the clip shows no noise). About 18 bytes a pixel of state.
+    is (the clip shows no noise). About 17 bytes a pixel of state.
     """
 
     def __init__(self, strength: float = 1.0) -> None:
@@ -255,7 +260,6 @@ class Denoiser:
             raise ValueError(f"strength must be more than 0, not {strength}")
         self.strength = float(strength)
         self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
-        self._before: NDArray[np.uint8] | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
         self._churn = 0.0
         self._frame = 0
@@ -339,9 +343,9 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None
-        blocks, tight, (mean, count, shown, still_off) = state
+        blocks, tight, (mean, count, shown) = state
         held = denoise_step(
-            window, self._before, blocks, tight, BLOCK, mean, count, shown, still_off,
+            [_rgba(f) for f in window], blocks, tight, BLOCK, mean, count, shown,
             PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
         )  # fmt: skip
         return self._finish(held, lambda: block_gradient(shown, BLOCK))
@@ -351,23 +355,23 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None
-        blocks, tight, (_, _, shown, _) = state
+        blocks, tight, (_, _, shown) = state
         h, w = window[0].shape[:2]
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, self._before, sigma, tight, self._state)
+        held = step_reference(window, sigma, tight, self._state)
         return self._finish(held, lambda: block_gradient_reference(shown))
 
     def _finish(self, held: int, gradient) -> Step:
         """The stepped frame's ``Step``; every 4th frame the smooth blocks are looked at again
         (``gradient()``: the shown frame's per-block gradient): they change slowly."""
-        _, _, shown, still_off = self._state
+        shown = self._state[2]
         if self._frame % 4 == 1:
             self._tight = (gradient() < GRADIENT).astype(np.uint8)
         # Every pixel whose source is exactly as in the frame before: held or not, the
         # painter shows it as its colour's other pixels are shown.
-        # (No frame before this one, or one of another size: none, as in the kernel's still_off.)
-        still = still_off.view(bool) if self._still is None else self._still
+        # (No frame before this one, or one of another size: none.)
+        still = np.zeros(shown.shape[:2], bool) if self._still is None else self._still
         return Step(shown.copy(), held, still, self._keys.reshape(-1))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
@@ -386,7 +390,7 @@ class Denoiser:
         self._still = keys == last if last is not None and last.shape == keys.shape else None
         self._keys = keys
         blocks = self._noise(window)
-        self._before, self._prev = self._prev, cur
+        self._prev = cur
         if blocks is None:
             self._state = None
             return None
@@ -398,7 +402,6 @@ class Denoiser:
                 np.zeros((h, w, 3), np.float32),
                 np.zeros((h, w), np.uint8),
                 shown,
-                np.zeros((h, w), np.uint8),
             )
         scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
         return scaled, self._tight, self._state
