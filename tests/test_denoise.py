@@ -25,9 +25,10 @@ from gifquant._core.denoise import (
     Denoiser,
     block_gradient_reference,
     block_noise_reference,
+    block_sums_reference,
     palette_churn,
 )
-from gifquant._kernels import block_gradient, block_noise_sums, downsample
+from gifquant._kernels import block_gradient, block_noise_sums, block_sums, downsample
 
 _SPEC = importlib.util.spec_from_file_location(
     "make_camera_clips", Path(__file__).resolve().parents[1] / "scripts" / "make_camera_clips.py"
@@ -81,6 +82,16 @@ def test_block_gradient_and_downsample_kernels_match_their_references(h, w, seed
             np.testing.assert_array_equal(got, want.astype(np.uint8))
             span = small.max((1, 3)).astype(int) - small.min((1, 3))
             np.testing.assert_array_equal(detail, span.max(-1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3, 4]), st.integers(0, 2**32 - 1)
+)
+def test_block_sums_kernel_matches_its_reference(h, w, channels, seed):
+    img = np.random.default_rng(seed).integers(0, 256, (h + 1, w + 2, channels), dtype=np.uint8)
+    for view in (img, img[1:, 2:], img[:, ::2]):  # contiguous, offset and strided
+        np.testing.assert_array_equal(block_sums(view, BLOCK), block_sums_reference(view))
 
 
 @settings(max_examples=25, deadline=None)

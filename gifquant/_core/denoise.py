@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import block_gradient, block_noise_sums, denoise_step
+from .._kernels import block_gradient, block_noise_sums, block_sums, denoise_step
 from .colour import pack_rgb
 from .frames import Frame
 
@@ -84,20 +84,11 @@ def block_noise(
 
 def block_means(img: NDArray[np.uint8]) -> NDArray[np.float32]:
     """Each 16x16 block's mean colour (levels), shape (ceil(h/16), ceil(w/16), c) for an
-    (h, w, c) image (c <= 3 counted): rows of blocks summed first (whole rows at once), then
-    each row's blocks."""
+    (h, w, c) image (c <= 3 counted); the sums are compiled (``block_sums_reference``)."""
     h, w = img.shape[:2]
-    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
-    a = img[..., :3]
-    c = a.shape[2]
-    if h % BLOCK:
-        a = np.concatenate([a, np.zeros((hb * BLOCK - h, w, c), np.uint8)])
-    rows = a.reshape(hb, BLOCK, w, c).sum(1, dtype=np.uint32)
-    if w % BLOCK:
-        rows = np.concatenate([rows, np.zeros((hb, wb * BLOCK - w, c), np.uint32)], 1)
-    sums = rows.reshape(hb, wb, BLOCK, c).sum(2)
     n_rows = np.minimum(BLOCK, h - np.arange(0, h, BLOCK))
     n_cols = np.minimum(BLOCK, w - np.arange(0, w, BLOCK))
+    sums = block_sums(img, BLOCK)
     return (sums / (n_rows[:, None, None] * n_cols[None, :, None])).astype(np.float32)
 
 
@@ -160,6 +151,21 @@ def block_noise_reference(
     small = int(np.count_nonzero(blip & (e2 <= SMALL * SMALL)))
     blips = sums(blip.astype(np.int64))
     return sums(np.where(blip, e2, 0.0)), blips, sums(moving.astype(np.int64)), small
+
+
+def block_sums_reference(img: NDArray[np.uint8]) -> NDArray[np.uint64]:
+    """``_kernels.block_sums`` in numpy: rows of blocks summed first (whole rows at once),
+    then each row's blocks."""
+    h, w = img.shape[:2]
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    a = img[..., :3]
+    c = a.shape[2]
+    if h % BLOCK:
+        a = np.concatenate([a, np.zeros((hb * BLOCK - h, w, c), np.uint8)])
+    rows = a.reshape(hb, BLOCK, w, c).sum(1, dtype=np.uint32)
+    if w % BLOCK:
+        rows = np.concatenate([rows, np.zeros((hb, wb * BLOCK - w, c), np.uint32)], 1)
+    return rows.reshape(hb, wb, BLOCK, c).sum(2)
 
 
 def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:

@@ -328,3 +328,30 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
                     16 * s2, persist2, q * q, memory, &mean[y, x0, 0], &count[y, x0],
                     &shown[y, x0, 0], n)
     return held
+
+
+def block_sums(const unsigned char[:, :, :] img, int block):
+    """Each ``block`` x ``block`` block's sum of each of the first (at most) three channels,
+    (ceil(h / block), ceil(w / block), min(c, 3)) int64; edge blocks sum the pixels they have."""
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, bx, c
+    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
+    cdef Py_ssize_t nc = img.shape[2] if img.shape[2] < 3 else 3
+    cdef Py_ssize_t sx = img.strides[1], sc = img.strides[2]
+    out_arr = np.zeros((hb, wb, nc), np.int64)
+    cdef long long[:, :, ::1] out = out_arr
+    cdef long long acc
+    cdef const unsigned char* p
+    if h == 0 or w == 0:
+        return out_arr
+    with nogil:
+        for y in range(h):
+            for bx in range(wb):
+                for c in range(nc):
+                    # The block's part of row y: at most ``block`` bytes, added in an int.
+                    p = &img[y, bx * block, 0] + c * sc
+                    acc = 0
+                    for x in range(bx * block, min(bx * block + block, w)):
+                        acc += p[0]
+                        p += sx
+                    out[y // block, bx, c] += acc
+    return out_arr
