@@ -7,6 +7,8 @@ cimport cython
 
 import numpy as np
 
+DEF MEMORY_MAX = 250  # the longest running mean (its count is a byte)
+
 def downsample(const unsigned char[:, :, :] img, int s):
     """Each s x s block's mean colour, rounded, (h // s, w // s, 3) uint8, and its detail: the
     largest range (max - min) of a channel within the block, (h // s, w // s) uint8."""
@@ -160,11 +162,13 @@ def block_gradient(const unsigned char[:, :, ::1] img, int block):
 cdef inline long long _hold_run(const unsigned char* f0, const unsigned char* f1,
                                 const unsigned char* f2, const unsigned char* f3, int ok1,
                                 int ok2, int ok3, int lim, double thr_s, double persist2,
-                                double q2, int memory, float* mean, unsigned char* count,
-                                unsigned char* shown, Py_ssize_t n) noexcept nogil:
+                                double q2, int memory, const double* inv, float* mean,
+                                unsigned char* count, unsigned char* shown,
+                                Py_ssize_t n) noexcept nogil:
     """``step_reference`` on a run of ``n`` pixels of one block (one sigma), in place: the
     frames' pixels (4 bytes each; ``ok1..3``: 1 where that look-ahead frame exists, else its
-    pointer is ``f0``'s) and the state's; returns the pixels held."""
+    pointer is ``f0``'s) and the state's; ``inv[i]`` is 1.0 / i (a load, where a division
+    costs more than the rest of a pixel's arithmetic); returns the pixels held."""
     cdef Py_ssize_t x
     cdef int x0, x1, x2, a0, a1, a2, go, r, n_old, n_new, g0, g1, g2, restart, move
     cdef int v0, v1, v2
@@ -202,7 +206,7 @@ cdef inline long long _hold_run(const unsigned char* f0, const unsigned char* f1
         g0 = g0 + go * f3[4 * x]
         g1 = g1 + go * f3[4 * x + 1]
         g2 = g2 + go * f3[4 * x + 2]
-        inv_r = 1.0 / r  # exactly the reference's reciprocal
+        inv_r = inv[r]
         run0 = g0 * inv_r
         run1 = g1 * inv_r
         run2 = g2 * inv_r
@@ -212,18 +216,18 @@ cdef inline long long _hold_run(const unsigned char* f0, const unsigned char* f1
         m2 = mean[3 * x + 2]
         n_old = count[x]
         dr = (run0 - m0) * (run0 - m0) + (run1 - m1) * (run1 - m1) + (run2 - m2) * (run2 - m2)
-        thr = thr_s * (inv_r + 1.0 / (n_old + (n_old == 0)))  # a count of 0 restarts anyway
+        thr = thr_s * (inv_r + inv[n_old])  # a count of 0 restarts anyway
         thr = thr if thr > persist2 else persist2
         restart = (n_old == 0) | (dr > thr)
         n_new = 1 if restart else (n_old + 1 if n_old < memory else memory)
-        inv_new = 1.0 / n_new
+        inv_new = inv[n_new]
         k0 = <float>(m0 + (x0 - m0) * inv_new)
         k1 = <float>(m1 + (x1 - m1) * inv_new)
         k2 = <float>(m2 + (x2 - m2) * inv_new)
         k0 = <float>x0 if restart else k0
         k1 = <float>x1 if restart else k1
         k2 = <float>x2 if restart else k2
-        w = 1.0 / (n_new + r)
+        w = inv[n_new + r]
         e0 = run0 if restart else (<double>k0 * n_new + run0 * r) * w
         e1 = run1 if restart else (<double>k1 * n_new + run1 * r) * w
         e2 = run2 if restart else (<double>k2 * n_new + run2 * r) * w
@@ -267,8 +271,8 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
     cdef int L = len(window)
     if not 1 <= L <= 4:
         raise ValueError("window must hold 1 to 4 frames")
-    if not 1 <= memory <= 255:
-        raise ValueError("memory must be 1..255")
+    if not 1 <= memory <= MEMORY_MAX:
+        raise ValueError(f"memory must be 1..{MEMORY_MAX}")
     cdef Py_ssize_t h = mean.shape[0], w = mean.shape[1], y, x, bx, x0, n, wb
     cdef const unsigned char[:, :, ::1] fv_
     cdef const unsigned char* base[4]
@@ -295,6 +299,11 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
     cdef long long held = 0
     cdef const unsigned char* p
     cdef Py_ssize_t o
+    # Reciprocals of the counts, as the reference multiplies by them (inv[0] is never used).
+    cdef double inv[MEMORY_MAX + 5]
+    inv[0] = 0
+    for i in range(1, MEMORY_MAX + 5):
+        inv[i] = 1.0 / i
     if h == 0 or w == 0:
         return 0
     with nogil:
@@ -325,7 +334,7 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
                 held += _hold_run(
                     base[0] + 4 * o, base[1] + 4 * o, base[2] + 4 * o, base[3] + 4 * o,
                     ok[1], ok[2], ok[3], <int>floor(lim_d) if lim_d < 200000 else 200000,
-                    16 * s2, persist2, q * q, memory, &mean[y, x0, 0], &count[y, x0],
+                    16 * s2, persist2, q * q, memory, inv, &mean[y, x0, 0], &count[y, x0],
                     &shown[y, x0, 0], n)
     return held
 
