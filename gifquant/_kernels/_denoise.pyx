@@ -159,18 +159,18 @@ def block_gradient(const unsigned char[:, :, ::1] img, int block):
     return out_arr / (6.0 * cnt_arr)
 
 
-cdef inline long long _hold_run(const unsigned char* f0, const unsigned char* f1,
-                                const unsigned char* f2, const unsigned char* f3, int ok1,
-                                int ok2, int ok3, int lim, double thr_s, double persist2,
+cdef inline long long _hold_run(const unsigned char* f0, const unsigned char** ahead,
+                                const int* ok, int lim, double thr_s, double persist2,
                                 double q2, int memory, const double* inv, float* mean,
                                 unsigned char* count, unsigned char* shown,
                                 Py_ssize_t n) noexcept nogil:
     """``step_reference`` on a run of ``n`` pixels of one block (one sigma), in place: the
-    frames' pixels (4 bytes each; ``ok1..3``: 1 where that look-ahead frame exists, else its
-    pointer is ``f0``'s) and the state's; ``inv[i]`` is 1.0 / i (a load, where a division
+    frames' pixels (4 bytes each: ``f0`` the current frame's, ``ahead[0..2]`` the look-ahead's;
+    ``ok[i]`` 1 where that frame exists, else its pointer is ``f0``) and the state's; ``inv[i]`` is 1.0 / i (a load, where a division
     costs more than the rest of a pixel's arithmetic); returns the pixels held."""
     cdef Py_ssize_t x
-    cdef int x0, x1, x2, a0, a1, a2, go, r, n_old, n_new, g0, g1, g2, restart, move
+    cdef int i, x0, x1, x2, a0, a1, a2, go, r, n_old, n_new, g0, g1, g2, restart, move
+    cdef const unsigned char* p
     cdef int v0, v1, v2
     cdef long long held = 0
     cdef double inv_r, inv_new, run0, run1, run2, m0, m1, m2, dr, thr, w, e0, e1, e2
@@ -182,30 +182,17 @@ cdef inline long long _hold_run(const unsigned char* f0, const unsigned char* f1
         # The run of look-ahead frames that agree with this one, its sum and length, in whole
         # numbers and without a branch (a squared distance of whole numbers is within 32 s^2
         # when within its floor, lim).
-        a0 = f1[4 * x] - x0
-        a1 = f1[4 * x + 1] - x1
-        a2 = f1[4 * x + 2] - x2
-        go = ok1 & (a0 * a0 + a1 * a1 + a2 * a2 <= lim)
-        r = 1 + go
-        g0 = x0 + go * f1[4 * x]
-        g1 = x1 + go * f1[4 * x + 1]
-        g2 = x2 + go * f1[4 * x + 2]
-        a0 = f2[4 * x] - x0
-        a1 = f2[4 * x + 1] - x1
-        a2 = f2[4 * x + 2] - x2
-        go = go & ok2 & (a0 * a0 + a1 * a1 + a2 * a2 <= lim)
-        r = r + go
-        g0 = g0 + go * f2[4 * x]
-        g1 = g1 + go * f2[4 * x + 1]
-        g2 = g2 + go * f2[4 * x + 2]
-        a0 = f3[4 * x] - x0
-        a1 = f3[4 * x + 1] - x1
-        a2 = f3[4 * x + 2] - x2
-        go = go & ok3 & (a0 * a0 + a1 * a1 + a2 * a2 <= lim)
-        r = r + go
-        g0 = g0 + go * f3[4 * x]
-        g1 = g1 + go * f3[4 * x + 1]
-        g2 = g2 + go * f3[4 * x + 2]
+        go, r, g0, g1, g2 = 1, 1, x0, x1, x2
+        for i in range(3):  # (unrolled by gcc)
+            p = ahead[i] + 4 * x
+            a0 = p[0] - x0
+            a1 = p[1] - x1
+            a2 = p[2] - x2
+            go = go & ok[i] & (a0 * a0 + a1 * a1 + a2 * a2 <= lim)
+            r = r + go
+            g0 = g0 + go * p[0]
+            g1 = g1 + go * p[1]
+            g2 = g2 + go * p[2]
         inv_r = inv[r]
         run0 = g0 * inv_r
         run1 = g1 * inv_r
@@ -276,6 +263,7 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
     cdef Py_ssize_t h = mean.shape[0], w = mean.shape[1], y, x, bx, x0, n, wb
     cdef const unsigned char[:, :, ::1] fv_
     cdef const unsigned char* base[4]
+    cdef const unsigned char* ahead[3]
     cdef int ok[4]
     cdef int i
     for i in range(L):
@@ -331,9 +319,11 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
                 # A squared distance of whole numbers is within 32 s^2 when within its floor
                 # (no pixel's is over 3 * 255^2).
                 lim_d = 32 * s2
+                for i in range(3):
+                    ahead[i] = base[i + 1] + 4 * o
                 held += _hold_run(
-                    base[0] + 4 * o, base[1] + 4 * o, base[2] + 4 * o, base[3] + 4 * o,
-                    ok[1], ok[2], ok[3], <int>floor(lim_d) if lim_d < 200000 else 200000,
+                    base[0] + 4 * o, ahead, &ok[1],
+                    <int>floor(lim_d) if lim_d < 200000 else 200000,
                     16 * s2, persist2, q * q, memory, inv, &mean[y, x0, 0], &count[y, x0],
                     &shown[y, x0, 0], n)
     return held
