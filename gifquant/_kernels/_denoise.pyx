@@ -166,8 +166,9 @@ cdef inline long long _hold_run(const unsigned char* f0, const unsigned char** a
                                 Py_ssize_t n) noexcept nogil:
     """``step_reference`` on a run of ``n`` pixels of one block (one sigma), in place: the
     frames' pixels (4 bytes each: ``f0`` the current frame's, ``ahead[0..2]`` the look-ahead's;
-    ``ok[i]`` 1 where that frame exists, else its pointer is ``f0``) and the state's; ``inv[i]`` is 1.0 / i (a load, where a division
-    costs more than the rest of a pixel's arithmetic); returns the pixels held."""
+    ``ok[i]`` 1 where that frame exists, else its pointer is ``f0``) and the state's.
+    ``inv[i]`` is 1.0 / i (a load: a division costs more than the rest of a pixel's
+    arithmetic). Returns the pixels held."""
     cdef Py_ssize_t x
     cdef int i, x0, x1, x2, a0, a1, a2, go, r, n_old, n_new, g0, g1, g2, restart, move
     cdef const unsigned char* p
