@@ -226,6 +226,44 @@ def test_a_low_contrast_object_moving_over_noise_is_not_lost_and_leaves_no_trail
         assert err(on, t, left) <= 2.3, t
 
 
+def test_a_flat_object_moving_before_a_still_camera_is_held_inside_not_only_around(
+    monkeypatch,
+):
+    # A person (flat shapes) walks 2 px a frame past a plain wall, dense noise (sigma 1.6) on
+    # all of it. Its blocks move, but the inside of its body does not: held, it stays still
+    # at k=256, where taking those blocks whole let half of it shimmer with the noise.
+    import gifquant._core.denoise as denoise
+
+    n, w, h = 16, 192, 108
+    frames = clips.frames("meeting", n, w, h)
+    lab = [rgb_to_lab(f.reshape(-1, 3)).reshape(f.shape) for f in frames]
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def body(t, inset=0):
+        cx = w * 0.25 + 2.0 * t  # as scripts/make_camera_clips.py draws it
+        return (abs(xx - cx) < w * 0.07 - inset) & (yy > h * 0.46 + inset) & (yy < h * 0.75 - inset)
+
+    def inside_shimmer(out):
+        return np.mean(
+            [(out[t][body(t, 4)] != out[t - 1][body(t, 4)]).any(-1).mean() for t in range(2, n)]
+        )
+
+    held = gifquant.quantize(frames, k=256)
+    for t in range(2, n):
+        left = body(t - 1) & ~body(t)  # the wall the body uncovered this frame
+        o = rgb_to_lab(held[t].reshape(-1, 3)).reshape(held[t].shape)
+        assert float(delta_e(lab[t][left], o[left]).mean()) <= 2.3, t
+    monkeypatch.setattr(denoise, "LOCAL_MOTION", 0.0)  # every frame as a moving camera's
+    whole = gifquant.quantize(frames, k=256)
+    assert inside_shimmer(held) < 0.4 * inside_shimmer(whole), (
+        inside_shimmer(held),
+        inside_shimmer(whole),
+    )
+    m_held, m_whole = measure(list(frames), list(held)), measure(list(frames), list(whole))
+    assert m_held.ghosts <= MAX_GHOSTS and m_held.flicker < m_whole.flicker
+    assert m_held.colours_max <= 256
+
+
 def test_a_denoised_pixel_keeps_its_entry_through_a_sub_jnd_change(monkeypatch):
     # At k=256 the entries of a noisy still area are closer than its held values' steps: a
     # held value that moves by a level or two need not change the pixel's entry.

@@ -15,6 +15,9 @@ clip shows, and is taken afresh from the source on the frame it really changes:
   noise of the two allows (4 sigma) and by more than ``PERSIST`` levels. A one-frame blip has a
   run of one and must clear 4 sigma on its own; a small change that lasts is seen by its run on
   the frame it happens, so nothing trails or lags.
+- where the picture moves (a block with a tenth of its pixels changing by more than ``CAP``),
+  a moving camera's blocks are taken as they come; a still camera's moving blocks give up
+  only the pixels that move and their rims (``Denoiser._take_moving``).
 - the value shown (fed to the quantizer) is the best estimate of the still value (the running
   mean with the run's), and moves only when that estimate leaves it by more than the noise
   (at least ``SHOWN_MIN`` levels), so a held pixel does not change from frame to frame.
@@ -56,6 +59,9 @@ MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory,
 DRIFT = 0.3  # levels a frame: a block whose mean moves this fast, steadily, drifts
 DRIFT_SPAN = 8  # frames before the current one the drift is measured over (and the look-ahead)
 DRIFT_JUMP = 1.5  # levels: a drifting block's mean moves no more than this a frame
+LOCAL_MOTION = 0.25  # a frame with fewer moving blocks than this share is a still camera's
+MOTION = 8.0  # levels: in a still camera's moving block, a pixel changing more than this moves
+MOTION_NEAR = 2  # pixels: and so do its neighbours this near, in moving blocks
 STEPPED = 0.25  # a drifting block with this share of exactly still pixels is not held
 _HISTORY = 7  # frames of measurements the noise estimate is the median of
 _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
@@ -76,8 +82,8 @@ def block_noise(
     e2_sum, n_blip, n_moving, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     h, w = cur.shape[:2]
-    # A block where a tenth of the pixels move is not held at all (marked by -1): what moves
-    # there is the picture, and its noise could not be told from its motion.
+    # A block where a tenth of the pixels move is marked by -1: what moves there is the
+    # picture, its noise cannot be told from its motion (``Denoiser._noise`` says what is held).
     sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
     return sigma, float(n_small) / (h * w)
 
@@ -266,6 +272,7 @@ class Denoiser:
             raise ValueError(f"strength must be more than 0, not {strength}")
         self.strength = float(strength)
         self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
+        self._before: NDArray[np.uint8] | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
         self._churn = 0.0
         self._frame = 0
@@ -274,6 +281,7 @@ class Denoiser:
         self._means: dict[int, NDArray[np.float32]] = {}  # frame number -> its block means
         self._keys: NDArray[np.uint32] | None = None  # the current frame's colours, packed
         self._still: NDArray[np.bool_] | None = None  # its pixels as in the frame before
+        self._moving: NDArray[np.bool_] | None = None  # a still camera's moving blocks
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames:
@@ -290,7 +298,16 @@ class Denoiser:
         # block is taken as noisier than 1.5 times the typical one.
         typical = max(FLOOR, float(np.median(measured))) if measured.size else FLOOR
         sigma = np.clip(sigma, FLOOR, 1.5 * typical)
-        sigma[moving] = 0  # taken as it comes (the kernel's sigma 0)
+        if moving.mean() < LOCAL_MOTION:
+            # A still camera: things move over a still scene. Their blocks are held at the
+            # typical noise and their moving pixels taken afterwards (``_take_moving``).
+            sigma[moving] = typical
+            self._moving = moving
+        else:
+            # The camera moves: a smooth area gliding by changes by less than a noise
+            # threshold a frame, so the moving blocks are taken whole (the kernel's sigma 0).
+            sigma[moving] = 0
+            self._moving = None
         if self._tight.shape == sigma.shape:  # not on the first noisy frame of this size
             sigma[self._stepped_drift(window)] = 0
         return sigma.astype(np.float32)
@@ -354,6 +371,7 @@ class Denoiser:
             [_rgba(f) for f in window], blocks, tight, BLOCK, mean, count, shown,
             PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
         )  # fmt: skip
+        held = self._take_moving(window, held)
         return self._finish(held, lambda: block_gradient(shown, BLOCK))
 
     def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
@@ -366,7 +384,59 @@ class Denoiser:
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
         held = step_reference(window, sigma, tight, self._state)
+        held = self._take_moving(window, held)
         return self._finish(held, lambda: block_gradient_reference(shown))
+
+    def _take_moving(self, window: list[NDArray[np.uint8]], held: int) -> int:
+        """In the moving blocks of a still camera's frame (``_noise``), the pixels that move
+        take their source as it comes (as the kernel's sigma 0 does): those that change by more
+        than ``MOTION`` levels from the frame before or to the next one, and their neighbours
+        within ``MOTION_NEAR`` pixels in moving blocks (an edge's soft rim). The rest of such a
+        block is held as any other: the inside of a flat object moving over the scene, the still
+        background beside it. Returns ``held`` less the pixels so taken that were held."""
+        if self._moving is None or not self._moving.any():
+            return held
+        mean, count, shown = self._state
+        cur = window[0]
+        h, w = cur.shape[:2]
+        # The moving blocks' pixels with a rim of MOTION_NEAR around each, (blocks, n, n) (past
+        # the frame's edge the edge pixels repeat: they are dropped below).
+        r = MOTION_NEAR
+        by, bx = np.nonzero(self._moving)
+        ys = by[:, None] * BLOCK + np.arange(-r, BLOCK + r)
+        xs = bx[:, None] * BLOCK + np.arange(-r, BLOCK + r)
+        valid = ((ys >= 0) & (ys < h))[:, :, None] & ((xs >= 0) & (xs < w))[:, None, :]
+        ys, xs = np.clip(ys, 0, h - 1)[:, :, None], np.clip(xs, 0, w - 1)[:, None, :]
+        inside = valid & self._moving[ys // BLOCK, xs // BLOCK]
+        now = cur[ys, xs]
+        take = np.zeros(valid.shape, bool)
+        for other in (self._before, window[1] if len(window) > 1 else None):
+            if other is not None:
+                there = other[ys, xs]
+                change = np.maximum(there, now) - np.minimum(there, now)
+                for c in range(3):
+                    take |= change[..., c] > MOTION
+        take &= inside
+        for _ in range(r):
+            grown = take.copy()
+            grown[:, 1:] |= take[:, :-1]
+            grown[:, :-1] |= take[:, 1:]
+            grown[:, :, 1:] |= take[:, :, :-1]
+            grown[:, :, :-1] |= take[:, :, 1:]
+            take = grown & inside
+        # Each block's own pixels (its rim belongs to its neighbours, or to no moving block).
+        take, ys, xs = (
+            take[:, r : r + BLOCK, r : r + BLOCK],
+            ys[:, r : r + BLOCK],
+            xs[:, :, r : r + BLOCK],
+        )
+        ty, tx = np.broadcast_to(ys, take.shape)[take], np.broadcast_to(xs, take.shape)[take]
+        src = cur[ty, tx, :3]
+        was_held = np.count_nonzero((shown[ty, tx, :3] != src).any(-1))
+        mean[ty, tx] = src
+        count[ty, tx] = 1
+        shown[ty, tx, :3] = src
+        return held - was_held
 
     def _finish(self, held: int, gradient) -> Step:
         """The stepped frame's ``Step``; every 4th frame the smooth blocks are looked at again
@@ -396,7 +466,7 @@ class Denoiser:
         self._still = keys == last if last is not None and last.shape == keys.shape else None
         self._keys = keys
         blocks = self._noise(window)
-        self._prev = cur
+        self._before, self._prev = self._prev, cur
         if blocks is None:
             self._state = None
             return None
