@@ -432,7 +432,7 @@ class Denoiser:
         )
         ty, tx = np.broadcast_to(ys, take.shape)[take], np.broadcast_to(xs, take.shape)[take]
         src = cur[ty, tx, :3]
-        was_held = np.count_nonzero((shown[ty, tx, :3] != src).any(-1))
+        was_held = int(np.count_nonzero((shown[ty, tx, :3] != src).any(-1)))  # numpy 2: int64
         mean[ty, tx] = src
         count[ty, tx] = 1
         shown[ty, tx, :3] = src
