@@ -31,9 +31,10 @@ from gifquant._core.denoise import (
     Denoiser,
     block_gradient_reference,
     block_noise_reference,
+    block_sums_reference,
     palette_churn,
 )
-from gifquant._kernels import block_gradient, block_noise_sums, downsample
+from gifquant._kernels import block_gradient, block_noise_sums, block_sums, downsample
 
 _SPEC = importlib.util.spec_from_file_location(
     "make_camera_clips", Path(__file__).resolve().parents[1] / "scripts" / "make_camera_clips.py"
@@ -89,6 +90,16 @@ def test_block_gradient_and_downsample_kernels_match_their_references(h, w, seed
             np.testing.assert_array_equal(detail, span.max(-1))
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3, 4]), st.integers(0, 2**32 - 1)
+)
+def test_block_sums_kernel_matches_its_reference(h, w, channels, seed):
+    img = np.random.default_rng(seed).integers(0, 256, (h + 1, w + 2, channels), dtype=np.uint8)
+    for view in (img, img[1:, 2:], img[:, ::2]):  # contiguous, offset and strided
+        np.testing.assert_array_equal(block_sums(view, BLOCK), block_sums_reference(view))
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(1, 37),
@@ -110,7 +121,7 @@ def test_denoise_step_matches_the_numpy_reference(h, w, channels, seed, strength
         f[h // 2 :, (t * 2) % w :][:, :3] = 200
         frames.append(np.clip(f, 0, 255).astype(np.uint8))
     a, b = Denoiser(strength), Denoiser(strength)
-    for i in range(n):
+    for i in range(len(frames)):  # to the clip's end: the window shrinks to one frame
         window = frames[i : i + LOOKAHEAD]
         got, want = a.step(window), b.step_reference(window)
         assert (got is None) == (want is None)
@@ -126,6 +137,8 @@ def test_one_pixel_and_the_clip_end_step_like_the_reference():
     for i in range(len(frames)):
         got, want = a.step(frames[i : i + 4]), b.step_reference(frames[i : i + 4])
         assert (got is None) == (want is None)
+        if got is not None:
+            np.testing.assert_array_equal(got.fed, want.fed)
 
 
 def test_the_source_frames_are_never_written_to():

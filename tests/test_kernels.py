@@ -233,8 +233,10 @@ def test_peer_slots_kernel_equals_reference(seed, n, n_colours, n_slots, share):
     keys = palette[rng.integers(0, n_colours, n)]
     slots = rng.integers(0, n_slots, n).astype(np.uint8)
     idx = np.flatnonzero(rng.random(n) < share)  # none, some or every pixel
-    got = peer_slots(keys, slots, idx)
-    assert got.dtype == np.uint8 and np.array_equal(got, peer_slots_reference(keys, slots, idx))
+    want = peer_slots_reference(keys, slots, idx)
+    for tally_max in (1 << 20, 0):  # the modes tallied at once, and bucketed colour by colour
+        got = peer_slots(keys, slots, idx, tally_max)
+        assert got.dtype == np.uint8 and np.array_equal(got, want)
 
 
 def test_peer_slots_refuses_an_index_outside_the_frame():

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import block_gradient, block_noise_sums, denoise_step
+from .._kernels import block_gradient, block_noise_sums, block_sums, denoise_step
 from .colour import pack_rgb
 from .frames import Frame
 
@@ -90,20 +90,11 @@ def block_noise(
 
 def block_means(img: NDArray[np.uint8]) -> NDArray[np.float32]:
     """Each 16x16 block's mean colour (levels), shape (ceil(h/16), ceil(w/16), c) for an
-    (h, w, c) image (c <= 3 counted): rows of blocks summed first (whole rows at once), then
-    each row's blocks."""
+    (h, w, c) image (c <= 3 counted); the sums are compiled (``block_sums_reference``)."""
     h, w = img.shape[:2]
-    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
-    a = img[..., :3]
-    c = a.shape[2]
-    if h % BLOCK:
-        a = np.concatenate([a, np.zeros((hb * BLOCK - h, w, c), np.uint8)])
-    rows = a.reshape(hb, BLOCK, w, c).sum(1, dtype=np.uint32)
-    if w % BLOCK:
-        rows = np.concatenate([rows, np.zeros((hb, wb * BLOCK - w, c), np.uint32)], 1)
-    sums = rows.reshape(hb, wb, BLOCK, c).sum(2)
     n_rows = np.minimum(BLOCK, h - np.arange(0, h, BLOCK))
     n_cols = np.minimum(BLOCK, w - np.arange(0, w, BLOCK))
+    sums = block_sums(img, BLOCK)
     return (sums / (n_rows[:, None, None] * n_cols[None, :, None])).astype(np.float32)
 
 
@@ -168,6 +159,21 @@ def block_noise_reference(
     return sums(np.where(blip, e2, 0.0)), blips, sums(moving.astype(np.int64)), small
 
 
+def block_sums_reference(img: NDArray[np.uint8]) -> NDArray[np.uint64]:
+    """``_kernels.block_sums`` in numpy: rows of blocks summed first (whole rows at once),
+    then each row's blocks."""
+    h, w = img.shape[:2]
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    a = img[..., :3]
+    c = a.shape[2]
+    if h % BLOCK:
+        a = np.concatenate([a, np.zeros((hb * BLOCK - h, w, c), np.uint8)])
+    rows = a.reshape(hb, BLOCK, w, c).sum(1, dtype=np.uint32)
+    if w % BLOCK:
+        rows = np.concatenate([rows, np.zeros((hb, wb * BLOCK - w, c), np.uint32)], 1)
+    return rows.reshape(hb, wb, BLOCK, c).sum(2)
+
+
 def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
     """``_kernels.block_gradient`` in numpy."""
     a = img[..., :3].astype(np.int64)
@@ -186,17 +192,15 @@ def block_gradient_reference(img: NDArray[np.uint8]) -> NDArray[np.float64]:
 
 def step_reference(
     window: list[NDArray[np.uint8]],
-    before: NDArray[np.uint8] | None,
     sigma: NDArray[np.float64],
     tight: NDArray[np.bool_],
     state: tuple[NDArray, ...],
 ) -> int:
     """``_kernels.denoise_step`` in numpy: one frame's step on the denoiser's ``state``, ``(mean,
-    count, shown, still_off)`` (``mean`` (h, w, 3) float32, ``count`` (h, w) uint8, ``shown``
-    (h, w, 4) uint8, updated in place; ``still_off`` (h, w) uint8 set), ``sigma`` (h, w) the
-    pixels' noise times the strength, ``tight`` (h, w) the smooth blocks' pixels; returns the
-    pixels held (``shown`` not the source)."""
-    mean, count, shown, still_off = state
+    count, shown)`` (``mean`` (h, w, 3) float32, ``count`` (h, w) uint8, ``shown`` (h, w, 4)
+    uint8, updated in place), ``sigma`` (h, w) the pixels' noise times the strength, ``tight``
+    (h, w) the smooth blocks' pixels; returns the pixels held (``shown`` not the source)."""
+    mean, count, shown = state
     src = window[0][..., :3]
     x = src.astype(np.float64)
     s2 = sigma * sigma
@@ -231,9 +235,16 @@ def step_reference(
     shown[..., 3] = window[0][..., 3] if window[0].shape[2] > 3 else 255
     mean[...] = m_new
     count[...] = n_new.astype(np.uint8)
-    off = (rgb != src).any(2)
-    still_off[...] = off & (before[..., :3] == src).all(2) if before is not None else False
-    return int(np.count_nonzero(off))
+    return int(np.count_nonzero((rgb != src).any(2)))
+
+
+def _rgba(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``frame`` as the kernel reads it: (h, w, 4) C-contiguous (an RGB frame gets alpha 255)."""
+    if frame.shape[2] == 4:
+        return np.ascontiguousarray(frame)
+    out = np.full(frame.shape[:2] + (4,), 255, np.uint8)
+    out[..., :3] = frame[..., :3]
+    return out
 
 
 class Step(NamedTuple):
@@ -253,7 +264,7 @@ class Denoiser:
 
     ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
     at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
-    is (the clip shows no noise). About 18 bytes a pixel of state.
+    is (the clip shows no noise). About 17 bytes a pixel of state.
     """
 
     def __init__(self, strength: float = 1.0) -> None:
@@ -355,9 +366,9 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None
-        blocks, tight, (mean, count, shown, still_off) = state
+        blocks, tight, (mean, count, shown) = state
         held = denoise_step(
-            window, self._before, blocks, tight, BLOCK, mean, count, shown, still_off,
+            [_rgba(f) for f in window], blocks, tight, BLOCK, mean, count, shown,
             PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
         )  # fmt: skip
         held = self._take_moving(window, held)
@@ -368,11 +379,11 @@ class Denoiser:
         state = self._begin(window)
         if state is None:
             return None
-        blocks, tight, (_, _, shown, _) = state
+        blocks, tight, (_, _, shown) = state
         h, w = window[0].shape[:2]
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, self._before, sigma, tight, self._state)
+        held = step_reference(window, sigma, tight, self._state)
         held = self._take_moving(window, held)
         return self._finish(held, lambda: block_gradient_reference(shown))
 
@@ -385,7 +396,7 @@ class Denoiser:
         background beside it. Returns ``held`` less the pixels so taken that were held."""
         if self._moving is None or not self._moving.any():
             return held
-        mean, count, shown, _ = self._state
+        mean, count, shown = self._state
         cur = window[0]
         h, w = cur.shape[:2]
         # The moving blocks' pixels with a rim of MOTION_NEAR around each, (blocks, n, n) (past
@@ -421,7 +432,7 @@ class Denoiser:
         )
         ty, tx = np.broadcast_to(ys, take.shape)[take], np.broadcast_to(xs, take.shape)[take]
         src = cur[ty, tx, :3]
-        was_held = np.count_nonzero((shown[ty, tx, :3] != src).any(-1))
+        was_held = int(np.count_nonzero((shown[ty, tx, :3] != src).any(-1)))  # numpy 2: int64
         mean[ty, tx] = src
         count[ty, tx] = 1
         shown[ty, tx, :3] = src
@@ -430,13 +441,13 @@ class Denoiser:
     def _finish(self, held: int, gradient) -> Step:
         """The stepped frame's ``Step``; every 4th frame the smooth blocks are looked at again
         (``gradient()``: the shown frame's per-block gradient): they change slowly."""
-        _, _, shown, still_off = self._state
+        shown = self._state[2]
         if self._frame % 4 == 1:
             self._tight = (gradient() < GRADIENT).astype(np.uint8)
         # Every pixel whose source is exactly as in the frame before: held or not, the
         # painter shows it as its colour's other pixels are shown.
-        # (No frame before this one, or one of another size: none, as in the kernel's still_off.)
-        still = still_off.view(bool) if self._still is None else self._still
+        # (No frame before this one, or one of another size: none.)
+        still = np.zeros(shown.shape[:2], bool) if self._still is None else self._still
         return Step(shown.copy(), held, still, self._keys.reshape(-1))
 
     def _begin(self, window: list[NDArray[np.uint8]]):
@@ -467,7 +478,6 @@ class Denoiser:
                 np.zeros((h, w, 3), np.float32),
                 np.zeros((h, w), np.uint8),
                 shown,
-                np.zeros((h, w), np.uint8),
             )
         scaled = np.ascontiguousarray(blocks * np.float32(self.strength))
         return scaled, self._tight, self._state

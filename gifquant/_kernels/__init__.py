@@ -3,7 +3,7 @@ which the tests compare them with, live beside the code that calls them."""
 
 try:
     from ._deband import deband_slots, smooth_pixels
-    from ._denoise import block_gradient, block_noise_sums, denoise_step, downsample
+    from ._denoise import block_gradient, block_noise_sums, block_sums, denoise_step, downsample
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
     from ._paint import kept_slots, sticky_slots
@@ -27,6 +27,7 @@ except ImportError as exc:  # a broken or missing build: say how to mend it, nev
 __all__ = [
     "block_gradient",
     "block_noise_sums",
+    "block_sums",
     "box_not",
     "count_bytes",
     "count_where",

@@ -2,12 +2,12 @@
 """Compiled per-pixel loops of ``gifquant._denoise`` (its numpy functions are the reference)."""
 
 from libc.math cimport floor
+from libc.string cimport memcpy
 cimport cython
 
 import numpy as np
 
-DEF MEMORY_MAX = 250
-
+DEF MEMORY_MAX = 250  # the longest running mean (its count is a byte)
 
 def downsample(const unsigned char[:, :, :] img, int s):
     """Each s x s block's mean colour, rounded, (h // s, w // s, 3) uint8, and its detail: the
@@ -126,10 +126,6 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
     return 0.25 * e4_arr, n_arr, moving_arr, n_small
 
 
-cdef inline double _sq3(double a, double b, double c) noexcept nogil:
-    return a * a + b * b + c * c
-
-
 def block_gradient(const unsigned char[:, :, ::1] img, int block):
     """Per block, the mean over its pixels of (|dx| + |dy|) / 2 by central differences, averaged
     over the three channels: levels a pixel (border pixels count 0)."""
@@ -163,142 +159,199 @@ def block_gradient(const unsigned char[:, :, ::1] img, int block):
     return out_arr / (6.0 * cnt_arr)
 
 
-def denoise_step(list window, before, const float[:, ::1] blocks,
-                 const unsigned char[:, ::1] tight, int block, float[:, :, ::1] mean,
-                 unsigned char[:, ::1] count, unsigned char[:, :, ::1] shown,
-                 unsigned char[:, ::1] still_off, double persist, double shown_min,
+cdef inline long long _hold_run(const unsigned char* f0, const unsigned char** ahead,
+                                const int* ok, int lim, double thr_s, double persist2,
+                                double q2, int memory, const double* inv, float* mean,
+                                unsigned char* count, unsigned char* shown,
+                                Py_ssize_t n) noexcept nogil:
+    """``step_reference`` on a run of ``n`` pixels of one block (one sigma), in place: the
+    frames' pixels (4 bytes each: ``f0`` the current frame's, ``ahead[0..2]`` the look-ahead's;
+    ``ok[i]`` 1 where that frame exists, else its pointer is ``f0``) and the state's.
+    ``inv[i]`` is 1.0 / i (a load: a division costs more than the rest of a pixel's
+    arithmetic). Returns the pixels held."""
+    cdef Py_ssize_t x
+    cdef int i, x0, x1, x2, a0, a1, a2, go, r, n_old, n_new, g0, g1, g2, restart, move
+    cdef const unsigned char* p
+    cdef int v0, v1, v2
+    cdef long long held = 0
+    cdef double inv_r, inv_new, run0, run1, run2, m0, m1, m2, dr, thr, w, e0, e1, e2
+    cdef float k0, k1, k2
+    for x in range(n):
+        x0 = f0[4 * x]
+        x1 = f0[4 * x + 1]
+        x2 = f0[4 * x + 2]
+        # The run of look-ahead frames that agree with this one, its sum and length, in whole
+        # numbers and without a branch (a squared distance of whole numbers is within 32 s^2
+        # when within its floor, lim).
+        go, r, g0, g1, g2 = 1, 1, x0, x1, x2
+        for i in range(3):  # (unrolled by gcc)
+            p = ahead[i] + 4 * x
+            a0 = p[0] - x0
+            a1 = p[1] - x1
+            a2 = p[2] - x2
+            go = go & ok[i] & (a0 * a0 + a1 * a1 + a2 * a2 <= lim)
+            r = r + go
+            g0 = g0 + go * p[0]
+            g1 = g1 + go * p[1]
+            g2 = g2 + go * p[2]
+        inv_r = inv[r]
+        run0 = g0 * inv_r
+        run1 = g1 * inv_r
+        run2 = g2 * inv_r
+        # Restart from the source, or the running mean goes on.
+        m0 = mean[3 * x]
+        m1 = mean[3 * x + 1]
+        m2 = mean[3 * x + 2]
+        n_old = count[x]
+        dr = (run0 - m0) * (run0 - m0) + (run1 - m1) * (run1 - m1) + (run2 - m2) * (run2 - m2)
+        thr = thr_s * (inv_r + inv[n_old])  # a count of 0 restarts anyway
+        thr = thr if thr > persist2 else persist2
+        restart = (n_old == 0) | (dr > thr)
+        n_new = 1 if restart else (n_old + 1 if n_old < memory else memory)
+        inv_new = inv[n_new]
+        k0 = <float>(m0 + (x0 - m0) * inv_new)
+        k1 = <float>(m1 + (x1 - m1) * inv_new)
+        k2 = <float>(m2 + (x2 - m2) * inv_new)
+        k0 = <float>x0 if restart else k0
+        k1 = <float>x1 if restart else k1
+        k2 = <float>x2 if restart else k2
+        w = inv[n_new + r]
+        e0 = run0 if restart else (<double>k0 * n_new + run0 * r) * w
+        e1 = run1 if restart else (<double>k1 * n_new + run1 * r) * w
+        e2 = run2 if restart else (<double>k2 * n_new + run2 * r) * w
+        mean[3 * x] = k0
+        mean[3 * x + 1] = k1
+        mean[3 * x + 2] = k2
+        count[x] = <unsigned char>n_new
+        # The shown value moves when the estimate leaves it by more than q.
+        v0 = shown[4 * x]
+        v1 = shown[4 * x + 1]
+        v2 = shown[4 * x + 2]
+        move = (e0 - v0) * (e0 - v0) + (e1 - v1) * (e1 - v1) + (e2 - v2) * (e2 - v2) > q2
+        v0 = _level(e0) if move else v0
+        v1 = _level(e1) if move else v1
+        v2 = _level(e2) if move else v2
+        shown[4 * x] = <unsigned char>v0
+        shown[4 * x + 1] = <unsigned char>v1
+        shown[4 * x + 2] = <unsigned char>v2
+        shown[4 * x + 3] = f0[4 * x + 3]
+        held += (v0 != x0) | (v1 != x1) | (v2 != x2)
+    return held
+
+
+cdef inline int _level(double e) noexcept nogil:
+    # floor(e + 0.5) clipped to 0..255: truncation is the floor for e + 0.5 >= 0, and below
+    # that both clip to 0.
+    cdef int v = <int>(e + 0.5)
+    return 0 if v < 0 else (255 if v > 255 else v)
+
+
+def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:, ::1] tight,
+                 int block, float[:, :, ::1] mean, unsigned char[:, ::1] count,
+                 unsigned char[:, :, ::1] shown, double persist, double shown_min,
                  double shown_max, double tight_level, int memory):
     """One frame of ``_denoise.step_reference``'s maths on the state, in place; returns the
-    pixels held. ``window``: 1 to 4 frames (h, w, >=3) uint8 of one shape; ``before``: the
-    frame before them, or None; ``blocks``: the per-block sigma; ``tight``: per block, 1 where
-    it is smooth (a steady shift of more than ``tight_level`` levels restarts a pixel there,
-    and its shown value moves at that); ``shown``: (h, w, 4), its alpha copied from the frame;
-    ``still_off``: set to 1 where the source is exactly as ``before`` and shown otherwise; the
-    rest are ``_denoise``'s constants of the same names."""
-    if not 1 <= memory <= MEMORY_MAX:
-        raise ValueError(f"memory must be 1..{MEMORY_MAX}")
-    cdef double PERSIST2 = persist * persist, SHOWN_MIN = shown_min, SHOWN_MAX = shown_max
-    cdef double TIGHT = tight_level
-    cdef int MEMORY = memory
+    pixels held. ``window``: 1 to 4 frames (h, w, 4) uint8, C-contiguous, of one shape;
+    ``blocks``: the per-block sigma; ``tight``: per block, 1 where it is smooth (a steady shift
+    of more than ``tight_level`` levels restarts a pixel there, and its shown value moves at
+    that); ``shown``: (h, w, 4), its alpha copied from the frame; the rest are ``_denoise``'s
+    constants of the same names."""
     cdef int L = len(window)
     if not 1 <= L <= 4:
         raise ValueError("window must hold 1 to 4 frames")
-    cdef const unsigned char[:, :, :] f0 = window[0]
-    cdef const unsigned char[:, :, :] fv_
-    cdef Py_ssize_t h = f0.shape[0], w = f0.shape[1], y, x, c
-    # Each frame by its own strides (RGB and RGBA frames may be mixed), read through pointers:
-    # a memoryview chosen per pixel would cost a reference count each time.
-    cdef const unsigned char* base[5]
-    cdef Py_ssize_t sy[5]
-    cdef Py_ssize_t sx[5]
-    cdef Py_ssize_t sc[5]
+    if not 1 <= memory <= MEMORY_MAX:
+        raise ValueError(f"memory must be 1..{MEMORY_MAX}")
+    cdef Py_ssize_t h = mean.shape[0], w = mean.shape[1], y, x, bx, x0, n, wb
+    cdef const unsigned char[:, :, ::1] fv_
+    cdef const unsigned char* base[4]
+    cdef const unsigned char* ahead[3]
+    cdef int ok[4]
     cdef int i
-    cdef bint has_before = before is not None
-    cdef bint has_alpha = f0.shape[2] > 3
-    for i in range(L + has_before):
-        fv_ = window[i] if i < L else before
-        if fv_.shape[0] != h or fv_.shape[1] != w or fv_.shape[2] < 3:
-            raise ValueError("the window's frames must be (h, w, >=3) of one size")
-        base[i] = &fv_[0, 0, 0]
-        sy[i], sx[i], sc[i] = fv_.strides[0], fv_.strides[1], fv_.strides[2]
-    cdef int going, r
-    cdef double s, s2, run[3], xs[3], fv[3], m[3], est[3], d2, dr, n, n_new, thr, q, v, persist2
-    cdef double q_min
-    cdef bint restart
+    for i in range(L):
+        fv_ = window[i]
+        if fv_.shape[0] != h or fv_.shape[1] != w or fv_.shape[2] != 4:
+            raise ValueError("the window's frames must be (h, w, 4) of the state's size")
+        base[i] = &fv_[0, 0, 0] if h * w else NULL
+    for i in range(4):
+        ok[i] = i < L
+        if i >= L:
+            base[i] = base[0]  # read, never counted (ok 0)
+    if (count.shape[0] != h or count.shape[1] != w or shown.shape[0] != h
+            or shown.shape[1] != w or shown.shape[2] != 4 or mean.shape[2] != 3):
+        raise ValueError("the state's arrays must be (h, w, 3), (h, w) and (h, w, 4)")
+    wb = (w + block - 1) // block
+    if blocks.shape[0] != (h + block - 1) // block or blocks.shape[1] != wb:
+        raise ValueError("blocks must be (ceil(h / block), ceil(w / block))")
+    if tight.shape[0] != blocks.shape[0] or tight.shape[1] != wb:
+        raise ValueError("tight must be the shape of blocks")
+    cdef double s, s2, q, persist2, q_min, lim_d
     cdef long long held = 0
     cdef const unsigned char* p
-    cdef const unsigned char* pb
-    # Reciprocals of the counts, so each pixel multiplies (the reference does the same).
-    cdef double inv[MEMORY_MAX + 8]
+    cdef Py_ssize_t o
+    # Reciprocals of the counts, as the reference multiplies by them (inv[0] is never used).
+    cdef double inv[MEMORY_MAX + 5]
     inv[0] = 0
-    for i in range(1, MEMORY_MAX + 8):
+    for i in range(1, MEMORY_MAX + 5):
         inv[i] = 1.0 / i
-    # Each column's block, worked out once (a division per pixel costs more than the rest).
-    xb_arr = np.arange(w, dtype=np.intp) // block
-    cdef const Py_ssize_t[::1] xb = xb_arr
-    cdef Py_ssize_t yb
+    if h == 0 or w == 0:
+        return 0
     with nogil:
         for y in range(h):
-            yb = y // block
-            for x in range(w):
-                s = blocks[yb, xb[x]]
-                s2 = s * s
-                if tight[yb, xb[x]]:
-                    persist2, q_min = TIGHT * TIGHT, TIGHT
-                else:
-                    persist2, q_min = PERSIST2, SHOWN_MIN
-                p = base[0] + y * sy[0] + x * sx[0]
+            for bx in range(wb):
+                x0 = bx * block
+                n = block if x0 + block <= w else w - x0
+                o = y * w + x0
+                s = blocks[y // block, bx]
                 if s == 0:  # a moving block: the source as it comes, the look-ahead unread
-                    for c in range(3):
-                        mean[y, x, c] = <float>p[c * sc[0]]
-                        shown[y, x, c] = p[c * sc[0]]
-                    count[y, x] = 1
-                    shown[y, x, 3] = p[3 * sc[0]] if has_alpha else 255
-                    still_off[y, x] = 0
+                    p = base[0] + 4 * o
+                    for x in range(n):
+                        mean[y, x0 + x, 0] = p[4 * x]
+                        mean[y, x0 + x, 1] = p[4 * x + 1]
+                        mean[y, x0 + x, 2] = p[4 * x + 2]
+                        count[y, x0 + x] = 1
+                    memcpy(&shown[y, x0, 0], p, 4 * n)
                     continue
-                for c in range(3):
-                    xs[c] = p[c * sc[0]]
-                    run[c] = xs[c]
-                r = 1
-                going = 1
-                for i in range(1, L):
-                    if not going:
-                        break
-                    p = base[i] + y * sy[i] + x * sx[i]
-                    for c in range(3):
-                        fv[c] = p[c * sc[i]]
-                    d2 = _sq3(fv[0] - xs[0], fv[1] - xs[1], fv[2] - xs[2])
-                    if d2 <= 32 * s2:
-                        for c in range(3):
-                            run[c] = run[c] + fv[c]
-                        r = r + 1
-                    else:
-                        going = 0
-                for c in range(3):
-                    run[c] = run[c] * inv[r]
-                    m[c] = mean[y, x, c]
-                n = count[y, x]
-                if count[y, x] == 0 or s == 0:  # s 0: a moving block, taken as it comes
-                    restart = True
+                s2 = s * s
+                if tight[y // block, bx]:
+                    persist2, q_min = tight_level * tight_level, tight_level
                 else:
-                    dr = _sq3(run[0] - m[0], run[1] - m[1], run[2] - m[2])
-                    thr = 16 * s2 * (inv[r] + inv[count[y, x]])
-                    if thr < persist2:
-                        thr = persist2
-                    restart = dr > thr
-                if restart:
-                    n_new = 1
-                    for c in range(3):
-                        mean[y, x, c] = <float>xs[c]
-                        est[c] = run[c] if s > 0 else xs[c]
-                else:
-                    n_new = n + 1
-                    if n_new > MEMORY:
-                        n_new = MEMORY
-                    for c in range(3):
-                        mean[y, x, c] = <float>(m[c] + (xs[c] - m[c]) * inv[<int>n_new])
-                        est[c] = (<double>mean[y, x, c] * n_new + run[c] * r) * inv[<int>n_new + r]
-                count[y, x] = <unsigned char>n_new
-                q = s
-                if q < q_min:
-                    q = q_min
-                elif q > SHOWN_MAX:
-                    q = SHOWN_MAX
-                if s == 0 or _sq3(est[0] - shown[y, x, 0], est[1] - shown[y, x, 1], est[2] - shown[y, x, 2]) > q * q:
-                    for c in range(3):
-                        v = floor(est[c] + 0.5)
-                        if v < 0:
-                            v = 0
-                        elif v > 255:
-                            v = 255
-                        shown[y, x, c] = <unsigned char>v
-                p = base[0] + y * sy[0] + x * sx[0]
-                shown[y, x, 3] = p[3 * sc[0]] if has_alpha else 255
-                still_off[y, x] = 0
-                if shown[y, x, 0] != p[0] or shown[y, x, 1] != p[sc[0]] or shown[y, x, 2] != p[2 * sc[0]]:
-                    held += 1
-                    if has_before:
-                        pb = base[L] + y * sy[L] + x * sx[L]
-                        if pb[0] == p[0] and pb[sc[L]] == p[sc[0]] and pb[2 * sc[L]] == p[2 * sc[0]]:
-                            still_off[y, x] = 1
+                    persist2, q_min = persist * persist, shown_min
+                q = q_min if s < q_min else (shown_max if s > shown_max else s)
+                # A squared distance of whole numbers is within 32 s^2 when within its floor
+                # (no pixel's is over 3 * 255^2).
+                lim_d = 32 * s2
+                for i in range(3):
+                    ahead[i] = base[i + 1] + 4 * o
+                held += _hold_run(
+                    base[0] + 4 * o, ahead, &ok[1],
+                    <int>floor(lim_d) if lim_d < 200000 else 200000,
+                    16 * s2, persist2, q * q, memory, inv, &mean[y, x0, 0], &count[y, x0],
+                    &shown[y, x0, 0], n)
     return held
+
+
+def block_sums(const unsigned char[:, :, :] img, int block):
+    """Each ``block`` x ``block`` block's sum of each of the first (at most) three channels,
+    (ceil(h / block), ceil(w / block), min(c, 3)) int64; edge blocks sum the pixels they have."""
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, bx, c
+    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
+    cdef Py_ssize_t nc = img.shape[2] if img.shape[2] < 3 else 3
+    cdef Py_ssize_t sx = img.strides[1], sc = img.strides[2]
+    out_arr = np.zeros((hb, wb, nc), np.int64)
+    cdef long long[:, :, ::1] out = out_arr
+    cdef long long acc
+    cdef const unsigned char* p
+    if h == 0 or w == 0:
+        return out_arr
+    with nogil:
+        for y in range(h):
+            for bx in range(wb):
+                for c in range(nc):
+                    # The block's part of row y: at most ``block`` bytes, added in an int.
+                    p = &img[y, bx * block, 0] + c * sc
+                    acc = 0
+                    for x in range(bx * block, min(bx * block + block, w)):
+                        acc += p[0]
+                        p += sx
+                    out[y // block, bx, c] += acc
+    return out_arr
