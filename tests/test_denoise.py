@@ -270,6 +270,17 @@ def test_a_flat_object_moving_before_a_still_camera_is_held_inside_not_only_arou
     assert m_held.colours_max <= 256
 
 
+def test_the_report_counts_the_held_pixels_of_a_still_cameras_moving_blocks(tmp_path):
+    # A person walking past a noisy wall: the report's held counts, those of the blocks the
+    # person crosses included, are whole numbers in the JSON.
+    frames = clips.frames("meeting", 8, 192, 108)
+    src = write_apng(tmp_path / "m.png", list(frames))
+    rep = tmp_path / "r.json"
+    assert run(src, tmp_path / "o.gif", "-k", 16, "-q", "--report", rep) == 0
+    held = [f["held"] for f in _report(rep)["frames"]]
+    assert all(isinstance(n, int) for n in held) and max(held) > 0
+
+
 def test_a_denoised_pixel_keeps_its_entry_through_a_sub_jnd_change(monkeypatch):
     # At k=256 the entries of a noisy still area are closer than its held values' steps: a
     # held value that moves by a level or two need not change the pixel's entry.
