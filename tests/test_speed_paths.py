@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import moving_clip
 
+import gifquant
 from gifquant._core.colour import delta_e, pack_rgb, rgb_to_lab, unpack_rgb
 from gifquant._core.distinct import ColourIndexer, colour_histogram, distinct_colours
 from gifquant._core.frames import Frame
@@ -77,6 +78,22 @@ def test_pack_unpack_round_trip_and_order():
     np.testing.assert_array_equal(unpack_rgb(pack_rgb(rgb)), rgb)
     order = np.argsort(pack_rgb(rgb), kind="stable")
     assert [tuple(c) for c in rgb[order]] == sorted(tuple(c) for c in rgb)
+
+
+def test_a_smooth_gradient_of_many_colours_gets_every_entry_at_k256():
+    # Over 4096 distinct colours the fit runs on a colour histogram; a smooth gradient falls
+    # into fewer 5-bit bins than there are entries (97 of 256 were used), so the bins are
+    # made finer until there are a few per entry.
+    h, w = 120, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(3)
+    grad = np.stack([60 + xx * 60 / w, 90 + yy * 50 / h, 150 - xx * 20 / w], -1)
+    frame = np.clip(np.rint(grad + rng.normal(0, 0.7, (h, w, 3))), 0, 255).astype(np.uint8)
+    assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 4096
+    out = gifquant.quantize(frame[None], k=256, denoise="off", deband="off")[0]
+    assert len(np.unique(out.reshape(-1, 3), axis=0)) >= 250
+    de = delta_e(rgb_to_lab(frame.reshape(-1, 3)), rgb_to_lab(out.reshape(-1, 3)))
+    assert float(de.mean()) < 1.0
 
 
 @pytest.mark.parametrize("bits", [2, 5, 7])
