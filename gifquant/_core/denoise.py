@@ -285,7 +285,9 @@ class Denoiser:
 
     def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames:
-        measured every other frame (the median of the last few is what counts)."""
+        measured every other frame (the median of the last few is what counts). Sets
+        ``_moving``: a still camera's moving blocks, whose moving pixels ``_take_moving``
+        takes (None when the camera moves: its moving blocks get sigma 0 here)."""
         if self._frame % 2 == 0 or not self._history:
             self._measure(window)
         if not self._history or np.median([s for _, s in self._history]) < NOISY:

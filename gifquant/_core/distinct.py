@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 _EXACT_FIT_LIMIT = 4096
 # Bins a palette entry the histogram has at least (finer bins, up to 8 bits, until it does): a
 # smooth gradient of many colours falls into fewer 5-bit bins than k=256 has entries.
-BINS_PER_ENTRY = 4
+_BINS_PER_ENTRY = 4
 # Pixels or colours handled at a time where a whole frame's worth of temporaries would be large.
 _CHUNK = 1 << 16
 assert _CHUNK % _ROWS == 0  # chunked colour conversion runs the very same matrix blocks
@@ -368,7 +368,7 @@ def fit_points(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The points (working space, float64) and weights a k-means runs on: the colours (m, 3)
     uint8 themselves (``exact``, their working-space coordinates) when there are few, else
-    their ``colour_histogram`` at ``options.fit_bits`` or finer (``BINS_PER_ENTRY``); only the
+    their ``colour_histogram`` at ``options.fit_bits`` or finer (``_BINS_PER_ENTRY``); only the
     ``subset`` of them if given."""
     if subset is not None:
         colours, exact, weights = colours[subset], exact[subset], weights[subset]
@@ -377,7 +377,7 @@ def fit_points(
     # The float64 weights: the counts' values, and no float copy of them to make.
     bits = options.fit_bits
     means, fit_w = colour_histogram(colours, weights, bits)
-    while len(means) < BINS_PER_ENTRY * options.k and bits < 8:
+    while len(means) < _BINS_PER_ENTRY * options.k and bits < 8:
         bits += 1
         means, fit_w = colour_histogram(colours, weights, bits)
     return to_space(means, options.space).astype(np.float64), fit_w
