@@ -30,10 +30,13 @@ from gifquant._core.denoise import (
     SMALL,
     Denoiser,
     block_gradient_reference,
+    block_noise,
     block_noise_reference,
     block_sums_reference,
+    indexed_noise,
     palette_churn,
 )
+from gifquant._core.frames import Frame, IndexedPixels
 from gifquant._kernels import block_gradient, block_noise_sums, block_sums, downsample
 
 _SPEC = importlib.util.spec_from_file_location(
@@ -47,6 +50,10 @@ MAX_GHOSTS = 0.002
 
 def rgba(frames: np.ndarray) -> list[np.ndarray]:
     return [np.dstack([f, np.full(f.shape[:2], 255, np.uint8)]) for f in frames]
+
+
+def as_frames(pixels: list[np.ndarray]) -> list[Frame]:
+    return [Frame(p, 0.1) for p in pixels]
 
 
 def run(*args) -> int:
@@ -72,6 +79,62 @@ def test_block_noise_kernel_matches_its_reference(shape, seed, spread):
     np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(got[2], want[2])
     assert got[3] == want[3]
+
+
+def indexed_clip(h: int, w: int, n: int, seed: int, noise: float) -> list[IndexedPixels]:
+    """``n`` GIF frames of one colour table (neighbouring entries a level or two apart, some
+    twice over): a still background, a rectangle moving across and ``noise`` of the pixels
+    set to a neighbouring entry in each frame."""
+    rng = np.random.default_rng(seed)
+    table = np.full((256, 4), 255, np.uint8)
+    table[:, :3] = np.clip(np.cumsum(rng.integers(0, 3, (256, 3)), 0), 0, 255)
+    table.flags.writeable = False
+    base = rng.integers(0, 250, (h, w), dtype=np.uint8)
+    frames = []
+    for t in range(n):
+        idx = base.copy()
+        y, x = rng.integers(0, h), (t * 3) % w
+        idx[y : y + 5, x : x + 4] = 255
+        blip = rng.random((h, w)) < noise
+        idx[blip] += rng.integers(1, 4, (h, w), dtype=np.uint8)[blip]
+        frames.append(IndexedPixels(idx, table))
+    return frames
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(1, 60),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.0, 0.001, 0.05, 0.5]),
+)
+def test_indexed_noise_is_block_noise_of_the_colours(h, w, seed, noise):
+    px = indexed_clip(h, w, 3, seed, noise)
+    got = indexed_noise(*px)
+    want = block_noise(*(p.rgba() for p in px))
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.003, 0.2])
+def test_frames_held_as_indices_step_as_their_colours(noise):
+    # The denoiser measures a GIF read as palette indices from the indices: every step is the
+    # one the frames' colours give, clean (nothing held) or noisy.
+    px = indexed_clip(40, 50, 12, 7, noise)
+    indexed = [Frame(None, 0.1, True, p) for p in px]
+    expanded = as_frames([p.rgba() for p in px])
+    a, b = Denoiser(), Denoiser()
+    stepped = 0
+    for i in range(len(px)):
+        got, want = a.step(indexed[i : i + LOOKAHEAD]), b.step(expanded[i : i + LOOKAHEAD])
+        assert (got is None) == (want is None)
+        if got is not None:
+            stepped += 1
+            np.testing.assert_array_equal(got.fed, want.fed)
+            assert got.held == want.held
+            np.testing.assert_array_equal(got.still, want.still)
+            np.testing.assert_array_equal(got.keys, want.keys)
+    assert (stepped > 0) == (noise > 0.1)
 
 
 @settings(max_examples=30, deadline=None)
@@ -120,6 +183,7 @@ def test_denoise_step_matches_the_numpy_reference(h, w, channels, seed, strength
         f[: h // 2, : w // 3] = base[: h // 2, : w // 3]  # exactly still
         f[h // 2 :, (t * 2) % w :][:, :3] = 200
         frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    frames = as_frames(frames)
     a, b = Denoiser(strength), Denoiser(strength)
     for i in range(len(frames)):  # to the clip's end: the window shrinks to one frame
         window = frames[i : i + LOOKAHEAD]
@@ -132,7 +196,7 @@ def test_denoise_step_matches_the_numpy_reference(h, w, channels, seed, strength
 
 
 def test_one_pixel_and_the_clip_end_step_like_the_reference():
-    frames = [np.full((1, 1, 4), v, np.uint8) for v in (10, 13, 9, 12, 11)]
+    frames = as_frames([np.full((1, 1, 4), v, np.uint8) for v in (10, 13, 9, 12, 11)])
     a, b = Denoiser(), Denoiser()
     for i in range(len(frames)):
         got, want = a.step(frames[i : i + 4]), b.step_reference(frames[i : i + 4])
@@ -146,7 +210,7 @@ def test_the_source_frames_are_never_written_to():
     copies = [f.copy() for f in frames]
     d = Denoiser()
     for i in range(len(frames)):
-        d.step(frames[i : i + LOOKAHEAD])
+        d.step(as_frames(frames[i : i + LOOKAHEAD]))
     for f, c in zip(frames, copies, strict=True):
         np.testing.assert_array_equal(f, c)
 

@@ -23,6 +23,7 @@ from .._kernels import deband_slots, downsample, smooth_pixels
 from .colour import rgb_to_lab
 from .distinct import FrameColours
 from .dither import blue_noise
+from .frames import Frame
 from .options import QuantizeOptions
 
 STEP_MIN, STEP_MAX = 2.3, 4.6  # dE: entries closer show no band; further, the dither shows
@@ -77,17 +78,17 @@ def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
 
 def with_smooth(
-    fc: FrameColours, rgba: NDArray[np.uint8], options: QuantizeOptions, *, lazy: bool = False
+    fc: FrameColours, frame: Frame, options: QuantizeOptions, *, lazy: bool = False
 ) -> FrameColours:
-    """``fc`` (the colours of the (h, w, 4) frame ``rgba``) with its smooth pixels
-    (``SmoothPixels``), when de-banding may have work on it: on, no dither of the user's own,
-    more colours than entries. ``lazy``: measured only if asked for (``rgba`` is kept till
-    then), else at once."""
+    """``fc`` (the colours of ``frame``) with its smooth pixels (``SmoothPixels``), when
+    de-banding may have work on it: on, no dither of the user's own, more colours than
+    entries. ``lazy``: measured only if asked for (the frame is kept till then, and a GIF
+    frame held as palette indices is expanded to colours only then), else at once."""
     src = fc.source
     if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
         return fc
     opaque = None if src.all_opaque else src.opaque
-    return replace(fc, smooth=SmoothPixels(rgba, opaque, lazy=lazy))
+    return replace(fc, smooth=SmoothPixels(frame, opaque, lazy=lazy))
 
 
 class SmoothPixels:
@@ -95,23 +96,21 @@ class SmoothPixels:
     ``mask()``. Measured when first asked for when ``lazy``: most frames' palettes have no two
     entries close enough for de-banding to act on (``entries_apart``), and then nobody asks."""
 
-    __slots__ = ("_mask", "_opaque", "_rgba")
+    __slots__ = ("_frame", "_mask", "_opaque")
 
-    def __init__(
-        self, rgba: NDArray[np.uint8], opaque: NDArray[np.bool_] | None, *, lazy: bool
-    ) -> None:
-        self._rgba, self._opaque = rgba, opaque
+    def __init__(self, frame: Frame, opaque: NDArray[np.bool_] | None, *, lazy: bool) -> None:
+        self._frame, self._opaque = frame, opaque
         self._mask: NDArray[np.bool_] | None = None
         if not lazy:
             self.mask()
 
     def mask(self) -> NDArray[np.bool_]:
         if self._mask is None:
-            smooth = smooth_mask(self._rgba).reshape(-1)
+            smooth = smooth_mask(self._frame.rgba).reshape(-1)
             if self._opaque is not None:
                 smooth = smooth[self._opaque.reshape(-1)]
             self._mask = smooth
-            self._rgba = self._opaque = None  # the frame is not needed any more
+            self._frame = self._opaque = None  # the frame is not needed any more
         return self._mask
 
 

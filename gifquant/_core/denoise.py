@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from .._kernels import block_gradient, block_noise_sums, block_sums, denoise_step
 from .colour import pack_rgb
-from .frames import Frame
+from .frames import Frame, IndexedPixels
 
 BLOCK = 16  # pixels a side of the blocks the noise is measured in
 LOOKAHEAD = 4  # frames seen at once: the current one and three ahead
@@ -79,13 +79,51 @@ def block_noise(
     sensor noise dense; what a held pixel must absorb is the size of the blips that do occur,
     so a block's sigma is the RMS of its blips over sqrt(4.5) (0 where none blip).
     """
-    e2_sum, n_blip, n_moving, n_small = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
+    sums = block_noise_sums(prev, cur, nxt, BLOCK, CAP, SMALL)
+    return _block_sigma(*sums, cur.shape[:2])
+
+
+def indexed_noise(
+    prev: IndexedPixels, cur: IndexedPixels, nxt: IndexedPixels
+) -> tuple[NDArray[np.float32], float]:
+    """``block_noise`` of three frames that draw one colour ``table`` (the same array), from
+    their indices: only the blocks around the pixels whose index changes are measured, since
+    a pixel that keeps its colour in all three frames has no second difference and does not
+    move (nearly every pixel of a clean GIF); none are expanded to colours elsewhere."""
+    h, w = cur.indices.shape
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    e2_sum, n_small = np.zeros((hb, wb)), 0
+    n_blip, n_moving = np.zeros((hb, wb), np.int64), np.zeros((hb, wb), np.int64)
+    changed = prev.indices != cur.indices
+    changed |= cur.indices != nxt.indices
+    rows = np.flatnonzero(changed.any(1))
+    if rows.size:
+        cols = np.flatnonzero(changed.any(0))
+        # The box of whole blocks (cut at the frame's edge) around the changed pixels: its
+        # blocks are the frame's, and the sums of the blocks outside it are 0.
+        y0, x0 = rows[0] // BLOCK, cols[0] // BLOCK
+        y1, x1 = rows[-1] // BLOCK + 1, cols[-1] // BLOCK + 1
+        box = np.s_[y0 * BLOCK : y1 * BLOCK, x0 * BLOCK : x1 * BLOCK]
+        crops = [IndexedPixels(px.indices[box], px.table).rgba() for px in (prev, cur, nxt)]
+        e2, blips, moving, n_small = block_noise_sums(*crops, BLOCK, CAP, SMALL)
+        e2_sum[y0:y1, x0:x1], n_blip[y0:y1, x0:x1], n_moving[y0:y1, x0:x1] = e2, blips, moving
+    return _block_sigma(e2_sum, n_blip, n_moving, n_small, (h, w))
+
+
+def _block_sigma(
+    e2_sum: NDArray[np.float64],
+    n_blip: NDArray[np.int64],
+    n_moving: NDArray[np.int64],
+    n_small: int,
+    shape: tuple[int, int],
+) -> tuple[NDArray[np.float32], float]:
+    """``block_noise``'s sigma and share from ``block_noise_sums``' sums over a frame of
+    ``shape`` (h, w)."""
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
-    h, w = cur.shape[:2]
     # A block where a tenth of the pixels move is marked by -1: what moves there is the
     # picture, its noise cannot be told from its motion (``Denoiser._noise`` says what is held).
     sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
-    return sigma, float(n_small) / (h * w)
+    return sigma, float(n_small) / (shape[0] * shape[1])
 
 
 def block_means(img: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -260,38 +298,45 @@ class Step(NamedTuple):
 
 
 class Denoiser:
-    """A clip's denoising state (frames (h, w, 3 or 4) uint8; a new size starts afresh).
+    """A clip's denoising state (``Frame``s, their pixels (h, w, 3 or 4) uint8; a new size
+    starts afresh).
 
     ``step(window)`` takes the current frame and up to ``LOOKAHEAD - 1`` frames after it (fewer
     at the clip's end) and returns its ``Step``, or None when the frame is to be quantized as it
-    is (the clip shows no noise). About 17 bytes a pixel of state.
+    is (the clip shows no noise). About 17 bytes a pixel of state. A clean clip's frames held
+    as palette indices are not expanded to colours (see ``indexed_noise``).
     """
 
     def __init__(self, strength: float = 1.0) -> None:
         if not strength > 0:
             raise ValueError(f"strength must be more than 0, not {strength}")
         self.strength = float(strength)
-        self._prev: NDArray[np.uint8] | None = None  # the last frame stepped
-        self._before: NDArray[np.uint8] | None = None  # the one before the current frame
+        self._prev: Frame | None = None  # the last frame stepped
+        self._before: Frame | None = None  # the one before the current frame
         self._history: list[tuple[NDArray[np.float32], float]] = []
         self._churn = 0.0
         self._frame = 0
         self._state: tuple[NDArray, ...] | None = None
         self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
         self._means: dict[int, NDArray[np.float32]] = {}  # frame number -> its block means
-        self._keys: NDArray[np.uint32] | None = None  # the current frame's colours, packed
-        self._still: NDArray[np.bool_] | None = None  # its pixels as in the frame before
+        # The last noisy frame and its colours packed (h, w) uint32, and which of its pixels
+        # are exactly as in the frame before (``_see``).
+        self._keys: tuple[Frame, NDArray[np.uint32]] | None = None
+        self._still: NDArray[np.bool_] | None = None
         self._moving: NDArray[np.bool_] | None = None  # a still camera's moving blocks
 
-    def _noise(self, window: list[NDArray[np.uint8]]) -> NDArray[np.float32] | None:
+    def _noise(self, window: list[Frame]) -> NDArray[np.float32] | None:
         """Per-block noise sigma of the current frame (None: no noise), from recent frames:
         measured every other frame (the median of the last few is what counts). Sets
         ``_moving``: a still camera's moving blocks, whose moving pixels ``_take_moving``
         takes (None when the camera moves: its moving blocks get sigma 0 here)."""
         if self._frame % 2 == 0 or not self._history:
             self._measure(window)
-        if not self._history or np.median([s for _, s in self._history]) < NOISY:
+        shares = [s for _, s in self._history]
+        # (The median is no more than the largest: that one is enough for a clean clip.)
+        if not shares or max(shares) < NOISY or np.median(shares) < NOISY:
             return None
+        self._see(window[0])
         stack = np.stack([b for b, _ in self._history])
         moving = stack[-1] < 0  # the latest measure says where the picture moves now
         sigma = np.median(np.where(stack < 0, 0, stack), axis=0)
@@ -314,7 +359,7 @@ class Denoiser:
             sigma[self._stepped_drift(window)] = 0
         return sigma.astype(np.float32)
 
-    def _stepped_drift(self, window: list[NDArray[np.uint8]]) -> NDArray[np.bool_]:
+    def _stepped_drift(self, window: list[Frame]) -> NDArray[np.bool_]:
         """The blocks that drift (``_drifting``) in a codec's steps: a good share of
         their pixels exactly as in the frame before (``STEPPED``). Held, such a block's pixels
         would be shown now by their held value, now (exactly still) by their source colour's
@@ -326,7 +371,7 @@ class Denoiser:
         still = self._still[..., None].view(np.uint8)
         return drifting & (block_means(still)[..., 0] >= STEPPED)
 
-    def _drifting(self, window: list[NDArray[np.uint8]]) -> NDArray[np.bool_]:
+    def _drifting(self, window: list[Frame]) -> NDArray[np.bool_]:
         """The blocks whose mean moves steadily one way. A block drifts (a gradient moving
         slowly, a fade) when the least-squares slope of its mean over the last
         ``DRIFT_SPAN`` frames and the look-ahead is ``DRIFT`` levels a frame or more, in steps
@@ -335,7 +380,7 @@ class Denoiser:
         t = self._frame
         for i, f in enumerate(window):
             if t + i not in self._means:
-                self._means[t + i] = block_means(f)
+                self._means[t + i] = block_means(f.rgba)
         for old in [i for i in self._means if i < t - DRIFT_SPAN]:
             del self._means[old]
         frames = sorted(self._means)
@@ -347,7 +392,7 @@ class Denoiser:
         steps = (abs(np.diff(span, axis=0)) <= DRIFT_JUMP).all(0)
         return (steps & (abs(slope) >= DRIFT)).any(-1)
 
-    def _measure(self, window: list[NDArray[np.uint8]]) -> None:
+    def _measure(self, window: list[Frame]) -> None:
         """The current frame's per-block sigma and noisy share into the history (none when
         there is no frame on each side of it)."""
         cur = window[0]
@@ -355,41 +400,46 @@ class Denoiser:
         prev = self._prev if self._prev is not None else (window[2] if len(window) > 2 else None)
         if prev is None or len(window) < 2:
             return
-        sigma, share = block_noise(prev, cur, window[1])
+        nxt = window[1]
+        px = (prev.indexed, cur.indexed, nxt.indexed)
+        if None not in px and px[0].table is px[1].table is px[2].table:
+            sigma, share = indexed_noise(*px)
+        else:
+            sigma, share = block_noise(prev.rgba, cur.rgba, nxt.rgba)
         if share >= NOISY:
             if self._frame % 8 == 0 or not self._history:
-                self._churn = palette_churn(prev, cur)
+                self._churn = palette_churn(prev.rgba, cur.rgba)
             if self._churn >= CHURN:
                 share = 0.0  # the colours changed as wholes: a new palette, not noise
         self._history.append((sigma, share))
         del self._history[:-_HISTORY]
 
-    def step(self, window: list[NDArray[np.uint8]]) -> Step | None:
+    def step(self, window: list[Frame]) -> Step | None:
         state = self._begin(window)
         if state is None:
             return None
         blocks, tight, (mean, count, shown) = state
         held = denoise_step(
-            [_rgba(f) for f in window], blocks, tight, BLOCK, mean, count, shown,
+            [_rgba(f.rgba) for f in window], blocks, tight, BLOCK, mean, count, shown,
             PERSIST, SHOWN_MIN, SHOWN_MAX, TIGHT, MEMORY,
         )  # fmt: skip
         held = self._take_moving(window, held)
         return self._finish(held, lambda: block_gradient(shown, BLOCK))
 
-    def step_reference(self, window: list[NDArray[np.uint8]]) -> Step | None:
+    def step_reference(self, window: list[Frame]) -> Step | None:
         """``step`` through the numpy reference (the tests' oracle)."""
         state = self._begin(window)
         if state is None:
             return None
         blocks, tight, (_, _, shown) = state
-        h, w = window[0].shape[:2]
+        h, w = window[0].shape
         sigma = np.repeat(np.repeat(blocks.astype(np.float64), BLOCK, 0), BLOCK, 1)[:h, :w]
         tight = np.repeat(np.repeat(tight.astype(bool), BLOCK, 0), BLOCK, 1)[:h, :w]
-        held = step_reference(window, sigma, tight, self._state)
+        held = step_reference([f.rgba for f in window], sigma, tight, self._state)
         held = self._take_moving(window, held)
         return self._finish(held, lambda: block_gradient_reference(shown))
 
-    def _take_moving(self, window: list[NDArray[np.uint8]], held: int) -> int:
+    def _take_moving(self, window: list[Frame], held: int) -> int:
         """In the moving blocks of a still camera's frame (``_noise``), the pixels that move
         take their source as it comes (as the kernel's sigma 0 does): those that change by more
         than ``MOTION`` levels from the frame before or to the next one, and their neighbours
@@ -399,7 +449,7 @@ class Denoiser:
         if self._moving is None or not self._moving.any():
             return held
         mean, count, shown = self._state
-        cur = window[0]
+        cur = window[0].rgba
         h, w = cur.shape[:2]
         # The moving blocks' pixels with a rim of MOTION_NEAR around each, (blocks, n, n) (past
         # the frame's edge the edge pixels repeat: they are dropped below).
@@ -414,7 +464,7 @@ class Denoiser:
         take = np.zeros(valid.shape, bool)
         for other in (self._before, window[1] if len(window) > 1 else None):
             if other is not None:
-                there = other[ys, xs]
+                there = other.rgba[ys, xs]
                 change = np.maximum(there, now) - np.minimum(there, now)
                 for c in range(3):
                     take |= change[..., c] > MOTION
@@ -450,23 +500,32 @@ class Denoiser:
         # painter shows it as its colour's other pixels are shown.
         # (No frame before this one, or one of another size: none.)
         still = np.zeros(shown.shape[:2], bool) if self._still is None else self._still
-        return Step(shown.copy(), held, still, self._keys.reshape(-1))
+        return Step(shown.copy(), held, still, self._keys[1].reshape(-1))
 
-    def _begin(self, window: list[NDArray[np.uint8]]):
+    def _see(self, cur: Frame) -> None:
+        """The current frame's colours packed (``_keys``) and its pixels exactly as in the frame
+        before (``_still``; None: no frame before of its size), for a noisy frame."""
+        last = None
+        if self._prev is not None:
+            if self._keys is not None and self._keys[0] is self._prev:
+                last = self._keys[1]
+            else:
+                last = pack_rgb(self._prev.rgba).reshape(self._prev.shape)
+        keys = pack_rgb(cur.rgba).reshape(cur.shape)
+        self._still = None if last is None else keys == last
+        self._keys = (cur, keys)
+
+    def _begin(self, window: list[Frame]):
         """The frame's per-block sigma times the strength, the smooth blocks and the state to
         step, or None when the clip shows no noise (then the state is dropped: it starts
         afresh when noise shows)."""
         cur = window[0]
-        h, w = cur.shape[:2]
+        h, w = cur.shape
         if self._prev is not None and self._prev.shape != cur.shape:
             self._history.clear()
             self._means.clear()
             self._state = self._prev = None
         self._frame += 1
-        # The source's colours packed, and which pixels are exactly as in the frame before.
-        keys, last = pack_rgb(cur).reshape(h, w), self._keys
-        self._still = keys == last if last is not None and last.shape == keys.shape else None
-        self._keys = keys
         blocks = self._noise(window)
         self._before, self._prev = self._prev, cur
         if blocks is None:
@@ -475,7 +534,7 @@ class Denoiser:
         if self._state is None or self._tight.shape != blocks.shape:
             self._tight = np.zeros(blocks.shape, np.uint8)
             shown = np.empty((h, w, 4), np.uint8)  # a copy: the source is not ours
-            shown[..., :3] = cur[..., :3]
+            shown[..., :3] = cur.rgba[..., :3]
             self._state = (
                 np.zeros((h, w, 3), np.float32),
                 np.zeros((h, w), np.uint8),
@@ -509,13 +568,12 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
     h, w = first.shape
     if not denoisers or h * w >= MAX_PIXELS:
         return first
-    pixels = [f.rgba for f in window]
-    if any(p.shape != pixels[0].shape for p in pixels[1:]):
-        pixels = pixels[:1]  # the size changes ahead: no look-ahead across it
-    cur = pixels[0]
+    frames = list(window)
+    if any(f.shape != first.shape for f in frames[1:]):
+        frames = frames[:1]  # the size changes ahead: no look-ahead across it
     fed, held, still = {}, {}, {}
     for strength, d in denoisers.items():
-        step = d.step(pixels)
+        step = d.step(frames)
         if step is not None:
             fed[strength], held[strength] = step.fed, step.held
             # A bit a pixel, and every pixel's source colour packed (the painter shows a still
@@ -523,4 +581,4 @@ def _step(window: deque[Frame], denoisers: dict[float, Denoiser]) -> Frame:
             still[strength] = (np.packbits(step.still.reshape(-1)), step.keys)
     if not fed:
         return first
-    return Frame(cur, first.duration, first.opaque, fed=fed, held=held, still_held=still)
+    return Frame(first.rgba, first.duration, first.opaque, fed=fed, held=held, still_held=still)

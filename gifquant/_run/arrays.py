@@ -197,7 +197,7 @@ def _paint(source, opts: QuantizeOptions, durations: Iterator[float | None]):
     for fr in denoised(frames(), [opts.denoise]):
         fed = fr.to_quantize(opts.denoise)
         still = fr.still(opts.denoise)
-        plan = q.plan(None, prepared=with_smooth(frame_colours(fed.rgba, opts), fed.rgba, opts))
+        plan = q.plan(None, prepared=with_smooth(frame_colours(fed.rgba, opts), fed, opts))
         yield q.paint(plan, fr.duration, still).frame, channels_of.popleft()
 
 

@@ -207,7 +207,7 @@ class _Stages:
         fed = fr.to_quantize(self.options.denoise)
         source = source_colours(fed, self.options.alpha_threshold)
         colours = frame_colours(None, self.options, source)
-        colours = with_smooth(colours, fed.rgba, self.options, lazy=self._lazy(fed))
+        colours = with_smooth(colours, fed, self.options, lazy=self._lazy(fed))
         if fr.fed is not None and not self.panels:
             # Past here the denoised pixels are not looked at, and the source's only by the
             # meter: let them go (4 to 8 bytes a pixel for each frame in flight).
@@ -245,7 +245,7 @@ class _Stages:
         if same and (q.options.deband > 0) == (self.options.deband > 0):
             colours = dataclasses.replace(colours, smooth=fc.smooth)
         else:
-            colours = with_smooth(colours, fed.rgba, q.options, lazy=self._lazy(fed))
+            colours = with_smooth(colours, fed, q.options, lazy=self._lazy(fed))
         return q.quantize(None, fr.duration, prepared=colours)
 
     def _lazy(self, fed: Frame) -> bool:
