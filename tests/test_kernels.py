@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gifquant import _kernels as kernels
-from gifquant._core import deband, distinct, frames, temporal
+from gifquant._core import deband, denoise, distinct, frames, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import IndexedPixels, QuantizedFrame, indexed_rgba_reference
 from gifquant._io.gif import write
@@ -354,3 +354,35 @@ def test_still_pixels_kernel_equals_reference(seed, shape, share):
     got_idx, want_idx = kernels.set_bits(bits), frames.still_indices_reference(bits)
     assert got_idx.dtype == want_idx.dtype == np.intp
     np.testing.assert_array_equal(got_idx, want_idx)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seeds,
+    st.tuples(st.integers(1, 40), st.integers(1, 70)),
+    st.sampled_from([0.0, 0.002, 0.05, 1.0]),
+    st.sampled_from([1, 3, 256]),
+)
+def test_indexed_noise_kernel_equals_reference(seed, shape, share, spread):
+    """Three GIF frames of one table: runs of indices alike in all three (passed over 8 at a
+    time), a ``share`` changed to any index, on tables whose neighbouring entries are a level or
+    two apart (blips) or anything (motion), widths over and under the 8 and the block."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    table = np.full((256, 4), 255, np.uint8)
+    steps = rng.integers(0, 3, (256, 3)) if spread == 3 else rng.integers(0, spread, (256, 3))
+    table[:, :3] = np.cumsum(steps, 0) % 256 if spread < 256 else rng.integers(0, 256, (256, 3))
+    base = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    px = []
+    for _ in range(3):
+        indices = base.copy()
+        changed = rng.random((h, w)) < share
+        indices[changed] = rng.integers(0, 256, int(changed.sum()), dtype=np.uint8)
+        px.append(IndexedPixels(indices, table))
+    got = kernels.indexed_noise_sums(
+        *(p.indices for p in px), table, denoise.BLOCK, denoise.CAP, denoise.SMALL
+    )
+    want = denoise.indexed_noise_reference(*px)
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[3] == want[3]

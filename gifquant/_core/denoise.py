@@ -38,7 +38,13 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import block_gradient, block_noise_sums, block_sums, denoise_step
+from .._kernels import (
+    block_gradient,
+    block_noise_sums,
+    block_sums,
+    denoise_step,
+    indexed_noise_sums,
+)
 from .colour import pack_rgb
 from .frames import Frame, IndexedPixels
 
@@ -87,27 +93,21 @@ def indexed_noise(
     prev: IndexedPixels, cur: IndexedPixels, nxt: IndexedPixels
 ) -> tuple[NDArray[np.float32], float]:
     """``block_noise`` of three frames that draw one colour ``table`` (the same array), from
-    their indices: only the blocks around the pixels whose index changes are measured, since
-    a pixel that keeps its colour in all three frames has no second difference and does not
-    move (nearly every pixel of a clean GIF); none are expanded to colours elsewhere."""
+    their indices: a pixel whose index is the same in all three has no second difference and
+    does not move (nearly every pixel of a clean GIF), so only the others' colours are looked
+    up (compiled: ``indexed_noise_reference``), and no frame is expanded to colours."""
     h, w = cur.indices.shape
-    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
-    e2_sum, n_small = np.zeros((hb, wb)), 0
-    n_blip, n_moving = np.zeros((hb, wb), np.int64), np.zeros((hb, wb), np.int64)
-    changed = prev.indices != cur.indices
-    changed |= cur.indices != nxt.indices
-    rows = np.flatnonzero(changed.any(1))
-    if rows.size:
-        cols = np.flatnonzero(changed.any(0))
-        # The box of whole blocks (cut at the frame's edge) around the changed pixels: its
-        # blocks are the frame's, and the sums of the blocks outside it are 0.
-        y0, x0 = rows[0] // BLOCK, cols[0] // BLOCK
-        y1, x1 = rows[-1] // BLOCK + 1, cols[-1] // BLOCK + 1
-        box = np.s_[y0 * BLOCK : y1 * BLOCK, x0 * BLOCK : x1 * BLOCK]
-        crops = [IndexedPixels(px.indices[box], px.table).rgba() for px in (prev, cur, nxt)]
-        e2, blips, moving, n_small = block_noise_sums(*crops, BLOCK, CAP, SMALL)
-        e2_sum[y0:y1, x0:x1], n_blip[y0:y1, x0:x1], n_moving[y0:y1, x0:x1] = e2, blips, moving
-    return _block_sigma(e2_sum, n_blip, n_moving, n_small, (h, w))
+    indices = [np.ascontiguousarray(px.indices) for px in (prev, cur, nxt)]
+    table = np.ascontiguousarray(cur.table)
+    sums = indexed_noise_sums(*indices, table, BLOCK, CAP, SMALL)
+    return _block_sigma(*sums, (h, w))
+
+
+def indexed_noise_reference(
+    prev: IndexedPixels, cur: IndexedPixels, nxt: IndexedPixels
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], int]:
+    """``_kernels.indexed_noise_sums`` in numpy: ``block_noise_reference`` of the colours."""
+    return block_noise_reference(*(cur.table[px.indices] for px in (prev, cur, nxt)))
 
 
 def _block_sigma(

@@ -3,7 +3,14 @@ which the tests compare them with, live beside the code that calls them."""
 
 try:
     from ._deband import deband_slots, smooth_pixels
-    from ._denoise import block_gradient, block_noise_sums, block_sums, denoise_step, downsample
+    from ._denoise import (
+        block_gradient,
+        block_noise_sums,
+        block_sums,
+        denoise_step,
+        downsample,
+        indexed_noise_sums,
+    )
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
     from ._paint import kept_slots, sticky_slots
@@ -39,6 +46,7 @@ __all__ = [
     "distinct_state",
     "downsample",
     "gather_into",
+    "indexed_noise_sums",
     "kept_slots",
     "lut_where",
     "lzw_encode",

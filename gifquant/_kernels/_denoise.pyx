@@ -54,6 +54,38 @@ def downsample(const unsigned char[:, :, :] img, int s):
     return out_arr, detail_arr
 
 
+cdef struct NoiseSums:
+    long long e4  # (2 lap)^2 of the blips, capped
+    long long blips
+    long long moving
+
+
+cdef inline void _pixel_noise(
+    const unsigned char* pp, const unsigned char* pc, const unsigned char* pn,
+    Py_ssize_t pcs, Py_ssize_t ccs, Py_ssize_t ncs, long long cap2, long long cap4,
+    long long small4, NoiseSums* s, long long* n_small,
+) noexcept nogil:
+    """One pixel's part of ``block_noise_sums`` (channel strides ``pcs``, ``ccs``, ``ncs``)."""
+    cdef long long e4 = 0, d_prev = 0, d_next = 0, lap2, a, b
+    cdef Py_ssize_t c
+    for c in range(3):
+        lap2 = 2 * <long long>pc[c * ccs] - pp[c * pcs] - pn[c * ncs]
+        e4 = e4 + lap2 * lap2
+        a = <long long>pc[c * ccs] - pp[c * pcs]
+        b = <long long>pn[c * ncs] - pc[c * ccs]
+        d_prev = d_prev + a * a
+        d_next = d_next + b * b
+    if d_prev > cap2 or d_next > cap2:
+        s.moving += 1
+    if e4 >= 4:
+        if e4 > cap4:
+            e4 = cap4
+        s.e4 += e4
+        s.blips += 1
+        if e4 <= small4:
+            n_small[0] += 1
+
+
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
                      const unsigned char[:, :, :] nxt, int block, double cap, double small):
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
@@ -75,11 +107,11 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
     # (and so is a block's sum of e4 / 4, the squared second differences, in a double).
     cdef long long cap2 = <long long>(cap * cap), cap4 = <long long>(4 * cap * cap)
     cdef long long small4 = <long long>(4 * small * small), n_small = 0
-    cdef long long s_e4, s_blip, s_moving, lap2, e4, d_prev, d_next, a, b
+    cdef NoiseSums sums
     cdef const unsigned char* pp
     cdef const unsigned char* pc
     cdef const unsigned char* pn
-    cdef Py_ssize_t x, c
+    cdef Py_ssize_t x
     cdef Py_ssize_t pxs = prev.strides[1], pcs = prev.strides[2]
     cdef Py_ssize_t cxs = cur.strides[1], ccs = cur.strides[2]
     cdef Py_ssize_t nxs = nxt.strides[1], ncs = nxt.strides[2]
@@ -90,39 +122,86 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
             for bx in range(wb):
                 x0 = bx * block
                 x1 = x0 + block if x0 + block < w else w
-                s_e4 = 0
-                s_blip = 0
-                s_moving = 0
+                sums.e4 = sums.blips = sums.moving = 0
                 pp = &prev[y, x0, 0]
                 pc = &cur[y, x0, 0]
                 pn = &nxt[y, x0, 0]
                 for x in range(x0, x1):
-                    e4 = 0
-                    d_prev = 0
-                    d_next = 0
-                    for c in range(3):
-                        lap2 = 2 * <long long>pc[c * ccs] - pp[c * pcs] - pn[c * ncs]
-                        e4 = e4 + lap2 * lap2
-                        a = <long long>pc[c * ccs] - pp[c * pcs]
-                        b = <long long>pn[c * ncs] - pc[c * ccs]
-                        d_prev = d_prev + a * a
-                        d_next = d_next + b * b
-                    if d_prev > cap2 or d_next > cap2:
-                        s_moving += 1
-                    if e4 >= 4:
-                        if e4 > cap4:
-                            e4 = cap4
-                        s_e4 += e4
-                        s_blip += 1
-                        if e4 <= small4:
-                            n_small += 1
+                    _pixel_noise(pp, pc, pn, pcs, ccs, ncs, cap2, cap4, small4, &sums, &n_small)
                     pp += pxs
                     pc += cxs
                     pn += nxs
                 # Per block and row, not per pixel: no division and one write a block.
-                e4_sum[y // block, bx] += s_e4
-                n_blip[y // block, bx] += s_blip
-                n_moving[y // block, bx] += s_moving
+                e4_sum[y // block, bx] += sums.e4
+                n_blip[y // block, bx] += sums.blips
+                n_moving[y // block, bx] += sums.moving
+    return 0.25 * e4_arr, n_arr, moving_arr, n_small
+
+
+cdef inline bint _same_8(
+    const unsigned char* a, const unsigned char* b, const unsigned char* c
+) noexcept nogil:
+    """Whether 8 bytes from each of ``a``, ``b`` and ``c`` are all alike."""
+    cdef unsigned long long wa, wb, wc
+    memcpy(&wa, a, 8)
+    memcpy(&wb, b, 8)
+    memcpy(&wc, c, 8)
+    return wa == wb and wb == wc
+
+
+def indexed_noise_sums(const unsigned char[:, ::1] prev, const unsigned char[:, ::1] cur,
+                       const unsigned char[:, ::1] nxt, const unsigned char[:, ::1] table,
+                       int block, double cap, double small):
+    """``block_noise_sums`` of three frames of palette indices (h, w) that draw one colour
+    ``table`` (256, >= 3): a pixel whose index is the same in the three frames has no second
+    difference and does not move, so only the others are looked up (8 indices at a time are
+    passed over while they are alike: nearly every pixel of a clean GIF)."""
+    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx
+    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
+    if prev.shape[0] != h or nxt.shape[0] != h or prev.shape[1] != w or nxt.shape[1] != w:
+        raise ValueError("the three frames must have one size")
+    if table.shape[0] != 256 or table.shape[1] < 3:
+        raise ValueError("the table must be (256, >= 3)")
+    e4_arr = np.zeros((hb, wb), np.int64)
+    n_arr = np.zeros((hb, wb), np.int64)
+    moving_arr = np.zeros((hb, wb), np.int64)
+    cdef long long[:, ::1] e4_sum = e4_arr
+    cdef long long[:, ::1] n_blip = n_arr
+    cdef long long[:, ::1] n_moving = moving_arr
+    cdef long long cap2 = <long long>(cap * cap), cap4 = <long long>(4 * cap * cap)
+    cdef long long small4 = <long long>(4 * small * small), n_small = 0
+    cdef NoiseSums sums
+    cdef const unsigned char* ip
+    cdef const unsigned char* ic
+    cdef const unsigned char* iN
+    cdef Py_ssize_t row = table.shape[1]
+    cdef const unsigned char* colours = &table[0, 0]
+    if h == 0 or w == 0:
+        return e4_arr.astype(np.float64), n_arr, moving_arr, 0
+    with nogil:
+        for y in range(h):
+            ip = &prev[y, 0]
+            ic = &cur[y, 0]
+            iN = &nxt[y, 0]
+            for bx in range(wb):
+                x0 = bx * block
+                x1 = x0 + block if x0 + block < w else w
+                sums.e4 = sums.blips = sums.moving = 0
+                x = x0
+                while x < x1:
+                    if x + 8 <= x1 and _same_8(ip + x, ic + x, iN + x):
+                        x += 8
+                        continue
+                    if not (ip[x] == ic[x] and ic[x] == iN[x]):
+                        _pixel_noise(
+                            colours + ip[x] * row, colours + ic[x] * row, colours + iN[x] * row,
+                            1, 1, 1, cap2, cap4, small4, &sums, &n_small,
+                        )
+                    x += 1
+                if sums.e4 or sums.blips or sums.moving:
+                    e4_sum[y // block, bx] += sums.e4
+                    n_blip[y // block, bx] += sums.blips
+                    n_moving[y // block, bx] += sums.moving
     return 0.25 * e4_arr, n_arr, moving_arr, n_small
 
 
