@@ -60,10 +60,32 @@ cdef struct NoiseSums:
     long long moving
 
 
+cdef struct Limits:
+    long long cap2, cap4, small4
+
+
+cdef inline Limits _limits(double cap, double small) noexcept:
+    # Twice the second difference is a whole number: e4 = (2 lap)^2 summed, exact in integers
+    # (and so is a block's sum of e4 / 4, the squared second differences, in a double).
+    cdef Limits lim
+    lim.cap2 = <long long>(cap * cap)
+    lim.cap4 = <long long>(4 * cap * cap)
+    lim.small4 = <long long>(4 * small * small)
+    return lim
+
+
+def _zeroed_sums(Py_ssize_t h, Py_ssize_t w, int block, tuple others):
+    """The per-block sums (e4, blips, moving), (3, ceil(h / block), ceil(w / block)) int64 zeros,
+    for a frame of h x w; ValueError unless ``others``' sizes (h, w) are its."""
+    if any(o != (h, w) for o in others):
+        raise ValueError("the three frames must have one size")
+    return np.zeros((3, (h + block - 1) // block, (w + block - 1) // block), np.int64)
+
+
 cdef inline void _pixel_noise(
     const unsigned char* pp, const unsigned char* pc, const unsigned char* pn,
-    Py_ssize_t pcs, Py_ssize_t ccs, Py_ssize_t ncs, long long cap2, long long cap4,
-    long long small4, NoiseSums* s, long long* n_small,
+    Py_ssize_t pcs, Py_ssize_t ccs, Py_ssize_t ncs, const Limits* lim, NoiseSums* s,
+    long long* n_small,
 ) noexcept nogil:
     """One pixel's part of ``block_noise_sums`` (channel strides ``pcs``, ``ccs``, ``ncs``)."""
     cdef long long e4 = 0, d_prev = 0, d_next = 0, lap2, a, b
@@ -75,15 +97,25 @@ cdef inline void _pixel_noise(
         b = <long long>pn[c * ncs] - pc[c * ccs]
         d_prev = d_prev + a * a
         d_next = d_next + b * b
-    if d_prev > cap2 or d_next > cap2:
+    if d_prev > lim.cap2 or d_next > lim.cap2:
         s.moving += 1
     if e4 >= 4:
-        if e4 > cap4:
-            e4 = cap4
+        if e4 > lim.cap4:
+            e4 = lim.cap4
         s.e4 += e4
         s.blips += 1
-        if e4 <= small4:
+        if e4 <= lim.small4:
             n_small[0] += 1
+
+
+cdef inline void _add_block_row(long long[:, :, ::1] out, Py_ssize_t by, Py_ssize_t bx,
+                                NoiseSums* s) noexcept nogil:
+    """A block's row of pixels' sums into its block's, and ``s`` zeroed for the next: per block
+    and row, not per pixel (no division and one write a block)."""
+    out[0, by, bx] += s.e4
+    out[1, by, bx] += s.blips
+    out[2, by, bx] += s.moving
+    s.e4 = s.blips = s.moving = 0
 
 
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
@@ -91,51 +123,34 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
     count, and the count of its moving pixels (changed by more than ``cap`` from ``prev`` or to
     ``nxt``); and the frame's count of blips of at most ``small`` levels."""
-    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x0, x1, bx
-    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
-    if prev.shape[0] != h or nxt.shape[0] != h or prev.shape[1] != w or nxt.shape[1] != w:
-        raise ValueError("the three frames must have one size")
+    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx
     if cur.shape[2] < 3 or prev.shape[2] < 3 or nxt.shape[2] < 3:
         raise ValueError("the frames must have at least three channels")
-    e4_arr = np.zeros((hb, wb), np.int64)
-    n_arr = np.zeros((hb, wb), np.int64)
-    moving_arr = np.zeros((hb, wb), np.int64)
-    cdef long long[:, ::1] e4_sum = e4_arr
-    cdef long long[:, ::1] n_blip = n_arr
-    cdef long long[:, ::1] n_moving = moving_arr
-    # Twice the second difference is a whole number: e4 = (2 lap)^2 summed, exact in integers
-    # (and so is a block's sum of e4 / 4, the squared second differences, in a double).
-    cdef long long cap2 = <long long>(cap * cap), cap4 = <long long>(4 * cap * cap)
-    cdef long long small4 = <long long>(4 * small * small), n_small = 0
-    cdef NoiseSums sums
-    cdef const unsigned char* pp
-    cdef const unsigned char* pc
-    cdef const unsigned char* pn
-    cdef Py_ssize_t x
+    others = ((prev.shape[0], prev.shape[1]), (nxt.shape[0], nxt.shape[1]))
+    sums_arr = _zeroed_sums(h, w, block, others)
+    cdef long long[:, :, ::1] out = sums_arr
+    cdef Limits lim = _limits(cap, small)
+    cdef NoiseSums sums = NoiseSums(0, 0, 0)
+    cdef long long n_small = 0
+    cdef const unsigned char *pp, *pc, *pn
     cdef Py_ssize_t pxs = prev.strides[1], pcs = prev.strides[2]
     cdef Py_ssize_t cxs = cur.strides[1], ccs = cur.strides[2]
     cdef Py_ssize_t nxs = nxt.strides[1], ncs = nxt.strides[2]
-    if h == 0 or w == 0:
-        return e4_arr.astype(np.float64), n_arr, moving_arr, 0
     with nogil:
         for y in range(h):
-            for bx in range(wb):
+            for bx in range(out.shape[2]):
                 x0 = bx * block
                 x1 = x0 + block if x0 + block < w else w
-                sums.e4 = sums.blips = sums.moving = 0
                 pp = &prev[y, x0, 0]
                 pc = &cur[y, x0, 0]
                 pn = &nxt[y, x0, 0]
                 for x in range(x0, x1):
-                    _pixel_noise(pp, pc, pn, pcs, ccs, ncs, cap2, cap4, small4, &sums, &n_small)
+                    _pixel_noise(pp, pc, pn, pcs, ccs, ncs, &lim, &sums, &n_small)
                     pp += pxs
                     pc += cxs
                     pn += nxs
-                # Per block and row, not per pixel: no division and one write a block.
-                e4_sum[y // block, bx] += sums.e4
-                n_blip[y // block, bx] += sums.blips
-                n_moving[y // block, bx] += sums.moving
-    return 0.25 * e4_arr, n_arr, moving_arr, n_small
+                _add_block_row(out, y // block, bx, &sums)
+    return 0.25 * sums_arr[0], sums_arr[1], sums_arr[2], n_small
 
 
 cdef inline bint _same_8(
@@ -156,53 +171,40 @@ def indexed_noise_sums(const unsigned char[:, ::1] prev, const unsigned char[:, 
     ``table`` (256, >= 3): a pixel whose index is the same in the three frames has no second
     difference and does not move, so only the others are looked up (8 indices at a time are
     passed over while they are alike: nearly every pixel of a clean GIF)."""
-    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx
-    cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
-    if prev.shape[0] != h or nxt.shape[0] != h or prev.shape[1] != w or nxt.shape[1] != w:
-        raise ValueError("the three frames must have one size")
+    cdef Limits lim = _limits(cap, small)
+    cdef NoiseSums sums = NoiseSums(0, 0, 0)
+    cdef long long n_small = 0
     if table.shape[0] != 256 or table.shape[1] < 3:
         raise ValueError("the table must be (256, >= 3)")
-    e4_arr = np.zeros((hb, wb), np.int64)
-    n_arr = np.zeros((hb, wb), np.int64)
-    moving_arr = np.zeros((hb, wb), np.int64)
-    cdef long long[:, ::1] e4_sum = e4_arr
-    cdef long long[:, ::1] n_blip = n_arr
-    cdef long long[:, ::1] n_moving = moving_arr
-    cdef long long cap2 = <long long>(cap * cap), cap4 = <long long>(4 * cap * cap)
-    cdef long long small4 = <long long>(4 * small * small), n_small = 0
-    cdef NoiseSums sums
-    cdef const unsigned char* ip
-    cdef const unsigned char* ic
-    cdef const unsigned char* iN
+    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x1
     cdef Py_ssize_t row = table.shape[1]
     cdef const unsigned char* colours = &table[0, 0]
-    if h == 0 or w == 0:
-        return e4_arr.astype(np.float64), n_arr, moving_arr, 0
+    cdef const unsigned char *ip, *ic, *iN
+    others = ((prev.shape[0], prev.shape[1]), (nxt.shape[0], nxt.shape[1]))
+    sums_arr = _zeroed_sums(h, w, block, others)
+    cdef long long[:, :, ::1] out = sums_arr
     with nogil:
         for y in range(h):
             ip = &prev[y, 0]
             ic = &cur[y, 0]
             iN = &nxt[y, 0]
-            for bx in range(wb):
-                x0 = bx * block
-                x1 = x0 + block if x0 + block < w else w
-                sums.e4 = sums.blips = sums.moving = 0
-                x = x0
+            x = 0
+            while x < w:
+                x1 = x + block if x + block < w else w  # to the block's end
                 while x < x1:
                     if x + 8 <= x1 and _same_8(ip + x, ic + x, iN + x):
                         x += 8
-                        continue
-                    if not (ip[x] == ic[x] and ic[x] == iN[x]):
+                    elif ip[x] == ic[x] and ic[x] == iN[x]:
+                        x += 1
+                    else:
                         _pixel_noise(
                             colours + ip[x] * row, colours + ic[x] * row, colours + iN[x] * row,
-                            1, 1, 1, cap2, cap4, small4, &sums, &n_small,
+                            1, 1, 1, &lim, &sums, &n_small,
                         )
-                    x += 1
+                        x += 1
                 if sums.e4 or sums.blips or sums.moving:
-                    e4_sum[y // block, bx] += sums.e4
-                    n_blip[y // block, bx] += sums.blips
-                    n_moving[y // block, bx] += sums.moving
-    return 0.25 * e4_arr, n_arr, moving_arr, n_small
+                    _add_block_row(out, y // block, (x1 - 1) // block, &sums)
+    return 0.25 * sums_arr[0], sums_arr[1], sums_arr[2], n_small
 
 
 def block_gradient(const unsigned char[:, :, ::1] img, int block):
