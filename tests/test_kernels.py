@@ -66,6 +66,38 @@ def test_distinct_colours_kernel_equals_reference(seed, shape, levels, alpha, th
         _assert_same_distinct(got, distinct.distinct_reference(rgba, threshold, opaque=opaque))
 
 
+# The pixels' pass of the distinct colours both ways: portable, and with the POPCNT
+# instruction where this CPU and build have it.
+POPCOUNTS = [False, True] if kernels._distinct.HARDWARE_POPCOUNT else [False]
+
+
+@pytest.mark.parametrize("hardware", POPCOUNTS)
+@settings(max_examples=40, deadline=None)
+@given(seeds, shapes, st.sampled_from([2, 256]), st.sampled_from([0, 128]))
+def test_distinct_colours_either_popcount_equals_reference(hardware, seed, shape, levels, thr):
+    rgba = _frame(seed, shape, levels, "random")
+    state = kernels.distinct_state(hardware)
+    px = rgba.reshape(-1, 4)
+    mask = np.empty(len(px), np.uint8)
+    for _ in range(2):  # the state is left clear for the next frame
+        colours, counts, inverse = kernels.distinct_rgba(px, thr, mask, state)
+        _assert_same_distinct(
+            distinct.DistinctColours(colours, counts, inverse, mask.reshape(shape).view(bool)),
+            distinct.distinct_reference(rgba, thr),
+        )
+
+
+@pytest.mark.parametrize("hardware", POPCOUNTS)
+@pytest.mark.parametrize("n", [0, 1, 5000, 200_000])
+def test_index_either_popcount_equals_reference(hardware, n):
+    # 200,000 pixels of nearly as many colours: over 65,536, so the int32 inverse.
+    key = np.random.default_rng(n).integers(0, 1 << 24, n).astype(np.uint32)
+    got = kernels.distinct_keys(key, kernels.distinct_state(hardware))
+    for a, b in zip(got, distinct.index_reference(key), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 @settings(max_examples=40, deadline=None)
 @given(seeds, st.integers(0, 3000), st.sampled_from([3, 300, 1 << 24]))
 def test_index_of_packed_colours_equals_reference(seed, n, span):
