@@ -373,6 +373,24 @@ def test_smooth_mask_kernel_equals_reference(seed, shape, noise, alpha):
     np.testing.assert_array_equal(got, want)
 
 
+@settings(max_examples=80, deadline=None)
+@given(seeds, st.integers(0, 40), st.sampled_from([1.0, 10.0, 60.0]), st.booleans())
+def test_entries_apart_kernel_equals_reference(seed, k, spread, on_margin):
+    """Palettes in CIELAB whose entries are close or far, with a pair exactly at the step,
+    just inside or just outside its margin."""
+    rng = np.random.default_rng(seed)
+    lab = rng.uniform(0, spread, (k, 3))
+    if on_margin and k >= 2:
+        i, j = rng.choice(k, 2, replace=False)
+        direction = rng.normal(size=3)
+        factor = 1 + rng.choice([-1e-6, 0, 0.4e-6, 1e-6, 2e-6])
+        lab[j] = lab[i] + direction / np.linalg.norm(direction) * deband.STEP_MAX * factor
+    assert deband.entries_apart(lab) == deband.entries_apart_reference(lab)
+    assert deband.entries_apart(lab.astype(np.float32)) == deband.entries_apart_reference(
+        lab.astype(np.float32)
+    )
+
+
 # --- the denoiser's still pixels (``_core.denoise``, ``Frame.still``) -----------------------------
 
 

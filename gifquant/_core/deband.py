@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import deband_slots, downsample, smooth_pixels
+from .._kernels import deband_slots, downsample, entries_within, smooth_pixels
 from .colour import rgb_to_lab
 from .distinct import FrameColours
 from .dither import blue_noise
@@ -119,13 +119,26 @@ def entries_apart(palette_lab: NDArray) -> bool:
     """No two entries of a palette (k, 3) in CIELAB lie within ``STEP_MAX`` dE of each other:
     then ``deband`` dithers no pixel (its two entries must be closer than that) and
     ``_kept_pattern`` keeps none (a kept entry is within that of the new one). Decided with a
-    margin, so float rounding never makes it claim so wrongly."""
+    margin, so float rounding never makes it claim so wrongly.
+
+    Compiled (``_kernels.entries_within``, which stops at the first close pair: at k=256
+    there nearly always is one); ``entries_apart_reference`` is the same in numpy."""
+    lab = np.ascontiguousarray(palette_lab, np.float64)
+    return len(lab) < 2 or not entries_within(lab, _APART)
+
+
+# The squared distance two entries must be over to be apart: STEP_MAX with a margin.
+_APART = STEP_MAX * STEP_MAX * (1 + 1e-6) + 1e-9
+
+
+def entries_apart_reference(palette_lab: NDArray) -> bool:
+    """``entries_apart`` in numpy (the tests' oracle)."""
     lab = np.asarray(palette_lab, np.float64)
     if len(lab) < 2:
         return True
     d2 = ((lab[:, None, :] - lab[None, :, :]) ** 2).sum(2)
     np.fill_diagonal(d2, np.inf)
-    return bool(d2.min() > STEP_MAX * STEP_MAX * (1 + 1e-6) + 1e-9)
+    return bool(d2.min() > _APART)
 
 
 def _blur121(a: NDArray[np.float32]) -> NDArray[np.float32]:

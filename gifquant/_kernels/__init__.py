@@ -2,7 +2,7 @@
 which the tests compare them with, live beside the code that calls them."""
 
 try:
-    from ._deband import deband_slots, smooth_pixels
+    from ._deband import deband_slots, entries_within, smooth_pixels
     from ._denoise import block_gradient, block_noise_sums, block_sums, denoise_step, downsample
     from ._distinct import distinct_keys, distinct_rgba, distinct_state
     from ._lzw import encode as lzw_encode
@@ -38,6 +38,7 @@ __all__ = [
     "distinct_rgba",
     "distinct_state",
     "downsample",
+    "entries_within",
     "gather_into",
     "kept_slots",
     "lut_where",
