@@ -38,14 +38,27 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
     The blur and the gradient are compiled (``_kernels.smooth_pixels``, the colour conversion
     stays numpy's); ``smooth_mask_reference`` is the same in numpy."""
+    return _smooth_of_small(_small_copy(rgba))
+
+
+def _small_copy(rgba: NDArray[np.uint8]) -> tuple:
+    """The first half of ``smooth_mask``: the frame's shape and its 4x smaller copy with each
+    block's detail (``_kernels.downsample``; None when the frame is too small to judge), about
+    a quarter of a byte a pixel."""
     h, w = rgba.shape[:2]
-    s = _SCALE
-    hs, ws = h // s, w // s
-    if hs < 3 or ws < 3:
+    if h // _SCALE < 3 or w // _SCALE < 3:
+        return h, w, None
+    return h, w, downsample(rgba, _SCALE)
+
+
+def _smooth_of_small(small: tuple) -> NDArray[np.bool_]:
+    """The second half of ``smooth_mask``, from ``_small_copy``'s result."""
+    h, w, copy = small
+    if copy is None:
         return np.zeros((h, w), bool)
-    small, detail = downsample(rgba, s)
-    lab = rgb_to_lab(small.reshape(-1, 3)).reshape(hs, ws, 3)
-    return smooth_pixels(lab, detail, s, h, w, SMOOTH, DETAIL).view(bool)
+    rgb, detail = copy
+    lab = rgb_to_lab(rgb.reshape(-1, 3)).reshape(detail.shape + (3,))
+    return smooth_pixels(lab, detail, _SCALE, h, w, SMOOTH, DETAIL).view(bool)
 
 
 def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
@@ -77,41 +90,60 @@ def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
 
 def with_smooth(
-    fc: FrameColours, rgba: NDArray[np.uint8], options: QuantizeOptions, *, lazy: bool = False
+    fc: FrameColours,
+    rgba: NDArray[np.uint8],
+    options: QuantizeOptions,
+    *,
+    lazy: bool = False,
+    small: bool = False,
 ) -> FrameColours:
     """``fc`` (the colours of the (h, w, 4) frame ``rgba``) with its smooth pixels
     (``SmoothPixels``), when de-banding may have work on it: on, no dither of the user's own,
-    more colours than entries. ``lazy``: measured only if asked for (``rgba`` is kept till
-    then), else at once."""
+    more colours than entries. ``lazy``: measured only if asked for, else at once; till then
+    ``rgba`` is kept, or with ``small`` only its 4x smaller copy (a sixteenth of the bytes)."""
     src = fc.source
     if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
         return fc
     opaque = None if src.all_opaque else src.opaque
-    return replace(fc, smooth=SmoothPixels(rgba, opaque, lazy=lazy))
+    return replace(fc, smooth=SmoothPixels(rgba, opaque, lazy=lazy, small=small))
 
 
 class SmoothPixels:
     """A frame's opaque pixels in smooth areas (``smooth_mask``), (n_opaque,) bool from
     ``mask()``. Measured when first asked for when ``lazy``: most frames' palettes have no two
-    entries close enough for de-banding to act on (``entries_apart``), and then nobody asks."""
+    entries close enough for de-banding to act on (``entries_apart``), and then nobody asks.
+    ``asked``: whether anyone has."""
 
-    __slots__ = ("_mask", "_opaque", "_rgba")
+    __slots__ = ("_mask", "_opaque", "_rgba", "_small", "asked")
 
     def __init__(
-        self, rgba: NDArray[np.uint8], opaque: NDArray[np.bool_] | None, *, lazy: bool
+        self,
+        rgba: NDArray[np.uint8],
+        opaque: NDArray[np.bool_] | None,
+        *,
+        lazy: bool,
+        small: bool = False,
     ) -> None:
-        self._rgba, self._opaque = rgba, opaque
+        self._opaque = opaque
+        self._rgba, self._small = (None, _small_copy(rgba)) if small else (rgba, None)
         self._mask: NDArray[np.bool_] | None = None
+        self.asked = False
         if not lazy:
-            self.mask()
+            self._measure()
 
     def mask(self) -> NDArray[np.bool_]:
+        self.asked = True
+        return self._measure()
+
+    def _measure(self) -> NDArray[np.bool_]:
         if self._mask is None:
-            smooth = smooth_mask(self._rgba).reshape(-1)
+            if self._small is None:
+                self._small = _small_copy(self._rgba)
+            smooth = _smooth_of_small(self._small).reshape(-1)
             if self._opaque is not None:
                 smooth = smooth[self._opaque.reshape(-1)]
             self._mask = smooth
-            self._rgba = self._opaque = None  # the frame is not needed any more
+            self._rgba = self._small = self._opaque = None  # the frame is not needed any more
         return self._mask
 
 
