@@ -373,6 +373,24 @@ def test_smooth_mask_kernel_equals_reference(seed, shape, noise, alpha):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("shape", [(5, 9), (12, 16), (37, 41)])
+def test_smooth_pixels_measured_late_from_the_small_copy_are_the_mask(shape):
+    # A threaded run keeps only a frame's 4x smaller copy until painting asks for the mask.
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    rgba = np.full((h, w, 4), 255, np.uint8)
+    rgba[..., :3] = (np.arange(w)[None, :, None] * 3 + rng.integers(0, 2, (h, w, 3))).astype(
+        np.uint8
+    )
+    opaque = rng.random((h, w)) < 0.7
+    want = deband.smooth_mask_reference(rgba)
+    for lazy, small in [(False, False), (True, False), (True, True), (False, True)]:
+        got = deband.SmoothPixels(rgba, opaque, lazy=lazy, small=small)
+        assert not got.asked
+        np.testing.assert_array_equal(got.mask(), want[opaque])
+        assert got.asked
+
+
 @settings(max_examples=80, deadline=None)
 @given(seeds, st.integers(0, 40), st.sampled_from([1.0, 10.0, 60.0]), st.booleans())
 def test_entries_apart_kernel_equals_reference(seed, k, spread, on_margin):
