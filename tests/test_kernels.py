@@ -66,6 +66,38 @@ def test_distinct_colours_kernel_equals_reference(seed, shape, levels, alpha, th
         _assert_same_distinct(got, distinct.distinct_reference(rgba, threshold, opaque=opaque))
 
 
+# The pixels' pass of the distinct colours both ways: portable, and with the POPCNT
+# instruction where this CPU and build have it.
+POPCOUNTS = [False, True] if kernels._distinct.HARDWARE_POPCOUNT else [False]
+
+
+@pytest.mark.parametrize("hardware", POPCOUNTS)
+@settings(max_examples=40, deadline=None)
+@given(seeds, shapes, st.sampled_from([2, 256]), st.sampled_from([0, 128]))
+def test_distinct_colours_either_popcount_equals_reference(hardware, seed, shape, levels, thr):
+    rgba = _frame(seed, shape, levels, "random")
+    state = kernels.distinct_state(hardware)
+    px = rgba.reshape(-1, 4)
+    mask = np.empty(len(px), np.uint8)
+    for _ in range(2):  # the state is left clear for the next frame
+        colours, counts, inverse = kernels.distinct_rgba(px, thr, mask, state)
+        _assert_same_distinct(
+            distinct.DistinctColours(colours, counts, inverse, mask.reshape(shape).view(bool)),
+            distinct.distinct_reference(rgba, thr),
+        )
+
+
+@pytest.mark.parametrize("hardware", POPCOUNTS)
+@pytest.mark.parametrize("n", [0, 1, 5000, 200_000])
+def test_index_either_popcount_equals_reference(hardware, n):
+    # 200,000 pixels of nearly as many colours: over 65,536, so the int32 inverse.
+    key = np.random.default_rng(n).integers(0, 1 << 24, n).astype(np.uint32)
+    got = kernels.distinct_keys(key, kernels.distinct_state(hardware))
+    for a, b in zip(got, distinct.index_reference(key), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 @settings(max_examples=40, deadline=None)
 @given(seeds, st.integers(0, 3000), st.sampled_from([3, 300, 1 << 24]))
 def test_index_of_packed_colours_equals_reference(seed, n, span):
@@ -339,6 +371,42 @@ def test_smooth_mask_kernel_equals_reference(seed, shape, noise, alpha):
     got, want = deband.smooth_mask(rgba), deband.smooth_mask_reference(rgba)
     assert got.dtype == want.dtype == np.bool_ and got.shape == want.shape == (h, w)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(5, 9), (12, 16), (37, 41)])
+def test_smooth_pixels_measured_late_from_the_small_copy_are_the_mask(shape):
+    # A threaded run keeps only a frame's 4x smaller copy until painting asks for the mask.
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    rgba = np.full((h, w, 4), 255, np.uint8)
+    rgba[..., :3] = (np.arange(w)[None, :, None] * 3 + rng.integers(0, 2, (h, w, 3))).astype(
+        np.uint8
+    )
+    opaque = rng.random((h, w)) < 0.7
+    want = deband.smooth_mask_reference(rgba)
+    for lazy, small in [(False, False), (True, False), (True, True), (False, True)]:
+        got = deband.SmoothPixels(rgba, opaque, lazy=lazy, small=small)
+        assert not got.asked
+        np.testing.assert_array_equal(got.mask(), want[opaque])
+        assert got.asked
+
+
+@settings(max_examples=80, deadline=None)
+@given(seeds, st.integers(0, 40), st.sampled_from([1.0, 10.0, 60.0]), st.booleans())
+def test_entries_apart_kernel_equals_reference(seed, k, spread, on_margin):
+    """Palettes in CIELAB whose entries are close or far, with a pair exactly at the step,
+    just inside or just outside its margin."""
+    rng = np.random.default_rng(seed)
+    lab = rng.uniform(0, spread, (k, 3))
+    if on_margin and k >= 2:
+        i, j = rng.choice(k, 2, replace=False)
+        direction = rng.normal(size=3)
+        factor = 1 + rng.choice([-1e-6, 0, 0.4e-6, 1e-6, 2e-6])
+        lab[j] = lab[i] + direction / np.linalg.norm(direction) * deband.STEP_MAX * factor
+    assert deband.entries_apart(lab) == deband.entries_apart_reference(lab)
+    assert deband.entries_apart(lab.astype(np.float32)) == deband.entries_apart_reference(
+        lab.astype(np.float32)
+    )
 
 
 # --- the denoiser's still pixels (``_core.denoise``, ``Frame.still``) -----------------------------

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import deband_slots, downsample, smooth_pixels
+from .._kernels import deband_slots, downsample, entries_within, smooth_pixels
 from .colour import rgb_to_lab
 from .distinct import FrameColours
 from .dither import blue_noise
@@ -39,14 +39,27 @@ def smooth_mask(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
     The blur and the gradient are compiled (``_kernels.smooth_pixels``, the colour conversion
     stays numpy's); ``smooth_mask_reference`` is the same in numpy."""
+    return _smooth_of_small(_small_copy(rgba))
+
+
+def _small_copy(rgba: NDArray[np.uint8]) -> tuple:
+    """The first half of ``smooth_mask``: the frame's shape and its 4x smaller copy with each
+    block's detail (``_kernels.downsample``; None when the frame is too small to judge), about
+    a quarter of a byte a pixel."""
     h, w = rgba.shape[:2]
-    s = _SCALE
-    hs, ws = h // s, w // s
-    if hs < 3 or ws < 3:
+    if h // _SCALE < 3 or w // _SCALE < 3:
+        return h, w, None
+    return h, w, downsample(rgba, _SCALE)
+
+
+def _smooth_of_small(small: tuple) -> NDArray[np.bool_]:
+    """The second half of ``smooth_mask``, from ``_small_copy``'s result."""
+    h, w, copy = small
+    if copy is None:
         return np.zeros((h, w), bool)
-    small, detail = downsample(rgba, s)
-    lab = rgb_to_lab(small.reshape(-1, 3)).reshape(hs, ws, 3)
-    return smooth_pixels(lab, detail, s, h, w, SMOOTH, DETAIL).view(bool)
+    rgb, detail = copy
+    lab = rgb_to_lab(rgb.reshape(-1, 3)).reshape(detail.shape + (3,))
+    return smooth_pixels(lab, detail, _SCALE, h, w, SMOOTH, DETAIL).view(bool)
 
 
 def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
@@ -78,39 +91,61 @@ def smooth_mask_reference(rgba: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
 
 def with_smooth(
-    fc: FrameColours, frame: Frame, options: QuantizeOptions, *, lazy: bool = False
+    fc: FrameColours,
+    frame: Frame,
+    options: QuantizeOptions,
+    *,
+    lazy: bool = False,
+    small: bool = False,
 ) -> FrameColours:
     """``fc`` (the colours of ``frame``) with its smooth pixels (``SmoothPixels``), when
     de-banding may have work on it: on, no dither of the user's own, more colours than
-    entries. ``lazy``: measured only if asked for (the frame is kept till then, and a GIF
-    frame held as palette indices is expanded to colours only then), else at once."""
+    entries. ``lazy``: measured only if asked for, else at once; till then the frame is kept
+    (a GIF frame held as palette indices is expanded to colours only then), or with ``small``
+    only its 4x smaller copy (a sixteenth of the bytes)."""
     src = fc.source
     if options.deband <= 0 or options.dither != "none" or len(src.colours) <= options.k:
         return fc
     opaque = None if src.all_opaque else src.opaque
-    return replace(fc, smooth=SmoothPixels(frame, opaque, lazy=lazy))
+    return replace(fc, smooth=SmoothPixels(frame, opaque, lazy=lazy, small=small))
 
 
 class SmoothPixels:
     """A frame's opaque pixels in smooth areas (``smooth_mask``), (n_opaque,) bool from
     ``mask()``. Measured when first asked for when ``lazy``: most frames' palettes have no two
-    entries close enough for de-banding to act on (``entries_apart``), and then nobody asks."""
+    entries close enough for de-banding to act on (``entries_apart``), and then nobody asks.
+    ``asked``: whether anyone has."""
 
-    __slots__ = ("_frame", "_mask", "_opaque")
+    __slots__ = ("_frame", "_mask", "_opaque", "_small", "asked")
 
-    def __init__(self, frame: Frame, opaque: NDArray[np.bool_] | None, *, lazy: bool) -> None:
-        self._frame, self._opaque = frame, opaque
+    def __init__(
+        self,
+        frame: Frame,
+        opaque: NDArray[np.bool_] | None,
+        *,
+        lazy: bool,
+        small: bool = False,
+    ) -> None:
+        self._opaque = opaque
+        self._frame, self._small = (None, _small_copy(frame.rgba)) if small else (frame, None)
         self._mask: NDArray[np.bool_] | None = None
+        self.asked = False
         if not lazy:
-            self.mask()
+            self._measure()
 
     def mask(self) -> NDArray[np.bool_]:
+        self.asked = True
+        return self._measure()
+
+    def _measure(self) -> NDArray[np.bool_]:
         if self._mask is None:
-            smooth = smooth_mask(self._frame.rgba).reshape(-1)
+            if self._small is None:
+                self._small = _small_copy(self._frame.rgba)
+            smooth = _smooth_of_small(self._small).reshape(-1)
             if self._opaque is not None:
                 smooth = smooth[self._opaque.reshape(-1)]
             self._mask = smooth
-            self._frame = self._opaque = None  # the frame is not needed any more
+            self._frame = self._small = self._opaque = None  # the frame is not needed any more
         return self._mask
 
 
@@ -118,13 +153,26 @@ def entries_apart(palette_lab: NDArray) -> bool:
     """No two entries of a palette (k, 3) in CIELAB lie within ``STEP_MAX`` dE of each other:
     then ``deband`` dithers no pixel (its two entries must be closer than that) and
     ``_kept_pattern`` keeps none (a kept entry is within that of the new one). Decided with a
-    margin, so float rounding never makes it claim so wrongly."""
+    margin, so float rounding never makes it claim so wrongly.
+
+    Compiled (``_kernels.entries_within``, which stops at the first close pair: at k=256
+    there nearly always is one); ``entries_apart_reference`` is the same in numpy."""
+    lab = np.ascontiguousarray(palette_lab, np.float64)
+    return len(lab) < 2 or not entries_within(lab, _APART)
+
+
+# The squared distance two entries must be over to be apart: STEP_MAX with a margin.
+_APART = STEP_MAX * STEP_MAX * (1 + 1e-6) + 1e-9
+
+
+def entries_apart_reference(palette_lab: NDArray) -> bool:
+    """``entries_apart`` in numpy (the tests' oracle)."""
     lab = np.asarray(palette_lab, np.float64)
     if len(lab) < 2:
         return True
     d2 = ((lab[:, None, :] - lab[None, :, :]) ** 2).sum(2)
     np.fill_diagonal(d2, np.inf)
-    return bool(d2.min() > STEP_MAX * STEP_MAX * (1 + 1e-6) + 1e-9)
+    return bool(d2.min() > _APART)
 
 
 def _blur121(a: NDArray[np.float32]) -> NDArray[np.float32]:

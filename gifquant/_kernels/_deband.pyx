@@ -168,3 +168,21 @@ def smooth_pixels(const float[:, :, ::1] lab, const unsigned char[:, ::1] detail
             for i in range(1, scale):
                 memcpy(&out[y * scale + i, 0], &out[y * scale, 0], ws * scale)
     return out_arr
+
+
+def entries_within(const double[:, ::1] lab, double limit2):
+    """Whether two of the entries ``lab`` (k, 3) float64 lie within a squared distance
+    ``limit2`` of each other (``deband.entries_apart_reference``'s pairs, summed in its
+    order); stops at the first such pair."""
+    cdef Py_ssize_t k = lab.shape[0], i, j
+    cdef double d0, d1, d2
+    if k and lab.shape[1] != 3:
+        raise ValueError("lab must be (k, 3)")
+    for i in range(k):  # a palette's pairs: too few to be worth releasing the GIL
+        for j in range(i + 1, k):
+            d0 = lab[i, 0] - lab[j, 0]
+            d1 = lab[i, 1] - lab[j, 1]
+            d2 = lab[i, 2] - lab[j, 2]
+            if (d0 * d0 + d1 * d1) + d2 * d2 <= limit2:
+                return True
+    return False

@@ -6,45 +6,103 @@ summary bitmap of its non-zero words (32 KB): the colours come out sorted by wal
 bits, and a pixel's colour index is the number of set bits before its own (a prefix count per
 64-bit word plus a popcount), so there is no sort and no 2^24-entry table. The caller owns the
 state arrays (``distinct_state``); every call leaves them cleared for the next frame.
+
+The pixels' pass takes a popcount a pixel: on x86-64 built by gcc or clang it runs a copy of
+the pass compiled for the POPCNT instruction when the CPU has it (every x86-64 CPU since 2008
+or so, asked at run time: the wheel still runs on the baseline), else the portable one.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 
 import numpy as np
 
-ctypedef fused index_t:
-    uint16_t
-    int32_t
+cdef extern from *:
+    """
+    /* The pixels' pass in C: a function compiled for the POPCNT instruction needs gcc's or
+       clang's target attribute, which Cython cannot put on its own. The portable popcount:
+       no builtin, which is neither in baseline x86-64 nor in MSVC. */
+    #include <stdint.h>
+    static inline uint32_t gq_popcount(uint64_t x) {
+        x = x - ((x >> 1) & 0x5555555555555555ULL);
+        x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+        x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+        return (uint32_t)((x * 0x0101010101010101ULL) >> 56);
+    }
+    /* Each counted pixel's colour index and its count, with no branch on the colour: a
+       pixel's colour is the one before it about half the time, at random. */
+    #define GQ_RANK(NAME, ITYPE, ATTR, POP) \\
+    ATTR static void NAME(const uint8_t* px, Py_ssize_t row, const uint8_t* mask, \\
+                          const uint32_t* keys, Py_ssize_t n, const uint64_t* bits, \\
+                          const uint32_t* prefix, ITYPE* inverse, int64_t* counts) { \\
+        Py_ssize_t i, j = 0; \\
+        uint32_t key, r; \\
+        for (i = 0; i < n; i++) { \\
+            if (keys) key = keys[i]; \\
+            else if (mask && !mask[i]) continue; \\
+            else key = ((uint32_t)px[i * row] << 16) | ((uint32_t)px[i * row + 1] << 8) \\
+                       | px[i * row + 2]; \\
+            r = prefix[key >> 6] + POP(bits[key >> 6] & ((((uint64_t)1) << (key & 63)) - 1)); \\
+            inverse[j++] = (ITYPE)r; \\
+            counts[r] += 1; \\
+        } \\
+    }
+    GQ_RANK(gq_rank16, uint16_t, , gq_popcount)
+    GQ_RANK(gq_rank32, int32_t, , gq_popcount)
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #define GQ_POPCNT_BUILT 1
+    GQ_RANK(gq_rank16_hw, uint16_t, __attribute__((target("popcnt"))), __builtin_popcountll)
+    GQ_RANK(gq_rank32_hw, int32_t, __attribute__((target("popcnt"))), __builtin_popcountll)
+    static int gq_cpu_popcnt(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("popcnt");
+    }
+    #else
+    #define GQ_POPCNT_BUILT 0
+    #define gq_rank16_hw gq_rank16
+    #define gq_rank32_hw gq_rank32
+    static int gq_cpu_popcnt(void) { return 0; }
+    #endif
+    """
+    void gq_rank16(const uint8_t* px, Py_ssize_t row, const uint8_t* mask, const uint32_t* keys,
+                   Py_ssize_t n, const uint64_t* bits, const uint32_t* prefix, uint16_t* inverse,
+                   int64_t* counts) noexcept nogil
+    void gq_rank32(const uint8_t* px, Py_ssize_t row, const uint8_t* mask, const uint32_t* keys,
+                   Py_ssize_t n, const uint64_t* bits, const uint32_t* prefix, int32_t* inverse,
+                   int64_t* counts) noexcept nogil
+    void gq_rank16_hw(const uint8_t* px, Py_ssize_t row, const uint8_t* mask,
+                      const uint32_t* keys, Py_ssize_t n, const uint64_t* bits,
+                      const uint32_t* prefix, uint16_t* inverse, int64_t* counts) noexcept nogil
+    void gq_rank32_hw(const uint8_t* px, Py_ssize_t row, const uint8_t* mask,
+                      const uint32_t* keys, Py_ssize_t n, const uint64_t* bits,
+                      const uint32_t* prefix, int32_t* inverse, int64_t* counts) noexcept nogil
+    int gq_cpu_popcnt() noexcept nogil
+    uint32_t gq_popcount(uint64_t x) noexcept nogil
 
 
-def distinct_state():
+# The CPU has the POPCNT instruction and this build has the pass compiled for it.
+HARDWARE_POPCOUNT = bool(gq_cpu_popcnt())
+
+
+def distinct_state(hardware=None):
     """Fresh, cleared state for ``distinct_rgba`` and ``distinct_keys`` (about 3 MB): the bitmap,
-    the summary of its non-zero words, and the prefix count of each word."""
+    the summary of its non-zero words, the prefix count of each word, and whether the pixels'
+    pass takes the POPCNT instruction (``hardware``; None: where the CPU has it)."""
+    if hardware is None:
+        hardware = HARDWARE_POPCOUNT
+    elif hardware and not HARDWARE_POPCOUNT:
+        raise ValueError("this CPU or build has no hardware popcount")
     return (np.zeros(1 << 18, np.uint64), np.zeros(1 << 12, np.uint64),
-            np.empty(1 << 18, np.uint32))
-
-
-# Portable: no popcnt or ctz builtins, which are not in baseline x86-64 nor in MSVC.
-cdef inline uint32_t _popcount(uint64_t x) noexcept nogil:
-    x = x - ((x >> 1) & 0x5555555555555555ULL)
-    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL
-    return <uint32_t>((x * 0x0101010101010101ULL) >> 56)
+            np.empty(1 << 18, np.uint32), bool(hardware))
 
 
 cdef inline uint32_t _lowest_bit(uint64_t x) noexcept nogil:
     """The position of the lowest set bit of ``x`` (non-zero)."""
-    return _popcount((x & (~x + 1)) - 1)
+    return gq_popcount((x & (~x + 1)) - 1)
 
 
 cdef inline void _mark(uint64_t* bits, uint64_t* summary, uint32_t key) noexcept nogil:
     bits[key >> 6] |= (<uint64_t>1) << (key & 63)
     summary[key >> 12] |= (<uint64_t>1) << ((key >> 6) & 63)
-
-
-cdef inline uint32_t _rank_of(const uint64_t* bits, const uint32_t* prefix, uint32_t key) noexcept nogil:
-    cdef uint32_t w = key >> 6
-    return prefix[w] + _popcount(bits[w] & (((<uint64_t>1) << (key & 63)) - 1))
 
 
 cdef Py_ssize_t _prefix(const uint64_t* bits, const uint64_t* summary, uint32_t* prefix) noexcept nogil:
@@ -58,7 +116,7 @@ cdef Py_ssize_t _prefix(const uint64_t* bits, const uint64_t* summary, uint32_t*
             w = <uint32_t>(s << 6) + _lowest_bit(sw)
             sw &= sw - 1
             prefix[w] = <uint32_t>m
-            m += _popcount(bits[w])
+            m += gq_popcount(bits[w])
     return m
 
 
@@ -84,31 +142,6 @@ cdef void _colours_and_clear(uint64_t* bits, uint64_t* summary, uint8_t* out) no
         summary[s] = 0
 
 
-cdef void _rank(const uint8_t* px, Py_ssize_t row, const uint8_t* mask, const uint32_t* keys,
-                Py_ssize_t n, const uint64_t* bits, const uint32_t* prefix, index_t* inverse,
-                int64_t* counts) noexcept nogil:
-    """Each of ``n`` pixels' colour index into ``inverse`` (skipping those ``mask`` leaves out)
-    and its count: the pixels are ``keys`` (packed colours) or, when that is NULL, the rows of
-    ``px`` (``row`` bytes apart, r, g, b first)."""
-    cdef Py_ssize_t i, j = 0
-    cdef uint32_t r = 0, key, last = 0xFFFFFFFF
-    cdef const uint8_t* p
-    for i in range(n):
-        if keys != NULL:
-            key = keys[i]
-        elif mask != NULL and not mask[i]:
-            continue
-        else:
-            p = px + i * row
-            key = (<uint32_t>p[0] << 16) | (<uint32_t>p[1] << 8) | p[2]
-        if key != last:  # runs of one colour are common: rank each run once
-            r = _rank_of(bits, prefix, key)
-            last = key
-        inverse[j] = <index_t>r
-        counts[r] += 1
-        j += 1
-
-
 cdef void _clear(uint64_t* bits, uint64_t* summary) noexcept nogil:
     cdef Py_ssize_t s
     cdef uint64_t sw
@@ -123,8 +156,9 @@ cdef void _clear(uint64_t* bits, uint64_t* summary) noexcept nogil:
 cdef _ranked(state, Py_ssize_t m, Py_ssize_t n, const uint8_t* px, Py_ssize_t row,
              const uint8_t* mask, const uint32_t* keys, Py_ssize_t n_all):
     """(colours (m, 3) uint8, counts (m,) int64, inverse (n,) uint16 when m <= 65536 else
-    int32) of the ``n`` counted pixels among ``n_all`` marked in ``state`` (see ``_rank``);
-    clears the state."""
+    int32) of the ``n`` counted pixels among ``n_all`` marked in ``state``: the pixels are
+    ``keys`` (packed colours) or, when that is NULL, the rows of ``px`` (``row`` bytes apart,
+    r, g, b first), less those ``mask`` leaves out. Clears the state."""
     cdef uint64_t[::1] bits = state[0]
     cdef uint64_t[::1] summary = state[1]
     cdef uint32_t[::1] prefix = state[2]
@@ -134,16 +168,20 @@ cdef _ranked(state, Py_ssize_t m, Py_ssize_t n, const uint8_t* px, Py_ssize_t ro
     cdef int64_t[::1] cn = counts
     cdef uint16_t[::1] i16
     cdef int32_t[::1] i32
-    cdef bint wide = m > 1 << 16
+    cdef bint wide = m > 1 << 16, hw = state[3]
     if n and wide:
         i32 = inverse
     elif n:
         i16 = inverse
     with nogil:  # one release of the GIL for both
-        if n and wide:
-            _rank(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i32[0], &cn[0])
+        if n and wide and hw:
+            gq_rank32_hw(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i32[0], &cn[0])
+        elif n and wide:
+            gq_rank32(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i32[0], &cn[0])
+        elif n and hw:
+            gq_rank16_hw(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i16[0], &cn[0])
         elif n:
-            _rank(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i16[0], &cn[0])
+            gq_rank16(px, row, mask, keys, n_all, &bits[0], &prefix[0], &i16[0], &cn[0])
         if m:
             _colours_and_clear(&bits[0], &summary[0], &c[0, 0])
     return colours, counts, inverse
