@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gifquant import _kernels as kernels
 from gifquant._core import deband, denoise, distinct, frames, temporal
 from gifquant._core.colour import pack_rgb
-from gifquant._core.frames import IndexedPixels, QuantizedFrame, indexed_rgba_reference
+from gifquant._core.frames import Frame, IndexedPixels, QuantizedFrame, indexed_rgba_reference
 from gifquant._io.gif import write
 
 shapes = st.tuples(st.integers(1, 37), st.integers(1, 41))
@@ -385,7 +385,7 @@ def test_smooth_pixels_measured_late_from_the_small_copy_are_the_mask(shape):
     opaque = rng.random((h, w)) < 0.7
     want = deband.smooth_mask_reference(rgba)
     for lazy, small in [(False, False), (True, False), (True, True), (False, True)]:
-        got = deband.SmoothPixels(rgba, opaque, lazy=lazy, small=small)
+        got = deband.SmoothPixels(Frame(rgba, 0.1), opaque, lazy=lazy, small=small)
         assert not got.asked
         np.testing.assert_array_equal(got.mask(), want[opaque])
         assert got.asked
