@@ -925,7 +925,9 @@ def kept_pattern_reference(slots, fed, smooth, shown, display_lab, packed):
     return out
 
 
-STICKY = 1.0  # dE: a denoised pixel keeps its last entry while that is this near its colour
+# dE: a denoised pixel keeps its last entry while that is this near its colour (about half the
+# 2.3 dE JND: at k=256 a still camera's held values still move by a level or two)
+STICKY = 1.25
 
 
 def _sticky(
