@@ -343,8 +343,8 @@ def test_kept_pattern_kernel_equals_reference(seed, shape, k, share_moved):
     fed = np.where(rng.random(n) < 0.7, last_fed, last_fed + 1).astype(np.uint32)
     smooth = rng.random(n) < 0.6
     shown = temporal._Shown(last, last_packed, None, None, shape, last_fed)
-    args = (slots, fed, smooth, shown, display_lab, packed)
-    _assert_same_slots(temporal._kept_pattern(*args), temporal.kept_pattern_reference(*args))
+    args = (slots, fed, smooth, display_lab, packed)
+    _assert_same_slots(shown.kept_pattern(*args), temporal.kept_pattern_reference(shown, *args))
 
 
 # --- de-banding (``_core.deband``) ---------------------------------------------------------------

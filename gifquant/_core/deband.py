@@ -152,7 +152,7 @@ class SmoothPixels:
 def entries_apart(palette_lab: NDArray) -> bool:
     """No two entries of a palette (k, 3) in CIELAB lie within ``STEP_MAX`` dE of each other:
     then ``deband`` dithers no pixel (its two entries must be closer than that) and
-    ``_kept_pattern`` keeps none (a kept entry is within that of the new one). Decided with a
+    ``_Shown.kept_pattern`` keeps none (a kept entry is within that of the new one). Decided with a
     margin, so float rounding never makes it claim so wrongly.
 
     Compiled (``_kernels.entries_within``, which stops at the first close pair: at k=256

@@ -92,6 +92,35 @@ class _Shown:
             object.__setattr__(self, "fed", gather(*self.fed_from))
         return self.fed
 
+    def kept_pattern(
+        self,
+        slots: NDArray[np.uint8],
+        fed: NDArray[np.uint32],
+        smooth: NDArray[np.bool_],
+        display_lab: NDArray,
+        packed: NDArray[np.uint32],
+    ) -> NDArray[np.uint8]:
+        """``slots`` with the smooth pixels whose colour is this frame's keeping this frame's
+        slot, when that entry still has its colour (``packed``: the new palette) and is within
+        one de-banding step (``STEP_MAX``) of the new choice: a dither pattern on a still area
+        stays put while other entries drift (no patches that come and go), and a kept pixel
+        shows exactly what it showed.
+
+        Compiled (``_kernels.kept_slots``); ``kept_pattern_reference`` is the same in numpy."""
+        if len(display_lab) != len(self.palette_packed):
+            return slots
+        out, kept = kept_slots(
+            slots,
+            fed,
+            np.ascontiguousarray(smooth).view(np.uint8),
+            self.slots,
+            self.fed,
+            np.ascontiguousarray(display_lab, np.float64),
+            (packed == self.palette_packed).view(np.uint8),
+            STEP_MAX * STEP_MAX,
+        )
+        return out if kept else slots
+
 
 def _median_by_group(
     values: NDArray, weights: NDArray, groups: NDArray, total: NDArray[np.float64]
@@ -791,7 +820,7 @@ class TemporalQuantizer:
         )
         same_slots = shown is not None and plan.persistent and shown.fed_pixels() is not None
         if same_slots and len(shown.fed) == len(fed):
-            slots = _kept_pattern(slots, fed, smooth, shown, display_lab, pack_rgb(plan.display))
+            slots = shown.kept_pattern(slots, fed, smooth, display_lab, pack_rgb(plan.display))
         return slots, (fed, None)
 
     def _keep_close(
@@ -878,38 +907,8 @@ class TemporalQuantizer:
         return nearest(values, display_ws, "euclidean").astype(np.uint8)
 
 
-def _kept_pattern(
-    slots: NDArray[np.uint8],
-    fed: NDArray[np.uint32],
-    smooth: NDArray[np.bool_],
-    shown: _Shown,
-    display_lab: NDArray,
-    packed: NDArray[np.uint32],
-) -> NDArray[np.uint8]:
-    """``slots`` with the smooth pixels whose colour is the last frame's keeping the last
-    frame's slot, when that entry still has its colour (``packed``: the new palette) and is
-    within one de-banding step (``STEP_MAX``) of the new choice: a dither pattern on a still
-    area stays put while other entries drift (no patches that come and go), and a kept pixel
-    shows exactly what it showed.
-
-    Compiled (``_kernels.kept_slots``); ``kept_pattern_reference`` is the same in numpy."""
-    if len(display_lab) != len(shown.palette_packed):
-        return slots
-    out, kept = kept_slots(
-        slots,
-        fed,
-        np.ascontiguousarray(smooth).view(np.uint8),
-        shown.slots,
-        shown.fed,
-        np.ascontiguousarray(display_lab, np.float64),
-        (packed == shown.palette_packed).view(np.uint8),
-        STEP_MAX * STEP_MAX,
-    )
-    return out if kept else slots
-
-
-def kept_pattern_reference(slots, fed, smooth, shown, display_lab, packed):
-    """``_kept_pattern`` in numpy (the tests' oracle; the arguments are ``_kept_pattern``'s)."""
+def kept_pattern_reference(shown, slots, fed, smooth, display_lab, packed):
+    """``_Shown.kept_pattern`` in numpy (the tests' oracle; ``shown`` is its ``self``)."""
     keep = smooth & (fed == shown.fed) & (slots != shown.slots)
     if not keep.any() or len(display_lab) != len(shown.palette_packed):
         return slots
