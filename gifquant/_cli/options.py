@@ -1,10 +1,10 @@
-"""Every option of every command, once: the flags, type and help of each (``OPTIONS``), and
-the sections of the help that list them (``SECTIONS``). A command takes options by name
-(``COMMANDS``, ``command_parser``), with what differs for it (a list of values for
-``compare``'s rows, a help of its own); a new option is one row here and its name in the
-commands that take it. An option that sets a setting has the settings' default
-(``option_keywords``): each default is written once, in ``_run.settings`` or
-``QuantizeOptions``."""
+"""Every option of every command, once: the flags and type of each, a line each
+(``OPTIONS``), their help texts (``HELP``), and the sections of the help that list them
+(``SECTIONS``). A command takes options by name (``COMMANDS``, ``command_parser``), with what
+differs for it (a list of values for ``compare``'s rows, a help of its own); a new option is a
+row in ``OPTIONS``, its help in ``HELP`` and its name in the commands that take it. An
+option that sets a setting has the settings' default (``option_keywords``): each default is
+written once, in ``_run.settings`` or ``QuantizeOptions``."""
 
 from __future__ import annotations
 
@@ -58,407 +58,260 @@ def option(*flags: str, exclusive: str | None = None, **keywords) -> Option:
 SETTING_DEFAULTS = Settings().keywords()
 
 
-def strength_option(flag: str, most: float, help: str) -> Option:
+def strength_option(flag: str, most: float) -> Option:
     """A strength: auto (1.0, the default), off (0.0) or a number 0..``most``."""
-    return option(flag, type=strength(most), metavar="auto|off|S", help=help)
+    return option(flag, type=strength(most), metavar="auto|off|S")
 
 
 OPTIONS: dict[str, Option] = {
-    "k": option(
-        "-k",
-        "--colours",
-        "--colors",
-        dest="k",
-        type=positive_int(1, 256),
-        default=None,  # not the setting's: --max-size searches up to 256 when -k is not given
-        help=f"palette entries per frame, 1..256 (default {DEFAULT_K}, every command's; with "
-        "--max-size, the most the search may use, else 256)",
-    ),
+    # -k and --lossy default to None, not the settings': --max-size searches them when not given
+    "k": option("-k", "--colours", "--colors", dest="k", type=positive_int(1, 256), default=None),
     "seeded": option(
-        "--seeded",
-        exclusive="mode",
-        dest="seeded",
-        action="store_true",
-        default=True,
-        help="start each frame from the previous frame's centroids (default)",
+        "--seeded", exclusive="mode", dest="seeded", action="store_true", default=True
     ),
-    "random": option(
-        "--random",
-        exclusive="mode",
-        dest="seeded",
-        action="store_false",
-        help="re-initialise every frame: the flickering baseline",
+    "random": option("--random", exclusive="mode", dest="seeded", action="store_false"),
+    "metric": option("--metric", choices=METRICS),
+    "space": option("--space", choices=SPACES),
+    "init": option("--init", choices=INITS),
+    "n_init": option("--n-init", type=positive_int(1, 100)),
+    "max_iter": option("--max-iter", type=positive_int(1, 10000)),
+    "tol": option("--tol", type=number(0, MAX_DE)),
+    "seed": option("--seed", type=positive_int(0, MAX_SEED)),
+    "palette_hysteresis": option("--palette-hysteresis", type=number(0, MAX_DE), metavar="DE"),
+    "palette_memory": option("--palette-memory", type=number(0, 1, below_hi=True), metavar="M"),
+    "scene_threshold": option("--scene-threshold", type=scene_threshold, metavar="T"),
+    "no_delta": option("--no-delta", dest="delta", action="store_false"),
+    "merge_duplicates": option("--merge-duplicates", action="store_true"),
+    "dither": option("--dither", choices=DITHERS),
+    "dither_strength": option("--dither-strength", type=number(0, MAX_DITHER)),
+    "denoise": strength_option("--denoise", 8),
+    "deband": strength_option("--deband", 4),
+    "enhance": option("--enhance", type=number(0, MAX_ENHANCE), metavar="F"),
+    "min_saturation": option("--min-saturation", type=number(0, 1), metavar="S"),
+    "representative": option("--representative", choices=REPRESENTATIVES),
+    "palette_from": option("--palette-from", exclusive="other", metavar="FILE"),
+    "transfer": option("--transfer", exclusive="other", metavar="FILE"),
+    "transfer_colours": option("--transfer-colours", metavar="N", type=positive_int(1, 256)),
+    "format": option("-f", "--format", dest="format"),
+    "ss": option("--ss", type=time_value(False), metavar="T"),
+    "t": option("--t", type=time_value(True), metavar="T"),
+    "frames": option("--frames", type=positive_int(1, MAX_FRAMES), metavar="N"),
+    "speed": option("--speed", type=number(0.01, MAX_SPEED), metavar="F"),
+    "fps": option("--fps", type=rate, metavar="F"),
+    "scale": option("--scale", type=scale_value, metavar="W:H"),
+    "loop": option("--loop", type=positive_int(-1, LOOP_MAX), metavar="N"),
+    "matte": option("--matte", type=colour_value, metavar="COLOUR"),
+    "alpha_threshold": option("--alpha-threshold", type=positive_int(0, 255), metavar="A"),
+    "lossy": option("--lossy", type=positive_int(0, LOSSY_MAX), default=None, metavar="N"),
+    "max_size": option("--max-size", type=size_value, metavar="SIZE"),
+    "compare": option("--compare", metavar="PATH"),
+    "panels": option("--panels"),
+    "max_pixels": option("--max-pixels", type=positive_int(1, MAX_BUDGET)),
+    "max_clip_pixels": option("--max-clip-pixels", type=positive_int(0, MAX_BUDGET)),
+    "overwrite": option("-y", "--overwrite", exclusive="overwrite", action="store_true"),
+    "no_overwrite": option("-n", "--no-overwrite", exclusive="overwrite", action="store_true"),
+    "quiet": option("-q", "--quiet", action="store_true"),
+    "stats": option("--stats", action="store_true"),
+    "progress": option("--progress", action="store_true"),
+    # batch's own
+    "inputs": option("inputs", nargs="+", metavar="INPUT"),
+    "out_dir": option("--out-dir", required=True, metavar="DIR"),
+    "jobs": option("--jobs", "-j", type=positive_int(1, 4096), default=None, metavar="N"),
+    "dask": option("--dask", metavar="ADDRESS"),
+    "summary": option("--summary", metavar="FILE.json"),
+    # compare's own
+    "modes": option("--modes", nargs="+", choices=("random", "seeded"), default=None),
+    "panel_width": option("--panel-width", type=int, default=None, metavar="W"),
+    "no_source": option("--no-source", dest="source", action="store_false"),
+    # palette's own
+    "text_format": option("--format", dest="fmt", choices=("json", "gpl", "hex"), default=None),
+    "text_output": option("-o", "--output"),
+    "swatch": option("--swatch", metavar="PNG"),
+    "swatch_size": option("--swatch-size", default="600x80", metavar="WxH"),
+    "timeline": option("--timeline", metavar="PNG"),
+    "timeline_px": option("--timeline-px", type=positive_int(1, 64), default=4, metavar="N"),
+    "replaced": option("--replaced", metavar="OUT"),
+    "plot3d": option("--plot3d", metavar="FILE"),
+    # the main command's own
+    "report": option("--report", metavar="FILE.json"),
+    "version": option("--version", action="version", version=f"gifquant {__version__}"),
+}
+
+
+# Each option's help text, by name (``%(default)s``: the default the parser shows).
+HELP = {
+    "k": (
+        f"palette entries per frame, 1..256 (default {DEFAULT_K}, every command's; with "
+        "--max-size, the most the search may use, else 256)"
     ),
-    "metric": option(
-        "--metric",
-        choices=METRICS,
-        help="euclidean: k-means; manhattan: L1 k-medians (default %(default)s)",
-    ),
-    "space": option(
-        "--space",
-        choices=SPACES,
-        help="colour space the clustering runs in (default %(default)s)",
-    ),
-    "init": option(
-        "--init",
-        choices=INITS,
-        help="initialisation of the first frame (and of every frame with --random)",
-    ),
-    "n_init": option(
-        "--n-init",
-        type=positive_int(1, 100),
-        help="restarts of an initialisation, the lowest inertia wins (default %(default)s)",
-    ),
-    "max_iter": option(
-        "--max-iter",
-        type=positive_int(1, 10000),
-        help="Lloyd iterations per frame at most (default %(default)s)",
-    ),
-    "tol": option(
-        "--tol",
-        type=number(0, MAX_DE),
-        help="stop when no centroid moves more than this (colour-space units, 0..100)",
-    ),
-    "seed": option(
-        "--seed",
-        type=positive_int(0, MAX_SEED),
-        help="random seed: the same seed gives the same output (default %(default)s)",
-    ),
-    "palette_hysteresis": option(
-        "--palette-hysteresis",
-        type=number(0, MAX_DE),
-        metavar="DE",
-        help="a palette entry's colour changes only once its centroid moved more than this "
+    "seeded": "start each frame from the previous frame's centroids (default)",
+    "random": "re-initialise every frame: the flickering baseline",
+    "metric": "euclidean: k-means; manhattan: L1 k-medians (default %(default)s)",
+    "space": "colour space the clustering runs in (default %(default)s)",
+    "init": "initialisation of the first frame (and of every frame with --random)",
+    "n_init": "restarts of an initialisation, the lowest inertia wins (default %(default)s)",
+    "max_iter": "Lloyd iterations per frame at most (default %(default)s)",
+    "tol": "stop when no centroid moves more than this (colour-space units, 0..100)",
+    "seed": "random seed: the same seed gives the same output (default %(default)s)",
+    "palette_hysteresis": (
+        "a palette entry's colour changes only once its centroid moved more than this "
         "(CIE76 dE, 0..100), or its cluster's spread if that is less (0 = off; default "
-        "%(default)s)",
+        "%(default)s)"
     ),
-    "palette_memory": option(
-        "--palette-memory",
-        type=number(0, 1, below_hi=True),
-        metavar="M",
-        help="mini-batch k-means: how much of each centre's pixel mass carries over to the "
+    "palette_memory": (
+        "mini-batch k-means: how much of each centre's pixel mass carries over to the "
         "next frame (0..0.999), so the palette follows a change over about 1/(1-M) frames; "
-        "0 = a full k-means on every frame, seeded from the last (default %(default)s)",
+        "0 = a full k-means on every frame, seeded from the last (default %(default)s)"
     ),
-    "scene_threshold": option(
-        "--scene-threshold",
-        type=scene_threshold,
-        metavar="T",
-        help="colour-histogram distance (0..1) that counts as a scene cut and "
-        "re-initialises the palette; 'off' to never (default %(default)s)",
+    "scene_threshold": (
+        "colour-histogram distance (0..1) that counts as a scene cut and "
+        "re-initialises the palette; 'off' to never (default %(default)s)"
     ),
-    "no_delta": option(
-        "--no-delta",
-        dest="delta",
-        action="store_false",
-        help="write every GIF frame in full (default: only what changed, the rest "
-        "transparent; full frames also mean at most K colours on screen)",
+    "no_delta": (
+        "write every GIF frame in full (default: only what changed, the rest "
+        "transparent; full frames also mean at most K colours on screen)"
     ),
-    "merge_duplicates": option(
-        "--merge-duplicates",
-        action="store_true",
-        help="fold a frame that changes nothing into the previous frame's delay "
-        "(the frame count drops)",
+    "merge_duplicates": (
+        "fold a frame that changes nothing into the previous frame's delay (the frame count drops)"
     ),
-    "dither": option(
-        "--dither",
-        choices=DITHERS,
-        help="none (default), bayer or blue-noise (ordered, fixed in screen space), "
-        "floyd-steinberg (error diffusion on changed pixels only)",
+    "dither": (
+        "none (default), bayer or blue-noise (ordered, fixed in screen space), "
+        "floyd-steinberg (error diffusion on changed pixels only)"
     ),
-    "dither_strength": option(
-        "--dither-strength",
-        type=number(0, MAX_DITHER),
-        help=f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default %(default)s)",
+    "dither_strength": (
+        f"dither amplitude 0..{MAX_DITHER:g}, 1.0 = one palette step (default %(default)s)"
     ),
-    "denoise": strength_option(
-        "--denoise",
-        8,
+    "denoise": (
         "hold camera noise in the source still before quantizing (fewer bytes, no "
         "shimmer on still surfaces): auto (default) measures each clip's noise and leaves a "
         "clip with none untouched; off; or a strength S, 0..8, that scales the thresholds "
-        "(1 = auto's, 2 = twice the measured noise)",
+        "(1 = auto's, 2 = twice the measured noise)"
     ),
-    "deband": strength_option(
-        "--deband",
-        4,
+    "deband": (
         "keep smooth gradients free of bands: palette entries weighted to where errors "
         "show, and a fine still dither between close entries of smooth areas only; auto "
-        "(default), off, or a strength S, 0..4",
+        "(default), off, or a strength S, 0..4"
     ),
-    "enhance": option(
-        "--enhance",
-        type=number(0, MAX_ENHANCE),
-        metavar="F",
-        help="scale each colour's saturation around its grey level before clustering, as "
+    "enhance": (
+        "scale each colour's saturation around its grey level before clustering, as "
         f"PIL's ImageEnhance.Color: 0 grey, 1 unchanged (default), up to {MAX_ENHANCE:g}; "
-        "the output shows the enhanced colours",
+        "the output shows the enhanced colours"
     ),
-    "min_saturation": option(
-        "--min-saturation",
-        type=number(0, 1),
-        metavar="S",
-        help="leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
+    "min_saturation": (
+        "leave colours of HSV saturation below S (0..1) out of the fit, so the palette "
         "holds the salient colours; every pixel is still drawn with its nearest entry "
-        "(default 0: fit every colour)",
+        "(default 0: fit every colour)"
     ),
-    "representative": option(
-        "--representative",
-        choices=REPRESENTATIVES,
-        help="an entry's colour: its cluster's mean (default) or mode, its most common colour "
-        "(a colour the frame holds)",
+    "representative": (
+        "an entry's colour: its cluster's mean (default) or mode, its most common colour "
+        "(a colour the frame holds)"
     ),
-    "palette_from": option(
-        "--palette-from",
-        exclusive="other",
-        metavar="FILE",
-        help="quantize to a fixed palette instead of clustering: a .gpl, .json or .hex palette "
+    "palette_from": (
+        "quantize to a fixed palette instead of clustering: a .gpl, .json or .hex palette "
         "file (as 'gifquant palette' writes them), or an image or clip (its palette of -k "
-        "colours); the output shows only those colours",
+        "colours); the output shows only those colours"
     ),
-    "transfer": option(
-        "--transfer",
-        exclusive="other",
-        metavar="FILE",
-        help="move the colours onto another image's or clip's palette (or a palette file's) "
-        "before quantizing: clusters matched on lightness and share, shading kept",
+    "transfer": (
+        "move the colours onto another image's or clip's palette (or a palette file's) "
+        "before quantizing: clusters matched on lightness and share, shading kept"
     ),
-    "transfer_colours": option(
-        "--transfer-colours",
-        metavar="N",
-        type=positive_int(1, 256),
-        help="colours of the --transfer palette taken from an image or clip, and clusters "
-        "the clip is matched in, 1..256 (default %(default)s)",
+    "transfer_colours": (
+        "colours of the --transfer palette taken from an image or clip, and clusters "
+        "the clip is matched in, 1..256 (default %(default)s)"
     ),
-    "format": option(
-        "-f",
-        "--format",
-        dest="format",
-        help=f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
+    "format": f"output format ({', '.join(OUTPUT_FORMATS)}); default from the extension",
+    "ss": "start at T seconds",
+    "t": "keep T seconds",
+    "frames": "write at most N frames (1..10^9)",
+    "speed": (
+        "play F times as fast, 0.01..100 (0.5: half speed): every frame is kept and shown "
+        "1/F as long; --ss and --t are the source's times, --fps the output's rate"
     ),
-    "ss": option(
-        "--ss",
-        type=time_value(False),
-        metavar="T",
-        help="start at T seconds",
+    "fps": "resample to F frames per second, 0.01..100 (frames dropped or repeated, timing kept)",
+    "scale": "resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
+    "loop": (
+        "GIF/APNG loop count: 0 forever, -1 play once, N plays N+1 times (ffmpeg's "
+        "-loop); default: the input GIF's, forever for video"
     ),
-    "t": option(
-        "--t",
-        type=time_value(True),
-        metavar="T",
-        help="keep T seconds",
-    ),
-    "frames": option(
-        "--frames",
-        type=positive_int(1, MAX_FRAMES),
-        metavar="N",
-        help="write at most N frames (1..10^9)",
-    ),
-    "speed": option(
-        "--speed",
-        type=number(0.01, MAX_SPEED),
-        metavar="F",
-        help="play F times as fast, 0.01..100 (0.5: half speed): every frame is kept and shown "
-        "1/F as long; --ss and --t are the source's times, --fps the output's rate",
-    ),
-    "fps": option(
-        "--fps",
-        type=rate,
-        metavar="F",
-        help="resample to F frames per second, 0.01..100 (frames dropped or repeated, timing kept)",
-    ),
-    "scale": option(
-        "--scale",
-        type=scale_value,
-        metavar="W:H",
-        help="resize; -1 for one side keeps the aspect ratio (e.g. 480:-1)",
-    ),
-    "loop": option(
-        "--loop",
-        type=positive_int(-1, LOOP_MAX),
-        metavar="N",
-        help="GIF/APNG loop count: 0 forever, -1 play once, N plays N+1 times (ffmpeg's "
-        "-loop); default: the input GIF's, forever for video",
-    ),
-    "matte": option(
-        "--matte",
-        type=colour_value,
-        metavar="COLOUR",
-        help="composite transparent and semi-transparent pixels over this colour (a name or "
+    "matte": (
+        "composite transparent and semi-transparent pixels over this colour (a name or "
         "#rrggbb; default white); mp4, webm and y4m always are, GIF and PNG keep pixels under "
-        "--alpha-threshold transparent",
+        "--alpha-threshold transparent"
     ),
-    "alpha_threshold": option(
-        "--alpha-threshold",
-        type=positive_int(0, 255),
-        metavar="A",
-        help="pixels with alpha below A (0..255) are transparent in GIF and PNG output "
-        "(default %(default)s, as ffmpeg's paletteuse)",
+    "alpha_threshold": (
+        "pixels with alpha below A (0..255) are transparent in GIF and PNG output "
+        "(default %(default)s, as ffmpeg's paletteuse)"
     ),
-    "lossy": option(
-        "--lossy",
-        type=positive_int(0, LOSSY_MAX),
-        default=None,  # as -k's: --max-size searches the levels when --lossy is not given
-        metavar="N",
-        help=f"GIF: gifsicle's lossy LZW compression, 0..{LOSSY_MAX} (20-80 typical: "
-        "smaller files, some grain); needs pip install 'gifquant[lossy]'",
+    "lossy": (
+        f"GIF: gifsicle's lossy LZW compression, 0..{LOSSY_MAX} (20-80 typical: "
+        "smaller files, some grain); needs pip install 'gifquant[lossy]'"
     ),
-    "max_size": option(
-        "--max-size",
-        type=size_value,
-        metavar="SIZE",
-        help="GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
-        "searching k, lossy, scale and fps on a probe of the clip",
+    "max_size": (
+        "GIF: keep the output under SIZE bytes (K, M, G = powers of 1024, e.g. 10M), "
+        "searching k, lossy, scale and fps on a probe of the clip"
     ),
-    "compare": option(
-        "--compare",
-        metavar="PATH",
-        help="also write a side-by-side comparison animation, in the format its extension "
-        "names (.gif, .mp4, .webm, .y4m, .png)",
+    "compare": (
+        "also write a side-by-side comparison animation, in the format its extension "
+        "names (.gif, .mp4, .webm, .y4m, .png)"
     ),
-    "panels": option(
-        "--panels",
-        help="comparison panels, comma-separated: random, seeded, original, k=N, "
-        "metric=M, space=S (default random,seeded)",
+    "panels": (
+        "comparison panels, comma-separated: random, seeded, original, k=N, "
+        "metric=M, space=S (default random,seeded)"
     ),
-    "max_pixels": option(
-        "--max-pixels",
-        type=positive_int(1, MAX_BUDGET),
-        help=f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
-    ),
-    "max_clip_pixels": option(
-        "--max-clip-pixels",
-        type=positive_int(0, MAX_BUDGET),
-        help="refuse clips that decode to more pixels than this in all, 0 for no limit "
+    "max_pixels": f"refuse frames larger than this many pixels (default {DEFAULT_MAX_PIXELS})",
+    "max_clip_pixels": (
+        "refuse clips that decode to more pixels than this in all, 0 for no limit "
         f"(default {DEFAULT_MAX_CLIP_PIXELS} for GIFs and images, where a few bytes can claim "
-        "that many; no limit for video, whose length is its own)",
+        "that many; no limit for video, whose length is its own)"
     ),
-    "overwrite": option(
-        "-y",
-        "--overwrite",
-        exclusive="overwrite",
-        action="store_true",
-        help="overwrite existing outputs",
+    "overwrite": "overwrite existing outputs",
+    "no_overwrite": (
+        "never overwrite an existing output, and do not ask (without -y or -n gifquant "
+        "asks when stdin is a terminal and refuses otherwise)"
     ),
-    "no_overwrite": option(
-        "-n",
-        "--no-overwrite",
-        exclusive="overwrite",
-        action="store_true",
-        help="never overwrite an existing output, and do not ask (without -y or -n gifquant "
-        "asks when stdin is a terminal and refuses otherwise)",
+    "quiet": "print nothing but errors",
+    "stats": (
+        "measure the output against the source and print its mean dE and flicker (and "
+        "each comparison panel's); costs about as much CPU as the quantizing"
     ),
-    "quiet": option("-q", "--quiet", action="store_true", help="print nothing but errors"),
-    "stats": option(
-        "--stats",
-        action="store_true",
-        help="measure the output against the source and print its mean dE and flicker (and "
-        "each comparison panel's); costs about as much CPU as the quantizing",
+    "progress": "show the progress bar even when stderr is not a terminal",
+    "inputs": (
+        "a glob (quoted; ** recursive), a folder (walked recursively), a list file "
+        "(.txt, one path a line; - reads the list from stdin) or a file"
     ),
-    "progress": option(
-        "--progress",
-        action="store_true",
-        help="show the progress bar even when stderr is not a terminal",
+    "out_dir": "the folder the outputs go to",
+    "jobs": f"worker processes (default: the cores, {os.cpu_count()})",
+    "dask": (
+        "run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' "
+        "for a LocalCluster of --jobs processes (needs gifquant[dask])"
     ),
-    # batch's own
-    "inputs": option(
-        "inputs",
-        nargs="+",
-        metavar="INPUT",
-        help="a glob (quoted; ** recursive), a folder (walked recursively), a list file "
-        "(.txt, one path a line; - reads the list from stdin) or a file",
+    "summary": (
+        "write the totals and a record per file (settings, figures, error) as JSON (- for stdout)"
     ),
-    "out_dir": option(
-        "--out-dir", required=True, metavar="DIR", help="the folder the outputs go to"
+    "modes": "timeline rows for these modes, side by side (e.g. random seeded)",
+    "panel_width": "scale a wider source down to W pixels a panel (default 320)",
+    "no_source": "leave the source panel out",
+    "text_format": "text form (default: from -o's extension, else json)",
+    "text_output": "write the text here instead of stdout",
+    "swatch": (
+        "a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
+        "may go to stdout)"
     ),
-    "jobs": option(
-        "--jobs",
-        "-j",
-        type=positive_int(1, 4096),
-        default=None,
-        metavar="N",
-        help=f"worker processes (default: the cores, {os.cpu_count()})",
+    "swatch_size": "(default %(default)s)",
+    "timeline": "one column per frame, its palette stacked by share (- for stdout, as --swatch)",
+    "timeline_px": "timeline pixels per frame, 1..64 (default %(default)s)",
+    "replaced": (
+        "the input with each pixel replaced by its palette colour (any output "
+        "format: .png, .gif, .mp4, ...)"
     ),
-    "dask": option(
-        "--dask",
-        metavar="ADDRESS",
-        help="run on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' "
-        "for a LocalCluster of --jobs processes (needs gifquant[dask])",
+    "plot3d": (
+        "sampled pixels in --space's space coloured by cluster: .html (plotly, "
+        "gifquant[plot]) or .png (a 3-D view with ticks)"
     ),
-    "summary": option(
-        "--summary",
-        metavar="FILE.json",
-        help="write the totals and a record per file (settings, figures, error) as JSON "
-        "(- for stdout)",
+    "report": (
+        "also write a record per frame (dE, flicker, incoherence, colours on screen, "
+        "palette with shares, drift, scene cut, bytes) and a summary as JSON"
     ),
-    # compare's own
-    "modes": option(
-        "--modes",
-        nargs="+",
-        choices=("random", "seeded"),
-        default=None,
-        help="timeline rows for these modes, side by side (e.g. random seeded)",
-    ),
-    "panel_width": option(
-        "--panel-width",
-        type=int,
-        default=None,
-        metavar="W",
-        help="scale a wider source down to W pixels a panel (default 320)",
-    ),
-    "no_source": option(
-        "--no-source", dest="source", action="store_false", help="leave the source panel out"
-    ),
-    # palette's own
-    "text_format": option(
-        "--format",
-        dest="fmt",
-        choices=("json", "gpl", "hex"),
-        default=None,
-        help="text form (default: from -o's extension, else json)",
-    ),
-    "text_output": option("-o", "--output", help="write the text here instead of stdout"),
-    "swatch": option(
-        "--swatch",
-        metavar="PNG",
-        help="a bar, each colour as wide as its share (- for stdout, with -o FILE: one output "
-        "may go to stdout)",
-    ),
-    "swatch_size": option(
-        "--swatch-size", default="600x80", metavar="WxH", help="(default %(default)s)"
-    ),
-    "timeline": option(
-        "--timeline",
-        metavar="PNG",
-        help="one column per frame, its palette stacked by share (- for stdout, as --swatch)",
-    ),
-    "timeline_px": option(
-        "--timeline-px",
-        type=positive_int(1, 64),
-        default=4,
-        metavar="N",
-        help="timeline pixels per frame, 1..64 (default %(default)s)",
-    ),
-    "replaced": option(
-        "--replaced",
-        metavar="OUT",
-        help="the input with each pixel replaced by its palette colour (any output "
-        "format: .png, .gif, .mp4, ...)",
-    ),
-    "plot3d": option(
-        "--plot3d",
-        metavar="FILE",
-        help="sampled pixels in --space's space coloured by cluster: .html (plotly, "
-        "gifquant[plot]) or .png (a 3-D view with ticks)",
-    ),
-    # the main command's own
-    "report": option(
-        "--report",
-        metavar="FILE.json",
-        help="also write a record per frame (dE, flicker, incoherence, colours on screen, "
-        "palette with shares, drift, scene cut, bytes) and a summary as JSON",
-    ),
-    "version": option("--version", action="version", version=f"gifquant {__version__}"),
 }
 
 
@@ -573,9 +426,11 @@ def command_parser(command: str, **changes: dict) -> Parser:
 
 def option_keywords(name: str, changes: dict | None = None) -> dict:
     """``add_argument``'s keywords of option ``name`` (a key of ``OPTIONS``): the table's, then
-    ``changes``; an option that takes a setting's value and names no default of its own has
-    the setting's (``SETTING_DEFAULTS``)."""
+    ``changes``, and its ``HELP`` unless ``changes`` has one; an option that takes a setting's
+    value and names no default of its own has the setting's (``SETTING_DEFAULTS``)."""
     keywords = {**OPTIONS[name].keywords, **(changes or {})}
+    if name in HELP:
+        keywords.setdefault("help", HELP[name])
     dest = keywords.get("dest", name)
     if "default" not in keywords and "action" not in keywords and dest in SETTING_DEFAULTS:
         keywords["default"] = SETTING_DEFAULTS[dest]
