@@ -110,8 +110,9 @@ def free_index(drawn: np.ndarray, n_colours: int) -> int | None:
 def _free_index(counts: np.ndarray, n_colours: int) -> int | None:
     """``free_index`` from the pixel count of each index (any length up to 256)."""
     size = table_size(n_colours)
-    counts = np.pad(counts[:size], (0, max(0, size - len(counts))))
-    free = np.flatnonzero(counts == 0)
+    if len(counts) < size:  # the table's last index is past the last one drawn
+        return size - 1
+    free = np.flatnonzero(counts[:size] == 0)
     if len(free):
         return int(free[-1])
     return size if size < 256 else None
