@@ -186,3 +186,53 @@ def entries_within(const double[:, ::1] lab, double limit2):
             if (d0 * d0 + d1 * d1) + d2 * d2 <= limit2:
                 return True
     return False
+
+
+def downsample_indexed(const unsigned char[:, :] indices, const unsigned char[:, ::1] table,
+                       int s):
+    """``_denoise.downsample`` of the palette image ``indices`` (h, w) uint8 whose colours are
+    ``table`` (256, >= 3) uint8, each index's row: each s x s block's mean colour, rounded,
+    (h // s, w // s, 3) uint8, and its largest channel range, (h // s, w // s) uint8, with no
+    pass to expand the pixels to colours first."""
+    cdef Py_ssize_t hs = indices.shape[0] // s, ws = indices.shape[1] // s, y, x, c, i, j
+    if table.shape[0] < 256 or table.shape[1] < 3:
+        raise ValueError("table must be (256, >= 3)")
+    out_arr = np.empty((hs, ws, 3), np.uint8)
+    detail_arr = np.empty((hs, ws), np.uint8)
+    cdef unsigned char[:, :, ::1] out = out_arr
+    cdef unsigned char[:, ::1] detail = detail_arr
+    cdef long acc[3]
+    cdef int lo[3]
+    cdef int hi[3]
+    cdef int v, r
+    cdef long area = s * s
+    cdef Py_ssize_t row = table.shape[1], sx = indices.strides[1]
+    cdef const unsigned char* colours = &table[0, 0]
+    cdef const unsigned char* p
+    cdef const unsigned char* rgb
+    if hs == 0 or ws == 0:
+        return out_arr, detail_arr
+    with nogil:
+        for y in range(hs):
+            for x in range(ws):
+                for c in range(3):
+                    acc[c] = 0
+                    lo[c] = 255
+                    hi[c] = 0
+                for i in range(s):
+                    p = &indices[y * s + i, x * s]
+                    for j in range(s):
+                        rgb = colours + p[0] * row
+                        for c in range(3):
+                            v = rgb[c]
+                            acc[c] += v
+                            lo[c] = v if v < lo[c] else lo[c]
+                            hi[c] = v if v > hi[c] else hi[c]
+                        p += sx
+                r = 0
+                for c in range(3):
+                    out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
+                    if hi[c] - lo[c] > r:
+                        r = hi[c] - lo[c]
+                detail[y, x] = <unsigned char>r
+    return out_arr, detail_arr
