@@ -391,44 +391,6 @@ def test_smooth_pixels_measured_late_from_the_small_copy_are_the_mask(shape):
         assert got.asked
 
 
-@settings(max_examples=60, deadline=None)
-@given(seeds, shapes, st.sampled_from([1, 2, 4]), st.sampled_from([2, 16, 256]))
-def test_downsample_of_palette_indices_is_that_of_their_colours(seed, shape, s, n_colours):
-    """``downsample_indexed`` against ``downsample`` of the expanded pixels, on a strided view
-    of the indices (as a GIF's crops are)."""
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    table = rng.integers(0, 256, size=(256, 4)).astype(np.uint8)
-    big = rng.integers(0, n_colours, size=(h + 1, 2 * w)).astype(np.uint8)
-    indices = big[1:, ::2]
-    for got, want in zip(
-        kernels.downsample_indexed(indices, table, s),
-        kernels.downsample(table[indices], s),
-        strict=True,
-    ):
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got, want)
-
-
-@pytest.mark.parametrize("shape", [(5, 9), (12, 16), (37, 41)])
-def test_smooth_pixels_of_a_frame_held_as_palette_indices_are_its_colours_mask(shape):
-    rng = np.random.default_rng(sum(shape))
-    h, w = shape
-    table = np.full((256, 4), 255, np.uint8)
-    table[:, :3] = (60 + np.arange(256)[:, None] // 2 + rng.integers(0, 2, (256, 3))).astype(
-        np.uint8
-    )
-    # A gentle gradient (smooth where the frame is large enough to judge), and an edge.
-    indices = (np.arange(w)[None, :] + rng.integers(0, 2, (h, w))).astype(np.uint8)
-    indices[:, w // 2 :] += 100
-    px = IndexedPixels(indices, table)
-    want = deband.smooth_mask_reference(px.rgba())
-    assert want.any() == (min(h, w) >= 16)
-    for lazy, small in [(False, False), (True, True)]:
-        got = deband.SmoothPixels(Frame(None, 0.1, indexed=px), None, lazy=lazy, small=small)
-        np.testing.assert_array_equal(got.mask(), want.reshape(-1))
-
-
 @settings(max_examples=80, deadline=None)
 @given(seeds, st.integers(0, 40), st.sampled_from([1.0, 10.0, 60.0]), st.booleans())
 def test_entries_apart_kernel_equals_reference(seed, k, spread, on_margin):

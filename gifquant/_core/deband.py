@@ -19,13 +19,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from .._kernels import (
-    deband_slots,
-    downsample,
-    downsample_indexed,
-    entries_within,
-    smooth_pixels,
-)
+from .._kernels import deband_slots, downsample, entries_within, smooth_pixels
 from .colour import rgb_to_lab
 from .distinct import FrameColours
 from .dither import blue_noise
@@ -56,18 +50,6 @@ def _small_copy(rgba: NDArray[np.uint8]) -> tuple:
     if h // _SCALE < 3 or w // _SCALE < 3:
         return h, w, None
     return h, w, downsample(rgba, _SCALE)
-
-
-def _frame_small_copy(frame: Frame) -> tuple:
-    """``_small_copy`` of a frame's pixels; of a frame held as palette indices, from them and
-    its table (``_kernels.downsample_indexed``: not expanded to colours, 4 bytes a pixel)."""
-    px = frame.indexed
-    if frame.pixels is not None or px is None:
-        return _small_copy(frame.rgba)
-    h, w = px.indices.shape
-    if h // _SCALE < 3 or w // _SCALE < 3:
-        return h, w, None
-    return h, w, downsample_indexed(px.indices, px.table, _SCALE)
 
 
 def _smooth_of_small(small: tuple) -> NDArray[np.bool_]:
@@ -145,7 +127,7 @@ class SmoothPixels:
         small: bool = False,
     ) -> None:
         self._opaque = opaque
-        self._frame, self._small = (None, _frame_small_copy(frame)) if small else (frame, None)
+        self._frame, self._small = (None, _small_copy(frame.rgba)) if small else (frame, None)
         self._mask: NDArray[np.bool_] | None = None
         self.asked = False
         if not lazy:
@@ -158,7 +140,7 @@ class SmoothPixels:
     def _measure(self) -> NDArray[np.bool_]:
         if self._mask is None:
             if self._small is None:
-                self._small = _frame_small_copy(self._frame)
+                self._small = _small_copy(self._frame.rgba)
             smooth = _smooth_of_small(self._small).reshape(-1)
             if self._opaque is not None:
                 smooth = smooth[self._opaque.reshape(-1)]

@@ -2,7 +2,7 @@
 which the tests compare them with, live beside the code that calls them."""
 
 try:
-    from ._deband import deband_slots, downsample_indexed, entries_within, smooth_pixels
+    from ._deband import deband_slots, entries_within, smooth_pixels
     from ._denoise import (
         block_gradient,
         block_noise_sums,
@@ -45,7 +45,6 @@ __all__ = [
     "distinct_rgba",
     "distinct_state",
     "downsample",
-    "downsample_indexed",
     "entries_within",
     "gather_into",
     "indexed_noise_sums",
