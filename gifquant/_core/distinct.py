@@ -9,6 +9,7 @@ cuts.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -157,7 +158,9 @@ class ColourIndexer:
         return distinct_keys(key, self._kernel_state())
 
 
+@functools.lru_cache(maxsize=8)
 def _ALL_OPAQUE(h: int, w: int) -> NDArray[np.bool_]:  # noqa: N802 - reads as a constant
+    # (read-only, so one view serves every frame of a size: broadcast_to takes 10 us a frame)
     return np.broadcast_to(np.True_, (h, w))
 
 

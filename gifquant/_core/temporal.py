@@ -1055,7 +1055,8 @@ def _changed(
         changed = slots != last_slots
         moved = ~np.diagonal(same)
         if moved.any():
-            changed |= moved[slots]
+            # (compiled: numpy's moved[slots] takes 3x as long with a uint8 index)
+            changed |= gather(moved.view(np.uint8), slots).view(bool)
         return changed
     pair = slots.astype(np.intp) * len(last_palette) + last_slots
     return np.take(~same.reshape(-1), pair)

@@ -201,14 +201,15 @@ def _pixels(im: Image.Image) -> tuple[np.ndarray, bool]:
     return np.asarray(im.convert("RGBA")), im.mode in _OPAQUE_MODES
 
 
-def _indexed(im: Image.Image, tables: dict) -> IndexedPixels:
+def _indexed(im: Image.Image, tables: dict) -> tuple[IndexedPixels, bool]:
     """A palette-mode GIF frame as its indices and each index's RGBA, as Pillow would expand
-    them (indices past the palette are black; the transparent one has alpha 0)."""
+    them (indices past the palette are black; the transparent one has alpha 0); and whether
+    every index is opaque."""
     indices = np.asarray(im)  # decodes the frame
     transparent = im.info.get("transparency")
     key = (im.im.getpalette("RGB", "RGB"), transparent)
-    table = tables.get(key)
-    if table is None:
+    known = tables.get(key)
+    if known is None:
         if len(tables) > 64:  # a GIF whose frames keep changing palette: keep a few
             tables.clear()
         rgb = np.frombuffer(key[0], np.uint8).reshape(-1, 3)[:256]
@@ -218,8 +219,8 @@ def _indexed(im: Image.Image, tables: dict) -> IndexedPixels:
         if isinstance(transparent, int) and 0 <= transparent < 256:
             table[transparent, 3] = 0
         table.flags.writeable = False
-        tables[key] = table
-    return IndexedPixels(indices, table)
+        known = tables[key] = (table, bool(table[:, 3].min() == 255))
+    return IndexedPixels(indices, known[0]), known[1]
 
 
 def _fit(rgba: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -377,8 +378,8 @@ class ImageReader:
                         )
                     indexed = None
                     if self._strategy and im.mode == "P":
-                        indexed = _indexed(im, self._tables)
-                        rgba, opaque = None, bool(indexed.table[:, 3].min() == 255)
+                        indexed, opaque = _indexed(im, self._tables)
+                        rgba = None
                     else:
                         rgba, opaque = _pixels(im)
                     ms = im.info.get("duration") or 0

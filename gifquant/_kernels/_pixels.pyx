@@ -3,7 +3,8 @@
 versions, beside the code that calls them, are the reference): a pixel-to-entry gather, byte
 counts, the rectangle of changed pixels, and a delta rectangle's transparency."""
 
-from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -91,27 +92,58 @@ def count_where(const uint8_t[:, :] a, const uint8_t[:, :] where):
     return counts
 
 
+cdef inline Py_ssize_t _first_not(const uint8_t *row, Py_ssize_t w, uint8_t v) noexcept nogil:
+    """The first j < w with row[j] != v, or w (eight bytes at a time: most rows of a delta
+    frame are all unchanged)."""
+    cdef Py_ssize_t j = 0
+    cdef uint64_t word, all_v = <uint64_t>0x0101010101010101 * v
+    while j + 8 <= w:
+        memcpy(&word, row + j, 8)
+        if word != all_v:
+            break
+        j += 8
+    while j < w and row[j] == v:
+        j += 1
+    return j
+
+
+cdef inline Py_ssize_t _last_not(const uint8_t *row, Py_ssize_t lo, Py_ssize_t w,
+                                 uint8_t v) noexcept nogil:
+    """The last j >= lo with row[j] != v, or lo - 1."""
+    cdef Py_ssize_t j = w
+    cdef uint64_t word, all_v = <uint64_t>0x0101010101010101 * v
+    while j - 8 >= lo:
+        memcpy(&word, row + j - 8, 8)
+        if word != all_v:
+            break
+        j -= 8
+    j -= 1
+    while j >= lo and row[j] == v:
+        j -= 1
+    return j
+
+
 def box_not(const uint8_t[:, :] a, int value):
     """The smallest rectangle holding every pixel of ``a`` (h, w) that is not ``value``:
     (top, bottom, left, right), bottom and right exclusive; None when there is none."""
     cdef Py_ssize_t i, j, h = a.shape[0], w = a.shape[1]
     cdef Py_ssize_t top = -1, bottom = -1, left = w, right = -1
     cdef uint8_t v = <uint8_t>value
+    cdef const uint8_t *row
+    if w and a.strides[1] != 1:
+        a = np.ascontiguousarray(a)  # (the writer's are rows of bytes)
     with nogil:
-        for i in range(h):
-            for j in range(w):
-                if a[i, j] != v:
-                    if top < 0:
-                        top = i
-                    bottom = i
-                    if j < left:
-                        left = j
-                    break
-            if bottom == i:
+        for i in range(h if w else 0):
+            row = &a[i, 0]
+            j = _first_not(row, w, v)
+            if j < w:
+                if top < 0:
+                    top = i
+                bottom = i
+                if j < left:
+                    left = j
                 # The rightmost such pixel of this row, from the right.
-                j = w - 1
-                while j > right and a[i, j] == v:
-                    j -= 1
+                j = _last_not(row, right + 1, w, v)
                 if j > right:
                     right = j
     if top < 0:

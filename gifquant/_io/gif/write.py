@@ -94,6 +94,7 @@ def _trimmed(counts: np.ndarray, minlength: int) -> np.ndarray:
 
 
 _COUNT_CHUNK = 1 << 20
+_IDENTITY = np.arange(256, dtype=np.uint8)
 
 
 def table_size(n: int) -> int:
@@ -110,8 +111,9 @@ def free_index(drawn: np.ndarray, n_colours: int) -> int | None:
 def _free_index(counts: np.ndarray, n_colours: int) -> int | None:
     """``free_index`` from the pixel count of each index (any length up to 256)."""
     size = table_size(n_colours)
-    counts = np.pad(counts[:size], (0, max(0, size - len(counts))))
-    free = np.flatnonzero(counts == 0)
+    if len(counts) < size:  # the table's last index is past the last one drawn
+        return size - 1
+    free = np.flatnonzero(counts[:size] == 0)
     if len(free):
         return int(free[-1])
     return size if size < 256 else None
@@ -398,6 +400,11 @@ class GifWriter:
             lut[used] = where
             if transparent is not None:
                 lut[transparent] = transparent = spare
+            n = len(palette)  # (every index is under it)
+            if np.array_equal(lut[:n], _IDENTITY[:n]):
+                # The frame's indices are the global table's already (most frames of a clip
+                # whose palette holds still): no pass to look each one up.
+                return np.ascontiguousarray(indices), self._global_palette, transparent
             return gather(lut, indices), self._global_palette, transparent
         # Here ``used`` holds only the entries the frame draws (counted above).
         lut[used] = np.arange(len(used))
