@@ -136,6 +136,9 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
     cdef Py_ssize_t pxs = prev.strides[1], pcs = prev.strides[2]
     cdef Py_ssize_t cxs = cur.strides[1], ccs = cur.strides[2]
     cdef Py_ssize_t nxs = nxt.strides[1], ncs = nxt.strides[2]
+    # RGBA frames (the usual case): the strides as constants, which the compiler folds in.
+    cdef bint rgba = (pcs == 1 and ccs == 1 and ncs == 1 and pxs == 4 and cxs == 4
+                      and nxs == 4)
     with nogil:
         for y in range(h):
             for bx in range(out.shape[2]):
@@ -144,11 +147,16 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
                 pp = &prev[y, x0, 0]
                 pc = &cur[y, x0, 0]
                 pn = &nxt[y, x0, 0]
-                for x in range(x0, x1):
-                    _pixel_noise(pp, pc, pn, pcs, ccs, ncs, &lim, &sums, &n_small)
-                    pp += pxs
-                    pc += cxs
-                    pn += nxs
+                if rgba:
+                    for x in range(x1 - x0):
+                        _pixel_noise(pp + 4 * x, pc + 4 * x, pn + 4 * x, 1, 1, 1, &lim, &sums,
+                                     &n_small)
+                else:
+                    for x in range(x0, x1):
+                        _pixel_noise(pp, pc, pn, pcs, ccs, ncs, &lim, &sums, &n_small)
+                        pp += pxs
+                        pc += cxs
+                        pn += nxs
                 _add_block_row(out, y // block, bx, &sums)
     return 0.25 * sums_arr[0], sums_arr[1], sums_arr[2], n_small
 
@@ -414,25 +422,44 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
 def block_sums(const unsigned char[:, :, :] img, int block):
     """Each ``block`` x ``block`` block's sum of each of the first (at most) three channels,
     (ceil(h / block), ceil(w / block), min(c, 3)) int64; edge blocks sum the pixels they have."""
-    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, bx, c
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, yb, y0, y1, x, bx, c, i
     cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
     cdef Py_ssize_t nc = img.shape[2] if img.shape[2] < 3 else 3
     cdef Py_ssize_t sx = img.strides[1], sc = img.strides[2]
     out_arr = np.zeros((hb, wb, nc), np.int64)
     cdef long long[:, :, ::1] out = out_arr
-    cdef long long acc
-    cdef const unsigned char* p
-    if h == 0 or w == 0:
+    if h == 0 or w == 0 or nc == 0:
         return out_arr
+    # A band of ``block`` rows is first summed row by row into one row of sums, then each
+    # block's columns: a whole row of contiguous bytes is one vectorised loop (alpha summed
+    # too, and dropped), not a short strided loop per block and channel.
+    cdef bint flat = sc == 1 and sx == img.shape[2]
+    cdef Py_ssize_t width = w * img.shape[2] if flat else w * nc
+    acc_arr = np.empty(width, np.uint32)
+    cdef unsigned int[::1] acc = acc_arr
+    cdef unsigned int* a = &acc[0]
+    cdef const unsigned char* p
+    cdef Py_ssize_t step = img.shape[2] if flat else nc
+    cdef long long t
     with nogil:
-        for y in range(h):
+        for yb in range(hb):
+            y0 = yb * block
+            y1 = y0 + block if y0 + block < h else h
+            for i in range(width):
+                a[i] = 0
+            for y in range(y0, y1):
+                p = &img[y, 0, 0]
+                if flat:
+                    for i in range(width):
+                        a[i] += p[i]
+                else:
+                    for x in range(w):
+                        for c in range(nc):
+                            a[x * nc + c] += p[x * sx + c * sc]
             for bx in range(wb):
                 for c in range(nc):
-                    # The block's part of row y: at most ``block`` bytes, added in an int.
-                    p = &img[y, bx * block, 0] + c * sc
-                    acc = 0
+                    t = 0
                     for x in range(bx * block, min(bx * block + block, w)):
-                        acc += p[0]
-                        p += sx
-                    out[y // block, bx, c] += acc
+                        t += a[x * step + c]
+                    out[yb, bx, c] = t
     return out_arr
