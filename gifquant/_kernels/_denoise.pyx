@@ -19,37 +19,79 @@ def downsample(const unsigned char[:, :, :] img, int s):
     detail_arr = np.empty((hs, ws), np.uint8)
     cdef unsigned char[:, :, ::1] out = out_arr
     cdef unsigned char[:, ::1] detail = detail_arr
-    cdef long acc[3]
-    cdef int lo[3]
-    cdef int hi[3]
-    cdef int v, r
+    cdef long acc3[3]
+    cdef int lo3[3]
+    cdef int hi3[3]
+    cdef int r
     cdef long area = s * s
-    cdef Py_ssize_t sy = img.strides[0], sx = img.strides[1], sc = img.strides[2]
-    cdef const unsigned char* p
+    cdef Py_ssize_t sx = img.strides[1], sc = img.strides[2]
     if hs == 0 or ws == 0:
         return out_arr, detail_arr
+    # A band of s rows is first folded into one row of per-column sums, minima and maxima
+    # (a contiguous row's bytes, alpha too, in one vectorised loop), then each block's s
+    # columns of them.
+    cdef Py_ssize_t nc = img.shape[2]
+    cdef bint flat = sc == 1 and sx == nc
+    cdef Py_ssize_t step = nc if flat else 3
+    cdef Py_ssize_t width = ws * s * step
+    sum_arr = np.empty(width, np.uint32)
+    lo_arr = np.empty(width, np.uint8)
+    hi_arr = np.empty(width, np.uint8)
+    cdef unsigned int[::1] sum_v = sum_arr
+    cdef unsigned char[::1] lo_v = lo_arr
+    cdef unsigned char[::1] hi_v = hi_arr
+    cdef unsigned int* cs = &sum_v[0]
+    cdef unsigned char* cl = &lo_v[0]
+    cdef unsigned char* ch = &hi_v[0]
+    cdef const unsigned char* p
+    cdef unsigned char b
     with nogil:
         for y in range(hs):
+            p = &img[y * s, 0, 0]
+            if flat:
+                for i in range(width):
+                    cs[i] = p[i]
+                    cl[i] = p[i]
+                    ch[i] = p[i]
+            else:
+                for x in range(ws * s):
+                    for c in range(3):
+                        b = p[x * sx + c * sc]
+                        cs[3 * x + c] = b
+                        cl[3 * x + c] = b
+                        ch[3 * x + c] = b
+            for j in range(1, s):
+                p = &img[y * s + j, 0, 0]
+                if flat:
+                    for i in range(width):
+                        b = p[i]
+                        cs[i] += b
+                        cl[i] = b if b < cl[i] else cl[i]
+                        ch[i] = b if b > ch[i] else ch[i]
+                else:
+                    for x in range(ws * s):
+                        for c in range(3):
+                            b = p[x * sx + c * sc]
+                            i = 3 * x + c
+                            cs[i] += b
+                            cl[i] = b if b < cl[i] else cl[i]
+                            ch[i] = b if b > ch[i] else ch[i]
             for x in range(ws):
                 for c in range(3):
-                    acc[c] = 0
-                    lo[c] = 255
-                    hi[c] = 0
-                for i in range(s):
-                    # The block's row i, read along by pointer (its strides once, not per byte).
-                    p = &img[y * s + i, x * s, 0]
-                    for j in range(s):
-                        for c in range(3):
-                            v = p[c * sc]
-                            acc[c] += v
-                            lo[c] = v if v < lo[c] else lo[c]  # branch-free: a conditional move
-                            hi[c] = v if v > hi[c] else hi[c]
-                        p += sx
+                    acc3[c] = 0
+                    lo3[c] = 255
+                    hi3[c] = 0
+                for j in range(s):
+                    i = (x * s + j) * step
+                    for c in range(3):
+                        acc3[c] += cs[i + c]
+                        lo3[c] = cl[i + c] if cl[i + c] < lo3[c] else lo3[c]
+                        hi3[c] = ch[i + c] if ch[i + c] > hi3[c] else hi3[c]
                 r = 0
                 for c in range(3):
-                    out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
-                    if hi[c] - lo[c] > r:
-                        r = hi[c] - lo[c]
+                    out[y, x, c] = <unsigned char>((acc3[c] + area // 2) // area)
+                    if hi3[c] - lo3[c] > r:
+                        r = hi3[c] - lo3[c]
                 detail[y, x] = <unsigned char>r
     return out_arr, detail_arr
 
