@@ -75,6 +75,9 @@ def test_pack_unpack_round_trip_and_order():
     rgb = rng.integers(0, 256, size=(50, 3), dtype=np.uint8)
     rgba = np.concatenate([rgb, np.full((50, 1), 7, np.uint8)], axis=1)
     np.testing.assert_array_equal(pack_rgb(rgb), pack_rgb(rgba))
+    out = np.empty(50, np.uint32)
+    assert pack_rgb(rgba, out=out) is out and pack_rgb(rgba).dtype == np.uint32
+    np.testing.assert_array_equal(out, pack_rgb(rgb))
     np.testing.assert_array_equal(unpack_rgb(pack_rgb(rgb)), rgb)
     order = np.argsort(pack_rgb(rgb), kind="stable")
     assert [tuple(c) for c in rgb[order]] == sorted(tuple(c) for c in rgb)

@@ -19,37 +19,79 @@ def downsample(const unsigned char[:, :, :] img, int s):
     detail_arr = np.empty((hs, ws), np.uint8)
     cdef unsigned char[:, :, ::1] out = out_arr
     cdef unsigned char[:, ::1] detail = detail_arr
-    cdef long acc[3]
-    cdef int lo[3]
-    cdef int hi[3]
-    cdef int v, r
+    cdef long acc3[3]
+    cdef int lo3[3]
+    cdef int hi3[3]
+    cdef int r
     cdef long area = s * s
-    cdef Py_ssize_t sy = img.strides[0], sx = img.strides[1], sc = img.strides[2]
-    cdef const unsigned char* p
+    cdef Py_ssize_t sx = img.strides[1], sc = img.strides[2]
     if hs == 0 or ws == 0:
         return out_arr, detail_arr
+    # A band of s rows is first folded into one row of per-column sums, minima and maxima
+    # (a contiguous row's bytes, alpha too, in one vectorised loop), then each block's s
+    # columns of them.
+    cdef Py_ssize_t nc = img.shape[2]
+    cdef bint flat = sc == 1 and sx == nc
+    cdef Py_ssize_t step = nc if flat else 3
+    cdef Py_ssize_t width = ws * s * step
+    sum_arr = np.empty(width, np.uint32)
+    lo_arr = np.empty(width, np.uint8)
+    hi_arr = np.empty(width, np.uint8)
+    cdef unsigned int[::1] sum_v = sum_arr
+    cdef unsigned char[::1] lo_v = lo_arr
+    cdef unsigned char[::1] hi_v = hi_arr
+    cdef unsigned int* cs = &sum_v[0]
+    cdef unsigned char* cl = &lo_v[0]
+    cdef unsigned char* ch = &hi_v[0]
+    cdef const unsigned char* p
+    cdef unsigned char b
     with nogil:
         for y in range(hs):
+            p = &img[y * s, 0, 0]
+            if flat:
+                for i in range(width):
+                    cs[i] = p[i]
+                    cl[i] = p[i]
+                    ch[i] = p[i]
+            else:
+                for x in range(ws * s):
+                    for c in range(3):
+                        b = p[x * sx + c * sc]
+                        cs[3 * x + c] = b
+                        cl[3 * x + c] = b
+                        ch[3 * x + c] = b
+            for j in range(1, s):
+                p = &img[y * s + j, 0, 0]
+                if flat:
+                    for i in range(width):
+                        b = p[i]
+                        cs[i] += b
+                        cl[i] = b if b < cl[i] else cl[i]
+                        ch[i] = b if b > ch[i] else ch[i]
+                else:
+                    for x in range(ws * s):
+                        for c in range(3):
+                            b = p[x * sx + c * sc]
+                            i = 3 * x + c
+                            cs[i] += b
+                            cl[i] = b if b < cl[i] else cl[i]
+                            ch[i] = b if b > ch[i] else ch[i]
             for x in range(ws):
                 for c in range(3):
-                    acc[c] = 0
-                    lo[c] = 255
-                    hi[c] = 0
-                for i in range(s):
-                    # The block's row i, read along by pointer (its strides once, not per byte).
-                    p = &img[y * s + i, x * s, 0]
-                    for j in range(s):
-                        for c in range(3):
-                            v = p[c * sc]
-                            acc[c] += v
-                            lo[c] = v if v < lo[c] else lo[c]  # branch-free: a conditional move
-                            hi[c] = v if v > hi[c] else hi[c]
-                        p += sx
+                    acc3[c] = 0
+                    lo3[c] = 255
+                    hi3[c] = 0
+                for j in range(s):
+                    i = (x * s + j) * step
+                    for c in range(3):
+                        acc3[c] += cs[i + c]
+                        lo3[c] = cl[i + c] if cl[i + c] < lo3[c] else lo3[c]
+                        hi3[c] = ch[i + c] if ch[i + c] > hi3[c] else hi3[c]
                 r = 0
                 for c in range(3):
-                    out[y, x, c] = <unsigned char>((acc[c] + area // 2) // area)
-                    if hi[c] - lo[c] > r:
-                        r = hi[c] - lo[c]
+                    out[y, x, c] = <unsigned char>((acc3[c] + area // 2) // area)
+                    if hi3[c] - lo3[c] > r:
+                        r = hi3[c] - lo3[c]
                 detail[y, x] = <unsigned char>r
     return out_arr, detail_arr
 
@@ -136,6 +178,9 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
     cdef Py_ssize_t pxs = prev.strides[1], pcs = prev.strides[2]
     cdef Py_ssize_t cxs = cur.strides[1], ccs = cur.strides[2]
     cdef Py_ssize_t nxs = nxt.strides[1], ncs = nxt.strides[2]
+    # RGBA frames (the usual case): the strides as constants, which the compiler folds in.
+    cdef bint rgba = (pcs == 1 and ccs == 1 and ncs == 1 and pxs == 4 and cxs == 4
+                      and nxs == 4)
     with nogil:
         for y in range(h):
             for bx in range(out.shape[2]):
@@ -144,11 +189,16 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
                 pp = &prev[y, x0, 0]
                 pc = &cur[y, x0, 0]
                 pn = &nxt[y, x0, 0]
-                for x in range(x0, x1):
-                    _pixel_noise(pp, pc, pn, pcs, ccs, ncs, &lim, &sums, &n_small)
-                    pp += pxs
-                    pc += cxs
-                    pn += nxs
+                if rgba:
+                    for x in range(x1 - x0):
+                        _pixel_noise(pp + 4 * x, pc + 4 * x, pn + 4 * x, 1, 1, 1, &lim, &sums,
+                                     &n_small)
+                else:
+                    for x in range(x0, x1):
+                        _pixel_noise(pp, pc, pn, pcs, ccs, ncs, &lim, &sums, &n_small)
+                        pp += pxs
+                        pc += cxs
+                        pn += nxs
                 _add_block_row(out, y // block, bx, &sums)
     return 0.25 * sums_arr[0], sums_arr[1], sums_arr[2], n_small
 
@@ -210,9 +260,9 @@ def indexed_noise_sums(const unsigned char[:, ::1] prev, const unsigned char[:, 
 def block_gradient(const unsigned char[:, :, ::1] img, int block):
     """Per block, the mean over its pixels of (|dx| + |dy|) / 2 by central differences, averaged
     over the three channels: levels a pixel (border pixels count 0)."""
-    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, c, bx, x0, x1
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], nc = img.shape[2], y, yb, x, c, bx, i
     cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
-    cdef Py_ssize_t row = img.strides[0], ch = img.strides[1]
+    cdef Py_ssize_t row = img.strides[0], x0, x1, y0, y1
     out_arr = np.zeros((hb, wb), np.int64)
     cdef long long[:, ::1] out = out_arr
     cdef long long g
@@ -221,22 +271,34 @@ def block_gradient(const unsigned char[:, :, ::1] img, int block):
     starts = np.arange(max(hb, wb)) * block
     rows, cols = np.minimum(block, h - starts[:hb]), np.minimum(block, w - starts[:wb])
     cnt_arr = np.outer(rows, cols).astype(np.float64)  # each block's pixels
+    # A band of rows is summed byte by byte into one row (a contiguous row's inner bytes,
+    # alpha too, in one vectorised loop), then each block's columns of its three channels.
+    acc_arr = np.zeros(max(w * nc, 1), np.uint32)
+    cdef unsigned int[::1] acc_v = acc_arr
+    cdef unsigned int* acc = &acc_v[0]
+    if h < 3 or w < 3:
+        return out_arr / (6.0 * cnt_arr)
     with nogil:
-        for y in range(1, h - 1):
+        for yb in range(hb):
+            y0 = yb * block if yb * block > 1 else 1
+            y1 = yb * block + block if yb * block + block < h - 1 else h - 1
+            if y0 >= y1:
+                continue
+            for i in range(nc, (w - 1) * nc):
+                acc[i] = 0
+            for y in range(y0, y1):
+                p = &img[y, 0, 0]
+                for i in range(nc, (w - 1) * nc):
+                    acc[i] += abs(<int>p[i + nc] - <int>p[i - nc])
+                    acc[i] += abs(<int>p[i + row] - <int>p[i - row])
             for bx in range(wb):
-                x0 = bx * block
-                x1 = x0 + block
-                if x0 < 1:
-                    x0 = 1
-                if x1 > w - 1:
-                    x1 = w - 1
+                x0 = bx * block if bx * block > 1 else 1
+                x1 = bx * block + block if bx * block + block < w - 1 else w - 1
                 g = 0
                 for x in range(x0, x1):
-                    p = &img[y, x, 0]
                     for c in range(3):
-                        g = g + abs(<int>p[ch + c] - <int>p[c - ch])
-                        g = g + abs(<int>p[row + c] - <int>p[c - row])
-                out[y // block, bx] += g
+                        g += acc[x * nc + c]
+                out[yb, bx] += g
     return out_arr / (6.0 * cnt_arr)
 
 
@@ -414,25 +476,44 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
 def block_sums(const unsigned char[:, :, :] img, int block):
     """Each ``block`` x ``block`` block's sum of each of the first (at most) three channels,
     (ceil(h / block), ceil(w / block), min(c, 3)) int64; edge blocks sum the pixels they have."""
-    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, x, bx, c
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y, yb, y0, y1, x, bx, c, i
     cdef Py_ssize_t hb = (h + block - 1) // block, wb = (w + block - 1) // block
     cdef Py_ssize_t nc = img.shape[2] if img.shape[2] < 3 else 3
     cdef Py_ssize_t sx = img.strides[1], sc = img.strides[2]
     out_arr = np.zeros((hb, wb, nc), np.int64)
     cdef long long[:, :, ::1] out = out_arr
-    cdef long long acc
-    cdef const unsigned char* p
-    if h == 0 or w == 0:
+    if h == 0 or w == 0 or nc == 0:
         return out_arr
+    # A band of ``block`` rows is first summed row by row into one row of sums, then each
+    # block's columns: a whole row of contiguous bytes is one vectorised loop (alpha summed
+    # too, and dropped), not a short strided loop per block and channel.
+    cdef bint flat = sc == 1 and sx == img.shape[2]
+    cdef Py_ssize_t width = w * img.shape[2] if flat else w * nc
+    acc_arr = np.empty(width, np.uint32)
+    cdef unsigned int[::1] acc = acc_arr
+    cdef unsigned int* a = &acc[0]
+    cdef const unsigned char* p
+    cdef Py_ssize_t step = img.shape[2] if flat else nc
+    cdef long long t
     with nogil:
-        for y in range(h):
+        for yb in range(hb):
+            y0 = yb * block
+            y1 = y0 + block if y0 + block < h else h
+            for i in range(width):
+                a[i] = 0
+            for y in range(y0, y1):
+                p = &img[y, 0, 0]
+                if flat:
+                    for i in range(width):
+                        a[i] += p[i]
+                else:
+                    for x in range(w):
+                        for c in range(nc):
+                            a[x * nc + c] += p[x * sx + c * sc]
             for bx in range(wb):
                 for c in range(nc):
-                    # The block's part of row y: at most ``block`` bytes, added in an int.
-                    p = &img[y, bx * block, 0] + c * sc
-                    acc = 0
+                    t = 0
                     for x in range(bx * block, min(bx * block + block, w)):
-                        acc += p[0]
-                        p += sx
-                    out[y // block, bx, c] += acc
+                        t += a[x * step + c]
+                    out[yb, bx, c] = t
     return out_arr

@@ -24,7 +24,13 @@ from .._core.metrics import QualityMeter
 from .._core.options import QuantizeOptions
 from .._errors import GifquantError, SettingError
 from .._io.atomic import committed_together, is_special, written_at
-from .._io.budget import DEFAULT_MAX_CLIP_PIXELS, limit_clip, return_freed_memory
+from .._io.budget import (
+    DEFAULT_MAX_CLIP_PIXELS,
+    KEEP_PIXELS,
+    keep_freed_memory,
+    limit_clip,
+    return_freed_memory,
+)
 from .._io.gif.blocks import frame_sizes
 from .._io.image import ImageReader
 from .._io.matte import OPAQUE_FORMATS, apply_matte
@@ -235,6 +241,8 @@ def one_pass(
         large = info.width * info.height >= SERIAL_PIXELS
         if large:
             return_freed_memory()
+        elif info.width * info.height >= KEEP_PIXELS:
+            keep_freed_memory()
         report = run(
             clip,
             sink,
