@@ -67,8 +67,9 @@ DRIFT_SPAN = 8  # frames before the current one the drift is measured over (and 
 DRIFT_JUMP = 1.5  # levels: a drifting block's mean moves no more than this a frame
 # An area drifting (``Denoiser._drifting``): its blocks' means move at least AREA_DRIFT levels a
 # frame, in steps of up to AREA_JUMP (a codec's redraws), one way (their net move at least
-# STEADY of their path), in both halves of the span, and so do AREA_NEIGHBOURS of the 8 around.
-AREA_DRIFT, AREA_JUMP, STEADY, AREA_NEIGHBOURS = 0.2, 3.0, 0.4, 3
+# STEADY of their path), in both halves of the span, and so do AREA_NEIGHBOURS of the 8 around;
+# it is told from AREA_SPAN frames on (the look-ahead and 2 before: a clip's first frames).
+AREA_DRIFT, AREA_JUMP, STEADY, AREA_NEIGHBOURS, AREA_SPAN = 0.2, 3.0, 0.4, 3, 6
 LOCAL_MOTION = 0.25  # a frame with fewer moving blocks than this share is a still camera's
 MOTION = 8.0  # levels: in a still camera's moving block, a pixel changing more than this moves
 MOTION_NEAR = 2  # pixels: and so do its neighbours this near, in moving blocks
@@ -414,13 +415,15 @@ class Denoiser:
         for old in [i for i in self._means if i < t - DRIFT_SPAN]:
             del self._means[old]
         frames = sorted(self._means)
-        if len(frames) < DRIFT_SPAN:
-            none = np.zeros(self._means[t].shape[:2], bool)
+        none = np.zeros(self._means[t].shape[:2], bool)
+        if len(frames) < AREA_SPAN:
             return none, none
         span = np.stack([self._means[i] for i in frames])
         moves = np.diff(span, axis=0)
         slope = _slope(span)
         drifting = ((abs(moves) <= DRIFT_JUMP).all(0) & (abs(slope) >= DRIFT)).any(-1)
+        if len(frames) < DRIFT_SPAN:
+            drifting = none
         area = (abs(moves) <= AREA_JUMP).all(0) & (abs(slope) >= AREA_DRIFT)
         area &= abs(span[-1] - span[0]) >= STEADY * abs(moves).sum(0)
         half = len(frames) // 2
