@@ -114,6 +114,7 @@ def test_indexed_noise_is_block_noise_of_the_colours(h, w, seed, noise):
     want = block_noise(*(p.rgba() for p in px))
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1] == want[1]
+    np.testing.assert_array_equal(got[2], want[2])
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.003, 0.2])
@@ -385,10 +386,27 @@ def test_a_drifting_gradient_a_codec_redraws_in_steps_is_not_held_into_flicker(m
     frames = clips.frames("stepped", 24, 64, 240)
     drifting = gifquant.quantize(frames, k=16)
     monkeypatch.setattr(denoise, "DRIFT", np.inf)
+    monkeypatch.setattr(denoise, "AREA_DRIFT", np.inf)
     held = gifquant.quantize(frames, k=16)
     m_drift, m_held = measure(list(frames), list(drifting)), measure(list(frames), list(held))
     assert m_drift.flicker < 0.7 * m_held.flicker, (m_drift.flicker, m_held.flicker)
     assert m_drift.ghosts <= MAX_GHOSTS and m_drift.banding <= m_held.banding
+
+
+def test_an_area_drifting_in_a_codecs_steps_is_taken_on_every_frame_of_its_drift(monkeypatch):
+    # The same gradient judged block by block and frame by frame (a block's mean jumps as its
+    # 8x8 parts are redrawn; on the frame one is redrawn few of its pixels are exactly still):
+    # some blocks were held on some frames, lagged, then jumped on a still frame.
+    import gifquant._core.denoise as denoise
+
+    frames = clips.frames("stepped", 24, 64, 240)
+    area = gifquant.quantize(frames, k=16)
+    monkeypatch.setattr(denoise, "AREA_DRIFT", np.inf)
+    blocks = gifquant.quantize(frames, k=16)
+    m_area, m_blocks = measure(list(frames), list(area)), measure(list(frames), list(blocks))
+    assert m_area.flicker < 0.9 * m_blocks.flicker, (m_area.flicker, m_blocks.flicker)
+    assert m_area.ghosts <= MAX_GHOSTS and m_area.banding <= m_blocks.banding
+    assert m_area.mean_de <= m_blocks.mean_de
 
 
 def test_a_still_pixel_is_shown_as_its_colours_peers_are_under_dense_noise():

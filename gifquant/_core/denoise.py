@@ -65,6 +65,11 @@ MAX_PIXELS = 1 << 21  # frames this large (over 1080p) are not denoised: memory,
 DRIFT = 0.3  # levels a frame: a block whose mean moves this fast, steadily, drifts
 DRIFT_SPAN = 8  # frames before the current one the drift is measured over (and the look-ahead)
 DRIFT_JUMP = 1.5  # levels: a drifting block's mean moves no more than this a frame
+# An area drifting (``Denoiser._drifting``): its blocks' means move at least AREA_DRIFT levels a
+# frame, in steps of up to AREA_JUMP (a codec's redraws), one way (their net move at least
+# STEADY of their path), in both halves of the span, and so do AREA_NEIGHBOURS of the 8 around;
+# it is told from AREA_SPAN frames on (the look-ahead and 2 before: a clip's first frames).
+AREA_DRIFT, AREA_JUMP, STEADY, AREA_NEIGHBOURS, AREA_SPAN = 0.2, 3.0, 0.4, 3, 6
 LOCAL_MOTION = 0.25  # a frame with fewer moving blocks than this share is a still camera's
 MOTION = 8.0  # levels: in a still camera's moving block, a pixel changing more than this moves
 MOTION_NEAR = 2  # pixels: and so do its neighbours this near, in moving blocks
@@ -73,12 +78,26 @@ _HISTORY = 7  # frames of measurements the noise estimate is the median of
 _NOISE_PER_BLIP = 4.5  # white noise of sigma s gives E|lap|^2 = 4.5 s^2 over three channels
 
 
+def _slope(series: NDArray[np.float32]) -> NDArray[np.float64]:
+    """The least-squares slope (levels a frame) of (n, ...) values over n consecutive frames."""
+    x = np.arange(len(series)) - (len(series) - 1) / 2
+    return np.tensordot(x / (x * x).sum(), series, axes=(0, 0))
+
+
+def _neighbours(flags: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """How many of each block's 8 neighbours are flagged, per channel ((hb, wb, c) bools)."""
+    padded = np.pad(flags.astype(np.int64), ((1, 1), (1, 1), (0, 0)))
+    hb, wb = flags.shape[:2]
+    total = sum(padded[y : y + hb, x : x + wb] for y in range(3) for x in range(3))
+    return total - flags
+
+
 def block_noise(
     prev: NDArray[np.uint8], cur: NDArray[np.uint8], nxt: NDArray[np.uint8]
-) -> tuple[NDArray[np.float32], float]:
+) -> tuple[NDArray[np.float32], float, NDArray[np.bool_]]:
     """Each 16x16 block's noise sigma (levels), shape (ceil(h/16), ceil(w/16)), -1 for a moving
-    block, and the share of the frame's pixels that blip, from three consecutive (h, w, >=3)
-    uint8 frames.
+    block, the share of the frame's pixels that blip, and the blocks where any pixel moves
+    (changes by more than ``CAP``), from three consecutive (h, w, >=3) uint8 frames.
 
     A pixel blips when its second difference is at least one level long (capped at ``CAP``).
     Codec noise is sparse (most pixels exactly still, some off by a level or two for a frame),
@@ -91,7 +110,7 @@ def block_noise(
 
 def indexed_noise(
     prev: IndexedPixels, cur: IndexedPixels, nxt: IndexedPixels
-) -> tuple[NDArray[np.float32], float]:
+) -> tuple[NDArray[np.float32], float, NDArray[np.bool_]]:
     """``block_noise`` of three frames that draw one colour ``table`` (the same array), from
     their indices: a pixel whose index is the same in all three has no second difference and
     does not move (nearly every pixel of a clean GIF), so only the others' colours are looked
@@ -116,14 +135,14 @@ def _block_sigma(
     n_moving: NDArray[np.int64],
     n_small: int,
     shape: tuple[int, int],
-) -> tuple[NDArray[np.float32], float]:
-    """``block_noise``'s sigma and share from ``block_noise_sums``' sums over a frame of
-    ``shape`` (h, w)."""
+) -> tuple[NDArray[np.float32], float, NDArray[np.bool_]]:
+    """``block_noise``'s sigma, share and stirred blocks from ``block_noise_sums``' sums over a
+    frame of ``shape`` (h, w)."""
     sigma = np.sqrt(e2_sum / np.maximum(n_blip, 1) / _NOISE_PER_BLIP).astype(np.float32)
     # A block where a tenth of the pixels move is marked by -1: what moves there is the
     # picture, its noise cannot be told from its motion (``Denoiser._noise`` says what is held).
     sigma[n_moving > MOVING * BLOCK * BLOCK] = -1
-    return sigma, float(n_small) / (shape[0] * shape[1])
+    return sigma, float(n_small) / (shape[0] * shape[1]), n_moving > 0
 
 
 def block_means(img: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -313,12 +332,13 @@ class Denoiser:
         self.strength = float(strength)
         self._prev: Frame | None = None  # the last frame stepped
         self._before: Frame | None = None  # the one before the current frame
-        self._history: list[tuple[NDArray[np.float32], float]] = []
+        self._history: list[tuple[NDArray[np.float32], float, NDArray[np.bool_]]] = []
         self._churn = 0.0
         self._frame = 0
         self._state: tuple[NDArray, ...] | None = None
         self._tight = np.zeros((0, 0), np.uint8)  # per block: smooth in the last shown frame
         self._means: dict[int, NDArray[np.float32]] = {}  # frame number -> its block means
+        self._stills: list[NDArray[np.float32]] = []  # recent frames' blocks' still shares
         # The last noisy frame and its colours packed (h, w) uint32, and which of its pixels
         # are exactly as in the frame before (``_see``).
         self._keys: tuple[Frame, NDArray[np.uint32]] | None = None
@@ -332,12 +352,12 @@ class Denoiser:
         takes (None when the camera moves: its moving blocks get sigma 0 here)."""
         if self._frame % 2 == 0 or not self._history:
             self._measure(window)
-        shares = [s for _, s in self._history]
+        shares = [s for _, s, _ in self._history]
         # (The median is no more than the largest: that one is enough for a clean clip.)
         if not shares or max(shares) < NOISY or np.median(shares) < NOISY:
             return None
         self._see(window[0])
-        stack = np.stack([b for b, _ in self._history])
+        stack = np.stack([b for b, _, _ in self._history])
         moving = stack[-1] < 0  # the latest measure says where the picture moves now
         sigma = np.median(np.where(stack < 0, 0, stack), axis=0)
         measured = sigma[sigma > 0]
@@ -365,18 +385,29 @@ class Denoiser:
         would be shown now by their held value, now (exactly still) by their source colour's
         entry, and flicker between the two; taken as they come they step as the source does.
         (A drift under dense noise, which no codec has smoothed, is held.)"""
-        drifting = self._drifting(window)
-        if not drifting.any() or self._still is None:
-            return drifting
-        still = self._still[..., None].view(np.uint8)
-        return drifting & (block_means(still)[..., 0] >= STEPPED)
+        drifting, area = self._drifting(window)
+        if self._still is None:
+            return drifting | area
+        still = block_means(self._still[..., None].view(np.uint8))[..., 0]
+        self._stills.append(still)
+        del self._stills[:-DRIFT_SPAN]
+        # An area's block is judged on recent frames: it is seldom exactly still on the frame
+        # the codec redraws it, and held on that frame alone it would lag and then jump. And
+        # nothing moves through it (no pixel changed by more than ``CAP`` in the last two
+        # measures): an object's edge crossing a block slowly moves its mean steadily too.
+        stirred = np.logical_or.reduce([m for _, _, m in self._history[-2:]])
+        area &= (np.max(self._stills, axis=0) >= STEPPED) & ~stirred
+        return (drifting & (still >= STEPPED)) | area
 
-    def _drifting(self, window: list[Frame]) -> NDArray[np.bool_]:
-        """The blocks whose mean moves steadily one way. A block drifts (a gradient moving
-        slowly, a fade) when the least-squares slope of its mean over the last
-        ``DRIFT_SPAN`` frames and the look-ahead is ``DRIFT`` levels a frame or more, in steps
-        of at most ``DRIFT_JUMP``. Noise and a codec's one-off steps give a far smaller slope
-        over that many frames; something crossing the block moves its mean in jumps."""
+    def _drifting(self, window: list[Frame]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """The blocks whose mean moves steadily one way, by two rules (each (hb, wb) bools).
+        A block drifts (a gradient moving slowly, a fade) when the least-squares slope of its
+        mean over the last ``DRIFT_SPAN`` frames and the look-ahead is ``DRIFT`` levels a frame
+        or more, in steps of at most ``DRIFT_JUMP``. Noise and a codec's one-off steps give a
+        far smaller slope over that many frames; something crossing the block moves its mean
+        in jumps. An area drifts more slowly, and in a codec's larger steps (a block redrawn
+        when it is a level or two off): see ``AREA_DRIFT``; a codec's jitter moves a still
+        block's mean to and fro, or in one step, and one block here and there."""
         t = self._frame
         for i, f in enumerate(window):
             if t + i not in self._means:
@@ -384,13 +415,23 @@ class Denoiser:
         for old in [i for i in self._means if i < t - DRIFT_SPAN]:
             del self._means[old]
         frames = sorted(self._means)
-        if len(frames) < DRIFT_SPAN:
-            return np.zeros(self._means[t].shape[:2], bool)
+        none = np.zeros(self._means[t].shape[:2], bool)
+        if len(frames) < AREA_SPAN:
+            return none, none
         span = np.stack([self._means[i] for i in frames])
-        x = np.asarray(frames, np.float32) - np.mean(frames)
-        slope = np.tensordot(x / (x * x).sum(), span, axes=(0, 0))
-        steps = (abs(np.diff(span, axis=0)) <= DRIFT_JUMP).all(0)
-        return (steps & (abs(slope) >= DRIFT)).any(-1)
+        moves = np.diff(span, axis=0)
+        slope = _slope(span)
+        drifting = ((abs(moves) <= DRIFT_JUMP).all(0) & (abs(slope) >= DRIFT)).any(-1)
+        if len(frames) < DRIFT_SPAN:
+            drifting = none
+        area = (abs(moves) <= AREA_JUMP).all(0) & (abs(slope) >= AREA_DRIFT)
+        area &= abs(span[-1] - span[0]) >= STEADY * abs(moves).sum(0)
+        half = len(frames) // 2
+        for part in (span[:half], span[-half:]):
+            area &= np.sign(slope) * _slope(part) >= AREA_DRIFT / 2
+        near = [_neighbours(area & (np.sign(slope) == sign)) for sign in (1, -1)]
+        area = (area & ((near[0] >= AREA_NEIGHBOURS) | (near[1] >= AREA_NEIGHBOURS))).any(-1)
+        return drifting, area
 
     def _measure(self, window: list[Frame]) -> None:
         """The current frame's per-block sigma and noisy share into the history (none when
@@ -403,15 +444,15 @@ class Denoiser:
         nxt = window[1]
         px = (prev.indexed, cur.indexed, nxt.indexed)
         if None not in px and px[0].table is px[1].table is px[2].table:
-            sigma, share = indexed_noise(*px)
+            sigma, share, stirred = indexed_noise(*px)
         else:
-            sigma, share = block_noise(prev.rgba, cur.rgba, nxt.rgba)
+            sigma, share, stirred = block_noise(prev.rgba, cur.rgba, nxt.rgba)
         if share >= NOISY:
             if self._frame % 8 == 0 or not self._history:
                 self._churn = palette_churn(prev.rgba, cur.rgba)
             if self._churn >= CHURN:
                 share = 0.0  # the colours changed as wholes: a new palette, not noise
-        self._history.append((sigma, share))
+        self._history.append((sigma, share, stirred))
         del self._history[:-_HISTORY]
 
     def step(self, window: list[Frame]) -> Step | None:
@@ -524,6 +565,7 @@ class Denoiser:
         if self._prev is not None and self._prev.shape != cur.shape:
             self._history.clear()
             self._means.clear()
+            self._stills.clear()
             self._state = self._prev = None
         self._frame += 1
         blocks = self._noise(window)
