@@ -273,7 +273,7 @@ def step_reference(
     m = mean.astype(np.float64)
     dr = ((run - m) ** 2).sum(2)
     persist = np.where(tight, TIGHT, PERSIST)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a new pixel (n = 0) restarts anyway
         threshold = np.maximum(16 * s2 * (1.0 / run_n + 1.0 / n), persist * persist)
     rgb = shown[..., :3]
     restart = (count == 0) | (dr > threshold) | (sigma == 0)
