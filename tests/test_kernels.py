@@ -14,6 +14,7 @@ from gifquant import _kernels as kernels
 from gifquant._core import deband, denoise, distinct, frames, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import Frame, IndexedPixels, QuantizedFrame, indexed_rgba_reference
+from gifquant._io import video
 from gifquant._io.gif import write
 
 shapes = st.tuples(st.integers(1, 37), st.integers(1, 41))
@@ -499,3 +500,12 @@ def test_denoise_step_either_path_equals_reference(vector, seed, shape, n_frames
     assert held == denoise.step_reference(window, sigma[:h, :w], big_tight[:h, :w], want)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.tuples(st.integers(0, 37), st.integers(0, 41)))
+def test_planes_rgba_kernel_equals_reference(seed, shape):
+    gbr = np.random.default_rng(seed).integers(0, 256, (3, *shape), dtype=np.uint8)
+    out = np.zeros((*shape, 4), np.uint8)
+    kernels.planes_rgba(gbr, out)
+    np.testing.assert_array_equal(out, video.planes_rgba_reference(gbr))

@@ -197,7 +197,11 @@ def file_url(path: str) -> str:
 
 def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float) -> list[str]:
     """ffmpeg's arguments to decode ``path``'s first video stream from ``start`` seconds to raw
-    RGBA frames of ``width`` x ``height`` on stdout, converted with the stream's matrix."""
+    frames of ``width`` x ``height`` on stdout, converted with the stream's matrix to planar
+    RGB (``gbrp``: planes G, B, R; ``_kernels.planes_rgba`` interleaves them). The same pixels
+    as its RGBA, and cheaper: ffmpeg's conversion to a packed format costs it more than the
+    interleave costs us (1.2 against 0.2 ms a 720p frame), and a quarter fewer bytes cross the
+    pipe."""
     scale = f"scale=w={width}:h={height}:flags={SWS_FLAGS}"
     if pr.matrix is not None:
         rng = "full" if pr.full_range else "limited"
@@ -213,11 +217,11 @@ def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float
         "-sn",
         "-dn",
         "-vf",
-        f"{scale},format=rgba",
+        f"{scale},format=gbrp",
         "-f",
         "rawvideo",
         "-pix_fmt",
-        "rgba",
+        "gbrp",
         "pipe:1",
     ]
 

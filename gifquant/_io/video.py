@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._core.frames import ClipInfo, Frame, QuantizedFrame
 from .._errors import GifquantError
+from .._kernels import planes_rgba
 from .budget import check_budget
 from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
 from .prestart import EarlyStart
@@ -89,15 +91,15 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[Frame]:
         w, h = self.info.width, self.info.height
-        size = w * h * 4
+        planes = np.empty((3, h, w), np.uint8)  # ffmpeg's gbrp frame, read into each time
+        view = memoryview(planes.reshape(-1))
+        size = planes.size
         duration = 1.0 / self.info.fps
         self.start()
         out = self._proc.proc.stdout
         n = 0
         try:
             while True:
-                buf = np.empty(size, np.uint8)  # not zero-filled: every byte is read into
-                view = memoryview(buf)
                 got = 0
                 while got < size:
                     k = out.readinto(view[got:])
@@ -108,9 +110,11 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
+                buf = np.empty((h, w, 4), np.uint8)  # not zero-filled: every byte is written
+                planes_rgba(planes, buf)
                 # Handed over, not kept: no reference stays here while the frame is worked on.
-                handed = [Frame(buf.reshape(h, w, 4), duration, opaque=True)]
-                del buf, view
+                handed = [Frame(buf, duration, opaque=True)]
+                del buf
                 yield handed.pop()
                 n += 1
             rc = self._proc.wait(timeout=60)
@@ -126,6 +130,14 @@ class VideoReader:
             raise GifquantError(
                 f"{self._name}: broken or truncated video (decoded {n} frames): {last_error(err)}"
             )
+
+
+def planes_rgba_reference(gbr: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``_kernels.planes_rgba`` in numpy: ffmpeg's planar ``gbrp`` frame, (3, h, w) uint8, as a
+    new (h, w, 4) RGBA frame, alpha 255."""
+    out = np.full(gbr.shape[1:] + (4,), 255, np.uint8)
+    out[..., 0], out[..., 1], out[..., 2] = gbr[2], gbr[0], gbr[1]
+    return out
 
 
 def _decode_errors(stderr: str) -> bool:
