@@ -509,3 +509,22 @@ def test_planes_rgba_kernel_equals_reference(seed, shape):
     out = np.zeros((*shape, 4), np.uint8)
     kernels.planes_rgba(gbr, out)
     np.testing.assert_array_equal(out, video.planes_rgba_reference(gbr))
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.tuples(st.integers(1, 37), st.integers(1, 41)), st.sampled_from([0, 2, 9, 40]))
+def test_block_noise_either_path_equals_reference(vector, seed, shape, spread):
+    """Still pixels, blips small and large, moving ones, and widths over and under a block and
+    not a multiple of eight (the AVX2 loop takes eight RGBA pixels at a time)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (*shape, 4))
+    f = [
+        np.clip(base + rng.integers(-spread, spread + 1, base.shape), 0, 255).astype(np.uint8)
+        for _ in range(3)
+    ]
+    got = kernels.block_noise_sums(*f, denoise.BLOCK, denoise.CAP, denoise.SMALL, vector=vector)
+    want = denoise.block_noise_reference(*f)
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[3] == want[3]

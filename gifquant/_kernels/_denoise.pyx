@@ -129,6 +129,56 @@ cdef extern from *:
         }
         return held;
     }
+    /* block_noise_sums on 8 RGBA pixels at a time (n a multiple of 8): whole numbers, so any
+       order of the sums is exact. Limits over 2^31 - 1 are taken as that (no pixel's sum
+       of squares is near it). */
+    __attribute__((target("avx2")))
+    static void gq_noise_avx2(const uint8_t* pp, const uint8_t* pc, const uint8_t* pn,
+                              Py_ssize_t n, long long cap2, long long cap4, long long small4,
+                              long long* e4_sum, long long* blips, long long* moving,
+                              long long* n_small) {
+        const __m256i m8 = _mm256_set1_epi32(0xFF), three = _mm256_set1_epi32(3);
+        const __m256i cap2v = _mm256_set1_epi32(cap2 < 0x7FFFFFFF ? (int)cap2 : 0x7FFFFFFF);
+        const __m256i cap4v = _mm256_set1_epi32(cap4 < 0x7FFFFFFF ? (int)cap4 : 0x7FFFFFFF);
+        const __m256i small4v = _mm256_set1_epi32(small4 < 0x7FFFFFFF ? (int)small4 : 0x7FFFFFFF);
+        __m256i acc_e4 = _mm256_setzero_si256(), acc_b = acc_e4, acc_m = acc_e4, acc_s = acc_e4;
+        Py_ssize_t x;
+        int c;
+        for (x = 0; x < n; x += 8) {
+            __m256i P = _mm256_loadu_si256((const __m256i*)(pp + 4 * x));
+            __m256i C = _mm256_loadu_si256((const __m256i*)(pc + 4 * x));
+            __m256i N = _mm256_loadu_si256((const __m256i*)(pn + 4 * x));
+            __m256i e4 = _mm256_setzero_si256(), dp = e4, dn = e4;
+            for (c = 0; c < 3; c++) {
+                __m256i p = _mm256_and_si256(_mm256_srli_epi32(P, 8 * c), m8);
+                __m256i q = _mm256_and_si256(_mm256_srli_epi32(C, 8 * c), m8);
+                __m256i r = _mm256_and_si256(_mm256_srli_epi32(N, 8 * c), m8);
+                __m256i lap = _mm256_sub_epi32(_mm256_sub_epi32(_mm256_add_epi32(q, q), p), r);
+                __m256i a = _mm256_sub_epi32(q, p), b = _mm256_sub_epi32(r, q);
+                e4 = _mm256_add_epi32(e4, _mm256_mullo_epi32(lap, lap));
+                dp = _mm256_add_epi32(dp, _mm256_mullo_epi32(a, a));
+                dn = _mm256_add_epi32(dn, _mm256_mullo_epi32(b, b));
+            }
+            __m256i mov = _mm256_or_si256(_mm256_cmpgt_epi32(dp, cap2v), _mm256_cmpgt_epi32(dn, cap2v));
+            __m256i blip = _mm256_cmpgt_epi32(e4, three);  /* e4 >= 4 */
+            e4 = _mm256_min_epi32(e4, cap4v);
+            acc_m = _mm256_sub_epi32(acc_m, mov);
+            acc_b = _mm256_sub_epi32(acc_b, blip);
+            acc_e4 = _mm256_add_epi32(acc_e4, _mm256_and_si256(e4, blip));
+            acc_s = _mm256_sub_epi32(acc_s, _mm256_andnot_si256(_mm256_cmpgt_epi32(e4, small4v), blip));
+        }
+        int32_t t[4][8];
+        _mm256_storeu_si256((__m256i*)t[0], acc_e4);
+        _mm256_storeu_si256((__m256i*)t[1], acc_b);
+        _mm256_storeu_si256((__m256i*)t[2], acc_m);
+        _mm256_storeu_si256((__m256i*)t[3], acc_s);
+        for (c = 0; c < 8; c++) {
+            *e4_sum += t[0][c];
+            *blips += t[1][c];
+            *moving += t[2][c];
+            *n_small += t[3][c];
+        }
+    }
     static int gq_cpu_avx2(void) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2");
@@ -139,6 +189,10 @@ cdef extern from *:
                                   const int* ok, int lim, double thr_s, double persist2,
                                   double q2, int memory, const double* inv, float* mean,
                                   uint8_t* count, uint8_t* shown, Py_ssize_t n) { return 0; }
+    static void gq_noise_avx2(const uint8_t* pp, const uint8_t* pc, const uint8_t* pn,
+                              Py_ssize_t n, long long cap2, long long cap4, long long small4,
+                              long long* e4_sum, long long* blips, long long* moving,
+                              long long* n_small) {}
     static int gq_cpu_avx2(void) { return 0; }
     #endif
     """
@@ -146,9 +200,13 @@ cdef extern from *:
                            int lim, double thr_s, double persist2, double q2, int memory,
                            const double* inv, float* mean, unsigned char* count,
                            unsigned char* shown, Py_ssize_t n) noexcept nogil
+    void gq_noise_avx2(const unsigned char* pp, const unsigned char* pc,
+                       const unsigned char* pn, Py_ssize_t n, long long cap2, long long cap4,
+                       long long small4, long long* e4_sum, long long* blips,
+                       long long* moving, long long* n_small) noexcept nogil
     int gq_cpu_avx2() noexcept nogil
 
-# The CPU has AVX2 and this build has the step compiled for it.
+# The CPU has AVX2 and this build has the step and the noise sums compiled for it.
 VECTOR_STEP = bool(gq_cpu_avx2())
 
 def downsample(const unsigned char[:, :, :] img, int s):
@@ -303,11 +361,18 @@ cdef inline void _add_block_row(long long[:, :, ::1] out, Py_ssize_t by, Py_ssiz
 
 
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
-                     const unsigned char[:, :, :] nxt, int block, double cap, double small):
+                     const unsigned char[:, :, :] nxt, int block, double cap, double small,
+                     vector=None):
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
     count, and the count of its moving pixels (changed by more than ``cap`` from ``prev`` or to
-    ``nxt``); and the frame's count of blips of at most ``small`` levels."""
-    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx
+    ``nxt``); and the frame's count of blips of at most ``small`` levels. ``vector``: whether
+    RGBA frames take the AVX2 loop (None: where the CPU has it)."""
+    if vector is None:
+        vector = VECTOR_STEP
+    elif vector and not VECTOR_STEP:
+        raise ValueError("this CPU or build has no AVX2 loop")
+    cdef bint vec = vector
+    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx, done
     if cur.shape[2] < 3 or prev.shape[2] < 3 or nxt.shape[2] < 3:
         raise ValueError("the frames must have at least three channels")
     others = ((prev.shape[0], prev.shape[1]), (nxt.shape[0], nxt.shape[1]))
@@ -332,7 +397,12 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
                 pc = &cur[y, x0, 0]
                 pn = &nxt[y, x0, 0]
                 if rgba:
-                    for x in range(x1 - x0):
+                    done = 0
+                    if vec:  # eight pixels at a time, the last 0-7 below
+                        done = (x1 - x0) - (x1 - x0) % 8
+                        gq_noise_avx2(pp, pc, pn, done, lim.cap2, lim.cap4, lim.small4,
+                                      &sums.e4, &sums.blips, &sums.moving, &n_small)
+                    for x in range(done, x1 - x0):
                         _pixel_noise(pp + 4 * x, pc + 4 * x, pn + 4 * x, 1, 1, 1, &lim, &sums,
                                      &n_small)
                 else:
