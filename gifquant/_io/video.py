@@ -1,8 +1,9 @@
 """Video in and out through the bundled ffmpeg, one frame at a time over a pipe.
 
 Reading: ffmpeg decodes the first video stream (audio, subtitles and data are ignored, rotation
-metadata is applied) and converts YCbCr to RGBA with the matrix and range the stream is tagged
-with (untagged: BT.709 for HD, BT.601 for SD, as players do). Writing: raw RGB goes to ffmpeg's
+metadata is applied) and converts YCbCr to planar RGB with the matrix and range the stream is
+tagged with (untagged: BT.709 for HD, BT.601 for SD, as players do); a kernel interleaves it to
+RGBA (alpha 255: a video's alpha is not read). Writing: raw RGB goes to ffmpeg's
 stdin, H.264 yuv420p (mp4) or VP9 (webm) at a constant frame rate, tagged BT.709.
 """
 
