@@ -1,9 +1,9 @@
 """Video in and out through the bundled ffmpeg, one frame at a time over a pipe.
 
 Reading: ffmpeg decodes the first video stream (audio, subtitles and data are ignored, rotation
-metadata is applied) and converts YCbCr to planar RGB with the matrix and range the stream is
-tagged with (untagged: BT.709 for HD, BT.601 for SD, as players do); a kernel interleaves it to
-RGBA (alpha 255: a video's alpha is not read). Writing: raw RGB goes to ffmpeg's
+metadata is applied) and converts YCbCr to RGB with the matrix and range the stream is tagged
+with (untagged: BT.709 for HD, BT.601 for SD, as players do): planar, interleaved to RGBA by a
+kernel, or RGBA where the stream may carry alpha. Writing: raw RGB goes to ffmpeg's
 stdin, H.264 yuv420p (mp4) or VP9 (webm) at a constant frame rate, tagged BT.709.
 """
 
@@ -20,7 +20,15 @@ from .._core.frames import ClipInfo, Frame, QuantizedFrame
 from .._errors import GifquantError
 from .._kernels import planes_rgba
 from .budget import check_budget
-from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
+from .ffmpeg import (
+    SWS_FLAGS,
+    FfmpegProcess,
+    decode_args,
+    decoded_format,
+    file_url,
+    last_error,
+    probe,
+)
 from .prestart import EarlyStart
 from .timeline import CfrClock
 from .y4m import rate_fraction
@@ -92,15 +100,17 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[Frame]:
         w, h = self.info.width, self.info.height
-        planes = np.empty((3, h, w), np.uint8)  # ffmpeg's gbrp frame, read into each time
-        view = memoryview(planes.reshape(-1))
-        size = planes.size
+        # ffmpeg's planar frame, read into each time and interleaved (None: RGBA comes over)
+        planes = np.empty((3, h, w), np.uint8) if decoded_format(self.probe) == "gbrp" else None
+        size = w * h * (3 if planes is not None else 4)
         duration = 1.0 / self.info.fps
         self.start()
         out = self._proc.proc.stdout
         n = 0
         try:
             while True:
+                buf = np.empty((h, w, 4), np.uint8)  # not zero-filled: every byte is written
+                view = memoryview((buf if planes is None else planes).reshape(-1))
                 got = 0
                 while got < size:
                     k = out.readinto(view[got:])
@@ -111,11 +121,11 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
-                buf = np.empty((h, w, 4), np.uint8)  # not zero-filled: every byte is written
-                planes_rgba(planes, buf)
+                if planes is not None:
+                    planes_rgba(planes, buf)
                 # Handed over, not kept: no reference stays here while the frame is worked on.
                 handed = [Frame(buf, duration, opaque=True)]
-                del buf
+                del buf, view
                 yield handed.pop()
                 n += 1
             rc = self._proc.wait(timeout=60)
