@@ -14,6 +14,7 @@ from gifquant import _kernels as kernels
 from gifquant._core import deband, denoise, distinct, frames, temporal
 from gifquant._core.colour import pack_rgb
 from gifquant._core.frames import Frame, IndexedPixels, QuantizedFrame, indexed_rgba_reference
+from gifquant._io import video
 from gifquant._io.gif import write
 
 shapes = st.tuples(st.integers(1, 37), st.integers(1, 41))
@@ -451,6 +452,79 @@ def test_indexed_noise_kernel_equals_reference(seed, shape, share, spread):
         *(p.indices for p in px), table, denoise.BLOCK, denoise.CAP, denoise.SMALL
     )
     want = denoise.indexed_noise_reference(*px)
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[3] == want[3]
+
+
+# The denoiser's step both ways: the portable loop, and four pixels at a time with AVX2 where
+# this CPU and build have it.
+VECTORS = [False, True] if kernels._denoise.VECTOR_STEP else [False]
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+@settings(max_examples=60, deadline=None)
+@given(
+    seeds,
+    st.tuples(st.integers(1, 37), st.integers(1, 41)),
+    st.integers(1, denoise.LOOKAHEAD),
+    st.sampled_from([0.3, 1.0, 4.0]),
+)
+def test_denoise_step_either_path_equals_reference(vector, seed, shape, n_frames, noise):
+    """Any state (new pixels, counts at the memory, running means near and far from the
+    frames), blocks of every kind (sigma 0: moving; smooth or not), widths over and under a
+    block and not a multiple of four, and a window shortened by the clip's end."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    base = rng.integers(0, 256, (h, w, 4))
+    window = [
+        np.clip(base + rng.normal(0, noise * (1 + 8 * (rng.random() < 0.3)), base.shape), 0, 255)
+        .round()
+        .astype(np.uint8)
+        for _ in range(n_frames)
+    ]
+    mean = np.clip(base[..., :3] + rng.normal(0, 3 * noise, (h, w, 3)), 0, 255).astype(np.float32)
+    count = rng.choice([0, 1, 2, 5, denoise.MEMORY - 1, denoise.MEMORY], (h, w)).astype(np.uint8)
+    shown = np.clip(base + rng.integers(-4, 5, base.shape), 0, 255).astype(np.uint8)
+    bh, bw = -(-h // denoise.BLOCK), -(-w // denoise.BLOCK)
+    blocks = (rng.choice([0.0, 0.4, 1.0, 2.7, 6.0], (bh, bw)) * noise).astype(np.float32)
+    tight = (rng.random((bh, bw)) < 0.5).astype(np.uint8)
+    got = (mean.copy(), count.copy(), shown.copy())
+    want = (mean.copy(), count.copy(), shown.copy())
+    held = kernels.denoise_step(
+        window, blocks, tight, denoise.BLOCK, *got, denoise.PERSIST, denoise.SHOWN_MIN,
+        denoise.SHOWN_MAX, denoise.TIGHT, denoise.MEMORY, vector=vector,
+    )  # fmt: skip
+    sigma = np.repeat(np.repeat(blocks.astype(np.float64), denoise.BLOCK, 0), denoise.BLOCK, 1)
+    big_tight = np.repeat(np.repeat(tight.astype(bool), denoise.BLOCK, 0), denoise.BLOCK, 1)
+    assert held == denoise.step_reference(window, sigma[:h, :w], big_tight[:h, :w], want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.tuples(st.integers(0, 37), st.integers(0, 41)))
+def test_planes_rgba_kernel_equals_reference(seed, shape):
+    gbr = np.random.default_rng(seed).integers(0, 256, (3, *shape), dtype=np.uint8)
+    out = np.zeros((*shape, 4), np.uint8)
+    kernels.planes_rgba(gbr, out)
+    np.testing.assert_array_equal(out, video.planes_rgba_reference(gbr))
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.tuples(st.integers(1, 37), st.integers(1, 41)), st.sampled_from([0, 2, 9, 40]))
+def test_block_noise_either_path_equals_reference(vector, seed, shape, spread):
+    """Still pixels, blips small and large, moving ones, and widths over and under a block and
+    not a multiple of eight (the AVX2 loop takes eight RGBA pixels at a time)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (*shape, 4))
+    f = [
+        np.clip(base + rng.integers(-spread, spread + 1, base.shape), 0, 255).astype(np.uint8)
+        for _ in range(3)
+    ]
+    got = kernels.block_noise_sums(*f, denoise.BLOCK, denoise.CAP, denoise.SMALL, vector=vector)
+    want = denoise.block_noise_reference(*f)
     for a, b in zip(got[:3], want[:3], strict=True):
         np.testing.assert_array_equal(a, b)
     assert got[3] == want[3]

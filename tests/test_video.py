@@ -810,3 +810,30 @@ def test_early_start_hands_over_the_decoder_and_encoder_it_guessed(tmp_path):
     # An image is not guessed at.
     gif = write_gif(tmp_path / "t.gif", moving_clip(2, 8, 8))
     assert EarlyStart.begin([str(gif), str(tmp_path / "o2.gif")]) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "vf", "codec"),
+    [
+        ("plain.mp4", "format=yuv420p", ["-c:v", "libx264"]),
+        ("alpha.mov", "format=rgba,geq=r='r(X,Y)':a='if(lt(X,20),0,255)'", ["-c:v", "qtrle"]),
+    ],
+)
+def test_frames_are_ffmpeg_own_rgba_planar_or_not(tmp_path, name, vf, codec):
+    # Without alpha ffmpeg hands the frames over as planar RGB (cheaper for it), with alpha
+    # as RGBA: either way they are the pixels of its own RGBA conversion, alpha and all.
+    from gifquant._io.ffmpeg import decode_args, decoded_format, probe
+
+    src = tmp_path / name
+    lavfi = f"testsrc2=s=40x30:r=10:d=0.5,{vf}"
+    cmd = [FF, "-v", "error", "-f", "lavfi", "-i", lavfi, *codec, str(src)]
+    subprocess.run(cmd, check=True)
+    pr, _ = probe(str(src))
+    assert decoded_format(pr) == ("rgba" if name == "alpha.mov" else "gbrp")
+    args = [a.replace("gbrp", "rgba") for a in decode_args(str(src), pr, 40, 30, 0.0)]
+    raw = subprocess.run([FF, "-v", "error", *args], capture_output=True, check=True).stdout
+    want = np.frombuffer(raw, np.uint8).reshape(-1, 30, 40, 4)
+    with VideoReader(str(src), name=name, max_pixels=BIG) as r:
+        got = np.stack([f.rgba for f in r])
+    np.testing.assert_array_equal(got, want)
+    assert (want[..., 3] == 0).any() == (name == "alpha.mov")

@@ -189,6 +189,17 @@ def run_probe(path: str) -> tuple[VideoProbe | None, str]:
 SWS_FLAGS = "accurate_rnd+full_chroma_int"  # exact rounding; the default path is off by 1-2 units
 
 
+# Pixel formats that may carry alpha (ffmpeg's names, by prefix): their frames come over as RGBA,
+# alpha and all, as every stream's once did (a scaled frame's colours are weighed by it).
+_ALPHA_FORMATS = ("yuva", "gbrap", "ya", "rgba", "bgra", "argb", "abgr", "pal8", "ayuv", "vuya")
+
+
+def decoded_format(pr: VideoProbe) -> str:
+    """The raw format ffmpeg hands ``pr``'s frames over in: ``gbrp`` (planar RGB, planes G, B,
+    R), or ``rgba`` where the stream may carry alpha or its format is not known."""
+    return "gbrp" if pr.pix_fmt and not pr.pix_fmt.startswith(_ALPHA_FORMATS) else "rgba"
+
+
 def file_url(path: str) -> str:
     """``path`` as ffmpeg's ``file:`` URL, so that a file named ``pipe:0`` or ``http:x.mp4``
     is read as the file, not as a protocol."""
@@ -197,12 +208,17 @@ def file_url(path: str) -> str:
 
 def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float) -> list[str]:
     """ffmpeg's arguments to decode ``path``'s first video stream from ``start`` seconds to raw
-    RGBA frames of ``width`` x ``height`` on stdout, converted with the stream's matrix."""
+    frames of ``width`` x ``height`` on stdout, converted with the stream's matrix to
+    ``decoded_format(pr)``. Planar RGB where there is no alpha: the same pixels as RGBA, and
+    cheaper (ffmpeg's conversion to a packed format costs it more than the interleave,
+    ``_kernels.planes_rgba``, costs us: 1.2 against 0.2 ms a 720p frame), and a quarter fewer
+    bytes cross the pipe."""
     scale = f"scale=w={width}:h={height}:flags={SWS_FLAGS}"
     if pr.matrix is not None:
         rng = "full" if pr.full_range else "limited"
         scale += f":in_color_matrix={pr.matrix}:in_range={rng}"
     seek = ["-ss", f"{start:.6f}"] if start > 0 else []
+    fmt = decoded_format(pr)
     return [
         *seek,
         "-i",
@@ -213,11 +229,11 @@ def decode_args(path: str, pr: VideoProbe, width: int, height: int, start: float
         "-sn",
         "-dn",
         "-vf",
-        f"{scale},format=rgba",
+        f"{scale},format={fmt}",
         "-f",
         "rawvideo",
         "-pix_fmt",
-        "rgba",
+        fmt,
         "pipe:1",
     ]
 

@@ -1,8 +1,9 @@
 """Video in and out through the bundled ffmpeg, one frame at a time over a pipe.
 
 Reading: ffmpeg decodes the first video stream (audio, subtitles and data are ignored, rotation
-metadata is applied) and converts YCbCr to RGBA with the matrix and range the stream is tagged
-with (untagged: BT.709 for HD, BT.601 for SD, as players do). Writing: raw RGB goes to ffmpeg's
+metadata is applied) and converts YCbCr to RGB with the matrix and range the stream is tagged
+with (untagged: BT.709 for HD, BT.601 for SD, as players do): planar, interleaved to RGBA by a
+kernel, or RGBA where the stream may carry alpha. Writing: raw RGB goes to ffmpeg's
 stdin, H.264 yuv420p (mp4) or VP9 (webm) at a constant frame rate, tagged BT.709.
 """
 
@@ -13,11 +14,21 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._core.frames import ClipInfo, Frame, QuantizedFrame
 from .._errors import GifquantError
+from .._kernels import planes_rgba
 from .budget import check_budget
-from .ffmpeg import SWS_FLAGS, FfmpegProcess, decode_args, file_url, last_error, probe
+from .ffmpeg import (
+    SWS_FLAGS,
+    FfmpegProcess,
+    decode_args,
+    decoded_format,
+    file_url,
+    last_error,
+    probe,
+)
 from .prestart import EarlyStart
 from .timeline import CfrClock
 from .y4m import rate_fraction
@@ -89,15 +100,17 @@ class VideoReader:
 
     def __iter__(self) -> Iterator[Frame]:
         w, h = self.info.width, self.info.height
-        size = w * h * 4
+        # ffmpeg's planar frame, read into each time and interleaved (None: RGBA comes over)
+        planes = np.empty((3, h, w), np.uint8) if decoded_format(self.probe) == "gbrp" else None
+        size = w * h * (3 if planes is not None else 4)
         duration = 1.0 / self.info.fps
         self.start()
         out = self._proc.proc.stdout
         n = 0
         try:
             while True:
-                buf = np.empty(size, np.uint8)  # not zero-filled: every byte is read into
-                view = memoryview(buf)
+                buf = np.empty((h, w, 4), np.uint8)  # not zero-filled: every byte is written
+                view = memoryview((buf if planes is None else planes).reshape(-1))
                 got = 0
                 while got < size:
                     k = out.readinto(view[got:])
@@ -108,8 +121,10 @@ class VideoReader:
                     break
                 if got < size:
                     raise GifquantError(f"{self._name}: broken or truncated video at frame {n}")
+                if planes is not None:
+                    planes_rgba(planes, buf)
                 # Handed over, not kept: no reference stays here while the frame is worked on.
-                handed = [Frame(buf.reshape(h, w, 4), duration, opaque=True)]
+                handed = [Frame(buf, duration, opaque=True)]
                 del buf, view
                 yield handed.pop()
                 n += 1
@@ -126,6 +141,14 @@ class VideoReader:
             raise GifquantError(
                 f"{self._name}: broken or truncated video (decoded {n} frames): {last_error(err)}"
             )
+
+
+def planes_rgba_reference(gbr: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``_kernels.planes_rgba`` in numpy: ffmpeg's planar ``gbrp`` frame, (3, h, w) uint8, as a
+    new (h, w, 4) RGBA frame, alpha 255."""
+    out = np.full(gbr.shape[1:] + (4,), 255, np.uint8)
+    out[..., 0], out[..., 1], out[..., 2] = gbr[2], gbr[0], gbr[1]
+    return out
 
 
 def _decode_errors(stderr: str) -> bool:

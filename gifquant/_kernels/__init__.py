@@ -22,6 +22,7 @@ try:
         delta_pixels,
         gather_into,
         lut_where,
+        planes_rgba,
         set_bits,
     )
 except ImportError as exc:  # a broken or missing build: say how to mend it, never run slow
@@ -52,6 +53,7 @@ __all__ = [
     "lut_where",
     "lzw_encode",
     "peer_slots",
+    "planes_rgba",
     "set_bits",
     "smooth_pixels",
     "sticky_slots",

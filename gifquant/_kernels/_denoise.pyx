@@ -9,6 +9,206 @@ import numpy as np
 
 DEF MEMORY_MAX = 250  # the longest running mean (its count is a byte)
 
+cdef extern from *:
+    """
+    /* The denoiser's step on 4 pixels at a time, for x86-64 CPUs with AVX2 (asked at run time:
+       the wheel still runs on the baseline, with the scalar _hold_run). In C: a function
+       compiled for AVX2 needs gcc's or clang's target attribute, which Cython cannot put on its
+       own. No "fma" in the target: every product is rounded before its sum, as in numpy. The
+       arithmetic is _hold_run's, operation for operation, in float64 (four doubles a vector),
+       with its branches as selects; a frame's channel is a 32-bit lane's byte, shifted out. */
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #include <immintrin.h>
+    #define GQ_AVX2_BUILT 1
+    #define GQ_CH(v, c) _mm_and_si128(_mm_srli_epi32((v), 8 * (c)), _mm_set1_epi32(0xFF))
+    #define GQ_SQ(a) _mm256_mul_pd((a), (a))
+    __attribute__((target("avx2")))
+    static inline __m256d gq_mask_pd(__m128i m) {  /* 4 int32 masks -> 4 double masks */
+        return _mm256_castsi256_pd(_mm256_cvtepi32_epi64(m));
+    }
+    __attribute__((target("avx2")))
+    static inline __m128i gq_mask_epi32(__m256d m) {  /* 4 double masks -> 4 int32 masks */
+        __m256i lo = _mm256_permutevar8x32_epi32(_mm256_castpd_si256(m),
+                                                 _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+        return _mm256_castsi256_si128(lo);
+    }
+    __attribute__((target("avx2")))
+    static long long gq_hold_avx2(const uint8_t* f0, const uint8_t* const* ahead,
+                                  const int* ok, int lim, double thr_s, double persist2,
+                                  double q2, int memory, const double* inv, float* mean,
+                                  uint8_t* count, uint8_t* shown, Py_ssize_t n) {
+        Py_ssize_t x;
+        int i, c;
+        long long held = 0;
+        const __m128i limv = _mm_set1_epi32(lim), one = _mm_set1_epi32(1);
+        const __m128i memv = _mm_set1_epi32(memory), zero = _mm_setzero_si128();
+        const __m128i alpha = _mm_set1_epi32((int)0xFF000000u);
+        const __m256d thr_sv = _mm256_set1_pd(thr_s), p2 = _mm256_set1_pd(persist2);
+        const __m256d q2v = _mm256_set1_pd(q2), half = _mm256_set1_pd(0.5);
+        __m128i okv[3];
+        for (i = 0; i < 3; i++) okv[i] = _mm_set1_epi32(ok[i] ? -1 : 0);
+        for (x = 0; x + 4 <= n; x += 4) {
+            __m128i px = _mm_loadu_si128((const __m128i*)(f0 + 4 * x));
+            __m128i xi[3], g[3], go = _mm_set1_epi32(-1), r = one;
+            for (c = 0; c < 3; c++) g[c] = xi[c] = GQ_CH(px, c);
+            /* The look-ahead's agreeing run, in whole numbers (go: -1 while it agrees). */
+            for (i = 0; i < 3; i++) {
+                __m128i p = _mm_loadu_si128((const __m128i*)(ahead[i] + 4 * x));
+                __m128i d2 = zero, a[3];
+                for (c = 0; c < 3; c++) {
+                    __m128i d = _mm_sub_epi32(a[c] = GQ_CH(p, c), xi[c]);
+                    d2 = _mm_add_epi32(d2, _mm_mullo_epi32(d, d));
+                }
+                go = _mm_and_si128(go, _mm_andnot_si128(_mm_cmpgt_epi32(d2, limv), okv[i]));
+                r = _mm_sub_epi32(r, go);
+                for (c = 0; c < 3; c++) g[c] = _mm_add_epi32(g[c], _mm_and_si128(a[c], go));
+            }
+            __m256d inv_r = _mm256_i32gather_pd(inv, r, 8);
+            __m256d rd = _mm256_cvtepi32_pd(r), run[3], m[3], xd[3];
+            for (c = 0; c < 3; c++) {
+                run[c] = _mm256_mul_pd(_mm256_cvtepi32_pd(g[c]), inv_r);
+                m[c] = _mm256_cvtps_pd(_mm_setr_ps(mean[3 * x + c], mean[3 * x + 3 + c],
+                                                   mean[3 * x + 6 + c], mean[3 * x + 9 + c]));
+                xd[c] = _mm256_cvtepi32_pd(xi[c]);
+            }
+            int32_t cnt4;
+            memcpy(&cnt4, count + x, 4);
+            __m128i n_old = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(cnt4));
+            __m256d dr = _mm256_add_pd(_mm256_add_pd(GQ_SQ(_mm256_sub_pd(run[0], m[0])),
+                                                     GQ_SQ(_mm256_sub_pd(run[1], m[1]))),
+                                       GQ_SQ(_mm256_sub_pd(run[2], m[2])));
+            __m256d thr = _mm256_mul_pd(thr_sv, _mm256_add_pd(inv_r, _mm256_i32gather_pd(inv, n_old, 8)));
+            thr = _mm256_max_pd(thr, p2);  /* thr if thr > persist2 else persist2 */
+            __m256d restart = _mm256_or_pd(gq_mask_pd(_mm_cmpeq_epi32(n_old, zero)),
+                                           _mm256_cmp_pd(dr, thr, _CMP_GT_OQ));
+            __m128i restart_i = gq_mask_epi32(restart);
+            __m128i n_new = _mm_blendv_epi8(_mm_min_epi32(_mm_add_epi32(n_old, one), memv),
+                                            one, restart_i);
+            __m256d inv_new = _mm256_i32gather_pd(inv, n_new, 8);
+            __m256d w = _mm256_i32gather_pd(inv, _mm_add_epi32(n_new, r), 8);
+            __m256d nd = _mm256_cvtepi32_pd(n_new), e[3];
+            __m128 k[3];
+            for (c = 0; c < 3; c++) {
+                __m256d kd = _mm256_add_pd(m[c], _mm256_mul_pd(_mm256_sub_pd(xd[c], m[c]), inv_new));
+                k[c] = _mm_blendv_ps(_mm256_cvtpd_ps(kd), _mm_cvtepi32_ps(xi[c]),
+                                     _mm_castsi128_ps(restart_i));
+                __m256d held_e = _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(_mm256_cvtps_pd(k[c]), nd),
+                                                             _mm256_mul_pd(run[c], rd)), w);
+                e[c] = _mm256_blendv_pd(held_e, run[c], restart);
+            }
+            float kf[3][4];
+            for (c = 0; c < 3; c++) _mm_storeu_ps(kf[c], k[c]);
+            for (i = 0; i < 4; i++)
+                for (c = 0; c < 3; c++) mean[3 * (x + i) + c] = kf[c][i];
+            __m128i nb = _mm_shuffle_epi8(n_new, _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1,
+                                                               -1, -1, -1, -1, -1, -1, -1, -1));
+            cnt4 = _mm_cvtsi128_si32(nb);
+            memcpy(count + x, &cnt4, 4);
+            /* The shown value moves when the estimate leaves it by more than q. */
+            __m128i sh = _mm_loadu_si128((const __m128i*)(shown + 4 * x)), v[3];
+            __m256d dv = _mm256_setzero_pd();
+            for (c = 0; c < 3; c++) {
+                v[c] = GQ_CH(sh, c);
+                __m256d d = GQ_SQ(_mm256_sub_pd(e[c], _mm256_cvtepi32_pd(v[c])));
+                dv = c ? _mm256_add_pd(dv, d) : d;
+            }
+            __m128i move = gq_mask_epi32(_mm256_cmp_pd(dv, q2v, _CMP_GT_OQ));
+            __m128i out = _mm_and_si128(px, alpha), same = _mm_set1_epi32(-1);
+            for (c = 0; c < 3; c++) {
+                /* floor(e + 0.5) clipped to 0..255: truncation is the floor for e + 0.5 >= 0 */
+                __m128i lv = _mm256_cvttpd_epi32(_mm256_add_pd(e[c], half));
+                lv = _mm_min_epi32(_mm_max_epi32(lv, zero), _mm_set1_epi32(255));
+                v[c] = _mm_blendv_epi8(v[c], lv, move);
+                out = _mm_or_si128(out, _mm_slli_epi32(v[c], 8 * c));
+                same = _mm_and_si128(same, _mm_cmpeq_epi32(v[c], xi[c]));
+            }
+            _mm_storeu_si128((__m128i*)(shown + 4 * x), out);
+            held += 4 - __builtin_popcount(_mm_movemask_ps(_mm_castsi128_ps(same)));
+        }
+        return held;
+    }
+    /* block_noise_sums on 8 RGBA pixels at a time (n a multiple of 8): whole numbers, so any
+       order of the sums is exact. Limits over 2^31 - 1 are taken as that (no pixel's sum
+       of squares is near it). */
+    __attribute__((target("avx2")))
+    static void gq_noise_avx2(const uint8_t* pp, const uint8_t* pc, const uint8_t* pn,
+                              Py_ssize_t n, long long cap2, long long cap4, long long small4,
+                              long long* e4_sum, long long* blips, long long* moving,
+                              long long* n_small) {
+        const __m256i m8 = _mm256_set1_epi32(0xFF), three = _mm256_set1_epi32(3);
+        const __m256i cap2v = _mm256_set1_epi32(cap2 < 0x7FFFFFFF ? (int)cap2 : 0x7FFFFFFF);
+        const __m256i cap4v = _mm256_set1_epi32(cap4 < 0x7FFFFFFF ? (int)cap4 : 0x7FFFFFFF);
+        const __m256i small4v = _mm256_set1_epi32(small4 < 0x7FFFFFFF ? (int)small4 : 0x7FFFFFFF);
+        __m256i acc_e4 = _mm256_setzero_si256(), acc_b = acc_e4, acc_m = acc_e4, acc_s = acc_e4;
+        Py_ssize_t x;
+        int c;
+        for (x = 0; x < n; x += 8) {
+            __m256i P = _mm256_loadu_si256((const __m256i*)(pp + 4 * x));
+            __m256i C = _mm256_loadu_si256((const __m256i*)(pc + 4 * x));
+            __m256i N = _mm256_loadu_si256((const __m256i*)(pn + 4 * x));
+            __m256i e4 = _mm256_setzero_si256(), dp = e4, dn = e4;
+            for (c = 0; c < 3; c++) {
+                __m256i p = _mm256_and_si256(_mm256_srli_epi32(P, 8 * c), m8);
+                __m256i q = _mm256_and_si256(_mm256_srli_epi32(C, 8 * c), m8);
+                __m256i r = _mm256_and_si256(_mm256_srli_epi32(N, 8 * c), m8);
+                __m256i lap = _mm256_sub_epi32(_mm256_sub_epi32(_mm256_add_epi32(q, q), p), r);
+                __m256i a = _mm256_sub_epi32(q, p), b = _mm256_sub_epi32(r, q);
+                e4 = _mm256_add_epi32(e4, _mm256_mullo_epi32(lap, lap));
+                dp = _mm256_add_epi32(dp, _mm256_mullo_epi32(a, a));
+                dn = _mm256_add_epi32(dn, _mm256_mullo_epi32(b, b));
+            }
+            __m256i mov = _mm256_or_si256(_mm256_cmpgt_epi32(dp, cap2v), _mm256_cmpgt_epi32(dn, cap2v));
+            __m256i blip = _mm256_cmpgt_epi32(e4, three);  /* e4 >= 4 */
+            e4 = _mm256_min_epi32(e4, cap4v);
+            acc_m = _mm256_sub_epi32(acc_m, mov);
+            acc_b = _mm256_sub_epi32(acc_b, blip);
+            acc_e4 = _mm256_add_epi32(acc_e4, _mm256_and_si256(e4, blip));
+            acc_s = _mm256_sub_epi32(acc_s, _mm256_andnot_si256(_mm256_cmpgt_epi32(e4, small4v), blip));
+        }
+        int32_t t[4][8];
+        _mm256_storeu_si256((__m256i*)t[0], acc_e4);
+        _mm256_storeu_si256((__m256i*)t[1], acc_b);
+        _mm256_storeu_si256((__m256i*)t[2], acc_m);
+        _mm256_storeu_si256((__m256i*)t[3], acc_s);
+        for (c = 0; c < 8; c++) {
+            *e4_sum += t[0][c];
+            *blips += t[1][c];
+            *moving += t[2][c];
+            *n_small += t[3][c];
+        }
+    }
+    static int gq_cpu_avx2(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+    }
+    #else
+    #define GQ_AVX2_BUILT 0
+    static long long gq_hold_avx2(const uint8_t* f0, const uint8_t* const* ahead,
+                                  const int* ok, int lim, double thr_s, double persist2,
+                                  double q2, int memory, const double* inv, float* mean,
+                                  uint8_t* count, uint8_t* shown, Py_ssize_t n) { return 0; }
+    static void gq_noise_avx2(const uint8_t* pp, const uint8_t* pc, const uint8_t* pn,
+                              Py_ssize_t n, long long cap2, long long cap4, long long small4,
+                              long long* e4_sum, long long* blips, long long* moving,
+                              long long* n_small) {}
+    static int gq_cpu_avx2(void) { return 0; }
+    #endif
+    """
+    long long gq_hold_avx2(const unsigned char* f0, const unsigned char** ahead, const int* ok,
+                           int lim, double thr_s, double persist2, double q2, int memory,
+                           const double* inv, float* mean, unsigned char* count,
+                           unsigned char* shown, Py_ssize_t n) noexcept nogil
+    void gq_noise_avx2(const unsigned char* pp, const unsigned char* pc,
+                       const unsigned char* pn, Py_ssize_t n, long long cap2, long long cap4,
+                       long long small4, long long* e4_sum, long long* blips,
+                       long long* moving, long long* n_small) noexcept nogil
+    int gq_cpu_avx2() noexcept nogil
+
+# The CPU has AVX2 and this build has the step and the noise sums compiled for it.
+VECTOR_STEP = bool(gq_cpu_avx2())
+
 def downsample(const unsigned char[:, :, :] img, int s):
     """Each s x s block's mean colour, rounded, (h // s, w // s, 3) uint8, and its detail: the
     largest range (max - min) of a channel within the block, (h // s, w // s) uint8."""
@@ -161,11 +361,18 @@ cdef inline void _add_block_row(long long[:, :, ::1] out, Py_ssize_t by, Py_ssiz
 
 
 def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :, :] cur,
-                     const unsigned char[:, :, :] nxt, int block, double cap, double small):
+                     const unsigned char[:, :, :] nxt, int block, double cap, double small,
+                     vector=None):
     """Per block: the sum of its blips' squared second differences (capped at ``cap``^2), their
     count, and the count of its moving pixels (changed by more than ``cap`` from ``prev`` or to
-    ``nxt``); and the frame's count of blips of at most ``small`` levels."""
-    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx
+    ``nxt``); and the frame's count of blips of at most ``small`` levels. ``vector``: whether
+    RGBA frames take the AVX2 loop (None: where the CPU has it)."""
+    if vector is None:
+        vector = VECTOR_STEP
+    elif vector and not VECTOR_STEP:
+        raise ValueError("this CPU or build has no AVX2 loop")
+    cdef bint vec = vector
+    cdef Py_ssize_t h = cur.shape[0], w = cur.shape[1], y, x, x0, x1, bx, done
     if cur.shape[2] < 3 or prev.shape[2] < 3 or nxt.shape[2] < 3:
         raise ValueError("the frames must have at least three channels")
     others = ((prev.shape[0], prev.shape[1]), (nxt.shape[0], nxt.shape[1]))
@@ -190,7 +397,12 @@ def block_noise_sums(const unsigned char[:, :, :] prev, const unsigned char[:, :
                 pc = &cur[y, x0, 0]
                 pn = &nxt[y, x0, 0]
                 if rgba:
-                    for x in range(x1 - x0):
+                    done = 0
+                    if vec:  # eight pixels at a time, the last 0-7 below
+                        done = (x1 - x0) - (x1 - x0) % 8
+                        gq_noise_avx2(pp, pc, pn, done, lim.cap2, lim.cap4, lim.small4,
+                                      &sums.e4, &sums.blips, &sums.moving, &n_small)
+                    for x in range(done, x1 - x0):
                         _pixel_noise(pp + 4 * x, pc + 4 * x, pn + 4 * x, 1, 1, 1, &lim, &sums,
                                      &n_small)
                 else:
@@ -392,13 +604,20 @@ cdef inline int _level(double e) noexcept nogil:
 def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:, ::1] tight,
                  int block, float[:, :, ::1] mean, unsigned char[:, ::1] count,
                  unsigned char[:, :, ::1] shown, double persist, double shown_min,
-                 double shown_max, double tight_level, int memory):
+                 double shown_max, double tight_level, int memory, vector=None):
     """One frame of ``_denoise.step_reference``'s maths on the state, in place; returns the
     pixels held. ``window``: 1 to 4 frames (h, w, 4) uint8, C-contiguous, of one shape;
     ``blocks``: the per-block sigma; ``tight``: per block, 1 where it is smooth (a steady shift
     of more than ``tight_level`` levels restarts a pixel there, and its shown value moves at
     that); ``shown``: (h, w, 4), its alpha copied from the frame; the rest are ``_denoise``'s
-    constants of the same names."""
+    constants of the same names. ``vector``: whether the AVX2 copy of the loop runs (None:
+    where the CPU has it)."""
+    if vector is None:
+        vector = VECTOR_STEP
+    elif vector and not VECTOR_STEP:
+        raise ValueError("this CPU or build has no AVX2 step")
+    cdef bint vec = vector
+    cdef Py_ssize_t done
     cdef int L = len(window)
     if not 1 <= L <= 4:
         raise ValueError("window must hold 1 to 4 frames")
@@ -428,6 +647,7 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
     if tight.shape[0] != blocks.shape[0] or tight.shape[1] != wb:
         raise ValueError("tight must be the shape of blocks")
     cdef double s, s2, q, persist2, q_min, lim_d
+    cdef int lim
     cdef long long held = 0
     cdef const unsigned char* p
     cdef Py_ssize_t o
@@ -463,13 +683,22 @@ def denoise_step(list window, const float[:, ::1] blocks, const unsigned char[:,
                 # A squared distance of whole numbers is within 32 s^2 when within its floor
                 # (no pixel's is over 3 * 255^2).
                 lim_d = 32 * s2
-                for i in range(3):
-                    ahead[i] = base[i + 1] + 4 * o
-                held += _hold_run(
-                    base[0] + 4 * o, ahead, &ok[1],
-                    <int>floor(lim_d) if lim_d < 200000 else 200000,
-                    16 * s2, persist2, q * q, memory, inv, &mean[y, x0, 0], &count[y, x0],
-                    &shown[y, x0, 0], n)
+                lim = <int>floor(lim_d) if lim_d < 200000 else 200000
+                done = 0
+                if vec:  # four pixels at a time, the last 0-3 below
+                    for i in range(3):
+                        ahead[i] = base[i + 1] + 4 * o
+                    done = n - n % 4
+                    held += gq_hold_avx2(
+                        base[0] + 4 * o, ahead, &ok[1], lim, 16 * s2, persist2, q * q, memory,
+                        inv, &mean[y, x0, 0], &count[y, x0], &shown[y, x0, 0], done)
+                if done < n:
+                    for i in range(3):
+                        ahead[i] = base[i + 1] + 4 * (o + done)
+                    held += _hold_run(
+                        base[0] + 4 * (o + done), ahead, &ok[1], lim, 16 * s2, persist2, q * q,
+                        memory, inv, &mean[y, x0 + done, 0], &count[y, x0 + done],
+                        &shown[y, x0 + done, 0], n - done)
     return held
 
 

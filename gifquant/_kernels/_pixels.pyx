@@ -6,7 +6,11 @@ counts, the rectangle of changed pixels, and a delta rectangle's transparency.""
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.string cimport memcpy
 
+import sys
+
 import numpy as np
+
+cdef bint LITTLE_ENDIAN = sys.byteorder == "little"
 
 ctypedef fused table_t:
     uint8_t
@@ -255,3 +259,26 @@ def set_bits(const uint8_t[::1] bits):
 cdef uint8_t _POPCOUNT8[256]
 for _i in range(256):
     _POPCOUNT8[_i] = bin(_i).count("1")
+
+
+def planes_rgba(const uint8_t[:, :, ::1] gbr, uint8_t[:, :, ::1] out):
+    """A planar frame as ffmpeg's ``gbrp`` has it, (3, h, w) uint8, planes G, B, R, into
+    ``out``, (h, w, 4) RGBA, alpha 255."""
+    cdef Py_ssize_t i, n = gbr.shape[1] * gbr.shape[2]
+    if gbr.shape[0] != 3 or out.shape[0] != gbr.shape[1] or out.shape[1] != gbr.shape[2] \
+            or out.shape[2] != 4:
+        raise ValueError("gbr must be (3, h, w) and out (h, w, 4)")
+    if n == 0:
+        return
+    cdef const uint8_t* g = &gbr[0, 0, 0]
+    cdef const uint8_t* b = &gbr[1, 0, 0]
+    cdef const uint8_t* r = &gbr[2, 0, 0]
+    # A pixel a 32-bit word (the compiler vectorises the shifts, not the bytes' stores).
+    cdef uint32_t* o = <uint32_t*>&out[0, 0, 0]
+    with nogil:
+        if LITTLE_ENDIAN:
+            for i in range(n):
+                o[i] = r[i] | (<uint32_t>g[i] << 8) | (<uint32_t>b[i] << 16) | 0xFF000000u
+        else:
+            for i in range(n):
+                o[i] = (<uint32_t>r[i] << 24) | (<uint32_t>g[i] << 16) | (<uint32_t>b[i] << 8) | 0xFFu
