@@ -3,10 +3,12 @@
 
 Textbook LZW with choices any decoder reads unawares: the smallest minimum code size the pixels
 allow; optionally flexible parsing (a code a pixel or so shorter than the longest match when
-the match after it then reaches further); and what to do with a full table (see ``encode``):
+the match after it then reaches further); what to do with a full table (see ``encode``):
 clear at once, keep it while its codes cost less a pixel than a fresh table's did, or race a
-fresh table against it. This module imports nothing but the standard library: the encoder
-process loads it by path, without numpy.
+fresh table against it; and, in a delta frame, whether a pixel that shows the same either way
+is written as its own index or as the transparent one: whichever makes the match longer
+(``choice_step``). This module imports nothing but the standard library: the encoder process
+loads it by path, without numpy.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
@@ -27,6 +29,7 @@ cdef enum:
     DIRECT_BITS = 6  # up to this minimum code size, ``child`` (512 KB) beats hashing: 2-3x
     MEAN_SHIFT = 8  # the running mean of pixels a code spans about the last 256 codes
     REMAIN = 1000  # no clear with fewer codes than this left at that mean: it cannot pay
+    BUDGET = 1024  # entries looked up for one longest match with a choice, at most
 
 cdef extern from *:
     """
@@ -53,6 +56,14 @@ cdef struct Coder:
     uint8_t *widths
     Py_ssize_t n_codes
     Py_ssize_t bits  # of the codes kept
+    # With a choice (``choice_step``), else ``choice`` is NULL:
+    const uint8_t *choice  # a bit a pixel: it may be ``transparent`` instead of its index
+    int transparent
+    uint16_t *prefix  # each entry's code without its last pixel
+    uint8_t *first  # each code's first pixel
+    uint8_t *tried  # the search's values tried at each depth
+    int pending  # the last code, whose entry waits for this code's first pixel; -1: none
+    int reserved  # that entry's code
 
 
 cdef struct Out:
@@ -168,6 +179,7 @@ cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
             c.child[c.log[i]] = 0
     c.n_log = 0
     c.next_code = (1 << c.min_bits) + 2
+    c.pending = -1
     c.pos = pos
     c.match_len = 0
     c.n_codes = 0
@@ -259,6 +271,137 @@ cdef inline void greedy_step(Coder *c, const uint8_t *data, Py_ssize_t n, Out *o
         c.next_code += 1
 
 
+cdef inline int values(Coder *c, const uint8_t *data, Py_ssize_t q, uint8_t *v) noexcept nogil:
+    """What pixel ``q`` may be written as, in the order tried (in ``v``); how many."""
+    v[0] = data[q]
+    if v[0] != c.transparent and (c.choice[q >> 3] >> (q & 7)) & 1:
+        v[1] = <uint8_t>c.transparent
+        return 2
+    return 1
+
+
+cdef inline uint32_t lookup(Coder *c, uint32_t code, uint32_t pixel) noexcept nogil:
+    """The entry of ``code`` + ``pixel``, 0 if none (no entry is code 0)."""
+    cdef Py_ssize_t h
+    cdef uint32_t e
+    if c.child != NULL:
+        return c.child[(code << c.min_bits) | pixel]
+    e = probe(c.slots, (code << 8) | pixel, &h)
+    return 0 if e == EMPTY else e & 0xFFF
+
+
+cdef bint add(Coder *c, uint32_t code, uint32_t pixel, uint32_t new) noexcept nogil:
+    """Enter ``code`` + ``pixel`` as ``new`` unless the table holds it already (``c.hole``:
+    where it went)."""
+    cdef Py_ssize_t h
+    if c.child != NULL:
+        h = (code << c.min_bits) | pixel
+        if c.child[h] != 0:
+            return False
+        c.child[h] = <uint16_t>new
+        c.log[c.n_log] = <uint32_t>h
+        c.n_log += 1
+    else:
+        if probe(c.slots, (code << 8) | pixel, &h) != EMPTY:
+            return False
+        c.slots[h] = (((code << 8) | pixel) << 12) | new
+    c.hole = h
+    c.prefix[new] = <uint16_t>code
+    c.first[new] = c.first[code]
+    return True
+
+
+cdef inline void remove_last(Coder *c) noexcept nogil:
+    """Take out the entry ``add`` made last (no other since): the table is as before it."""
+    if c.child != NULL:
+        c.child[c.hole] = 0
+        c.n_log -= 1
+    else:
+        c.slots[c.hole] = EMPTY
+
+
+cdef int search(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p,
+                uint32_t *best) noexcept nogil:
+    """The length of the longest match at ``p`` with either value at a choice pixel (its code
+    in ``best``): depth first, the first found of the longest, ``BUDGET`` look-ups at most."""
+    cdef uint16_t *stack = c.path  # the codes of the match being walked
+    cdef uint8_t *tried = c.tried
+    cdef uint8_t roots[2]
+    cdef uint8_t v[2]
+    cdef int n_roots = values(c, data, p, roots), r, d, longest = 0, budget = BUDGET
+    cdef uint32_t child
+    cdef Py_ssize_t q
+    for r in range(n_roots):
+        if longest < 1:
+            best[0] = roots[r]
+            longest = 1
+        stack[0] = roots[r]
+        tried[0] = 0
+        d = 1
+        while d > 0:
+            q = p + d  # the pixel after the match of ``d`` pixels
+            if longest == n - p:
+                return longest  # as long as can be
+            if q >= n or budget == 0 or tried[d - 1] >= values(c, data, q, v):
+                d -= 1
+                continue
+            child = lookup(c, stack[d - 1], v[tried[d - 1]])
+            tried[d - 1] += 1
+            budget -= 1
+            if child == 0:
+                continue
+            stack[d] = <uint16_t>child
+            tried[d] = 0
+            d += 1
+            if d > longest:
+                best[0] = child
+                longest = d
+    return longest
+
+
+cdef void choice_step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead,
+                      Out *out) noexcept nogil:
+    """``step`` with a choice at some pixels: the longest match allowing either value there.
+    The last code's entry is its string plus this code's first pixel, which this search
+    decides: meanwhile it is taken to be the last code's own first pixel (so that in a run
+    this code may be that very entry, as a decoder allows), and moved when this code starts
+    otherwise."""
+    cdef Py_ssize_t p = c.pos
+    cdef int longest, size, length, reach, further, i, last = c.pending
+    cdef uint32_t best, code, guess = 0
+    cdef bint provisional = False
+    if last >= 0:
+        guess = c.first[last]
+        provisional = add(c, last, guess, c.reserved)
+    longest = search(c, data, n, p, &best)
+    if last >= 0:
+        if c.first[best] != guess:
+            if provisional:
+                remove_last(c)
+            add(c, last, c.first[best], c.reserved)
+        c.pending = -1
+    size = longest
+    if lookahead > 0 and p + longest < n:
+        reach = -1
+        length = longest
+        while length >= 1 and length >= longest - lookahead:
+            further = length + search(c, data, n, p + length, &code)
+            if further > reach:
+                reach = further
+                size = length
+            length -= 1
+    code = best
+    for i in range(longest - size):
+        code = c.prefix[code]
+    emit(c, out, code)
+    c.pos = p + size
+    if c.next_code < MAX_CODES:
+        if c.pos < n:
+            c.pending = <int>code
+            c.reserved = c.next_code
+        c.next_code += 1
+
+
 cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
     cdef int i
     cdef bint ok
@@ -276,6 +419,14 @@ cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
     for i in range(MAX_LOOKAHEAD + 1):
         c.spare[i] = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         ok = ok and c.spare[i] != NULL
+    if c.choice != NULL:
+        c.prefix = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        c.first = <uint8_t *>malloc(MAX_CODES)
+        c.tried = <uint8_t *>malloc(MAX_CODES)
+        ok = ok and c.prefix != NULL and c.first != NULL and c.tried != NULL
+        if ok:
+            for i in range(1 << min_bits):
+                c.first[i] = <uint8_t>i
     return ok
 
 
@@ -287,13 +438,18 @@ cdef void free_coder(Coder *c) noexcept nogil:
     free(c.widths)
     free(c.child)
     free(c.log)
+    free(c.prefix)
+    free(c.first)
+    free(c.tried)
     for i in range(MAX_LOOKAHEAD + 1):
         free(c.spare[i])
 
 
 cdef inline void advance(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead,
                          Out *out) noexcept nogil:
-    if lookahead:
+    if c.choice != NULL:
+        choice_step(c, data, n, lookahead, out)
+    elif lookahead:
         step(c, data, n, lookahead, out)
     else:
         greedy_step(c, data, n, out)
@@ -369,7 +525,8 @@ cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int 
     return out.size
 
 
-def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
+def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic",
+           const uint8_t[::1] choice=None, int transparent=-1):
     """GIF image data for ``indices`` (one byte a pixel, row-major): the LZW minimum code size
     byte, the codes in sub-blocks of up to 255 bytes, and the empty block that ends them.
 
@@ -379,6 +536,11 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
         did (and to the end when fewer than 1000 codes are left); "race", the full table kept
         while a trial coder, started afresh at that point, has not yet coded as far for fewer
         bits (twice the work while the table is full)
+    choice : a bit a pixel (pixel i in bit i % 8 of byte i // 8, the lowest first), set where
+        the pixel may be written as ``transparent`` instead of its index (a delta frame's
+        unchanged pixel, which shows the same either way): each match is then the longest
+        allowing either (see ``choice_step``). Without one pixel that may be either, or None:
+        no choice.
 
     Releases the GIL while it works.
     """
@@ -394,6 +556,12 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
     if not 0 <= lookahead <= MAX_LOOKAHEAD:
         raise ValueError(f"lookahead must be 0..{MAX_LOOKAHEAD}, not {lookahead}")
     cdef Py_ssize_t n = indices.shape[0], i, raw, size, at, chunk
+    if choice is not None:
+        if choice.shape[0] != (n + 7) // 8:
+            raise ValueError(f"choice needs {(n + 7) // 8} bytes for {n} pixels, not "
+                             f"{choice.shape[0]}")
+        if not 0 <= transparent <= 255:
+            raise ValueError(f"a choice needs a transparent index 0..255, not {transparent}")
     cdef const uint8_t *data = &indices[0] if n else NULL
     cdef int top = 0, min_bits = 2
     cdef Coder coder, trial
@@ -406,6 +574,12 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
         for i in range(n):
             if data[i] > top:
                 top = data[i]
+            if choice is not None and coder.choice == NULL and data[i] != transparent and (
+                    choice[i >> 3] >> (i & 7)) & 1:
+                coder.choice = trial.choice = &choice[0]
+                coder.transparent = trial.transparent = transparent
+        if coder.choice != NULL and transparent > top:
+            top = transparent
         while (1 << min_bits) <= top:
             min_bits += 1
         # Every code covers a pixel or more, and a clear follows 3,800 codes or more.
