@@ -79,7 +79,7 @@ def own_frames(build: Path, path: Path) -> list[np.ndarray]:
     """The frames gifquant's reader (of the ``--new`` build) gives, RGBA."""
     from gifquant._io.image import ImageReader
 
-    with ImageReader(str(path), name=path.name, max_pixels=0) as r:
+    with ImageReader(str(path), name=path.name, max_pixels=1 << 30) as r:
         return [np.asarray(f.rgba).copy() for f in r]
 
 
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                 if label == "base" and out.exists() and cpu.exists():
                     runs[label] = out, json.loads(cpu.read_text())
                     continue
+                out.unlink(missing_ok=True)  # (gifquant would not overwrite it)
                 res = convert(build, src, out, k)
                 if res["status"] != 0:
                     runs[label] = None

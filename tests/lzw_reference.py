@@ -20,8 +20,9 @@ decoder reads the result, as the decoder's rules are untouched):
   the coder; when its own table fills first, a new trial starts where the coder is;
 - a choice at some pixels (``choice``: a delta frame's unchanged pixels, which show the same
   as their own index or as the transparent one): the longest match allowing either value
-  there, found depth first (own index before the transparent one; of matches as long, the
-  first found), looking ``BUDGET`` entries up at most. A code's entry is its string plus the
+  there, found depth first (the transparent index before the own one; of matches as long,
+  the first found), never below an entry whose height (its longest string below) cannot make
+  a longer match than the longest found. A code's entry is its string plus the
   next code's first pixel, which the next search decides: until it has, it is taken to be the
   code's own first pixel (so that in a run the next code may be that very entry, as a
   decoder allows), and moved when the next code starts otherwise. Without an actual choice
@@ -39,7 +40,6 @@ from PIL import Image
 MAX_CODES = 4096
 SHIFT = 8  # the running mean's weight: 1/256
 REMAIN = 1000  # codes left (at the running mean) below which a full table is kept to the end
-BUDGET = 1024  # entries looked up for one longest match with a choice, at most
 
 
 class _Coder:
@@ -60,6 +60,9 @@ class _Coder:
         self.table: dict[tuple[int, int], int] = {}
         self.prefix: dict[int, int] = {}  # each entry's code without its last pixel
         self.first: dict[int, int] = {c: c for c in range(1 << min_bits)}  # a code's first pixel
+        # Each code's longest string below it, in pixels: no less (an entry taken out again
+        # leaves the heights it raised).
+        self.height: dict[int, int] = dict.fromkeys(range(1 << min_bits), 0)
         self.pending: tuple[int, int] | None = None  # (the last code, its entry's code number)
         self.next_code = (1 << min_bits) + 2
         self.min_bits = min_bits
@@ -118,25 +121,26 @@ class _Coder:
         """What pixel ``q`` may be written as, in the order tried."""
         v = self.data[q]
         if self.choice[q] and v != self.transparent:
-            return (v, self.transparent)
+            return (self.transparent, v)
         return (v,)
 
     def search(self, p: int) -> tuple[int, int]:
         """(code, length) of the longest match at pixel ``p`` with either value at a choice
-        pixel: depth first, the first found of the longest, ``BUDGET`` look-ups at most."""
-        table, n = self.table, len(self.data)
-        best, longest, budget = -1, 0, BUDGET
+        pixel: depth first (the transparent index first), the first found of the longest, none
+        below a code whose height cannot make a longer one."""
+        table, height, n = self.table, self.height, len(self.data)
+        best, longest = -1, 0
         for root in self.values(p):
             if longest < 1:
                 best, longest = root, 1
             stack = [(root, iter(self.values(p + 1)) if p + 1 < n else iter(()))]
             while stack:
                 code, rest = stack[-1]
-                v = next(rest, None) if budget else None
+                hopeless = len(stack) + height[code] <= longest
+                v = None if hopeless else next(rest, None)
                 if v is None:
                     stack.pop()
                     continue
-                budget -= 1
                 child = table.get((code, v))
                 if child is None:
                     continue
@@ -153,6 +157,14 @@ class _Coder:
         self.table[(code, pixel)] = new
         self.prefix[new] = code
         self.first[new] = self.first[code]
+        self.height[new] = 0
+        up = 1
+        while self.height[code] < up:
+            self.height[code] = up
+            if code < 1 << self.min_bits:
+                break
+            code = self.prefix[code]
+            up += 1
         return True
 
     def choice_step(self) -> None:

@@ -29,7 +29,6 @@ cdef enum:
     DIRECT_BITS = 6  # up to this minimum code size, ``child`` (512 KB) beats hashing: 2-3x
     MEAN_SHIFT = 8  # the running mean of pixels a code spans about the last 256 codes
     REMAIN = 1000  # no clear with fewer codes than this left at that mean: it cannot pay
-    BUDGET = 1024  # entries looked up for one longest match with a choice, at most
 
 cdef extern from *:
     """
@@ -61,7 +60,8 @@ cdef struct Coder:
     int transparent
     uint16_t *prefix  # each entry's code without its last pixel
     uint8_t *first  # each code's first pixel
-    uint8_t *tried  # the search's values tried at each depth
+    uint16_t *height  # each code's longest string below it, in pixels (or more: see ``add``)
+    uint16_t *forks  # the search's depths still to go back to
     int pending  # the last code, whose entry waits for this code's first pixel; -1: none
     int reserved  # that entry's code
 
@@ -180,6 +180,8 @@ cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
     c.n_log = 0
     c.next_code = (1 << c.min_bits) + 2
     c.pending = -1
+    if c.height != NULL:
+        memset(c.height, 0, (1 << c.min_bits) * sizeof(uint16_t))
     c.pos = pos
     c.match_len = 0
     c.n_codes = 0
@@ -271,15 +273,6 @@ cdef inline void greedy_step(Coder *c, const uint8_t *data, Py_ssize_t n, Out *o
         c.next_code += 1
 
 
-cdef inline int values(Coder *c, const uint8_t *data, Py_ssize_t q, uint8_t *v) noexcept nogil:
-    """What pixel ``q`` may be written as, in the order tried (in ``v``); how many."""
-    v[0] = data[q]
-    if v[0] != c.transparent and (c.choice[q >> 3] >> (q & 7)) & 1:
-        v[1] = <uint8_t>c.transparent
-        return 2
-    return 1
-
-
 cdef inline uint32_t lookup(Coder *c, uint32_t code, uint32_t pixel) noexcept nogil:
     """The entry of ``code`` + ``pixel``, 0 if none (no entry is code 0)."""
     cdef Py_ssize_t h
@@ -292,8 +285,11 @@ cdef inline uint32_t lookup(Coder *c, uint32_t code, uint32_t pixel) noexcept no
 
 cdef bint add(Coder *c, uint32_t code, uint32_t pixel, uint32_t new) noexcept nogil:
     """Enter ``code`` + ``pixel`` as ``new`` unless the table holds it already (``c.hole``:
-    where it went)."""
+    where it went), and raise the heights above it (never lowered: an entry taken out again
+    leaves them as they were raised, still no less than they are)."""
     cdef Py_ssize_t h
+    cdef uint32_t clear = 1 << c.min_bits
+    cdef uint16_t up = 1
     if c.child != NULL:
         h = (code << c.min_bits) | pixel
         if c.child[h] != 0:
@@ -308,6 +304,13 @@ cdef bint add(Coder *c, uint32_t code, uint32_t pixel, uint32_t new) noexcept no
     c.hole = h
     c.prefix[new] = <uint16_t>code
     c.first[new] = c.first[code]
+    c.height[new] = 0
+    while c.height[code] < up:  # (the walk is no longer than the pixels ``code`` covers)
+        c.height[code] = up
+        if code < clear:
+            break
+        code = c.prefix[code]
+        up += 1
     return True
 
 
@@ -320,42 +323,77 @@ cdef inline void remove_last(Coder *c) noexcept nogil:
         c.slots[c.hole] = EMPTY
 
 
+cdef inline bint either(Coder *c, const uint8_t *data, Py_ssize_t q) noexcept nogil:
+    """May pixel ``q`` be written as the transparent index as well as its own?"""
+    return data[q] != c.transparent and (c.choice[q >> 3] >> (q & 7)) & 1
+
+
 cdef int search(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p,
                 uint32_t *best) noexcept nogil:
     """The length of the longest match at ``p`` with either value at a choice pixel (its code
-    in ``best``): depth first, the first found of the longest, ``BUDGET`` look-ups at most."""
+    in ``best``): depth first, the transparent index before the own one (of matches as long,
+    the first found), never below a code whose height cannot make a longer match than the
+    longest found. Each entry is looked at once at most (two look-ups), so a search costs
+    8,192 look-ups at worst; in practice two or three a pixel."""
     cdef uint16_t *stack = c.path  # the codes of the match being walked
-    cdef uint8_t *tried = c.tried
+    cdef uint16_t *forks = c.forks  # the depths whose own index is still to be tried, deepest last
+    cdef uint16_t *height = c.height
+    cdef uint32_t t = <uint32_t>c.transparent, node, child
     cdef uint8_t roots[2]
-    cdef uint8_t v[2]
-    cdef int n_roots = values(c, data, p, roots), r, d, longest = 0, budget = BUDGET
-    cdef uint32_t child
+    cdef int n_roots = 1, r, d, longest = 0, n_forks = 0
+    cdef bint down
     cdef Py_ssize_t q
+    roots[0] = data[p]
+    if either(c, data, p):
+        roots[0], roots[1], n_roots = <uint8_t>t, data[p], 2
     for r in range(n_roots):
         if longest < 1:
             best[0] = roots[r]
             longest = 1
         stack[0] = roots[r]
-        tried[0] = 0
         d = 1
-        while d > 0:
-            q = p + d  # the pixel after the match of ``d`` pixels
-            if longest == n - p:
-                return longest  # as long as can be
-            if q >= n or budget == 0 or tried[d - 1] >= values(c, data, q, v):
-                d -= 1
+        down = True
+        while True:
+            while down:  # on down from the code at depth d, by the first values found
+                node = stack[d - 1]
+                if longest == n - p:
+                    return longest  # as long as can be
+                q = p + d  # the pixel after the code's string
+                if q >= n or d + height[node] <= longest:
+                    break
+                child = 0
+                if either(c, data, q):
+                    child = lookup(c, node, t)
+                    if child != 0:
+                        forks[n_forks] = <uint16_t>d
+                        n_forks += 1
+                if child == 0:
+                    child = lookup(c, node, data[q])
+                if child == 0:
+                    break
+                stack[d] = <uint16_t>child
+                d += 1
+                if d > longest:
+                    best[0] = child
+                    longest = d
+            # Back to the deepest code whose own index is still to be tried at the next pixel.
+            if n_forks == 0:
+                break
+            n_forks -= 1
+            d = forks[n_forks]
+            node = stack[d - 1]
+            down = False
+            if d + height[node] <= longest:
                 continue
-            child = lookup(c, stack[d - 1], v[tried[d - 1]])
-            tried[d - 1] += 1
-            budget -= 1
+            child = lookup(c, node, data[p + d])
             if child == 0:
                 continue
             stack[d] = <uint16_t>child
-            tried[d] = 0
             d += 1
             if d > longest:
                 best[0] = child
                 longest = d
+            down = True
     return longest
 
 
@@ -422,8 +460,9 @@ cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
     if c.choice != NULL:
         c.prefix = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         c.first = <uint8_t *>malloc(MAX_CODES)
-        c.tried = <uint8_t *>malloc(MAX_CODES)
-        ok = ok and c.prefix != NULL and c.first != NULL and c.tried != NULL
+        c.forks = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        c.height = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        ok = ok and c.prefix != NULL and c.first != NULL and c.forks != NULL and c.height != NULL
         if ok:
             for i in range(1 << min_bits):
                 c.first[i] = <uint8_t>i
@@ -440,7 +479,8 @@ cdef void free_coder(Coder *c) noexcept nogil:
     free(c.log)
     free(c.prefix)
     free(c.first)
-    free(c.tried)
+    free(c.forks)
+    free(c.height)
     for i in range(MAX_LOOKAHEAD + 1):
         free(c.spare[i])
 
