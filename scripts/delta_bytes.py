@@ -1,6 +1,6 @@
 """Bytes and encoder CPU of two builds' GIFs, and whether every frame composites the same.
 
-    python scripts/delta_bytes.py --base /tmp/main-build            # corpus + camera clips, k 16, 256
+    python scripts/delta_bytes.py --base /tmp/main-build     # corpus + camera clips, k 16, 256
     python scripts/delta_bytes.py --base /tmp/main-build -k 16 ../clips/sunset.mkv
 
 Each build is a source folder with its kernels compiled in place (for another commit:
@@ -103,8 +103,10 @@ def main(argv: list[str] | None = None) -> None:
         *[clips / f"{n}.mkv" for n in ("sky", "sunset", "meeting", "traffic", "cockatoo60")],
     ]
     keep = args.keep or Path(tempfile.mkdtemp(prefix="delta_bytes-"))
-    print("| input | k | before KB | after KB | after/before | encode s before -> after "
-          "| delta s before -> after | same composites |")
+    print(
+        "| input | k | before KB | after KB | after/before | encode s before -> after "
+        "| delta s before -> after | same composites |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     totals = [0, 0]
     for src in inputs:
@@ -139,8 +141,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{cb['delta']:.2f} | {'yes' if ok else 'NO'} |",
                 flush=True,
             )
-    print(f"| total | | {totals[0] / 1000:.1f} | {totals[1] / 1000:.1f} | "
-          f"{totals[1] / max(1, totals[0]):.3f} | | | |")
+    print(
+        f"| total | | {totals[0] / 1000:.1f} | {totals[1] / 1000:.1f} | "
+        f"{totals[1] / max(1, totals[0]):.3f} | | | |"
+    )
 
 
 if __name__ == "__main__":

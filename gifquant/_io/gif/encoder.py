@@ -116,9 +116,7 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
         palette = read_exact(inp, 3 * n)
         choice = read_exact(inp, (w * h + 7) // 8) if has_choice else None
         try:
-            table, image, trans = encode_image(
-                indices, w, h, palette, None if t < 0 else t, choice
-            )
+            table, image, trans = encode_image(indices, w, h, palette, None if t < 0 else t, choice)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
             msg = f"{type(exc).__name__}: {exc}".encode()
             out.write(REPLY.pack(-1, len(msg), -1) + msg)

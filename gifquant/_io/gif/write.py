@@ -60,9 +60,11 @@ def crop_changed_reference(
 # and at most this many of their pixels (a byte each), so large frames stay few in memory.
 OPENING_FRAMES = 16
 OPENING_PIXELS = 1 << 23
-# Above this share of changed pixels, a delta rectangle is written with every pixel's own index
-# and no transparency:
-# scattered noise over most of it (camera footage) compresses better whole than holed.
+# Above this share of changed pixels, a delta rectangle whose transparent index would make its
+# colour table larger (a bit more on every code) is written whole, with no transparency: camera
+# noise over most of it gains less from the encoder's choice than the bit costs (cockatoo60.mkv
+# at k=16: 3,991 KB with transparency, 3,922 KB whole). Where the index fits, the choice wins
+# at any share (sunset.mkv at k=256, most of each frame changed: 2,562 KB whole, 1,936 KB).
 _WHOLE = 0.3
 
 
@@ -126,17 +128,15 @@ def leave_unchanged(
     holds that index anyway (a changed pixel draws it); an unchanged pixel of any other index
     is transparent. The transparent index is one no changed pixel uses, inside the table's
     size when there is one (a larger table costs a bit on every code); with all 256 entries
-    drawn, or where most pixels changed, the rectangle is written whole.
+    drawn, or outside the table where many pixels changed (``_WHOLE``), the rectangle is
+    written whole.
     Returns (indices, palette, transparent index or None, choice: a bit a pixel, set where
     the pixel may be transparent instead of its index (numpy.packbits of the flat rectangle,
     bitorder="little"), or None when there is none). Compiled (``leave_unchanged_reference``).
     """
-    share = np.count_nonzero(changed) / changed.size
-    if share > _WHOLE:
-        return indices, palette, None, None
     counts = count_where(indices, changed.view(np.uint8))
     transparent = _free_index(counts, len(palette))
-    if transparent is None:
+    if _whole(transparent, np.count_nonzero(changed) / changed.size, len(palette)):
         return indices, palette, None, None
     palette = _with_entry(palette, transparent)
     drawn = (counts > 0).view(np.uint8)
@@ -149,15 +149,20 @@ def leave_unchanged_reference(
 ) -> tuple[np.ndarray, np.ndarray, int | None, np.ndarray | None]:
     """numpy reference of ``leave_unchanged`` (the tests hold the kernels to it)."""
     flat, drawn = indices.reshape(-1), changed.reshape(-1)
+    transparent = free_index(flat[drawn], len(palette))
     share = np.count_nonzero(drawn) / len(drawn)  # (not .mean(): that sums floats, 10x slower)
-    transparent = None if share > _WHOLE else free_index(flat[drawn], len(palette))
-    if transparent is None:
+    if _whole(transparent, share, len(palette)):
         return indices, palette, None, None
     palette = _with_entry(palette, transparent)
     either = ~drawn & (np.bincount(flat[drawn], minlength=256) > 0)[flat]
     out = np.where(drawn | either, flat, np.uint8(transparent)).astype(np.uint8)
     choice = np.packbits(either, bitorder="little") if either.any() else None
     return out.reshape(indices.shape), palette, transparent, choice
+
+
+def _whole(transparent: int | None, share: float, n_colours: int) -> bool:
+    """Is a delta rectangle with this share of changed pixels written whole?"""
+    return transparent is None or (share > _WHOLE and transparent >= table_size(n_colours))
 
 
 def _with_entry(palette: np.ndarray, index: int) -> np.ndarray:
@@ -191,7 +196,8 @@ class GifWriter:
         instead of being written (the frame count then drops); off by default
 
     A frame that says what changed (``QuantizedFrame.changed``) is cropped to the rectangle
-    that changed and drawn over the previous frame, its unchanged pixels transparent. The
+    that changed and drawn over the previous frame, each unchanged pixel transparent or its
+    own index, whichever the LZW encoder finds shorter (``leave_unchanged``). The
     global colour table holds every colour the first ``OPENING_FRAMES`` frames (fewer when they
     are large) draw when they fit, else the first frame's palette; a frame carries a table of
     its own (only the colours it draws) when the global one lacks one of them.
@@ -359,9 +365,7 @@ class GifWriter:
             self._submit(*ready)
         self._opening = []
 
-    def _submit(
-        self, indices, palette, transparent, choice, left, top, disposal, duration
-    ) -> None:
+    def _submit(self, indices, palette, transparent, choice, left, top, disposal, duration) -> None:
         """Hand a frame to the encoder with its colour table."""
         indices, palette, transparent = self._table(indices, palette, transparent)
         h, w = indices.shape
