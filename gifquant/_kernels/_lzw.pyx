@@ -61,6 +61,7 @@ cdef struct Coder:
     uint16_t *prefix  # each entry's code without its last pixel
     uint8_t *first  # each code's first pixel
     uint16_t *height  # each code's longest string below it, in pixels (or more: see ``add``)
+    uint16_t *to_t  # with hashing: each code's entry + the transparent index, 0 if none
     uint16_t *forks  # the search's depths still to go back to
     int pending  # the last code, whose entry waits for this code's first pixel; -1: none
     int reserved  # that entry's code
@@ -182,6 +183,8 @@ cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
     c.pending = -1
     if c.height != NULL:
         memset(c.height, 0, (1 << c.min_bits) * sizeof(uint16_t))
+    if c.to_t != NULL:
+        memset(c.to_t, 0, MAX_CODES * sizeof(uint16_t))
     c.pos = pos
     c.match_len = 0
     c.n_codes = 0
@@ -279,6 +282,8 @@ cdef inline uint32_t lookup(Coder *c, uint32_t code, uint32_t pixel) noexcept no
     cdef uint32_t e
     if c.child != NULL:
         return c.child[(code << c.min_bits) | pixel]
+    if pixel == <uint32_t>c.transparent:  # (most look-ups of a search, half of them failing)
+        return c.to_t[code]
     e = probe(c.slots, (code << 8) | pixel, &h)
     return 0 if e == EMPTY else e & 0xFFF
 
@@ -297,6 +302,11 @@ cdef bint add(Coder *c, uint32_t code, uint32_t pixel, uint32_t new) noexcept no
         c.child[h] = <uint16_t>new
         c.log[c.n_log] = <uint32_t>h
         c.n_log += 1
+    elif pixel == <uint32_t>c.transparent:
+        if c.to_t[code] != 0:
+            return False
+        c.to_t[code] = <uint16_t>new
+        h = -1 - <Py_ssize_t>code  # (in ``to_t``)
     else:
         if probe(c.slots, (code << 8) | pixel, &h) != EMPTY:
             return False
@@ -319,6 +329,8 @@ cdef inline void remove_last(Coder *c) noexcept nogil:
     if c.child != NULL:
         c.child[c.hole] = 0
         c.n_log -= 1
+    elif c.hole < 0:
+        c.to_t[-1 - c.hole] = 0
     else:
         c.slots[c.hole] = EMPTY
 
@@ -410,7 +422,10 @@ cdef void choice_step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead
     cdef bint provisional = False
     if last >= 0:
         guess = c.first[last]
-        provisional = add(c, last, guess, c.reserved)
+        # Only a match that starts as the last code did can be its entry (taking it in or not
+        # changes no search's result otherwise: the heights it raises only steer the pruning).
+        if guess == data[p] or (guess == <uint32_t>c.transparent and either(c, data, p)):
+            provisional = add(c, last, guess, c.reserved)
     longest = search(c, data, n, p, &best)
     if last >= 0:
         if c.first[best] != guess:
@@ -463,6 +478,9 @@ cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
         c.forks = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         c.height = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         ok = ok and c.prefix != NULL and c.first != NULL and c.forks != NULL and c.height != NULL
+        if not direct:
+            c.to_t = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+            ok = ok and c.to_t != NULL
         if ok:
             for i in range(1 << min_bits):
                 c.first[i] = <uint8_t>i
@@ -481,6 +499,7 @@ cdef void free_coder(Coder *c) noexcept nogil:
     free(c.first)
     free(c.forks)
     free(c.height)
+    free(c.to_t)
     for i in range(MAX_LOOKAHEAD + 1):
         free(c.spare[i])
 

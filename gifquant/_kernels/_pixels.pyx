@@ -195,21 +195,25 @@ def delta_pixels(const uint8_t[:, :] indices, const uint8_t[:, :] changed, int t
         raise ValueError("drawn needs 256 entries")
     out = np.empty((h, w), np.uint8)
     bits = np.zeros((h * w + 7) // 8, np.uint8)
+    if h == 0 or w == 0:
+        return out, bits, 0
     cdef uint8_t[:, ::1] o = out
     cdef uint8_t[::1] b = bits
-    cdef uint8_t t = <uint8_t>transparent, v
+    cdef uint8_t t = <uint8_t>transparent, v, either
+    cdef Py_ssize_t si = indices.strides[1], sc = changed.strides[1]
+    cdef const uint8_t* ri
+    cdef const uint8_t* rc
+    cdef uint8_t* ro
     with nogil:
         for i in range(h):
+            # Row pointers (the crops are views) and no branch on a pixel (noise is scattered).
+            ri, rc, ro = &indices[i, 0], &changed[i, 0], &o[i, 0]
             for j in range(w):
-                v = indices[i, j]
-                if changed[i, j]:
-                    o[i, j] = v
-                elif drawn[v]:
-                    o[i, j] = v
-                    b[k >> 3] |= <uint8_t>(1 << (k & 7))
-                    n_choice += 1
-                else:
-                    o[i, j] = t
+                v = ri[j * si]
+                either = (rc[j * sc] == 0) & (drawn[v] != 0)
+                ro[j] = v if rc[j * sc] | drawn[v] else t
+                b[k >> 3] |= either << (k & 7)
+                n_choice += either
                 k += 1
     return out, bits, n_choice
 
