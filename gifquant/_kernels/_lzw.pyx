@@ -353,59 +353,42 @@ cdef int search(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p,
     cdef uint32_t t = <uint32_t>c.transparent, node, child
     cdef uint8_t roots[2]
     cdef int n_roots = 1, r, d, longest = 0, n_forks = 0
-    cdef bint down
     cdef Py_ssize_t q
     roots[0] = data[p]
     if either(c, data, p):
         roots[0], roots[1], n_roots = <uint8_t>t, data[p], 2
     for r in range(n_roots):
-        if longest < 1:
-            best[0] = roots[r]
-            longest = 1
-        stack[0] = roots[r]
-        d = 1
-        down = True
+        d = 0
+        child = roots[r]  # (a root may be 0, no entry is)
         while True:
-            while down:  # on down from the code at depth d, by the first values found
-                node = stack[d - 1]
-                if longest == n - p:
-                    return longest  # as long as can be
-                q = p + d  # the pixel after the code's string
-                if q >= n or d + height[node] <= longest:
-                    break
-                child = 0
-                if either(c, data, q):
-                    child = lookup(c, node, t)
-                    if child != 0:
-                        forks[n_forks] = <uint16_t>d
-                        n_forks += 1
-                if child == 0:
-                    child = lookup(c, node, data[q])
-                if child == 0:
-                    break
+            if child != 0 or d == 0:  # one pixel longer: on down, by the first values found
                 stack[d] = <uint16_t>child
                 d += 1
                 if d > longest:
                     best[0] = child
                     longest = d
+                    if longest == n - p:
+                        return longest  # as long as can be
+                node = child
+                child = 0
+                q = p + d  # the pixel after the match
+                if q < n and d + height[node] > longest:
+                    if either(c, data, q):
+                        child = lookup(c, node, t)
+                        if child != 0:
+                            forks[n_forks] = <uint16_t>d
+                            n_forks += 1
+                    if child == 0:
+                        child = lookup(c, node, data[q])
+                continue
             # Back to the deepest code whose own index is still to be tried at the next pixel.
             if n_forks == 0:
                 break
             n_forks -= 1
             d = forks[n_forks]
             node = stack[d - 1]
-            down = False
-            if d + height[node] <= longest:
-                continue
-            child = lookup(c, node, data[p + d])
-            if child == 0:
-                continue
-            stack[d] = <uint16_t>child
-            d += 1
-            if d > longest:
-                best[0] = child
-                longest = d
-            down = True
+            if d + height[node] > longest:
+                child = lookup(c, node, data[p + d])
     return longest
 
 
