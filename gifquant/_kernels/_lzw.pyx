@@ -282,7 +282,7 @@ cdef inline uint32_t lookup(Coder *c, uint32_t code, uint32_t pixel) noexcept no
     cdef uint32_t e
     if c.child != NULL:
         return c.child[(code << c.min_bits) | pixel]
-    if pixel == <uint32_t>c.transparent:  # (most look-ups of a search, half of them failing)
+    if pixel == <uint32_t>c.transparent:  # (tried first at every pixel that may be either)
         return c.to_t[code]
     e = probe(c.slots, (code << 8) | pixel, &h)
     return 0 if e == EMPTY else e & 0xFFF
