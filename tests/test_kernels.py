@@ -224,8 +224,8 @@ def test_writer_delta_with_every_index_drawn_is_written_whole():
     changed = np.ones((16, 16), bool)  # under the whole-rectangle share, but all 256 drawn
     palette = np.zeros((256, 3), np.uint8)
     for f in (write.leave_unchanged, write.leave_unchanged_reference):
-        out, _, transparent = f(indices, changed, palette)
-        assert transparent is None and out is indices
+        out, _, transparent, choice = f(indices, changed, palette)
+        assert transparent is None and choice is None and out is indices
 
 
 def test_gif_writer_bytes_equal_with_the_reference_functions(monkeypatch):

@@ -101,3 +101,110 @@ def large_frames(draw) -> np.ndarray:
 @given(large_frames())
 def test_kernel_writes_the_references_bytes_on_large_frames(idx):
     _check(idx)
+
+
+# A delta frame's choice: at pixels whose bit is set the encoder may write the transparent
+# index instead of the pixel's own (both show what is on screen), whichever makes its match
+# longer; a decoder must get back one of the two at those pixels, the own index elsewhere.
+
+
+def _check_choice(idx: np.ndarray, either: np.ndarray, t: int) -> list[bytes]:
+    h, w = idx.shape
+    bits = np.packbits(either.reshape(-1), bitorder="little").tobytes()
+    out = []
+    for lookahead in (0, 1, 2):
+        for clear in ("heuristic", "race", "eager"):
+            got = lzw_encode(idx.tobytes(), lookahead, clear, bits, t)
+            want = encode_reference(
+                idx.tobytes(), lookahead=lookahead, clear=clear, choice=bits, transparent=t
+            )
+            assert got == want
+            shown = pillow_decoded(got, w, h)
+            assert np.all((shown == idx) | (either & (shown == t)))
+            out.append(got)
+    return out
+
+
+@st.composite
+def choice_frames(draw) -> tuple[np.ndarray, np.ndarray, int]:
+    idx = draw(frames())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    k = int(idx.max()) + 1
+    transparent = draw(st.sampled_from([0, k - 1, min(k, 255), 255]))
+    share = draw(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]))
+    either = rng.random(idx.shape) < share
+    if draw(st.booleans()):  # in blocks, as a still background around what moved
+        either = np.repeat(either[:, : (idx.shape[1] + 4) // 5], 5, axis=1)[:, : idx.shape[1]]
+    # Pixels that must be transparent (they hold no index the frame draws).
+    idx = np.where(either & (rng.random(idx.shape) < 0.3), transparent, idx).astype(np.uint8)
+    return idx, either, transparent
+
+
+@settings(max_examples=150, deadline=None)
+@given(choice_frames())
+def test_kernel_writes_the_references_bytes_with_a_choice(frame):
+    _check_choice(*frame)
+
+
+@settings(max_examples=10, deadline=None)
+@given(large_frames(), st.integers(0, 2**32 - 1))
+def test_kernel_writes_the_references_bytes_with_a_choice_on_large_frames(idx, seed):
+    rng = np.random.default_rng(seed)
+    either = rng.random(idx.shape) < 0.7  # mostly still: long matches, full tables
+    _check_choice(idx, either, int(idx.max()) + 1 if idx.max() < 255 else 0)
+
+
+@pytest.mark.parametrize(
+    ("idx", "either", "transparent"),
+    [
+        (np.full((1, 1), 3, np.uint8), np.ones((1, 1), bool), 7),  # one pixel, either
+        (np.full((1, 1), 7, np.uint8), np.ones((1, 1), bool), 7),  # one pixel, transparent
+        (np.full((23, 41), 15, np.uint8), np.ones((23, 41), bool), 15),  # all transparent
+        (np.full((23, 41), 2, np.uint8), np.ones((23, 41), bool), 15),  # all either
+        ((np.arange(97 * 3) % 5).astype(np.uint8).reshape(97, 3), np.ones((97, 3), bool), 5),
+        (np.arange(256, dtype=np.uint8).reshape(16, 16), np.eye(16, dtype=bool), 255),
+    ],
+    ids=["one-pixel", "one-transparent", "all-transparent", "all-either", "tall", "256"],
+)
+def test_choice_edge_frames(idx, either, transparent):
+    _check_choice(idx, either, transparent)
+
+
+def test_a_choice_only_ever_lengthens_matches_in_a_still_area():
+    # A still background (own index 1, or transparent 3) around a moving square of 2s: each
+    # pixel's choice lets the codes run through both; smaller than either all-transparent
+    # or all-own.
+    idx = np.ones((60, 80), np.uint8)
+    idx[20:40, 30:50] = 2
+    either = idx == 1
+    bits = np.packbits(either.reshape(-1), bitorder="little").tobytes()
+    chosen = lzw_encode(idx.tobytes(), 0, "heuristic", bits, 3)
+    holed = lzw_encode(np.where(either, 3, idx).astype(np.uint8).tobytes(), 0, "heuristic")
+    assert len(chosen) <= len(holed)
+    assert len(chosen) <= len(lzw_encode(idx.tobytes(), 0, "heuristic"))
+
+
+def test_no_pixel_that_may_be_either_is_no_choice():
+    # Bits set only where the pixel is the transparent index already, or none: the bytes of
+    # the encoding without a choice (today's code path), whatever the transparent index.
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 6, (30, 50)).astype(np.uint8)
+    for clear in ("heuristic", "race"):
+        plain = lzw_encode(idx.tobytes(), 1, clear)
+        none = bytes((30 * 50 + 7) // 8)
+        assert lzw_encode(idx.tobytes(), 1, clear, none, 200) == plain
+        at_5 = np.packbits(idx.reshape(-1) == 5, bitorder="little").tobytes()
+        assert lzw_encode(idx.tobytes(), 1, clear, at_5, 5) == plain
+
+
+def test_the_transparent_index_sets_the_minimum_code_size_with_a_choice():
+    bits = b"\x01"
+    assert lzw_encode(np.zeros(3, np.uint8), 0, "heuristic", bits, 4)[0] == 3
+    assert lzw_encode(np.zeros(3, np.uint8), 0, "heuristic", bits, 255)[0] == 8
+
+
+def test_bad_choice_arguments():
+    with pytest.raises(ValueError, match="choice needs 2 bytes"):
+        lzw_encode(bytes(9), 0, "heuristic", b"\x00", 1)
+    with pytest.raises(ValueError, match="transparent index"):
+        lzw_encode(bytes(9), 0, "heuristic", b"\x00\x00", -1)

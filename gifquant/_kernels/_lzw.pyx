@@ -3,10 +3,12 @@
 
 Textbook LZW with choices any decoder reads unawares: the smallest minimum code size the pixels
 allow; optionally flexible parsing (a code a pixel or so shorter than the longest match when
-the match after it then reaches further); and what to do with a full table (see ``encode``):
+the match after it then reaches further); what to do with a full table (see ``encode``):
 clear at once, keep it while its codes cost less a pixel than a fresh table's did, or race a
-fresh table against it. This module imports nothing but the standard library: the encoder
-process loads it by path, without numpy.
+fresh table against it; and, in a delta frame, whether a pixel that shows the same either way
+is written as its own index or as the transparent one: whichever makes the match longer
+(``choice_step``). This module imports nothing but the standard library: the encoder process
+loads it by path, without numpy.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
@@ -53,6 +55,16 @@ cdef struct Coder:
     uint8_t *widths
     Py_ssize_t n_codes
     Py_ssize_t bits  # of the codes kept
+    # With a choice (``choice_step``), else ``choice`` is NULL:
+    const uint8_t *choice  # a bit a pixel: it may be ``transparent`` instead of its index
+    int transparent
+    uint16_t *prefix  # each entry's code without its last pixel
+    uint8_t *first  # each code's first pixel
+    uint16_t *height  # each code's longest string below it, in pixels (or more: see ``add``)
+    uint16_t *to_t  # with hashing: each code's entry + the transparent index, 0 if none
+    uint16_t *forks  # the search's depths still to go back to
+    int pending  # the last code, whose entry waits for this code's first pixel; -1: none
+    int reserved  # that entry's code
 
 
 cdef struct Out:
@@ -168,6 +180,11 @@ cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
             c.child[c.log[i]] = 0
     c.n_log = 0
     c.next_code = (1 << c.min_bits) + 2
+    c.pending = -1
+    if c.height != NULL:
+        memset(c.height, 0, (1 << c.min_bits) * sizeof(uint16_t))
+    if c.to_t != NULL:
+        memset(c.to_t, 0, MAX_CODES * sizeof(uint16_t))
     c.pos = pos
     c.match_len = 0
     c.n_codes = 0
@@ -259,6 +276,168 @@ cdef inline void greedy_step(Coder *c, const uint8_t *data, Py_ssize_t n, Out *o
         c.next_code += 1
 
 
+cdef inline uint32_t lookup(Coder *c, uint32_t code, uint32_t pixel) noexcept nogil:
+    """The entry of ``code`` + ``pixel``, 0 if none (no entry is code 0)."""
+    cdef Py_ssize_t h
+    cdef uint32_t e
+    if c.child != NULL:
+        return c.child[(code << c.min_bits) | pixel]
+    if pixel == <uint32_t>c.transparent:  # (tried first at every pixel that may be either)
+        return c.to_t[code]
+    e = probe(c.slots, (code << 8) | pixel, &h)
+    return 0 if e == EMPTY else e & 0xFFF
+
+
+cdef bint add(Coder *c, uint32_t code, uint32_t pixel, uint32_t new) noexcept nogil:
+    """Enter ``code`` + ``pixel`` as ``new`` unless the table holds it already (``c.hole``:
+    where it went), and raise the heights above it (never lowered: an entry taken out again
+    leaves them as they were raised, still no less than they are)."""
+    cdef Py_ssize_t h
+    cdef uint32_t clear = 1 << c.min_bits
+    cdef uint16_t up = 1
+    if c.child != NULL:
+        h = (code << c.min_bits) | pixel
+        if c.child[h] != 0:
+            return False
+        c.child[h] = <uint16_t>new
+        c.log[c.n_log] = <uint32_t>h
+        c.n_log += 1
+    elif pixel == <uint32_t>c.transparent:
+        if c.to_t[code] != 0:
+            return False
+        c.to_t[code] = <uint16_t>new
+        h = -1 - <Py_ssize_t>code  # (in ``to_t``)
+    else:
+        if probe(c.slots, (code << 8) | pixel, &h) != EMPTY:
+            return False
+        c.slots[h] = (((code << 8) | pixel) << 12) | new
+    c.hole = h
+    c.prefix[new] = <uint16_t>code
+    c.first[new] = c.first[code]
+    c.height[new] = 0
+    while c.height[code] < up:  # (the walk is no longer than the pixels ``code`` covers)
+        c.height[code] = up
+        if code < clear:
+            break
+        code = c.prefix[code]
+        up += 1
+    return True
+
+
+cdef inline void remove_last(Coder *c) noexcept nogil:
+    """Take out the entry ``add`` made last (no other since): the table is as before it."""
+    if c.child != NULL:
+        c.child[c.hole] = 0
+        c.n_log -= 1
+    elif c.hole < 0:
+        c.to_t[-1 - c.hole] = 0
+    else:
+        c.slots[c.hole] = EMPTY
+
+
+cdef inline bint either(Coder *c, const uint8_t *data, Py_ssize_t q) noexcept nogil:
+    """May pixel ``q`` be written as the transparent index as well as its own?"""
+    return data[q] != c.transparent and (c.choice[q >> 3] >> (q & 7)) & 1
+
+
+cdef int search(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t p,
+                uint32_t *best) noexcept nogil:
+    """The length of the longest match at ``p`` with either value at a choice pixel (its code
+    in ``best``): depth first, the transparent index before the own one (of matches as long,
+    the first found), never below a code whose height cannot make a longer match than the
+    longest found. Each entry is looked at once at most (two look-ups), so a search costs
+    8,192 look-ups at worst; in practice two or three a pixel."""
+    cdef uint16_t *stack = c.path  # the codes of the match being walked
+    cdef uint16_t *forks = c.forks  # the depths whose own index is still to be tried, deepest last
+    cdef uint16_t *height = c.height
+    cdef uint32_t t = <uint32_t>c.transparent, node, child
+    cdef uint8_t roots[2]
+    cdef int n_roots = 1, r, d, longest = 0, n_forks = 0
+    cdef Py_ssize_t q
+    roots[0] = data[p]
+    if either(c, data, p):
+        roots[0], roots[1], n_roots = <uint8_t>t, data[p], 2
+    for r in range(n_roots):
+        d = 0
+        child = roots[r]  # (a root may be 0, no entry is)
+        while True:
+            if child != 0 or d == 0:  # one pixel longer: on down, by the first values found
+                stack[d] = <uint16_t>child
+                d += 1
+                if d > longest:
+                    best[0] = child
+                    longest = d
+                    if longest == n - p:
+                        return longest  # as long as can be
+                node = child
+                child = 0
+                q = p + d  # the pixel after the match
+                if q < n and d + height[node] > longest:
+                    if either(c, data, q):
+                        child = lookup(c, node, t)
+                        if child != 0:
+                            forks[n_forks] = <uint16_t>d
+                            n_forks += 1
+                    if child == 0:
+                        child = lookup(c, node, data[q])
+                continue
+            # Back to the deepest code whose own index is still to be tried at the next pixel.
+            if n_forks == 0:
+                break
+            n_forks -= 1
+            d = forks[n_forks]
+            node = stack[d - 1]
+            if d + height[node] > longest:
+                child = lookup(c, node, data[p + d])
+    return longest
+
+
+cdef void choice_step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead,
+                      Out *out) noexcept nogil:
+    """``step`` with a choice at some pixels: the longest match allowing either value there.
+    The last code's entry is its string plus this code's first pixel, which this search
+    decides: meanwhile it is taken to be the last code's own first pixel (so that in a run
+    this code may be that very entry, as a decoder allows), and moved when this code starts
+    otherwise."""
+    cdef Py_ssize_t p = c.pos
+    cdef int longest, size, length, reach, further, i, last = c.pending
+    cdef uint32_t best, code, guess = 0
+    cdef bint provisional = False
+    if last >= 0:
+        guess = c.first[last]
+        # Only a match that starts as the last code did can be its entry (taking it in or not
+        # changes no search's result otherwise: the heights it raises only steer the pruning).
+        if guess == data[p] or (guess == <uint32_t>c.transparent and either(c, data, p)):
+            provisional = add(c, last, guess, c.reserved)
+    longest = search(c, data, n, p, &best)
+    if last >= 0:
+        if c.first[best] != guess:
+            if provisional:
+                remove_last(c)
+            add(c, last, c.first[best], c.reserved)
+        c.pending = -1
+    size = longest
+    if lookahead > 0 and p + longest < n:
+        reach = -1
+        length = longest
+        while length >= 1 and length >= longest - lookahead:
+            further = length + search(c, data, n, p + length, &code)
+            if further > reach:
+                reach = further
+                size = length
+            length -= 1
+    code = best
+    for i in range(longest - size):
+        code = c.prefix[code]
+    emit(c, out, code)
+    c.pos = p + size
+    if c.next_code < MAX_CODES:
+        if c.pos < n:
+            c.pending = <int>code
+            c.reserved = c.next_code
+        c.next_code += 1
+
+
 cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
     cdef int i
     cdef bint ok
@@ -276,6 +455,18 @@ cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
     for i in range(MAX_LOOKAHEAD + 1):
         c.spare[i] = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         ok = ok and c.spare[i] != NULL
+    if c.choice != NULL:
+        c.prefix = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        c.first = <uint8_t *>malloc(MAX_CODES)
+        c.forks = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        c.height = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+        ok = ok and c.prefix != NULL and c.first != NULL and c.forks != NULL and c.height != NULL
+        if not direct:
+            c.to_t = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
+            ok = ok and c.to_t != NULL
+        if ok:
+            for i in range(1 << min_bits):
+                c.first[i] = <uint8_t>i
     return ok
 
 
@@ -287,13 +478,20 @@ cdef void free_coder(Coder *c) noexcept nogil:
     free(c.widths)
     free(c.child)
     free(c.log)
+    free(c.prefix)
+    free(c.first)
+    free(c.forks)
+    free(c.height)
+    free(c.to_t)
     for i in range(MAX_LOOKAHEAD + 1):
         free(c.spare[i])
 
 
 cdef inline void advance(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead,
                          Out *out) noexcept nogil:
-    if lookahead:
+    if c.choice != NULL:
+        choice_step(c, data, n, lookahead, out)
+    elif lookahead:
         step(c, data, n, lookahead, out)
     else:
         greedy_step(c, data, n, out)
@@ -369,7 +567,8 @@ cdef Py_ssize_t encode_raw(const uint8_t *data, Py_ssize_t n, int min_bits, int 
     return out.size
 
 
-def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
+def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic",
+           const uint8_t[::1] choice=None, int transparent=-1):
     """GIF image data for ``indices`` (one byte a pixel, row-major): the LZW minimum code size
     byte, the codes in sub-blocks of up to 255 bytes, and the empty block that ends them.
 
@@ -379,6 +578,11 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
         did (and to the end when fewer than 1000 codes are left); "race", the full table kept
         while a trial coder, started afresh at that point, has not yet coded as far for fewer
         bits (twice the work while the table is full)
+    choice : a bit a pixel (pixel i in bit i % 8 of byte i // 8, the lowest first), set where
+        the pixel may be written as ``transparent`` instead of its index (a delta frame's
+        unchanged pixel, which shows the same either way): each match is then the longest
+        allowing either (see ``choice_step``). Without one pixel that may be either, or None:
+        no choice.
 
     Releases the GIL while it works.
     """
@@ -394,6 +598,12 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
     if not 0 <= lookahead <= MAX_LOOKAHEAD:
         raise ValueError(f"lookahead must be 0..{MAX_LOOKAHEAD}, not {lookahead}")
     cdef Py_ssize_t n = indices.shape[0], i, raw, size, at, chunk
+    if choice is not None:
+        if choice.shape[0] != (n + 7) // 8:
+            raise ValueError(f"choice needs {(n + 7) // 8} bytes for {n} pixels, not "
+                             f"{choice.shape[0]}")
+        if not 0 <= transparent <= 255:
+            raise ValueError(f"a choice needs a transparent index 0..255, not {transparent}")
     cdef const uint8_t *data = &indices[0] if n else NULL
     cdef int top = 0, min_bits = 2
     cdef Coder coder, trial
@@ -406,6 +616,12 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic"):
         for i in range(n):
             if data[i] > top:
                 top = data[i]
+            if choice is not None and coder.choice == NULL and data[i] != transparent and (
+                    choice[i >> 3] >> (i & 7)) & 1:
+                coder.choice = trial.choice = &choice[0]
+                coder.transparent = trial.transparent = transparent
+        if coder.choice != NULL and transparent > top:
+            top = transparent
         while (1 << min_bits) <= top:
             min_bits += 1
         # Every code covers a pixel or more, and a clear follows 3,800 codes or more.

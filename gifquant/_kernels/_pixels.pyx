@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled per-pixel loops of table look-ups and of the GIF writer's delta frames (their numpy
 versions, beside the code that calls them, are the reference): a pixel-to-entry gather, byte
-counts, the rectangle of changed pixels, and a delta rectangle's transparency."""
+counts, the rectangle of changed pixels, and a delta rectangle's pixels."""
 
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.string cimport memcpy
@@ -184,54 +184,42 @@ def lut_where(const uint8_t[:, :] indices, const uint16_t[::1] lut, const uint8_
     return out
 
 
-cdef inline void _fill(uint8_t[:, ::1] o, Py_ssize_t i0, Py_ssize_t j0, Py_ssize_t i1,
-                       Py_ssize_t j1, uint8_t v) noexcept nogil:
-    """o = v from (i0, j0) up to (i1, j1) exclusive, in row-major order."""
-    cdef Py_ssize_t w = o.shape[1]
-    while i0 < i1 or (i0 == i1 and j0 < j1):
-        o[i0, j0] = v
-        j0 += 1
-        if j0 == w:
-            j0 = 0
-            i0 += 1
-
-
 def delta_pixels(const uint8_t[:, :] indices, const uint8_t[:, :] changed, int transparent,
-                    bint whole_runs):
-    """The delta rectangle (h, w) uint8: ``indices`` where ``changed``, else ``transparent``.
-    ``whole_runs``: a run of equal indices (in row-major order, across rows) with a changed pixel
-    in it is drawn whole."""
-    cdef Py_ssize_t h = indices.shape[0], w = indices.shape[1], i, j, ri = 0, rj = 0
+                 const uint8_t[::1] drawn):
+    """A delta rectangle: (pixels (h, w) uint8, choice, n_choice). A changed pixel keeps its
+    index; so does an unchanged one whose index is ``drawn`` (``drawn[index]``, 256 entries:
+    the frame's table holds it anyway), and it may be ``transparent`` instead (it shows the
+    same either way); any other is ``transparent``. ``choice``: a bit a pixel of those that
+    may be either, in row-major order (numpy.packbits' bitorder="little"), (h * w + 7) // 8
+    uint8; ``n_choice``: how many they are."""
+    cdef Py_ssize_t h = indices.shape[0], w = indices.shape[1], i, j, k = 0, n_choice = 0
     if changed.shape[0] != h or changed.shape[1] != w:
         raise ValueError("changed must have the indices' shape")
+    if drawn.shape[0] < 256:
+        raise ValueError("drawn needs 256 entries")
     out = np.empty((h, w), np.uint8)
-    cdef uint8_t[:, ::1] o = out
-    cdef uint8_t t = <uint8_t>transparent, v = 0
-    cdef bint run_changed = False
+    bits = np.zeros((h * w + 7) // 8, np.uint8)
     if h == 0 or w == 0:
-        return out
+        return out, bits, 0
+    cdef uint8_t[:, ::1] o = out
+    cdef uint8_t[::1] b = bits
+    cdef uint8_t t = <uint8_t>transparent, v, either
     cdef Py_ssize_t si = indices.strides[1], sc = changed.strides[1]
-    cdef const uint8_t* ri_p
-    cdef const uint8_t* rc_p
-    cdef uint8_t* ro_p
+    cdef const uint8_t* ri
+    cdef const uint8_t* rc
+    cdef uint8_t* ro
     with nogil:
-        if not whole_runs:
-            for i in range(h):
-                ri_p, rc_p, ro_p = &indices[i, 0], &changed[i, 0], &o[i, 0]
-                for j in range(w):
-                    ro_p[j] = ri_p[j * si] if rc_p[j * sc] else t
-        else:
-            # A run's pixels are all drawn or all transparent: each run is filled when it ends.
-            v = indices[0, 0]
-            for i in range(h):
-                for j in range(w):
-                    if indices[i, j] != v:
-                        _fill(o, ri, rj, i, j, v if run_changed else t)
-                        ri, rj, v, run_changed = i, j, indices[i, j], False
-                    if changed[i, j]:
-                        run_changed = True
-            _fill(o, ri, rj, h, 0, v if run_changed else t)
-    return out
+        for i in range(h):
+            # Row pointers (the crops are views) and no branch on a pixel (noise is scattered).
+            ri, rc, ro = &indices[i, 0], &changed[i, 0], &o[i, 0]
+            for j in range(w):
+                v = ri[j * si]
+                either = (rc[j * sc] == 0) & (drawn[v] != 0)
+                ro[j] = v if rc[j * sc] | drawn[v] else t
+                b[k >> 3] |= either << (k & 7)
+                n_choice += either
+                k += 1
+    return out, bits, n_choice
 
 
 def set_bits(const uint8_t[::1] bits):

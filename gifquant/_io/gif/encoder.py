@@ -5,9 +5,10 @@ This module imports neither numpy nor the rest of gifquant (it loads the compile
 by path), so the encoder process it runs as (``python path/to/encoder.py``, see ``lzw.py``)
 starts in a fraction of the time.
 
-Request: ``REQUEST`` (width, height, palette entries, transparent index or -1), the indices
-(height * width bytes), the palette (entries * 3 bytes). Reply: ``REPLY`` (colour table length,
-or -1 for an error, image data length, transparent index or -1), then the bytes.
+Request: ``REQUEST`` (width, height, palette entries, transparent index or -1, 1 if a choice
+follows else 0), the indices (height * width bytes), the palette (entries * 3 bytes), the
+choice ((height * width + 7) // 8 bytes, when there is one). Reply: ``REPLY`` (colour table
+length, or -1 for an error, image data length, transparent index or -1), then the bytes.
 """
 
 from __future__ import annotations
@@ -40,14 +41,20 @@ else:  # run by path as the encoder process (prestart.spawn_worker, with -P): no
             "install -e .)"
         )
 
-REQUEST = struct.Struct("<IIHh")
+REQUEST = struct.Struct("<IIHhB")
 REPLY = struct.Struct("<iIh")
 
 
 def encode_image(
-    indices: bytes | memoryview, width: int, height: int, palette: bytes, transparent: int | None
+    indices: bytes | memoryview,
+    width: int,
+    height: int,
+    palette: bytes,
+    transparent: int | None,
+    choice: bytes | None = None,
 ) -> tuple[bytes, bytes, int | None]:
-    """LZW-encode one palette image (``indices``: height * width bytes, row-major).
+    """LZW-encode one palette image (``indices``: height * width bytes, row-major; ``choice``:
+    a bit a pixel, set where it may be written as ``transparent`` instead, see ``lzw_encode``).
 
     Returns (colour table bytes, image data: LZW minimum code size + sub-blocks, transparent
     index). The table is the palette padded with black to a power of two of at least 4
@@ -55,6 +62,8 @@ def encode_image(
     data is ``lzw_encode``'s (see ``_kernels/_lzw.pyx``): on frames under ``TRY_ALL`` pixels
     the smaller of its greedy and flexible parses, each with the race of tables.
     """
+    if choice is not None and transparent is None:
+        raise ValueError("a choice of transparency needs a transparent index")
     indices = memoryview(indices).cast("B")  # (a numpy array's 2-D buffer: flat)
     n = len(palette) // 3
     if n > 256:
@@ -62,10 +71,17 @@ def encode_image(
     if len(indices) != width * height:
         raise ValueError(f"{len(indices)} indices for a {width}x{height} image")
     table = bytes(palette[: 3 * n]) + bytes(3 * (max(4, 1 << (n - 1).bit_length()) - n))
+    if choice is None:  # (the kernel's own: no choice)
+        lzw = lzw_encode
+    else:
+
+        def lzw(data, lookahead, clear):
+            return lzw_encode(data, lookahead, clear, choice, transparent)
+
     if width * height >= TRY_ALL:
-        return table, lzw_encode(indices, 0, "heuristic"), transparent
-    image = lzw_encode(indices, 0, "race")
-    flexible = lzw_encode(indices, 1, "race")
+        return table, lzw(indices, 0, "heuristic"), transparent
+    image = lzw(indices, 0, "race")
+    flexible = lzw(indices, 1, "race")
     return table, flexible if len(flexible) < len(image) else image, transparent
 
 
@@ -95,11 +111,12 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
             return
         if len(head) != REQUEST.size:
             raise EOFError
-        w, h, n, t = REQUEST.unpack(head)
+        w, h, n, t, has_choice = REQUEST.unpack(head)
         indices = read_exact(inp, w * h)
         palette = read_exact(inp, 3 * n)
+        choice = read_exact(inp, (w * h + 7) // 8) if has_choice else None
         try:
-            table, image, trans = encode_image(indices, w, h, palette, None if t < 0 else t)
+            table, image, trans = encode_image(indices, w, h, palette, None if t < 0 else t, choice)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
             msg = f"{type(exc).__name__}: {exc}".encode()
             out.write(REPLY.pack(-1, len(msg), -1) + msg)

@@ -48,14 +48,22 @@ class LzwWorker:
         self._thread = threading.Thread(target=self._serve, name="gifquant-lzw", daemon=True)
         self._thread.start()
 
-    def encode(self, indices: np.ndarray, palette: np.ndarray, transparent: int | None) -> Future:
-        """Queue one frame; the Future gives (colour table, image data, transparent index)."""
+    def encode(
+        self,
+        indices: np.ndarray,
+        palette: np.ndarray,
+        transparent: int | None,
+        choice: np.ndarray | None = None,
+    ) -> Future:
+        """Queue one frame; the Future gives (colour table, image data, transparent index)
+        (``choice``: ``leave_unchanged``'s)."""
         # Imported here, not at the top: concurrent.futures is 1 ms of a small GIF's start-up,
         # and frames this large are the only ones that need it.
         from concurrent.futures import Future
 
         fut: Future = Future()
-        self._jobs.put((fut, np.ascontiguousarray(indices, np.uint8), palette, transparent))
+        job = (fut, np.ascontiguousarray(indices, np.uint8), palette, transparent, choice)
+        self._jobs.put(job)
         return fut
 
     def _serve(self) -> None:
@@ -65,12 +73,12 @@ class LzwWorker:
             job = self._jobs.get()
             if job is _STOP:
                 break
-            fut, indices, palette, transparent = job
+            fut, *frame = job
             if failed is not None:
                 fut.set_exception(failed)
                 continue
             try:
-                fut.set_result(self._round_trip(indices, palette, transparent))
+                fut.set_result(self._round_trip(*frame))
             except (OSError, EOFError, ValueError) as exc:
                 failed = WorkerError(f"the GIF encoder process stopped ({exc or 'no reply'})")
                 fut.set_exception(failed)
@@ -79,14 +87,22 @@ class LzwWorker:
         with contextlib.suppress(OSError):
             p.stdin.close()
 
-    def _round_trip(self, indices: np.ndarray, palette: np.ndarray, transparent: int | None):
+    def _round_trip(
+        self,
+        indices: np.ndarray,
+        palette: np.ndarray,
+        transparent: int | None,
+        choice: np.ndarray | None,
+    ):
         p = self._proc
         h, w = indices.shape
         pal = np.ascontiguousarray(palette, np.uint8)
         t = -1 if transparent is None else int(transparent)
-        p.stdin.write(REQUEST.pack(w, h, len(pal), t))
+        p.stdin.write(REQUEST.pack(w, h, len(pal), t, choice is not None))
         p.stdin.write(indices.data)
         p.stdin.write(pal.data)
+        if choice is not None:
+            p.stdin.write(np.ascontiguousarray(choice, np.uint8).data)
         p.stdin.flush()
         n_table, n_image, trans = REPLY.unpack(read_exact(p.stdout, REPLY.size))
         if n_table < 0:

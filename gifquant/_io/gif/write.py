@@ -60,12 +60,11 @@ def crop_changed_reference(
 # and at most this many of their pixels (a byte each), so large frames stay few in memory.
 OPENING_FRAMES = 16
 OPENING_PIXELS = 1 << 23
-# Above this share of changed pixels in a delta rectangle, a run of equal indices with a changed
-# pixel in it is drawn whole: where many pixels change that gives longer LZW runs; where few do
-# (scattered noise) alternating with transparency costs more than it saves.
-_DENSE = 0.2
-# Above this share, the rectangle is written with every pixel's own index and no transparency:
-# scattered noise over most of it (camera footage) compresses better whole than holed.
+# Above this share of changed pixels, a delta rectangle whose transparent index would make its
+# colour table larger (a bit more on every code) is written whole, with no transparency: camera
+# noise over most of it gains less from the encoder's choice than the bit costs (cockatoo60.mkv
+# at k=16: 3,991 KB with transparency, 3,922 KB whole). Where the index fits, the choice wins
+# at any share (sunset.mkv at k=256, most of each frame changed: 2,562 KB whole, 1,936 KB).
 _WHOLE = 0.3
 
 
@@ -121,49 +120,49 @@ def _free_index(counts: np.ndarray, n_colours: int) -> int | None:
 
 def leave_unchanged(
     indices: np.ndarray, changed: np.ndarray, palette: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """A delta frame: unchanged pixels become transparent (they keep what is on screen).
+) -> tuple[np.ndarray, np.ndarray, int | None, np.ndarray | None]:
+    """A delta frame: unchanged pixels may be transparent (they keep what is on screen).
 
-    An unchanged pixel's own index shows what is on screen too, so it may be written instead:
-    where most pixels changed, the whole rectangle is; where many did, a run of equal indices
-    with a changed pixel in it is. The transparent index is one no drawn pixel uses, inside the
-    table's size when there is one (a larger table costs a bit on every code); with all 256
-    entries drawn, the rectangle is written whole.
-    Returns (indices, palette, transparent index or None). Compiled
-    (``leave_unchanged_reference``).
+    An unchanged pixel's own index shows what is on screen too, so the LZW encoder chooses,
+    pixel by pixel, whichever makes its match longer (``choice``), where the frame's table
+    holds that index anyway (a changed pixel draws it); an unchanged pixel of any other index
+    is transparent. The transparent index is one no changed pixel uses, inside the table's
+    size when there is one (a larger table costs a bit on every code); with all 256 entries
+    drawn, or outside the table where many pixels changed (``_WHOLE``), the rectangle is
+    written whole.
+    Returns (indices, palette, transparent index or None, choice: a bit a pixel, set where
+    the pixel may be transparent instead of its index (numpy.packbits of the flat rectangle,
+    bitorder="little"), or None when there is none). Compiled (``leave_unchanged_reference``).
     """
-    share = np.count_nonzero(changed) / changed.size
-    if share > _WHOLE:
-        return indices, palette, None
-    transparent = _free_index(count_where(indices, changed.view(np.uint8)), len(palette))
-    if transparent is None:
-        return indices, palette, None
+    counts = count_where(indices, changed.view(np.uint8))
+    transparent = _free_index(counts, len(palette))
+    if _whole(transparent, np.count_nonzero(changed) / changed.size, len(palette)):
+        return indices, palette, None, None
     palette = _with_entry(palette, transparent)
-    return (
-        delta_pixels(indices, changed.view(np.uint8), transparent, share > _DENSE),
-        palette,
-        transparent,
-    )
+    drawn = (counts > 0).view(np.uint8)
+    out, choice, n_choice = delta_pixels(indices, changed.view(np.uint8), transparent, drawn)
+    return out, palette, transparent, choice if n_choice else None
 
 
 def leave_unchanged_reference(
     indices: np.ndarray, changed: np.ndarray, palette: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int | None]:
+) -> tuple[np.ndarray, np.ndarray, int | None, np.ndarray | None]:
     """numpy reference of ``leave_unchanged`` (the tests hold the kernels to it)."""
     flat, drawn = indices.reshape(-1), changed.reshape(-1)
+    transparent = free_index(flat[drawn], len(palette))
     share = np.count_nonzero(drawn) / len(drawn)  # (not .mean(): that sums floats, 10x slower)
-    transparent = None if share > _WHOLE else free_index(flat[drawn], len(palette))
-    if transparent is None:
-        return indices, palette, None
+    if _whole(transparent, share, len(palette)):
+        return indices, palette, None, None
     palette = _with_entry(palette, transparent)
-    if share > _DENSE:
-        new_run = np.empty(len(flat), dtype=bool)
-        new_run[0] = True
-        np.not_equal(flat[1:], flat[:-1], out=new_run[1:])
-        run = np.cumsum(new_run) - 1
-        drawn = (np.bincount(run, weights=drawn) > 0)[run]
-    out = np.where(drawn, flat, np.uint8(transparent)).astype(np.uint8)
-    return out.reshape(indices.shape), palette, transparent
+    either = ~drawn & (np.bincount(flat[drawn], minlength=256) > 0)[flat]
+    out = np.where(drawn | either, flat, np.uint8(transparent)).astype(np.uint8)
+    choice = np.packbits(either, bitorder="little") if either.any() else None
+    return out.reshape(indices.shape), palette, transparent, choice
+
+
+def _whole(transparent: int | None, share: float, n_colours: int) -> bool:
+    """Is a delta rectangle with this share of changed pixels written whole?"""
+    return transparent is None or (share > _WHOLE and transparent >= table_size(n_colours))
 
 
 def _with_entry(palette: np.ndarray, index: int) -> np.ndarray:
@@ -175,12 +174,17 @@ def _with_entry(palette: np.ndarray, index: int) -> np.ndarray:
 
 
 def encode_frame(
-    indices: np.ndarray, palette: np.ndarray, transparent: int | None
+    indices: np.ndarray,
+    palette: np.ndarray,
+    transparent: int | None,
+    choice: np.ndarray | None = None,
 ) -> tuple[bytes, bytes, int | None]:
-    """LZW-encode one (height, width) uint8 palette image with Pillow (see ``encode_image``)."""
+    """LZW-encode one (height, width) uint8 palette image (see ``encode_image``; ``choice``:
+    ``leave_unchanged``'s)."""
     h, w = indices.shape
     data = np.ascontiguousarray(indices, dtype=np.uint8).data
-    return encode_image(data, w, h, palette.astype(np.uint8).tobytes(), transparent)
+    bits = None if choice is None else choice.tobytes()
+    return encode_image(data, w, h, palette.astype(np.uint8).tobytes(), transparent, bits)
 
 
 class GifWriter:
@@ -192,7 +196,8 @@ class GifWriter:
         instead of being written (the frame count then drops); off by default
 
     A frame that says what changed (``QuantizedFrame.changed``) is cropped to the rectangle
-    that changed and drawn over the previous frame, its unchanged pixels transparent. The
+    that changed and drawn over the previous frame, each unchanged pixel transparent or its
+    own index, whichever the LZW encoder finds shorter (``leave_unchanged``). The
     global colour table holds every colour the first ``OPENING_FRAMES`` frames (fewer when they
     are large) draw when they fit, else the first frame's palette; a frame carries a table of
     its own (only the colours it draws) when the global one lacks one of them.
@@ -307,12 +312,13 @@ class GifWriter:
         if disposal is None:
             disposal = DISPOSE_BACKGROUND if clear else DISPOSE_NONE
         indices, palette, transparent = frame.indices, frame.palette, frame.transparent
+        choice = None
         if frame.changed is not None and not clear and self._flushed:
             # Only the rectangle that changed; a frame that must be cleared keeps the whole
             # canvas, as disposal clears its rectangle.
             indices, changed, dx, dy = crop_changed(indices, frame.changed)
             left, top = left + dx, top + dy
-            indices, palette, transparent = leave_unchanged(indices, changed, palette)
+            indices, palette, transparent, choice = leave_unchanged(indices, changed, palette)
         else:
             if self._always_transparent and transparent is None and len(palette) < 256:
                 transparent = len(palette)
@@ -324,7 +330,7 @@ class GifWriter:
         # A frame cleared after it is shown (its rectangle holds all it drew) leaves it clear.
         self._canvas_clear = disposal == DISPOSE_BACKGROUND
         self._flushed += 1
-        ready = (indices, palette, transparent, left, top, disposal, duration)
+        ready = (indices, palette, transparent, choice, left, top, disposal, duration)
         if self._global_palette is not None:
             self._submit(*ready)
             return
@@ -359,12 +365,12 @@ class GifWriter:
             self._submit(*ready)
         self._opening = []
 
-    def _submit(self, indices, palette, transparent, left, top, disposal, duration) -> None:
+    def _submit(self, indices, palette, transparent, choice, left, top, disposal, duration) -> None:
         """Hand a frame to the encoder with its colour table."""
         indices, palette, transparent = self._table(indices, palette, transparent)
         h, w = indices.shape
         delay = self._delay_cs(duration)
-        args = (indices, palette, transparent)
+        args = (indices, palette, transparent, choice)
         job = self._encoder.encode(*args) if self._encoder else encode_frame(*args)
         self._encoding.append((job, (left, top, w, h, disposal, delay)))
         self._emit(len(self._encoding) - self._in_flight)
