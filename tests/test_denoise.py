@@ -530,6 +530,22 @@ def test_deband_leaves_flat_colours_and_far_entries_alone():
     assert deband(slots, inverse, colours, lab, ~smooth, threshold) is slots
 
 
+def test_deband_leaves_entries_near_a_ghosts_distance_apart_alone():
+    # The grey wall of bottle-detection.mp4 at -k 16 lay between these two entries, 4.55 dE
+    # apart. Dithered, each colour's still pixels were split between them, and the judge's
+    # CIELAB (OpenCV's) puts them 4.62 apart: over two JND, ghosts (0.0032 on the clip).
+    pal_lab = rgb_to_lab(np.array([[141, 133, 123], [153, 144, 136]], np.uint8))
+    assert 4.5 < delta_e(pal_lab[0], pal_lab[1]) < 4.6
+    f = np.linspace(0.1, 0.45, 8)[:, None]
+    colours = ((1 - f) * pal_lab[0] + f * pal_lab[1]).astype(np.float32)
+    inverse = np.arange(8).repeat(4)
+    slots = np.zeros(32, np.uint8)
+    smooth, threshold = np.ones(32, bool), np.zeros(32, np.float32)
+    assert entries_apart(pal_lab)
+    assert deband(slots, inverse, colours, pal_lab, smooth, threshold) is slots
+    assert deband_reference(slots, inverse, colours, pal_lab, smooth, threshold) is slots
+
+
 def test_smooth_mask_finds_gradients_not_edges():
     yy, xx = np.mgrid[0:64, 0:64]
     img = np.zeros((64, 64, 4), np.uint8)
