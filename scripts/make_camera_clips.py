@@ -19,6 +19,9 @@ codec noise a real camera clip carries) and decoded again into a lossless RGB fi
             (no codec: the clean half stays bit-exact, so ghosts and flicker have pixels to
             measure)
   creep     a 20x20 object 5-10 dE off a noisy background, moving 1 px a frame (no codec)
+  drift     the sky's gradient alone, drifting slowly under dense Gaussian sensor noise (sigma
+            2 levels, no codec): few pixels are exactly still, each by chance, and the still
+            pixels of a colour are few, so ties in their peers' majority are common
 
 The bundled ffmpeg (imageio-ffmpeg's) does the encoding; the clips are the same on every run.
 """
@@ -225,6 +228,20 @@ def _creep(n: int, h: int, w: int, rng: np.random.Generator) -> Iterator:
         yield frame + rng.normal(0, 2.0, frame.shape)
 
 
+def _drift(
+    n: int, h: int, w: int, rng: np.random.Generator, sigma: float = 2.0, speed: float = 0.002
+) -> Iterator:
+    """The sky's gradient and glow drifting ``speed`` of the height a frame, with Gaussian
+    noise of ``sigma`` levels."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    v = (np.hypot(xx - w * 0.7, yy - h * 0.2) / w)[..., None]
+    glow = 40 * np.exp(-4 * v) * np.array([1.0, 0.8, 0.3])
+    for t in range(n):
+        u = (yy / h + speed * t)[..., None]
+        frame = (1 - u) * np.array([40, 90, 170]) + u * np.array([235, 170, 120]) + glow
+        yield frame + rng.normal(0, sigma, frame.shape)
+
+
 CLIPS: dict[str, tuple[Frames, bool]] = {
     "traffic": (_traffic, True),
     "street": (_street, True),
@@ -234,6 +251,7 @@ CLIPS: dict[str, tuple[Frames, bool]] = {
     "stepped": (_stepped, False),
     "partial": (_partial, False),
     "creep": (_creep, False),
+    "drift": (_drift, False),
 }
 
 

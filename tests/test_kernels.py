@@ -305,8 +305,7 @@ def _painted(seed: int, n: int, k: int):
     inverse = rng.integers(0, m, n)
     last = near[inverse].astype(np.uint8)
     slots = np.where(rng.random(n) < 0.5, last, rng.integers(0, k, n)).astype(np.uint8)
-    still = np.flatnonzero(rng.random(n) < 0.1)
-    return slots, last, inverse, colours_lab, display_lab, still
+    return slots, last, inverse, colours_lab, display_lab
 
 
 @settings(max_examples=100, deadline=None)
@@ -317,8 +316,8 @@ def _painted(seed: int, n: int, k: int):
     st.sampled_from([np.uint16, np.int32, np.int64]),
 )
 def test_sticky_kernel_equals_reference(seed, shape, k, index_dtype):
-    slots, last, inverse, colours_lab, display_lab, still = _painted(seed, shape[0] * shape[1], k)
-    args = (slots, last, inverse.astype(index_dtype), colours_lab, display_lab, still)
+    slots, last, inverse, colours_lab, display_lab = _painted(seed, shape[0] * shape[1], k)
+    args = (slots, last, inverse.astype(index_dtype), colours_lab, display_lab)
     _assert_same_slots(temporal._sticky(*args), temporal.sticky_reference(*args))
 
 

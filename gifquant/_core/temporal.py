@@ -745,10 +745,11 @@ class TemporalQuantizer:
         """Draw a planned frame: each pixel's entry (dithered if asked, de-banded where
         smooth) and what changed since the frame before. Frames must be painted in planning
         order. ``still``: a denoised frame's pixels whose source did not change (flat indices)
-        and every pixel's packed source colour; each is painted by the entry most pixels of its
-        colour show where its own is more than 4 dE from that (``_coherent``): a still colour is
-        never shown clearly off its peers (4.6 dE). Other pixels of a denoised frame keep the
-        entry they showed while it is within 1 dE of their colour (``_keep_close``)."""
+        and every pixel's packed source colour. The pixels of a denoised frame keep the entry they
+        showed while it is within 1.25 dE of their colour (``_keep_close``); then each still
+        pixel is painted by the colour most pixels of its source colour show where its own is
+        more than 4 dE from that (``_coherent``): a still colour is never shown clearly off its
+        peers (4.6 dE), whatever de-banding and keeping did."""
         src = plan.colours.source
         if plan.display is None:  # fully transparent frame
             self._shown = None
@@ -773,21 +774,21 @@ class TemporalQuantizer:
         still: tuple[NDArray[np.intp], NDArray[np.uint32]] | None,
     ) -> tuple[NDArray[np.uint8], tuple | None]:
         """``paint``'s entry for each pixel: dithered when the plan has no slots, else the
-        plan's made coherent on the still pixels, de-banded and kept close; with the packed
+        plan's de-banded, kept close and made coherent on the still pixels (last: a dithered or
+        kept entry may be a step from the entry its colour's peers show); with the packed
         source colours the de-banding compares next frame (``_Shown``'s ``fed`` and
         ``fed_from``; None when it did not run)."""
         src = plan.colours.source
         slots = plan.slots
         if slots is None:
             return self._dither(src, plan.colours, plan, shown), None
-        repainted = np.zeros(0, np.intp)
-        if still is not None and len(still[0]) and src.all_opaque:
-            slots, repainted = _coherent(slots, still, plan, self.options)
         fed = None
         if plan.colours.smooth is not None and self.options.deband > 0:
             slots, fed = self._deband(plan, slots, shown)
         if still is not None and shown is not None:
-            slots = self._keep_close(plan, slots, shown, repainted)
+            slots = self._keep_close(plan, slots, shown)
+        if still is not None and len(still[0]) and src.all_opaque:
+            slots = _coherent(slots, still, plan, self.options)
         return slots, fed
 
     def _deband(
@@ -828,10 +829,9 @@ class TemporalQuantizer:
         plan: FramePlan,
         slots: NDArray[np.uint8],
         shown: _Shown,
-        repainted: NDArray[np.intp],
     ) -> NDArray[np.uint8]:
-        """``paint``'s step for a denoised frame: each pixel but the ``repainted`` still ones
-        keeps the entry it showed while that entry is within ``STICKY`` dE of its colour
+        """``paint``'s step for a denoised frame: each pixel keeps the entry it showed while
+        that entry is within ``STICKY`` dE of its colour
         (``_sticky``), when the slots mean what they meant (the palette persisted) and every
         pixel is opaque."""
         src = plan.colours.source
@@ -839,7 +839,7 @@ class TemporalQuantizer:
             return slots
         opt = self.options
         display_lab = _display_lab(plan, opt.space)
-        return _sticky(slots, shown.slots, src.inverse, plan.colours.lab, display_lab, repainted)
+        return _sticky(slots, shown.slots, src.inverse, plan.colours.lab, display_lab)
 
     def _opaque_frame(
         self,
@@ -935,12 +935,10 @@ def _sticky(
     inverse: NDArray,
     colours_lab: NDArray[np.float32],
     display_lab: NDArray,
-    repainted: NDArray[np.intp],
 ) -> NDArray[np.uint8]:
     """``slots`` with each pixel that changed entry keeping its ``last`` one where that entry
     is within ``STICKY`` dE of the pixel's colour (the denoised value moved by a level or two:
-    a sub-JND change not worth a changed pixel). The ``repainted`` pixels (flat indices: the
-    still ones the coherence rule painted) are left as painted.
+    a sub-JND change not worth a changed pixel).
 
     Compiled (``_kernels.sticky_slots``); ``sticky_reference`` is the same in numpy."""
     out, kept = sticky_slots(
@@ -951,14 +949,10 @@ def _sticky(
         np.ascontiguousarray(display_lab, np.float32),
         STICKY * STICKY,
     )
-    if not kept:
-        return slots
-    if len(repainted):
-        out[repainted] = slots[repainted]
-    return out
+    return out if kept else slots
 
 
-def sticky_reference(slots, last, inverse, colours_lab, display_lab, repainted):
+def sticky_reference(slots, last, inverse, colours_lab, display_lab):
     """``_sticky`` in numpy (the tests' oracle; the arguments are ``_sticky``'s)."""
     idx = np.flatnonzero(slots != last)
     if idx.size == 0:
@@ -971,8 +965,6 @@ def sticky_reference(slots, last, inverse, colours_lab, display_lab, repainted):
         return slots
     out = slots.copy()
     out[idx[keep]] = old[keep]
-    if len(repainted):
-        out[repainted] = slots[repainted]
     return out
 
 
@@ -986,24 +978,35 @@ def _coherent(
     still: tuple[NDArray[np.intp], NDArray[np.uint32]],
     plan: FramePlan,
     opt: QuantizeOptions,
-) -> tuple[NDArray[np.uint8], NDArray[np.intp]]:
+) -> NDArray[np.uint8]:
     """``slots`` with the ``still`` pixels (flat indices, every pixel's packed source colour)
-    painted by the entry most pixels of their source colour show (``peer_slots``), where
+    painted by the colour most pixels of their source colour show (``peer_slots``), where
     their own entry is more than ``GHOST`` off it: a still colour is shown as its peers are,
     never clearly otherwise (the held value of a pixel near an entry boundary may fall on
-    either side of it); and the pixels repainted so."""
+    either side of it, and a dithered or kept pixel may be a step off the entry it would
+    take).
+
+    The peers are counted by the colour they show, as a viewer (and the judge) sees them: two
+    entries of one colour are one, and a tie goes to the lowest colour word (0xRRGGBB), not
+    the lowest slot (a colour of a few pixels split evenly was left on the slot's side of a
+    tie, shown clearly off what the judge takes for its peers)."""
     idx, keys = still
-    peer = peer_slots(keys, slots, idx)
+    _, first_slot, colour_of = np.unique(
+        pack_rgb(plan.display), return_index=True, return_inverse=True
+    )
+    colour_of = colour_of.reshape(-1).astype(np.uint8)
+    peer_colour = peer_slots(keys, gather(colour_of, slots), idx)
     own = slots[idx]
-    differ = np.flatnonzero(peer != own)
+    differ = np.flatnonzero(peer_colour != colour_of[own])
+    peer = first_slot[peer_colour[differ]]
     display_lab = _display_lab(plan, opt.space)
-    gap = np.sqrt(((display_lab[peer[differ]] - display_lab[own[differ]]) ** 2).sum(1))
-    fix = differ[gap > GHOST]
-    if fix.size == 0:
-        return slots, fix
+    gap = np.sqrt(((display_lab[peer] - display_lab[own[differ]]) ** 2).sum(1))
+    far = gap > GHOST
+    if not far.any():
+        return slots
     out = slots.copy()
-    out[idx[fix]] = peer[fix]
-    return out, idx[fix]
+    out[idx[differ[far]]] = peer[far]
+    return out
 
 
 def peer_slots_reference(
