@@ -14,7 +14,7 @@ import gifquant
 from gifquant._core.colour import delta_e, pack_rgb, rgb_to_lab, unpack_rgb
 from gifquant._core.distinct import ColourIndexer, colour_histogram, distinct_colours
 from gifquant._core.frames import Frame
-from gifquant._core.metrics import QualityMeter, lab_image
+from gifquant._core.metrics import QualityMeter, judge_lab, lab_image
 from gifquant._core.temporal import QuantizeOptions
 from gifquant._run.pipeline import run
 
@@ -153,7 +153,19 @@ def test_sample_by_weight_never_picks_zero_weight():
 def test_lab_image_matches_direct_conversion():
     rng = np.random.default_rng(4)
     rgb = rng.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)
-    np.testing.assert_allclose(lab_image(rgb), rgb_to_lab(rgb), atol=1e-4)
+    # The meter's Lab of each distinct colour, spread back over the pixels, is the judge's
+    # conversion of every pixel; that is within about half a dE of the exact formula.
+    np.testing.assert_allclose(lab_image(rgb), judge_lab(rgb), atol=1e-4)
+    assert np.linalg.norm(lab_image(rgb) - rgb_to_lab(rgb), axis=-1).max() < 0.6
+
+
+def test_meter_counts_a_pair_near_two_jnd_as_the_judge_does():
+    # Two greys of a wall 4.55 dE apart by the exact formula and over 4.6 by OpenCV's tables,
+    # which the judge uses: shown dithered over still pixels, the judge counts ghosts.
+    pair = np.array([[141, 133, 123], [153, 144, 136]], np.uint8)
+    exact = float(delta_e(*rgb_to_lab(pair)))
+    judged = float(delta_e(*judge_lab(pair)))
+    assert exact < 4.6 < judged
 
 
 def test_indexed_meter_equals_rgb_meter():
