@@ -71,17 +71,11 @@ def encode_image(
     if len(indices) != width * height:
         raise ValueError(f"{len(indices)} indices for a {width}x{height} image")
     table = bytes(palette[: 3 * n]) + bytes(3 * (max(4, 1 << (n - 1).bit_length()) - n))
-    if choice is None:  # (the kernel's own: no choice)
-        lzw = lzw_encode
-    else:
-
-        def lzw(data, lookahead, clear):
-            return lzw_encode(data, lookahead, clear, choice, transparent)
-
+    t = -1 if choice is None else transparent  # (the kernel's defaults: no choice)
     if width * height >= TRY_ALL:
-        return table, lzw(indices, 0, "heuristic"), transparent
-    image = lzw(indices, 0, "race")
-    flexible = lzw(indices, 1, "race")
+        return table, lzw_encode(indices, 0, "heuristic", choice, t), transparent
+    image = lzw_encode(indices, 0, "race", choice, t)
+    flexible = lzw_encode(indices, 1, "race", choice, t)
     return table, flexible if len(flexible) < len(image) else image, transparent
 
 
