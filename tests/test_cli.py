@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import SAMPLES, measure, moving_clip, read_gif, write_gif
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from gifquant._cli import main
 from gifquant._core.metrics import QualityMeter
@@ -286,6 +286,37 @@ def test_bundled_sample_converts(tmp_path):
     out = tmp_path / "o.gif"
     assert run(SAMPLES / "shapes.gif", out, "-k", "4", "--seeded", "-q") == 0
     assert len(read_gif(out)[0]) == len(read_gif(SAMPLES / "shapes.gif")[0])
+
+
+def test_gif_writer_global_table_covers_most_opening_frames_when_not_all_fit(tmp_path):
+    # The opening frames draw 300 colours: the first frame 200, each other one the same 100
+    # others. The global table holds as many frames' colours as fit (the 15 others'), so
+    # only the first frame carries a table of its own (before: every frame but the first).
+    from conftest import gif_blocks
+
+    from gifquant._core.frames import QuantizedFrame
+    from gifquant._io.gif.write import OPENING_FRAMES, GifWriter
+
+    rng = np.random.default_rng(3)
+    colours = rng.choice(1 << 24, 300, replace=False).astype(np.uint32)
+    rgb = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], -1).astype(np.uint8)
+    first = (np.arange(256) % 200).reshape(16, 16).astype(np.uint8)
+    other = (np.arange(256) % 100).reshape(16, 16).astype(np.uint8)
+    frames = [(first, rgb[:200])] + [(other, rgb[200:])] * (OPENING_FRAMES + 4)
+    path = tmp_path / "w.gif"
+    with open(path, "wb") as f:
+        w = GifWriter(f, 16, 16, loop=0)
+        for idx, pal in frames:
+            w.write(QuantizedFrame(idx, pal, None, 0.1))
+        w.close()
+    assert [b["local_table"] for b in gif_blocks(path)] == [True] + [False] * (len(frames) - 1)
+    got, _, _ = read_gif(path)
+    assert len(got) == len(frames)
+    for shown, (idx, pal) in zip(got, frames, strict=True):
+        np.testing.assert_array_equal(shown[..., :3], pal[idx])
+    with Image.open(path) as im:  # a second decoder agrees
+        for shown, frame in zip(got, ImageSequence.Iterator(im), strict=True):
+            np.testing.assert_array_equal(np.asarray(frame.convert("RGB")), shown[..., :3])
 
 
 def test_gif_writer_uses_the_global_table_whenever_it_holds_the_colours_drawn(tmp_path):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from ..._core.colour import pack_rgb
+from ..._core.colour import pack_rgb, unpack_rgb
 from ..._core.distinct import gather
 from ..._core.frames import QuantizedFrame
 from ..._errors import SettingError
@@ -173,6 +173,31 @@ def _with_entry(palette: np.ndarray, index: int) -> np.ndarray:
     return np.concatenate([palette, pad])
 
 
+def covering_colours(drawn: list[np.ndarray], room: int) -> np.ndarray:
+    """At most ``room`` packed colours holding every colour of as many of the frames'
+    ``drawn`` (each frame's packed colours) as fit, in order of first use: a frame whose
+    colours are all in the global table needs no table of its own (up to 768 bytes).
+
+    All of them when they fit; else frames are taken greedily, the one adding the fewest
+    colours first (the earliest of a tie). Empty when no frame fits."""
+    keys = np.concatenate(drawn) if drawn else np.zeros(0, np.uint32)
+    _, at = np.unique(keys, return_index=True)
+    everything = keys[np.sort(at)]
+    if len(everything) <= room:
+        return everything
+    sets = [np.unique(d) for d in drawn]
+    chosen = np.zeros(0, keys.dtype)
+    left = list(range(len(sets)))
+    while left:
+        new = [np.setdiff1d(sets[i], chosen, assume_unique=True) for i in left]
+        best = min(range(len(left)), key=lambda j: len(new[j]))
+        if len(chosen) + len(new[best]) > room:
+            break
+        chosen = np.union1d(chosen, new[best])
+        left.pop(best)
+    return everything[np.isin(everything, chosen)]
+
+
 def encode_frame(
     indices: np.ndarray,
     palette: np.ndarray,
@@ -199,8 +224,9 @@ class GifWriter:
     that changed and drawn over the previous frame, each unchanged pixel transparent or its
     own index, whichever the LZW encoder finds shorter (``leave_unchanged``). The
     global colour table holds every colour the first ``OPENING_FRAMES`` frames (fewer when they
-    are large) draw when they fit, else the first frame's palette; a frame carries a table of
-    its own (only the colours it draws) when the global one lacks one of them.
+    are large) draw when they fit, else those of as many of them as fit, else the first
+    frame's palette; a frame carries a table of its own (only the colours it draws) when the
+    global one lacks one of them.
 
     always_transparent : give every frame a transparent index (an unused extra palette entry
         when the frame has none and room is left). Decoders such as Pillow decide from the
@@ -250,6 +276,7 @@ class GifWriter:
         self._global_palette: np.ndarray | None = None
         self._global_order: np.ndarray | None = None
         self._global_sorted: np.ndarray | None = None
+        self._global_table = b""
         self._opening: list[tuple] = []
         self._flushed = 0
         self._pending: list | None = None  # [frame, left, top, disposal, duration]
@@ -341,21 +368,24 @@ class GifWriter:
 
     def _open(self) -> None:
         """Choose the global table from the opening frames and submit them: every colour they
-        draw, when that fits (with one entry to spare for transparency), else the first
-        frame's palette."""
-        first = self._opening[0][1]
+        draw, when that fits (with one entry to spare for transparency), else the colours of
+        as many of them as fit (``covering_colours``), else the first frame's palette."""
         drawn = []
         for indices, palette, transparent, *_ in self._opening:
             used = np.flatnonzero(count_indices(indices, minlength=len(palette)))
-            drawn.append(palette[used[used != transparent]])
-        keys = pack_rgb(np.concatenate(drawn))
-        _, at = np.unique(keys, return_index=True)
-        colours = np.concatenate(drawn)[np.sort(at)]  # in order of first use
-        if len(colours) >= 256:
-            colours = first
+            drawn.append(pack_rgb(palette[used[used != transparent]]))
+        colours = unpack_rgb(covering_colours(drawn, 255))
+        if len(colours) == 0:
+            colours = self._opening[0][1]
         size = table_size(len(colours) + (len(colours) < 256))
         pad = np.zeros((size - len(colours), 3), colours.dtype)
         self._global_palette = np.concatenate([colours, pad])
+        # The file's global table (a frame whose table is these bytes carries none of its own),
+        # padded as the encoder pads a frame's.
+        n = len(self._global_palette)
+        self._global_table = self._global_palette.astype(np.uint8).tobytes() + bytes(
+            3 * (max(4, n) - n)
+        )
         # Its colours as packed words in sorted order (and each one's entry), to look frames'
         # colours up in.
         keys = pack_rgb(self._global_palette)
@@ -435,7 +465,7 @@ class GifWriter:
             self._encoding.popleft()
             at_least -= 1
             if self._global is None:
-                self._header(table)
+                self._header(self._global_table)
             packed = (disposal << 2) | (1 if trans is not None else 0)
             gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay, trans or 0) + b"\x00"
             if table == self._global:
