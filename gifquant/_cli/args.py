@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 import textwrap
@@ -87,6 +86,8 @@ class Parser(argparse.ArgumentParser):
         if flags and flags[0] in K_SPELLINGS and "-k" in known:
             return " (did you mean -k? it sets the number of colours, e.g. -k 4)"
         if flags:
+            import difflib  # here: only a mistyped flag needs it
+
             close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6)
             return f" (did you mean {close[0]}?)" if close else f" (see {self.prog} --help)"
         return f"; {self.stray}" if self.stray else ""
