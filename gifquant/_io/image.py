@@ -138,7 +138,7 @@ def _c_stderr_held(hold: bool) -> Iterator[None]:
     if not hold:
         yield
         return
-    import tempfile  # here: 3 ms of start-up, for the few formats that hold stderr
+    import tempfile  # here: 3 ms of start-up (shutil, random), for the formats that need it
 
     sys.stderr.flush()
     with tempfile.TemporaryFile() as held:
