@@ -74,6 +74,36 @@ def test_library_imports_no_tqdm():
             assert "tqdm" not in _path(module).read_text(), module
 
 
+# Imported where they are used, not at start-up (issue 27): a mistyped command or flag
+# (difflib), scratch files (tempfile), folders removed (shutil), the --help text's width
+# (argparse's own asks shutil, with bz2 and lzma), comparison labels (Pillow's drawing).
+NOT_AT_START = ("difflib", "tempfile", "shutil", "bz2", "lzma", "PIL.ImageDraw", "PIL.ImageFont")
+
+
+def test_a_gif_run_imports_nothing_it_does_not_use(clip_gif, tmp_path):
+    """Start-up: a GIF converted by the command never imports the modules only other runs
+    need (child processes: Pillow's own Image.open imports subprocess, so only the command
+    line is checked for it)."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['gifquant', {str(clip_gif)!r}, {str(tmp_path / 'out.gif')!r}, '-q', '-y']\n"
+        "try:\n"
+        "    runpy.run_module('gifquant', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code)\n"
+        f"print(','.join(m for m in {NOT_AT_START!r} if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split("\n")[:2] == ["0", ""], r.stdout + r.stderr
+    assert (tmp_path / "out.gif").stat().st_size > 0
+    code = (
+        "import sys, gifquant._cli; from gifquant._cli import convert; convert.build_parser()\n"
+        f"print(','.join(m for m in {(*NOT_AT_START, 'subprocess')!r} if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == ""
+
+
 def _path(module: str) -> Path:
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     return path if path.exists() else PACKAGE.parent / module.replace(".", "/") / "__init__.py"

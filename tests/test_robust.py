@@ -8,6 +8,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -561,7 +562,7 @@ def test_scratch_files_go_whenever_the_run_is_interrupted(tmp_path, monkeypatch,
     # a signal between a file's creation and its name reaching the caller left it there.
     from gifquant._io import atomic
 
-    monkeypatch.setattr(atomic.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     real = getattr(atomic.os, where)
     calls = []
 

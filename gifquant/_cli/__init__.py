@@ -5,7 +5,6 @@ command line is the only code that prints or draws a progress bar."""
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -60,6 +59,8 @@ def _main(argv: Sequence[str] | None, early: EarlyStart | None) -> int:
     if argv and argv[0] in SUBCOMMANDS:  # a file of that name is reached as ./batch
         return SUBCOMMANDS[argv[0]](argv[1:], early)
     if argv and _unknown_command(argv[0]):
+        import difflib  # here: only a mistyped command needs it
+
         close = difflib.get_close_matches(argv[0], list(SUBCOMMANDS), n=1, cutoff=0.6)
         guess = f"did you mean {close[0]}? " if close else ""
         listed = ", ".join(f"{name} ({what})" for name, (_, what) in options.SUBCOMMANDS.items())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import os
 import sys
 import textwrap
@@ -69,7 +68,7 @@ class Parser(argparse.ArgumentParser):
             description=textwrap.fill(description, 79),
             epilog=epilog,
             allow_abbrev=False,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_Formatter,
         )
         self.stray = stray
 
@@ -87,9 +86,31 @@ class Parser(argparse.ArgumentParser):
         if flags and flags[0] in K_SPELLINGS and "-k" in known:
             return " (did you mean -k? it sets the number of colours, e.g. -k 4)"
         if flags:
+            import difflib  # here: only a mistyped flag needs it
+
             close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6)
             return f" (did you mean {close[0]}?)" if close else f" (see {self.prog} --help)"
         return f"; {self.stray}" if self.stray else ""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, as wide as ``shutil.get_terminal_size`` says, without shutil: argparse makes
+    a formatter for each option it adds, and shutil (with bz2 and lzma) was 2 ms of the
+    start-up of every run, which never prints the help."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else stdout's terminal's, else 80."""
+    with contextlib.suppress(KeyError, ValueError):
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 # Ranges of the numeric options (also in --help and the README).

@@ -12,9 +12,7 @@ import contextlib
 import contextvars
 import os
 import re
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -149,14 +147,29 @@ def _make_new(
 def scratch_path(prefix: str, made: list[str]) -> str:
     """A new empty file in the temporary folder, its name put into ``made`` before it exists
     (for the caller to remove, see ``remove_all``)."""
-    return _make_new(tempfile.gettempdir(), prefix, "", made, folder=False, what="temporary file")
+    return _make_new(_temp_folder(), prefix, "", made, folder=False, what="temporary file")
+
+
+def _temp_folder() -> str:
+    """``tempfile.gettempdir()``: tempfile (with shutil) is 3 ms of start-up that a run
+    writing no scratch file does not need."""
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def _rmtree(path: str, *, ignore_errors: bool = True) -> None:
+    """``shutil.rmtree``, imported on first use (see ``_temp_folder``)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def remove_all(made: list[str]) -> None:
     """Remove the files and folders named in ``made`` (those that exist)."""
     for name in made:
         if os.path.isdir(name) and not os.path.islink(name):
-            shutil.rmtree(name, ignore_errors=True)
+            _rmtree(name)
         else:
             with contextlib.suppress(OSError):
                 os.unlink(name)
@@ -182,7 +195,7 @@ def scratch_folder(prefix: str) -> Iterator[str]:
     however it ends (see ``scratch_file``)."""
     made: list[str] = []
     try:
-        folder = tempfile.gettempdir()
+        folder = _temp_folder()
         yield _make_new(folder, prefix, "", made, folder=True, what="temporary folder")
     finally:
         remove_all(made)
@@ -336,9 +349,11 @@ def atomic_dir(path: str) -> Iterator[str]:
         yield tmp
     except BaseException:
         for name in made:
-            shutil.rmtree(name, ignore_errors=True)
+            _rmtree(name)
         raise
-    _put_in_place(path, tmp, lambda: _replace_dir(tmp, path), lambda: shutil.rmtree(tmp))
+    _put_in_place(
+        path, tmp, lambda: _replace_dir(tmp, path), lambda: _rmtree(tmp, ignore_errors=False)
+    )
 
 
 def _replace_dir(tmp: str, path: str) -> None:
@@ -359,8 +374,8 @@ def _replace_dir(tmp: str, path: str) -> None:
                 old = None
         for name in made:
             if name != old:  # (old frames that could not go back: removed below)
-                shutil.rmtree(name, ignore_errors=True)
+                _rmtree(name)
         raise
     finally:
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _rmtree(old)

@@ -11,7 +11,6 @@ import io
 import os
 import struct
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -139,6 +138,8 @@ def _c_stderr_held(hold: bool) -> Iterator[None]:
     if not hold:
         yield
         return
+    import tempfile  # here: 3 ms of start-up (shutil, random), for the formats that need it
+
     sys.stderr.flush()
     with tempfile.TemporaryFile() as held:
         saved = os.dup(2)

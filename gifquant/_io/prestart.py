@@ -17,13 +17,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import children
 from .sniff import file_kind
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Frames at least this large are worth an encoder process (see ``gif/lzw.py``).
 WORKER_PIXELS = 1 << 18
@@ -34,6 +37,8 @@ _WAIT = 20.0
 def spawn_worker() -> subprocess.Popen:
     """The LZW encoder process (``gif/encoder.py`` run by path: it loads the compiled LZW kernel
     and imports nothing else of gifquant, nor numpy)."""
+    import subprocess  # here: a run that starts no child does not need it (see children.py)
+
     # -P: its folder does not go on sys.path, where a module could shadow another.
     here = os.path.dirname(os.path.abspath(__file__))
     return children.spawn(
@@ -96,6 +101,8 @@ class EarlyStart:
         return early
 
     def _start(self, path: str, decode: bool, encode: bool) -> None:
+        import subprocess  # (imported in the main thread with ffmpeg, by ``begin``)
+
         from .ffmpeg import FfmpegProcess, decode_args, run_probe
 
         try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -173,6 +171,8 @@ def _open_stream(
             f"{name}: not a GIF, image, y4m or video stream (it starts {head[:8]!r})"
         )
     # Anything else may need seeking (GIF frame count, mp4 index): spool it to disk, not memory.
+    import shutil  # here: with bz2 and lzma, 2 ms of start-up that a file input does not need
+
     with scratch_file("gifquant-stdin-") as (spool_name, spool):
         spool.write(head)
         shutil.copyfileobj(stream, spool, 1 << 20)
@@ -302,6 +302,8 @@ def open_output(
             else:
                 gifsicle = None
                 if lossy:
+                    import tempfile
+
                     from .gif.gifsicle import compress_lossy, require_gifsicle
 
                     gifsicle = require_gifsicle()  # before any work

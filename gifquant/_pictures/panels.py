@@ -10,7 +10,6 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw, ImageFont
 
 from .._core.frames import QuantizedFrame
 
@@ -33,6 +32,10 @@ def label_height(frame_height: int, lines: int = 1) -> int:
 
 @lru_cache(maxsize=64)
 def _label_mask(text: str, width: int, height: int) -> NDArray[np.bool_]:
+    # Imported here: ImageDraw and ImageFont are 3 ms of the start-up of every run, and only
+    # a comparison draws labels.
+    from PIL import Image, ImageDraw, ImageFont
+
     lines = text.split("\n")
     line = height // len(lines)
     font = ImageFont.load_default(size=max(10, line - 2))

@@ -14,8 +14,6 @@ length, or -1 for an error, image data length, transparent index or -1), then th
 from __future__ import annotations
 
 import contextlib
-import importlib.machinery
-import importlib.util
 import os
 import signal
 import struct
@@ -25,6 +23,9 @@ from typing import BinaryIO
 if __package__:
     from ..._kernels._lzw import encode as lzw_encode
 else:  # run by path as the encoder process (prestart.spawn_worker, with -P): no package
+    import importlib.machinery
+    import importlib.util
+
     _kernels = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_kernels")
     for _suffix in importlib.machinery.EXTENSION_SUFFIXES:
         _path = os.path.join(_kernels, "_lzw" + _suffix)

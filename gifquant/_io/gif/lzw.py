@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -117,6 +116,8 @@ class LzwWorker:
             self._proc.kill()
         self._jobs.put(_STOP)
         self._thread.join(None if wait else _GIVE_UP)
+        import subprocess  # (imported when the worker was started)
+
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - a wedged worker
