@@ -208,3 +208,46 @@ def test_bad_choice_arguments():
         lzw_encode(bytes(9), 0, "heuristic", b"\x00", 1)
     with pytest.raises(ValueError, match="transparent index"):
         lzw_encode(bytes(9), 0, "heuristic", b"\x00\x00", -1)
+
+
+# The kernel keeps its direct tables (minimum code size up to 6) from one call to the next:
+# whatever a call left in them, the next call's bytes are those of a fresh table.
+
+
+@settings(max_examples=40, deadline=None)
+@given(choice_frames(), choice_frames(), st.sampled_from(["heuristic", "race", "eager"]))
+def test_a_frame_encodes_the_same_after_any_other(before, after, clear):
+    idx, either, t = after
+    bits = np.packbits(either.reshape(-1), bitorder="little").tobytes()
+    first = [lzw_encode(idx.tobytes(), la, "race", bits, t) for la in (0, 1)]
+    b_idx, b_either, b_t = before
+    b_bits = np.packbits(b_either.reshape(-1), bitorder="little").tobytes()
+    for la in (0, 1, 2):
+        lzw_encode(b_idx.tobytes(), la, clear, b_bits, b_t)
+        lzw_encode(b_idx.tobytes(), la, clear)
+    assert [lzw_encode(idx.tobytes(), la, "race", bits, t) for la in (0, 1)] == first
+
+
+def test_frames_encoded_in_threads_at_once_are_each_the_references():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, k, (120, 160)).astype(np.uint8) for k in (4, 17, 33, 64) * 3]
+    want = [encode_reference(f.tobytes(), lookahead=1, clear="race") for f in frames]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda f: lzw_encode(f.tobytes(), 1, "race"), frames))
+    assert got == want
+
+
+def test_a_full_table_leaves_nothing_behind():
+    # Tables filled and raced (the trial taking over) at each direct size, then a small frame
+    # of the same size: its bytes are the reference's.
+    rng = np.random.default_rng(9)
+    small = rng.integers(0, 3, (7, 9)).astype(np.uint8)
+    for k in (3, 9, 17, 40, 64):
+        big = rng.integers(0, k, (200, 240)).astype(np.uint8)
+        for clear in ("race", "eager", "heuristic"):
+            lzw_encode(big.tobytes(), 1, clear)
+            small_k = (small + k - 3).astype(np.uint8)
+            got = lzw_encode(small_k.tobytes(), 1, "race")
+            assert got == encode_reference(small_k.tobytes(), lookahead=1, clear="race")

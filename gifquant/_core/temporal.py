@@ -295,6 +295,8 @@ class TemporalQuantizer:
     # hold: the palette on screen and what its entries were set from; whether it was a fit's
     _held: _Held | None = field(default=None, init=False)
     _fitted: bool = field(default=False, init=False)
+    # the last means shown (their bytes) and their Lab (read-only), see ``_target_lab``
+    _last_target: tuple[bytes, NDArray[np.float32]] | None = field(default=None, init=False)
     # a fixed palette (and its working-space coordinates), the transfer's map
     _fixed: tuple[NDArray[np.uint8], NDArray] | None = field(default=None, init=False)
     _map: PaletteMap | None = field(default=None, init=False)
@@ -646,7 +648,7 @@ class TemporalQuantizer:
         does not repaint the entry on its own."""
         opt = self.options
         target = from_space(fitted.centers, opt.space)
-        target_lab = rgb_to_lab(target)
+        target_lab = self._target_lab(target)
         shown, shown_lab = target, target_lab
         if opt.representative == "mode":
             members = fitted.members
@@ -671,6 +673,18 @@ class TemporalQuantizer:
         self._fitted = fitted.members is not None
         self._held = held
         return held.display, held.display_lab, persistent
+
+    def _target_lab(self, target: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """``rgb_to_lab(target)``, the frame before's when its rounded means were the same
+        (5 frames in 6 of a still shot: the centres move less than a rounding step)."""
+        key = target.tobytes()
+        last = self._last_target
+        if last is not None and last[0] == key:
+            return last[1]
+        lab = rgb_to_lab(target)
+        lab.flags.writeable = False  # (shared by the frames that reuse it)
+        self._last_target = (key, lab)
+        return lab
 
     def _threshold(self, fc: FrameColours, fitted: _Fitted, target_lab: NDArray) -> NDArray | float:
         """How far (dE) each entry's mean must move before it repaints: the palette

@@ -172,13 +172,19 @@ cdef inline int match_at(Coder *c, const uint8_t *data, Py_ssize_t n, Py_ssize_t
     return extend(c, data, n, p, path, 1, hole)
 
 
-cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
+cdef void clear_child(Coder *c) noexcept nogil:
+    """Zero the entries of ``child`` set since the last clear: all of it is zero again."""
     cdef int i
-    memset(c.slots, 0xFF, SLOTS * sizeof(uint32_t))
-    if c.child != NULL:
-        for i in range(c.n_log):
-            c.child[c.log[i]] = 0
+    for i in range(c.n_log):
+        c.child[c.log[i]] = 0
     c.n_log = 0
+
+
+cdef void reset(Coder *c, Py_ssize_t pos) noexcept nogil:
+    if c.child != NULL:
+        clear_child(c)
+    else:
+        memset(c.slots, 0xFF, SLOTS * sizeof(uint32_t))
     c.next_code = (1 << c.min_bits) + 2
     c.pending = -1
     if c.height != NULL:
@@ -438,19 +444,54 @@ cdef void choice_step(Coder *c, const uint8_t *data, Py_ssize_t n, int lookahead
         c.next_code += 1
 
 
-cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
+# Direct tables (``child``, all zero) kept from one call to the next, for a coder and its
+# trial: zeroing a fresh one (64-512 KB) took most of a small frame's time; one is zeroed
+# again entry by entry from its log. Taken and given back with the GIL held, so each is one
+# call's at a time (another thread's call makes its own). They stay for the process's life
+# (the pages a table touched, at most 2 x 512 KB).
+cdef uint16_t *kept[2]
+kept[0] = kept[1] = NULL
+
+
+cdef uint16_t *take_child() noexcept:
+    """A zeroed direct table of the largest size (the GIL held); NULL if out of memory."""
+    cdef uint16_t *t
+    cdef int i
+    for i in range(2):
+        if kept[i] != NULL:
+            t = kept[i]
+            kept[i] = NULL
+            return t
+    return <uint16_t *>calloc(MAX_CODES << DIRECT_BITS, sizeof(uint16_t))
+
+
+cdef void give_child(uint16_t *t) noexcept:
+    """Keep ``t`` (zeroed again) for the next call, or free it (the GIL held)."""
+    cdef int i
+    if t == NULL:
+        return
+    for i in range(2):
+        if kept[i] == NULL:
+            kept[i] = t
+            return
+    free(t)
+
+
+cdef bint make_coder(Coder *c, int min_bits) noexcept nogil:
+    """Allocate ``c``'s buffers; ``c.child``, when set, is a direct table (all zero)."""
     cdef int i
     cdef bint ok
     c.min_bits = min_bits
-    c.slots = <uint32_t *>malloc(SLOTS * sizeof(uint32_t))
     c.path = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
     c.codes = <uint16_t *>malloc(RECORDED * sizeof(uint16_t))
     c.widths = <uint8_t *>malloc(RECORDED)
-    ok = c.slots != NULL and c.path != NULL and c.codes != NULL and c.widths != NULL
-    if direct:
-        c.child = <uint16_t *>calloc(MAX_CODES << min_bits, sizeof(uint16_t))
+    ok = c.path != NULL and c.codes != NULL and c.widths != NULL
+    if c.child != NULL:
         c.log = <uint32_t *>malloc(MAX_CODES * sizeof(uint32_t))
-        ok = ok and c.child != NULL and c.log != NULL
+        ok = ok and c.log != NULL
+    else:
+        c.slots = <uint32_t *>malloc(SLOTS * sizeof(uint32_t))
+        ok = ok and c.slots != NULL
     c.n_log = 0
     for i in range(MAX_LOOKAHEAD + 1):
         c.spare[i] = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
@@ -461,7 +502,7 @@ cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
         c.forks = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         c.height = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
         ok = ok and c.prefix != NULL and c.first != NULL and c.forks != NULL and c.height != NULL
-        if not direct:
+        if c.child == NULL:
             c.to_t = <uint16_t *>malloc(MAX_CODES * sizeof(uint16_t))
             ok = ok and c.to_t != NULL
         if ok:
@@ -471,12 +512,14 @@ cdef bint make_coder(Coder *c, int min_bits, bint direct) noexcept nogil:
 
 
 cdef void free_coder(Coder *c) noexcept nogil:
+    """Free ``c``'s buffers but its direct table, zeroed again for ``give_child``."""
     cdef int i
+    if c.child != NULL and c.log != NULL:
+        clear_child(c)
     free(c.slots)
     free(c.path)
     free(c.codes)
     free(c.widths)
-    free(c.child)
     free(c.log)
     free(c.prefix)
     free(c.first)
@@ -624,17 +667,25 @@ def encode(const uint8_t[::1] indices, int lookahead=0, str clear="heuristic",
             top = transparent
         while (1 << min_bits) <= top:
             min_bits += 1
+    direct = min_bits <= DIRECT_BITS
+    if direct:
+        coder.child = take_child()
+        if policy == RACE:
+            trial.child = take_child()
+    with nogil:
         # Every code covers a pixel or more, and a clear follows 3,800 codes or more.
         size = 2 * n + 64
         out.buf = <uint8_t *>malloc(size)
         out.size = out.bits = out.acc = out.n_acc = 0
-        direct = min_bits <= DIRECT_BITS
-        ok = make_coder(&coder, min_bits, direct) and out.buf != NULL
-        ok = ok and make_coder(&trial, min_bits, direct and policy == RACE)
+        ok = not direct or (coder.child != NULL and (policy != RACE or trial.child != NULL))
+        ok = make_coder(&coder, min_bits) and ok and out.buf != NULL
+        ok = make_coder(&trial, min_bits) and ok
         if ok:
             raw = encode_raw(data, n, min_bits, lookahead, policy, &out, &coder, &trial)
         free_coder(&coder)
         free_coder(&trial)
+    give_child(coder.child)
+    give_child(trial.child)
     if not ok:
         free(out.buf)
         raise MemoryError
