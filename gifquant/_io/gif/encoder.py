@@ -46,6 +46,13 @@ REQUEST = struct.Struct("<IIHhB")
 REPLY = struct.Struct("<iIh")
 
 
+def colour_table(palette: bytes) -> bytes:
+    """A GIF colour table of ``palette`` (RGB bytes): padded with black to a power of two of
+    at least 4 entries, as Pillow's GIF saver pads it."""
+    n = len(palette) // 3
+    return bytes(palette) + bytes(3 * (max(4, 1 << (n - 1).bit_length()) - n))
+
+
 def encode_image(
     indices: bytes | memoryview,
     width: int,
@@ -71,7 +78,7 @@ def encode_image(
         raise ValueError(f"a GIF palette holds at most 256 colours, not {n}")
     if len(indices) != width * height:
         raise ValueError(f"{len(indices)} indices for a {width}x{height} image")
-    table = bytes(palette[: 3 * n]) + bytes(3 * (max(4, 1 << (n - 1).bit_length()) - n))
+    table = colour_table(palette[: 3 * n])
     t = -1 if choice is None else transparent  # (the kernel's defaults: no choice)
     if width * height >= TRY_ALL:
         return table, lzw_encode(indices, 0, "heuristic", choice, t), transparent

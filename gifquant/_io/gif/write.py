@@ -18,7 +18,7 @@ from ..._core.distinct import gather
 from ..._core.frames import QuantizedFrame
 from ..._errors import SettingError
 from ..._kernels import box_not, count_bytes, count_where, delta_pixels
-from .encoder import encode_image
+from .encoder import colour_table, encode_image
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -380,12 +380,8 @@ class GifWriter:
         size = table_size(len(colours) + (len(colours) < 256))
         pad = np.zeros((size - len(colours), 3), colours.dtype)
         self._global_palette = np.concatenate([colours, pad])
-        # The file's global table (a frame whose table is these bytes carries none of its own),
-        # padded as the encoder pads a frame's.
-        n = len(self._global_palette)
-        self._global_table = self._global_palette.astype(np.uint8).tobytes() + bytes(
-            3 * (max(4, n) - n)
-        )
+        # The file's global table (a frame whose table is these bytes carries none of its own).
+        self._global_table = colour_table(self._global_palette.astype(np.uint8).tobytes())
         # Its colours as packed words in sorted order (and each one's entry), to look frames'
         # colours up in.
         keys = pack_rgb(self._global_palette)
